@@ -1,0 +1,104 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Passwords hashes and checks human passwords.
+type Passwords struct {
+	// BcryptCost is the cost new hashes are made with; a login with a hash of
+	// another cost re-hashes it.
+	BcryptCost int
+	// MinLength is the minimum length in characters.
+	MinLength int
+}
+
+// DefaultPasswords are the defaults of the configuration.
+var DefaultPasswords = Passwords{BcryptCost: 12, MinLength: 8}
+
+// bcrypt reads at most 72 bytes; longer input would be silently truncated,
+// so it is refused instead.
+const maxPasswordBytes = 72
+
+// ValidationError names the field whose value broke a rule and why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
+
+// Hash returns the bcrypt hash of password at the configured cost.
+func (p Passwords) Hash(password string) (string, error) {
+	if len(password) > maxPasswordBytes {
+		return "", &ValidationError{Field: "password", Message: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), p.BcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("domain: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// Verify reports whether password matches hash, and whether the hash was made
+// with other parameters and should be replaced by Hash(password).
+func (p Passwords) Verify(hash, password string) (ok, needsRehash bool) {
+	if hash == "" || len(password) > maxPasswordBytes {
+		return false, false
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
+		return false, false
+	}
+	cost, err := bcrypt.Cost([]byte(hash))
+	return true, err == nil && cost != p.BcryptCost
+}
+
+// dummyHash is compared against when a login names an unknown user, so that
+// the response time does not tell which usernames exist.
+var dummyHash = []byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3B1mJnE0ZYk3cK7n5iN9e1u")
+
+// VerifyNobody spends about the time of a failed Verify and returns false.
+func (p Passwords) VerifyNobody(password string) bool {
+	_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+	return false
+}
+
+// Validate checks password against the policy: the minimum length, the bcrypt
+// input limit, and that it does not contain the user's username, the local
+// part of the email, or any word of the full name of four letters or more.
+func (p Passwords) Validate(password, username, email, fullName string) error {
+	if utf8.RuneCountInString(password) < p.MinLength {
+		return &ValidationError{Field: "password", Message: fmt.Sprintf("must be at least %d characters", p.MinLength)}
+	}
+	if len(password) > maxPasswordBytes {
+		return &ValidationError{Field: "password", Message: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)}
+	}
+	lower := strings.ToLower(password)
+	personal := []string{username}
+	if at := strings.IndexByte(email, '@'); at > 0 {
+		personal = append(personal, email[:at])
+	}
+	personal = append(personal, strings.Fields(fullName)...)
+	for _, word := range personal {
+		word = strings.ToLower(word)
+		if utf8.RuneCountInString(word) >= 4 && strings.Contains(lower, word) {
+			return &ValidationError{Field: "password", Message: "must not contain your name, username or email"}
+		}
+		if word != "" && len(word) < 4 && lower == word {
+			return &ValidationError{Field: "password", Message: "must not be your name, username or email"}
+		}
+	}
+	return nil
+}
+
+// AsValidation returns the ValidationError in err's chain, if any.
+func AsValidation(err error) (*ValidationError, bool) {
+	var v *ValidationError
+	ok := errors.As(err, &v)
+	return v, ok
+}

@@ -1,0 +1,484 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Every backend wraps its failures so that errors.Is works
+// with these; callers branch on them, never on driver errors.
+var (
+	// ErrNotFound: the addressed record does not exist (or, for one-use
+	// records, is no longer usable where the method says so).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a uniqueness rule or a compare-and-swap expectation failed.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is everything gatehouse persists. store/postgres is the production
+// backend and store/memory the embedded default; store/storetest holds the
+// one conformance suite both must pass.
+type Store interface {
+	Transactor
+	Clients
+	Users
+	Roles
+	Tokens
+	PARRequests
+	LoginSessions
+	Consents
+	SigningKeys
+	JWTIDs
+	TrustedIssuers
+
+	// Ping reports whether the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close()
+}
+
+// Transactor carries a transaction inside a context, the shape fosite's
+// storage.Transactional expects. Every other method of the Store, given a
+// context returned by BeginTx, runs inside that transaction.
+//
+// BeginTx on a context that already holds a transaction starts a nested one
+// (a savepoint): its Commit releases the savepoint and its Rollback undoes
+// only the nested work. Commit and Rollback are called with the context
+// BeginTx returned. Rollback after Commit is a no-op, so callers may defer it.
+type Transactor interface {
+	BeginTx(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// InTx runs fn inside a transaction of s, committing when fn returns nil and
+// rolling back otherwise.
+func InTx(ctx context.Context, s Transactor, fn func(ctx context.Context) error) error {
+	txCtx, err := s.BeginTx(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(txCtx); err != nil {
+		if rbErr := s.Rollback(txCtx); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		return err
+	}
+	return s.Commit(txCtx)
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+
+// AccessTokenFormat selects how a client's access tokens are minted.
+type AccessTokenFormat string
+
+const (
+	// FormatDefault defers to the server configuration.
+	FormatDefault AccessTokenFormat = ""
+	FormatOpaque  AccessTokenFormat = "opaque"
+	FormatJWT     AccessTokenFormat = "jwt"
+)
+
+// Lifetimes override the server's token lifetimes; a zero field means "use
+// the server default".
+type Lifetimes struct {
+	AuthorizationCode time.Duration `json:"authorization_code,omitempty"`
+	AccessToken       time.Duration `json:"access_token,omitempty"`
+	IDToken           time.Duration `json:"id_token,omitempty"`
+	RefreshToken      time.Duration `json:"refresh_token,omitempty"`
+}
+
+// Client is a registered OAuth 2.0 client (relying party).
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the SHA-256 digest of the client secret; empty for public
+	// clients and clients that authenticate with private_key_jwt.
+	SecretHash []byte
+	// TokenEndpointAuthMethod: client_secret_basic, client_secret_post,
+	// private_key_jwt or none.
+	TokenEndpointAuthMethod string
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	// AllowedOrigins are exact origins (scheme://host[:port]) allowed by CORS.
+	AllowedOrigins []string
+	GrantTypes     []string
+	ResponseTypes  []string
+	Scopes         []string
+	Audience       []string
+	Public         bool
+	// FirstParty clients skip the consent page.
+	FirstParty bool
+	// JWKS is the client's public key set (RFC 7517 JSON) for private_key_jwt.
+	JWKS              json.RawMessage
+	AccessTokenFormat AccessTokenFormat
+	Lifetimes         Lifetimes
+	// Roles make a client_credentials client a service account.
+	Roles     []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Clients stores OAuth 2.0 clients.
+type Clients interface {
+	// CreateClient returns ErrConflict if the id is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// GetClient returns ErrNotFound if there is no such client.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// UpdateClient replaces every field but ID and CreatedAt; ErrNotFound if
+	// the client does not exist.
+	UpdateClient(ctx context.Context, c Client) error
+	// DeleteClient removes the client and every grant, token, consent and PAR
+	// request of it; ErrNotFound if it does not exist.
+	DeleteClient(ctx context.Context, id string) error
+	// ListClients returns every client ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+}
+
+// ---------------------------------------------------------------------------
+// Users and roles
+
+// UserStatus is the lifecycle state of a user.
+type UserStatus string
+
+const (
+	StatusPending  UserStatus = "pending"
+	StatusActive   UserStatus = "active"
+	StatusLocked   UserStatus = "locked"
+	StatusDisabled UserStatus = "disabled"
+)
+
+// User is a person (or service account) in the directory.
+type User struct {
+	ID            string // UUID
+	Username      string
+	Email         string
+	PasswordHash  string
+	FullName      string
+	Department    string
+	Goals         []string
+	Preferences   json.RawMessage // JSON object; nil means {}
+	Status        UserStatus
+	Roles         []string // role names directly assigned
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastLoginAt   *time.Time
+	ExpiresAt     *time.Time
+}
+
+// UserFilter narrows ListUsers. Zero fields do not filter.
+type UserFilter struct {
+	// Query matches a case-insensitive substring of username, email or full name.
+	Query  string
+	Status UserStatus
+	Role   string
+	// After is the keyset cursor: only users whose username sorts after it.
+	After string
+	// Limit caps the result; 0 means 100.
+	Limit int
+}
+
+// Users stores the user directory.
+type Users interface {
+	// CreateUser returns ErrConflict if the id, username or email is taken, and
+	// ErrNotFound if a role in u.Roles does not exist.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser, GetUserByUsername and GetUserByEmail return ErrNotFound if there
+	// is no such user. Username and email lookups are case-insensitive.
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateUser replaces every field but ID and CreatedAt (roles included);
+	// ErrNotFound if absent, ErrConflict on a taken username or email.
+	UpdateUser(ctx context.Context, u User) error
+	// DeleteUser removes the user and everything that belongs to it: login
+	// sessions, consents, grants and their tokens. ErrNotFound if absent.
+	DeleteUser(ctx context.Context, id string) error
+	// ListUsers returns users ordered by username, at most f.Limit of them.
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+}
+
+// Role is a named set of permissions that may inherit one parent.
+type Role struct {
+	Name           string
+	Description    string
+	Parent         string // "" for none
+	Permissions    []string
+	SuggestedGoals []string
+	BuiltIn        bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Roles stores role definitions. The four built-in roles (admin, manager,
+// user, viewer) exist in every new store.
+type Roles interface {
+	// CreateRole returns ErrConflict if the name is taken and ErrNotFound if the
+	// parent does not exist.
+	CreateRole(ctx context.Context, r Role) error
+	// GetRole returns ErrNotFound if there is no such role.
+	GetRole(ctx context.Context, name string) (Role, error)
+	// UpdateRole replaces description, parent, permissions and goals;
+	// ErrNotFound if the role or the new parent does not exist.
+	UpdateRole(ctx context.Context, r Role) error
+	// DeleteRole returns ErrNotFound if absent and ErrConflict if the role is
+	// built in, is the parent of another role, or is assigned to anyone.
+	DeleteRole(ctx context.Context, name string) error
+	// ListRoles returns every role ordered by name.
+	ListRoles(ctx context.Context) ([]Role, error)
+}
+
+// ---------------------------------------------------------------------------
+// OAuth 2.0 grants and tokens
+
+// TokenKind names the kind of a token record.
+type TokenKind string
+
+const (
+	KindAuthorizeCode TokenKind = "authorize_code"
+	KindAccessToken   TokenKind = "access_token"
+	KindRefreshToken  TokenKind = "refresh_token"
+	// KindOpenIDSession and KindPKCE are keyed by the authorization code's
+	// signature; they hold what the token endpoint needs to finish the flow.
+	KindOpenIDSession TokenKind = "oidc_session"
+	KindPKCE          TokenKind = "pkce"
+)
+
+// Token is one code or token, stored by the signature part of its value
+// (never the value itself). Every token belongs to a grant: the "token
+// header" keyed by RequestID, shared by all tokens of one authorization and
+// of every refresh-token rotation that follows it.
+type Token struct {
+	Kind      TokenKind
+	Signature string
+	RequestID string
+	ClientID  string
+	// Subject is the user id, or the client id for client_credentials.
+	Subject string
+	// UserID is set when the subject is a user of the directory, so that
+	// deleting the user deletes its grants.
+	UserID string
+	// LoginSessionID ties the grant to the browser session that created it,
+	// so that ending the session ends its tokens. Empty if none.
+	LoginSessionID string
+	GrantedScopes  []string
+	RequestedAt    time.Time
+	ExpiresAt      time.Time
+	Active         bool
+	// Request is the serialized fosite request (opaque to the store).
+	Request json.RawMessage
+}
+
+// Grant is the header shared by all tokens of one authorization.
+type Grant struct {
+	ID             string // the fosite request id
+	ClientID       string
+	Subject        string
+	UserID         string
+	LoginSessionID string
+	GrantedScopes  []string
+	RequestedAt    time.Time
+}
+
+// Tokens stores grants and their codes and tokens.
+type Tokens interface {
+	// CreateToken stores t and, if it does not exist yet, the grant named by
+	// t.RequestID (taking client, subject, user, session, scopes and
+	// requested-at from t). ErrConflict if (kind, signature) exists.
+	CreateToken(ctx context.Context, t Token) error
+	// GetToken returns ErrNotFound if there is no such token. Inactive tokens
+	// are returned (with Active false): callers need the request to detect
+	// reuse. Inside a transaction, an authorization code or refresh token row
+	// is locked until the transaction ends, so that concurrent redemptions of
+	// one code or refresh token are serialized.
+	GetToken(ctx context.Context, kind TokenKind, signature string) (Token, error)
+	// DeactivateToken marks an active token inactive. It returns ErrNotFound if
+	// there is no such token or it is already inactive: this is what makes
+	// authorization codes and refresh tokens one-use.
+	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// DeleteToken removes one token; ErrNotFound if absent.
+	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
+	// DeactivateTokensByRequest marks every token of the kind belonging to the
+	// grant inactive. No error if there are none.
+	DeactivateTokensByRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// DeleteTokensByRequest removes every token of the kind belonging to the
+	// grant. No error if there are none.
+	DeleteTokensByRequest(ctx context.Context, kind TokenKind, requestID string) error
+	// GetGrant returns ErrNotFound if there is no such grant.
+	GetGrant(ctx context.Context, requestID string) (Grant, error)
+	// RevokeGrant deactivates every token of the grant; ErrNotFound if absent.
+	RevokeGrant(ctx context.Context, requestID string) error
+	// RevokeGrantsBySession deactivates every token of every grant made in the
+	// login session, returning how many grants were affected.
+	RevokeGrantsBySession(ctx context.Context, loginSessionID string) (int, error)
+	// DeleteExpiredTokens removes up to limit tokens whose expiry is before
+	// now (and grants left without tokens), returning how many tokens went.
+	DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// PARRequest is a pushed authorization request (RFC 9126).
+type PARRequest struct {
+	RequestURI string
+	ClientID   string
+	ExpiresAt  time.Time
+	Request    json.RawMessage
+}
+
+// PARRequests stores pushed authorization requests.
+type PARRequests interface {
+	// CreatePARRequest returns ErrConflict if the request URI exists.
+	CreatePARRequest(ctx context.Context, p PARRequest) error
+	// GetPARRequest returns ErrNotFound if absent or expired.
+	GetPARRequest(ctx context.Context, requestURI string) (PARRequest, error)
+	// DeletePARRequest returns ErrNotFound if absent.
+	DeletePARRequest(ctx context.Context, requestURI string) error
+}
+
+// ---------------------------------------------------------------------------
+// Browser sessions and consent
+
+// LoginSession is a signed-in browser (single sign-on across clients).
+type LoginSession struct {
+	// ID is the SHA-256 (hex) of the cookie value; the value itself is never
+	// stored.
+	ID         string
+	UserID     string
+	AuthTime   time.Time
+	ExpiresAt  time.Time
+	LastSeenAt time.Time
+	UserAgent  string
+	IPAddress  string
+}
+
+// LoginSessions stores browser login sessions.
+type LoginSessions interface {
+	// CreateLoginSession returns ErrConflict if the id exists and ErrNotFound
+	// if the user does not.
+	CreateLoginSession(ctx context.Context, s LoginSession) error
+	// GetLoginSession returns ErrNotFound if absent or expired (relative to now).
+	GetLoginSession(ctx context.Context, id string, now time.Time) (LoginSession, error)
+	// TouchLoginSession sets LastSeenAt; ErrNotFound if absent.
+	TouchLoginSession(ctx context.Context, id string, at time.Time) error
+	// DeleteLoginSession returns ErrNotFound if absent.
+	DeleteLoginSession(ctx context.Context, id string) error
+	// ListLoginSessions returns the user's unexpired sessions, newest first.
+	ListLoginSessions(ctx context.Context, userID string, now time.Time) ([]LoginSession, error)
+	// DeleteExpiredLoginSessions removes up to limit expired sessions.
+	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// Consent is what a user allowed a client, remembered so the consent page is
+// shown once per client and scope set.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+	ExpiresAt *time.Time
+}
+
+// Consents stores remembered consents.
+type Consents interface {
+	// GetConsent returns ErrNotFound if there is none (or it has expired
+	// relative to now).
+	GetConsent(ctx context.Context, userID, clientID string, now time.Time) (Consent, error)
+	// SaveConsent creates or replaces the consent of (user, client).
+	SaveConsent(ctx context.Context, c Consent) error
+	// DeleteConsent returns ErrNotFound if absent.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// ---------------------------------------------------------------------------
+// Signing keys
+
+// KeyState is where a signing key is in its life.
+type KeyState string
+
+const (
+	// KeyNext is published in the JWKS but does not sign yet, so relying
+	// parties have it cached before it is used.
+	KeyNext KeyState = "next"
+	// KeyActive signs new tokens. At most one key is active.
+	KeyActive KeyState = "active"
+	// KeyRetired no longer signs but stays published until VerifyUntil.
+	KeyRetired KeyState = "retired"
+)
+
+// SigningKey is one signing key pair.
+type SigningKey struct {
+	ID        string // the JWK "kid"
+	Algorithm string // RS256, ES256
+	State     KeyState
+	// PrivateKey is the private JWK, AEAD-encrypted by package keys.
+	PrivateKey []byte
+	// PublicKey is the public JWK (JSON).
+	PublicKey   json.RawMessage
+	CreatedAt   time.Time
+	VerifyUntil *time.Time // set when retired
+}
+
+// SigningKeys stores signing keys.
+type SigningKeys interface {
+	// ListSigningKeys returns every key, oldest first.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AddSigningKey stores k, whose State must be KeyActive or KeyNext. It
+	// returns ErrConflict if a key of that state exists already (another
+	// instance won the race) or the id is taken.
+	AddSigningKey(ctx context.Context, k SigningKey) error
+	// RotateSigningKeys atomically retires the active key (VerifyUntil =
+	// retireUntil), promotes the next key to active and adds newNext as the
+	// next key. It returns ErrConflict, changing nothing, unless the current
+	// active and next keys have the expected ids: another instance rotated.
+	RotateSigningKeys(ctx context.Context, expectActive, expectNext string, newNext SigningKey, retireUntil time.Time) error
+	// DeleteRetiredSigningKeys removes retired keys whose VerifyUntil is
+	// before now, returning how many.
+	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
+}
+
+// ---------------------------------------------------------------------------
+// JWT ids and trusted issuers (private_key_jwt and RFC 7523)
+
+// JWTIDs records the ids of JWTs already used (client assertions and RFC
+// 7523 grants) until they expire, so that none is accepted twice.
+type JWTIDs interface {
+	// MarkJWTIDUsed records jti until expiresAt. It returns ErrConflict if the
+	// jti is already recorded and has not expired (relative to now).
+	MarkJWTIDUsed(ctx context.Context, jti string, expiresAt, now time.Time) error
+	// IsJWTIDUsed reports whether jti is recorded and unexpired.
+	IsJWTIDUsed(ctx context.Context, jti string, now time.Time) (bool, error)
+	// DeleteExpiredJWTIDs removes up to limit expired records.
+	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// TrustedIssuer lets an external issuer's JWTs be exchanged for access tokens
+// through the RFC 7523 jwt-bearer grant.
+type TrustedIssuer struct {
+	ID     string // UUID
+	Issuer string
+	// Subject the issuer may assert; "" means any subject.
+	Subject string
+	KeyID   string
+	// PublicKey is the public JWK (JSON) that verifies the issuer's JWTs.
+	PublicKey json.RawMessage
+	Scopes    []string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}
+
+// TrustedIssuers stores trust relationships for the jwt-bearer grant.
+type TrustedIssuers interface {
+	// CreateTrustedIssuer returns ErrConflict if (issuer, subject, key id) exists.
+	CreateTrustedIssuer(ctx context.Context, t TrustedIssuer) error
+	// ListTrustedIssuers returns every trust relationship.
+	ListTrustedIssuers(ctx context.Context) ([]TrustedIssuer, error)
+	// FindTrustedIssuerKeys returns the unexpired relationships for issuer that
+	// allow subject (exact match or any-subject), optionally narrowed to one
+	// key id ("" for all keys).
+	FindTrustedIssuerKeys(ctx context.Context, issuer, subject, keyID string, now time.Time) ([]TrustedIssuer, error)
+	// DeleteTrustedIssuer returns ErrNotFound if absent.
+	DeleteTrustedIssuer(ctx context.Context, id string) error
+}
