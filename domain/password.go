@@ -58,13 +58,14 @@ func (p Passwords) Verify(hash, password string) (ok, needsRehash bool) {
 	return true, err == nil && cost != p.BcryptCost
 }
 
-// dummyHash is compared against when a login names an unknown user, so that
-// the response time does not tell which usernames exist.
-var dummyHash = []byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3B1mJnE0ZYk3cK7n5iN9e1u")
-
-// VerifyNobody spends about the time of a failed Verify and returns false.
+// VerifyNobody spends the time of a Verify at the configured cost and returns
+// false. A login naming an unknown user calls it, so that the response time
+// does not tell which usernames exist.
 func (p Passwords) VerifyNobody(password string) bool {
-	_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+	if len(password) > maxPasswordBytes {
+		password = password[:maxPasswordBytes]
+	}
+	_, _ = bcrypt.GenerateFromPassword([]byte(password), p.BcryptCost)
 	return false
 }
 
