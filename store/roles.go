@@ -1,0 +1,60 @@
+package store
+
+// Permissions, as carried by roles. A role's own permissions are listed on
+// it; its effective permissions add those of every ancestor.
+const (
+	PermProfileRead          = "profile:read"
+	PermDashboardsRead       = "dashboards:read"
+	PermProfileWrite         = "profile:write"
+	PermTokensSelf           = "tokens:self"
+	PermUsersRead            = "users:read"
+	PermUsersWrite           = "users:write"
+	PermUsersStatus          = "users:status"
+	PermUsersRoles           = "users:roles"
+	PermUsersDelete          = "users:delete"
+	PermRolesWrite           = "roles:write"
+	PermGroupsWrite          = "groups:write"
+	PermAccessRequestsReview = "access-requests:review"
+	PermTokensUsers          = "tokens:users"
+	PermTokensSystem         = "tokens:system"
+	PermClientsWrite         = "clients:write"
+	PermAuditRead            = "audit:read"
+	PermSessionsRevoke       = "sessions:revoke"
+	PermSettingsWrite        = "settings:write"
+)
+
+// BuiltInRoles returns the four roles every store starts with, following the
+// permission matrix of DESIGN.md section 3: admin ⊃ manager ⊃ user ⊃ viewer.
+// migrations/ seeds the same rows; the conformance suite checks they agree.
+func BuiltInRoles() []Role {
+	return []Role{
+		{
+			Name:        "admin",
+			Description: "Everything, including roles, user deletion, clients, system tokens and settings.",
+			Parent:      "manager",
+			Permissions: []string{PermUsersWrite, PermUsersRoles, PermUsersDelete, PermRolesWrite,
+				PermGroupsWrite, PermTokensSystem, PermClientsWrite, PermSessionsRevoke, PermSettingsWrite},
+			BuiltIn: true,
+		},
+		{
+			Name:        "manager",
+			Description: "Lists and reads users, changes their status, reviews access requests, makes tokens for users, reads the audit log.",
+			Parent:      "user",
+			Permissions: []string{PermUsersRead, PermUsersStatus, PermAccessRequestsReview, PermTokensUsers, PermAuditRead},
+			BuiltIn:     true,
+		},
+		{
+			Name:        "user",
+			Description: "Edits its own profile and makes personal API tokens.",
+			Parent:      "viewer",
+			Permissions: []string{PermProfileWrite, PermTokensSelf},
+			BuiltIn:     true,
+		},
+		{
+			Name:        "viewer",
+			Description: "Reads dashboards and its own profile.",
+			Permissions: []string{PermProfileRead, PermDashboardsRead},
+			BuiltIn:     true,
+		},
+	}
+}
