@@ -1,0 +1,46 @@
+# gatehouse build, test and lint entry points. `make test` is what CI runs
+# (through .ci/run, which first makes sure PostgreSQL and Chromium are there).
+
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+GOFMT   ?= $(dir $(GO))gofmt
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+BROWSER_DIR := e2e/browser
+
+# Tests that need PostgreSQL read this; they fail (never skip) without it.
+export GATEHOUSE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+
+.PHONY: build run test lint bench browser-deps
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
+
+run:
+	$(GO) run ./cmd/gatehouse serve --dev
+
+# The browser tests load playwright-core from $(BROWSER_DIR)/node_modules.
+test: browser-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -race -timeout 20m ./...
+
+lint:
+	@unformatted=$$(find . -path ./.git -prune -o -name node_modules -prune -o -name '*.go' -print | xargs -r $(GOFMT) -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Placeholder until the load generator exists: runs the Go benchmarks only.
+bench:
+	$(GO) test -run '^$$' -bench . ./...
+
+# npm ci runs only when the lock file is newer than the installed tree (npm
+# writes node_modules/.package-lock.json on every install), so repeated runs
+# are quick and need no network.
+browser-deps:
+ifneq ($(wildcard $(BROWSER_DIR)/package.json),)
+browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
+
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package.json $(wildcard $(BROWSER_DIR)/package-lock.json)
+	cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+endif

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+const defaultClientScope = "openid profile email offline_access"
+
+func newClientsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "clients",
+		Short: "Register, inspect and delete OAuth 2.0 clients",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(
+		newClientsCreateCmd(a),
+		newClientsListCmd(a),
+		newClientsGetCmd(a),
+		newClientsDeleteCmd(a),
+	)
+	return cmd
+}
+
+type clientCreateFlags struct {
+	id, name, scope, authMethod, jwksFile, accessTokenFormat string
+	redirectURIs, postLogoutRedirectURIs, allowedOrigins     []string
+	grantTypes, responseTypes, audience, roles               []string
+	public, firstParty                                       bool
+	lifetimes                                                store.Lifetimes
+}
+
+func newClientsCreateCmd(a *app) *cobra.Command {
+	var f clientCreateFlags
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Register a client and print it, with its secret (shown only this once)",
+		Example: "  gatehouse clients create --id web --redirect-uri https://app.example/cb\n" +
+			"  gatehouse clients create --id spa --public --redirect-uri https://spa.example/cb --allowed-origin https://spa.example\n" +
+			"  gatehouse clients create --id batch --grant-type client_credentials --scope gatehouse:api --role admin",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client(cmd)
+			if err != nil {
+				return fmt.Errorf("clients create: %w", err)
+			}
+			return a.createClient(cmd.Context(), c)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.id, "id", "", "client id: 1-100 letters, digits, '.', '_' or '-' (required)")
+	fl.StringVar(&f.name, "name", "", "human-readable name shown on the consent page")
+	fl.StringArrayVar(&f.redirectURIs, "redirect-uri", nil, "redirect URI (repeatable)")
+	fl.StringArrayVar(&f.postLogoutRedirectURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable)")
+	fl.StringArrayVar(&f.allowedOrigins, "allowed-origin", nil, "CORS origin scheme://host[:port] (repeatable)")
+	fl.StringArrayVar(&f.grantTypes, "grant-type", nil, "grant type (repeatable; default authorization_code and refresh_token)")
+	fl.StringArrayVar(&f.responseTypes, "response-type", nil, "response type (repeatable; default code with the authorization_code grant)")
+	fl.StringVar(&f.scope, "scope", defaultClientScope, "space-separated scopes the client may request")
+	fl.StringArrayVar(&f.audience, "audience", nil, "audience the client may request (repeatable)")
+	fl.BoolVar(&f.public, "public", false, "public client (SPA, native app): no secret, PKCE required")
+	fl.BoolVar(&f.firstParty, "first-party", false, "first-party client: skips the consent page")
+	fl.StringVar(&f.authMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, private_key_jwt, none (default with --public)")
+	fl.StringVar(&f.jwksFile, "jwks-file", "", "file holding the client's public JWK set (required for private_key_jwt)")
+	fl.StringVar(&f.accessTokenFormat, "access-token-format", "", "opaque or jwt (default: the server's)")
+	fl.DurationVar(&f.lifetimes.AccessToken, "access-token-lifetime", 0, "access token lifetime (default: the server's)")
+	fl.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", 0, "ID token lifetime (default: the server's)")
+	fl.DurationVar(&f.lifetimes.RefreshToken, "refresh-token-lifetime", 0, "refresh token lifetime (default: the server's)")
+	fl.DurationVar(&f.lifetimes.AuthorizationCode, "authorization-code-lifetime", 0, "authorization code lifetime (default: the server's)")
+	fl.StringArrayVar(&f.roles, "role", nil, "role of the client's service account, for client_credentials (repeatable)")
+	_ = cmd.MarkFlagRequired("id")
+	return cmd
+}
+
+// client builds the registration from the flags, filling the defaults.
+func (f clientCreateFlags) client(cmd *cobra.Command) (store.Client, error) {
+	c := store.Client{
+		ID:                      f.id,
+		Name:                    f.name,
+		TokenEndpointAuthMethod: f.authMethod,
+		RedirectURIs:            f.redirectURIs,
+		PostLogoutRedirectURIs:  f.postLogoutRedirectURIs,
+		AllowedOrigins:          f.allowedOrigins,
+		GrantTypes:              f.grantTypes,
+		ResponseTypes:           f.responseTypes,
+		Scopes:                  strings.Fields(f.scope),
+		Audience:                f.audience,
+		Public:                  f.public,
+		FirstParty:              f.firstParty,
+		AccessTokenFormat:       store.AccessTokenFormat(f.accessTokenFormat),
+		Lifetimes:               f.lifetimes,
+		Roles:                   f.roles,
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken}
+	}
+	// An explicit empty list is how a client_credentials-only client says it
+	// uses no response type, so only an absent flag takes the default.
+	if !cmd.Flags().Changed("response-type") && slices.Contains(c.GrantTypes, domain.GrantAuthorizationCode) {
+		c.ResponseTypes = []string{domain.ResponseTypeCode}
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = domain.AuthClientSecretBasic
+		if c.Public {
+			c.TokenEndpointAuthMethod = domain.AuthNone
+		}
+	}
+	if f.jwksFile != "" {
+		b, err := os.ReadFile(f.jwksFile)
+		if err != nil {
+			return store.Client{}, fmt.Errorf("--jwks-file: %w", err)
+		}
+		if !json.Valid(b) {
+			return store.Client{}, fmt.Errorf("--jwks-file: %s is not JSON", f.jwksFile)
+		}
+		c.JWKS = json.RawMessage(b)
+	}
+	return c, nil
+}
+
+func (a *app) createClient(ctx context.Context, c store.Client) error {
+	if err := domain.ValidateClient(c); err != nil {
+		return fmt.Errorf("clients create: %w", err)
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := checkRolesExist(ctx, st, c.Roles); err != nil {
+		return fmt.Errorf("clients create: %w", err)
+	}
+
+	var secret string
+	if domain.ClientUsesSecret(c) {
+		secret, c.SecretHash, err = domain.NewClientSecret()
+		if err != nil {
+			return fmt.Errorf("clients create: %w", err)
+		}
+	}
+	now := a.now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := st.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("clients create: a client with id %q already exists", c.ID)
+		}
+		return fmt.Errorf("clients create: %w", err)
+	}
+	created, err := st.GetClient(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("clients create: read back: %w", err)
+	}
+	v := newClientView(created)
+	v.ClientSecret = secret
+	return a.printJSON(v)
+}
+
+func newClientsListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List clients ordered by id",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			clients, err := st.ListClients(ctx)
+			if err != nil {
+				return fmt.Errorf("clients list: %w", err)
+			}
+			out := make([]clientView, 0, len(clients))
+			for _, c := range clients {
+				out = append(out, newClientView(c))
+			}
+			return a.printJSON(out)
+		},
+	}
+}
+
+func newClientsGetCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get ID",
+		Short: "Print one client",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			c, err := st.GetClient(ctx, args[0])
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("clients get: client %q not found", args[0])
+				}
+				return fmt.Errorf("clients get: %w", err)
+			}
+			return a.printJSON(newClientView(c))
+		},
+	}
+}
+
+func newClientsDeleteCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a client and every grant, token and consent of it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := st.DeleteClient(ctx, args[0]); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("clients delete: client %q not found", args[0])
+				}
+				return fmt.Errorf("clients delete: %w", err)
+			}
+			return a.printJSON(map[string]string{"deleted": args[0]})
+		},
+	}
+}

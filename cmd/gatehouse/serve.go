@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/demo"
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/migrations"
+	"github.com/gatehouse/gatehouse/server"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/memory"
+	"github.com/gatehouse/gatehouse/store/postgres"
+)
+
+// shutdownGrace is how long in-flight requests may finish after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func newServeCmd(a *app) *cobra.Command {
+	var dev, migrate bool
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the authorization server",
+		Long: "Run the authorization server on GATEHOUSE_ADDR for the issuer GATEHOUSE_ISSUER.\n\n" +
+			"--dev runs the embedded default: an in-memory store (unless a database URL is set),\n" +
+			"a generated secret and keys, an admin user with a generated password, and demo clients,\n" +
+			"all printed at start. Nothing of it survives a restart.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := a.cfg
+			if dev {
+				cfg.Dev = true
+			}
+			if addr != "" {
+				cfg.Addr = addr
+			}
+			if cfg.Dev && cfg.Secret == "" {
+				cfg.Secret = randomString(32)
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return a.serve(cmd.Context(), cfg, migrate)
+		},
+	}
+	cmd.Flags().BoolVar(&dev, "dev", false, "embedded default: in-memory store, generated secret, admin user and demo clients")
+	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending database migrations before serving")
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (overrides GATEHOUSE_ADDR)")
+	return cmd
+}
+
+func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error {
+	st, err := openServeStore(ctx, cfg, migrate)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	srv, err := server.New(ctx, cfg, st, a.logger)
+	if err != nil {
+		return err
+	}
+	handler := srv.Handler()
+	if cfg.Dev {
+		if handler, err = a.seedDev(ctx, cfg, st, handler); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w", cfg.Addr, err)
+	}
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	a.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "version", version)
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.logger.Info("shutting down", "grace", shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// openServeStore picks the backend: PostgreSQL when a database URL is set,
+// the in-memory store in dev mode without one.
+func openServeStore(ctx context.Context, cfg config.Config, migrate bool) (store.Store, error) {
+	if cfg.DatabaseURL == "" {
+		if !cfg.Dev {
+			return nil, errNoDatabase
+		}
+		return memory.New(), nil
+	}
+	if migrate {
+		if err := migrations.Up(ctx, cfg.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("serve: migrate: %w", err)
+		}
+	}
+	st, err := postgres.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("serve: open database: %w", err)
+	}
+	return st, nil
+}
+
+// seedDev creates the admin user and the demo clients of dev mode, prints
+// how to use them, and mounts the demo relying party at /demo.
+func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, next http.Handler) (http.Handler, error) {
+	now := a.now().UTC()
+	issuer := strings.TrimRight(cfg.Issuer, "/")
+	var banner strings.Builder
+	fmt.Fprintf(&banner, "\ngatehouse is running in dev mode at %s (state is lost on exit)\n\n", issuer)
+
+	password := randomString(12)
+	pw := domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength}
+	hash, err := pw.Hash(password)
+	if err != nil {
+		return nil, err
+	}
+	err = st.CreateUser(ctx, store.User{
+		ID: uuid.NewString(), Username: "admin", Email: "admin@localhost.localdomain", FullName: "Administrator",
+		PasswordHash: hash, Status: store.StatusActive, Roles: []string{"admin"}, EmailVerified: true,
+		CreatedAt: now, UpdatedAt: now,
+	})
+	switch {
+	case err == nil:
+		fmt.Fprintf(&banner, "  admin login    username: admin   password: %s\n", password)
+	case errors.Is(err, store.ErrConflict):
+		fmt.Fprintf(&banner, "  admin login    username: admin   (exists already; password unchanged)\n")
+	default:
+		return nil, fmt.Errorf("serve: dev admin: %w", err)
+	}
+
+	demoSecret, err := createDevClient(ctx, st, store.Client{
+		ID: "demo", Name: "Demo web app", TokenEndpointAuthMethod: "client_secret_basic",
+		RedirectURIs:           []string{demo.RedirectURL(issuer)},
+		PostLogoutRedirectURIs: []string{issuer + "/demo"},
+		GrantTypes:             []string{"authorization_code", "refresh_token"},
+		ResponseTypes:          []string{"code"},
+		Scopes:                 []string{"openid", "profile", "email", "roles", "offline_access"},
+		CreatedAt:              now, UpdatedAt: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	serviceSecret, err := createDevClient(ctx, st, store.Client{
+		ID: "demo-service", Name: "Demo service", TokenEndpointAuthMethod: "client_secret_basic",
+		GrantTypes: []string{"client_credentials"},
+		Scopes:     []string{"gatehouse:api"},
+		CreatedAt:  now, UpdatedAt: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(&banner, "  demo client    client_id: demo   client_secret: %s\n", orExisting(demoSecret))
+	fmt.Fprintf(&banner, "                 redirect_uri: %s\n", demo.RedirectURL(issuer))
+	fmt.Fprintf(&banner, "  service client client_id: demo-service   client_secret: %s\n\n", orExisting(serviceSecret))
+	fmt.Fprintf(&banner, "  sign in through the demo app:  %s/demo\n", issuer)
+	fmt.Fprintf(&banner, "  discovery:                     %s/.well-known/openid-configuration\n\n", issuer)
+	fmt.Fprint(a.stdout, banner.String())
+
+	mux := http.NewServeMux()
+	rp := demo.New(demo.Options{
+		Issuer: issuer, ClientID: "demo", ClientSecret: demoSecret,
+		Key: keys.Derive([]byte(cfg.Secret), "demo-rp", 32),
+	})
+	if demoSecret != "" {
+		mux.Handle("/demo", rp)
+		mux.Handle("/demo/", rp)
+	}
+	mux.Handle("/", next)
+	return mux, nil
+}
+
+// createDevClient creates c with a fresh secret and returns the secret, or
+// "" if a client of that id exists already (its secret is not known).
+func createDevClient(ctx context.Context, st store.Clients, c store.Client) (string, error) {
+	secret, digest, err := domain.NewClientSecret()
+	if err != nil {
+		return "", err
+	}
+	c.SecretHash = digest
+	if err := st.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", nil
+		}
+		return "", fmt.Errorf("serve: dev client %s: %w", c.ID, err)
+	}
+	return secret, nil
+}
+
+func orExisting(secret string) string {
+	if secret == "" {
+		return "(exists already; secret unchanged)"
+	}
+	return secret
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // the OS random source failing is unrecoverable
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+)
+
+// Config is the whole server configuration. The yaml tags are the keys of the
+// configuration file; the environment variable of a field is GATEHOUSE_
+// followed by its YAML path in upper case with '.' replaced by '_'
+// (lifetimes.access_token -> GATEHOUSE_LIFETIMES_ACCESS_TOKEN).
+type Config struct {
+	// Issuer is the OpenID Provider's issuer identifier, the base URL every
+	// endpoint is served under.
+	Issuer string `yaml:"issuer"`
+	// Addr is the host:port the HTTP server listens on.
+	Addr string `yaml:"addr"`
+	// DatabaseURL is the PostgreSQL connection string; required unless Dev.
+	DatabaseURL string `yaml:"database_url"`
+	// Secret (at least 32 bytes) keys everything derived from the shared
+	// secret: HMAC of opaque tokens, encryption of signing keys at rest,
+	// cookies. Every instance sharing a database must use the same one.
+	Secret string `yaml:"secret"`
+	// Dev selects the embedded defaults: in-memory store, a generated secret,
+	// plain http on any host.
+	Dev bool `yaml:"dev"`
+
+	Log       Log       `yaml:"log"`
+	Lifetimes Lifetimes `yaml:"lifetimes"`
+
+	// AccessTokenFormat is opaque or jwt; clients may override it.
+	AccessTokenFormat string `yaml:"access_token_format"`
+	// SigningAlgorithm of new signing keys: RS256 or ES256.
+	SigningAlgorithm string `yaml:"signing_algorithm"`
+
+	Password Password `yaml:"password"`
+	HTTP     HTTP     `yaml:"http"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json, text
+}
+
+// Lifetimes are the server-wide token lifetimes; clients may override them.
+type Lifetimes struct {
+	AuthorizationCode time.Duration `yaml:"authorization_code"`
+	AccessToken       time.Duration `yaml:"access_token"`
+	IDToken           time.Duration `yaml:"id_token"`
+	RefreshToken      time.Duration `yaml:"refresh_token"`
+	LoginSession      time.Duration `yaml:"login_session"`
+	// Consent is how long a remembered consent lasts; 0 keeps it until the
+	// user revokes it.
+	Consent time.Duration `yaml:"consent"`
+}
+
+// Password is the policy for human passwords.
+type Password struct {
+	MinLength  int `yaml:"min_length"`
+	BcryptCost int `yaml:"bcrypt_cost"`
+}
+
+// HTTP holds the server's limits. Every timeout exists so that a slow or
+// malicious client cannot hold a connection open indefinitely.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+}
+
+// Default returns the configuration used for every field that neither the
+// file nor the environment sets.
+func Default() Config {
+	return Config{
+		Issuer: "http://localhost:8080",
+		Addr:   ":8080",
+		Log:    Log{Level: "info", Format: "json"},
+		Lifetimes: Lifetimes{
+			AuthorizationCode: 10 * time.Minute,
+			AccessToken:       60 * time.Minute,
+			IDToken:           60 * time.Minute,
+			RefreshToken:      1440 * time.Hour,
+			LoginSession:      24 * time.Hour,
+			Consent:           0,
+		},
+		AccessTokenFormat: "opaque",
+		SigningAlgorithm:  "RS256",
+		Password:          Password{MinLength: 8, BcryptCost: 12},
+		HTTP: HTTP{
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       15 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxBodyBytes:      1 << 20,
+			MaxHeaderBytes:    64 << 10,
+		},
+	}
+}
+
+// CookieSecure reports whether cookies must carry the Secure attribute: they
+// must whenever the issuer is served over https, and cannot be otherwise
+// because browsers drop Secure cookies set over plain http.
+func (c Config) CookieSecure() bool {
+	u, err := url.Parse(c.Issuer)
+	return err == nil && u.Scheme == "https"
+}
+
+// devSecretBytes is the entropy of a generated development secret.
+const devSecretBytes = 32
+
+// FillDevSecret gives a dev configuration without a secret a random one read
+// from random (crypto/rand.Reader in production), reporting whether it did.
+// It is a no-op outside dev mode or when a secret is set. Call it after the
+// CLI's flags are applied (they may turn dev mode on) and before Validate.
+// A generated secret lives only as long as the process, so tokens and
+// sessions do not survive a restart; that is acceptable only in dev mode.
+func (c *Config) FillDevSecret(random io.Reader) (bool, error) {
+	if !c.Dev || c.Secret != "" {
+		return false, nil
+	}
+	b := make([]byte, devSecretBytes)
+	if _, err := io.ReadFull(random, b); err != nil {
+		return false, fmt.Errorf("config: generate dev secret: %w", err)
+	}
+	c.Secret = hex.EncodeToString(b)
+	return true, nil
+}

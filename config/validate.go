@@ -1,0 +1,208 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Problem is one broken rule: the YAML path of the field (or the environment
+// variable, for values that could not be parsed) and what is wrong with it.
+type Problem struct {
+	Field   string
+	Message string
+}
+
+// ValidationError lists every problem of a configuration, so an operator can
+// fix them in one go instead of one restart per mistake.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration: ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+		b.WriteString(p.Message)
+	}
+	return b.String()
+}
+
+// MinSecretBytes is the shortest accepted secret: 256 bits, the key size of
+// the HMAC and AEAD constructions derived from it.
+const MinSecretBytes = 32
+
+// check is one rule of the validation table. It returns "" when the rule
+// holds and otherwise why it does not.
+type check struct {
+	field string
+	rule  func(c Config) string
+}
+
+// checks returns the validation table. It is a function rather than a
+// package variable so the package holds no mutable state.
+func checks() []check {
+	positive := func(get func(c Config) time.Duration) func(c Config) string {
+		return func(c Config) string {
+			if get(c) <= 0 {
+				return fmt.Sprintf("must be a positive duration, got %s", get(c))
+			}
+			return ""
+		}
+	}
+	return []check{
+		{"issuer", checkIssuer},
+		{"addr", func(c Config) string { return checkAddr(c.Addr) }},
+		{"database_url", func(c Config) string {
+			if c.DatabaseURL == "" && !c.Dev {
+				return "is required unless dev is true"
+			}
+			return ""
+		}},
+		{"secret", func(c Config) string {
+			// The length only: the value itself must never appear in an
+			// error, which ends up in logs.
+			if len(c.Secret) < MinSecretBytes {
+				return fmt.Sprintf("must be at least %d bytes, got %d", MinSecretBytes, len(c.Secret))
+			}
+			return ""
+		}},
+		{"log.level", func(c Config) string { return oneOf(c.Log.Level, "debug", "info", "warn", "error") }},
+		{"log.format", func(c Config) string { return oneOf(c.Log.Format, "json", "text") }},
+		{"lifetimes.authorization_code", positive(func(c Config) time.Duration { return c.Lifetimes.AuthorizationCode })},
+		{"lifetimes.access_token", positive(func(c Config) time.Duration { return c.Lifetimes.AccessToken })},
+		{"lifetimes.id_token", positive(func(c Config) time.Duration { return c.Lifetimes.IDToken })},
+		{"lifetimes.refresh_token", positive(func(c Config) time.Duration { return c.Lifetimes.RefreshToken })},
+		{"lifetimes.login_session", positive(func(c Config) time.Duration { return c.Lifetimes.LoginSession })},
+		{"lifetimes.consent", func(c Config) string {
+			if c.Lifetimes.Consent < 0 {
+				return fmt.Sprintf("must not be negative (0 keeps consent until revoked), got %s", c.Lifetimes.Consent)
+			}
+			return ""
+		}},
+		{"access_token_format", func(c Config) string { return oneOf(c.AccessTokenFormat, "opaque", "jwt") }},
+		{"signing_algorithm", func(c Config) string { return oneOf(c.SigningAlgorithm, "RS256", "ES256") }},
+		{"password.min_length", func(c Config) string {
+			if c.Password.MinLength < 8 {
+				return fmt.Sprintf("must be at least 8, got %d", c.Password.MinLength)
+			}
+			return ""
+		}},
+		{"password.bcrypt_cost", func(c Config) string {
+			// bcrypt's own bounds: below 4 it refuses, above 31 it overflows.
+			if c.Password.BcryptCost < 4 || c.Password.BcryptCost > 31 {
+				return fmt.Sprintf("must be between 4 and 31, got %d", c.Password.BcryptCost)
+			}
+			return ""
+		}},
+		{"http.read_header_timeout", positive(func(c Config) time.Duration { return c.HTTP.ReadHeaderTimeout })},
+		{"http.read_timeout", positive(func(c Config) time.Duration { return c.HTTP.ReadTimeout })},
+		{"http.write_timeout", positive(func(c Config) time.Duration { return c.HTTP.WriteTimeout })},
+		{"http.idle_timeout", positive(func(c Config) time.Duration { return c.HTTP.IdleTimeout })},
+		{"http.max_body_bytes", func(c Config) string {
+			if c.HTTP.MaxBodyBytes < 1024 {
+				return fmt.Sprintf("must be at least 1024 (1 KiB), got %d", c.HTTP.MaxBodyBytes)
+			}
+			return ""
+		}},
+		{"http.max_header_bytes", func(c Config) string {
+			if c.HTTP.MaxHeaderBytes < 1024 {
+				return fmt.Sprintf("must be at least 1024 (1 KiB), got %d", c.HTTP.MaxHeaderBytes)
+			}
+			return ""
+		}},
+	}
+}
+
+// Validate reports every problem of the configuration as one
+// *ValidationError, or nil if there is none.
+func (c Config) Validate() error {
+	return c.ValidateFields()
+}
+
+// ValidateFields is Validate restricted to the named fields: a name selects
+// the field of that YAML path and, if it is a section such as "password",
+// every field under it. With no names it checks everything. Commands that
+// use only part of the configuration (the CLI's database commands need no
+// secret) check only that part.
+func (c Config) ValidateFields(names ...string) error {
+	var problems []Problem
+	for _, ch := range checks() {
+		if !selected(ch.field, names) {
+			continue
+		}
+		if msg := ch.rule(c); msg != "" {
+			problems = append(problems, Problem{Field: ch.field, Message: msg})
+		}
+	}
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+func selected(field string, names []string) bool {
+	if len(names) == 0 {
+		return true
+	}
+	for _, n := range names {
+		if field == n || strings.HasPrefix(field, n+".") {
+			return true
+		}
+	}
+	return false
+}
+
+func oneOf(v string, allowed ...string) string {
+	for _, a := range allowed {
+		if v == a {
+			return ""
+		}
+	}
+	return fmt.Sprintf("must be one of %s, got %q", strings.Join(allowed, ", "), v)
+}
+
+func checkIssuer(c Config) string {
+	u, err := url.Parse(c.Issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return fmt.Sprintf("must be an absolute http(s) URL, got %q", c.Issuer)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("must use https (or http), got scheme %q", u.Scheme)
+	case u.User != nil:
+		return "must not contain user information"
+	case u.RawQuery != "" || u.ForceQuery:
+		// OpenID Connect Discovery 1.0 section 4.1: the issuer has no query
+		// or fragment, since clients append the well-known path to it.
+		return "must not contain a query"
+	case u.Fragment != "" || strings.Contains(c.Issuer, "#"):
+		return "must not contain a fragment"
+	case u.Scheme == "http" && !c.Dev && !isLoopback(u.Hostname()):
+		return "must use https unless the host is localhost, 127.0.0.1 or ::1 (or dev is true)"
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func checkAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("must be host:port (e.g. :8080 or 127.0.0.1:8080), got %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("must have a port number between 0 and 65535, got %q", port)
+	}
+	return ""
+}

@@ -1,0 +1,165 @@
+package consent
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Messages shown on the login page. One message for every failed sign-in,
+// so the page does not tell which accounts exist or what state they are in.
+const (
+	msgInvalidLogin = "Invalid username or password."
+	msgCSRF         = "Your session expired, please try again."
+)
+
+// maxUsernameInput bounds the lookup key; emails are at most 254 characters.
+const maxUsernameInput = 254
+
+type loginView struct {
+	layout
+	Error    string
+	Username string
+	ReturnTo string
+}
+
+// RedirectToLogin answers 303 See Other to /login?return_to=<returnTo>;
+// returnTo must be a relative path ("/oauth2/auth?..."), anything else
+// becomes "/".
+func (p *Pages) RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
+	target := "/login?" + url.Values{"return_to": {safeReturnTo(returnTo)}}.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// safeReturnTo keeps return_to only if it is a path on this origin. Browsers
+// read "//host" and "/\host" as another host and drop tabs and newlines
+// before doing so, hence the checks beyond url.Parse.
+func safeReturnTo(s string) string {
+	if s == "" || s[0] != '/' || len(s) > 4096 {
+		return "/"
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return "/"
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	return s
+}
+
+func (p *Pages) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	p.renderLogin(w, r, http.StatusOK, "", "", safeReturnTo(r.URL.Query().Get("return_to")))
+}
+
+func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, username, returnTo string) {
+	token, err := p.ensureCSRF(w, r)
+	if err != nil {
+		p.internalError(w, r, "login: csrf", err)
+		return
+	}
+	p.render(w, status, "login", loginView{
+		layout:   layout{Title: "Sign in", CSRFToken: token},
+		Error:    msg,
+		Username: username,
+		ReturnTo: returnTo,
+	})
+}
+
+func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		p.RenderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
+		return
+	}
+	returnTo := safeReturnTo(r.PostForm.Get("return_to"))
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	if len(username) > maxUsernameInput {
+		username = username[:maxUsernameInput]
+	}
+	password := r.PostForm.Get("password")
+
+	if err := p.VerifyCSRF(r); err != nil {
+		p.renderLogin(w, r, http.StatusForbidden, msgCSRF, username, returnTo)
+		return
+	}
+
+	u, found, err := p.lookupUser(r, username)
+	if err != nil {
+		p.internalError(w, r, "login: look up user", err)
+		return
+	}
+	var ok, rehash bool
+	if found {
+		ok, rehash = p.opts.Passwords.Verify(u.PasswordHash, password)
+	} else {
+		p.opts.Passwords.VerifyNobody(password)
+	}
+	now := p.now()
+	if !ok || !userCanSignIn(u, now) {
+		// The reason goes to the log, never to the page.
+		reason := "wrong password"
+		switch {
+		case !found:
+			reason = "unknown user"
+		case ok:
+			reason = "status " + string(u.Status)
+		}
+		p.log.Info("consent: sign-in failed", "reason", reason, "user_id", u.ID, "ip", remoteIP(r))
+		p.renderLogin(w, r, http.StatusUnauthorized, msgInvalidLogin, username, returnTo)
+		return
+	}
+
+	if err := p.startSession(w, r, u); err != nil {
+		p.internalError(w, r, "login: start session", err)
+		return
+	}
+	u.LastLoginAt = &now
+	if rehash {
+		if h, err := p.opts.Passwords.Hash(password); err == nil {
+			u.PasswordHash = h
+		} else {
+			p.log.Warn("consent: rehash password", "user_id", u.ID, "err", err)
+		}
+	}
+	// The session exists already; failing to record the login time must not
+	// turn a correct sign-in into an error.
+	if err := p.store.UpdateUser(r.Context(), u); err != nil {
+		p.log.Warn("consent: record last login", "user_id", u.ID, "err", err)
+	}
+	p.log.Info("consent: signed in", "user_id", u.ID, "ip", remoteIP(r))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+}
+
+// lookupUser finds the user by username or, if the input looks like one, by
+// email. Usernames cannot contain '@', so the input says which it is.
+func (p *Pages) lookupUser(r *http.Request, input string) (store.User, bool, error) {
+	if input == "" {
+		return store.User{}, false, nil
+	}
+	var (
+		u   store.User
+		err error
+	)
+	if strings.Contains(input, "@") {
+		u, err = p.store.GetUserByEmail(r.Context(), input)
+	} else {
+		u, err = p.store.GetUserByUsername(r.Context(), input)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, false, nil
+	}
+	if err != nil {
+		return store.User{}, false, err
+	}
+	return u, true, nil
+}

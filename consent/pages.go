@@ -1,0 +1,212 @@
+package consent
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/gorilla/mux"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// DefaultSessionLifetime is the login session lifetime when Options leaves it zero.
+const DefaultSessionLifetime = 24 * time.Hour
+
+// Options configures the pages.
+type Options struct {
+	// Issuer is the OpenID Connect issuer; an id_token_hint at logout must
+	// carry it as "iss". With no issuer every hint is rejected.
+	Issuer string
+	// CookieSecure is true when the issuer is https; cookies then use the
+	// __Host- prefix and Secure.
+	CookieSecure bool
+	// SessionLifetime is the login session lifetime (default 24h).
+	SessionLifetime time.Duration
+	// CSRFKey keys the CSRF tokens; at least 32 bytes, derived from the
+	// server secret so that every instance accepts every other's tokens.
+	CSRFKey []byte
+	// Passwords hashes and checks passwords (default domain.DefaultPasswords).
+	Passwords domain.Passwords
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// publicKeys is what the pages need of keys.Manager: the verification key of
+// an ID token we issued, for id_token_hint.
+type publicKeys interface {
+	PublicKey(ctx context.Context, kid string) (*jose.JSONWebKey, error)
+}
+
+// Pages serves the browser-facing pages and owns login sessions and CSRF.
+type Pages struct {
+	store store.Store
+	keys  publicKeys
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+
+	tmpl map[string]*template.Template
+	css  []byte
+}
+
+// New returns the pages. s and k are required; opts.CSRFKey must be at least
+// 32 bytes.
+func New(s store.Store, k *keys.Manager, opts Options) (*Pages, error) {
+	if s == nil {
+		return nil, errors.New("consent: store is required")
+	}
+	if k == nil {
+		return nil, errors.New("consent: key manager is required")
+	}
+	if len(opts.CSRFKey) < 32 {
+		return nil, errors.New("consent: CSRF key must be at least 32 bytes")
+	}
+	if opts.SessionLifetime < 0 {
+		return nil, errors.New("consent: session lifetime must not be negative")
+	}
+	if opts.SessionLifetime == 0 {
+		opts.SessionLifetime = DefaultSessionLifetime
+	}
+	if opts.Passwords.BcryptCost == 0 {
+		opts.Passwords = domain.DefaultPasswords
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Copy the key so a caller reusing its slice cannot change ours.
+	opts.CSRFKey = append([]byte(nil), opts.CSRFKey...)
+
+	p := &Pages{store: s, keys: k, opts: opts, log: opts.Logger, now: opts.Now, tmpl: map[string]*template.Template{}}
+	// Each page is its own template set with base.html, so that every page
+	// can define "content" without clashing.
+	for _, name := range []string{"login", "consent", "error", "logout", "signedout", "endsession", "home"} {
+		t, err := template.New(name).Funcs(template.FuncMap{"scopeText": scopeText}).
+			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("consent: parse template %s: %w", name, err)
+		}
+		p.tmpl[name] = t
+	}
+	css, err := fs.ReadFile(assets, "static/style.css")
+	if err != nil {
+		return nil, fmt.Errorf("consent: read stylesheet: %w", err)
+	}
+	p.css = css
+	if opts.Issuer == "" {
+		p.log.Warn("consent: no issuer configured; every id_token_hint will be rejected")
+	}
+	return p, nil
+}
+
+// Mount registers the pages' routes on r.
+func (p *Pages) Mount(r *mux.Router) {
+	r.HandleFunc("/", p.handleHome).Methods(http.MethodGet)
+	r.HandleFunc("/login", p.handleLoginForm).Methods(http.MethodGet)
+	r.HandleFunc("/login", p.handleLogin).Methods(http.MethodPost)
+	r.HandleFunc("/logout", p.handleLogoutForm).Methods(http.MethodGet)
+	r.HandleFunc("/logout", p.handleLogout).Methods(http.MethodPost)
+	r.HandleFunc("/oauth2/logout", p.handleEndSession).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/static/style.css", p.handleStyle).Methods(http.MethodGet)
+}
+
+// layout is what base.html needs; every page's data embeds it.
+type layout struct {
+	Title     string
+	CSRFToken string
+}
+
+// setPageHeaders makes every page unframeable, uncached and referrer-free.
+// The CSP has no form-action: a form POST may legitimately end, after
+// redirects, at a client's redirect URI of any scheme (Chrome applies
+// form-action to the whole redirect chain), and every such target is
+// validated on the server before we redirect to it.
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// render executes the page into a buffer first, so that a template failure
+// becomes a clean 500 instead of half a page.
+func (p *Pages) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := p.tmpl[name].ExecuteTemplate(&buf, "base", data); err != nil {
+		p.log.Error("consent: render page", "page", name, "err", err)
+		setPageHeaders(w.Header())
+		w.Header().Del("Location")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("<!doctype html><html lang=\"en\"><head><title>Error</title></head><body><p>Something went wrong.</p></body></html>"))
+		return
+	}
+	setPageHeaders(w.Header())
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+type errorView struct {
+	layout
+	Message string
+}
+
+// RenderError renders a fixed, safe error page with the status. It never
+// redirects: an error must not send the browser anywhere a request named.
+func (p *Pages) RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	w.Header().Del("Location")
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	p.render(w, status, "error", errorView{layout: layout{Title: title}, Message: message})
+}
+
+// internalError logs err and shows a page that reveals nothing about it.
+func (p *Pages) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.log.Error("consent: "+what, "err", err, "path", r.URL.Path)
+	p.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a moment.")
+}
+
+func (p *Pages) handleStyle(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(p.css)
+}
+
+type homeView struct {
+	layout
+	Username string
+}
+
+func (p *Pages) handleHome(w http.ResponseWriter, r *http.Request) {
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		p.internalError(w, r, "home: current session", err)
+		return
+	}
+	v := homeView{layout: layout{Title: "gatehouse"}}
+	if sess != nil {
+		v.Username = sess.User.Username
+	}
+	p.render(w, http.StatusOK, "home", v)
+}

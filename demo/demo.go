@@ -1,0 +1,217 @@
+package demo
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Options configure the demo relying party.
+type Options struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	// Key signs the short-lived cookie that carries state, nonce and the PKCE
+	// verifier between /demo and /demo/callback.
+	Key []byte
+}
+
+// RP is the demo relying party. Discovery is fetched on first use, because
+// the issuer is the very server that mounts it and is not listening yet when
+// it is built.
+type RP struct {
+	opts Options
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+}
+
+// New returns the demo RP; mount its Handler at /demo.
+func New(opts Options) *RP { return &RP{opts: opts} }
+
+// RedirectURL is the callback the demo client must have registered.
+func RedirectURL(issuer string) string { return strings.TrimRight(issuer, "/") + "/demo/callback" }
+
+const cookieName = "gatehouse_demo_flow"
+
+type flow struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Expires  int64  `json:"e"`
+}
+
+// ServeHTTP answers /demo (start) and /demo/callback (finish).
+func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/demo", "/demo/":
+		rp.start(w, r)
+	case "/demo/callback":
+		rp.callback(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (rp *RP) discover(r *http.Request) (*oidc.Provider, oauth2.Config, error) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.provider == nil {
+		p, err := oidc.NewProvider(r.Context(), rp.opts.Issuer)
+		if err != nil {
+			return nil, oauth2.Config{}, err
+		}
+		rp.provider = p
+	}
+	return rp.provider, oauth2.Config{
+		ClientID:     rp.opts.ClientID,
+		ClientSecret: rp.opts.ClientSecret,
+		Endpoint:     rp.provider.Endpoint(),
+		RedirectURL:  RedirectURL(rp.opts.Issuer),
+		Scopes:       []string{oidc.ScopeOpenID, "profile", "email", "roles", "offline_access"},
+	}, nil
+}
+
+func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
+	_, cfg, err := rp.discover(r)
+	if err != nil {
+		render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
+		return
+	}
+	f := flow{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(10 * time.Minute).Unix()}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: rp.seal(f), Path: "/demo", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(rp.opts.Issuer, "https://"), MaxAge: 600,
+	})
+	http.Redirect(w, r, cfg.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusSeeOther)
+}
+
+func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
+	provider, cfg, err := rp.discover(r)
+	if err != nil {
+		render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
+		return
+	}
+	q := r.URL.Query()
+	if e := q.Get("error"); e != "" {
+		render(w, http.StatusOK, page{Error: e + ": " + q.Get("error_description")})
+		return
+	}
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		render(w, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at /demo"})
+		return
+	}
+	f, ok := rp.open(c.Value)
+	if !ok || !hmac.Equal([]byte(f.State), []byte(q.Get("state"))) || time.Now().Unix() > f.Expires {
+		render(w, http.StatusBadRequest, page{Error: "state mismatch or expired: start again at /demo"})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Path: "/demo", MaxAge: -1})
+	tok, err := cfg.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(f.Verifier))
+	if err != nil {
+		render(w, http.StatusBadGateway, page{Error: "token exchange failed: " + err.Error()})
+		return
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: cfg.ClientID}).Verify(r.Context(), raw)
+	if err != nil || idt.Nonce != f.Nonce {
+		render(w, http.StatusBadGateway, page{Error: "ID token rejected"})
+		return
+	}
+	var idClaims, uiClaims map[string]any
+	_ = idt.Claims(&idClaims)
+	if ui, err := provider.UserInfo(r.Context(), oauth2.StaticTokenSource(tok)); err == nil {
+		_ = ui.Claims(&uiClaims)
+	}
+	render(w, http.StatusOK, page{
+		IDToken:      pretty(idClaims),
+		UserInfo:     pretty(uiClaims),
+		AccessToken:  abbreviate(tok.AccessToken),
+		RefreshToken: abbreviate(tok.RefreshToken),
+		Expiry:       tok.Expiry.Format(time.RFC3339),
+	})
+}
+
+func (rp *RP) seal(f flow) string {
+	b, _ := json.Marshal(f)
+	m := hmac.New(sha256.New, rp.opts.Key)
+	m.Write(b)
+	return base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (rp *RP) open(v string) (flow, bool) {
+	var f flow
+	body, sig, ok := strings.Cut(v, ".")
+	if !ok {
+		return f, false
+	}
+	b, err1 := base64.RawURLEncoding.DecodeString(body)
+	s, err2 := base64.RawURLEncoding.DecodeString(sig)
+	if err1 != nil || err2 != nil {
+		return f, false
+	}
+	m := hmac.New(sha256.New, rp.opts.Key)
+	m.Write(b)
+	if !hmac.Equal(s, m.Sum(nil)) {
+		return f, false
+	}
+	return f, json.Unmarshal(b, &f) == nil
+}
+
+func random() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func pretty(v map[string]any) string {
+	if v == nil {
+		return ""
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+// abbreviate shows enough of a token to recognise it, not to use it.
+func abbreviate(t string) string {
+	if len(t) <= 16 {
+		return t
+	}
+	return t[:12] + "…"
+}
+
+type page struct {
+	Error, IDToken, UserInfo, AccessToken, RefreshToken, Expiry string
+}
+
+var tmpl = template.Must(template.New("demo").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>gatehouse demo relying party</title>
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><main class="card">
+<h1>Demo relying party</h1>
+{{if .Error}}<p role="alert" class="error">{{.Error}}</p><p><a href="/demo">Try again</a></p>
+{{else}}<p>You signed in through gatehouse. This is what the application received.</p>
+<h2>ID token claims (verified)</h2><pre>{{.IDToken}}</pre>
+<h2>Userinfo</h2><pre>{{.UserInfo}}</pre>
+<h2>Tokens</h2><dl><dt>Access token</dt><dd><code>{{.AccessToken}}</code> (expires {{.Expiry}})</dd>
+<dt>Refresh token</dt><dd><code>{{.RefreshToken}}</code></dd></dl>
+<p><a href="/demo">Sign in again</a> · <a href="/logout">Sign out of gatehouse</a></p>{{end}}
+</main></body></html>`))
+
+func render(w http.ResponseWriter, status int, p page) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = tmpl.Execute(w, p)
+}

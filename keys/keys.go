@@ -1,0 +1,508 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNoActiveKey: the store holds no active (or, for Rotate, no next)
+	// key; Ensure has not run.
+	ErrNoActiveKey = errors.New("keys: no active signing key (Ensure has not run)")
+	// ErrUnknownKey: no published key has the requested kid.
+	ErrUnknownKey = errors.New("keys: unknown key id")
+)
+
+const (
+	// MinSecretLen is the shortest GATEHOUSE_SECRET accepted: 256 bits, the
+	// size of the AES key derived from it.
+	MinSecretLen = 32
+
+	defaultRetireAfter = 2 * time.Hour
+	defaultCacheTTL    = 30 * time.Second
+
+	// missReloadInterval bounds reloads caused by unknown kids: any caller
+	// can present a token with a made-up kid, and each must not cost a
+	// database query.
+	missReloadInterval = time.Second
+)
+
+// Options tune a Manager. Zero fields take the documented defaults.
+type Options struct {
+	// Algorithm of newly generated keys: RS256 (default, RSA-2048) or ES256
+	// (P-256). Existing keys keep theirs, so a change takes effect as keys
+	// rotate.
+	Algorithm string
+	// RetireAfter is how long a retired key stays published: the longest
+	// lifetime of a token it may have signed (ID token, JWT access token).
+	// Default 2h. CacheTTL is added on rotation, because another instance
+	// may go on signing with the old key until its cache expires.
+	RetireAfter time.Duration
+	// CacheTTL is how long the in-process copy of the key set is trusted
+	// before it is reloaded from the store (default 30s); another
+	// instance's rotation is seen within this time.
+	CacheTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// SigningKey is the key that signs new tokens. Private is a raw
+// *rsa.PrivateKey or *ecdsa.PrivateKey: fosite v0.49's signer understands
+// raw keys, not go-jose v4 types. Sign with the kid in the JWT header.
+type SigningKey struct {
+	ID        string
+	Algorithm string
+	Private   crypto.Signer
+}
+
+// Info describes a key without its key material.
+type Info struct {
+	ID          string         `json:"kid"`
+	Algorithm   string         `json:"alg"`
+	State       store.KeyState `json:"state"`
+	CreatedAt   time.Time      `json:"created_at"`
+	VerifyUntil *time.Time     `json:"verify_until,omitempty"`
+}
+
+// Manager owns the signing keys of one gatehouse instance. It is safe for
+// concurrent use; several Managers (instances) may share one store.
+type Manager struct {
+	store       store.SigningKeys
+	aead        cipher.AEAD
+	alg         string
+	retireAfter time.Duration
+	cacheTTL    time.Duration
+	now         func() time.Time
+
+	// loadMu lets one caller at a time read the store, so that a cache
+	// expiry does not send every concurrent request to the database.
+	loadMu         sync.Mutex
+	lastMissReload time.Time // guarded by loadMu
+
+	// mu guards the cache pointer only; a keySet is never modified after
+	// it is built, so readers use it without holding the lock.
+	mu    sync.RWMutex
+	cache *keySet
+}
+
+// keySet is one snapshot of the store, with the active private key
+// decrypted.
+type keySet struct {
+	loadedAt time.Time
+	active   *SigningKey // nil if the store has no active key
+	sealed   []byte      // the active key as stored, to skip decrypting it again
+	keys     []published // active, next, then retired newest first
+}
+
+type published struct {
+	info Info
+	jwk  jose.JSONWebKey
+}
+
+// NewManager returns a Manager for the keys in s. secret is the raw
+// GATEHOUSE_SECRET; private keys are encrypted with a key derived from it
+// (Derive(secret, "signing-key-encryption", 32)), so every instance must run
+// with the same secret. NewManager does not touch the store: call Ensure.
+func NewManager(s store.SigningKeys, secret []byte, opts Options) (*Manager, error) {
+	if s == nil {
+		return nil, errors.New("keys: nil store")
+	}
+	if len(secret) < MinSecretLen {
+		return nil, fmt.Errorf("keys: secret is %d bytes, need at least %d", len(secret), MinSecretLen)
+	}
+	alg := opts.Algorithm
+	switch alg {
+	case "":
+		alg = RS256
+	case RS256, ES256:
+	default:
+		return nil, fmt.Errorf("keys: unsupported algorithm %q (want %s or %s)", alg, RS256, ES256)
+	}
+	if opts.RetireAfter < 0 || opts.CacheTTL < 0 {
+		return nil, errors.New("keys: RetireAfter and CacheTTL must not be negative")
+	}
+	m := &Manager{
+		store:       s,
+		alg:         alg,
+		retireAfter: opts.RetireAfter,
+		cacheTTL:    opts.CacheTTL,
+		now:         opts.Now,
+	}
+	if m.retireAfter == 0 {
+		m.retireAfter = defaultRetireAfter
+	}
+	if m.cacheTTL == 0 {
+		m.cacheTTL = defaultCacheTTL
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	aead, err := newAEAD(secret)
+	if err != nil {
+		return nil, err
+	}
+	m.aead = aead
+	return m, nil
+}
+
+// Ensure makes sure an active and a next key exist, creating what is
+// missing. Instances starting together may all try: the store accepts one
+// key per state and the losers' ErrConflict just means another instance
+// won. Ensure also decrypts the active key, so a wrong secret fails here, at
+// start, rather than on the first token.
+func (m *Manager) Ensure(ctx context.Context) error {
+	ks, err := m.refresh(ctx, nil, reloadForce)
+	if err != nil {
+		return err
+	}
+	added := false
+	for _, state := range []store.KeyState{store.KeyActive, store.KeyNext} {
+		if ks.find(state) != nil {
+			continue
+		}
+		k, err := newStoredKey(m, state)
+		if err != nil {
+			return err
+		}
+		switch err := m.store.AddSigningKey(ctx, k); {
+		case err == nil, errors.Is(err, store.ErrConflict):
+			added = true
+		default:
+			return fmt.Errorf("keys: add %s key: %w", state, err)
+		}
+	}
+	if added {
+		if ks, err = m.refresh(ctx, nil, reloadForce); err != nil {
+			return err
+		}
+	}
+	if ks.active == nil || ks.find(store.KeyNext) == nil {
+		return fmt.Errorf("keys: ensure: store has no active or no next key after adding them")
+	}
+	return nil
+}
+
+// Rotate promotes the next key to active, retires the active key (published
+// until now + RetireAfter + CacheTTL) and adds a new next key. The new key is
+// generated before the store is touched and committed with a compare-and-
+// swap on the ids this Manager saw; if another instance rotated first, Rotate
+// does not rotate again and returns the key that is active now. It then
+// deletes retired keys whose VerifyUntil has passed. It returns the active
+// key.
+func (m *Manager) Rotate(ctx context.Context) (Info, error) {
+	ks, err := m.refresh(ctx, nil, reloadForce)
+	if err != nil {
+		return Info{}, err
+	}
+	active, next := ks.find(store.KeyActive), ks.find(store.KeyNext)
+	if active == nil || next == nil {
+		return Info{}, fmt.Errorf("keys: rotate: %w", ErrNoActiveKey)
+	}
+	newNext, err := newStoredKey(m, store.KeyNext)
+	if err != nil {
+		return Info{}, err
+	}
+	now := m.now()
+	retireUntil := now.Add(m.retireAfter + m.cacheTTL).UTC().Truncate(time.Microsecond)
+	err = m.store.RotateSigningKeys(ctx, active.info.ID, next.info.ID, newNext, retireUntil)
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return Info{}, fmt.Errorf("keys: rotate: %w", err)
+	}
+	if _, err := m.store.DeleteRetiredSigningKeys(ctx, now); err != nil {
+		return Info{}, fmt.Errorf("keys: delete retired keys: %w", err)
+	}
+	if ks, err = m.refresh(ctx, nil, reloadForce); err != nil {
+		return Info{}, err
+	}
+	a := ks.find(store.KeyActive)
+	if a == nil {
+		return Info{}, fmt.Errorf("keys: rotate: %w", ErrNoActiveKey)
+	}
+	return a.info, nil
+}
+
+// Signer returns the active key, for signing new tokens.
+func (m *Manager) Signer(ctx context.Context) (SigningKey, error) {
+	ks, err := m.current(ctx)
+	if err != nil {
+		return SigningKey{}, err
+	}
+	if ks.active == nil {
+		return SigningKey{}, ErrNoActiveKey
+	}
+	return *ks.active, nil
+}
+
+// JWKS returns the public keys relying parties may verify with: the active
+// key, the next key, and retired keys whose VerifyUntil is in the future.
+func (m *Manager) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
+	ks, err := m.current(ctx)
+	if err != nil {
+		return jose.JSONWebKeySet{}, err
+	}
+	now := m.now()
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(ks.keys))}
+	for _, k := range ks.keys {
+		if k.live(now) {
+			set.Keys = append(set.Keys, k.jwk)
+		}
+	}
+	return set, nil
+}
+
+// PublicKey returns the published key with the kid, for verifying tokens
+// gatehouse issued (id_token_hint, JWT access tokens). An unknown kid makes
+// it reload from the store once (another instance may have rotated twice
+// within CacheTTL) before it returns ErrUnknownKey; such reloads happen at
+// most once a second however many unknown kids arrive.
+func (m *Manager) PublicKey(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	ks, err := m.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k := ks.lookup(kid, m.now()); k != nil {
+		return k, nil
+	}
+	if ks, err = m.refresh(ctx, ks, reloadMiss); err != nil {
+		return nil, err
+	}
+	if k := ks.lookup(kid, m.now()); k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+}
+
+// List returns every stored key, oldest first, retired keys awaiting
+// deletion included. It reads the store directly and needs no secret to
+// succeed, so `gatehouse keys list` works even when decryption would not.
+func (m *Manager) List(ctx context.Context) ([]Info, error) {
+	rows, err := m.store.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: list: %w", err)
+	}
+	out := make([]Info, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, infoOf(r))
+	}
+	return out, nil
+}
+
+// Reload drops the cached key set and loads it from the store now, for when
+// another instance is known to have changed the keys. If loading fails the
+// cache stays empty, so the next caller retries.
+func (m *Manager) Reload(ctx context.Context) error {
+	m.mu.Lock()
+	m.cache = nil
+	m.mu.Unlock()
+	_, err := m.refresh(ctx, nil, reloadForce)
+	return err
+}
+
+// current returns the cached key set, reloading it once it is older than
+// CacheTTL. The common case takes only the read lock.
+func (m *Manager) current(ctx context.Context) (*keySet, error) {
+	m.mu.RLock()
+	ks := m.cache
+	m.mu.RUnlock()
+	if ks != nil && m.now().Sub(ks.loadedAt) < m.cacheTTL {
+		return ks, nil
+	}
+	return m.refresh(ctx, ks, reloadStale)
+}
+
+type reloadMode int
+
+const (
+	// reloadStale: seen is too old; any newer snapshot will do.
+	reloadStale reloadMode = iota
+	// reloadMiss: seen lacks a kid; any newer snapshot will do, and reading
+	// the store again is rate-limited.
+	reloadMiss
+	// reloadForce: the store changed (or may have); read it again whatever
+	// the cache holds, because a load already under way may predate the
+	// change.
+	reloadForce
+)
+
+// refresh replaces the cache with a fresh snapshot of the store. seen is the
+// snapshot the caller judged insufficient: if another caller replaced it
+// while this one waited for loadMu, that newer snapshot is used instead of
+// reading the store again.
+func (m *Manager) refresh(ctx context.Context, seen *keySet, mode reloadMode) (*keySet, error) {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	m.mu.RLock()
+	cur := m.cache
+	m.mu.RUnlock()
+	if mode != reloadForce && cur != nil && cur != seen {
+		return cur, nil
+	}
+	if mode == reloadMiss {
+		now := m.now()
+		if !m.lastMissReload.IsZero() && now.Sub(m.lastMissReload) < missReloadInterval && cur != nil {
+			return cur, nil
+		}
+		m.lastMissReload = now
+	}
+	ks, err := m.load(ctx, cur)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.cache = ks
+	m.mu.Unlock()
+	return ks, nil
+}
+
+// load reads every key from the store and decrypts the active one (reusing
+// prev's copy when the stored bytes have not changed).
+func (m *Manager) load(ctx context.Context, prev *keySet) (*keySet, error) {
+	rows, err := m.store.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: load: %w", err)
+	}
+	ks := &keySet{loadedAt: m.now(), keys: make([]published, 0, len(rows))}
+	var activeRow *store.SigningKey
+	for i, r := range rows {
+		jwk, err := parsePublic(r)
+		if err != nil {
+			return nil, err
+		}
+		ks.keys = append(ks.keys, published{info: infoOf(r), jwk: jwk})
+		if r.State == store.KeyActive {
+			if activeRow != nil {
+				return nil, fmt.Errorf("keys: load: two active keys (%s, %s)", activeRow.ID, r.ID)
+			}
+			activeRow = &rows[i]
+		}
+	}
+	sort.SliceStable(ks.keys, func(i, j int) bool {
+		a, b := ks.keys[i].info, ks.keys[j].info
+		if stateRank(a.State) != stateRank(b.State) {
+			return stateRank(a.State) < stateRank(b.State)
+		}
+		return a.CreatedAt.After(b.CreatedAt)
+	})
+	if activeRow == nil {
+		return ks, nil
+	}
+	if prev != nil && prev.active != nil && prev.active.ID == activeRow.ID && bytes.Equal(prev.sealed, activeRow.PrivateKey) {
+		ks.active, ks.sealed = prev.active, prev.sealed
+		return ks, nil
+	}
+	if ks.active, err = m.decryptPrivate(*activeRow); err != nil {
+		return nil, err
+	}
+	ks.sealed = bytes.Clone(activeRow.PrivateKey)
+	return ks, nil
+}
+
+func (m *Manager) decryptPrivate(r store.SigningKey) (*SigningKey, error) {
+	plain, err := open(m.aead, r.ID, r.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	var jwk jose.JSONWebKey
+	err = jwk.UnmarshalJSON(plain)
+	clear(plain)
+	if err != nil {
+		return nil, fmt.Errorf("keys: signing key %s: parse private key: %w", r.ID, err)
+	}
+	signer, ok := jwk.Key.(crypto.Signer)
+	if !ok || jwk.IsPublic() || !algorithmFits(r.Algorithm, signer.Public()) {
+		return nil, fmt.Errorf("keys: signing key %s: not a %s private key", r.ID, r.Algorithm)
+	}
+	// The kid is the public key's thumbprint: checking it proves the private
+	// key is the one the published public key belongs to.
+	if tp, err := thumbprint(signer.Public()); err != nil || tp != r.ID {
+		return nil, fmt.Errorf("keys: signing key %s: private key does not match its id", r.ID)
+	}
+	return &SigningKey{ID: r.ID, Algorithm: r.Algorithm, Private: signer}, nil
+}
+
+func parsePublic(r store.SigningKey) (jose.JSONWebKey, error) {
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(r.PublicKey); err != nil {
+		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s: parse public key: %w", r.ID, err)
+	}
+	if !jwk.IsPublic() || !algorithmFits(r.Algorithm, jwk.Key) {
+		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s: not a %s public key", r.ID, r.Algorithm)
+	}
+	if tp, err := thumbprint(jwk.Key); err != nil || tp != r.ID {
+		return jose.JSONWebKey{}, fmt.Errorf("keys: signing key %s: public key does not match its id", r.ID)
+	}
+	// The row, not the stored JSON, is authoritative for these.
+	jwk.KeyID, jwk.Algorithm, jwk.Use = r.ID, r.Algorithm, "sig"
+	return jwk, nil
+}
+
+func algorithmFits(alg string, pub crypto.PublicKey) bool {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return alg == RS256 && k.N.BitLen() >= rsaBits
+	case *ecdsa.PublicKey:
+		return alg == ES256 && k.Curve == elliptic.P256()
+	}
+	return false
+}
+
+func infoOf(r store.SigningKey) Info {
+	info := Info{ID: r.ID, Algorithm: r.Algorithm, State: r.State, CreatedAt: r.CreatedAt}
+	if r.VerifyUntil != nil {
+		t := *r.VerifyUntil
+		info.VerifyUntil = &t
+	}
+	return info
+}
+
+func stateRank(s store.KeyState) int {
+	switch s {
+	case store.KeyActive:
+		return 0
+	case store.KeyNext:
+		return 1
+	}
+	return 2
+}
+
+func (ks *keySet) find(state store.KeyState) *published {
+	for i := range ks.keys {
+		if ks.keys[i].info.State == state {
+			return &ks.keys[i]
+		}
+	}
+	return nil
+}
+
+func (ks *keySet) lookup(kid string, now time.Time) *jose.JSONWebKey {
+	for _, k := range ks.keys {
+		if k.info.ID == kid && k.live(now) {
+			jwk := k.jwk
+			return &jwk
+		}
+	}
+	return nil
+}
+
+// live reports whether the key is published at now.
+func (k published) live(now time.Time) bool {
+	if k.info.State != store.KeyRetired {
+		return true
+	}
+	return k.info.VerifyUntil != nil && k.info.VerifyUntil.After(now)
+}

@@ -1,0 +1,12 @@
+// Package provider owns gatehouse's OAuth 2.0 and OpenID Connect protocol
+// surface: the fosite composition (which grants exist, how tokens are minted
+// and signed), the adapter that keeps fosite's requests in store.Store as
+// data, and every protocol endpoint: authorize (with login and consent
+// decisions delegated to package consent), token, introspection, revocation,
+// pushed authorization requests, userinfo, JWKS and the two discovery
+// documents.
+//
+// Only what fosite does not provide is written here; everything it has
+// (grant handlers, PKCE, client authentication, error encoding) is composed,
+// not re-implemented.
+package provider

@@ -1,0 +1,570 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	jose3 "github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/handler/rfc7523"
+	"github.com/ory/fosite/storage"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// fositeStore is fosite's storage, kept in store.Store as data: every code,
+// token and pushed request is a row holding the serialized request, which is
+// re-hydrated (client from the store, session unmarshalled into the session
+// fosite passes) on every read. Nothing is kept as a live pointer, so memory
+// and PostgreSQL behave alike.
+type fositeStore struct {
+	store store.Store
+	// codeSignature maps an authorization code to its signature: fosite
+	// hands the OpenID Connect storage the code itself, but the store keys
+	// everything by signature and never sees a usable value.
+	codeSignature func(ctx context.Context, code string) string
+	// lifetimes are the server defaults, used when a session carries no
+	// expiry for a token (so that every row can be cleaned up).
+	lifetimes store.Lifetimes
+	now       func() time.Time
+}
+
+var (
+	_ fosite.ClientManager                = (*fositeStore)(nil)
+	_ oauth2.CoreStorage                  = (*fositeStore)(nil)
+	_ oauth2.TokenRevocationStorage       = (*fositeStore)(nil)
+	_ openid.OpenIDConnectRequestStorage  = (*fositeStore)(nil)
+	_ pkce.PKCERequestStorage             = (*fositeStore)(nil)
+	_ rfc7523.RFC7523KeyStorage           = (*fositeStore)(nil)
+	_ fosite.PARStorage                   = (*fositeStore)(nil)
+	_ storage.Transactional               = (*fositeStore)(nil)
+)
+
+// secretParameters never reach the store: a request row must not be a
+// credential (nor hold one) if the table leaks.
+var secretParameters = []string{
+	"client_secret", "client_assertion", "code", "code_verifier", "refresh_token",
+	"password", "assertion", "access_token",
+}
+
+// storedRequest is the serialized form of a fosite request.
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScopes   []string        `json:"requested_scopes,omitempty"`
+	GrantedScopes     []string        `json:"granted_scopes,omitempty"`
+	RequestedAudience []string        `json:"requested_audience,omitempty"`
+	GrantedAudience   []string        `json:"granted_audience,omitempty"`
+	Form              url.Values      `json:"form,omitempty"`
+	Session           json.RawMessage `json:"session,omitempty"`
+
+	// Authorize requests only (pushed authorization requests).
+	ResponseTypes       []string `json:"response_types,omitempty"`
+	RedirectURI         string   `json:"redirect_uri,omitempty"`
+	State               string   `json:"state,omitempty"`
+	ResponseMode        string   `json:"response_mode,omitempty"`
+	DefaultResponseMode string   `json:"default_response_mode,omitempty"`
+}
+
+func marshalRequest(r fosite.Requester) (json.RawMessage, error) {
+	form := url.Values{}
+	for k, v := range r.GetRequestForm() {
+		form[k] = append([]string(nil), v...)
+	}
+	for _, k := range secretParameters {
+		form.Del(k)
+	}
+	sr := storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		RequestedScopes:   r.GetRequestedScopes(),
+		GrantedScopes:     r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Form:              form,
+	}
+	if s := r.GetSession(); s != nil {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("provider: marshal session: %w", err)
+		}
+		sr.Session = b
+	}
+	if ar, ok := r.(fosite.AuthorizeRequester); ok {
+		sr.ResponseTypes = ar.GetResponseTypes()
+		if u := ar.GetRedirectURI(); u != nil {
+			sr.RedirectURI = u.String()
+		}
+		sr.State = ar.GetState()
+		sr.ResponseMode = string(ar.GetResponseMode())
+		sr.DefaultResponseMode = string(ar.GetDefaultResponseMode())
+	}
+	b, err := json.Marshal(sr)
+	if err != nil {
+		return nil, fmt.Errorf("provider: marshal request: %w", err)
+	}
+	return b, nil
+}
+
+// hydrate turns a stored request back into a fosite request. The session is
+// unmarshalled into session (a fresh Session if fosite passed none, as the
+// revocation handler does).
+func (s *fositeStore) hydrate(ctx context.Context, raw json.RawMessage, session fosite.Session) (*storedRequest, *fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(raw, &sr); err != nil {
+		return nil, nil, fmt.Errorf("provider: unmarshal request: %w", err)
+	}
+	if session == nil {
+		session = NewSession()
+	}
+	if len(sr.Session) > 0 {
+		if err := json.Unmarshal(sr.Session, session); err != nil {
+			return nil, nil, fmt.Errorf("provider: unmarshal session: %w", err)
+		}
+	}
+	c, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	form := sr.Form
+	if form == nil {
+		form = url.Values{}
+	}
+	return &sr, &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            c,
+		RequestedScope:    fosite.Arguments(sr.RequestedScopes),
+		GrantedScope:      fosite.Arguments(sr.GrantedScopes),
+		RequestedAudience: fosite.Arguments(sr.RequestedAudience),
+		GrantedAudience:   fosite.Arguments(sr.GrantedAudience),
+		Form:              form,
+		Session:           session,
+	}, nil
+}
+
+// notFound maps the store's ErrNotFound to fosite's, which is what fosite's
+// handlers branch on.
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %v", fosite.ErrNotFound, err)
+	}
+	return err
+}
+
+// ---------------------------------------------------------------------------
+// Clients and client assertions
+
+func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.store.GetClient(ctx, id)
+	if err != nil {
+		return nil, notFound(fmt.Errorf("provider: get client: %w", err))
+	}
+	return newClient(c)
+}
+
+func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	used, err := s.store.IsJWTIDUsed(ctx, jti, s.now())
+	if err != nil {
+		return fmt.Errorf("provider: check jti: %w", err)
+	}
+	if used {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	return s.markJTI(ctx, jti, exp)
+}
+
+func (s *fositeStore) markJTI(ctx context.Context, jti string, exp time.Time) error {
+	err := s.store.MarkJWTIDUsed(ctx, jti, exp, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		// A concurrent request used the same assertion first.
+		return fosite.ErrJTIKnown
+	}
+	if err != nil {
+		return fmt.Errorf("provider: mark jti used: %w", err)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Codes and tokens
+
+// expiryOf is when a token of type tt of request r expires: the session's
+// expiry for it, or the server lifetime from the request time.
+func (s *fositeStore) expiryOf(r fosite.Requester, tt fosite.TokenType) time.Time {
+	if sess := r.GetSession(); sess != nil {
+		if exp := sess.GetExpiresAt(tt); !exp.IsZero() {
+			return exp
+		}
+	}
+	var d time.Duration
+	switch tt {
+	case fosite.AuthorizeCode:
+		d = s.lifetimes.AuthorizationCode
+	case fosite.AccessToken:
+		d = s.lifetimes.AccessToken
+	case fosite.RefreshToken:
+		d = s.lifetimes.RefreshToken
+	}
+	return r.GetRequestedAt().Add(d)
+}
+
+func (s *fositeStore) createToken(ctx context.Context, kind store.TokenKind, signature string, r fosite.Requester, expiresAt time.Time) error {
+	raw, err := marshalRequest(r)
+	if err != nil {
+		return err
+	}
+	t := store.Token{
+		Kind:          kind,
+		Signature:     signature,
+		RequestID:     r.GetID(),
+		ClientID:      r.GetClient().GetID(),
+		GrantedScopes: r.GetGrantedScopes(),
+		RequestedAt:   r.GetRequestedAt(),
+		ExpiresAt:     expiresAt,
+		Active:        true,
+		Request:       raw,
+	}
+	if sess := r.GetSession(); sess != nil {
+		t.Subject = sess.GetSubject()
+	}
+	if sess, ok := r.GetSession().(*Session); ok {
+		t.UserID = sess.UserID
+		t.LoginSessionID = sess.LoginSessionID
+	}
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return fmt.Errorf("provider: create %s: %w", kind, err)
+	}
+	return nil
+}
+
+// getToken loads a token and its request. Inactive tokens are returned too,
+// with active false: fosite needs their request to detect reuse.
+func (s *fositeStore) getToken(ctx context.Context, kind store.TokenKind, signature string, session fosite.Session) (fosite.Requester, bool, error) {
+	t, err := s.store.GetToken(ctx, kind, signature)
+	if err != nil {
+		return nil, false, notFound(fmt.Errorf("provider: get %s: %w", kind, err))
+	}
+	_, req, err := s.hydrate(ctx, t.Request, session)
+	if err != nil {
+		return nil, false, err
+	}
+	return req, t.Active, nil
+}
+
+// deleteToken removes a token; one already gone is not an error, because
+// fosite deletes what it has just read and a concurrent request may have
+// removed it first.
+func (s *fositeStore) deleteToken(ctx context.Context, kind store.TokenKind, signature string) error {
+	if err := s.store.DeleteToken(ctx, kind, signature); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("provider: delete %s: %w", kind, err)
+	}
+	return nil
+}
+
+func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
+	// fosite has no per-client code lifetime; the client's override is
+	// applied here, where the code's expiry is recorded (in the row and in
+	// the session that ValidateAuthorizeCode reads).
+	if c, ok := r.GetClient().(*client); ok && c.Lifetimes.AuthorizationCode > 0 && r.GetSession() != nil {
+		r.GetSession().SetExpiresAt(fosite.AuthorizeCode, r.GetRequestedAt().Add(c.Lifetimes.AuthorizationCode).UTC())
+	}
+	return s.createToken(ctx, store.KindAuthorizeCode, signature, r, s.expiryOf(r, fosite.AuthorizeCode))
+}
+
+func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, active, err := s.getToken(ctx, store.KindAuthorizeCode, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession relies on the store's DeactivateToken,
+// which refuses an already inactive code: the one-use rule is the
+// database's.
+func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	if err := s.store.DeactivateToken(ctx, store.KindAuthorizeCode, signature); err != nil {
+		return notFound(fmt.Errorf("provider: invalidate authorize code: %w", err))
+	}
+	return nil
+}
+
+func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.createToken(ctx, store.KindAccessToken, signature, r, s.expiryOf(r, fosite.AccessToken))
+}
+
+func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, active, err := s.getToken(ctx, store.KindAccessToken, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		// Revoked through its grant (logout, admin revocation).
+		return nil, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.deleteToken(ctx, store.KindAccessToken, signature)
+}
+
+func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature string, _ string, r fosite.Requester) error {
+	return s.createToken(ctx, store.KindRefreshToken, signature, r, s.expiryOf(r, fosite.RefreshToken))
+}
+
+// GetRefreshTokenSession returns an inactive (rotated or revoked) token's
+// request together with fosite.ErrInactiveToken: that is how fosite's
+// refresh handler detects reuse and revokes the whole family.
+func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, active, err := s.getToken(ctx, store.KindRefreshToken, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.deleteToken(ctx, store.KindRefreshToken, signature)
+}
+
+// RotateRefreshToken keeps the used refresh token as an inactive row (so a
+// replay is recognised as reuse) and drops the access tokens issued with it.
+func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID string, signature string) error {
+	if err := s.store.DeactivateToken(ctx, store.KindRefreshToken, signature); err != nil {
+		return notFound(fmt.Errorf("provider: rotate refresh token: %w", err))
+	}
+	if err := s.store.DeleteTokensByRequest(ctx, store.KindAccessToken, requestID); err != nil {
+		return fmt.Errorf("provider: rotate refresh token: delete access tokens: %w", err)
+	}
+	return nil
+}
+
+func (s *fositeStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if err := s.store.DeactivateTokensByRequest(ctx, store.KindRefreshToken, requestID); err != nil {
+		return fmt.Errorf("provider: revoke refresh tokens: %w", err)
+	}
+	return nil
+}
+
+func (s *fositeStore) RevokeAccessToken(ctx context.Context, requestID string) error {
+	if err := s.store.DeleteTokensByRequest(ctx, store.KindAccessToken, requestID); err != nil {
+		return fmt.Errorf("provider: revoke access tokens: %w", err)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// OpenID Connect and PKCE sessions, keyed by the code's signature
+
+func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.createToken(ctx, store.KindOpenIDSession, s.codeSignature(ctx, code), r, s.expiryOf(r, fosite.AuthorizeCode))
+}
+
+func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
+	req, _, err := s.getToken(ctx, store.KindOpenIDSession, s.codeSignature(ctx, code), NewSession())
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.deleteToken(ctx, store.KindOpenIDSession, s.codeSignature(ctx, code))
+}
+
+func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.createToken(ctx, store.KindPKCE, signature, r, s.expiryOf(r, fosite.AuthorizeCode))
+}
+
+func (s *fositeStore) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	req, _, err := s.getToken(ctx, store.KindPKCE, signature, NewSession())
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeletePKCERequestSession keeps the row: fosite deletes it before it checks
+// the verifier, and the token endpoint commits on client errors, so deleting
+// would let a second attempt redeem the code with no verifier at all. The
+// row expires with its code.
+func (s *fositeStore) DeletePKCERequestSession(context.Context, string) error {
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Pushed authorization requests
+
+func (s *fositeStore) CreatePARSession(ctx context.Context, requestURI string, r fosite.AuthorizeRequester) error {
+	raw, err := marshalRequest(r)
+	if err != nil {
+		return err
+	}
+	exp := time.Time{}
+	if sess := r.GetSession(); sess != nil {
+		exp = sess.GetExpiresAt(fosite.PushedAuthorizeRequestContext)
+	}
+	if exp.IsZero() {
+		exp = s.now().Add(parLifetime)
+	}
+	err = s.store.CreatePARRequest(ctx, store.PARRequest{
+		RequestURI: requestURI,
+		ClientID:   r.GetClient().GetID(),
+		ExpiresAt:  exp,
+		Request:    raw,
+	})
+	if err != nil {
+		return fmt.Errorf("provider: create pushed request: %w", err)
+	}
+	return nil
+}
+
+func (s *fositeStore) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
+	p, err := s.store.GetPARRequest(ctx, requestURI)
+	if err != nil {
+		return nil, notFound(fmt.Errorf("provider: get pushed request: %w", err))
+	}
+	sr, req, err := s.hydrate(ctx, p.Request, NewSession())
+	if err != nil {
+		return nil, err
+	}
+	ar := &fosite.AuthorizeRequest{
+		ResponseTypes:        fosite.Arguments(sr.ResponseTypes),
+		State:                sr.State,
+		HandledResponseTypes: fosite.Arguments{},
+		ResponseMode:         fosite.ResponseModeType(sr.ResponseMode),
+		DefaultResponseMode:  fosite.ResponseModeType(sr.DefaultResponseMode),
+		Request:              *req,
+	}
+	if sr.RedirectURI != "" {
+		u, err := url.Parse(sr.RedirectURI)
+		if err != nil {
+			return nil, fmt.Errorf("provider: pushed request redirect uri: %w", err)
+		}
+		ar.RedirectURI = u
+	}
+	return ar, nil
+}
+
+func (s *fositeStore) DeletePARSession(ctx context.Context, requestURI string) error {
+	if err := s.store.DeletePARRequest(ctx, requestURI); err != nil {
+		return notFound(fmt.Errorf("provider: delete pushed request: %w", err))
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// RFC 7523 trusted issuers
+
+func (s *fositeStore) trusted(ctx context.Context, issuer, subject, keyID string) ([]store.TrustedIssuer, error) {
+	ts, err := s.store.FindTrustedIssuerKeys(ctx, issuer, subject, keyID, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("provider: find trusted issuer keys: %w", err)
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("provider: no trusted key for issuer %q: %w", issuer, fosite.ErrNotFound)
+	}
+	return ts, nil
+}
+
+func parseIssuerKey(t store.TrustedIssuer) (jose3.JSONWebKey, error) {
+	var k jose3.JSONWebKey
+	if err := json.Unmarshal(t.PublicKey, &k); err != nil {
+		return k, fmt.Errorf("provider: trusted issuer %s: parse key: %w", t.ID, err)
+	}
+	if k.KeyID == "" {
+		k.KeyID = t.KeyID
+	}
+	return k, nil
+}
+
+func (s *fositeStore) GetPublicKey(ctx context.Context, issuer, subject, keyID string) (*jose3.JSONWebKey, error) {
+	ts, err := s.trusted(ctx, issuer, subject, keyID)
+	if err != nil {
+		return nil, err
+	}
+	k, err := parseIssuerKey(ts[0])
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+func (s *fositeStore) GetPublicKeys(ctx context.Context, issuer, subject string) (*jose3.JSONWebKeySet, error) {
+	ts, err := s.trusted(ctx, issuer, subject, "")
+	if err != nil {
+		return nil, err
+	}
+	set := &jose3.JSONWebKeySet{}
+	for _, t := range ts {
+		k, err := parseIssuerKey(t)
+		if err != nil {
+			return nil, err
+		}
+		set.Keys = append(set.Keys, k)
+	}
+	return set, nil
+}
+
+// GetPublicKeyScopes returns the scopes of the relationships that trust the
+// key; several relationships may name one key (e.g. per subject).
+func (s *fositeStore) GetPublicKeyScopes(ctx context.Context, issuer, subject, keyID string) ([]string, error) {
+	ts, err := s.trusted(ctx, issuer, subject, keyID)
+	if err != nil {
+		return nil, err
+	}
+	var scopes fosite.Arguments
+	for _, t := range ts {
+		for _, sc := range t.Scopes {
+			if !scopes.Has(sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	return scopes, nil
+}
+
+func (s *fositeStore) IsJWTUsed(ctx context.Context, jti string) (bool, error) {
+	used, err := s.store.IsJWTIDUsed(ctx, jti, s.now())
+	if err != nil {
+		return false, fmt.Errorf("provider: check jti: %w", err)
+	}
+	return used, nil
+}
+
+func (s *fositeStore) MarkJWTUsedForTime(ctx context.Context, jti string, exp time.Time) error {
+	return s.markJTI(ctx, jti, exp)
+}
+
+// ---------------------------------------------------------------------------
+// Transactions: fosite's MaybeBeginTx nests inside the token endpoint's own
+// transaction as a savepoint.
+
+func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	return s.store.BeginTx(ctx)
+}
+
+func (s *fositeStore) Commit(ctx context.Context) error { return s.store.Commit(ctx) }
+
+func (s *fositeStore) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }

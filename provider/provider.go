@@ -1,0 +1,321 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/hmac"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Server defaults for token lifetimes (DESIGN.md section 2).
+const (
+	DefaultAuthorizationCodeLifetime = 10 * time.Minute
+	DefaultAccessTokenLifetime       = 60 * time.Minute
+	DefaultIDTokenLifetime           = 60 * time.Minute
+	DefaultRefreshTokenLifetime      = 1440 * time.Hour
+)
+
+const (
+	// parLifetime is how long a pushed authorization request may wait for
+	// its authorize call (RFC 9126 suggests a short life).
+	parLifetime = 10 * time.Minute
+	// parURIPrefix is the request_uri prefix RFC 9126 registers.
+	parURIPrefix = "urn:ietf:params:oauth:request_uri:"
+	// jwtBearerMaxAge bounds how far in the future a jwt-bearer assertion
+	// may expire: the used-jti records it leaves live that long.
+	jwtBearerMaxAge = time.Hour
+
+	grantTypeJWTBearer = string(fosite.GrantTypeJWTBearer)
+)
+
+// Options configure a Provider.
+type Options struct {
+	// Issuer is the OpenID Connect issuer, e.g. https://id.example.com (no
+	// trailing slash). Every endpoint lives under it.
+	Issuer string
+	// GlobalSecret keys fosite's HMAC token strategy; 32 bytes
+	// (keys.Derive(secret, "fosite-global-secret", 32)).
+	GlobalSecret []byte
+	// BindingKey keys the HMAC that binds a consent form to its
+	// authorization request and login session; at least 32 bytes.
+	BindingKey []byte
+	// Lifetimes are the server defaults; zero fields take the Default*
+	// constants. Clients may override them.
+	Lifetimes store.Lifetimes
+	// AccessTokenFormat is the default for clients that set none: opaque
+	// (the default) or jwt.
+	AccessTokenFormat store.AccessTokenFormat
+	// ConsentLifetime is how long a remembered consent lasts; 0 means until
+	// revoked.
+	ConsentLifetime time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
+}
+
+// TokenInfo describes a valid access token.
+type TokenInfo struct {
+	// Subject is the user id, or the client id for client_credentials.
+	Subject  string
+	ClientID string
+	// UserID is set when the subject is a user of the directory.
+	UserID    string
+	Scopes    []string
+	ExpiresAt time.Time
+}
+
+// ErrInvalidToken is returned by IntrospectAccessToken for a token that is
+// not an active access token (unknown, expired, revoked, or of another kind).
+var ErrInvalidToken = errors.New("provider: invalid access token")
+
+// Provider serves the OAuth 2.0 and OpenID Connect endpoints.
+type Provider struct {
+	store   store.Store
+	keys    *keys.Manager
+	pages   *consent.Pages
+	oauth   fosite.OAuth2Provider
+	scopes  fosite.ScopeStrategy
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	issuer  string
+	prefix  string // the issuer's path, under which the routes are mounted
+	origins *originSet
+}
+
+// New composes fosite over s and returns the provider. k signs ID tokens and
+// JWT access tokens; pages decides who is signed in and renders the consent
+// and error pages.
+func New(s store.Store, k *keys.Manager, pages *consent.Pages, opts Options) (*Provider, error) {
+	switch {
+	case s == nil:
+		return nil, errors.New("provider: store is required")
+	case k == nil:
+		return nil, errors.New("provider: key manager is required")
+	case pages == nil:
+		return nil, errors.New("provider: consent pages are required")
+	case len(opts.GlobalSecret) < 32:
+		return nil, errors.New("provider: global secret must be at least 32 bytes")
+	case len(opts.BindingKey) < 32:
+		return nil, errors.New("provider: binding key must be at least 32 bytes")
+	case opts.ConsentLifetime < 0:
+		return nil, errors.New("provider: consent lifetime must not be negative")
+	}
+	iss, err := url.Parse(opts.Issuer)
+	if err != nil || iss.Scheme == "" || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(opts.Issuer, "/") {
+		return nil, fmt.Errorf("provider: issuer %q must be an absolute URL without query, fragment or trailing slash", opts.Issuer)
+	}
+	switch opts.AccessTokenFormat {
+	case store.FormatDefault:
+		opts.AccessTokenFormat = store.FormatOpaque
+	case store.FormatOpaque, store.FormatJWT:
+	default:
+		return nil, fmt.Errorf("provider: unknown access token format %q", opts.AccessTokenFormat)
+	}
+	lt := &opts.Lifetimes
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&lt.AuthorizationCode, DefaultAuthorizationCodeLifetime},
+		{&lt.AccessToken, DefaultAccessTokenLifetime},
+		{&lt.IDToken, DefaultIDTokenLifetime},
+		{&lt.RefreshToken, DefaultRefreshTokenLifetime},
+	} {
+		if *d.v < 0 {
+			return nil, errors.New("provider: lifetimes must not be negative")
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	// Copy the keys so a caller reusing its slices cannot change ours.
+	opts.GlobalSecret = append([]byte(nil), opts.GlobalSecret...)
+	opts.BindingKey = append([]byte(nil), opts.BindingKey...)
+
+	p := &Provider{
+		store:  s,
+		keys:   k,
+		pages:  pages,
+		scopes: fosite.ExactScopeStrategy,
+		opts:   opts,
+		log:    opts.Logger,
+		now:    opts.Now,
+		issuer: opts.Issuer,
+		prefix: iss.Path,
+	}
+	p.origins = newOriginSet(s, opts.Now, opts.Logger)
+	p.oauth = p.compose()
+	return p, nil
+}
+
+// compose builds fosite with exactly the grants gatehouse offers: never the
+// implicit, hybrid or password flows.
+func (p *Provider) compose() fosite.OAuth2Provider {
+	cfg := &fosite.Config{
+		AuthorizeCodeLifespan: p.opts.Lifetimes.AuthorizationCode,
+		AccessTokenLifespan:   p.opts.Lifetimes.AccessToken,
+		IDTokenLifespan:       p.opts.Lifetimes.IDToken,
+		RefreshTokenLifespan:  p.opts.Lifetimes.RefreshToken,
+
+		IDTokenIssuer:     p.issuer,
+		AccessTokenIssuer: p.issuer,
+		// The audience private_key_jwt and jwt-bearer assertions must name.
+		TokenURL: p.issuer + "/oauth2/token",
+
+		GlobalSecret:        p.opts.GlobalSecret,
+		ClientSecretsHasher: secretHasher{},
+
+		ScopeStrategy:            p.scopes,
+		AudienceMatchingStrategy: fosite.ExactAudienceMatchingStrategy,
+		// Refresh tokens only for grants that asked for offline access.
+		RefreshTokenScopes: []string{"offline_access", "offline"},
+		JWTScopeClaimKey:   jwt.JWTScopeFieldString,
+
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		AllowedPromptValues:            []string{"login", "none", "consent"},
+
+		PushedAuthorizeRequestURIPrefix: parURIPrefix,
+		PushedAuthorizeContextLifespan:  parLifetime,
+
+		GrantTypeJWTBearerCanSkipClientAuth:  false,
+		GrantTypeJWTBearerIDOptional:         false,
+		GrantTypeJWTBearerIssuedDateOptional: true,
+		GrantTypeJWTBearerMaxDuration:        jwtBearerMaxAge,
+
+		SendDebugMessagesToClients: false,
+	}
+
+	sgn := newSigner(p.keys)
+	opaque := prefixedHMAC{oauth2.NewHMACSHAStrategyUnPrefixed(&hmac.HMACStrategy{Config: cfg}, cfg)}
+	tokens := &tokenStrategy{
+		prefixedHMAC:    opaque,
+		jwt:             &oauth2.DefaultJWTStrategy{Signer: sgn, HMACSHAStrategy: opaque, Config: cfg},
+		defaultFormat:   p.opts.AccessTokenFormat,
+		defaultAudience: fosite.Arguments{p.issuer},
+	}
+	strategy := &compose.CommonStrategy{
+		CoreStrategy:               tokens,
+		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: sgn, Config: cfg},
+		Signer:                     sgn,
+	}
+	fs := &fositeStore{
+		store:         p.store,
+		codeSignature: tokens.AuthorizeCodeSignature,
+		lifetimes:     p.opts.Lifetimes,
+		now:           p.now,
+	}
+	// Order matters: the OpenID Connect and PKCE handlers need the code the
+	// authorize-code handler issued, and grantGuard must run after the
+	// handlers that load a grant's session.
+	return compose.Compose(cfg, fs, strategy,
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2ClientCredentialsGrantFactory,
+		compose.OAuth2RefreshTokenGrantFactory,
+		compose.RFC7523AssertionGrantFactory,
+		compose.OpenIDConnectExplicitFactory,
+		compose.OpenIDConnectRefreshFactory,
+		compose.OAuth2PKCEFactory,
+		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
+		compose.PushedAuthorizeHandlerFactory,
+		func(fosite.Configurator, interface{}, interface{}) interface{} { return &grantGuard{p: p} },
+	)
+}
+
+// Mount registers every endpoint on r, under the issuer's path.
+func (p *Provider) Mount(r *mux.Router) {
+	get, post, opts := http.MethodGet, http.MethodPost, http.MethodOptions
+	route := func(path string, h http.HandlerFunc, methods ...string) {
+		r.Handle(p.prefix+path, h).Methods(methods...)
+	}
+	withCORS := func(path string, h http.HandlerFunc, methods ...string) {
+		r.Handle(p.prefix+path, p.cors(h, methods)).Methods(append(methods, opts)...)
+	}
+	route("/oauth2/auth", p.handleAuthorize, get, post)
+	route("/oauth2/auth/consent", p.handleConsent, post)
+	route("/oauth2/par", p.handlePAR, post)
+	withCORS("/oauth2/token", p.handleToken, post)
+	withCORS("/oauth2/introspect", p.handleIntrospect, post)
+	withCORS("/oauth2/revoke", p.handleRevoke, post)
+	withCORS("/oauth2/userinfo", p.handleUserinfo, get, post)
+	withCORS("/oauth2/jwks", p.handleJWKS, get)
+	withCORS("/.well-known/jwks.json", p.handleJWKS, get)
+	withCORS("/.well-known/openid-configuration", p.handleDiscovery, get)
+	withCORS("/.well-known/oauth-authorization-server", p.handleDiscovery, get)
+}
+
+// IntrospectAccessToken validates a bearer access token for gatehouse's own
+// resource API: it must be an access token (not a refresh token), active,
+// unexpired and not revoked. Any other token yields ErrInvalidToken.
+func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (TokenInfo, error) {
+	tu, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return TokenInfo{}, fmt.Errorf("provider: introspect: %w", ctxErr)
+		}
+		return TokenInfo{}, fmt.Errorf("%w: %v", ErrInvalidToken, fosite.ErrorToRFC6749Error(err).GetDescription())
+	}
+	if tu != fosite.AccessToken {
+		return TokenInfo{}, fmt.Errorf("%w: not an access token", ErrInvalidToken)
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return TokenInfo{}, fmt.Errorf("provider: introspect: unexpected session type %T", ar.GetSession())
+	}
+	return TokenInfo{
+		Subject:   sess.GetSubject(),
+		ClientID:  ar.GetClient().GetID(),
+		UserID:    sess.UserID,
+		Scopes:    append([]string(nil), ar.GetGrantedScopes()...),
+		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
+	}, nil
+}
+
+// userActive: only active, unexpired users may hold or obtain tokens.
+func userActive(u store.User, now time.Time) bool {
+	return u.Status == store.StatusActive && (u.ExpiresAt == nil || now.Before(*u.ExpiresAt))
+}
+
+// logOAuthError records an OAuth error for operators: the debug detail goes
+// to the log, never to the client. Server errors are errors; refused
+// credentials and grants (which may be attacks) warnings; the rest debug.
+func (p *Provider) logOAuthError(ctx context.Context, endpoint string, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	level := slog.LevelDebug
+	switch {
+	case rfc.CodeField >= 500:
+		level = slog.LevelError
+	case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField, rfc.ErrorField == fosite.ErrInvalidGrant.ErrorField:
+		level = slog.LevelWarn
+	}
+	p.log.Log(ctx, level, "oauth2 request refused",
+		"endpoint", endpoint, "error", rfc.ErrorField, "status", rfc.CodeField,
+		"hint", rfc.HintField, "debug", rfc.DebugField)
+}
+
+func isServerError(err error) bool {
+	return fosite.ErrorToRFC6749Error(err).CodeField >= 500
+}

@@ -1,0 +1,165 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/mohae/deepcopy"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/rfc7523"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Session is gatehouse's one fosite session. It travels with every code and
+// token (serialized as JSON in store.Token.Request), so everything a later
+// request needs (who, through which browser session, for which client) is in
+// it. ID token claims live in the embedded openid.DefaultSession; JWT access
+// token claims are derived from it when a token is minted.
+type Session struct {
+	openid.DefaultSession
+	// UserID is set when the subject is a user of the directory (empty for
+	// client_credentials and jwt-bearer grants).
+	UserID string `json:"user_id,omitempty"`
+	// LoginSessionID is the consent.Session the grant was made in, so that
+	// ending that browser session ends the grant's tokens.
+	LoginSessionID string `json:"login_session_id,omitempty"`
+	// ClientID is the client the grant was issued to (the client_id claim of
+	// JWT access tokens).
+	ClientID string `json:"client_id,omitempty"`
+}
+
+var (
+	_ openid.Session             = (*Session)(nil)
+	_ oauth2.JWTSessionContainer = (*Session)(nil)
+	_ rfc7523.Session            = (*Session)(nil)
+)
+
+// NewSession returns an empty session ready for fosite.
+func NewSession() *Session {
+	return &Session{DefaultSession: openid.DefaultSession{
+		Claims:  &jwt.IDTokenClaims{},
+		Headers: &jwt.Headers{},
+	}}
+}
+
+// Clone is overridden because the embedded DefaultSession's Clone would
+// return a *DefaultSession and lose our fields; fosite clones the session on
+// every refresh.
+func (s *Session) Clone() fosite.Session {
+	if s == nil {
+		return nil
+	}
+	return deepcopy.Copy(s).(*Session)
+}
+
+// GetJWTClaims builds the claims of a JWT access token (RFC 9068) afresh for
+// every token: fosite's JWT strategy writes iat, exp, scope and aud into the
+// container it is given, and a container kept in the session would carry the
+// first token's iat into every refreshed one.
+func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
+	extra := map[string]interface{}{"client_id": s.ClientID}
+	if at := s.IDTokenClaims().AuthTime; !at.IsZero() && s.UserID != "" {
+		extra["auth_time"] = at.Unix()
+	}
+	return &jwt.JWTClaims{Subject: s.Subject, Extra: extra}
+}
+
+// GetJWTHeader marks JWT access tokens as such (RFC 9068 section 2.1), so
+// that one can never be mistaken for an ID token.
+func (s *Session) GetJWTHeader() *jwt.Headers {
+	return &jwt.Headers{Extra: map[string]interface{}{"typ": "at+jwt"}}
+}
+
+// scopeClaims returns the user's claims that the granted scopes allow, from
+// the given user record: profile → name, preferred_username, updated_at;
+// email → email, email_verified; roles → roles (effective role names).
+// roles is only consulted when the roles scope is granted.
+func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, error)) (map[string]interface{}, error) {
+	claims := map[string]interface{}{}
+	if scopes.Has("profile") {
+		if u.FullName != "" {
+			claims["name"] = u.FullName
+		}
+		claims["preferred_username"] = u.Username
+		if !u.UpdatedAt.IsZero() {
+			claims["updated_at"] = u.UpdatedAt.Unix()
+		}
+	}
+	if scopes.Has("email") {
+		claims["email"] = u.Email
+		claims["email_verified"] = u.EmailVerified
+	}
+	if scopes.Has("roles") {
+		r, err := roles()
+		if err != nil {
+			return nil, err
+		}
+		claims["roles"] = r
+	}
+	return claims, nil
+}
+
+// effectiveRoles expands the directly assigned role names through their
+// Parent links: a role inherits its parent, so an admin is also a manager,
+// a user and a viewer. The result is sorted and never nil.
+func effectiveRoles(direct []string, all []store.Role) []string {
+	parent := make(map[string]string, len(all))
+	for _, r := range all {
+		parent[r.Name] = r.Parent
+	}
+	seen := map[string]bool{}
+	for _, name := range direct {
+		// seen also stops a (corrupt) cycle of parents.
+		for n := name; n != "" && !seen[n]; n = parent[n] {
+			seen[n] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// userClaims returns the scope-allowed claims of u, loading role definitions
+// only when the roles scope asks for them.
+func (p *Provider) userClaims(ctx context.Context, u store.User, scopes fosite.Arguments) (map[string]interface{}, error) {
+	return scopeClaims(u, scopes, func() ([]string, error) {
+		all, err := p.store.ListRoles(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("provider: list roles: %w", err)
+		}
+		return effectiveRoles(u.Roles, all), nil
+	})
+}
+
+// userSession builds the session of an authorization made by user u in
+// browser session loginSessionID, authenticated at authTime, for the
+// authorize request ar with its scopes already granted.
+func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID string, authTime time.Time, ar fosite.AuthorizeRequester) (*Session, error) {
+	claims, err := p.userClaims(ctx, u, ar.GetGrantedScopes())
+	if err != nil {
+		return nil, err
+	}
+	s := NewSession()
+	s.Subject = u.ID
+	s.Username = u.Username
+	s.UserID = u.ID
+	s.LoginSessionID = loginSessionID
+	s.ClientID = ar.GetClient().GetID()
+	c := s.IDTokenClaims()
+	c.Subject = u.ID
+	c.AuthTime = authTime.UTC().Truncate(time.Second)
+	// fosite compares auth_time with the request time for prompt=none and
+	// max_age; both must come from the same (fosite's) clock.
+	c.RequestedAt = ar.GetRequestedAt().UTC()
+	c.Extra = claims
+	return s, nil
+}

@@ -1,0 +1,7 @@
+// Package server assembles gatehouse's HTTP surface: it builds the signing
+// key manager, the pages (consent) and the OAuth 2.0 / OpenID Connect
+// endpoints (provider) from one configuration and store, mounts them on one
+// router, and wraps them in the protections every request gets (bounded
+// bodies, panic recovery, request logging). cmd/gatehouse and the end-to-end
+// tests both build the server through New, so the tests run what ships.
+package server

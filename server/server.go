@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/provider"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Server is one gatehouse instance's HTTP surface.
+type Server struct {
+	handler http.Handler
+	keys    *keys.Manager
+	store   store.Store
+	logger  *slog.Logger
+}
+
+// New builds every component from cfg and st. It creates the signing keys
+// on first start (race-safe across instances sharing st).
+func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger) (*Server, error) {
+	secret := []byte(cfg.Secret)
+	km, err := keys.NewManager(st, secret, keys.Options{
+		Algorithm: cfg.SigningAlgorithm,
+		// A retired key must verify every token it signed until that token
+		// expires: the longest-lived token it signs.
+		RetireAfter: max(cfg.Lifetimes.IDToken, cfg.Lifetimes.AccessToken),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: keys: %w", err)
+	}
+	if err := km.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("server: keys: %w", err)
+	}
+
+	pages, err := consent.New(st, km, consent.Options{
+		Issuer:          cfg.Issuer,
+		CookieSecure:    cfg.CookieSecure(),
+		SessionLifetime: cfg.Lifetimes.LoginSession,
+		CSRFKey:         keys.Derive(secret, "csrf", 32),
+		Passwords:       domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
+		Logger:          logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: pages: %w", err)
+	}
+
+	prov, err := provider.New(st, km, pages, provider.Options{
+		Issuer:       cfg.Issuer,
+		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
+		BindingKey:   keys.Derive(secret, "consent-binding", 32),
+		Lifetimes: store.Lifetimes{
+			AuthorizationCode: cfg.Lifetimes.AuthorizationCode,
+			AccessToken:       cfg.Lifetimes.AccessToken,
+			IDToken:           cfg.Lifetimes.IDToken,
+			RefreshToken:      cfg.Lifetimes.RefreshToken,
+		},
+		AccessTokenFormat: store.AccessTokenFormat(cfg.AccessTokenFormat),
+		ConsentLifetime:   cfg.Lifetimes.Consent,
+		Logger:            logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: provider: %w", err)
+	}
+
+	s := &Server{keys: km, store: st, logger: logger}
+	r := mux.NewRouter()
+	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	prov.Mount(r)
+	pages.Mount(r)
+
+	s.handler = recoverPanics(logger, logRequests(logger, limitBody(cfg.HTTP.MaxBodyBytes, r)))
+	return s, nil
+}
+
+// Handler returns the root handler of every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Keys returns the signing key manager (for rotation from the CLI and tests).
+func (s *Server) Keys() *keys.Manager { return s.keys }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when the database answers and a signing key can be
+// loaded: a load balancer should not send traffic to an instance that would
+// fail every token request.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "keys": "ok"}
+	status := http.StatusOK
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.Warn("readyz: database unreachable", "error", err)
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	if _, err := s.keys.Signer(ctx); err != nil {
+		s.logger.Warn("readyz: no signing key", "error", err)
+		checks["keys"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, checks)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// limitBody refuses a declared oversized body at once and caps an undeclared
+// one, so no handler reads more than max bytes.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{
+				"error":             "invalid_request",
+				"error_description": fmt.Sprintf("The request body exceeds %d bytes.", max),
+			})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs method, path (never the query: it carries codes and
+// tokens), status and duration.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		logger.Log(r.Context(), level, "http request",
+			"method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	})
+}
+
+// recoverPanics turns a handler panic into a logged 500 with no detail.
+func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			logger.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			http.Error(w, "internal server error", http.StatusInternalServerError)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// CreateToken stores the grant (unless it exists) and the token in one
+// statement: this is on the path of every token request, so it costs one
+// round trip. The token's foreign key is checked at the end of the
+// statement, when the grant row is visible.
+func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
+	userID, ok := optionalUUID(t.UserID)
+	if !ok {
+		return fmt.Errorf("postgres: create %s: user %q: %w", t.Kind, t.UserID, store.ErrNotFound)
+	}
+	_, err := s.db(ctx).Exec(ctx, `
+		WITH g AS (
+			INSERT INTO grants (id, client_id, subject, user_id, login_session_id, granted_scopes, requested_at)
+			VALUES ($3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (id) DO NOTHING
+		)
+		INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
+			active, request)
+		VALUES ($1, $2, $3, $8, $9, $10, $11, $12)`,
+		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
+		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, jsonArg(t.Request))
+	if err != nil {
+		// A missing client, user or login session fails a foreign key.
+		return fmt.Errorf("postgres: create %s: %w", t.Kind, classify(err, store.ErrNotFound))
+	}
+	return nil
+}
+
+// lockedKinds are the one-use tokens GetToken locks inside a transaction.
+func lockedKind(k store.TokenKind) bool {
+	return k == store.KindAuthorizeCode || k == store.KindRefreshToken
+}
+
+// GetToken reads a token with its grant's header. Inside a transaction, an
+// authorization code or refresh token row is locked (FOR UPDATE): a second
+// redemption waits for the first to commit, then reads active = false.
+func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature string) (store.Token, error) {
+	sql := `SELECT t.kind, t.signature, t.request_id, g.client_id, g.subject, coalesce(g.user_id::text, ''),
+			coalesce(g.login_session_id, ''), t.granted_scopes, t.requested_at, t.expires_at, t.active, t.request
+		FROM oauth_tokens t JOIN grants g ON g.id = t.request_id
+		WHERE t.kind = $1 AND t.signature = $2`
+	if _, inTx := s.tx(ctx); inTx && lockedKind(kind) {
+		sql += ``
+	}
+	var t store.Token
+	var k string
+	err := s.db(ctx).QueryRow(ctx, sql, string(kind), signature).Scan(&k, &t.Signature, &t.RequestID,
+		&t.ClientID, &t.Subject, &t.UserID, &t.LoginSessionID, &t.GrantedScopes, &t.RequestedAt, &t.ExpiresAt,
+		&t.Active, &t.Request)
+	if err != nil {
+		return store.Token{}, fmt.Errorf("postgres: get %s: %w", kind, classify(err, nil))
+	}
+	t.Kind = store.TokenKind(k)
+	t.GrantedScopes = list(t.GrantedScopes)
+	t.RequestedAt, t.ExpiresAt = utc(t.RequestedAt), utc(t.ExpiresAt)
+	return t, nil
+}
+
+// DeactivateToken is the one-use rule: the UPDATE matches only an active
+// row, so of two concurrent redemptions exactly one changes it.
+func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signature string) error {
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE oauth_tokens SET active = false
+		WHERE kind = $1 AND signature = $2 AND active`, string(kind), signature)
+	if err != nil {
+		return fmt.Errorf("postgres: deactivate %s: %w", kind, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: deactivate %s: %w", kind, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteToken removes one token; ErrNotFound if absent.
+func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature string) error {
+	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM oauth_tokens WHERE kind = $1 AND signature = $2`,
+		string(kind), signature)
+	if err != nil {
+		return fmt.Errorf("postgres: delete %s: %w", kind, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: delete %s: %w", kind, store.ErrNotFound)
+	}
+	return nil
+}
+
+// DeactivateTokensByRequest marks the grant's tokens of the kind inactive.
+func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
+	_, err := s.db(ctx).Exec(ctx, `UPDATE oauth_tokens SET active = false
+		WHERE request_id = $1 AND kind = $2 AND active`, requestID, string(kind))
+	if err != nil {
+		return fmt.Errorf("postgres: deactivate %s of grant: %w", kind, err)
+	}
+	return nil
+}
+
+// DeleteTokensByRequest removes the grant's tokens of the kind.
+func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
+	_, err := s.db(ctx).Exec(ctx, `DELETE FROM oauth_tokens WHERE request_id = $1 AND kind = $2`,
+		requestID, string(kind))
+	if err != nil {
+		return fmt.Errorf("postgres: delete %s of grant: %w", kind, err)
+	}
+	return nil
+}
+
+// GetGrant returns ErrNotFound if there is no such grant.
+func (s *Store) GetGrant(ctx context.Context, requestID string) (store.Grant, error) {
+	var g store.Grant
+	err := s.db(ctx).QueryRow(ctx, `SELECT id, client_id, subject, coalesce(user_id::text, ''),
+			coalesce(login_session_id, ''), granted_scopes, requested_at
+		FROM grants WHERE id = $1`, requestID).Scan(&g.ID, &g.ClientID, &g.Subject, &g.UserID,
+		&g.LoginSessionID, &g.GrantedScopes, &g.RequestedAt)
+	if err != nil {
+		return store.Grant{}, fmt.Errorf("postgres: get grant: %w", classify(err, nil))
+	}
+	g.GrantedScopes = list(g.GrantedScopes)
+	g.RequestedAt = utc(g.RequestedAt)
+	return g, nil
+}
+
+// RevokeGrant deactivates every token of the grant in one statement.
+func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
+	var found bool
+	err := s.db(ctx).QueryRow(ctx, `
+		WITH g AS (SELECT id FROM grants WHERE id = $1),
+		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active)
+		SELECT EXISTS (SELECT 1 FROM g)`, requestID).Scan(&found)
+	if err != nil {
+		return fmt.Errorf("postgres: revoke grant: %w", err)
+	}
+	if !found {
+		return fmt.Errorf("postgres: revoke grant: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeGrantsBySession deactivates every token of the session's grants and
+// returns how many grants the session had.
+func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string) (int, error) {
+	var n int
+	err := s.db(ctx).QueryRow(ctx, `
+		WITH g AS (SELECT id FROM grants WHERE login_session_id = $1),
+		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active)
+		SELECT count(*) FROM g`, loginSessionID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: revoke grants of session: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteExpiredTokens removes up to limit expired tokens, then the grants
+// among theirs that have no token left, so both deletes stay bounded by
+// limit. Grants emptied by DeleteToken are not swept here.
+func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		rows, err := s.db(ctx).Query(ctx, `
+			DELETE FROM oauth_tokens WHERE ctid IN (
+				SELECT ctid FROM oauth_tokens WHERE expires_at <= $1 LIMIT $2)
+			RETURNING request_id`, now, limit)
+		if err != nil {
+			return err
+		}
+		requestIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		n = len(requestIDs)
+		if n == 0 {
+			return nil
+		}
+		// A separate statement: in the same one, the NOT EXISTS would still
+		// see the tokens just deleted.
+		_, err = s.db(ctx).Exec(ctx, `DELETE FROM grants g WHERE g.id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.request_id = g.id)`, requestIDs)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete expired tokens: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,347 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+var userTests = []subtest{
+	{"CreateGet", testUserCreateGet},
+	{"OptionalFieldsEmpty", testUserEmptyFields},
+	{"Conflicts", testUserConflicts},
+	{"UnknownRole", testUserUnknownRole},
+	{"Update", testUserUpdate},
+	{"UpdateConflictsAndNotFound", testUserUpdateErrors},
+	{"Delete", testUserDelete},
+	{"ListFilters", testUserListFilters},
+	{"ListOrderAndPages", testUserListPages},
+	{"ListDefaultLimit", testUserListDefaultLimit},
+}
+
+func testUserCreateGet(f *fixture) {
+	u := f.newUser()
+	u.Roles = []string{"viewer", "manager"}
+	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
+	want := u
+	want.Roles = []string{"manager", "viewer"} // a set: sorted by name
+
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	f.equal("GetUser", got, want)
+
+	for _, name := range []string{u.Username, strings.ToUpper(u.Username)} {
+		got, err := f.s.GetUserByUsername(f.ctx, name)
+		f.must(err, "GetUserByUsername %q", name)
+		f.equal("GetUserByUsername "+name, got, want)
+	}
+	// The email is stored as given and found whatever its case.
+	for _, email := range []string{u.Email, strings.ToLower(u.Email), strings.ToUpper(u.Email)} {
+		got, err := f.s.GetUserByEmail(f.ctx, email)
+		f.must(err, "GetUserByEmail %q", email)
+		f.equal("GetUserByEmail "+email, got, want)
+	}
+	// The id is a UUID: its uppercase spelling names the same user.
+	got, err = f.s.GetUser(f.ctx, strings.ToUpper(u.ID))
+	f.must(err, "GetUser by uppercase UUID")
+	if got.ID != u.ID {
+		f.t.Errorf("GetUser by uppercase UUID: ID = %q, want %q", got.ID, u.ID)
+	}
+}
+
+func testUserEmptyFields(f *fixture) {
+	u := f.newUser()
+	u.Goals = nil
+	u.Preferences = nil
+	u.Roles = nil
+	u.LastLoginAt = nil
+	u.ExpiresAt = nil
+	u.FullName, u.Department, u.PasswordHash = "", "", ""
+	u.Status = store.StatusPending
+	u.EmailVerified = false
+	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	want := u
+	want.Preferences = json.RawMessage(`{}`) // nil means {}
+	f.equal("user with empty fields", got, want)
+
+	// An empty (non-nil) preferences value also means {}.
+	u2 := f.newUser()
+	u2.Preferences = json.RawMessage{}
+	f.must(f.s.CreateUser(f.ctx, u2), "CreateUser with empty preferences")
+	got, err = f.s.GetUser(f.ctx, u2.ID)
+	f.must(err, "GetUser")
+	if !sameJSON(got.Preferences, []byte(`{}`)) {
+		f.t.Errorf("Preferences = %q, want {}", got.Preferences)
+	}
+}
+
+func testUserConflicts(f *fixture) {
+	u := f.createUser()
+	cases := []struct {
+		name string
+		edit func(*store.User)
+	}{
+		{"same id", func(v *store.User) { v.ID = u.ID }},
+		{"same username", func(v *store.User) { v.Username = u.Username }},
+		{"username differing in case", func(v *store.User) { v.Username = strings.ToUpper(u.Username) }},
+		{"same email", func(v *store.User) { v.Email = u.Email }},
+		{"email differing in case", func(v *store.User) { v.Email = strings.ToLower(u.Email) }},
+	}
+	for _, tc := range cases {
+		v := f.newUser()
+		tc.edit(&v)
+		f.wantErr(f.s.CreateUser(f.ctx, v), store.ErrConflict, "CreateUser with %s", tc.name)
+		if v.ID != u.ID {
+			_, err := f.s.GetUser(f.ctx, v.ID)
+			f.wantErr(err, store.ErrNotFound, "GetUser of the refused user (%s)", tc.name)
+		}
+	}
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	f.equal("user after refused duplicates", got, u)
+	list, err := f.s.ListUsers(f.ctx, store.UserFilter{})
+	f.must(err, "ListUsers")
+	if len(list) != 1 {
+		f.t.Errorf("ListUsers returned %d users, want 1", len(list))
+	}
+}
+
+func testUserUnknownRole(f *fixture) {
+	u := f.newUser()
+	u.Roles = []string{"user", "no-such-role"}
+	f.wantErr(f.s.CreateUser(f.ctx, u), store.ErrNotFound, "CreateUser with an unknown role")
+	// Nothing of the refused user is left behind.
+	_, err := f.s.GetUser(f.ctx, u.ID)
+	f.wantErr(err, store.ErrNotFound, "GetUser of the refused user")
+	u.Roles = []string{"user"}
+	f.wantErr(f.s.CreateUser(f.ctx, u), nil, "CreateUser again with known roles")
+}
+
+func testUserUpdate(f *fixture) {
+	u := f.createUser()
+	f.must(f.s.CreateRole(f.ctx, store.Role{Name: "trader", CreatedAt: f.now, UpdatedAt: f.now}), "CreateRole")
+	upd := store.User{
+		ID:            u.ID,
+		Username:      u.Username + "-renamed",
+		Email:         "New.Address@example.org",
+		PasswordHash:  "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+		FullName:      "Grace Hopper",
+		Department:    "Navy",
+		Goals:         []string{"debug"},
+		Preferences:   json.RawMessage(`{"theme":"light"}`),
+		Status:        store.StatusLocked,
+		Roles:         []string{"trader", "admin"},
+		EmailVerified: false,
+		CreatedAt:     f.at(-10000 * time.Hour), // not replaced
+		UpdatedAt:     f.now,
+		LastLoginAt:   nil,
+		ExpiresAt:     f.atPtr(time.Hour),
+	}
+	f.must(f.s.UpdateUser(f.ctx, upd), "UpdateUser")
+	want := upd
+	want.CreatedAt = u.CreatedAt
+	want.Roles = []string{"admin", "trader"}
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	f.equal("updated user", got, want)
+
+	// The old username and email are free again, the new ones taken.
+	_, err = f.s.GetUserByUsername(f.ctx, u.Username)
+	f.wantErr(err, store.ErrNotFound, "GetUserByUsername old name")
+	_, err = f.s.GetUserByEmail(f.ctx, u.Email)
+	f.wantErr(err, store.ErrNotFound, "GetUserByEmail old email")
+	got, err = f.s.GetUserByEmail(f.ctx, "new.address@EXAMPLE.org")
+	f.must(err, "GetUserByEmail new email")
+	f.equal("user by new email", got, want)
+
+	// Changing only the case of one's own email is no conflict.
+	upd.Email = "new.address@example.org"
+	f.wantErr(f.s.UpdateUser(f.ctx, upd), nil, "UpdateUser changing the case of the own email")
+
+	// Roles are replaced, down to none.
+	upd.Roles = nil
+	f.must(f.s.UpdateUser(f.ctx, upd), "UpdateUser without roles")
+	got, err = f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	f.equal("roles after removing all", got.Roles, []string{})
+}
+
+func testUserUpdateErrors(f *fixture) {
+	a := f.createUser()
+	b := f.createUser()
+
+	cases := []struct {
+		name string
+		edit func(*store.User)
+		want error
+	}{
+		{"username of another", func(v *store.User) { v.Username = a.Username }, store.ErrConflict},
+		{"username of another in capitals", func(v *store.User) { v.Username = strings.ToUpper(a.Username) }, store.ErrConflict},
+		{"email of another", func(v *store.User) { v.Email = a.Email }, store.ErrConflict},
+		{"email of another in lowercase", func(v *store.User) { v.Email = strings.ToLower(a.Email) }, store.ErrConflict},
+		{"unknown role", func(v *store.User) { v.Roles = []string{"admin", "no-such-role"} }, store.ErrNotFound},
+		{"unknown id", func(v *store.User) { v.ID = uuid.NewString() }, store.ErrNotFound},
+		{"id that is no UUID", func(v *store.User) { v.ID = "not-a-uuid" }, store.ErrNotFound},
+	}
+	for _, tc := range cases {
+		v := b
+		v.FullName = "Changed By " + tc.name
+		tc.edit(&v)
+		f.wantErr(f.s.UpdateUser(f.ctx, v), tc.want, "UpdateUser with %s", tc.name)
+	}
+	// Refused updates change nothing.
+	for _, u := range []store.User{a, b} {
+		got, err := f.s.GetUser(f.ctx, u.ID)
+		f.must(err, "GetUser")
+		f.equal("user after refused updates", got, u)
+	}
+}
+
+func testUserDelete(f *fixture) {
+	u := f.createUser()
+	other := f.createUser()
+	f.must(f.s.DeleteUser(f.ctx, u.ID), "DeleteUser")
+	_, err := f.s.GetUser(f.ctx, u.ID)
+	f.wantErr(err, store.ErrNotFound, "GetUser after delete")
+	_, err = f.s.GetUserByUsername(f.ctx, u.Username)
+	f.wantErr(err, store.ErrNotFound, "GetUserByUsername after delete")
+	_, err = f.s.GetUserByEmail(f.ctx, u.Email)
+	f.wantErr(err, store.ErrNotFound, "GetUserByEmail after delete")
+	f.wantErr(f.s.DeleteUser(f.ctx, u.ID), store.ErrNotFound, "DeleteUser twice")
+	f.wantErr(f.s.DeleteUser(f.ctx, "not-a-uuid"), store.ErrNotFound, "DeleteUser with an id that is no UUID")
+	_, err = f.s.GetUser(f.ctx, "not-a-uuid")
+	f.wantErr(err, store.ErrNotFound, "GetUser with an id that is no UUID")
+	_, err = f.s.GetUser(f.ctx, other.ID)
+	f.wantErr(err, nil, "GetUser of another user after delete")
+
+	// The username and email are free again.
+	again := f.newUser()
+	again.Username, again.Email = u.Username, u.Email
+	f.wantErr(f.s.CreateUser(f.ctx, again), nil, "CreateUser reusing a deleted user's name")
+}
+
+func usernames(users []store.User) []string {
+	names := []string{}
+	for _, u := range users {
+		names = append(names, u.Username)
+	}
+	return names
+}
+
+func testUserListFilters(f *fixture) {
+	f.must(f.s.CreateRole(f.ctx, store.Role{Name: "analyst", CreatedAt: f.now, UpdatedAt: f.now}), "CreateRole")
+	mk := func(username, email, fullName string, status store.UserStatus, roles ...string) store.User {
+		u := f.newUser()
+		u.Username, u.Email, u.FullName, u.Status, u.Roles = username, email, fullName, status, roles
+		f.must(f.s.CreateUser(f.ctx, u), "CreateUser %s", username)
+		return u
+	}
+	alice := mk("alice", "alice@example.com", "Alice Liddell", store.StatusActive, "admin", "analyst")
+	mk("bob", "bob@Wonderland.example", "Robert Smith", store.StatusPending)
+	mk("carol_ops", "carol@example.com", "Carol Jones", store.StatusLocked, "viewer")
+	mk("dave", "dave@example.com", "Dave Wonder", store.StatusActive, "analyst")
+	mk("erin-x", "erin@example.com", "Erin 100% Real", store.StatusDisabled, "user")
+
+	cases := []struct {
+		name   string
+		filter store.UserFilter
+		want   []string
+	}{
+		{"no filter", store.UserFilter{}, []string{"alice", "bob", "carol_ops", "dave", "erin-x"}},
+		{"query in username", store.UserFilter{Query: "LIC"}, []string{"alice"}},
+		{"query in email, any case", store.UserFilter{Query: "wonderland"}, []string{"bob"}},
+		{"query in full name", store.UserFilter{Query: "jones"}, []string{"carol_ops"}},
+		{"query across fields", store.UserFilter{Query: "wonder"}, []string{"bob", "dave"}},
+		{"query with LIKE wildcard _ is literal", store.UserFilter{Query: "_"}, []string{"carol_ops"}},
+		{"query with LIKE wildcard % is literal", store.UserFilter{Query: "0% real"}, []string{"erin-x"}},
+		{"query with LIKE wildcard % matching nothing", store.UserFilter{Query: "1%r"}, nil},
+		{"query with backslash", store.UserFilter{Query: `\`}, nil},
+		{"query without match", store.UserFilter{Query: "zzz"}, nil},
+		{"status", store.UserFilter{Status: store.StatusActive}, []string{"alice", "dave"}},
+		{"role", store.UserFilter{Role: "analyst"}, []string{"alice", "dave"}},
+		{"role no one has", store.UserFilter{Role: "manager"}, nil},
+		{"role and status", store.UserFilter{Role: "viewer", Status: store.StatusLocked}, []string{"carol_ops"}},
+		{"query, status and role", store.UserFilter{Query: "example.com", Status: store.StatusActive, Role: "admin"}, []string{"alice"}},
+		{"limit", store.UserFilter{Limit: 2}, []string{"alice", "bob"}},
+		{"after", store.UserFilter{After: "bob"}, []string{"carol_ops", "dave", "erin-x"}},
+		{"after a name that does not exist", store.UserFilter{After: "c"}, []string{"carol_ops", "dave", "erin-x"}},
+		{"after and limit", store.UserFilter{After: "alice", Limit: 2}, []string{"bob", "carol_ops"}},
+		{"after the last", store.UserFilter{After: "erin-x"}, nil},
+		{"status filter with after", store.UserFilter{Status: store.StatusActive, After: "alice"}, []string{"dave"}},
+	}
+	for _, tc := range cases {
+		got, err := f.s.ListUsers(f.ctx, tc.filter)
+		if err != nil {
+			f.t.Errorf("ListUsers %s: %v", tc.name, err)
+			continue
+		}
+		f.equal("ListUsers "+tc.name, usernames(got), tc.want)
+	}
+	// Listed users carry every field.
+	got, err := f.s.ListUsers(f.ctx, store.UserFilter{Query: "alice"})
+	f.must(err, "ListUsers")
+	if len(got) == 1 {
+		want := alice
+		want.Roles = []string{"admin", "analyst"}
+		f.equal("listed user", got[0], want)
+	}
+}
+
+// Pages follow byte order of usernames and the After cursor walks them
+// without gaps or repeats.
+func testUserListPages(f *fixture) {
+	names := []string{"a.b", "a_c", "a-d", "ab", "a0", "b", "zz", "a.a"}
+	for _, n := range names {
+		u := f.newUser()
+		u.Username = n
+		u.Email = "x" + strings.NewReplacer(".", "dot", "_", "us", "-", "dash").Replace(n) + "@example.com"
+		f.must(f.s.CreateUser(f.ctx, u), "CreateUser %q", n)
+	}
+	want := []string{"a-d", "a.a", "a.b", "a0", "a_c", "ab", "b", "zz"}
+	all, err := f.s.ListUsers(f.ctx, store.UserFilter{})
+	f.must(err, "ListUsers")
+	f.equal("ListUsers order", usernames(all), want)
+
+	var walked []string
+	after := ""
+	for page := 0; page < 10; page++ {
+		got, err := f.s.ListUsers(f.ctx, store.UserFilter{After: after, Limit: 3})
+		f.must(err, "ListUsers page %d", page)
+		if len(got) > 3 {
+			f.t.Fatalf("page %d has %d users, limit 3", page, len(got))
+		}
+		if len(got) == 0 {
+			break
+		}
+		walked = append(walked, usernames(got)...)
+		after = got[len(got)-1].Username
+	}
+	f.equal("users walked by pages", walked, want)
+}
+
+func testUserListDefaultLimit(f *fixture) {
+	for i := range 101 {
+		u := f.newUser()
+		u.Username = fmt.Sprintf("user%03d", i)
+		u.Email = u.Username + "@example.com"
+		f.must(f.s.CreateUser(f.ctx, u), "CreateUser %d", i)
+	}
+	got, err := f.s.ListUsers(f.ctx, store.UserFilter{})
+	f.must(err, "ListUsers")
+	if len(got) != 100 {
+		f.t.Fatalf("ListUsers with Limit 0 returned %d users, want 100", len(got))
+	}
+	if got[0].Username != "user000" || got[99].Username != "user099" {
+		f.t.Errorf("ListUsers first/last = %s/%s, want user000/user099", got[0].Username, got[99].Username)
+	}
+	got, err = f.s.ListUsers(f.ctx, store.UserFilter{After: "user099"})
+	f.must(err, "ListUsers after user099")
+	f.equal("last page", usernames(got), []string{"user100"})
+}
