@@ -434,3 +434,43 @@ func TestListUsersEscapesWildcards(t *testing.T) {
 		}
 	}
 }
+
+// Two updates of one user's roles: the second waits for the first and then
+// replaces the roles the first committed, leaving exactly its own set.
+func TestConcurrentUpdateUserReplacesRoles(t *testing.T) {
+	s, dbURL := newStore(t)
+	f := seed(t, s)
+	ctx := t.Context()
+
+	first, err := s.BeginTx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Rollback(first) //nolint:errcheck
+	a := f.user
+	a.Roles = []string{"admin"}
+	if err := s.UpdateUser(first, a); err != nil {
+		t.Fatal(err)
+	}
+
+	secondErr := make(chan error, 1)
+	go func() {
+		b := f.user
+		b.Roles = []string{"viewer"}
+		secondErr <- s.UpdateUser(ctx, b)
+	}()
+	waitForLockWait(t, connect(t, dbURL))
+	if err := s.Commit(first); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-secondErr; err != nil {
+		t.Fatalf("second UpdateUser: %v", err)
+	}
+	got, err := s.GetUser(ctx, f.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Roles) != 1 || got.Roles[0] != "viewer" {
+		t.Errorf("roles after two updates = %q, want [viewer]", got.Roles)
+	}
+}

@@ -51,7 +51,7 @@ func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature st
 		FROM oauth_tokens t JOIN grants g ON g.id = t.request_id
 		WHERE t.kind = $1 AND t.signature = $2`
 	if _, inTx := s.tx(ctx); inTx && lockedKind(kind) {
-		sql += ``
+		sql += ` FOR UPDATE OF t`
 	}
 	var t store.Token
 	var k string

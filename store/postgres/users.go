@@ -97,37 +97,42 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, e
 	return u, nil
 }
 
-// UpdateUser replaces the user's fields and roles in one statement, so the
-// two cannot disagree even outside a transaction.
+// UpdateUser replaces the user's fields and roles. It locks the user row
+// first, in a transaction of its own (nested in the caller's): the statement
+// that replaces the roles then reads them after any concurrent update of the
+// same user has committed, rather than from a snapshot taken before it, and
+// so leaves exactly the roles it was given.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	id, ok := parseUUID(u.ID)
 	if !ok {
 		return fmt.Errorf("postgres: update user %q: %w", u.ID, store.ErrNotFound)
 	}
-	var n int
-	err := s.db(ctx).QueryRow(ctx, `
-		WITH u AS (
-			UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
-				department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
-				updated_at = $11, last_login_at = $12, expires_at = $13
-			WHERE id = $1
-			RETURNING id
-		), gone AS (
-			DELETE FROM user_roles WHERE user_id IN (SELECT id FROM u) AND role_name <> ALL($14::text[])
-		), added AS (
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var locked bool
+		if err := s.db(ctx).QueryRow(ctx, `SELECT true FROM users WHERE id = $1 FOR UPDATE`, id).
+			Scan(&locked); err != nil {
+			return err
+		}
+		_, err := s.db(ctx).Exec(ctx, `
+			WITH u AS (
+				UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
+					department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
+					updated_at = $11, last_login_at = $12, expires_at = $13
+				WHERE id = $1
+				RETURNING id
+			), gone AS (
+				DELETE FROM user_roles WHERE user_id = $1 AND role_name <> ALL($14::text[])
+			)
 			INSERT INTO user_roles (user_id, role_name)
 			SELECT u.id, r.name FROM u CROSS JOIN (SELECT DISTINCT unnest($14::text[]) AS name) r
-			ON CONFLICT DO NOTHING
-		)
-		SELECT count(*) FROM u`,
-		id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
-		jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
-		u.ExpiresAt, list(u.Roles)).Scan(&n)
+			ON CONFLICT DO NOTHING`,
+			id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
+			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
+			u.ExpiresAt, list(u.Roles))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: update user %q: %w", u.ID, classify(err, store.ErrNotFound))
-	}
-	if n == 0 {
-		return fmt.Errorf("postgres: update user %q: %w", u.ID, store.ErrNotFound)
 	}
 	return nil
 }
