@@ -22,8 +22,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/memory"
+	"github.com/gatehouse/gatehouse/store/postgres"
 )
 
 // backends are the stores every behavioural test runs on; each call returns
@@ -32,7 +35,15 @@ var backends = []struct {
 	name string
 	open func(t *testing.T) store.SigningKeys
 }{
-	{"fake", func(t *testing.T) store.SigningKeys { return &fakeStore{} }},
+	{"memory", func(t *testing.T) store.SigningKeys { return memory.New() }},
+	{"postgres", func(t *testing.T) store.SigningKeys {
+		s, err := postgres.New(context.Background(), pgtest.NewDatabase(t))
+		if err != nil {
+			t.Fatalf("postgres.New: %v", err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}},
 }
 
 func forEachStore(t *testing.T, fn func(t *testing.T, s store.SigningKeys)) {
@@ -85,21 +96,39 @@ func newManager(t *testing.T, s store.SigningKeys, secret []byte, c *clock, alg 
 	return m
 }
 
+// keyRows are a store's keys grouped by state; they print as ids only.
+type keyRows map[store.KeyState][]store.SigningKey
+
+func (r keyRows) String() string {
+	var b strings.Builder
+	for _, state := range []store.KeyState{store.KeyActive, store.KeyNext, store.KeyRetired} {
+		fmt.Fprintf(&b, "%s:[", state)
+		for i, k := range r[state] {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(k.ID)
+		}
+		b.WriteString("] ")
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // rows returns the store's keys grouped by state.
-func rows(t *testing.T, s store.SigningKeys) map[store.KeyState][]store.SigningKey {
+func rows(t *testing.T, s store.SigningKeys) keyRows {
 	t.Helper()
 	all, err := s.ListSigningKeys(context.Background())
 	if err != nil {
 		t.Fatalf("ListSigningKeys: %v", err)
 	}
-	out := map[store.KeyState][]store.SigningKey{}
+	out := keyRows{}
 	for _, k := range all {
 		out[k.State] = append(out[k.State], k)
 	}
 	return out
 }
 
-func only(t *testing.T, byState map[store.KeyState][]store.SigningKey, state store.KeyState) store.SigningKey {
+func only(t *testing.T, byState keyRows, state store.KeyState) store.SigningKey {
 	t.Helper()
 	if n := len(byState[state]); n != 1 {
 		t.Fatalf("store holds %d %s keys, want 1: %+v", n, state, byState)
@@ -310,22 +339,22 @@ func TestEnsureConcurrentInstances(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s store.SigningKeys) {
 		ctx := context.Background()
 		secret, c := newSecret(t), newClock()
-		managers := []*keys.Manager{newManager(t, s, secret, c, ""), newManager(t, s, secret, c, "")}
+		const instances = 3
+		racing := listBarrier{SigningKeys: s, b: newBarrier(instances)}
+		var managers []*keys.Manager
+		for range instances {
+			managers = append(managers, newManager(t, racing, secret, c, ""))
+		}
 
 		var wg sync.WaitGroup
-		errs := make(chan error, 2*len(managers))
-		start := make(chan struct{})
+		errs := make(chan error, len(managers))
 		for _, m := range managers {
-			for range 2 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs <- m.Ensure(ctx)
-				}()
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- m.Ensure(ctx)
+			}()
 		}
-		close(start)
 		wg.Wait()
 		close(errs)
 		for err := range errs {
@@ -534,7 +563,7 @@ func TestRotate(t *testing.T) {
 			t.Fatalf("second Rotate: returned %+v, store %+v", info, final)
 		}
 		if r := only(t, final, store.KeyRetired); r.ID != oldNext.ID {
-			t.Fatalf("retired keys after second Rotate: %+v; want only %s (%s deleted)", final[store.KeyRetired], oldNext.ID, oldActive.ID)
+			t.Fatalf("after second Rotate: %v; want only %s retired (%s deleted)", final, oldNext.ID, oldActive.ID)
 		}
 		if len(final) != 3 {
 			t.Fatalf("store after second Rotate: %+v", final)
@@ -542,22 +571,22 @@ func TestRotate(t *testing.T) {
 	})
 }
 
-// rotateBarrier holds every RotateSigningKeys call until n callers have
-// reached it, so that concurrent rotations are guaranteed to have read the
-// same keys before any of them commits: the compare-and-swap alone decides.
-type rotateBarrier struct {
-	store.SigningKeys
+// barrier holds the first n callers of wait until all n have arrived; later
+// callers pass straight through.
+type barrier struct {
 	mu      sync.Mutex
 	waiting int
 	release chan struct{}
 }
 
-func newRotateBarrier(s store.SigningKeys, n int) *rotateBarrier {
-	return &rotateBarrier{SigningKeys: s, waiting: n, release: make(chan struct{})}
-}
+func newBarrier(n int) *barrier { return &barrier{waiting: n, release: make(chan struct{})} }
 
-func (b *rotateBarrier) RotateSigningKeys(ctx context.Context, expectActive, expectNext string, newNext store.SigningKey, retireUntil time.Time) error {
+func (b *barrier) wait() error {
 	b.mu.Lock()
+	if b.waiting == 0 {
+		b.mu.Unlock()
+		return nil
+	}
 	b.waiting--
 	if b.waiting == 0 {
 		close(b.release)
@@ -565,10 +594,40 @@ func (b *rotateBarrier) RotateSigningKeys(ctx context.Context, expectActive, exp
 	b.mu.Unlock()
 	select {
 	case <-b.release:
+		return nil
 	case <-time.After(30 * time.Second):
-		return errors.New("rotateBarrier: other rotations never arrived")
+		return errors.New("barrier: the other callers never arrived")
 	}
-	return b.SigningKeys.RotateSigningKeys(ctx, expectActive, expectNext, newNext, retireUntil)
+}
+
+// listBarrier makes n concurrent Ensure calls all read the (empty) store
+// before any of them adds a key, so they are guaranteed to race on
+// AddSigningKey.
+type listBarrier struct {
+	store.SigningKeys
+	b *barrier
+}
+
+func (l listBarrier) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	all, err := l.SigningKeys.ListSigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return all, l.b.wait()
+}
+
+// rotateBarrier makes n concurrent rotations all read the same keys before
+// any of them commits, so the compare-and-swap alone decides.
+type rotateBarrier struct {
+	store.SigningKeys
+	b *barrier
+}
+
+func (r rotateBarrier) RotateSigningKeys(ctx context.Context, expectActive, expectNext string, newNext store.SigningKey, retireUntil time.Time) error {
+	if err := r.b.wait(); err != nil {
+		return err
+	}
+	return r.SigningKeys.RotateSigningKeys(ctx, expectActive, expectNext, newNext, retireUntil)
 }
 
 func TestRotateConcurrentInstances(t *testing.T) {
@@ -582,7 +641,7 @@ func TestRotateConcurrentInstances(t *testing.T) {
 		oldActive, oldNext := only(t, before, store.KeyActive), only(t, before, store.KeyNext)
 
 		const instances = 3
-		barrier := newRotateBarrier(s, instances)
+		barrier := rotateBarrier{SigningKeys: s, b: newBarrier(instances)}
 		infos := make([]keys.Info, instances)
 		errs := make([]error, instances)
 		var wg sync.WaitGroup
