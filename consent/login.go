@@ -76,6 +76,7 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
+	limitBody(w, r)
 	if err := r.ParseForm(); err != nil {
 		p.RenderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
 		return

@@ -247,9 +247,6 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 }
 
 func TestLoginCSRF(t *testing.T) {
-	e := newEnv(t, false)
-	u := e.createUser("alice", "alice@example.com", store.StatusActive)
-
 	for _, tc := range []struct {
 		name  string
 		token func(body string) string
@@ -261,6 +258,8 @@ func TestLoginCSRF(t *testing.T) {
 		{"token of another browser", func(body string) string { return csrfFrom(t, body) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			u := e.createUser("alice", "alice@example.com", store.StatusActive)
 			c := e.browser()
 			_, body := e.get(c, "/login")
 			form := url.Values{"username": {"alice"}, "password": {testPassword}, "csrf_token": {tc.token(body)}}

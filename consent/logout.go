@@ -46,6 +46,7 @@ func (p *Pages) renderLogoutForm(w http.ResponseWriter, r *http.Request, status 
 }
 
 func (p *Pages) handleLogout(w http.ResponseWriter, r *http.Request) {
+	limitBody(w, r)
 	if err := r.ParseForm(); err != nil {
 		p.RenderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
 		return
@@ -99,6 +100,7 @@ type endSessionView struct {
 // handleEndSession is the end_session_endpoint (OpenID Connect RP-Initiated
 // Logout 1.0).
 func (p *Pages) handleEndSession(w http.ResponseWriter, r *http.Request) {
+	limitBody(w, r)
 	if err := r.ParseForm(); err != nil {
 		p.RenderError(w, r, http.StatusBadRequest, "Sign-out failed", "The sign-out request could not be read.")
 		return

@@ -169,14 +169,23 @@ type errorView struct {
 	Message string
 }
 
-// RenderError renders a fixed, safe error page with the status. It never
-// redirects: an error must not send the browser anywhere a request named.
+// RenderError renders a fixed, safe error page with the status (a status
+// outside 400-599 becomes 500). It never redirects: an error must not send
+// the browser anywhere a request named.
 func (p *Pages) RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string) {
 	w.Header().Del("Location")
 	if status < 400 || status > 599 {
 		status = http.StatusInternalServerError
 	}
 	p.render(w, status, "error", errorView{layout: layout{Title: title}, Message: message})
+}
+
+// maxFormBytes bounds what a form POST may make us read; our largest field
+// is an id_token_hint of a few kilobytes.
+const maxFormBytes = 64 << 10
+
+func limitBody(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 }
 
 // internalError logs err and shows a page that reveals nothing about it.
