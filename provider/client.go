@@ -25,10 +25,10 @@ type client struct {
 }
 
 var (
-	_ fosite.Client                          = (*client)(nil)
-	_ fosite.OpenIDConnectClient             = (*client)(nil)
-	_ fosite.ClientWithCustomTokenLifespans  = (*client)(nil)
-	_ fosite.ResponseModeClient              = (*client)(nil)
+	_ fosite.Client                         = (*client)(nil)
+	_ fosite.OpenIDConnectClient            = (*client)(nil)
+	_ fosite.ClientWithCustomTokenLifespans = (*client)(nil)
+	_ fosite.ResponseModeClient             = (*client)(nil)
 )
 
 func newClient(c store.Client) (*client, error) {
@@ -63,8 +63,8 @@ func newClient(c store.Client) (*client, error) {
 	return out, nil
 }
 
-func (c *client) GetID() string            { return c.ID }
-func (c *client) GetHashedSecret() []byte  { return c.SecretHash }
+func (c *client) GetID() string             { return c.ID }
+func (c *client) GetHashedSecret() []byte   { return c.SecretHash }
 func (c *client) GetRedirectURIs() []string { return c.RedirectURIs }
 func (c *client) GetScopes() fosite.Arguments {
 	return fosite.Arguments(c.Scopes)

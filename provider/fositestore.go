@@ -37,14 +37,14 @@ type fositeStore struct {
 }
 
 var (
-	_ fosite.ClientManager                = (*fositeStore)(nil)
-	_ oauth2.CoreStorage                  = (*fositeStore)(nil)
-	_ oauth2.TokenRevocationStorage       = (*fositeStore)(nil)
-	_ openid.OpenIDConnectRequestStorage  = (*fositeStore)(nil)
-	_ pkce.PKCERequestStorage             = (*fositeStore)(nil)
-	_ rfc7523.RFC7523KeyStorage           = (*fositeStore)(nil)
-	_ fosite.PARStorage                   = (*fositeStore)(nil)
-	_ storage.Transactional               = (*fositeStore)(nil)
+	_ fosite.ClientManager               = (*fositeStore)(nil)
+	_ oauth2.CoreStorage                 = (*fositeStore)(nil)
+	_ oauth2.TokenRevocationStorage      = (*fositeStore)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*fositeStore)(nil)
+	_ pkce.PKCERequestStorage            = (*fositeStore)(nil)
+	_ rfc7523.RFC7523KeyStorage          = (*fositeStore)(nil)
+	_ fosite.PARStorage                  = (*fositeStore)(nil)
+	_ storage.Transactional              = (*fositeStore)(nil)
 )
 
 // secretParameters never reach the store: a request row must not be a
@@ -169,7 +169,11 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 	if err != nil {
 		return nil, notFound(fmt.Errorf("provider: get client: %w", err))
 	}
-	return newClient(c)
+	fc, err := newClient(c)
+	if err != nil {
+		return nil, err
+	}
+	return fc, nil
 }
 
 func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {

@@ -164,12 +164,25 @@ func newSigner(k *keys.Manager) *signer {
 	return s
 }
 
+type signingKeyKey struct{}
+
+// withSigningKey fixes the key that signs the tokens of one request. The
+// token endpoint looks it up before it opens its transaction, so that key
+// loading (a store read when the key cache expires) never waits on the row
+// locks the transaction holds, nor holds them.
+func withSigningKey(ctx context.Context, k keys.SigningKey) context.Context {
+	return context.WithValue(ctx, signingKeyKey{}, k)
+}
+
 // privateKey hands fosite a go-jose v3 JWK carrying the kid, which go-jose
 // then writes into every token's header.
 func (s *signer) privateKey(ctx context.Context) (interface{}, error) {
-	k, err := s.keys.Signer(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("provider: signing key: %w", err)
+	k, ok := ctx.Value(signingKeyKey{}).(keys.SigningKey)
+	if !ok {
+		var err error
+		if k, err = s.keys.Signer(ctx); err != nil {
+			return nil, fmt.Errorf("provider: signing key: %w", err)
+		}
 	}
 	return &jose3.JSONWebKey{Key: k.Private, KeyID: k.ID, Algorithm: k.Algorithm, Use: "sig"}, nil
 }

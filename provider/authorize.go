@@ -1,0 +1,371 @@
+package provider
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// handleAuthorize is the authorization endpoint: it validates the request
+// (fosite), makes sure the right person is signed in, asks for consent when
+// needed, and answers the client with a code.
+func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	ar, err := p.oauth.NewAuthorizeRequest(r.Context(), r)
+	if err == nil {
+		err = checkAuthorizeRequest(ar)
+	}
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	sess, ok := p.signedIn(w, r, ar)
+	if !ok {
+		return
+	}
+	needed, err := p.consentNeeded(r.Context(), sess.User.ID, ar)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	if needed {
+		if promptsOf(ar).Has("none") {
+			p.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to this request."))
+			return
+		}
+		p.renderConsent(w, r, ar, sess)
+		return
+	}
+	p.issue(w, r, ar, sess)
+}
+
+// handleConsent receives the consent form. The form carries the
+// authorization request's parameters and an HMAC binding them to the login
+// session that saw the page, so a form cannot be replayed for another request
+// or in another browser session.
+func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	// VerifyCSRF reads the parsed form.
+	if err := r.ParseForm(); err != nil {
+		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read. Please go back to the application and try again.")
+		return
+	}
+	if err := p.pages.VerifyCSRF(r); err != nil {
+		p.log.DebugContext(ctx, "consent form refused", "reason", "csrf", "err", err)
+		p.pages.RenderError(w, r, http.StatusForbidden, "Form expired", "The form was not accepted. Please go back to the application and try again.")
+		return
+	}
+	request := r.PostForm.Get("request")
+	sess, err := p.pages.CurrentSession(r)
+	if err != nil {
+		p.log.ErrorContext(ctx, "consent: current session", "err", err)
+		p.pages.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "The request could not be completed. Please try again later.")
+		return
+	}
+	if sess == nil {
+		// Signed out meanwhile: start the authorization over after login.
+		// The parameters are not trusted (no session, no binding), but they
+		// only ever reach the authorization endpoint, which checks them.
+		params, _ := url.ParseQuery(request)
+		p.pages.RedirectToLogin(w, r, p.prefix+"/oauth2/auth?"+params.Encode())
+		return
+	}
+	if !hmac.Equal([]byte(r.PostForm.Get("binding")), []byte(p.binding(sess.ID, request))) {
+		p.log.WarnContext(ctx, "consent form refused", "reason", "binding mismatch")
+		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "This form does not belong to your current sign-in. Please go back to the application and try again.")
+		return
+	}
+
+	ar, synth, err := p.replayAuthorize(r, request)
+	if err != nil {
+		p.authorizeError(w, synth, ar, err)
+		return
+	}
+	// The login rules (prompt, max_age) apply again: time has passed on
+	// the consent page.
+	sess, ok := p.signedIn(w, synth, ar)
+	if !ok {
+		return
+	}
+	switch r.PostForm.Get("decision") {
+	case "deny":
+		p.authorizeError(w, synth, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+	case "allow":
+		if err := p.rememberConsent(ctx, sess.User.ID, ar.GetClient().GetID(), ar.GetRequestedScopes()); err != nil {
+			p.authorizeError(w, synth, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return
+		}
+		p.issue(w, synth, ar, sess)
+	default:
+		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "Please choose to allow or deny the request.")
+	}
+}
+
+// replayAuthorize re-validates the authorization request carried by the
+// consent form, as fosite would a fresh GET of the authorization endpoint:
+// nothing from the first validation is trusted across the round trip.
+func (p *Provider) replayAuthorize(r *http.Request, request string) (fosite.AuthorizeRequester, *http.Request, error) {
+	synth := r.Clone(r.Context())
+	synth.Method = http.MethodGet
+	synth.URL = &url.URL{Path: p.prefix + "/oauth2/auth", RawQuery: request}
+	synth.RequestURI = synth.URL.RequestURI()
+	synth.Body = http.NoBody
+	synth.ContentLength = 0
+	synth.Form, synth.PostForm, synth.MultipartForm = nil, nil, nil
+	synth.Header.Del("Content-Type")
+	ar, err := p.oauth.NewAuthorizeRequest(synth.Context(), synth)
+	if err == nil {
+		err = checkAuthorizeRequest(ar)
+	}
+	return ar, synth, err
+}
+
+// checkAuthorizeRequest refuses what fosite lets through at the
+// authorization endpoint but gatehouse does not offer: request objects
+// (discovery says request_parameter_supported false), and codes for clients
+// that may not redeem them.
+func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
+	if ar.GetRequestForm().Get("request") != "" {
+		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported; send the parameters directly or push them to the pushed authorization request endpoint.")
+	}
+	if !ar.GetClient().GetGrantTypes().Has("authorization_code") {
+		return fosite.ErrUnauthorizedClient.WithHint("The OAuth 2.0 Client is not allowed to use the authorization code grant.")
+	}
+	return nil
+}
+
+// signedIn returns the login session the request may use, or answers the
+// request itself (login page or login_required) and returns false.
+func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester) (*consent.Session, bool) {
+	prompts := promptsOf(ar)
+	sess, err := p.pages.CurrentSession(r)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return nil, false
+	}
+	var reason string
+	switch {
+	case sess == nil:
+		reason = "The user is not signed in."
+	case prompts.Has("login"):
+		reason = "The client asked for the user to sign in again."
+	case maxAgeExceeded(ar, sess.AuthTime):
+		reason = "The user's sign-in is older than max_age allows."
+	}
+	if reason == "" {
+		return sess, true
+	}
+	if prompts.Has("none") {
+		p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint(reason))
+		return nil, false
+	}
+	p.pages.RedirectToLogin(w, r, p.returnTo(ar))
+	return nil, false
+}
+
+// maxAgeExceeded applies max_age (OpenID Connect Core 3.1.2.1); max_age=0
+// asks for a fresh login like prompt=login. It compares with the request
+// time fosite recorded, as fosite's own check does.
+func maxAgeExceeded(ar fosite.AuthorizeRequester, authTime time.Time) bool {
+	raw := ar.GetRequestForm().Get("max_age")
+	if raw == "" {
+		return false
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
+		return false
+	}
+	if n == 0 {
+		return true
+	}
+	return authTime.UTC().Truncate(time.Second).Add(time.Duration(n) * time.Second).Before(ar.GetRequestedAt())
+}
+
+func promptsOf(ar fosite.AuthorizeRequester) fosite.Arguments {
+	return fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("prompt"), " "))
+}
+
+// authorizeParams are the parameters that recreate ar at the authorization
+// endpoint. A pushed request's request_uri is one-use and already spent, so
+// its parameters are written out from the loaded request instead.
+func authorizeParams(ar fosite.AuthorizeRequester) url.Values {
+	v := url.Values{}
+	for k, vals := range ar.GetRequestForm() {
+		v[k] = append([]string(nil), vals...)
+	}
+	v.Del("request_uri")
+	v.Del("client_assertion_type")
+	for _, k := range secretParameters {
+		v.Del(k)
+	}
+	return v
+}
+
+// returnTo is where the login page sends the browser back: the same
+// authorization request, minus what made us send it to the login page
+// (prompt=login, max_age=0), or the round trip would never end.
+func (p *Provider) returnTo(ar fosite.AuthorizeRequester) string {
+	v := authorizeParams(ar)
+	var keep []string
+	for _, pr := range promptsOf(ar) {
+		if pr != "login" {
+			keep = append(keep, pr)
+		}
+	}
+	if len(keep) == 0 {
+		v.Del("prompt")
+	} else {
+		v.Set("prompt", strings.Join(keep, " "))
+	}
+	if v.Get("max_age") == "0" {
+		v.Del("max_age")
+	}
+	return p.prefix + "/oauth2/auth?" + v.Encode()
+}
+
+// binding is base64url(HMAC-SHA256(BindingKey, loginSessionID "\n" request)).
+func (p *Provider) binding(loginSessionID, request string) string {
+	m := hmac.New(sha256.New, p.opts.BindingKey)
+	m.Write([]byte(loginSessionID))
+	m.Write([]byte("\n"))
+	m.Write([]byte(request))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// consentNeeded: first-party clients never ask; others ask unless a
+// remembered consent covers every requested scope and the client did not
+// ask to prompt for consent.
+func (p *Provider) consentNeeded(ctx context.Context, userID string, ar fosite.AuthorizeRequester) (bool, error) {
+	c, ok := ar.GetClient().(*client)
+	if !ok {
+		return false, fmt.Errorf("provider: unexpected client type %T", ar.GetClient())
+	}
+	if c.FirstParty {
+		return false, nil
+	}
+	if promptsOf(ar).Has("consent") {
+		return true, nil
+	}
+	got, err := p.store.GetConsent(ctx, userID, c.ID, p.now())
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("provider: get consent: %w", err)
+	}
+	granted := fosite.Arguments(got.Scopes)
+	for _, s := range ar.GetRequestedScopes() {
+		if !granted.Has(s) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// rememberConsent adds scopes to what the user allowed the client, so that
+// asking for a subset later does not ask again.
+func (p *Provider) rememberConsent(ctx context.Context, userID, clientID string, scopes []string) error {
+	now := p.now()
+	merged := fosite.Arguments(append([]string(nil), scopes...))
+	prev, err := p.store.GetConsent(ctx, userID, clientID, now)
+	switch {
+	case err == nil:
+		for _, s := range prev.Scopes {
+			if !merged.Has(s) {
+				merged = append(merged, s)
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("provider: get consent: %w", err)
+	}
+	c := store.Consent{UserID: userID, ClientID: clientID, Scopes: merged, GrantedAt: now}
+	if p.opts.ConsentLifetime > 0 {
+		exp := now.Add(p.opts.ConsentLifetime)
+		c.ExpiresAt = &exp
+	}
+	if err := p.store.SaveConsent(ctx, c); err != nil {
+		return fmt.Errorf("provider: save consent: %w", err)
+	}
+	return nil
+}
+
+func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) {
+	c := ar.GetClient().(*client)
+	request := authorizeParams(ar).Encode()
+	p.pages.RenderConsent(w, r, consent.ConsentView{
+		ClientID:   c.ID,
+		ClientName: c.Name,
+		Scopes:     ar.GetRequestedScopes(),
+		User:       sess.User,
+		Action:     p.prefix + "/oauth2/auth/consent",
+		Hidden: map[string]string{
+			"request": request,
+			"binding": p.binding(sess.ID, request),
+		},
+	})
+}
+
+// issue grants what was asked and answers the client with a code. The code
+// and its OpenID Connect and PKCE records are written in one transaction, so
+// a code never exists without the PKCE challenge it was issued under.
+func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) {
+	ctx := r.Context()
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	session, err := p.userSession(ctx, sess.User, sess.ID, sess.AuthTime, ar)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	var resp fosite.AuthorizeResponder
+	err = store.InTx(ctx, p.store, func(ctx context.Context) error {
+		var err error
+		resp, err = p.oauth.NewAuthorizeResponse(ctx, ar, session)
+		return err
+	})
+	if err != nil {
+		p.authorizeError(w, r, ar, err)
+		return
+	}
+	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// authorizeError answers a failed authorization request. Errors go back to
+// the client only through a redirect URI registered for it; otherwise the
+// person sees an error page and nobody is redirected anywhere.
+func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	ctx := r.Context()
+	p.logOAuthError(ctx, "authorize", err)
+	if ar != nil && ar.IsRedirectURIValid() {
+		p.oauth.WriteAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	switch {
+	case rfc.CodeField >= 500:
+		p.pages.RenderError(w, r, http.StatusInternalServerError, "Something went wrong",
+			"The request could not be completed. Please try again later.")
+	case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
+		p.pages.RenderError(w, r, http.StatusBadRequest, "Unknown application",
+			"The application that sent you here is not registered with this server.")
+	default:
+		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request",
+			"The sign-in request from the application is invalid. Please go back to the application and try again.")
+	}
+}

@@ -1,0 +1,219 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// handleToken is the token endpoint. Redeeming a code or a refresh token runs
+// in one store transaction begun before fosite reads anything: inside it the
+// store locks the code or refresh token row on read, so concurrent
+// redemptions of one credential serialize and the losers see it inactive
+// (invalid_grant, with fosite's reuse handling) instead of failing on a
+// conflict. fosite's own MaybeBeginTx nests as a savepoint.
+func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	// fosite parses the form again; this only peeks at the grant type. A
+	// parse error is fosite's to report.
+	_ = r.ParseForm()
+	grant := r.PostForm.Get("grant_type")
+
+	k, err := p.keys.Signer(ctx)
+	if err != nil {
+		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	ctx = withSigningKey(ctx, k)
+
+	if grant != "authorization_code" && grant != "refresh_token" {
+		ar, resp, err := p.exchange(ctx, r)
+		p.writeToken(ctx, w, ar, resp, err)
+		return
+	}
+
+	txCtx, err := p.store.BeginTx(ctx)
+	if err != nil {
+		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	ar, resp, err := p.exchange(txCtx, r)
+	if err != nil && isServerError(err) {
+		if rbErr := p.store.Rollback(txCtx); rbErr != nil {
+			p.log.ErrorContext(ctx, "token: rollback", "err", rbErr)
+		}
+	} else if cErr := p.store.Commit(txCtx); cErr != nil {
+		// Nothing the response would report was stored: tokens must not
+		// go out, and a refusal's revocations did not happen either.
+		err = fosite.ErrServerError.WithWrap(cErr).WithDebug(cErr.Error())
+		resp = nil
+	}
+	p.writeToken(ctx, w, ar, resp, err)
+}
+
+// exchange runs fosite's token request and response.
+func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	sess := NewSession()
+	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	if err != nil {
+		return ar, nil, err
+	}
+	switch {
+	case ar.GetGrantTypes().ExactOne("client_credentials"):
+		// fosite checked the client may ask for these; it does not grant
+		// them itself. The client acts as itself: the subject is its id.
+		for _, s := range ar.GetRequestedScopes() {
+			ar.GrantScope(s)
+		}
+		for _, a := range ar.GetRequestedAudience() {
+			ar.GrantAudience(a)
+		}
+		sess.Subject = ar.GetClient().GetID()
+		sess.ClientID = ar.GetClient().GetID()
+	case ar.GetGrantTypes().ExactOne(grantTypeJWTBearer):
+		// The rfc7523 handler set the subject to the assertion's.
+		sess.ClientID = ar.GetClient().GetID()
+	}
+	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	if err != nil {
+		return ar, nil, err
+	}
+	return ar, resp, nil
+}
+
+func (p *Provider) writeToken(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder, err error) {
+	if err != nil {
+		p.logOAuthError(ctx, "token", err)
+		p.oauth.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// handleIntrospect is RFC 7662 token introspection for authenticated
+// clients (resource servers). fosite would also accept any access token as
+// the caller's credential (in the Authorization header or an access_token
+// parameter), which would let every token holder inspect every other token;
+// only HTTP Basic client credentials are accepted.
+func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	_ = r.ParseForm()
+	if _, _, ok := r.BasicAuth(); !ok || r.Form.Has("access_token") {
+		err := fosite.ErrRequestUnauthorized.WithHint("Authenticate the client with HTTP Basic authentication.")
+		p.logOAuthError(ctx, "introspect", err)
+		p.oauth.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
+	if err != nil {
+		// An inactive token is an answer ({"active": false}), not a
+		// failure worth a log line.
+		if !errors.Is(err, fosite.ErrInactiveToken) {
+			p.logOAuthError(ctx, "introspect", err)
+		}
+		p.oauth.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	p.oauth.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+// handleRevoke is RFC 7009 token revocation: revoking either token of a
+// grant revokes the grant's refresh and access tokens.
+func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	err := p.oauth.NewRevocationRequest(ctx, r)
+	if err != nil {
+		p.logOAuthError(ctx, "revoke", err)
+	}
+	p.oauth.WriteRevocationResponse(ctx, w, err)
+}
+
+// handlePAR is RFC 9126 pushed authorization requests.
+func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := p.oauth.NewPushedAuthorizeRequest(ctx, r)
+	if err == nil && ar.GetRequestForm().Get("request") != "" {
+		err = fosite.ErrRequestNotSupported.WithHint("Request objects are not supported; push the parameters themselves.")
+	}
+	if err != nil {
+		p.logOAuthError(ctx, "par", err)
+		p.oauth.WritePushedAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	resp, err := p.oauth.NewPushedAuthorizeResponse(ctx, ar, NewSession())
+	if err != nil {
+		p.logOAuthError(ctx, "par", err)
+		p.oauth.WritePushedAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	p.oauth.WritePushedAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// grantGuard is a token endpoint handler of our own, run after fosite's
+// grant handlers have loaded the grant's session:
+//   - authorization_code and refresh_token: the grant's user must still
+//     exist and be active, and a refresh re-reads the user's claims so that
+//     a new ID token reflects the current directory;
+//   - jwt-bearer: the requested scopes must be allowed to the client too,
+//     not only to the trusted issuer's key (fosite checks only the latter).
+type grantGuard struct {
+	p *Provider
+}
+
+var _ fosite.TokenEndpointHandler = (*grantGuard)(nil)
+
+func (g *grantGuard) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	gt := r.GetGrantTypes()
+	return gt.ExactOne("authorization_code") || gt.ExactOne("refresh_token") || gt.ExactOne(grantTypeJWTBearer)
+}
+
+func (g *grantGuard) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	if r.GetGrantTypes().ExactOne(grantTypeJWTBearer) {
+		for _, s := range r.GetRequestedScopes() {
+			if !g.p.scopes(r.GetClient().GetScopes(), s) {
+				return fosite.ErrInvalidScope.WithHintf("The OAuth 2.0 Client is not allowed to request scope '%s'.", s)
+			}
+		}
+		return nil
+	}
+	sess, ok := r.GetSession().(*Session)
+	if !ok {
+		return fosite.ErrServerError.WithDebugf("unexpected session type %T", r.GetSession())
+	}
+	if sess.UserID == "" {
+		return nil
+	}
+	u, err := g.p.store.GetUser(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant no longer exists.")
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
+	}
+	if !userActive(u, g.p.now()) {
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant is not active.")
+	}
+	if r.GetGrantTypes().ExactOne("refresh_token") {
+		claims, err := g.p.userClaims(ctx, u, r.GetGrantedScopes())
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		sess.IDTokenClaims().Extra = claims
+		sess.Username = u.Username
+	}
+	return nil
+}
+
+func (g *grantGuard) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
+	return fosite.ErrUnknownRequest
+}
