@@ -196,6 +196,8 @@ func TestLoadYAMLErrors(t *testing.T) {
 		{name: "malformed duration", yaml: "http:\n  read_timeout: soon\n", wantErr: "soon"},
 		{name: "string for integer", yaml: "password:\n  bcrypt_cost: high\n", wantErr: "high"},
 		{name: "not a mapping", yaml: "- a\n- b\n", wantErr: "cannot unmarshal"},
+		{name: "line of an unknown field", yaml: "# settings\n\nissuer: https://id.example.com\n\n\nport: 8080\n", wantErr: "line 6: field port not found"},
+		{name: "unknown field beside a bare zero", yaml: "lifetimes:\n  consent: 0\n  forever: true\n", wantErr: "field forever not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,18 +49,21 @@ func loadFile(cfg *Config, path string) error {
 		}
 		return fmt.Errorf("config: parse %s: %w", path, err)
 	}
-	if problems := fixDurations(&doc, durationPaths(cfg)); len(problems) > 0 {
+	changed, problems := fixDurations(&doc, durationPaths(cfg))
+	if len(problems) > 0 {
 		return fmt.Errorf("config: parse %s: %w", path, &ValidationError{Problems: problems})
 	}
-	// Decode the node through a Decoder again, since only a Decoder can
-	// reject unknown fields: a misspelt key would otherwise be ignored and
-	// its default used, which for a security setting is worse than refusing
-	// to start.
-	fixed, err := yaml.Marshal(&doc)
-	if err != nil {
-		return fmt.Errorf("config: parse %s: %w", path, err)
+	if changed {
+		// Only a Decoder rejects unknown fields, so the fixed tree goes
+		// through one as text. (Line numbers in later errors may then be
+		// off by the blank lines the round trip drops.)
+		if data, err = yaml.Marshal(&doc); err != nil {
+			return fmt.Errorf("config: parse %s: %w", path, err)
+		}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(fixed))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	// A misspelt key would otherwise be ignored and its default used, which
+	// for a security setting is worse than refusing to start.
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config: parse %s: %w", path, err)
@@ -81,8 +84,7 @@ func durationPaths(cfg *Config) map[string]bool {
 // fixDurations lets a bare 0 stand for a zero duration (lifetimes.consent: 0
 // reads naturally) and names the field of any other number without a unit,
 // which yaml.v3 would reject with only a line number.
-func fixDurations(doc *yaml.Node, durations map[string]bool) []Problem {
-	var problems []Problem
+func fixDurations(doc *yaml.Node, durations map[string]bool) (changed bool, problems []Problem) {
 	var walk func(prefix string, n *yaml.Node)
 	walk = func(prefix string, n *yaml.Node) {
 		switch n.Kind {
@@ -103,6 +105,7 @@ func fixDurations(doc *yaml.Node, durations map[string]bool) []Problem {
 				}
 				if val.Value == "0" {
 					val.Tag, val.Value = "!!str", "0s"
+					changed = true
 					continue
 				}
 				problems = append(problems, Problem{Field: path,
@@ -111,7 +114,7 @@ func fixDurations(doc *yaml.Node, durations map[string]bool) []Problem {
 		}
 	}
 	walk("", doc)
-	return problems
+	return changed, problems
 }
 
 // field is one settable leaf of Config, found by walking the yaml tags, so

@@ -72,7 +72,7 @@ func TestClientsConfidential(t *testing.T) {
 	// get shows the same client, never the secret again.
 	var fetched clientView
 	r := e.ok(&fetched, "clients", "get", "web")
-	if strings.Contains(r.stdout, "client_secret") || strings.Contains(r.stdout, secret) {
+	if strings.Contains(r.stdout, `"client_secret":`) || strings.Contains(r.stdout, secret) {
 		t.Fatalf("clients get shows the secret:\n%s", r.stdout)
 	}
 	fetched.CreatedAt, fetched.UpdatedAt = time.Time{}, time.Time{}
@@ -102,7 +102,7 @@ func TestClientsPublicAndMachine(t *testing.T) {
 	var spa clientView
 	r := e.ok(&spa, "clients", "create", "--id", "spa", "--public", "--first-party",
 		"--redirect-uri", "https://spa.example/cb", "--allowed-origin", "https://spa.example", "--scope", "openid profile")
-	if strings.Contains(r.stdout, "client_secret") {
+	if strings.Contains(r.stdout, `"client_secret":`) {
 		t.Fatalf("public client printed a secret:\n%s", r.stdout)
 	}
 	if !spa.Public || !spa.FirstParty || spa.TokenEndpointAuthMethod != "none" || spa.Scope != "openid profile" ||
@@ -133,13 +133,13 @@ func TestClientsPublicAndMachine(t *testing.T) {
 	var pkj clientView
 	r = e.ok(&pkj, "clients", "create", "--id", "signed", "--grant-type", "client_credentials",
 		"--auth-method", "private_key_jwt", "--jwks-file", jwks)
-	if strings.Contains(r.stdout, "client_secret\"") || pkj.TokenEndpointAuthMethod != "private_key_jwt" || len(pkj.JWKS) == 0 {
+	if strings.Contains(r.stdout, `"client_secret":`) || pkj.TokenEndpointAuthMethod != "private_key_jwt" || len(pkj.JWKS) == 0 {
 		t.Fatalf("private_key_jwt client printed as %s", r.stdout)
 	}
 
 	var list []clientView
 	r = e.ok(&list, "clients", "list")
-	if strings.Contains(r.stdout, "client_secret") {
+	if strings.Contains(r.stdout, `"client_secret":`) {
 		t.Fatalf("clients list shows secrets:\n%s", r.stdout)
 	}
 	var ids []string

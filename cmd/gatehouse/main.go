@@ -76,7 +76,7 @@ func newRootCmd(a *app) *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Annotations[skipConfig] != "" {
+			if !needsConfig(cmd) {
 				return nil
 			}
 			return a.loadConfig()
@@ -99,6 +99,22 @@ func newRootCmd(a *app) *cobra.Command {
 		newVersionCmd(a),
 	)
 	return root
+}
+
+// needsConfig reports whether cmd runs with the configuration loaded. Help,
+// shell completion and commands marked skipConfig must work when it is
+// broken, since they are how an operator finds out how to fix it.
+func needsConfig(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Annotations[skipConfig] != "" {
+			return false
+		}
+		switch c.Name() {
+		case "help", "completion", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd:
+			return false
+		}
+	}
+	return true
 }
 
 // loadConfig reads the file and environment into a.cfg and builds the

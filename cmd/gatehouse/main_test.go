@@ -130,6 +130,27 @@ func TestVersion(t *testing.T) {
 	}
 }
 
+func TestCommandsThatIgnoreABrokenConfig(t *testing.T) {
+	tests := []struct {
+		args   []string
+		stdout string
+	}{
+		{[]string{"version"}, "gatehouse dev"},
+		{[]string{"help", "users"}, "Create and list users"},
+		{[]string{"users", "--help"}, "Create and list users"},
+		{[]string{"completion", "bash"}, "bash completion"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			e := newEnv(t)
+			e.vars["GATEHOUSE_LOG_LEVEL"] = "loud"
+			if r := e.ok(nil, tt.args...); !strings.Contains(r.stdout, tt.stdout) {
+				t.Fatalf("stdout %q does not contain %q", r.stdout, tt.stdout)
+			}
+		})
+	}
+}
+
 func TestConfigErrors(t *testing.T) {
 	tests := []struct {
 		name   string
