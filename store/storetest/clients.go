@@ -14,6 +14,7 @@ var clientTests = []subtest{
 	{"Update", testClientUpdate},
 	{"NotFound", testClientNotFound},
 	{"DeleteAndList", testClientDeleteList},
+	{"NoAliasing", testClientNoAliasing},
 }
 
 func testClientCreateGet(f *fixture) {
@@ -139,4 +140,27 @@ func testClientDeleteList(f *fixture) {
 		gotIDs = append(gotIDs, c.ID)
 	}
 	f.equal("ListClients after delete", gotIDs, []string{"C-upper", "c-beta", "c-gamma"})
+}
+
+// Records are values: changing what was passed in or handed out must not
+// change what is stored (a backend keeping live slices would).
+func testClientNoAliasing(f *fixture) {
+	c := f.newClient()
+	want := f.newClient()
+	want.ID = c.ID
+	f.must(f.s.CreateClient(f.ctx, c), "CreateClient")
+	c.RedirectURIs[0] = "https://evil.example/cb"
+	c.SecretHash[0] = 0x99
+	c.JWKS[0] = ' '
+	c.Roles[0] = "admin"
+
+	got, err := f.s.GetClient(f.ctx, c.ID)
+	f.must(err, "GetClient")
+	f.equal("client after changing the input", got, want)
+	got.RedirectURIs[0] = "https://evil.example/cb"
+	got.Scopes[0] = "everything"
+	got.SecretHash[0] = 0x99
+	again, err := f.s.GetClient(f.ctx, c.ID)
+	f.must(err, "GetClient")
+	f.equal("client after changing a copy read out", again, want)
 }

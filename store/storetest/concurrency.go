@@ -19,6 +19,12 @@ var concurrencyTests = []subtest{
 	{"UniqueUsername", testConcurrentUsername},
 }
 
+// holdWindow is how long the goroutine that finds a code or refresh token
+// active keeps its transaction open before using it. It widens the window in
+// which a backend that does not lock the row would let the others read the
+// token as active too; with the lock they simply wait. It is no threshold.
+const holdWindow = 20 * time.Millisecond
+
 // concurrentDeadline bounds every concurrent test, so that a deadlock fails
 // the test instead of hanging it.
 const concurrentDeadline = 10 * time.Second
@@ -101,8 +107,12 @@ func testConcurrentCodeRedemptionInTx(f *fixture) {
 
 	errs := f.concurrently(10, func(ctx context.Context, i int) error {
 		return store.InTx(ctx, f.s, func(ctx context.Context) error {
-			if _, err := f.s.GetToken(ctx, code.Kind, code.Signature); err != nil {
+			tok, err := f.s.GetToken(ctx, code.Kind, code.Signature)
+			if err != nil {
 				return fmt.Errorf("GetToken: %w", err)
+			}
+			if tok.Active {
+				time.Sleep(holdWindow)
 			}
 			if err := f.s.DeactivateToken(ctx, code.Kind, code.Signature); err != nil {
 				return fmt.Errorf("DeactivateToken: %w", err)
@@ -160,6 +170,7 @@ func testConcurrentRefreshRotation(f *fixture) {
 			return fmt.Errorf("GetToken: %w", err)
 		}
 		if tok.Active {
+			time.Sleep(holdWindow)
 			if err := f.s.DeactivateToken(tx, store.KindRefreshToken, old.Signature); err != nil {
 				return fmt.Errorf("DeactivateToken: %w", err)
 			}

@@ -21,10 +21,12 @@
 //   - []byte fields (SecretHash, PrivateKey) are compared by content: nil and
 //     empty are the same.
 //   - List methods with nothing to return may return nil or an empty slice.
-//   - ListUsers orders by username in byte order (COLLATE "C"), and After is
-//     compared the same way, so keyset pages agree across backends.
-//   - Ids that are UUIDs (users, trusted issuers) that do not parse are simply
-//     not found (ErrNotFound), never a syntax error.
+//   - Text orderings (clients by id, roles by name, users by username) are
+//     byte order (COLLATE "C"), and ListUsers compares After the same way,
+//     so keyset pages agree across backends.
+//   - Ids that are UUIDs (users, trusted issuers) are compared as UUIDs, so
+//     their uppercase spelling names the same record; an id that does not
+//     parse is simply not found (ErrNotFound), never a syntax error.
 //   - Expiry is strict: a record expires at its ExpiresAt, so it is unexpired
 //     only while now is before ExpiresAt. The suite keeps clear of the
 //     boundary, so backends need only agree on which side of it they are.

@@ -72,8 +72,15 @@ type fixture struct {
 	now time.Time
 }
 
+// subtestDeadline bounds each subtest's context, so that a backend stuck on
+// its own lock fails the subtest instead of hanging the run. It is far above
+// what any subtest needs; it measures nothing.
+const subtestDeadline = 60 * time.Second
+
 func newFixture(t *testing.T, s store.Store) *fixture {
-	return &fixture{t: t, s: s, ctx: t.Context(), now: time.Now()}
+	ctx, cancel := context.WithTimeout(t.Context(), subtestDeadline)
+	t.Cleanup(cancel)
+	return &fixture{t: t, s: s, ctx: ctx, now: time.Now()}
 }
 
 // at returns f.now shifted by d.

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -19,6 +21,7 @@ var tokenTests = []subtest{
 	{"DeleteExpired", testDeleteExpiredTokens},
 	{"DeleteClientCascades", testDeleteClientCascades},
 	{"DeleteUserCascades", testDeleteUserCascades},
+	{"NoAliasing", testTokenNoAliasing},
 }
 
 var allKinds = []store.TokenKind{
@@ -113,18 +116,26 @@ func testTokenGrantShared(f *fixture) {
 	first := f.createToken(store.KindAuthorizeCode, g)
 
 	// Later tokens of the grant (a rotated refresh token, say) do not change it.
+	want := store.Grant{
+		ID: g.requestID, ClientID: c.ID, Subject: u.ID, UserID: u.ID, LoginSessionID: sess.ID,
+		GrantedScopes: first.GrantedScopes, RequestedAt: first.RequestedAt,
+	}
 	later := f.newToken(store.KindRefreshToken, g)
 	later.GrantedScopes = []string{"openid"}
 	later.RequestedAt = f.at(time.Hour)
+	later.LoginSessionID = ""
 	f.must(f.s.CreateToken(f.ctx, later), "CreateToken of the same grant")
-	access := f.createToken(store.KindAccessToken, g)
-
 	grant, err := f.s.GetGrant(f.ctx, g.requestID)
 	f.must(err, "GetGrant")
-	f.equal("shared grant", grant, store.Grant{
-		ID: g.requestID, ClientID: c.ID, Subject: u.ID, UserID: u.ID, LoginSessionID: sess.ID,
-		GrantedScopes: first.GrantedScopes, RequestedAt: first.RequestedAt,
-	})
+	f.equal("grant after its second token", grant, want)
+
+	access := f.newToken(store.KindAccessToken, g)
+	access.GrantedScopes = nil
+	access.RequestedAt = f.at(2 * time.Hour)
+	f.must(f.s.CreateToken(f.ctx, access), "CreateToken of the same grant")
+	grant, err = f.s.GetGrant(f.ctx, g.requestID)
+	f.must(err, "GetGrant")
+	f.equal("grant after its third token", grant, want)
 	// One grant: revoking it reaches all three tokens.
 	f.must(f.s.RevokeGrant(f.ctx, g.requestID), "RevokeGrant")
 	for _, tok := range []store.Token{first, later, access} {
@@ -386,4 +397,30 @@ func testDeleteUserCascades(f *fixture) {
 	f.wantErr(err, nil, "GetConsent of another user")
 	_, err = f.s.GetClient(f.ctx, c.ID)
 	f.wantErr(err, nil, "GetClient after deleting a user")
+}
+
+// The serialized request is stored, not the caller's buffer.
+func testTokenNoAliasing(f *fixture) {
+	c := f.createClient()
+	u := f.createUser()
+	g := newGrant(c, u, "")
+	tok := f.newToken(store.KindRefreshToken, g)
+	want := tok
+	want.Request = append(json.RawMessage(nil), tok.Request...)
+	want.GrantedScopes = slices.Clone(tok.GrantedScopes)
+	f.must(f.s.CreateToken(f.ctx, tok), "CreateToken")
+	copy(tok.Request, `{"id": "overwritten"}`)
+	tok.GrantedScopes[0] = "admin"
+
+	got, err := f.s.GetToken(f.ctx, tok.Kind, tok.Signature)
+	f.must(err, "GetToken")
+	f.equal("token after changing the input", got, want)
+	copy(got.Request, `{"id": "overwritten"}`)
+	got.GrantedScopes[0] = "admin"
+	again, err := f.s.GetToken(f.ctx, tok.Kind, tok.Signature)
+	f.must(err, "GetToken")
+	f.equal("token after changing a copy read out", again, want)
+	grant, err := f.s.GetGrant(f.ctx, g.requestID)
+	f.must(err, "GetGrant")
+	f.equal("grant scopes", grant.GrantedScopes, want.GrantedScopes)
 }

@@ -22,6 +22,7 @@ var userTests = []subtest{
 	{"ListFilters", testUserListFilters},
 	{"ListOrderAndPages", testUserListPages},
 	{"ListDefaultLimit", testUserListDefaultLimit},
+	{"NoAliasing", testUserNoAliasing},
 }
 
 func testUserCreateGet(f *fixture) {
@@ -344,4 +345,29 @@ func testUserListDefaultLimit(f *fixture) {
 	got, err = f.s.ListUsers(f.ctx, store.UserFilter{After: "user099"})
 	f.must(err, "ListUsers after user099")
 	f.equal("last page", usernames(got), []string{"user100"})
+}
+
+func testUserNoAliasing(f *fixture) {
+	u := f.newUser()
+	want := f.newUser()
+	want.ID, want.Username, want.Email = u.ID, u.Username, u.Email
+	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
+	u.Goals[0] = "changed"
+	u.Roles[0] = "admin"
+	u.Preferences[0] = ' '
+	*u.LastLoginAt = f.now.Add(time.Hour)
+
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	f.equal("user after changing the input", got, want)
+	got.Goals[0] = "changed"
+	got.Roles[0] = "admin"
+	got.Preferences[0] = ' '
+	*got.ExpiresAt = f.now
+	list, err := f.s.ListUsers(f.ctx, store.UserFilter{})
+	f.must(err, "ListUsers")
+	if len(list) != 1 {
+		f.t.Fatalf("ListUsers returned %d users, want 1", len(list))
+	}
+	f.equal("user after changing a copy read out", list[0], want)
 }

@@ -1,0 +1,315 @@
+package memory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// defaultUserLimit is what UserFilter's zero Limit means.
+const defaultUserLimit = 100
+
+func copyUser(u store.User) store.User {
+	u.Goals = list(u.Goals)
+	if len(u.Preferences) == 0 {
+		u.Preferences = json.RawMessage(`{}`)
+	} else {
+		u.Preferences = rawJSON(u.Preferences)
+	}
+	// Roles are a set, as rows of a join table are: sorted, no repeats.
+	u.Roles = list(u.Roles)
+	slices.Sort(u.Roles)
+	u.Roles = slices.Compact(u.Roles)
+	u.CreatedAt = stamp(u.CreatedAt)
+	u.UpdatedAt = stamp(u.UpdatedAt)
+	u.LastLoginAt = stampPtr(u.LastLoginAt)
+	u.ExpiresAt = stampPtr(u.ExpiresAt)
+	return u
+}
+
+// checkUser applies the rules shared by create and update, other than the
+// uniqueness of the id.
+func (s *Store) checkUser(u store.User) error {
+	if err := checkJSON("preferences", u.Preferences); err != nil {
+		return err
+	}
+	for _, key := range []struct {
+		index map[string]string
+		value string
+	}{{s.usernames, u.Username}, {s.emails, u.Email}} {
+		if owner, ok := key.index[strings.ToLower(key.value)]; ok && owner != u.ID {
+			return store.ErrConflict
+		}
+	}
+	for _, r := range u.Roles {
+		if _, ok := s.roles[r]; !ok {
+			return fmt.Errorf("role %q: %w", r, store.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+func (s *Store) putUser(o op, u store.User) {
+	put(o, s.users, u.ID, copyUser(u))
+	put(o, s.usernames, strings.ToLower(u.Username), u.ID)
+	put(o, s.emails, strings.ToLower(u.Email), u.ID)
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.do(ctx, "create user", func(o op) error {
+		id, ok := canonicalUUID(u.ID)
+		if !ok {
+			return fmt.Errorf("id %q is not a UUID", u.ID)
+		}
+		u.ID = id
+		if _, ok := s.users[id]; ok {
+			return store.ErrConflict
+		}
+		if err := s.checkUser(u); err != nil {
+			return err
+		}
+		s.putUser(o, u)
+		return nil
+	})
+}
+
+func (s *Store) getUser(ctx context.Context, what string, find func() (string, bool)) (store.User, error) {
+	var out store.User
+	err := s.do(ctx, what, func(op) error {
+		id, ok := find()
+		if !ok {
+			return store.ErrNotFound
+		}
+		u, ok := s.users[id]
+		if !ok {
+			return store.ErrNotFound
+		}
+		out = copyUser(u)
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	return s.getUser(ctx, "get user", func() (string, bool) { return canonicalUUID(id) })
+}
+
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	return s.getUser(ctx, "get user by username", func() (string, bool) {
+		id, ok := s.usernames[strings.ToLower(username)]
+		return id, ok
+	})
+}
+
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, error) {
+	return s.getUser(ctx, "get user by email", func() (string, bool) {
+		id, ok := s.emails[strings.ToLower(email)]
+		return id, ok
+	})
+}
+
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return s.do(ctx, "update user", func(o op) error {
+		id, ok := canonicalUUID(u.ID)
+		if !ok {
+			return store.ErrNotFound
+		}
+		u.ID = id
+		old, ok := s.users[id]
+		if !ok {
+			return store.ErrNotFound
+		}
+		if err := s.checkUser(u); err != nil {
+			return err
+		}
+		u.CreatedAt = old.CreatedAt
+		del(o, s.usernames, strings.ToLower(old.Username))
+		del(o, s.emails, strings.ToLower(old.Email))
+		s.putUser(o, u)
+		return nil
+	})
+}
+
+// DeleteUser removes what ON DELETE CASCADE would: the user's login
+// sessions, consents, and grants with their tokens.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.do(ctx, "delete user", func(o op) error {
+		uid, ok := canonicalUUID(id)
+		if !ok {
+			return store.ErrNotFound
+		}
+		u, ok := s.users[uid]
+		if !ok {
+			return store.ErrNotFound
+		}
+		s.deleteGrantsWhere(o, func(g store.Grant) bool { return g.UserID == uid })
+		for k, t := range s.tokens {
+			if t.UserID == uid {
+				del(o, s.tokens, k)
+			}
+		}
+		for k, sess := range s.sessions {
+			if sess.UserID == uid {
+				del(o, s.sessions, k)
+			}
+		}
+		for k := range s.consents {
+			if k.userID == uid {
+				del(o, s.consents, k)
+			}
+		}
+		del(o, s.usernames, strings.ToLower(u.Username))
+		del(o, s.emails, strings.ToLower(u.Email))
+		del(o, s.users, uid)
+		return nil
+	})
+}
+
+func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultUserLimit
+	}
+	query := strings.ToLower(f.Query)
+	var out []store.User
+	err := s.do(ctx, "list users", func(op) error {
+		for _, u := range s.users {
+			if f.After != "" && u.Username <= f.After {
+				continue
+			}
+			if f.Status != "" && u.Status != f.Status {
+				continue
+			}
+			if f.Role != "" && !slices.Contains(u.Roles, f.Role) {
+				continue
+			}
+			if query != "" && !strings.Contains(strings.ToLower(u.Username), query) &&
+				!strings.Contains(strings.ToLower(u.Email), query) &&
+				!strings.Contains(strings.ToLower(u.FullName), query) {
+				continue
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Byte order, as COLLATE "C" sorts in PostgreSQL.
+	slices.SortFunc(out, func(a, b store.User) int { return strings.Compare(a.Username, b.Username) })
+	out = out[:min(limit, len(out))]
+	for i := range out {
+		out[i] = copyUser(out[i])
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// Roles
+
+func copyRole(r store.Role) store.Role {
+	r.Permissions = list(r.Permissions)
+	r.SuggestedGoals = list(r.SuggestedGoals)
+	r.CreatedAt = stamp(r.CreatedAt)
+	r.UpdatedAt = stamp(r.UpdatedAt)
+	return r
+}
+
+func (s *Store) CreateRole(ctx context.Context, r store.Role) error {
+	return s.do(ctx, "create role", func(o op) error {
+		if _, ok := s.roles[r.Name]; ok {
+			return store.ErrConflict
+		}
+		if _, ok := s.roles[r.Parent]; r.Parent != "" && !ok {
+			return fmt.Errorf("parent %q: %w", r.Parent, store.ErrNotFound)
+		}
+		put(o, s.roles, r.Name, copyRole(r))
+		return nil
+	})
+}
+
+func (s *Store) GetRole(ctx context.Context, name string) (store.Role, error) {
+	var out store.Role
+	err := s.do(ctx, "get role", func(op) error {
+		r, ok := s.roles[name]
+		if !ok {
+			return store.ErrNotFound
+		}
+		out = copyRole(r)
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) UpdateRole(ctx context.Context, r store.Role) error {
+	return s.do(ctx, "update role", func(o op) error {
+		old, ok := s.roles[r.Name]
+		if !ok {
+			return store.ErrNotFound
+		}
+		if _, ok := s.roles[r.Parent]; r.Parent != "" && !ok {
+			return fmt.Errorf("parent %q: %w", r.Parent, store.ErrNotFound)
+		}
+		upd := old
+		upd.Description = r.Description
+		upd.Parent = r.Parent
+		upd.Permissions = r.Permissions
+		upd.SuggestedGoals = r.SuggestedGoals
+		upd.UpdatedAt = r.UpdatedAt
+		if upd.UpdatedAt.IsZero() {
+			upd.UpdatedAt = s.now()
+		}
+		put(o, s.roles, r.Name, copyRole(upd))
+		return nil
+	})
+}
+
+// DeleteRole refuses to delete a role anything still refers to: another
+// role as its parent, a user, or a client acting as a service account.
+func (s *Store) DeleteRole(ctx context.Context, name string) error {
+	return s.do(ctx, "delete role", func(o op) error {
+		r, ok := s.roles[name]
+		if !ok {
+			return store.ErrNotFound
+		}
+		if r.BuiltIn {
+			return fmt.Errorf("role %q is built in: %w", name, store.ErrConflict)
+		}
+		for _, other := range s.roles {
+			if other.Parent == name {
+				return fmt.Errorf("role %q is the parent of %q: %w", name, other.Name, store.ErrConflict)
+			}
+		}
+		for _, u := range s.users {
+			if slices.Contains(u.Roles, name) {
+				return fmt.Errorf("role %q is assigned to users: %w", name, store.ErrConflict)
+			}
+		}
+		for _, c := range s.clients {
+			if slices.Contains(c.Roles, name) {
+				return fmt.Errorf("role %q is assigned to clients: %w", name, store.ErrConflict)
+			}
+		}
+		del(o, s.roles, name)
+		return nil
+	})
+}
+
+func (s *Store) ListRoles(ctx context.Context) ([]store.Role, error) {
+	var out []store.Role
+	err := s.do(ctx, "list roles", func(op) error {
+		for _, r := range s.roles {
+			out = append(out, copyRole(r))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b store.Role) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
