@@ -29,8 +29,12 @@ type Server struct {
 }
 
 // New builds every component from cfg and st. It creates the signing keys
-// on first start (race-safe across instances sharing st).
+// on first start (race-safe across instances sharing st). A nil logger
+// discards.
 func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	secret := []byte(cfg.Secret)
 	km, err := keys.NewManager(st, secret, keys.Options{
 		Algorithm: cfg.SigningAlgorithm,
