@@ -168,6 +168,11 @@ type User struct {
 	UpdatedAt     time.Time
 	LastLoginAt   *time.Time
 	ExpiresAt     *time.Time
+	// FailedLogins counts consecutive failed sign-ins since the last success.
+	FailedLogins int
+	// LockedUntil is set by repeated failed sign-ins: until then the user
+	// cannot sign in, whatever its Status. Admin locks use StatusLocked.
+	LockedUntil *time.Time
 }
 
 // UserFilter narrows ListUsers. Zero fields do not filter.
@@ -176,6 +181,8 @@ type UserFilter struct {
 	Query  string
 	Status UserStatus
 	Role   string
+	// Group is a group id: only its members.
+	Group string
 	// After is the keyset cursor: only users whose username sorts after it.
 	After string
 	// Limit caps the result; 0 means 100.
