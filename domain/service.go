@@ -447,3 +447,67 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 func (s *Service) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
 	return nil, errNotImplemented
 }
+
+// ---------------------------------------------------------------------------
+// Clients
+
+// ClientPatch is a partial update of a client; nil fields are left alone.
+type ClientPatch struct {
+	Name                   *string
+	RedirectURIs           *[]string
+	PostLogoutRedirectURIs *[]string
+	AllowedOrigins         *[]string
+	GrantTypes             *[]string
+	Scopes                 *[]string
+	Audience               *[]string
+	Roles                  *[]string
+	FirstParty             *bool
+	AccessTokenFormat      *store.AccessTokenFormat
+	Lifetimes              *store.Lifetimes
+}
+
+// CreateClient validates (ValidateClient) and stores c with a generated
+// secret unless it is public or uses private_key_jwt ("client.create"). The
+// secret is returned once; only its digest is stored.
+func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (store.Client, string, error) {
+	return store.Client{}, "", errNotImplemented
+}
+
+// GetClient returns store.ErrNotFound if absent.
+func (s *Service) GetClient(ctx context.Context, id string) (store.Client, error) {
+	return store.Client{}, errNotImplemented
+}
+
+// ListClients returns every client by id.
+func (s *Service) ListClients(ctx context.Context) ([]store.Client, error) {
+	return nil, errNotImplemented
+}
+
+// UpdateClient applies p after validating the result ("client.update").
+func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p ClientPatch) (store.Client, error) {
+	return store.Client{}, errNotImplemented
+}
+
+// DeleteClient removes the client with its grants and tokens ("client.delete").
+func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {
+	return errNotImplemented
+}
+
+// ---------------------------------------------------------------------------
+// Login sessions
+
+// ListSessions returns the user's live browser sessions.
+func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.LoginSession, error) {
+	return nil, errNotImplemented
+}
+
+// GetSession returns store.ErrNotFound if absent or expired.
+func (s *Service) GetSession(ctx context.Context, id string) (store.LoginSession, error) {
+	return store.LoginSession{}, errNotImplemented
+}
+
+// RevokeSession ends a session and revokes the tokens of the grants made in
+// it ("session.revoke").
+func (s *Service) RevokeSession(ctx context.Context, a Actor, sessionID string) error {
+	return errNotImplemented
+}

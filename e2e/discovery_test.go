@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -28,7 +29,6 @@ func TestDiscovery(t *testing.T) {
 		wantEndpoints := map[string]string{
 			"authorization_endpoint":                "/oauth2/auth",
 			"token_endpoint":                        "/oauth2/token",
-			"jwks_uri":                              "/oauth2/jwks",
 			"introspection_endpoint":                "/oauth2/introspect",
 			"revocation_endpoint":                   "/oauth2/revoke",
 			"pushed_authorization_request_endpoint": "/oauth2/par",
@@ -41,6 +41,10 @@ func TestDiscovery(t *testing.T) {
 			if got := doc.str(key); got != ts.endpoint(path) {
 				t.Errorf("%s: %s = %q, want %q", name, key, got, ts.endpoint(path))
 			}
+		}
+		// The JWKS is served at both addresses; discovery may name either.
+		if got := doc.str("jwks_uri"); got != ts.endpoint("/oauth2/jwks") && got != ts.endpoint("/.well-known/jwks.json") {
+			t.Errorf("%s: jwks_uri = %q, want %s or %s", name, got, ts.endpoint("/oauth2/jwks"), ts.endpoint("/.well-known/jwks.json"))
 		}
 		wantList(t, name, doc, "code_challenge_methods_supported", []string{"S256"}, []string{"plain"})
 		wantList(t, name, doc, "grant_types_supported",
@@ -59,6 +63,9 @@ func TestDiscovery(t *testing.T) {
 	if jwks.Status != http.StatusOK {
 		t.Fatalf("jwks: status %d", jwks.Status)
 	}
+	if other := getJSON(t, ts.endpoint("/oauth2/jwks")); other.Status != http.StatusOK || other.Raw != jwks.Raw {
+		t.Errorf("/oauth2/jwks: status %d, same key set as jwks_uri: %v", other.Status, other.Raw == jwks.Raw)
+	}
 	keys, _ := jwks.JSON["keys"].([]any)
 	if len(keys) == 0 {
 		t.Fatalf("jwks has no keys: %s", jwks.Raw)
@@ -75,8 +82,9 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 
-	// Every endpoint answers a request without credentials or parameters
-	// with a deliberate client error, never 404, 405 or a server error.
+	// Every endpoint answers a request without credentials (or, for the
+	// authorization and token endpoints, without parameters) with its
+	// deliberate answer, never 404, 405 or a server error.
 	browser := ts.newBrowser(t)
 	endpoints := []struct {
 		name, key, method string
@@ -98,7 +106,11 @@ func TestDiscovery(t *testing.T) {
 			if ep.method == http.MethodGet {
 				resp = get(t, browser, target)
 			} else {
-				resp = postForm(t, httpClient(), target, nil, nil)
+				var form url.Values
+				if ep.key != "token_endpoint" {
+					form = url.Values{"token": {"gh_at_x.y"}, "response_type": {"code"}}
+				}
+				resp = postForm(t, httpClient(), target, form, nil)
 			}
 			closeBody(resp)
 			if resp.StatusCode != ep.want {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -715,6 +716,7 @@ type oauthResponse struct {
 	Header http.Header
 	JSON   map[string]any
 	Raw    string
+	Err    error // set only by doJSONNoFatal
 }
 
 func (r oauthResponse) str(key string) string {
@@ -751,19 +753,29 @@ func (ts *testServer) newFormRequest(t *testing.T, path string, form url.Values,
 
 func doJSON(t *testing.T, c *http.Client, req *http.Request) oauthResponse {
 	t.Helper()
+	r := doJSONNoFatal(c, req)
+	if r.Err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, r.Err)
+	}
+	return r
+}
+
+// doJSONNoFatal is doJSON for goroutines other than the test's: failures
+// come back in Err.
+func doJSONNoFatal(c *http.Client, req *http.Request) oauthResponse {
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+		return oauthResponse{Err: err}
 	}
 	defer closeBody(resp)
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		t.Fatalf("read %s: %v", req.URL.Path, err)
+		return oauthResponse{Err: fmt.Errorf("read body: %w", err)}
 	}
 	out := oauthResponse{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	if len(bytes.TrimSpace(raw)) > 0 && strings.Contains(resp.Header.Get("Content-Type"), "json") {
 		if err := json.Unmarshal(raw, &out.JSON); err != nil {
-			t.Fatalf("%s %s: decode JSON (status %d): %v\n%s", req.Method, req.URL.Path, resp.StatusCode, err, snippet(string(raw)))
+			out.Err = fmt.Errorf("decode JSON (status %d): %w\n%s", resp.StatusCode, err, snippet(string(raw)))
 		}
 	}
 	return out

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
@@ -79,12 +80,25 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: provider: %w", err)
 	}
 
+	svc := domain.NewService(st, domain.Options{
+		Passwords: domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
+		Logger:    logger,
+	})
+	api := admin.New(svc, func(ctx context.Context, token string) (admin.AccessToken, error) {
+		ti, err := prov.IntrospectAccessToken(ctx, token)
+		if err != nil {
+			return admin.AccessToken{}, err
+		}
+		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt}, nil
+	}, admin.Options{Logger: logger})
+
 	s := &Server{keys: km, store: st, logger: logger}
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
 	prov.Mount(r)
 	pages.Mount(r)
+	api.Mount(r)
 
 	s.handler = recoverPanics(logger, logRequests(logger, limitBody(cfg.HTTP.MaxBodyBytes, r)))
 	return s, nil
