@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/demo"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/janitor"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/migrations"
 	"github.com/gatehouse/gatehouse/server"
@@ -95,6 +96,10 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	// Expired codes, tokens, sessions and JWT ids are removed continuously,
+	// so the tables stay bounded; every instance may run it.
+	go janitor.New(st, janitor.Options{Logger: a.logger}).Run(ctx)
+
 	a.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "version", version)
 
 	served := make(chan error, 1)

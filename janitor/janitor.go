@@ -1,0 +1,130 @@
+package janitor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Options configure a Janitor.
+type Options struct {
+	// Interval between runs (default 1m). Each run waits a random extra of
+	// up to a tenth of it, so instances started together spread out.
+	Interval time.Duration
+	// BatchSize bounds each DELETE (default 500): short statements hold
+	// locks briefly and never build a huge transaction.
+	BatchSize int
+	// MaxBatches bounds one run per table (default 200); what is left waits
+	// for the next run rather than starving the database.
+	MaxBatches int
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+// Janitor removes expired records from a store.
+type Janitor struct {
+	st   store.Store
+	opts Options
+}
+
+// New returns a Janitor with defaults for zero options.
+func New(st store.Store, opts Options) *Janitor {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Minute
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.MaxBatches <= 0 {
+		opts.MaxBatches = 200
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Janitor{st: st, opts: opts}
+}
+
+// Result counts what one run deleted.
+type Result struct {
+	Tokens        int `json:"tokens"`
+	LoginSessions int `json:"login_sessions"`
+	JWTIDs        int `json:"jwt_ids"`
+	SigningKeys   int `json:"signing_keys"`
+}
+
+// RunOnce deletes expired records, batch by batch, until a batch comes back
+// short or MaxBatches is reached for each kind.
+func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
+	now := j.opts.Now()
+	var res Result
+	var err error
+	if res.Tokens, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredTokens(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: tokens: %w", err)
+	}
+	if res.LoginSessions, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredLoginSessions(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: login sessions: %w", err)
+	}
+	if res.JWTIDs, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredJWTIDs(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: jwt ids: %w", err)
+	}
+	// Retired keys are few; one statement removes them all.
+	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
+		return res, fmt.Errorf("janitor: signing keys: %w", err)
+	}
+	return res, nil
+}
+
+func (j *Janitor) drain(ctx context.Context, batch func(ctx context.Context, limit int) (int, error)) (int, error) {
+	total := 0
+	for range j.opts.MaxBatches {
+		n, err := batch(ctx, j.opts.BatchSize)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < j.opts.BatchSize {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Run calls RunOnce every Interval until ctx is done. Failures are logged
+// and retried at the next interval: a database blip must not stop cleanup.
+func (j *Janitor) Run(ctx context.Context) {
+	for {
+		jitter := time.Duration(rand.Int64N(int64(j.opts.Interval)/10 + 1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(j.opts.Interval + jitter):
+		}
+		res, err := j.RunOnce(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				j.opts.Logger.Warn("janitor run failed", "error", err)
+			}
+			continue
+		}
+		if res != (Result{}) {
+			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens,
+				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys)
+		}
+	}
+}

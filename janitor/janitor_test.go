@@ -1,0 +1,164 @@
+package janitor_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/janitor"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/memory"
+	"github.com/gatehouse/gatehouse/store/postgres"
+)
+
+func backends(t *testing.T) map[string]func(t *testing.T) store.Store {
+	return map[string]func(t *testing.T) store.Store{
+		"memory": func(t *testing.T) store.Store { return memory.New() },
+		"postgres": func(t *testing.T) store.Store {
+			st, err := postgres.New(context.Background(), pgtest.NewDatabase(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(st.Close)
+			return st
+		},
+	}
+}
+
+// seed stores expired and live access tokens, login sessions and JWT ids.
+func seed(t *testing.T, st store.Store, now time.Time, expired, live int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.CreateClient(ctx, store.Client{ID: "c", GrantTypes: []string{"client_credentials"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	user := store.User{ID: uuid.NewString(), Username: "u", Email: "u@example.com", Status: store.StatusActive, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	add := func(i int, exp time.Time) {
+		err := st.CreateToken(ctx, store.Token{
+			Kind: store.KindAccessToken, Signature: fmt.Sprintf("sig-%d-%d", i, exp.Unix()), RequestID: uuid.NewString(),
+			ClientID: "c", Subject: "c", RequestedAt: now, ExpiresAt: exp, Active: true, Request: json.RawMessage(`{}`),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateLoginSession(ctx, store.LoginSession{ID: fmt.Sprintf("s-%d-%d", i, exp.Unix()), UserID: user.ID,
+			AuthTime: now, ExpiresAt: exp, LastSeenAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkJWTIDUsed(ctx, fmt.Sprintf("j-%d-%d", i, exp.Unix()), exp, now.Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range expired {
+		add(i, now.Add(-time.Minute))
+	}
+	for i := range live {
+		add(i, now.Add(time.Hour))
+	}
+}
+
+func TestRunOnceDeletesOnlyExpired(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(t)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			seed(t, st, now, 25, 3)
+			j := janitor.New(st, janitor.Options{BatchSize: 10, Now: func() time.Time { return now }})
+			res, err := j.RunOnce(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := janitor.Result{Tokens: 25, LoginSessions: 25, JWTIDs: 25}
+			if res != want {
+				t.Fatalf("RunOnce = %+v, want %+v", res, want)
+			}
+			// A second run finds nothing; the live records are all there.
+			if res, err = j.RunOnce(context.Background()); err != nil || res != (janitor.Result{}) {
+				t.Fatalf("second RunOnce = %+v, %v; want nothing deleted", res, err)
+			}
+			if n, _ := st.DeleteExpiredTokens(context.Background(), now.Add(2*time.Hour), 1000); n != 3 {
+				t.Errorf("live tokens left = %d, want 3", n)
+			}
+			sessions, err := st.ListLoginSessions(context.Background(), mustUser(t, st).ID, now)
+			if err != nil || len(sessions) != 3 {
+				t.Errorf("live sessions = %d (%v), want 3", len(sessions), err)
+			}
+		})
+	}
+}
+
+func TestRunOnceIsBounded(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(t)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			seed(t, st, now, 50, 0)
+			j := janitor.New(st, janitor.Options{BatchSize: 10, MaxBatches: 2, Now: func() time.Time { return now }})
+			res, err := j.RunOnce(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Tokens != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 {
+				t.Fatalf("one bounded run deleted %+v, want 20 of each (2 batches of 10)", res)
+			}
+			// The rest goes on the following runs.
+			for range 2 {
+				if _, err := j.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if res, _ := j.RunOnce(context.Background()); res != (janitor.Result{}) {
+				t.Fatalf("after four runs still deleting: %+v", res)
+			}
+		})
+	}
+}
+
+func TestConcurrentJanitorsShareTheWork(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(t)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			seed(t, st, now, 60, 0)
+			results := make(chan janitor.Result, 3)
+			errs := make(chan error, 3)
+			for range 3 {
+				go func() {
+					res, err := janitor.New(st, janitor.Options{BatchSize: 7, Now: func() time.Time { return now }}).RunOnce(context.Background())
+					results <- res
+					errs <- err
+				}()
+			}
+			total := janitor.Result{}
+			for range 3 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+				r := <-results
+				total.Tokens += r.Tokens
+				total.LoginSessions += r.LoginSessions
+				total.JWTIDs += r.JWTIDs
+			}
+			if total != (janitor.Result{Tokens: 60, LoginSessions: 60, JWTIDs: 60}) {
+				t.Fatalf("three janitors deleted %+v in all, want exactly 60 of each", total)
+			}
+		})
+	}
+}
+
+func mustUser(t *testing.T, st store.Store) store.User {
+	t.Helper()
+	u, err := st.GetUserByUsername(context.Background(), "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
