@@ -66,7 +66,8 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 }
 
 // DeleteClient removes what a foreign key with ON DELETE CASCADE would:
-// the client's grants and tokens, consents and PAR requests.
+// the client's grants and tokens, consents, PAR requests and system API
+// tokens.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return s.do(ctx, "delete client", func(o op) error {
 		if _, ok := s.clients[id]; !ok {
@@ -88,6 +89,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 				del(o, s.pars, k)
 			}
 		}
+		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
 		del(o, s.clients, id)
 		return nil
 	})

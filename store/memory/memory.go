@@ -14,7 +14,10 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.IAM   = (*Store)(nil)
+)
 
 // Store keeps everything in maps guarded by one lock. The zero value is not
 // usable; call New.
@@ -37,7 +40,20 @@ type Store struct {
 	keys      map[string]store.SigningKey
 	jtis      map[string]time.Time
 	issuers   map[string]store.TrustedIssuer
+
+	groups     map[string]store.Group
+	groupNames map[string]string // name -> group id
+	members    map[memberKey]struct{}
+	requests   map[string]store.AccessRequest
+	apiTokens  map[string]store.APIToken
+	apiHashes  map[string]string // secret digest -> API token id
+	audit      map[int64]store.AuditEntry
+	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
+	// it is not rolled back, so ids only ever increase (with gaps).
+	auditSeq int64
 }
+
+type memberKey struct{ groupID, userID string }
 
 type tokenKey struct {
 	kind      store.TokenKind
@@ -74,6 +90,14 @@ func New(opts ...Option) *Store {
 		keys:      map[string]store.SigningKey{},
 		jtis:      map[string]time.Time{},
 		issuers:   map[string]store.TrustedIssuer{},
+
+		groups:     map[string]store.Group{},
+		groupNames: map[string]string{},
+		members:    map[memberKey]struct{}{},
+		requests:   map[string]store.AccessRequest{},
+		apiTokens:  map[string]store.APIToken{},
+		apiHashes:  map[string]string{},
+		audit:      map[int64]store.AuditEntry{},
 	}
 	for _, o := range opts {
 		o(s)

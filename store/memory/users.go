@@ -28,6 +28,7 @@ func copyUser(u store.User) store.User {
 	u.UpdatedAt = stamp(u.UpdatedAt)
 	u.LastLoginAt = stampPtr(u.LastLoginAt)
 	u.ExpiresAt = stampPtr(u.ExpiresAt)
+	u.LockedUntil = stampPtr(u.LockedUntil)
 	return u
 }
 
@@ -135,7 +136,9 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 }
 
 // DeleteUser removes what ON DELETE CASCADE would: the user's login
-// sessions, consents, and grants with their tokens.
+// sessions, consents, grants with their tokens, group memberships, access
+// requests and API tokens. The audit log keeps its entries: it is
+// append-only and names users by id, without a reference.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.do(ctx, "delete user", func(o op) error {
 		uid, ok := canonicalUUID(id)
@@ -162,6 +165,17 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 				del(o, s.consents, k)
 			}
 		}
+		for k := range s.members {
+			if k.userID == uid {
+				del(o, s.members, k)
+			}
+		}
+		for id, r := range s.requests {
+			if r.UserID == uid {
+				del(o, s.requests, id)
+			}
+		}
+		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.UserID == uid })
 		del(o, s.usernames, strings.ToLower(u.Username))
 		del(o, s.emails, strings.ToLower(u.Email))
 		del(o, s.users, uid)
@@ -177,7 +191,20 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 	query := strings.ToLower(f.Query)
 	var out []store.User
 	err := s.do(ctx, "list users", func(op) error {
+		groupID := ""
+		if f.Group != "" {
+			id, ok := canonicalUUID(f.Group)
+			if !ok {
+				return nil // no group has that id, so it has no members
+			}
+			groupID = id
+		}
 		for _, u := range s.users {
+			if groupID != "" {
+				if _, ok := s.members[memberKey{groupID, u.ID}]; !ok {
+					continue
+				}
+			}
 			if f.After != "" && u.Username <= f.After {
 				continue
 			}
@@ -269,7 +296,8 @@ func (s *Store) UpdateRole(ctx context.Context, r store.Role) error {
 }
 
 // DeleteRole refuses to delete a role anything still refers to: another
-// role as its parent, a user, or a client acting as a service account.
+// role as its parent, a user, a group, a client acting as a service account
+// or a pending access request. Decided requests keep the name as history.
 func (s *Store) DeleteRole(ctx context.Context, name string) error {
 	return s.do(ctx, "delete role", func(o op) error {
 		r, ok := s.roles[name]
@@ -292,6 +320,16 @@ func (s *Store) DeleteRole(ctx context.Context, name string) error {
 		for _, c := range s.clients {
 			if slices.Contains(c.Roles, name) {
 				return fmt.Errorf("role %q is assigned to clients: %w", name, store.ErrConflict)
+			}
+		}
+		for _, g := range s.groups {
+			if slices.Contains(g.Roles, name) {
+				return fmt.Errorf("role %q is assigned to groups: %w", name, store.ErrConflict)
+			}
+		}
+		for _, r := range s.requests {
+			if r.Status == store.RequestPending && r.RequestedRole == name {
+				return fmt.Errorf("role %q is requested by a pending access request: %w", name, store.ErrConflict)
 			}
 		}
 		del(o, s.roles, name)

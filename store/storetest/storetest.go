@@ -35,6 +35,12 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", keyTests},
 		{"JWTIDs", jtiTests},
 		{"TrustedIssuers", issuerTests},
+		{"Groups", requireIAM(groupTests)},
+		{"AccessRequests", requireIAM(accessRequestTests)},
+		{"APITokens", requireIAM(apiTokenTests)},
+		{"Audit", requireIAM(auditTests)},
+		{"SignIns", requireIAM(signInTests)},
+		{"IAMReferences", requireIAM(iamReferenceTests)},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
@@ -62,8 +68,11 @@ func testPing(f *fixture) {
 // fixture is what every subtest works with: the store under test and
 // helpers that build valid records with unique ids.
 type fixture struct {
-	t   *testing.T
-	s   store.Store
+	t *testing.T
+	s store.Store
+	// iam is s as a store.IAM, nil if it is not one; IAM subtests fail
+	// then (see requireIAM).
+	iam store.IAM
 	ctx context.Context
 	// now is the wall clock at the start of the subtest. It keeps its
 	// nanoseconds, so stored times exercise the backend's truncation.
@@ -80,7 +89,8 @@ const subtestDeadline = 60 * time.Second
 func newFixture(t *testing.T, s store.Store) *fixture {
 	ctx, cancel := context.WithTimeout(t.Context(), subtestDeadline)
 	t.Cleanup(cancel)
-	return &fixture{t: t, s: s, ctx: ctx, now: time.Now()}
+	iam, _ := s.(store.IAM)
+	return &fixture{t: t, s: s, iam: iam, ctx: ctx, now: time.Now()}
 }
 
 // at returns f.now shifted by d.
@@ -299,6 +309,8 @@ func (f *fixture) newUser() store.User {
 		UpdatedAt:     f.at(-24 * time.Hour),
 		LastLoginAt:   f.atPtr(-time.Hour),
 		ExpiresAt:     f.atPtr(365 * 24 * time.Hour),
+		FailedLogins:  2,
+		LockedUntil:   f.atPtr(-30 * time.Minute),
 	}
 }
 

@@ -62,6 +62,8 @@ func testUserEmptyFields(f *fixture) {
 	u.Roles = nil
 	u.LastLoginAt = nil
 	u.ExpiresAt = nil
+	u.LockedUntil = nil
+	u.FailedLogins = 0
 	u.FullName, u.Department, u.PasswordHash = "", "", ""
 	u.Status = store.StatusPending
 	u.EmailVerified = false
@@ -144,6 +146,8 @@ func testUserUpdate(f *fixture) {
 		UpdatedAt:     f.now,
 		LastLoginAt:   nil,
 		ExpiresAt:     f.atPtr(time.Hour),
+		FailedLogins:  4,
+		LockedUntil:   f.atPtr(15 * time.Minute),
 	}
 	f.must(f.s.UpdateUser(f.ctx, upd), "UpdateUser")
 	want := upd
@@ -356,6 +360,7 @@ func testUserNoAliasing(f *fixture) {
 	u.Roles[0] = "admin"
 	u.Preferences[0] = ' '
 	*u.LastLoginAt = f.now.Add(time.Hour)
+	*u.LockedUntil = f.now.Add(time.Hour)
 
 	got, err := f.s.GetUser(f.ctx, u.ID)
 	f.must(err, "GetUser")
@@ -364,6 +369,7 @@ func testUserNoAliasing(f *fixture) {
 	got.Roles[0] = "admin"
 	got.Preferences[0] = ' '
 	*got.ExpiresAt = f.now
+	*got.LockedUntil = f.now
 	list, err := f.s.ListUsers(f.ctx, store.UserFilter{})
 	f.must(err, "ListUsers")
 	if len(list) != 1 {
