@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -76,7 +76,8 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 	fl.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", 0, "ID token lifetime (default: the server's)")
 	fl.DurationVar(&f.lifetimes.RefreshToken, "refresh-token-lifetime", 0, "refresh token lifetime (default: the server's)")
 	fl.DurationVar(&f.lifetimes.AuthorizationCode, "authorization-code-lifetime", 0, "authorization code lifetime (default: the server's)")
-	fl.StringArrayVar(&f.roles, "role", nil, "role of the client's service account, for client_credentials (repeatable)")
+	fl.StringArrayVar(&f.roles, "role", nil, "role of the client's service account (repeatable): a client_credentials client with roles\n"+
+		"calls the resource API with those roles' permissions (its token needs the gatehouse:api scope)")
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
@@ -128,40 +129,15 @@ func (f clientCreateFlags) client(cmd *cobra.Command) (store.Client, error) {
 }
 
 func (a *app) createClient(ctx context.Context, c store.Client) error {
-	if err := domain.ValidateClient(c); err != nil {
-		return fmt.Errorf("clients create: %w", err)
-	}
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := checkRolesExist(ctx, st, c.Roles); err != nil {
-		return fmt.Errorf("clients create: %w", err)
-	}
-
-	var secret string
-	if domain.ClientUsesSecret(c) {
-		secret, c.SecretHash, err = domain.NewClientSecret()
+	return a.withService(ctx, func(svc *domain.Service, _ store.Store) error {
+		created, secret, err := svc.CreateClient(ctx, domain.CLIActor(), c)
 		if err != nil {
-			return fmt.Errorf("clients create: %w", err)
+			return failure("clients create", err, "a role in --role", fmt.Sprintf("a client with id %q already exists", c.ID))
 		}
-	}
-	now := a.now().UTC()
-	c.CreatedAt, c.UpdatedAt = now, now
-	if err := st.CreateClient(ctx, c); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("clients create: a client with id %q already exists", c.ID)
-		}
-		return fmt.Errorf("clients create: %w", err)
-	}
-	created, err := st.GetClient(ctx, c.ID)
-	if err != nil {
-		return fmt.Errorf("clients create: read back: %w", err)
-	}
-	v := newClientView(created)
-	v.ClientSecret = secret
-	return a.printJSON(v)
+		v := admin.NewClientView(created)
+		v.ClientSecret = secret
+		return a.printJSON(v)
+	})
 }
 
 func newClientsListCmd(a *app) *cobra.Command {
@@ -171,20 +147,13 @@ func newClientsListCmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			clients, err := st.ListClients(ctx)
-			if err != nil {
-				return fmt.Errorf("clients list: %w", err)
-			}
-			out := make([]clientView, 0, len(clients))
-			for _, c := range clients {
-				out = append(out, newClientView(c))
-			}
-			return a.printJSON(out)
+			return a.withService(ctx, func(svc *domain.Service, _ store.Store) error {
+				clients, err := svc.ListClients(ctx)
+				if err != nil {
+					return failure("clients list", err, "", "")
+				}
+				return a.printJSON(views(clients, admin.NewClientView))
+			})
 		},
 	}
 }
@@ -196,19 +165,13 @@ func newClientsGetCmd(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			c, err := st.GetClient(ctx, args[0])
-			if err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("clients get: client %q not found", args[0])
+			return a.withService(ctx, func(svc *domain.Service, _ store.Store) error {
+				c, err := svc.GetClient(ctx, args[0])
+				if err != nil {
+					return failure("clients get", err, fmt.Sprintf("client %q", args[0]), "")
 				}
-				return fmt.Errorf("clients get: %w", err)
-			}
-			return a.printJSON(newClientView(c))
+				return a.printJSON(admin.NewClientView(c))
+			})
 		},
 	}
 }
@@ -220,18 +183,12 @@ func newClientsDeleteCmd(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.DeleteClient(ctx, args[0]); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("clients delete: client %q not found", args[0])
+			return a.withService(ctx, func(svc *domain.Service, _ store.Store) error {
+				if err := svc.DeleteClient(ctx, domain.CLIActor(), args[0]); err != nil {
+					return failure("clients delete", err, fmt.Sprintf("client %q", args[0]), "")
 				}
-				return fmt.Errorf("clients delete: %w", err)
-			}
-			return a.printJSON(map[string]string{"deleted": args[0]})
+				return a.printJSON(map[string]string{"deleted": args[0]})
+			})
 		},
 	}
 }

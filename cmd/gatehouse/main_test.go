@@ -136,8 +136,8 @@ func TestCommandsThatIgnoreABrokenConfig(t *testing.T) {
 		stdout string
 	}{
 		{[]string{"version"}, "gatehouse dev"},
-		{[]string{"help", "users"}, "Create and list users"},
-		{[]string{"users", "--help"}, "Create and list users"},
+		{[]string{"help", "users"}, "Create, list, change and delete users"},
+		{[]string{"users", "--help"}, "Create, list, change and delete users"},
 		{[]string{"completion", "bash"}, "bash completion"},
 	}
 	for _, tt := range tests {

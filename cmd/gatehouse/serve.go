@@ -170,6 +170,10 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 		return nil, fmt.Errorf("serve: dev admin: %w", err)
 	}
 
+	if err := a.importPersonaRoles(ctx, cfg, st); err != nil {
+		return nil, err
+	}
+
 	demoSecret, err := createDevClient(ctx, st, store.Client{
 		ID: "demo", Name: "Demo web app", TokenEndpointAuthMethod: "client_secret_basic",
 		RedirectURIs:           []string{demo.RedirectURL(issuer)},
