@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/admin"
-	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/examples"
 	"github.com/gatehouse/gatehouse/store"
@@ -121,12 +120,7 @@ func readFileOrStdin(cmd *cobra.Command, path string) ([]byte, error) {
 // dev server shows realistic roles and goal suggestions. The system, not
 // the CLI, is the actor: no operator asked for it. Roles already there are
 // updated to the shipped definitions.
-func (a *app) importPersonaRoles(ctx context.Context, cfg config.Config, st store.Store) error {
-	svc := domain.NewService(st, domain.Options{
-		Passwords: domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Now:       a.now,
-		Logger:    a.logger,
-	})
+func (a *app) importPersonaRoles(ctx context.Context, svc *domain.Service) error {
 	created, updated, err := svc.ImportRoles(ctx, domain.Actor{Type: store.ActorSystem}, examples.Roles())
 	if err != nil {
 		return fmt.Errorf("serve: import persona roles: %w", err)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/config"
@@ -142,24 +141,20 @@ func openServeStore(ctx context.Context, cfg config.Config, migrate bool) (store
 	return st, nil
 }
 
-// seedDev creates the admin user and the demo clients of dev mode, prints
-// how to use them, and mounts the demo relying party at /demo.
+// seedDev creates the admin user, the persona roles and the demo clients of
+// dev mode through the domain service (audited, with the system as actor),
+// prints how to use them, and mounts the demo relying party at /demo.
 func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, next http.Handler) (http.Handler, error) {
-	now := a.now().UTC()
+	svc := a.devService(cfg, st)
+	system := domain.Actor{Type: store.ActorSystem}
 	issuer := strings.TrimRight(cfg.Issuer, "/")
 	var banner strings.Builder
 	fmt.Fprintf(&banner, "\ngatehouse is running in dev mode at %s (state is lost on exit)\n\n", issuer)
 
 	password := randomString(12)
-	pw := domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength}
-	hash, err := pw.Hash(password)
-	if err != nil {
-		return nil, err
-	}
-	err = st.CreateUser(ctx, store.User{
-		ID: uuid.NewString(), Username: "admin", Email: "admin@localhost.localdomain", FullName: "Administrator",
-		PasswordHash: hash, Status: store.StatusActive, Roles: []string{"admin"}, EmailVerified: true,
-		CreatedAt: now, UpdatedAt: now,
+	_, err := svc.CreateUser(ctx, system, domain.NewUser{
+		Username: "admin", Email: "admin@localhost.localdomain", FullName: "Administrator",
+		Password: password, Status: store.StatusActive, Roles: []string{"admin"}, EmailVerified: true,
 	})
 	switch {
 	case err == nil:
@@ -170,34 +165,35 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 		return nil, fmt.Errorf("serve: dev admin: %w", err)
 	}
 
-	if err := a.importPersonaRoles(ctx, cfg, st); err != nil {
+	if err := a.importPersonaRoles(ctx, svc); err != nil {
 		return nil, err
 	}
 
-	demoSecret, err := createDevClient(ctx, st, store.Client{
+	demoSecret, err := createDevClient(ctx, svc, system, store.Client{
 		ID: "demo", Name: "Demo web app", TokenEndpointAuthMethod: "client_secret_basic",
 		RedirectURIs:           []string{demo.RedirectURL(issuer)},
 		PostLogoutRedirectURIs: []string{issuer + "/demo"},
 		GrantTypes:             []string{"authorization_code", "refresh_token"},
 		ResponseTypes:          []string{"code"},
 		Scopes:                 []string{"openid", "profile", "email", "roles", "offline_access"},
-		CreatedAt:              now, UpdatedAt: now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	serviceSecret, err := createDevClient(ctx, st, store.Client{
+	// The service account is an admin, so the README's resource API
+	// walk-through works with its token out of the box.
+	serviceSecret, err := createDevClient(ctx, svc, system, store.Client{
 		ID: "demo-service", Name: "Demo service", TokenEndpointAuthMethod: "client_secret_basic",
 		GrantTypes: []string{"client_credentials"},
 		Scopes:     []string{"gatehouse:api"},
-		CreatedAt:  now, UpdatedAt: now,
+		Roles:      []string{"admin"},
 	})
 	if err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(&banner, "  demo client    client_id: demo   client_secret: %s\n", orExisting(demoSecret))
 	fmt.Fprintf(&banner, "                 redirect_uri: %s\n", demo.RedirectURL(issuer))
-	fmt.Fprintf(&banner, "  service client client_id: demo-service   client_secret: %s\n\n", orExisting(serviceSecret))
+	fmt.Fprintf(&banner, "  service client client_id: demo-service   client_secret: %s   (an admin service account)\n\n", orExisting(serviceSecret))
 	fmt.Fprintf(&banner, "  sign in through the demo app:  %s/demo\n", issuer)
 	fmt.Fprintf(&banner, "  discovery:                     %s/.well-known/openid-configuration\n\n", issuer)
 	fmt.Fprint(a.stdout, banner.String())
@@ -215,18 +211,23 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 	return mux, nil
 }
 
-// createDevClient creates c with a fresh secret and returns the secret, or
-// "" if a client of that id exists already (its secret is not known).
-func createDevClient(ctx context.Context, st store.Clients, c store.Client) (string, error) {
-	secret, digest, err := domain.NewClientSecret()
-	if err != nil {
-		return "", err
+// devService is the domain service dev seeding goes through.
+func (a *app) devService(cfg config.Config, st store.Store) *domain.Service {
+	return domain.NewService(st, domain.Options{
+		Passwords: domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
+		Now:       a.now,
+		Logger:    a.logger,
+	})
+}
+
+// createDevClient registers c and returns its generated secret, or "" if a
+// client of that id exists already (its secret is not known).
+func createDevClient(ctx context.Context, svc *domain.Service, actor domain.Actor, c store.Client) (string, error) {
+	_, secret, err := svc.CreateClient(ctx, actor, c)
+	if errors.Is(err, store.ErrConflict) {
+		return "", nil
 	}
-	c.SecretHash = digest
-	if err := st.CreateClient(ctx, c); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return "", nil
-		}
+	if err != nil {
 		return "", fmt.Errorf("serve: dev client %s: %w", c.ID, err)
 	}
 	return secret, nil
