@@ -221,8 +221,10 @@ func TestUserinfoClaimsByScope(t *testing.T) {
 					s, _ := r.(string)
 					got = append(got, s)
 				}
-				if len(got) != 2 || !contains(got, "manager") || !contains(got, "viewer") {
-					t.Errorf("roles = %v, want [manager viewer]", raw)
+				// The claim lists the effective roles: the user's own
+				// (manager, viewer) expanded through the hierarchy.
+				if len(got) != 3 || !contains(got, "manager") || !contains(got, "user") || !contains(got, "viewer") {
+					t.Errorf("roles = %v, want [manager user viewer]", raw)
 				}
 			}
 			for _, secret := range []string{"password", "password_hash", "PasswordHash"} {

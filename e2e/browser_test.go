@@ -58,6 +58,11 @@ func newRPCallback(t *testing.T) *rpCallback {
 	t.Helper()
 	cb := &rpCallback{}
 	cb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The browser also asks for /favicon.ico; only the redirect URI counts.
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r)
+			return
+		}
 		cb.mu.Lock()
 		cb.queries = append(cb.queries, r.URL.Query())
 		cb.mu.Unlock()
@@ -146,7 +151,11 @@ func runFlow(t *testing.T, scenario, authURL, redirectURI string, user testUser)
 	if strings.Contains(stdout.String(), user.Password) || strings.Contains(stderr.String(), user.Password) {
 		t.Errorf("flow.mjs printed the password")
 	}
-	t.Logf("flow.mjs %s: Chromium %s, pages %+v, screenshots %v", scenario, rep.BrowserVersion, rep.Pages, rep.Screenshots)
+	var seen []string
+	for _, p := range rep.Pages {
+		seen = append(seen, p.Kind+" ("+p.Title+")")
+	}
+	t.Logf("flow.mjs %s: Chromium %s, pages %v, screenshots %v", scenario, rep.BrowserVersion, seen, rep.Screenshots)
 	return rep
 }
 

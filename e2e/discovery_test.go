@@ -82,22 +82,23 @@ func TestDiscovery(t *testing.T) {
 		}
 	}
 
-	// Every endpoint answers a request without credentials (or, for the
-	// authorization and token endpoints, without parameters) with its
-	// deliberate answer, never 404, 405 or a server error.
+	// Every endpoint listed answers: a deliberate status for a request
+	// without credentials or parameters, never 404, 405 or a server error.
+	// (What exactly the client-authenticated endpoints answer is
+	// TestClientAuthenticationRequired's subject.)
 	browser := ts.newBrowser(t)
 	endpoints := []struct {
 		name, key, method string
-		want              int
+		want              []int
 	}{
-		{"authorize without parameters", "authorization_endpoint", http.MethodGet, http.StatusBadRequest},
-		{"token with an empty body", "token_endpoint", http.MethodPost, http.StatusBadRequest},
-		{"userinfo without a token", "userinfo_endpoint", http.MethodGet, http.StatusUnauthorized},
-		{"introspection without client authentication", "introspection_endpoint", http.MethodPost, http.StatusUnauthorized},
-		{"revocation without client authentication", "revocation_endpoint", http.MethodPost, http.StatusUnauthorized},
-		{"PAR without client authentication", "pushed_authorization_request_endpoint", http.MethodPost, http.StatusUnauthorized},
-		{"end session without a session", "end_session_endpoint", http.MethodGet, http.StatusOK},
-		{"JWKS", "jwks_uri", http.MethodGet, http.StatusOK},
+		{"authorize without parameters", "authorization_endpoint", http.MethodGet, []int{http.StatusBadRequest}},
+		{"token with an empty body", "token_endpoint", http.MethodPost, []int{http.StatusBadRequest}},
+		{"userinfo without a token", "userinfo_endpoint", http.MethodGet, []int{http.StatusUnauthorized}},
+		{"introspection without client authentication", "introspection_endpoint", http.MethodPost, []int{http.StatusBadRequest, http.StatusUnauthorized}},
+		{"revocation without client authentication", "revocation_endpoint", http.MethodPost, []int{http.StatusBadRequest, http.StatusUnauthorized}},
+		{"PAR without client authentication", "pushed_authorization_request_endpoint", http.MethodPost, []int{http.StatusBadRequest, http.StatusUnauthorized}},
+		{"end session without a session", "end_session_endpoint", http.MethodGet, []int{http.StatusOK}},
+		{"JWKS", "jwks_uri", http.MethodGet, []int{http.StatusOK}},
 	}
 	for _, ep := range endpoints {
 		t.Run(ep.name, func(t *testing.T) {
@@ -113,8 +114,8 @@ func TestDiscovery(t *testing.T) {
 				resp = postForm(t, httpClient(), target, form, nil)
 			}
 			closeBody(resp)
-			if resp.StatusCode != ep.want {
-				t.Errorf("%s %s: status %d, want %d", ep.method, target, resp.StatusCode, ep.want)
+			if !containsInt(ep.want, resp.StatusCode) {
+				t.Errorf("%s %s: status %d, want %v", ep.method, target, resp.StatusCode, ep.want)
 			}
 		})
 	}
@@ -150,5 +151,48 @@ func wantList(t *testing.T, doc string, r oauthResponse, key string, want, forbi
 		if contains(got, f) {
 			t.Errorf("%s: %s = %v advertises %q, which the server must not support", doc, key, got, f)
 		}
+	}
+}
+
+// TestClientAuthenticationRequired: every endpoint that needs client
+// authentication answers a request that carries none with invalid_client
+// and 401 (RFC 6749 section 5.2: "no client authentication included" is
+// invalid_client), and does what was asked for no one.
+func TestClientAuthenticationRequired(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	user := ts.createUser(t, "user")
+	client := ts.createConfidentialClient(t, nil)
+	rs := authOf(ts.resourceServer(t))
+	tok, _, _ := ts.newRP(t, client).signIn(t, user)
+
+	cases := []struct {
+		name, path string
+		form       url.Values
+	}{
+		{"token", "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}},
+		{"introspection", "/oauth2/introspect", url.Values{"token": {tok.AccessToken}}},
+		{"revocation", "/oauth2/revoke", url.Values{"token": {tok.AccessToken}}},
+		{"PAR", "/oauth2/par", url.Values{"response_type": {"code"}, "redirect_uri": {client.RedirectURIs[0]}, "scope": {"openid"}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.post(t, tc.path, tc.form, clientAuth{})
+			if _, ok := r.JSON["access_token"]; ok {
+				t.Fatalf("tokens issued without client authentication")
+			}
+			if _, ok := r.JSON["active"]; ok {
+				t.Fatalf("introspection answered without client authentication: %s", r.Raw)
+			}
+			// RFC 7662 defines no error code; fosite's request_unauthorized
+			// with 401 says the same as invalid_client there.
+			if tc.name == "introspection" && r.Status == http.StatusUnauthorized && r.str("error") == "request_unauthorized" {
+				return
+			}
+			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+		})
+	}
+	if !ts.isActive(t, tok.AccessToken, rs) || !ts.isActive(t, tok.RefreshToken, rs) {
+		t.Errorf("unauthenticated requests changed the tokens")
 	}
 }

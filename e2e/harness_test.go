@@ -341,8 +341,9 @@ func (ts *testServer) newRP(t *testing.T, c testClient, scopes ...string) *relyi
 		scopes = []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}
 	}
 	endpoint := provider.Endpoint()
+	// Send the secret the way the client is registered to.
 	endpoint.AuthStyle = oauth2.AuthStyleInHeader
-	if c.Secret == "" {
+	if c.Secret == "" || c.TokenEndpointAuthMethod == "client_secret_post" {
 		endpoint.AuthStyle = oauth2.AuthStyleInParams
 	}
 	return &relyingParty{

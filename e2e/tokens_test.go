@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -86,10 +87,10 @@ func TestRefreshTokenRotation(t *testing.T) {
 	if ts.isActive(t, at2, rs) {
 		t.Errorf("access token of the family still active after refresh token reuse")
 	}
-	wantOAuthError(t, ts.refresh(t, rt2, authOf(client)), http.StatusBadRequest, "invalid_grant")
 	if row := ts.storedToken(t, store.KindRefreshToken, rt2, "gh_rt_"); row.Active {
 		t.Errorf("store: refresh token of the revoked family still active")
 	}
+	wantOAuthError(t, ts.refresh(t, rt2, authOf(client)), http.StatusBadRequest, "invalid_grant")
 
 	// Another client cannot redeem someone else's refresh token.
 	other := ts.createConfidentialClient(t, nil)
@@ -120,8 +121,12 @@ func TestRevocation(t *testing.T) {
 		if ui := ts.userinfo(t, tok.AccessToken); ui.Status != http.StatusUnauthorized {
 			t.Errorf("userinfo with a revoked token: status %d, want 401", ui.Status)
 		}
-		if row := ts.storedToken(t, store.KindAccessToken, tok.AccessToken, "gh_at_"); row.Active {
+		// Revoked access tokens may be deleted or kept inactive.
+		row, err := ts.Store.GetToken(ctxT(t), store.KindAccessToken, tokenSignature(t, tok.AccessToken, "gh_at_"))
+		if err == nil && row.Active {
 			t.Errorf("store: revoked access token still active")
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("store: get revoked access token: %v", err)
 		}
 	})
 	t.Run("refresh token ends its grant", func(t *testing.T) {
@@ -345,7 +350,8 @@ func TestJWTAccessTokens(t *testing.T) {
 	}
 	iat, _ := claims["iat"].(float64)
 	exp, _ := claims["exp"].(float64)
-	if d := time.Duration(exp-iat) * time.Second; d != ts.Config.Lifetimes.AccessToken {
+	// iat and exp are whole seconds taken at slightly different moments.
+	if d := time.Duration(exp-iat) * time.Second; (d - ts.Config.Lifetimes.AccessToken).Abs() > time.Second {
 		t.Errorf("exp - iat = %v, want %v", d, ts.Config.Lifetimes.AccessToken)
 	}
 

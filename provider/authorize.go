@@ -143,11 +143,23 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if !ar.GetClient().GetGrantTypes().Has("authorization_code") {
 		return fosite.ErrUnauthorizedClient.WithHint("The OAuth 2.0 Client is not allowed to use the authorization code grant.")
 	}
+	// fosite's PKCE handler enforces these only when the code is issued,
+	// after the person has signed in and consented for nothing; refuse the
+	// request before anyone is asked anything.
+	form := ar.GetRequestForm()
+	if ar.GetClient().IsPublic() && form.Get("code_challenge") == "" {
+		return fosite.ErrInvalidRequest.WithHint("Clients must include a code_challenge when performing the authorize code flow, but it is missing.")
+	}
+	if form.Get("code_challenge") != "" && form.Get("code_challenge_method") != "S256" {
+		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256.")
+	}
 	return nil
 }
 
 // signedIn returns the login session the request may use, or answers the
-// request itself (login page or login_required) and returns false.
+// request itself (login page, login_required, or the request-access page
+// for a pending user) and returns false. A session it returns belongs to an
+// active user.
 func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester) (*consent.Session, bool) {
 	prompts := promptsOf(ar)
 	sess, err := p.pages.CurrentSession(r)
@@ -163,6 +175,16 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		reason = "The client asked for the user to sign in again."
 	case maxAgeExceeded(ar, sess.AuthTime):
 		reason = "The user's sign-in is older than max_age allows."
+	}
+	if reason == "" && sess.User.Status == store.StatusPending {
+		// Signed in, but no access yet: never a code. The browser goes to
+		// the request-access page and comes back here once approved.
+		if prompts.Has("none") {
+			p.authorizeError(w, r, ar, fosite.ErrInteractionRequired.WithHint("The user has to request access first."))
+			return nil, false
+		}
+		p.pages.RedirectToAccessRequest(w, r, p.returnTo(ar))
+		return nil, false
 	}
 	if reason == "" {
 		return sess, true

@@ -24,6 +24,19 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	grant := r.PostForm.Get("grant_type")
 
+	// fosite answers both of these with invalid_request; RFC 6749 §5.2 names
+	// them precisely, and clients branch on the code.
+	if grant != "" && !supportedGrantTypes[grant] {
+		p.writeToken(ctx, w, nil, nil, fosite.ErrUnsupportedGrantType.WithHintf("The grant type %q is not supported.", grant))
+		return
+	}
+	// Without even a grant type the request is malformed (invalid_request,
+	// fosite's answer) before it is unauthenticated.
+	if grant != "" && !presentsClient(r) {
+		p.writeToken(ctx, w, nil, nil, errNoClientAuth)
+		return
+	}
+
 	k, err := p.keys.Signer(ctx)
 	if err != nil {
 		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
@@ -54,6 +67,24 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp = nil
 	}
 	p.writeToken(ctx, w, ar, resp, err)
+}
+
+// supportedGrantTypes are the grants discovery lists.
+var supportedGrantTypes = map[string]bool{
+	"authorization_code": true, "refresh_token": true, "client_credentials": true, grantTypeJWTBearer: true,
+}
+
+// errNoClientAuth answers a token or revocation request that names no client
+// at all (RFC 6749 §5.2: invalid_client, 401).
+var errNoClientAuth = fosite.ErrInvalidClient.WithHint("Client authentication is required: use HTTP Basic, client_secret_post, private_key_jwt, or client_id for public clients.")
+
+// presentsClient reports whether the request names a client in any of the
+// ways the endpoints accept (call after ParseForm).
+func presentsClient(r *http.Request) bool {
+	if _, _, ok := r.BasicAuth(); ok {
+		return true
+	}
+	return r.PostForm.Get("client_id") != "" || r.PostForm.Get("client_assertion") != ""
 }
 
 // exchange runs fosite's token request and response.
@@ -126,6 +157,12 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // grant revokes the grant's refresh and access tokens.
 func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	_ = r.ParseForm()
+	if !presentsClient(r) {
+		p.logOAuthError(ctx, "revoke", errNoClientAuth)
+		p.oauth.WriteRevocationResponse(ctx, w, errNoClientAuth)
+		return
+	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
 	if err != nil {
 		p.logOAuthError(ctx, "revoke", err)

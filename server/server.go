@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -50,19 +51,31 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: keys: %w", err)
 	}
 
-	pages, err := consent.New(st, km, consent.Options{
-		Issuer:          cfg.Issuer,
-		CookieSecure:    cfg.CookieSecure(),
-		SessionLifetime: cfg.Lifetimes.LoginSession,
-		CSRFKey:         keys.Derive(secret, "csrf", 32),
-		Passwords:       domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Logger:          logger,
+	var notifier domain.Notifier // nil: no email
+	if cfg.SMTP.Host != "" {
+		notifier = notify.NewSMTP(cfg.SMTP, cfg.Issuer, logger)
+	}
+	svc := domain.NewService(st, domain.Options{
+		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
+		Notifier:         notifier,
+		Logger:           logger,
+		LockoutThreshold: cfg.Login.MaxFailures,
+		LockoutDuration:  cfg.Login.Lockout,
+	})
+
+	pages, err := consent.New(st, svc, km, consent.Options{
+		Issuer:              cfg.Issuer,
+		CookieSecure:        cfg.CookieSecure(),
+		SessionLifetime:     cfg.Lifetimes.LoginSession,
+		CSRFKey:             keys.Derive(secret, "csrf", 32),
+		RegistrationEnabled: cfg.Registration.Enabled,
+		Logger:              logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: pages: %w", err)
 	}
 
-	prov, err := provider.New(st, km, pages, provider.Options{
+	prov, err := provider.New(st, svc, km, pages, provider.Options{
 		Issuer:       cfg.Issuer,
 		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
 		BindingKey:   keys.Derive(secret, "consent-binding", 32),
@@ -80,10 +93,6 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: provider: %w", err)
 	}
 
-	svc := domain.NewService(st, domain.Options{
-		Passwords: domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Logger:    logger,
-	})
 	api := admin.New(svc, func(ctx context.Context, token string) (admin.AccessToken, error) {
 		ti, err := prov.IntrospectAccessToken(ctx, token)
 		if err != nil {
@@ -100,7 +109,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	pages.Mount(r)
 	api.Mount(r)
 
-	s.handler = recoverPanics(logger, logRequests(logger, limitBody(cfg.HTTP.MaxBodyBytes, r)))
+	// limitBody is outermost so that http.MaxBytesReader gets the server's
+	// own ResponseWriter: only then does net/http stop reading an oversized
+	// body and close the connection.
+	s.handler = limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, logRequests(logger, r)))
 	return s, nil
 }
 
