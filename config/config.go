@@ -38,6 +38,39 @@ type Config struct {
 
 	Password Password `yaml:"password"`
 	HTTP     HTTP     `yaml:"http"`
+
+	Login        Login        `yaml:"login"`
+	Registration Registration `yaml:"registration"`
+	SMTP         SMTP         `yaml:"smtp"`
+}
+
+// Login is the sign-in policy: repeated failures lock the account for a
+// while, which turns password guessing into a very slow affair.
+type Login struct {
+	// MaxFailures failed sign-ins in a row lock the user for Lockout.
+	MaxFailures int           `yaml:"max_failures"`
+	Lockout     time.Duration `yaml:"lockout"`
+}
+
+// Registration configures self-service sign-up.
+type Registration struct {
+	// Enabled lets anyone create an account at /register. New accounts are
+	// pending: they can only ask for access until a manager grants it.
+	Enabled bool `yaml:"enabled"`
+}
+
+// SMTP is the mail server that tells users about decisions on their access
+// requests. An empty Host turns email off.
+type SMTP struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	// Password may also come from GATEHOUSE_SMTP_PASSWORD_FILE.
+	Password string `yaml:"password"`
+	// From is the sender address, e.g. "gatehouse <no-reply@example.com>".
+	From string `yaml:"from"`
+	// RequireTLS refuses to send unless the server offers STARTTLS.
+	RequireTLS bool `yaml:"require_tls"`
 }
 
 // Log configures the structured logger.
@@ -101,6 +134,8 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 			MaxHeaderBytes:    64 << 10,
 		},
+		Login: Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		SMTP:  SMTP{Port: 587},
 	}
 }
 

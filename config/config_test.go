@@ -67,6 +67,9 @@ func TestDefault(t *testing.T) {
 			MaxBodyBytes:      1048576,
 			MaxHeaderBytes:    65536,
 		},
+		Login:        config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		Registration: config.Registration{Enabled: false},
+		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -122,6 +125,18 @@ http:
   idle_timeout: 60s
   max_body_bytes: 2048
   max_header_bytes: 4096
+login:
+  max_failures: 3
+  lockout: 30m
+registration:
+  enabled: true
+smtp:
+  host: mail.example.com
+  port: 2525
+  username: mailer
+  password: mail-password
+  from: gatehouse <no-reply@example.com>
+  require_tls: true
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -149,6 +164,10 @@ http:
 			MaxBodyBytes:      2048,
 			MaxHeaderBytes:    4096,
 		},
+		Login:        config.Login{MaxFailures: 3, Lockout: 30 * time.Minute},
+		Registration: config.Registration{Enabled: true},
+		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
+			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
 	}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
@@ -198,6 +217,8 @@ func TestLoadYAMLErrors(t *testing.T) {
 		{name: "not a mapping", yaml: "- a\n- b\n", wantErr: "cannot unmarshal"},
 		{name: "line of an unknown field", yaml: "# settings\n\nissuer: https://id.example.com\n\n\nport: 8080\n", wantErr: "line 6: field port not found"},
 		{name: "unknown field beside a bare zero", yaml: "lifetimes:\n  consent: 0\n  forever: true\n", wantErr: "field forever not found"},
+		{name: "unknown smtp field", yaml: "smtp:\n  hostname: mail.example.com\n", wantErr: "hostname"},
+		{name: "lockout without unit", yaml: "login:\n  lockout: 15\n", wantErr: "login.lockout: must be a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,6 +271,15 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_HTTP_IDLE_TIMEOUT", "4s", func(c config.Config) any { return c.HTTP.IdleTimeout }, 4 * time.Second},
 		{"GATEHOUSE_HTTP_MAX_BODY_BYTES", "4096", func(c config.Config) any { return c.HTTP.MaxBodyBytes }, int64(4096)},
 		{"GATEHOUSE_HTTP_MAX_HEADER_BYTES", "8192", func(c config.Config) any { return c.HTTP.MaxHeaderBytes }, 8192},
+		{"GATEHOUSE_LOGIN_MAX_FAILURES", "7", func(c config.Config) any { return c.Login.MaxFailures }, 7},
+		{"GATEHOUSE_LOGIN_LOCKOUT", "1h", func(c config.Config) any { return c.Login.Lockout }, time.Hour},
+		{"GATEHOUSE_REGISTRATION_ENABLED", "true", func(c config.Config) any { return c.Registration.Enabled }, true},
+		{"GATEHOUSE_SMTP_HOST", "smtp.example.com", func(c config.Config) any { return c.SMTP.Host }, "smtp.example.com"},
+		{"GATEHOUSE_SMTP_PORT", "25", func(c config.Config) any { return c.SMTP.Port }, 25},
+		{"GATEHOUSE_SMTP_USERNAME", "mailer", func(c config.Config) any { return c.SMTP.Username }, "mailer"},
+		{"GATEHOUSE_SMTP_PASSWORD", "mail-secret", func(c config.Config) any { return c.SMTP.Password }, "mail-secret"},
+		{"GATEHOUSE_SMTP_FROM", "no-reply@example.com", func(c config.Config) any { return c.SMTP.From }, "no-reply@example.com"},
+		{"GATEHOUSE_SMTP_REQUIRE_TLS", "true", func(c config.Config) any { return c.SMTP.RequireTLS }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {
@@ -316,13 +346,18 @@ func TestSecretFiles(t *testing.T) {
 	if err := os.WriteFile(dbFile, []byte("postgres://file/db\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yamlPath := writeFile(t, "gatehouse.yaml", "secret: from-yaml-but-long-enough-to-be-valid!!\ndatabase_url: postgres://yaml/db\n")
+	smtpFile := filepath.Join(dir, "smtp")
+	if err := os.WriteFile(smtpFile, []byte("mail-password-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yamlPath := writeFile(t, "gatehouse.yaml", "secret: from-yaml-but-long-enough-to-be-valid!!\ndatabase_url: postgres://yaml/db\nsmtp:\n  password: from-yaml\n")
 
 	tests := []struct {
 		name       string
 		env        map[string]string
 		wantSecret string
 		wantDB     string
+		wantSMTP   string
 		wantErr    string // a variable name the error must name
 	}{
 		{
@@ -330,12 +365,26 @@ func TestSecretFiles(t *testing.T) {
 			env:        map[string]string{"GATEHOUSE_SECRET_FILE": secretFile},
 			wantSecret: testSecret + "-from-file",
 			wantDB:     "postgres://yaml/db",
+			wantSMTP:   "from-yaml",
 		},
 		{
 			name:       "database url file",
 			env:        map[string]string{"GATEHOUSE_DATABASE_URL_FILE": dbFile},
 			wantSecret: "from-yaml-but-long-enough-to-be-valid!!",
 			wantDB:     "postgres://file/db",
+			wantSMTP:   "from-yaml",
+		},
+		{
+			name:       "smtp password file",
+			env:        map[string]string{"GATEHOUSE_SMTP_PASSWORD_FILE": smtpFile},
+			wantSecret: "from-yaml-but-long-enough-to-be-valid!!",
+			wantDB:     "postgres://yaml/db",
+			wantSMTP:   "mail-password-from-file",
+		},
+		{
+			name:    "smtp password variable and file",
+			env:     map[string]string{"GATEHOUSE_SMTP_PASSWORD": "x", "GATEHOUSE_SMTP_PASSWORD_FILE": smtpFile},
+			wantErr: "GATEHOUSE_SMTP_PASSWORD_FILE",
 		},
 		{
 			name:    "both variable and file",
@@ -363,8 +412,9 @@ func TestSecretFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Secret != tt.wantSecret || got.DatabaseURL != tt.wantDB {
-				t.Fatalf("secret %q, database_url %q; want %q, %q", got.Secret, got.DatabaseURL, tt.wantSecret, tt.wantDB)
+			if got.Secret != tt.wantSecret || got.DatabaseURL != tt.wantDB || got.SMTP.Password != tt.wantSMTP {
+				t.Fatalf("secret %q, database_url %q, smtp.password %q; want %q, %q, %q",
+					got.Secret, got.DatabaseURL, got.SMTP.Password, tt.wantSecret, tt.wantDB, tt.wantSMTP)
 			}
 		})
 	}
@@ -439,6 +489,31 @@ func TestValidateRules(t *testing.T) {
 		{"max body 1 KiB", func(c *config.Config) { c.HTTP.MaxBodyBytes = 1024 }, ""},
 		{"max body under 1 KiB", func(c *config.Config) { c.HTTP.MaxBodyBytes = 1023 }, "http.max_body_bytes"},
 		{"max header under 1 KiB", func(c *config.Config) { c.HTTP.MaxHeaderBytes = 0 }, "http.max_header_bytes"},
+
+		{"login max failures 1", func(c *config.Config) { c.Login.MaxFailures = 1 }, ""},
+		{"login max failures 0", func(c *config.Config) { c.Login.MaxFailures = 0 }, "login.max_failures"},
+		{"login lockout zero", func(c *config.Config) { c.Login.Lockout = 0 }, "login.lockout"},
+		{"login lockout negative", func(c *config.Config) { c.Login.Lockout = -time.Minute }, "login.lockout"},
+
+		{"registration on", func(c *config.Config) { c.Registration.Enabled = true }, ""},
+
+		{"smtp off needs nothing", func(c *config.Config) { c.SMTP = config.SMTP{Port: 587, RequireTLS: true} }, ""},
+		{"smtp host and from", func(c *config.Config) { c.SMTP.Host = "smtp.example.com"; c.SMTP.From = "no-reply@example.com" }, ""},
+		{"smtp ip host", func(c *config.Config) { c.SMTP.Host = "127.0.0.1"; c.SMTP.From = "g <no-reply@example.com>" }, ""},
+		{"smtp ipv6 host", func(c *config.Config) { c.SMTP.Host = "::1"; c.SMTP.From = "no-reply@example.com" }, ""},
+		{"smtp with auth", func(c *config.Config) {
+			c.SMTP = config.SMTP{Host: "smtp.example.com", Port: 465, Username: "u", Password: "p", From: "a@example.com"}
+		}, ""},
+		{"smtp host without from", func(c *config.Config) { c.SMTP.Host = "smtp.example.com" }, "smtp.from"},
+		{"smtp host with port", func(c *config.Config) { c.SMTP.Host = "smtp.example.com:25"; c.SMTP.From = "a@example.com" }, "smtp.host"},
+		{"smtp host with space", func(c *config.Config) { c.SMTP.Host = "smtp example"; c.SMTP.From = "a@example.com" }, "smtp.host"},
+		{"smtp port 0", func(c *config.Config) { c.SMTP.Port = 0 }, "smtp.port"},
+		{"smtp port too large", func(c *config.Config) { c.SMTP.Port = 65536 }, "smtp.port"},
+		{"smtp from malformed", func(c *config.Config) { c.SMTP.From = "not an address" }, "smtp.from"},
+		{"smtp from two addresses", func(c *config.Config) { c.SMTP.From = "a@example.com, b@example.com" }, "smtp.from"},
+		{"smtp from header injection", func(c *config.Config) { c.SMTP.From = "a@example.com\r\nBcc: x@evil.example" }, "smtp.from"},
+		{"smtp username line break", func(c *config.Config) { c.SMTP.Username = "u\r\nx"; c.SMTP.Password = "p" }, "smtp.username"},
+		{"smtp username without password", func(c *config.Config) { c.SMTP.Username = "u" }, "smtp.password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -477,6 +552,16 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 	if strings.Contains(msg, "short") {
 		t.Errorf("Error() %q leaks the secret", msg)
+	}
+}
+
+func TestValidateNeverShowsTheSMTPPassword(t *testing.T) {
+	c := validConfig()
+	c.SMTP = config.SMTP{Host: "smtp.example.com", Port: 587, Username: "u", Password: "hunter2\nsecret", From: "a@example.com"}
+	err := c.Validate()
+	assertProblemFields(t, err, "smtp.password")
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("Error() %q leaks the SMTP password", err)
 	}
 }
 

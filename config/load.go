@@ -156,7 +156,7 @@ func applyEnv(cfg *Config, env func(string) (string, bool)) error {
 	// These may also be read from the file named by <VAR>_FILE, so that
 	// secrets can be mounted (Docker, Kubernetes) rather than placed in the
 	// environment, where they leak into process listings and crash reports.
-	isFileSecret := map[string]bool{"secret": true, "database_url": true}
+	isFileSecret := map[string]bool{"secret": true, "database_url": true, "smtp.password": true}
 	for _, f := range fields(cfg) {
 		name := f.envName()
 		raw, ok := env(name)

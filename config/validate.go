@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,7 +120,71 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"login.max_failures", func(c Config) string {
+			if c.Login.MaxFailures < 1 {
+				return fmt.Sprintf("must be at least 1, got %d", c.Login.MaxFailures)
+			}
+			return ""
+		}},
+		{"login.lockout", positive(func(c Config) time.Duration { return c.Login.Lockout })},
+		{"smtp.host", func(c Config) string { return checkSMTPHost(c.SMTP.Host) }},
+		{"smtp.port", func(c Config) string {
+			if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+				return fmt.Sprintf("must be between 1 and 65535, got %d", c.SMTP.Port)
+			}
+			return ""
+		}},
+		{"smtp.from", func(c Config) string { return checkSMTPFrom(c.SMTP) }},
+		{"smtp.username", func(c Config) string {
+			if strings.ContainsAny(c.SMTP.Username, "\r\n\x00") {
+				return "must not contain line breaks or NUL"
+			}
+			return ""
+		}},
+		{"smtp.password", func(c Config) string {
+			// Never the value: errors end up in logs.
+			if c.SMTP.Username != "" && c.SMTP.Password == "" {
+				return "is required when smtp.username is set"
+			}
+			if strings.ContainsAny(c.SMTP.Password, "\r\n\x00") {
+				return "must not contain line breaks or NUL"
+			}
+			return ""
+		}},
 	}
+}
+
+// checkSMTPHost accepts a host name or IP address without a port (the port
+// is smtp.port), or "" for no email.
+func checkSMTPHost(host string) string {
+	if host == "" || net.ParseIP(host) != nil {
+		return ""
+	}
+	for _, r := range host {
+		ok := r == '-' || r == '.' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Sprintf("must be a host name or IP address without a port, got %q", host)
+		}
+	}
+	return ""
+}
+
+// checkSMTPFrom: a sender is needed once email is on, and it goes into a
+// header, so it must be one well-formed address and nothing else.
+func checkSMTPFrom(s SMTP) string {
+	if s.From == "" {
+		if s.Host != "" {
+			return "is required when smtp.host is set"
+		}
+		return ""
+	}
+	if strings.ContainsAny(s.From, "\r\n") {
+		return "must not contain line breaks"
+	}
+	if _, err := mail.ParseAddress(s.From); err != nil {
+		return fmt.Sprintf("must be an email address such as gatehouse <no-reply@example.com>, got %q", s.From)
+	}
+	return ""
 }
 
 // Validate reports every problem of the configuration as one

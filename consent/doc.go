@@ -1,10 +1,18 @@
 // Package consent owns the pages a person sees in a browser: sign-in, the
 // consent page, sign-out (including OpenID Connect RP-Initiated Logout, the
-// end_session endpoint), error pages and a minimal home page. It also owns
-// the browser login session (the SSO cookie and its store.LoginSession row)
-// and the CSRF protection every one of its forms carries.
+// end_session endpoint), self-registration (when configured), the
+// request-access and waiting pages of a pending user, error pages and a
+// minimal home page. It also owns the browser login session (the SSO cookie
+// and its store.LoginSession row) and the CSRF protection every one of its
+// forms carries.
+//
+// Every rule of the identity model is the domain Service's: sign-in (with
+// its lockout and audit), registration and access requests are calls to it,
+// never decided here. A pending user has a session (CurrentSession returns
+// it, Session.User.Status says pending) but can only ask for access.
 //
 // provider/ calls into it to find the signed-in user (CurrentSession), to send
-// a browser to the login page (RedirectToLogin) and to render the consent and
-// error pages; it never touches the cookies itself.
+// a browser to the login page (RedirectToLogin) or a pending user to the
+// request-access page (RedirectToAccessRequest), and to render the consent
+// and error pages; it never touches the cookies itself.
 package consent

@@ -57,6 +57,7 @@ func (c *clock) Advance(d time.Duration) {
 type env struct {
 	t      *testing.T
 	pages  *consent.Pages
+	svc    *domain.Service
 	store  store.Store
 	keys   *keys.Manager
 	clock  *clock
@@ -64,8 +65,21 @@ type env struct {
 	router *mux.Router
 }
 
+// envOptions adjust the pages and the domain service of a test env.
+type envOptions struct {
+	secure       bool
+	registration bool
+	domain       domain.Options
+}
+
 func newEnv(t *testing.T, secure bool) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{secure: secure})
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
+	secure := o.secure
 	ctx := context.Background()
 	st := memory.New()
 	t.Cleanup(st.Close)
@@ -77,13 +91,17 @@ func newEnv(t *testing.T, secure bool) *env {
 		t.Fatalf("keys Ensure: %v", err)
 	}
 	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-	p, err := consent.New(st, km, consent.Options{
-		Issuer:          testIssuer,
-		CookieSecure:    secure,
-		SessionLifetime: testLifetime,
-		CSRFKey:         []byte(strings.Repeat("c", 32)),
-		Passwords:       testPasswords,
-		Now:             clk.Now,
+	dopts := o.domain
+	dopts.Passwords = testPasswords
+	dopts.Now = clk.Now
+	svc := domain.NewService(st, dopts)
+	p, err := consent.New(st, svc, km, consent.Options{
+		Issuer:              testIssuer,
+		CookieSecure:        secure,
+		SessionLifetime:     testLifetime,
+		CSRFKey:             []byte(strings.Repeat("c", 32)),
+		RegistrationEnabled: o.registration,
+		Now:                 clk.Now,
 	})
 	if err != nil {
 		t.Fatalf("consent.New: %v", err)
@@ -92,7 +110,7 @@ func newEnv(t *testing.T, secure bool) *env {
 	p.Mount(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &env{t: t, pages: p, store: st, keys: km, clock: clk, srv: srv, router: r}
+	return &env{t: t, pages: p, svc: svc, store: st, keys: km, clock: clk, srv: srv, router: r}
 }
 
 // browser is an HTTP client with a cookie jar that does not follow

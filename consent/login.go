@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -24,6 +25,8 @@ type loginView struct {
 	Error    string
 	Username string
 	ReturnTo string
+	// Register is true when self-registration is on (a link to /register).
+	Register bool
 }
 
 // RedirectToLogin answers 303 See Other to /login?return_to=<returnTo>;
@@ -72,6 +75,7 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		Error:    msg,
 		Username: username,
 		ReturnTo: returnTo,
+		Register: p.opts.RegistrationEnabled,
 	})
 }
 
@@ -93,74 +97,28 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	u, found, err := p.lookupUser(r, username)
-	if err != nil {
-		p.internalError(w, r, "login: look up user", err)
-		return
-	}
-	var ok, rehash bool
-	if found {
-		ok, rehash = p.opts.Passwords.Verify(u.PasswordHash, password)
-	} else {
-		p.opts.Passwords.VerifyNobody(password)
-	}
-	now := p.now()
-	if !ok || !userCanSignIn(u, now) {
-		// The reason goes to the log, never to the page.
-		reason := "wrong password"
-		switch {
-		case !found:
-			reason = "unknown user"
-		case ok:
-			reason = "status " + string(u.Status)
-		}
-		p.log.Info("consent: sign-in failed", "reason", reason, "user_id", u.ID, "ip", remoteIP(r))
+	// The domain decides, counts failures toward the lockout, re-hashes old
+	// hashes and writes the audit entry; every refusal looks the same.
+	u, err := p.svc.Authenticate(r.Context(), username, password, remoteIP(r))
+	if errors.Is(err, domain.ErrInvalidCredentials) {
+		p.log.Info("consent: sign-in refused", "ip", remoteIP(r))
 		p.renderLogin(w, r, http.StatusUnauthorized, msgInvalidLogin, username, returnTo)
 		return
 	}
-
+	if err != nil {
+		p.internalError(w, r, "login: authenticate", err)
+		return
+	}
 	if err := p.startSession(w, r, u); err != nil {
 		p.internalError(w, r, "login: start session", err)
 		return
 	}
-	u.LastLoginAt = &now
-	if rehash {
-		if h, err := p.opts.Passwords.Hash(password); err == nil {
-			u.PasswordHash = h
-		} else {
-			p.log.Warn("consent: rehash password", "user_id", u.ID, "err", err)
-		}
-	}
-	// The session exists already; failing to record the login time must not
-	// turn a correct sign-in into an error.
-	if err := p.store.UpdateUser(r.Context(), u); err != nil {
-		p.log.Warn("consent: record last login", "user_id", u.ID, "err", err)
-	}
 	p.log.Info("consent: signed in", "user_id", u.ID, "ip", remoteIP(r))
+	if u.Status == store.StatusPending {
+		// Signed in, but with no access yet: the only thing to do is ask.
+		p.RedirectToAccessRequest(w, r, returnTo)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, returnTo, http.StatusSeeOther)
-}
-
-// lookupUser finds the user by username or, if the input looks like one, by
-// email. Usernames cannot contain '@', so the input says which it is.
-func (p *Pages) lookupUser(r *http.Request, input string) (store.User, bool, error) {
-	if input == "" {
-		return store.User{}, false, nil
-	}
-	var (
-		u   store.User
-		err error
-	)
-	if strings.Contains(input, "@") {
-		u, err = p.store.GetUserByEmail(r.Context(), input)
-	} else {
-		u, err = p.store.GetUserByUsername(r.Context(), input)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, false, nil
-	}
-	if err != nil {
-		return store.User{}, false, err
-	}
-	return u, true, nil
 }

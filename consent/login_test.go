@@ -207,7 +207,6 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 	e.createUser("alice", "alice@example.com", store.StatusActive)
 	e.createUser("dora", "dora@example.com", store.StatusDisabled)
 	e.createUser("lena", "lena@example.com", store.StatusLocked)
-	e.createUser("pete", "pete@example.com", store.StatusPending)
 	c := e.browser()
 
 	var bodies []string
@@ -216,7 +215,6 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 		{"wrong password", "alice", "wrong password!"},
 		{"disabled user", "dora", testPassword},
 		{"locked user", "lena", testPassword},
-		{"pending user", "pete", testPassword},
 		{"unknown email", "nobody@example.com", testPassword},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

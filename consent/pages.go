@@ -39,10 +39,11 @@ type Options struct {
 	// CSRFKey keys the CSRF tokens; at least 32 bytes, derived from the
 	// server secret so that every instance accepts every other's tokens.
 	CSRFKey []byte
-	// Passwords hashes and checks passwords (default domain.DefaultPasswords).
-	Passwords domain.Passwords
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// RegistrationEnabled serves the self-service sign-up page /register
+	// (and links to it from the login page); otherwise /register is 404.
+	RegistrationEnabled bool
+	Now                 func() time.Time
+	Logger              *slog.Logger
 }
 
 // publicKeys is what the pages need of keys.Manager: the verification key of
@@ -52,8 +53,11 @@ type publicKeys interface {
 }
 
 // Pages serves the browser-facing pages and owns login sessions and CSRF.
+// Every rule of the identity model (sign-in, lockout, registration, access
+// requests) is the domain Service's; the pages only ask it.
 type Pages struct {
 	store store.Store
+	svc   *domain.Service
 	keys  publicKeys
 	opts  Options
 	log   *slog.Logger
@@ -63,11 +67,14 @@ type Pages struct {
 	css  []byte
 }
 
-// New returns the pages. s and k are required; opts.CSRFKey must be at least
-// 32 bytes.
-func New(s store.Store, k *keys.Manager, opts Options) (*Pages, error) {
+// New returns the pages. s, svc and k are required; opts.CSRFKey must be at
+// least 32 bytes.
+func New(s store.Store, svc *domain.Service, k *keys.Manager, opts Options) (*Pages, error) {
 	if s == nil {
 		return nil, errors.New("consent: store is required")
+	}
+	if svc == nil {
+		return nil, errors.New("consent: domain service is required")
 	}
 	if k == nil {
 		return nil, errors.New("consent: key manager is required")
@@ -81,9 +88,6 @@ func New(s store.Store, k *keys.Manager, opts Options) (*Pages, error) {
 	if opts.SessionLifetime == 0 {
 		opts.SessionLifetime = DefaultSessionLifetime
 	}
-	if opts.Passwords.BcryptCost == 0 {
-		opts.Passwords = domain.DefaultPasswords
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -93,10 +97,11 @@ func New(s store.Store, k *keys.Manager, opts Options) (*Pages, error) {
 	// Copy the key so a caller reusing its slice cannot change ours.
 	opts.CSRFKey = append([]byte(nil), opts.CSRFKey...)
 
-	p := &Pages{store: s, keys: k, opts: opts, log: opts.Logger, now: opts.Now, tmpl: map[string]*template.Template{}}
+	p := &Pages{store: s, svc: svc, keys: k, opts: opts, log: opts.Logger, now: opts.Now, tmpl: map[string]*template.Template{}}
 	// Each page is its own template set with base.html, so that every page
 	// can define "content" without clashing.
-	for _, name := range []string{"login", "consent", "error", "logout", "signedout", "endsession", "home"} {
+	for _, name := range []string{"login", "consent", "error", "logout", "signedout", "endsession", "home",
+		"accessrequest", "accesspending", "register"} {
 		t, err := template.New(name).Funcs(template.FuncMap{"scopeText": scopeText}).
 			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
@@ -123,6 +128,11 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/logout", p.handleLogoutForm).Methods(http.MethodGet)
 	r.HandleFunc("/logout", p.handleLogout).Methods(http.MethodPost)
 	r.HandleFunc("/oauth2/logout", p.handleEndSession).Methods(http.MethodGet, http.MethodPost)
+	r.HandleFunc("/access/request", p.handleAccessRequestForm).Methods(http.MethodGet)
+	r.HandleFunc("/access/request", p.handleAccessRequest).Methods(http.MethodPost)
+	r.HandleFunc("/access/pending", p.handleAccessPending).Methods(http.MethodGet)
+	r.HandleFunc("/register", p.handleRegisterForm).Methods(http.MethodGet)
+	r.HandleFunc("/register", p.handleRegister).Methods(http.MethodPost)
 	r.HandleFunc("/static/style.css", p.handleStyle).Methods(http.MethodGet)
 }
 
@@ -205,6 +215,7 @@ func (p *Pages) handleStyle(w http.ResponseWriter, r *http.Request) {
 type homeView struct {
 	layout
 	Username string
+	Pending  bool
 }
 
 func (p *Pages) handleHome(w http.ResponseWriter, r *http.Request) {
@@ -216,6 +227,7 @@ func (p *Pages) handleHome(w http.ResponseWriter, r *http.Request) {
 	v := homeView{layout: layout{Title: "gatehouse"}}
 	if sess != nil {
 		v.Username = sess.User.Username
+		v.Pending = sess.User.Status == store.StatusPending
 	}
 	p.render(w, http.StatusOK, "home", v)
 }

@@ -26,14 +26,17 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"negative lifetime", e.store, consent.Options{CSRFKey: make([]byte, 32), SessionLifetime: -1}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := consent.New(tc.st, e.keys, tc.opts)
+			_, err := consent.New(tc.st, e.svc, e.keys, tc.opts)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("err = %v, wantErr %v", err, tc.wantErr)
 			}
 		})
 	}
-	if _, err := consent.New(e.store, nil, good); err == nil {
+	if _, err := consent.New(e.store, e.svc, nil, good); err == nil {
 		t.Error("nil key manager accepted")
+	}
+	if _, err := consent.New(e.store, nil, e.keys, good); err == nil {
+		t.Error("nil domain service accepted")
 	}
 }
 

@@ -12,10 +12,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
-// Session is a signed-in browser: the login session and its (active) user.
+// Session is a signed-in browser: the login session and its user, who is
+// active or pending (signed in, no access yet: User.Status tells).
 type Session struct {
 	// ID is the store.LoginSession id (the SHA-256 of the cookie value); it
 	// is what grants record as their LoginSessionID.
@@ -56,7 +58,10 @@ func (p *Pages) requestSessionID(r *http.Request) string {
 }
 
 // CurrentSession returns the signed-in session of the request's cookie, or
-// (nil, nil) if there is none, it expired, or its user is not active.
+// (nil, nil) if there is none, it expired, or its user is neither active nor
+// pending (locked, disabled, expired or gone). A pending user's session is
+// returned so that it can request access; callers that grant anything must
+// check Session.User.Status.
 func (p *Pages) CurrentSession(r *http.Request) (*Session, error) {
 	id := p.requestSessionID(r)
 	if id == "" {
@@ -78,7 +83,7 @@ func (p *Pages) CurrentSession(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consent: get session user: %w", err)
 	}
-	if !userCanSignIn(u, now) {
+	if !sessionUsable(u, now) {
 		return nil, nil
 	}
 	if now.Sub(ls.LastSeenAt) >= touchEvery {
@@ -91,9 +96,12 @@ func (p *Pages) CurrentSession(r *http.Request) (*Session, error) {
 	return &Session{ID: ls.ID, User: u, AuthTime: ls.AuthTime}, nil
 }
 
-// userCanSignIn: only active, unexpired users have sessions that count.
-func userCanSignIn(u store.User, now time.Time) bool {
-	if u.Status != store.StatusActive {
+// sessionUsable: only the sessions of active and pending, unexpired users
+// count. A temporary lockout (LockedUntil) does not end sessions: it slows
+// password guessing, and anyone can trigger it for any username, so it must
+// not sign the real user out.
+func sessionUsable(u store.User, now time.Time) bool {
+	if u.Status != store.StatusActive && u.Status != store.StatusPending {
 		return false
 	}
 	return u.ExpiresAt == nil || now.Before(*u.ExpiresAt)
@@ -161,8 +169,28 @@ func (p *Pages) dropPreviousSession(ctx context.Context, r *http.Request, userID
 		if err := p.store.DeleteLoginSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("consent: delete previous login session: %w", err)
 		}
+		if old.UserID != userID {
+			return p.recordLogout(ctx, r, old.UserID)
+		}
 		return nil
 	})
+}
+
+// recordLogout appends the "logout" audit entry of userID; called inside
+// the transaction that ends the session, so both happen or neither.
+func (p *Pages) recordLogout(ctx context.Context, r *http.Request, userID string) error {
+	err := p.svc.Record(ctx, store.AuditEntry{
+		ActorType:  store.ActorUser,
+		ActorID:    userID,
+		Action:     "logout",
+		TargetType: domain.TargetUser,
+		TargetID:   userID,
+		IPAddress:  remoteIP(r),
+	})
+	if err != nil {
+		return fmt.Errorf("consent: audit logout: %w", err)
+	}
+	return nil
 }
 
 // EndSession signs the request's browser out: it revokes the tokens of grants
@@ -176,14 +204,27 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) error {
 	if id == "" {
 		return nil
 	}
+	// Whose session it was, for the audit log; an expired or unknown row
+	// has nobody left to sign out.
+	var userID string
+	ls, err := p.store.GetLoginSession(r.Context(), id, p.now())
+	switch {
+	case err == nil:
+		userID = ls.UserID
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("consent: get login session: %w", err)
+	}
 	// Revoke even when the row has expired: the grants made in it are still
 	// the ones this browser's user wants ended.
-	err := store.InTx(r.Context(), p.store, func(ctx context.Context) error {
+	err = store.InTx(r.Context(), p.store, func(ctx context.Context) error {
 		if _, err := p.store.RevokeGrantsBySession(ctx, id); err != nil {
 			return fmt.Errorf("consent: revoke grants of session: %w", err)
 		}
 		if err := p.store.DeleteLoginSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("consent: delete login session: %w", err)
+		}
+		if userID != "" {
+			return p.recordLogout(ctx, r, userID)
 		}
 		return nil
 	})

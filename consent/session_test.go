@@ -33,6 +33,10 @@ func TestCurrentSession(t *testing.T) {
 			}
 			return v
 		}, false},
+		{"pending user (may request access)", func(e *env, u store.User, v string) string {
+			setStatus(e, u, store.StatusPending)
+			return v
+		}, true},
 		{"locked user", func(e *env, u store.User, v string) string {
 			setStatus(e, u, store.StatusLocked)
 			return v

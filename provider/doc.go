@@ -6,6 +6,10 @@
 // pushed authorization requests, userinfo, JWKS and the two discovery
 // documents.
 //
+// Who may get a code, and which roles a token names, are the identity
+// model's: a pending user is sent to the request-access page instead of
+// getting a code, and the roles claim is domain.Service.EffectiveRoles.
+//
 // Only what fosite does not provide is written here; everything it has
 // (grant handlers, PKCE, client authentication, error encoding) is composed,
 // not re-implemented.

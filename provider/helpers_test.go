@@ -75,10 +75,12 @@ func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
 	srv := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + srv.Listener.Addr().String()
 
-	pages, err := consent.New(st, km, consent.Options{
-		Issuer:    issuer,
-		CSRFKey:   keys.Derive(secret, "csrf", 32),
+	svc := domain.NewService(st, domain.Options{
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
+	})
+	pages, err := consent.New(st, svc, km, consent.Options{
+		Issuer:  issuer,
+		CSRFKey: keys.Derive(secret, "csrf", 32),
 	})
 	if err != nil {
 		t.Fatalf("consent.New: %v", err)
@@ -91,7 +93,7 @@ func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
 	for _, m := range mod {
 		m(&opts)
 	}
-	p, err := New(st, km, pages, opts)
+	p, err := New(st, svc, km, pages, opts)
 	if err != nil {
 		t.Fatalf("provider.New: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -86,6 +87,7 @@ var ErrInvalidToken = errors.New("provider: invalid access token")
 // Provider serves the OAuth 2.0 and OpenID Connect endpoints.
 type Provider struct {
 	store   store.Store
+	svc     *domain.Service
 	keys    *keys.Manager
 	pages   *consent.Pages
 	oauth   fosite.OAuth2Provider
@@ -98,13 +100,16 @@ type Provider struct {
 	origins *originSet
 }
 
-// New composes fosite over s and returns the provider. k signs ID tokens and
-// JWT access tokens; pages decides who is signed in and renders the consent
-// and error pages.
-func New(s store.Store, k *keys.Manager, pages *consent.Pages, opts Options) (*Provider, error) {
+// New composes fosite over s and returns the provider. svc answers for the
+// identity model (a user's effective roles); k signs ID tokens and JWT
+// access tokens; pages decides who is signed in and renders the consent and
+// error pages.
+func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pages, opts Options) (*Provider, error) {
 	switch {
 	case s == nil:
 		return nil, errors.New("provider: store is required")
+	case svc == nil:
+		return nil, errors.New("provider: domain service is required")
 	case k == nil:
 		return nil, errors.New("provider: key manager is required")
 	case pages == nil:
@@ -156,6 +161,7 @@ func New(s store.Store, k *keys.Manager, pages *consent.Pages, opts Options) (*P
 
 	p := &Provider{
 		store:  s,
+		svc:    svc,
 		keys:   k,
 		pages:  pages,
 		scopes: fosite.ExactScopeStrategy,

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/mohae/deepcopy"
@@ -67,6 +66,12 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	if at := s.IDTokenClaims().AuthTime; !at.IsZero() && s.UserID != "" {
 		extra["auth_time"] = at.Unix()
 	}
+	// The roles claim is in the session's claims only when the roles scope
+	// was granted (scopeClaims); a resource server reading a JWT access
+	// token sees the same roles as the ID token.
+	if roles, ok := s.IDTokenClaims().Extra["roles"]; ok && s.UserID != "" {
+		extra["roles"] = roles
+	}
 	return &jwt.JWTClaims{Subject: s.Subject, Extra: extra}
 }
 
@@ -105,38 +110,19 @@ func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, 
 	return claims, nil
 }
 
-// effectiveRoles expands the directly assigned role names through their
-// Parent links: a role inherits its parent, so an admin is also a manager,
-// a user and a viewer. The result is sorted and never nil.
-func effectiveRoles(direct []string, all []store.Role) []string {
-	parent := make(map[string]string, len(all))
-	for _, r := range all {
-		parent[r.Name] = r.Parent
-	}
-	seen := map[string]bool{}
-	for _, name := range direct {
-		// seen also stops a (corrupt) cycle of parents.
-		for n := name; n != "" && !seen[n]; n = parent[n] {
-			seen[n] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// userClaims returns the scope-allowed claims of u, loading role definitions
-// only when the roles scope asks for them.
+// userClaims returns the scope-allowed claims of u. The roles claim is the
+// domain's effective roles (own roles, the groups' roles, and every ancestor
+// of both), computed only when the roles scope asks for it.
 func (p *Provider) userClaims(ctx context.Context, u store.User, scopes fosite.Arguments) (map[string]interface{}, error) {
 	return scopeClaims(u, scopes, func() ([]string, error) {
-		all, err := p.store.ListRoles(ctx)
+		roles, err := p.svc.EffectiveRoles(ctx, u)
 		if err != nil {
-			return nil, fmt.Errorf("provider: list roles: %w", err)
+			return nil, fmt.Errorf("provider: effective roles: %w", err)
 		}
-		return effectiveRoles(u.Roles, all), nil
+		if roles == nil {
+			roles = []string{} // an empty claim, not null
+		}
+		return roles, nil
 	})
 }
 

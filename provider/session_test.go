@@ -85,29 +85,6 @@ func TestStoredRequestsHoldNoSecrets(t *testing.T) {
 	}
 }
 
-func TestEffectiveRoles(t *testing.T) {
-	all := append(store.BuiltInRoles(), store.Role{Name: "trader", Parent: "user"}, store.Role{Name: "loop-a", Parent: "loop-b"}, store.Role{Name: "loop-b", Parent: "loop-a"})
-	cases := []struct {
-		name   string
-		direct []string
-		want   []string
-	}{
-		{"none", nil, []string{}},
-		{"viewer", []string{"viewer"}, []string{"viewer"}},
-		{"admin inherits everything", []string{"admin"}, []string{"admin", "manager", "user", "viewer"}},
-		{"custom role", []string{"trader"}, []string{"trader", "user", "viewer"}},
-		{"overlapping", []string{"trader", "manager"}, []string{"manager", "trader", "user", "viewer"}},
-		{"cycle terminates", []string{"loop-a"}, []string{"loop-a", "loop-b"}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := effectiveRoles(tc.direct, all); !slices.Equal(got, tc.want) {
-				t.Errorf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestNewValidatesOptions(t *testing.T) {
 	e := newTestEnv(t)
 	good := Options{Issuer: "https://id.example.com", GlobalSecret: make([]byte, 32), BindingKey: make([]byte, 32)}
@@ -122,14 +99,17 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"unknown format", func(o *Options) { o.AccessTokenFormat = "paseto" }},
 		{"negative lifetime", func(o *Options) { o.Lifetimes.AccessToken = -time.Second }},
 	}
-	if _, err := New(e.store, e.keys, e.p.pages, good); err != nil {
+	if _, err := New(e.store, e.p.svc, e.keys, e.p.pages, good); err != nil {
 		t.Fatalf("good options refused: %v", err)
+	}
+	if _, err := New(e.store, nil, e.keys, e.p.pages, good); err == nil {
+		t.Error("nil domain service accepted")
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good
 			tc.mod(&o)
-			if _, err := New(e.store, e.keys, e.p.pages, o); err == nil {
+			if _, err := New(e.store, e.p.svc, e.keys, e.p.pages, o); err == nil {
 				t.Error("accepted")
 			}
 		})

@@ -1,0 +1,271 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// sendTimeout bounds one whole delivery (connect, TLS, auth, data): the
+// decision it reports is already committed, and a hung mail server must not
+// hold the reviewer's request for longer than this.
+const sendTimeout = 10 * time.Second
+
+// errHeaderInjection refuses a header value that would end the header early
+// and start another one (or the body) of someone else's choosing.
+var errHeaderInjection = errors.New("notify: line break in a header value")
+
+// SMTP sends access-request decisions by email.
+type SMTP struct {
+	cfg    config.SMTP
+	issuer string
+	log    *slog.Logger
+
+	// The fields below are fixed by NewSMTP; the package's tests replace
+	// them (a test CA, a fixed clock, a short timeout).
+	tlsConfig *tls.Config // nil: the system roots
+	now       func() time.Time
+	timeout   time.Duration
+}
+
+var _ domain.Notifier = (*SMTP)(nil)
+
+// NewSMTP returns a notifier that sends through the server of cfg (which
+// must have a Host). issuer is the URL the emails point the reader to. A nil
+// logger discards.
+func NewSMTP(cfg config.SMTP, issuer string, logger *slog.Logger) *SMTP {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &SMTP{cfg: cfg, issuer: issuer, log: logger, now: time.Now, timeout: sendTimeout}
+}
+
+// AccessRequestDecided emails u the decision on r (approved or denied). A
+// request in any other state has nothing to report and sends nothing.
+func (s *SMTP) AccessRequestDecided(ctx context.Context, u store.User, r store.AccessRequest) error {
+	if r.Status != store.RequestApproved && r.Status != store.RequestDenied {
+		return nil
+	}
+	to, err := mail.ParseAddress(u.Email)
+	if err != nil || to.Address != u.Email || strings.ContainsAny(u.Email, "\r\n") {
+		return fmt.Errorf("notify: access request %s: recipient is not a plain email address", r.ID)
+	}
+	from, err := mail.ParseAddress(s.cfg.From)
+	if err != nil || strings.ContainsAny(s.cfg.From, "\r\n") {
+		return fmt.Errorf("notify: access request %s: smtp.from is not an email address", r.ID)
+	}
+	msg, err := s.message(from, u, r)
+	if err != nil {
+		return fmt.Errorf("notify: access request %s: %w", r.ID, err)
+	}
+	if err := s.send(ctx, from.Address, u.Email, msg); err != nil {
+		return fmt.Errorf("notify: access request %s: %w", r.ID, err)
+	}
+	s.log.InfoContext(ctx, "notify: access request decision emailed", "request_id", r.ID, "user_id", u.ID, "status", string(r.Status))
+	return nil
+}
+
+// subjectAndBody is the text of the email, without any header.
+func (s *SMTP) subjectAndBody(u store.User, r store.AccessRequest) (string, string) {
+	name := cleanLine(u.FullName)
+	if name == "" {
+		name = u.Username
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", name)
+	var subject string
+	if r.Status == store.RequestApproved {
+		subject = "Your access request was approved"
+		role := r.GrantedRole
+		if role == "" {
+			role = r.RequestedRole
+		}
+		fmt.Fprintf(&b, "Your access request was approved (role: %s).\n", role)
+		if c := strings.TrimSpace(r.Comment); c != "" {
+			fmt.Fprintf(&b, "\nComment from the reviewer:\n%s\n", c)
+		}
+		fmt.Fprintf(&b, "\nYou can sign in now: %s\n", s.issuer)
+	} else {
+		subject = "Your access request was denied"
+		fmt.Fprintf(&b, "Your access request was denied: %s\n", strings.TrimSpace(r.Comment))
+		fmt.Fprintf(&b, "\nIf you think this is a mistake, ask your administrator. %s\n", s.issuer)
+	}
+	b.WriteString("\n-- \ngatehouse\n")
+	// Whatever line endings the comment came with, the body has only \n
+	// here; the quoted-printable writer turns each into CRLF.
+	body := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(b.String())
+	return subject, body
+}
+
+// message is the whole RFC 5322 message: headers and a quoted-printable
+// body, CRLF line endings throughout.
+func (s *SMTP) message(from *mail.Address, u store.User, r store.AccessRequest) ([]byte, error) {
+	subject, body := s.subjectAndBody(u, r)
+	id, err := s.messageID(from.Address)
+	if err != nil {
+		return nil, err
+	}
+	// A display name is the one header part a user controls (its full name);
+	// control characters are dropped and the rest is quoted or encoded by
+	// net/mail, so it can never start a header line of its own.
+	to := mail.Address{Name: cleanLine(u.FullName), Address: u.Email}
+	headers := []struct{ name, value string }{
+		{"From", from.String()},
+		{"To", to.String()},
+		{"Subject", mime.QEncoding.Encode("utf-8", subject)},
+		{"Date", s.now().Format(time.RFC1123Z)},
+		{"Message-ID", id},
+		{"MIME-Version", "1.0"},
+		{"Content-Type", "text/plain; charset=utf-8"},
+		{"Content-Transfer-Encoding", "quoted-printable"},
+		// RFC 3834: an automatic message, so auto-responders stay quiet.
+		{"Auto-Submitted", "auto-generated"},
+	}
+	var buf bytes.Buffer
+	for _, h := range headers {
+		if strings.ContainsAny(h.value, "\r\n") {
+			return nil, fmt.Errorf("%w: %s", errHeaderInjection, h.name)
+		}
+		buf.WriteString(h.name + ": " + h.value + "\r\n")
+	}
+	buf.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&buf)
+	if _, err := qp.Write([]byte(body)); err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	if err := qp.Close(); err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// messageID is <random@domain of the sender>, unique per message.
+func (s *SMTP) messageID(fromAddress string) (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("message id: %w", err)
+	}
+	domain := "gatehouse.invalid"
+	if at := strings.LastIndexByte(fromAddress, '@'); at >= 0 && at < len(fromAddress)-1 {
+		domain = fromAddress[at+1:]
+	}
+	return "<" + hex.EncodeToString(b) + "@" + domain + ">", nil
+}
+
+// cleanLine turns control characters (line breaks included) into spaces
+// and trims the result.
+func cleanLine(s string) string {
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s))
+}
+
+// send delivers msg: EHLO, STARTTLS when the server offers it (required
+// with smtp.require_tls), AUTH PLAIN when a username is configured, then one
+// MAIL, one RCPT and the DATA.
+func (s *SMTP) send(ctx context.Context, from, to string, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	addr := net.JoinHostPort(s.cfg.Host, strconv.Itoa(s.cfg.Port))
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	// The deadline covers every read and write; closing on cancellation
+	// covers a caller that gives up earlier.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+
+	c, err := smtp.NewClient(conn, s.cfg.Host)
+	if err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("greeting from %s: %w", addr, err)
+	}
+	defer func() { _ = c.Close() }()
+	if err := c.Hello(s.helloName()); err != nil {
+		return fmt.Errorf("EHLO: %w", err)
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(s.clientTLS()); err != nil {
+			return fmt.Errorf("STARTTLS: %w", err)
+		}
+	} else if s.cfg.RequireTLS {
+		return errors.New("the server does not offer STARTTLS and smtp.require_tls is set")
+	}
+	if s.cfg.Username != "" {
+		// net/smtp's PLAIN refuses to send the password unencrypted to
+		// anything but localhost.
+		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
+			return fmt.Errorf("AUTH: %w", err)
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return fmt.Errorf("MAIL FROM: %w", err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		return fmt.Errorf("RCPT TO: %w", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return fmt.Errorf("DATA: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return fmt.Errorf("DATA: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("DATA: %w", err)
+	}
+	// The message is accepted once DATA is; a failed QUIT does not unsend it.
+	if err := c.Quit(); err != nil {
+		s.log.DebugContext(ctx, "notify: QUIT", "err", err)
+	}
+	return nil
+}
+
+func (s *SMTP) clientTLS() *tls.Config {
+	cfg := &tls.Config{}
+	if s.tlsConfig != nil {
+		cfg = s.tlsConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = s.cfg.Host
+	}
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// helloName is the name we greet the server with: our issuer's host, which
+// is the name this service is known by.
+func (s *SMTP) helloName() string {
+	if u, err := url.Parse(s.issuer); err == nil && u.Hostname() != "" && !strings.ContainsAny(u.Hostname(), "\r\n ") {
+		return u.Hostname()
+	}
+	return "localhost"
+}

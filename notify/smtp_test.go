@@ -1,0 +1,384 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/notify/smtptest"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+const testIssuer = "https://id.example.com"
+
+var testNow = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+
+func newNotifier(srv *smtptest.Server, mod func(*config.SMTP)) *SMTP {
+	cfg := config.SMTP{Host: srv.Host, Port: srv.Port, From: "gatehouse <no-reply@gatehouse.example>"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	n := NewSMTP(cfg, testIssuer, nil)
+	n.now = func() time.Time { return testNow }
+	return n
+}
+
+func alice() store.User {
+	return store.User{ID: "u-1", Username: "alice", Email: "alice@example.com", FullName: "Alice Example"}
+}
+
+func approved(role string) store.AccessRequest {
+	return store.AccessRequest{ID: "ar-1", UserID: "u-1", RequestedRole: "user", GrantedRole: role, Status: store.RequestApproved, Comment: "welcome aboard"}
+}
+
+func denied(comment string) store.AccessRequest {
+	return store.AccessRequest{ID: "ar-2", UserID: "u-1", RequestedRole: "trader", Status: store.RequestDenied, Comment: comment}
+}
+
+// parsed is an accepted message read back as a mail client would.
+type parsed struct {
+	header mail.Header
+	raw    string // the header section as sent
+	body   string // quoted-printable decoded, CRLF turned into \n
+}
+
+func parse(t *testing.T, m smtptest.Message) parsed {
+	t.Helper()
+	// Every line ends in CRLF: no bare LF anywhere.
+	if n, crlf := bytes.Count(m.Data, []byte("\n")), bytes.Count(m.Data, []byte("\r\n")); n != crlf {
+		t.Errorf("%d LF but %d CRLF: bare line feeds in the message", n, crlf)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatalf("read message: %v\n%s", err, m.Data)
+	}
+	if enc := msg.Header.Get("Content-Transfer-Encoding"); enc != "quoted-printable" {
+		t.Fatalf("Content-Transfer-Encoding = %q", enc)
+	}
+	b, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatalf("decode body: %v", err)
+	}
+	head, _, _ := strings.Cut(string(m.Data), "\r\n\r\n")
+	return parsed{header: msg.Header, raw: head, body: strings.ReplaceAll(string(b), "\r\n", "\n")}
+}
+
+func TestAccessRequestDecidedSendsTheDecision(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		req         store.AccessRequest
+		wantSubject string
+		wantBody    []string
+	}{
+		{
+			name:        "approved",
+			req:         approved("trader"),
+			wantSubject: "Your access request was approved",
+			wantBody:    []string{"Hello Alice Example,", "Your access request was approved (role: trader).", "welcome aboard", "You can sign in now: " + testIssuer},
+		},
+		{
+			name:        "approved with the requested role",
+			req:         approved(""),
+			wantSubject: "Your access request was approved",
+			wantBody:    []string{"Your access request was approved (role: user)."},
+		},
+		{
+			name:        "denied",
+			req:         denied("Not in the trading team.\r\nAsk your lead first."),
+			wantSubject: "Your access request was denied",
+			wantBody:    []string{"Your access request was denied: Not in the trading team.\nAsk your lead first.", testIssuer},
+		},
+		{
+			name:        "denied with non-ASCII and long comment",
+			req:         denied("Désolé — " + strings.Repeat("too long a line ", 20)),
+			wantSubject: "Your access request was denied",
+			wantBody:    []string{"Your access request was denied: Désolé — too long a line too long a line"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Options{})
+			n := newNotifier(srv, nil)
+			if err := n.AccessRequestDecided(context.Background(), alice(), tc.req); err != nil {
+				t.Fatalf("AccessRequestDecided: %v", err)
+			}
+			msgs := srv.Messages()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages, want 1", len(msgs))
+			}
+			m := msgs[0]
+			if m.From != "no-reply@gatehouse.example" || !slices.Equal(m.To, []string{"alice@example.com"}) {
+				t.Errorf("envelope from %q to %v", m.From, m.To)
+			}
+			p := parse(t, m)
+			dec := new(mime.WordDecoder)
+			subject, err := dec.DecodeHeader(p.header.Get("Subject"))
+			if err != nil || subject != tc.wantSubject {
+				t.Errorf("Subject = %q (%v), want %q", subject, err, tc.wantSubject)
+			}
+			to, err := p.header.AddressList("To")
+			if err != nil || len(to) != 1 || to[0].Address != "alice@example.com" || to[0].Name != "Alice Example" {
+				t.Errorf("To = %v (%v)", to, err)
+			}
+			from, err := p.header.AddressList("From")
+			if err != nil || len(from) != 1 || from[0].Address != "no-reply@gatehouse.example" {
+				t.Errorf("From = %v (%v)", from, err)
+			}
+			if d, err := p.header.Date(); err != nil || !d.Equal(testNow) {
+				t.Errorf("Date = %v (%v), want %v", d, err, testNow)
+			}
+			if id := p.header.Get("Message-Id"); !regexp.MustCompile(`^<[0-9a-f]{32}@gatehouse\.example>$`).MatchString(id) {
+				t.Errorf("Message-ID = %q", id)
+			}
+			if ct := p.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			for _, want := range tc.wantBody {
+				if !strings.Contains(p.body, want) {
+					t.Errorf("body lacks %q:\n%s", want, p.body)
+				}
+			}
+		})
+	}
+}
+
+// A user controls its full name; whatever it holds must stay inside the To
+// header's display name.
+func TestNameCannotInjectHeaders(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	n := newNotifier(srv, nil)
+	u := alice()
+	u.FullName = "Eve\r\nBcc: attacker@evil.example\r\n\r\nFake body"
+	if err := n.AccessRequestDecided(context.Background(), u, approved("user")); err != nil {
+		t.Fatalf("AccessRequestDecided: %v", err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	if !slices.Equal(msgs[0].To, []string{"alice@example.com"}) {
+		t.Errorf("RCPT TO %v, want only the user", msgs[0].To)
+	}
+	p := parse(t, msgs[0])
+	if len(p.header["Bcc"]) != 0 {
+		t.Errorf("a Bcc header was injected: %v", p.header["Bcc"])
+	}
+	for _, line := range strings.Split(p.raw, "\r\n") {
+		if strings.HasPrefix(strings.ToLower(line), "bcc:") {
+			t.Errorf("header section has the line %q", line)
+		}
+	}
+	to, err := p.header.AddressList("To")
+	if err != nil || len(to) != 1 || to[0].Address != "alice@example.com" {
+		t.Fatalf("To = %v (%v), want the one address", to, err)
+	}
+	if strings.ContainsAny(to[0].Name, "\r\n") {
+		t.Errorf("display name %q kept a line break", to[0].Name)
+	}
+	if strings.Contains(p.body, "\nFake body") {
+		t.Errorf("the name's line breaks reached the body:\n%s", p.body)
+	}
+}
+
+func TestRefusesBadAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		email string
+		from  string
+	}{
+		{"line break in the email", "alice@example.com\r\nRCPT TO:<x@evil.example>", ""},
+		{"display name as email", "Alice <alice@example.com>", ""},
+		{"two recipients", "alice@example.com, bob@example.com", ""},
+		{"line break in the sender", "alice@example.com", "a@example.com\r\nBcc: x@evil.example"},
+		{"no sender", "alice@example.com", "-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Options{})
+			n := newNotifier(srv, func(c *config.SMTP) {
+				switch tc.from {
+				case "":
+				case "-":
+					c.From = ""
+				default:
+					c.From = tc.from
+				}
+			})
+			u := alice()
+			u.Email = tc.email
+			if err := n.AccessRequestDecided(context.Background(), u, approved("user")); err == nil {
+				t.Fatal("sent")
+			}
+			if cmds := srv.Commands(); len(cmds) != 0 {
+				t.Errorf("the server saw %v", cmds)
+			}
+		})
+	}
+}
+
+func TestOtherStatesSendNothing(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	n := newNotifier(srv, nil)
+	for _, st := range []store.AccessRequestStatus{store.RequestPending, store.RequestCancelled} {
+		if err := n.AccessRequestDecided(context.Background(), alice(), store.AccessRequest{ID: "x", Status: st}); err != nil {
+			t.Errorf("%s: %v", st, err)
+		}
+	}
+	if cmds := srv.Commands(); len(cmds) != 0 {
+		t.Errorf("the server saw %v", cmds)
+	}
+}
+
+func TestTransportSecurityAndAuth(t *testing.T) {
+	serverTLS, roots := smtptest.SelfSignedTLS(t)
+	for _, tc := range []struct {
+		name     string
+		opts     smtptest.Options
+		cfg      func(*config.SMTP)
+		trust    bool
+		wantErr  bool
+		wantTLS  bool
+		wantUser string
+		// serverRefusedMail: the failure is the server's answer to MAIL;
+		// every other failure must stop before a message is started.
+		serverRefusedMail bool
+	}{
+		{name: "plain when STARTTLS is not offered", opts: smtptest.Options{}},
+		{name: "STARTTLS when offered", opts: smtptest.Options{TLS: serverTLS}, trust: true, wantTLS: true},
+		{name: "STARTTLS with an untrusted certificate fails", opts: smtptest.Options{TLS: serverTLS}, wantErr: true},
+		{name: "require_tls without STARTTLS fails", opts: smtptest.Options{}, cfg: func(c *config.SMTP) { c.RequireTLS = true }, wantErr: true},
+		{name: "require_tls with STARTTLS", opts: smtptest.Options{TLS: serverTLS}, cfg: func(c *config.SMTP) { c.RequireTLS = true }, trust: true, wantTLS: true},
+		{
+			name: "AUTH PLAIN over TLS", opts: smtptest.Options{TLS: serverTLS, Username: "mailer", Password: "s3cret"},
+			cfg: func(c *config.SMTP) { c.Username, c.Password = "mailer", "s3cret" }, trust: true, wantTLS: true, wantUser: "mailer",
+		},
+		{
+			name: "AUTH PLAIN to localhost without TLS", opts: smtptest.Options{Username: "mailer", Password: "s3cret"},
+			cfg: func(c *config.SMTP) { c.Username, c.Password = "mailer", "s3cret" }, wantUser: "mailer",
+		},
+		{
+			name: "wrong password", opts: smtptest.Options{TLS: serverTLS, Username: "mailer", Password: "s3cret"},
+			cfg: func(c *config.SMTP) { c.Username, c.Password = "mailer", "wrong" }, trust: true, wantErr: true,
+		},
+		{
+			name: "server requires auth, none configured", opts: smtptest.Options{Username: "mailer", Password: "s3cret"},
+			wantErr: true, serverRefusedMail: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.Start(t, tc.opts)
+			n := newNotifier(srv, tc.cfg)
+			if tc.trust {
+				n.tlsConfig = &tls.Config{RootCAs: roots}
+			}
+			err := n.AccessRequestDecided(context.Background(), alice(), approved("user"))
+			msgs := srv.Messages()
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("sent, want an error")
+				}
+				if len(msgs) != 0 {
+					t.Fatalf("%d messages accepted", len(msgs))
+				}
+				if !tc.serverRefusedMail && slices.Contains(srv.Commands(), "MAIL") {
+					t.Errorf("MAIL sent despite the failure: %v", srv.Commands())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("AccessRequestDecided: %v", err)
+			}
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages, want 1", len(msgs))
+			}
+			if msgs[0].TLS != tc.wantTLS || msgs[0].User != tc.wantUser {
+				t.Errorf("TLS %v user %q, want %v %q", msgs[0].TLS, msgs[0].User, tc.wantTLS, tc.wantUser)
+			}
+		})
+	}
+}
+
+func TestRequireTLSSendsNoMail(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	n := newNotifier(srv, func(c *config.SMTP) { c.RequireTLS = true })
+	if err := n.AccessRequestDecided(context.Background(), alice(), approved("user")); err == nil {
+		t.Fatal("sent without TLS")
+	}
+	if cmds := srv.Commands(); slices.Contains(cmds, "MAIL") || slices.Contains(cmds, "DATA") {
+		t.Errorf("commands %v: a message was started in the clear", cmds)
+	}
+}
+
+// A server that accepts the connection and then says nothing must not hold
+// the caller beyond the timeout.
+func TestSilentServerTimesOut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	held := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			held <- c
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case c := <-held:
+			_ = c.Close()
+		default:
+		}
+	})
+	addr := ln.Addr().(*net.TCPAddr)
+	n := NewSMTP(config.SMTP{Host: "127.0.0.1", Port: addr.Port, From: "a@example.com"}, testIssuer, nil)
+	n.timeout = 200 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- n.AccessRequestDecided(context.Background(), alice(), approved("user")) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("no error from a silent server")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("AccessRequestDecided did not give up on a silent server")
+	}
+}
+
+func TestCanceledContextStopsTheSend(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	n := newNotifier(srv, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := n.AccessRequestDecided(ctx, alice(), approved("user"))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if len(srv.Messages()) != 0 {
+		t.Error("sent with a canceled context")
+	}
+}
+
+func TestNewSMTPDefaults(t *testing.T) {
+	n := NewSMTP(config.SMTP{Host: "smtp.example.com", Port: 587, From: "a@example.com"}, "https://id.example.com:8443/base", nil)
+	if n.timeout != 10*time.Second {
+		t.Errorf("timeout = %v, want 10s", n.timeout)
+	}
+	if got := n.helloName(); got != "id.example.com" {
+		t.Errorf("EHLO name = %q", got)
+	}
+	if got := n.clientTLS(); got.ServerName != "smtp.example.com" || got.MinVersion < tls.VersionTLS12 {
+		t.Errorf("TLS config ServerName %q MinVersion %x", got.ServerName, got.MinVersion)
+	}
+}
