@@ -1,5 +1,17 @@
-// Package domain holds the rules of gatehouse's identity model that every
-// entry point (the pages, the resource API, the CLI) must apply the same way:
-// validation of usernames, emails and passwords, password hashing, and the
-// generation of client secrets. It depends only on package store.
+// Package domain holds the rules of gatehouse's identity model, in the one
+// place every entry point (the pages, the resource API, the CLI) calls:
+// validation of users, roles, groups and clients; password hashing and the
+// sign-in lockout; the role hierarchy and effective permissions; the
+// access-request state machine; API tokens; and the audit log that every
+// mutation writes in the same store transaction as the change itself.
+//
+// Service is the entry point; the free functions (ValidateUsername,
+// ValidateClient, Passwords, NewClientSecret, ...) are the rules it applies,
+// exported for callers that check input before calling it. It depends only
+// on package store.
+//
+// Audit entries name their target with one of the Target* types and an
+// action from the Service method's doc comment; Changes hold the before and
+// after of the fields that changed, never a password, hash, secret or token
+// (a password is recorded as "changed", a client's JWKS as present or not).
 package domain

@@ -1,0 +1,263 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+const maxAccessRequestLimit = 200
+
+func accessRequestFields(r store.AccessRequest) fields {
+	return fields{
+		"user_id":        r.UserID,
+		"requested_role": r.RequestedRole,
+		"purpose":        r.Purpose,
+		"status":         string(r.Status),
+		"granted_role":   r.GrantedRole,
+		"comment":        r.Comment,
+	}
+}
+
+// SubmitAccessRequest records a user's request for a role
+// ("access_request.create"). The user must be pending, or active and asking
+// for a further role (locked and disabled users: ErrForbidden); the role
+// must exist, not be admin, and not be one the user holds already
+// (effectively); purpose 1–1000 characters; one pending request at a time
+// (store.ErrConflict).
+func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role, purpose string) (store.AccessRequest, error) {
+	if err := notFoundID("user", userID); err != nil {
+		return store.AccessRequest{}, err
+	}
+	var v ValidationErrors
+	purpose = strings.TrimSpace(purpose)
+	switch n := utf8.RuneCountInString(purpose); {
+	case n == 0:
+		v.add("purpose", "is required")
+	case n > maxPurposeLength:
+		v.add("purpose", "must be at most %d characters", maxPurposeLength)
+	case !utf8.ValidString(purpose):
+		v.add("purpose", "must be valid UTF-8")
+	}
+	var out store.AccessRequest
+	err := s.inTx(ctx, "submit access request", func(ctx context.Context) error {
+		u, err := s.store.GetUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if u.Status != store.StatusPending && u.Status != store.StatusActive {
+			return fmt.Errorf("user %s is %s: %w", u.ID, u.Status, ErrForbidden)
+		}
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return err
+		}
+		switch _, exists := all[role]; {
+		case role == "":
+			v.add("role", "is required")
+		case !exists:
+			v.add("role", "%q is not a role", role)
+		case role == AdminRole:
+			v.add("role", "cannot be requested; an administrator grants it")
+		default:
+			held, _, err := s.userRoles(ctx, u)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(held, role) {
+				v.add("role", "you hold %q already", role)
+			}
+		}
+		if err := v.err(); err != nil {
+			return err
+		}
+		r := store.AccessRequest{
+			ID:            uuid.NewString(),
+			UserID:        u.ID,
+			RequestedRole: role,
+			Purpose:       purpose,
+			Status:        store.RequestPending,
+			CreatedAt:     s.now(),
+		}
+		if err := s.iam.CreateAccessRequest(ctx, r); err != nil {
+			return err
+		}
+		c := onCreate(accessRequestFields(r))
+		if err := s.audit(ctx, a, "access_request.create", TargetAccessRequest, r.ID, c); err != nil {
+			return err
+		}
+		out, err = s.iam.GetAccessRequest(ctx, r.ID)
+		return err
+	})
+	if err != nil {
+		return store.AccessRequest{}, err
+	}
+	return out, nil
+}
+
+// PendingAccessRequest returns the user's pending request, or nil.
+func (s *Service) PendingAccessRequest(ctx context.Context, userID string) (*store.AccessRequest, error) {
+	if _, err := uuid.Parse(userID); err != nil {
+		return nil, nil
+	}
+	rs, err := s.iam.ListAccessRequests(ctx, store.AccessRequestFilter{Status: store.RequestPending, UserID: userID, Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("domain: pending access request: %w", err)
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	return &rs[0], nil
+}
+
+// GetAccessRequest returns store.ErrNotFound if absent.
+func (s *Service) GetAccessRequest(ctx context.Context, id string) (store.AccessRequest, error) {
+	if err := notFoundID("access request", id); err != nil {
+		return store.AccessRequest{}, err
+	}
+	r, err := s.iam.GetAccessRequest(ctx, id)
+	if err != nil {
+		return store.AccessRequest{}, fmt.Errorf("domain: get access request: %w", err)
+	}
+	return r, nil
+}
+
+// ListAccessRequests lists requests newest first (limit capped at 200).
+func (s *Service) ListAccessRequests(ctx context.Context, f store.AccessRequestFilter) ([]store.AccessRequest, error) {
+	f.Limit = capLimit(f.Limit, maxAccessRequestLimit)
+	out, err := s.iam.ListAccessRequests(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("domain: list access requests: %w", err)
+	}
+	return out, nil
+}
+
+// ApproveAccessRequest grants role ("" = the requested one) and makes the
+// user active, in one transaction with the decision and its audit entry
+// ("access_request.approve"); then notifies the user. A request no longer
+// pending is store.ErrConflict. p needs access-requests:review; granting
+// admin, or a role outside p's own effective roles, needs users:roles too;
+// nobody approves its own request (ErrForbidden for all three). A user
+// who was locked or disabled meanwhile gets the role but keeps that status:
+// an approval answers the request, it does not overrule an administrator.
+func (s *Service) ApproveAccessRequest(ctx context.Context, p Principal, id, role, comment string) (store.AccessRequest, error) {
+	return s.decide(ctx, p, id, store.RequestApproved, role, comment)
+}
+
+// DenyAccessRequest denies with a comment ("access_request.deny"; comment
+// required, 1–1000 characters), then notifies the user; store.ErrConflict if
+// no longer pending. p needs access-requests:review.
+func (s *Service) DenyAccessRequest(ctx context.Context, p Principal, id, comment string) (store.AccessRequest, error) {
+	return s.decide(ctx, p, id, store.RequestDenied, "", comment)
+}
+
+func (s *Service) decide(ctx context.Context, p Principal, id string, status store.AccessRequestStatus, role, comment string) (store.AccessRequest, error) {
+	what := "approve access request"
+	action := "access_request.approve"
+	if status == store.RequestDenied {
+		what, action = "deny access request", "access_request.deny"
+	}
+	if !p.Can(store.PermAccessRequestsReview) {
+		return store.AccessRequest{}, fmt.Errorf("domain: %s: %w", what, ErrForbidden)
+	}
+	if err := notFoundID("access request", id); err != nil {
+		return store.AccessRequest{}, err
+	}
+	var v ValidationErrors
+	comment = strings.TrimSpace(comment)
+	if utf8.RuneCountInString(comment) > maxCommentLength {
+		v.add("comment", "must be at most %d characters", maxCommentLength)
+	}
+	if status == store.RequestDenied && comment == "" {
+		v.add("comment", "is required to deny a request")
+	}
+	var (
+		out  store.AccessRequest
+		user store.User
+	)
+	err := s.inTx(ctx, what, func(ctx context.Context) error {
+		req, err := s.iam.GetAccessRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if req.Status != store.RequestPending {
+			return fmt.Errorf("request %s is %s already: %w", id, req.Status, store.ErrConflict)
+		}
+		if p.User != nil && p.User.ID == req.UserID {
+			return fmt.Errorf("a request is decided by someone else than its author: %w", ErrForbidden)
+		}
+		if status == store.RequestApproved {
+			if role == "" {
+				role = req.RequestedRole
+			}
+			all, err := s.roleMap(ctx)
+			if err != nil {
+				return err
+			}
+			if _, ok := all[role]; !ok {
+				v.add("role", "%q is not a role", role)
+			} else if (role == AdminRole || !slices.Contains(p.Roles, role)) && !p.Can(store.PermUsersRoles) {
+				return fmt.Errorf("granting %q needs %s: %w", role, store.PermUsersRoles, ErrForbidden)
+			}
+		}
+		if err := v.err(); err != nil {
+			return err
+		}
+		// DecideAccessRequest is the compare-and-swap: of two concurrent
+		// decisions exactly one gets past it, the other is ErrConflict.
+		out, err = s.iam.DecideAccessRequest(ctx, id, status, role, p.Actor.String(), comment, s.now())
+		if err != nil {
+			return err
+		}
+		c := diff(accessRequestFields(req), accessRequestFields(out))
+		user, err = s.store.GetUser(ctx, req.UserID)
+		if err != nil {
+			return err
+		}
+		if status == store.RequestApproved {
+			next := user
+			next.Roles = set(append(slices.Clone(user.Roles), role))
+			if next.Status == store.StatusPending {
+				next.Status = store.StatusActive
+			}
+			uc := diff(userFields(user), userFields(next))
+			for _, f := range []string{"roles", "status"} {
+				if ch, ok := uc[f]; ok {
+					c["user_"+f] = ch
+				}
+			}
+			if len(uc) > 0 {
+				next.UpdatedAt = s.now()
+				if err := s.store.UpdateUser(ctx, next); err != nil {
+					return err
+				}
+				user = next
+			}
+		}
+		return s.audit(ctx, p.Actor, action, TargetAccessRequest, id, c)
+	})
+	if err != nil {
+		return store.AccessRequest{}, err
+	}
+	s.notify(ctx, user, out)
+	return out, nil
+}
+
+// notify tells the user of a committed decision. A failure is logged and
+// nothing more: the decision stands, and the user sees it at the next
+// sign-in.
+func (s *Service) notify(ctx context.Context, u store.User, r store.AccessRequest) {
+	if s.opts.Notifier == nil {
+		return
+	}
+	if err := s.opts.Notifier.AccessRequestDecided(ctx, u, r); err != nil {
+		s.opts.Logger.ErrorContext(ctx, "notify access request decision",
+			"request_id", r.ID, "user_id", u.ID, "status", string(r.Status), "error", err.Error())
+	}
+}

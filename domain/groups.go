@@ -1,0 +1,237 @@
+package domain
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// NewGroup is the input of CreateGroup.
+type NewGroup struct {
+	Name        string
+	Description string
+	Roles       []string
+}
+
+// GroupPatch is a partial update of a group.
+type GroupPatch struct {
+	Name        *string
+	Description *string
+	Roles       *[]string
+}
+
+const maxGroupNameLength = 100
+
+func groupFields(g store.Group) fields {
+	return fields{
+		"name":        g.Name,
+		"description": g.Description,
+		"roles":       auditList(set(g.Roles)),
+	}
+}
+
+// checkGroup validates g against the roles and returns it normalized: a
+// name of 1–100 characters on one line, a description of at most 500, and
+// roles that exist.
+func (v *ValidationErrors) checkGroup(g store.Group, all map[string]store.Role) store.Group {
+	g.Name = v.checkText("name", g.Name, maxGroupNameLength, true)
+	if g.Name == "" {
+		v.add("name", "is required")
+	}
+	g.Description = v.checkText("description", g.Description, maxDescriptionLength, false)
+	g.Roles = set(g.Roles)
+	v.checkRoleNames("roles", g.Roles, all)
+	return g
+}
+
+// CreateGroup validates and stores a group ("group.create"); a taken name is
+// store.ErrConflict.
+func (s *Service) CreateGroup(ctx context.Context, a Actor, in NewGroup) (store.Group, error) {
+	var out store.Group
+	err := s.inTx(ctx, "create group", func(ctx context.Context) error {
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return err
+		}
+		var v ValidationErrors
+		now := s.now()
+		g := v.checkGroup(store.Group{ID: uuid.NewString(), Name: in.Name, Description: in.Description,
+			Roles: in.Roles, CreatedAt: now, UpdatedAt: now}, all)
+		if err := v.err(); err != nil {
+			return err
+		}
+		if err := s.iam.CreateGroup(ctx, g); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, a, "group.create", TargetGroup, g.ID, onCreate(groupFields(g))); err != nil {
+			return err
+		}
+		out, err = s.iam.GetGroup(ctx, g.ID)
+		return err
+	})
+	if err != nil {
+		return store.Group{}, err
+	}
+	return out, nil
+}
+
+// GetGroup returns the group and its member user ids (sorted);
+// store.ErrNotFound if absent.
+func (s *Service) GetGroup(ctx context.Context, id string) (store.Group, []string, error) {
+	if err := notFoundID("group", id); err != nil {
+		return store.Group{}, nil, err
+	}
+	g, err := s.iam.GetGroup(ctx, id)
+	if err != nil {
+		return store.Group{}, nil, fmt.Errorf("domain: get group: %w", err)
+	}
+	members, err := s.iam.ListGroupMembers(ctx, id)
+	if err != nil {
+		return store.Group{}, nil, fmt.Errorf("domain: get group: %w", err)
+	}
+	if members == nil {
+		members = []string{}
+	}
+	return g, members, nil
+}
+
+// ListGroups returns every group by name.
+func (s *Service) ListGroups(ctx context.Context) ([]store.Group, error) {
+	out, err := s.iam.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("domain: list groups: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateGroup applies p ("group.update"); a patch that changes nothing
+// records nothing.
+func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPatch) (store.Group, error) {
+	if err := notFoundID("group", id); err != nil {
+		return store.Group{}, err
+	}
+	var out store.Group
+	err := s.inTx(ctx, "update group", func(ctx context.Context) error {
+		cur, err := s.iam.GetGroup(ctx, id)
+		if err != nil {
+			return err
+		}
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return err
+		}
+		next := cur
+		if p.Name != nil {
+			next.Name = *p.Name
+		}
+		if p.Description != nil {
+			next.Description = *p.Description
+		}
+		if p.Roles != nil {
+			next.Roles = *p.Roles
+		}
+		var v ValidationErrors
+		next = v.checkGroup(next, all)
+		if err := v.err(); err != nil {
+			return err
+		}
+		c := diff(groupFields(cur), groupFields(next))
+		if len(c) == 0 {
+			out = cur
+			return nil
+		}
+		next.UpdatedAt = s.now()
+		if err := s.iam.UpdateGroup(ctx, next); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, a, "group.update", TargetGroup, id, c); err != nil {
+			return err
+		}
+		out, err = s.iam.GetGroup(ctx, id)
+		return err
+	})
+	if err != nil {
+		return store.Group{}, err
+	}
+	return out, nil
+}
+
+// DeleteGroup removes the group ("group.delete").
+func (s *Service) DeleteGroup(ctx context.Context, a Actor, id string) error {
+	if err := notFoundID("group", id); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "delete group", func(ctx context.Context) error {
+		cur, err := s.iam.GetGroup(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.iam.DeleteGroup(ctx, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, a, "group.delete", TargetGroup, id, onRemove(groupFields(cur)))
+	})
+}
+
+// AddGroupMember adds the user ("group.member.add"); store.ErrNotFound if
+// the group or the user does not exist. Adding a member again changes
+// nothing and records nothing.
+func (s *Service) AddGroupMember(ctx context.Context, a Actor, groupID, userID string) error {
+	return s.changeMember(ctx, a, groupID, userID, true)
+}
+
+// RemoveGroupMember removes the user ("group.member.remove");
+// store.ErrNotFound if the group does not exist or the user is not a member.
+func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, groupID, userID string) error {
+	return s.changeMember(ctx, a, groupID, userID, false)
+}
+
+func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID string, add bool) error {
+	if err := notFoundID("group", groupID); err != nil {
+		return err
+	}
+	if err := notFoundID("user", userID); err != nil {
+		return err
+	}
+	what := "remove group member"
+	if add {
+		what = "add group member"
+	}
+	return s.inTx(ctx, what, func(ctx context.Context) error {
+		if _, err := s.iam.GetGroup(ctx, groupID); err != nil {
+			return err
+		}
+		members, err := s.iam.ListGroupMembers(ctx, groupID)
+		if err != nil {
+			return err
+		}
+		// Compare by the store's spelling of the id.
+		u, err := s.store.GetUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		isMember := slices.Contains(members, u.ID)
+		if add {
+			if isMember {
+				return nil
+			}
+			if err := s.iam.AddGroupMember(ctx, groupID, u.ID); err != nil {
+				return err
+			}
+			return s.audit(ctx, a, "group.member.add", TargetGroup, groupID,
+				changes{"member": {After: u.ID}})
+		}
+		if !isMember {
+			return fmt.Errorf("user %s is not a member of group %s: %w", u.ID, groupID, store.ErrNotFound)
+		}
+		if err := s.iam.RemoveGroupMember(ctx, groupID, u.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, a, "group.member.remove", TargetGroup, groupID,
+			changes{"member": {Before: u.ID}})
+	})
+}

@@ -1,0 +1,126 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Authenticate checks a username (or email) and password: unknown users,
+// wrong passwords, users not active or temporarily locked all give
+// ErrInvalidCredentials, in equal time. Failures count toward the lockout
+// ("login.failure", and "user.lock" when it locks); success resets the count
+// and re-hashes an old-parameter hash ("login.success"). A pending user
+// whose password is right is returned with a nil error: the caller sends it
+// to the request-access page.
+//
+// Input containing "@" is looked up as an email. Only a wrong password
+// counts toward the lockout: attempts while locked, and right passwords of
+// locked, disabled or expired users, are recorded but not counted.
+// login.failure entries have the anonymous actor (nobody proved who they
+// are) and the user as target when the name matched one; the name typed is
+// not recorded, since people type passwords into the username field.
+func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (store.User, error) {
+	pw := s.opts.Passwords
+	anonymous := Actor{Type: store.ActorAnonymous, IP: ip}
+	u, err := s.signInUser(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		pw.VerifyNobody(password)
+		if err := s.audit(ctx, anonymous, "login.failure", TargetUser, "", nil); err != nil {
+			return store.User{}, fmt.Errorf("domain: authenticate: %w", err)
+		}
+		return store.User{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("domain: authenticate: %w", err)
+	}
+
+	now := s.now()
+	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
+		// Spend the time a check takes, so that the answer's timing does
+		// not say the account is locked.
+		s.verify(u.PasswordHash, password)
+		return store.User{}, s.signInRefused(ctx, anonymous, u.ID)
+	}
+	ok, rehash := s.verify(u.PasswordHash, password)
+	if !ok {
+		err := s.inTx(ctx, "authenticate", func(ctx context.Context) error {
+			after, err := s.iam.RecordLoginFailure(ctx, u.ID, now, s.opts.LockoutThreshold, s.opts.LockoutDuration)
+			if err != nil {
+				return err
+			}
+			if err := s.audit(ctx, anonymous, "login.failure", TargetUser, u.ID, nil); err != nil {
+				return err
+			}
+			if after.LockedUntil != nil && now.Before(*after.LockedUntil) {
+				lock := Actor{Type: store.ActorSystem, IP: ip}
+				c := changes{"locked_until": {Before: auditTime(u.LockedUntil), After: auditTime(after.LockedUntil)}}
+				return s.audit(ctx, lock, "user.lock", TargetUser, u.ID, c)
+			}
+			return nil
+		})
+		if err != nil {
+			return store.User{}, err
+		}
+		return store.User{}, ErrInvalidCredentials
+	}
+	if (u.Status != store.StatusActive && u.Status != store.StatusPending) ||
+		(u.ExpiresAt != nil && !now.Before(*u.ExpiresAt)) {
+		return store.User{}, s.signInRefused(ctx, anonymous, u.ID)
+	}
+
+	var newHash string
+	if rehash {
+		if h, err := pw.Hash(password); err == nil {
+			newHash = h
+		} else {
+			// The old hash still works; try again at the next sign-in.
+			s.opts.Logger.WarnContext(ctx, "re-hash password", "user_id", u.ID, "error", err.Error())
+		}
+	}
+	err = s.inTx(ctx, "authenticate", func(ctx context.Context) error {
+		if err := s.iam.RecordLoginSuccess(ctx, u.ID, now, newHash); err != nil {
+			return err
+		}
+		return s.audit(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, "login.success", TargetUser, u.ID, nil)
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	u.LastLoginAt, u.FailedLogins, u.LockedUntil = &now, 0, nil
+	if newHash != "" {
+		u.PasswordHash = newHash
+	}
+	return u, nil
+}
+
+func (s *Service) signInUser(ctx context.Context, name string) (store.User, error) {
+	// Phones and password managers add stray spaces; no username or email
+	// has any.
+	name = strings.TrimSpace(name)
+	if strings.Contains(name, "@") {
+		return s.store.GetUserByEmail(ctx, NormalizeEmail(name))
+	}
+	return s.store.GetUserByUsername(ctx, name)
+}
+
+// verify checks a password, spending the time of a check even for a user
+// without one (signed up through an upstream provider).
+func (s *Service) verify(hash, password string) (ok, rehash bool) {
+	if hash == "" {
+		return s.opts.Passwords.VerifyNobody(password), false
+	}
+	return s.opts.Passwords.Verify(hash, password)
+}
+
+// signInRefused records a refused sign-in that does not count toward the
+// lockout and returns ErrInvalidCredentials.
+func (s *Service) signInRefused(ctx context.Context, a Actor, userID string) error {
+	if err := s.audit(ctx, a, "login.failure", TargetUser, userID, nil); err != nil {
+		return fmt.Errorf("domain: authenticate: %w", err)
+	}
+	return ErrInvalidCredentials
+}

@@ -1,0 +1,497 @@
+package domain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+const maxUserLimit = 200
+
+// NewUser is the input of CreateUser.
+type NewUser struct {
+	Username      string
+	Email         string
+	Password      string // "" for none (upstream sign-in only, later)
+	FullName      string
+	Department    string
+	Goals         []string
+	Preferences   json.RawMessage
+	Status        store.UserStatus // "" means pending without roles, active with roles
+	Roles         []string
+	EmailVerified bool
+	ExpiresAt     *time.Time
+}
+
+// UserPatch is a partial update; nil fields are left alone. ExpiresAt set
+// to a pointer to nil clears the expiry.
+type UserPatch struct {
+	Username      *string
+	Email         *string
+	FullName      *string
+	Department    *string
+	Goals         *[]string
+	Preferences   *json.RawMessage
+	EmailVerified *bool
+	ExpiresAt     **time.Time
+}
+
+// userFields are the audited fields of a user: never the password hash.
+func userFields(u store.User) fields {
+	return fields{
+		"username":       u.Username,
+		"email":          u.Email,
+		"full_name":      u.FullName,
+		"department":     u.Department,
+		"goals":          auditList(u.Goals),
+		"preferences":    auditJSON(u.Preferences),
+		"status":         string(u.Status),
+		"roles":          auditList(set(u.Roles)),
+		"email_verified": u.EmailVerified,
+		"expires_at":     auditTime(u.ExpiresAt),
+		"locked_until":   auditTime(u.LockedUntil),
+	}
+}
+
+// passwordChanged is how the audit log records a password: that it was set
+// or changed, never what to.
+var passwordChanged = store.Change{After: "changed"}
+
+func validStatus(st store.UserStatus) bool {
+	switch st {
+	case store.StatusPending, store.StatusActive, store.StatusLocked, store.StatusDisabled:
+		return true
+	}
+	return false
+}
+
+// checkRoleNames reports the names that are no role of all.
+func (v *ValidationErrors) checkRoleNames(field string, names []string, all map[string]store.Role) {
+	for _, n := range names {
+		if _, ok := all[n]; !ok {
+			v.add(field, "%q is not a role", n)
+		}
+	}
+}
+
+// CreateUser validates (every problem at once, as ValidationErrors), hashes
+// the password and stores the user with its audit entry "user.create". A
+// taken username or email is store.ErrConflict (the message says which).
+func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (store.User, error) {
+	now := s.now()
+	var v ValidationErrors
+	email := NormalizeEmail(in.Email)
+	v.addErr(ValidateUsername(in.Username))
+	v.addErr(ValidateEmail(email))
+	u := store.User{
+		ID:            uuid.NewString(),
+		Username:      in.Username,
+		Email:         email,
+		FullName:      v.checkText("full_name", in.FullName, maxTextLength, true),
+		Department:    v.checkText("department", in.Department, maxTextLength, true),
+		Goals:         v.checkGoals("goals", in.Goals),
+		Preferences:   v.checkPreferences(in.Preferences),
+		Status:        in.Status,
+		Roles:         set(in.Roles),
+		EmailVerified: in.EmailVerified,
+		ExpiresAt:     in.ExpiresAt,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	if in.Password != "" {
+		v.addErr(s.opts.Passwords.Validate(in.Password, in.Username, email, u.FullName))
+	}
+	if u.Status == "" {
+		u.Status = store.StatusPending
+		if len(u.Roles) > 0 {
+			u.Status = store.StatusActive
+		}
+	} else if !validStatus(u.Status) {
+		v.add("status", "must be pending, active, locked or disabled")
+	}
+	v.checkFuture("expires_at", u.ExpiresAt, now)
+	if len(u.Roles) > 0 {
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return store.User{}, fmt.Errorf("domain: create user: %w", err)
+		}
+		v.checkRoleNames("roles", u.Roles, all)
+	}
+	if err := v.err(); err != nil {
+		return store.User{}, err
+	}
+	// Hashing takes a quarter of a second on purpose: do it before the
+	// transaction, which must stay short.
+	if in.Password != "" {
+		h, err := s.opts.Passwords.Hash(in.Password)
+		if err != nil {
+			return store.User{}, err
+		}
+		u.PasswordHash = h
+	}
+	err := s.inTx(ctx, "create user", func(ctx context.Context) error {
+		if err := s.checkUnique(ctx, u.ID, u.Username, u.Email); err != nil {
+			return err
+		}
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		c := onCreate(userFields(u))
+		if in.Password != "" {
+			c["password"] = passwordChanged
+		}
+		return s.audit(ctx, a, "user.create", TargetUser, u.ID, c)
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	out, err := s.store.GetUser(ctx, u.ID)
+	if err != nil {
+		return store.User{}, fmt.Errorf("domain: create user: read back: %w", err)
+	}
+	return out, nil
+}
+
+// checkUnique names the taken field; the store's unique indexes still
+// decide races between two transactions.
+func (s *Service) checkUnique(ctx context.Context, id, username, email string) error {
+	for _, k := range []struct {
+		field, value string
+		get          func(context.Context, string) (store.User, error)
+	}{
+		{"username", username, s.store.GetUserByUsername},
+		{"email", email, s.store.GetUserByEmail},
+	} {
+		other, err := k.get(ctx, k.value)
+		switch {
+		case err == nil && other.ID != id:
+			return fmt.Errorf("%s %q is taken: %w", k.field, k.value, store.ErrConflict)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	return nil
+}
+
+// GetUser returns store.ErrNotFound (wrapped) if absent.
+func (s *Service) GetUser(ctx context.Context, id string) (store.User, error) {
+	if err := notFoundID("user", id); err != nil {
+		return store.User{}, err
+	}
+	u, err := s.store.GetUser(ctx, id)
+	if err != nil {
+		return store.User{}, fmt.Errorf("domain: get user: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers lists users (limit capped at 200).
+func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
+	f.Limit = capLimit(f.Limit, maxUserLimit)
+	out, err := s.store.ListUsers(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("domain: list users: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateUser applies p ("user.update", with the before/after of each
+// changed field). A new email is unverified unless p sets EmailVerified
+// too. A patch that changes nothing writes nothing and records nothing.
+func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, p UserPatch) (store.User, error) {
+	if err := notFoundID("user", id); err != nil {
+		return store.User{}, err
+	}
+	var out store.User
+	err := s.inTx(ctx, "update user", func(ctx context.Context) error {
+		cur, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		next, err := s.patchUser(cur, p)
+		if err != nil {
+			return err
+		}
+		c := diff(userFields(cur), userFields(next))
+		if len(c) == 0 {
+			out = cur
+			return nil
+		}
+		if err := s.checkUnique(ctx, next.ID, next.Username, next.Email); err != nil {
+			return err
+		}
+		next.UpdatedAt = s.now()
+		if err := s.store.UpdateUser(ctx, next); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, a, "user.update", TargetUser, id, c); err != nil {
+			return err
+		}
+		out, err = s.store.GetUser(ctx, id)
+		return err
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return out, nil
+}
+
+func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
+	var v ValidationErrors
+	if p.Username != nil {
+		v.addErr(ValidateUsername(*p.Username))
+		u.Username = *p.Username
+	}
+	if p.Email != nil {
+		email := NormalizeEmail(*p.Email)
+		v.addErr(ValidateEmail(email))
+		if email != u.Email {
+			// The proof of ownership was for the old address.
+			u.EmailVerified = false
+		}
+		u.Email = email
+	}
+	if p.FullName != nil {
+		u.FullName = v.checkText("full_name", *p.FullName, maxTextLength, true)
+	}
+	if p.Department != nil {
+		u.Department = v.checkText("department", *p.Department, maxTextLength, true)
+	}
+	if p.Goals != nil {
+		u.Goals = v.checkGoals("goals", *p.Goals)
+	}
+	if p.Preferences != nil {
+		u.Preferences = v.checkPreferences(*p.Preferences)
+	}
+	if p.EmailVerified != nil {
+		u.EmailVerified = *p.EmailVerified
+	}
+	if p.ExpiresAt != nil {
+		u.ExpiresAt = *p.ExpiresAt
+		v.checkFuture("expires_at", u.ExpiresAt, s.now())
+	}
+	return u, v.err()
+}
+
+// SetUserStatus moves the user to active, locked or disabled ("user.status";
+// locking or disabling ends its login sessions and revokes its grants and
+// API tokens' usability). Setting active also lifts a lockout after failed
+// sign-ins. Setting the status the user has already changes nothing and
+// records nothing.
+func (s *Service) SetUserStatus(ctx context.Context, a Actor, id string, status store.UserStatus) (store.User, error) {
+	return s.changeStatus(ctx, a, id, status, "user.status")
+}
+
+func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status store.UserStatus, action string) (store.User, error) {
+	switch status {
+	case store.StatusActive, store.StatusLocked, store.StatusDisabled:
+	default:
+		// pending is where users start, never where they are sent back to:
+		// that would re-open the access-request flow behind their back.
+		return store.User{}, ValidationErrors{invalid("status", "must be active, locked or disabled")}
+	}
+	if err := notFoundID("user", id); err != nil {
+		return store.User{}, err
+	}
+	var out store.User
+	err := s.inTx(ctx, "set user status", func(ctx context.Context) error {
+		cur, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		next := cur
+		next.Status = status
+		if status == store.StatusActive {
+			next.FailedLogins, next.LockedUntil = 0, nil
+		}
+		c := diff(userFields(cur), userFields(next))
+		if len(c) == 0 {
+			out = cur
+			return nil
+		}
+		next.UpdatedAt = s.now()
+		if err := s.store.UpdateUser(ctx, next); err != nil {
+			return err
+		}
+		if status != store.StatusActive {
+			if err := s.endSessions(ctx, id); err != nil {
+				return err
+			}
+		}
+		if err := s.audit(ctx, a, action, TargetUser, id, c); err != nil {
+			return err
+		}
+		out, err = s.store.GetUser(ctx, id)
+		return err
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return out, nil
+}
+
+// endSessions ends every login session of the user and revokes the tokens
+// of the grants made in them, so that the user's refresh and access tokens
+// stop working at once. It lists with the zero time, so that sessions past
+// their expiry but not yet cleaned up are ended too: their grants' refresh
+// tokens would otherwise live on.
+func (s *Service) endSessions(ctx context.Context, userID string) error {
+	sessions, err := s.store.ListLoginSessions(ctx, userID, time.Time{})
+	if err != nil {
+		return err
+	}
+	for _, ls := range sessions {
+		if err := s.endSession(ctx, ls.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Service) endSession(ctx context.Context, id string) error {
+	if _, err := s.store.RevokeGrantsBySession(ctx, id); err != nil {
+		return err
+	}
+	if err := s.store.DeleteLoginSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// SetUserRoles replaces the user's roles ("user.roles"). The status is left
+// alone: a pending user becomes active through an approval or SetUserStatus.
+func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []string) (store.User, error) {
+	if err := notFoundID("user", id); err != nil {
+		return store.User{}, err
+	}
+	roles = set(roles)
+	var out store.User
+	err := s.inTx(ctx, "set user roles", func(ctx context.Context) error {
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return err
+		}
+		var v ValidationErrors
+		v.checkRoleNames("roles", roles, all)
+		if err := v.err(); err != nil {
+			return err
+		}
+		cur, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		next := cur
+		next.Roles = roles
+		c := diff(userFields(cur), userFields(next))
+		if len(c) == 0 {
+			out = cur
+			return nil
+		}
+		next.UpdatedAt = s.now()
+		if err := s.store.UpdateUser(ctx, next); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, a, "user.roles", TargetUser, id, c); err != nil {
+			return err
+		}
+		out, err = s.store.GetUser(ctx, id)
+		return err
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return out, nil
+}
+
+// SetPassword replaces the user's password after checking the policy
+// ("user.password", recorded as {"password": {"after": "changed"}} only).
+// When current is not nil it must match the present password (self-service);
+// a mismatch is a ValidationErrors entry for the field "current_password".
+func (s *Service) SetPassword(ctx context.Context, a Actor, id string, current *string, password string) error {
+	u, err := s.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	var v ValidationErrors
+	if current != nil {
+		if ok, _ := s.opts.Passwords.Verify(u.PasswordHash, *current); !ok {
+			v.add("current_password", "is not the present password")
+		}
+	}
+	v.addErr(s.opts.Passwords.Validate(password, u.Username, u.Email, u.FullName))
+	if err := v.err(); err != nil {
+		return err
+	}
+	hash, err := s.opts.Passwords.Hash(password)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, "set password", func(ctx context.Context) error {
+		// Read again inside the transaction, so that an edit made while the
+		// password was being hashed is not overwritten.
+		cur, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		cur.PasswordHash = hash
+		cur.UpdatedAt = s.now()
+		if err := s.store.UpdateUser(ctx, cur); err != nil {
+			return err
+		}
+		return s.audit(ctx, a, "user.password", TargetUser, id, changes{"password": passwordChanged})
+	})
+}
+
+// DeleteUser soft-deletes (status disabled, sessions ended: "user.disable")
+// or, with hard, removes the user and everything that belongs to it
+// ("user.delete"; the audit entry is the only trace left).
+func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, hard bool) error {
+	if !hard {
+		_, err := s.changeStatus(ctx, a, id, store.StatusDisabled, "user.disable")
+		return err
+	}
+	if err := notFoundID("user", id); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "delete user", func(ctx context.Context) error {
+		cur, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.store.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		f := userFields(cur)
+		c := onRemove(fields{"username": f["username"], "email": f["email"], "full_name": f["full_name"],
+			"status": f["status"], "roles": f["roles"]})
+		return s.audit(ctx, a, "user.delete", TargetUser, id, c)
+	})
+}
+
+// GoalSuggestions returns the suggested goals of the role and its ancestors,
+// nearest first, without duplicates; store.ErrNotFound if no such role.
+func (s *Service) GoalSuggestions(ctx context.Context, role string) ([]string, error) {
+	all, err := s.roleMap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("domain: goal suggestions: %w", err)
+	}
+	if _, ok := all[role]; !ok {
+		return nil, fmt.Errorf("domain: goal suggestions: role %q: %w", role, store.ErrNotFound)
+	}
+	out := []string{}
+	for _, r := range ancestry(all, role) {
+		for _, g := range all[r].SuggestedGoals {
+			if !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out, nil
+}
