@@ -1,17 +1,27 @@
 package admin
 
-// API CONTRACT (issue 3): New, Options, AccessToken, Introspector and Mount
-// are what server/ wires; the implementation is being written now.
-
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
 )
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1"
+
+// APIScope is the scope an OAuth 2.0 access token must carry to be accepted:
+// a token a user handed to some relying party cannot be replayed here unless
+// that client was allowed the scope and the user consented to it.
+const APIScope = "gatehouse:api"
 
 // AccessToken is what the API needs to know of a bearer access token that
 // gatehouse issued.
@@ -31,20 +41,296 @@ type Introspector func(ctx context.Context, token string) (AccessToken, error)
 
 // Options configure the API.
 type Options struct {
-	Logger *slog.Logger
+	Logger *slog.Logger // nil discards
+	Now    func() time.Time
 }
 
 // API is the resource API under /api/v1.
 type API struct {
 	svc        *domain.Service
 	introspect Introspector
-	opts       Options
+	log        *slog.Logger
+	now        func() time.Time
 }
 
 // New returns the API.
 func New(svc *domain.Service, introspect Introspector, opts Options) *API {
-	return &API{svc: svc, introspect: introspect, opts: opts}
+	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a
+}
+
+// Route describes one operation of the API as data: the router, the OpenAPI
+// test and the permission-matrix test all read this one table.
+type Route struct {
+	Method string
+	// Path is the mux path template under Prefix, e.g. "/users/{id}"; the
+	// OpenAPI document uses the same templates.
+	Path string
+	// Public routes need no token.
+	Public bool
+	// Permissions: the caller must hold at least one of them. Empty means
+	// any authenticated caller (the handler or the domain decides).
+	Permissions []string
+	// UserOnly routes act on the caller's own user: service accounts are
+	// refused with 403.
+	UserOnly bool
+	// Owner says who may call the route without Permissions (the owner of
+	// the addressed resource), or "" if nobody may.
+	Owner string
+	// Status is the status of a successful response.
+	Status int
+	// Note documents a rule of the route beyond Permissions.
+	Note string
+}
+
+// handler serves one route for an authenticated principal (nil on public
+// routes). It writes the success response itself and returns any failure,
+// which writeError turns into problem+json.
+type handler func(a *API, w http.ResponseWriter, r *http.Request, p *domain.Principal) error
+
+// owner reports whether p owns the resource r addresses (and so may call the
+// route without its permissions).
+type owner func(a *API, r *http.Request, p *domain.Principal) (bool, error)
+
+type route struct {
+	Route
+	handle handler
+	owns   owner
+}
+
+// routeTable is the whole API. Order matters to the router: literal
+// segments (/users/me) come before the templates that would match them
+// (/users/{id}).
+func routeTable() []route {
+	var (
+		read    = []string{store.PermUsersRead}
+		profile = []string{store.PermProfileRead}
+		self    = []string{store.PermProfileWrite}
+		tokens  = []string{store.PermTokensSelf, store.PermTokensUsers, store.PermTokensSystem}
+		review  = []string{store.PermAccessRequestsReview}
+		clients = []string{store.PermClientsWrite}
+		groups  = []string{store.PermGroupsWrite}
+		roles   = []string{store.PermRolesWrite}
+	)
+	r := func(method, path string, status int, perms []string, h handler) route {
+		return route{Route: Route{Method: method, Path: path, Permissions: perms, Status: status}, handle: h}
+	}
+	withOwner := func(rt route, who string, o owner) route {
+		rt.Owner, rt.owns = who, o
+		return rt
+	}
+	userOnly := func(rt route) route {
+		rt.UserOnly = true
+		return rt
+	}
+	note := func(rt route, n string) route {
+		rt.Note = n
+		return rt
+	}
+	return []route{
+		{Route: Route{Method: http.MethodGet, Path: "/openapi.json", Public: true, Status: http.StatusOK}, handle: (*API).openAPI},
+
+		userOnly(r(http.MethodGet, "/users/me", http.StatusOK, profile, (*API).getMe)),
+		userOnly(r(http.MethodPatch, "/users/me", http.StatusOK, self, (*API).patchMe)),
+		userOnly(r(http.MethodPut, "/users/me/password", http.StatusNoContent, self, (*API).setMyPassword)),
+		r(http.MethodGet, "/users/goals/suggestions", http.StatusOK, profile, (*API).goalSuggestions),
+		r(http.MethodGet, "/users", http.StatusOK, read, (*API).listUsers),
+		note(r(http.MethodPost, "/users", http.StatusCreated, []string{store.PermUsersWrite}, (*API).createUser),
+			"roles in the body also need users:roles, status users:status"),
+		r(http.MethodGet, "/users/{id}", http.StatusOK, read, (*API).getUser),
+		r(http.MethodPatch, "/users/{id}", http.StatusOK, []string{store.PermUsersWrite}, (*API).patchUser),
+		note(r(http.MethodDelete, "/users/{id}", http.StatusNoContent, []string{store.PermUsersWrite, store.PermUsersDelete}, (*API).deleteUser),
+			"a soft delete needs users:write, ?hard=true users:delete"),
+		r(http.MethodPut, "/users/{id}/roles", http.StatusOK, []string{store.PermUsersRoles}, (*API).setUserRoles),
+		r(http.MethodPut, "/users/{id}/status", http.StatusOK, []string{store.PermUsersStatus}, (*API).setUserStatus),
+		r(http.MethodPut, "/users/{id}/password", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).setUserPassword),
+		withOwner(r(http.MethodGet, "/users/{id}/sessions", http.StatusOK, read, (*API).listSessions),
+			"the user itself", (*API).ownsUserPath),
+		withOwner(r(http.MethodDelete, "/sessions/{id}", http.StatusNoContent, []string{store.PermSessionsRevoke}, (*API).revokeSession),
+			"the session's user", (*API).ownsSession),
+
+		r(http.MethodGet, "/roles", http.StatusOK, profile, (*API).listRoles),
+		r(http.MethodPost, "/roles", http.StatusCreated, roles, (*API).createRole),
+		r(http.MethodGet, "/roles/{name}", http.StatusOK, profile, (*API).getRole),
+		r(http.MethodPatch, "/roles/{name}", http.StatusOK, roles, (*API).patchRole),
+		r(http.MethodDelete, "/roles/{name}", http.StatusNoContent, roles, (*API).deleteRole),
+
+		r(http.MethodGet, "/groups", http.StatusOK, read, (*API).listGroups),
+		r(http.MethodPost, "/groups", http.StatusCreated, groups, (*API).createGroup),
+		r(http.MethodGet, "/groups/{id}", http.StatusOK, read, (*API).getGroup),
+		r(http.MethodPatch, "/groups/{id}", http.StatusOK, groups, (*API).patchGroup),
+		r(http.MethodDelete, "/groups/{id}", http.StatusNoContent, groups, (*API).deleteGroup),
+		r(http.MethodPut, "/groups/{id}/members/{user_id}", http.StatusNoContent, groups, (*API).addGroupMember),
+		r(http.MethodDelete, "/groups/{id}/members/{user_id}", http.StatusNoContent, groups, (*API).removeGroupMember),
+
+		r(http.MethodGet, "/access-requests", http.StatusOK, review, (*API).listAccessRequests),
+		note(withOwner(r(http.MethodPost, "/access-requests", http.StatusCreated, review, (*API).submitAccessRequest),
+			"a user, for itself", (*API).isUser),
+			"a request for another user (user_id) needs access-requests:review"),
+		withOwner(r(http.MethodGet, "/access-requests/{id}", http.StatusOK, review, (*API).getAccessRequest),
+			"the requesting user", (*API).ownsAccessRequest),
+		r(http.MethodPost, "/access-requests/{id}/approve", http.StatusOK, review, (*API).approveAccessRequest),
+		r(http.MethodPost, "/access-requests/{id}/deny", http.StatusOK, review, (*API).denyAccessRequest),
+
+		note(r(http.MethodGet, "/tokens", http.StatusOK, tokens, (*API).listTokens),
+			"lists the tokens the caller may see: its own; with tokens:users every personal and user token; with tokens:system all"),
+		note(r(http.MethodPost, "/tokens", http.StatusCreated, tokens, (*API).createToken),
+			"the kind decides: personal needs tokens:self, user tokens:users, system tokens:system"),
+		r(http.MethodDelete, "/tokens/{id}", http.StatusNoContent, tokens, (*API).revokeToken),
+
+		r(http.MethodGet, "/clients", http.StatusOK, clients, (*API).listClients),
+		r(http.MethodPost, "/clients", http.StatusCreated, clients, (*API).createClient),
+		r(http.MethodGet, "/clients/{id}", http.StatusOK, clients, (*API).getClient),
+		r(http.MethodPatch, "/clients/{id}", http.StatusOK, clients, (*API).patchClient),
+		r(http.MethodDelete, "/clients/{id}", http.StatusNoContent, clients, (*API).deleteClient),
+
+		r(http.MethodGet, "/audit", http.StatusOK, []string{store.PermAuditRead}, (*API).listAudit),
+	}
+}
+
+// Routes returns every route of the API with its permission rule.
+func Routes() []Route {
+	table := routeTable()
+	out := make([]Route, len(table))
+	for i, rt := range table {
+		out[i] = rt.Route
+		out[i].Permissions = slices.Clone(rt.Permissions)
+	}
+	return out
 }
 
 // Mount registers every /api/v1 route on r.
-func (a *API) Mount(r *mux.Router) {}
+func (a *API) Mount(r *mux.Router) {
+	sub := r.PathPrefix(Prefix).Subrouter()
+	for _, rt := range routeTable() {
+		sub.Handle(rt.Path, a.serve(rt)).Methods(rt.Method)
+	}
+	// Unknown paths and methods under the prefix answer in the API's own
+	// error format, not the router's plain text. mux loses track of a
+	// method mismatch when later routes share the subrouter's prefix, so
+	// both cases probe the other methods themselves.
+	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allowed := allowedMethods(sub, r); allowed != "" {
+			w.Header().Set("Allow", allowed)
+			a.writeError(w, r, problemf(http.StatusMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		a.writeError(w, r, problemf(http.StatusNotFound, "no such route: %s %s", r.Method, r.URL.Path))
+	})
+	sub.NotFoundHandler = unmatched
+	sub.MethodNotAllowedHandler = unmatched
+}
+
+// allowedMethods lists the methods some route of sub accepts at r's path,
+// "" if none.
+func allowedMethods(sub *mux.Router, r *http.Request) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if sub.Match(probe, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(allowed, ", ")
+}
+
+// serve authenticates the caller, applies the route's permission rule and
+// runs its handler.
+func (a *API) serve(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		// Handlers read the query with URL.Query, which drops what it cannot
+		// parse: refuse it here rather than ignore a filter silently.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			a.writeError(w, r, badField("", "the query string is malformed"))
+			return
+		}
+		if rt.Public {
+			if err := rt.handle(a, w, r, nil); err != nil {
+				a.writeError(w, r, err)
+			}
+			return
+		}
+		p, err := a.authenticate(r)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if err := a.authorize(rt, r, &p); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		if err := rt.handle(a, w, r, &p); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// authorize applies the route's permission rule to p.
+func (a *API) authorize(rt route, r *http.Request, p *domain.Principal) error {
+	if rt.UserOnly && p.User == nil {
+		return problemf(http.StatusForbidden, "this route acts on the caller's own user; a service account has none")
+	}
+	if len(rt.Permissions) == 0 || canAny(p, rt.Permissions) {
+		return nil
+	}
+	if rt.owns != nil {
+		ok, err := rt.owns(a, r, p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	return forbidden(rt.Permissions)
+}
+
+func canAny(p *domain.Principal, perms []string) bool {
+	for _, perm := range perms {
+		if p.Can(perm) {
+			return true
+		}
+	}
+	return false
+}
+
+// Owner checks.
+
+func (a *API) isUser(_ *http.Request, p *domain.Principal) (bool, error) {
+	return p.User != nil, nil
+}
+
+func (a *API) ownsUserPath(r *http.Request, p *domain.Principal) (bool, error) {
+	return p.User != nil && mux.Vars(r)["id"] == p.User.ID, nil
+}
+
+func (a *API) ownsSession(r *http.Request, p *domain.Principal) (bool, error) {
+	if p.User == nil {
+		return false, nil
+	}
+	s, err := a.svc.GetSession(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return false, err
+	}
+	return s.UserID == p.User.ID, nil
+}
+
+func (a *API) ownsAccessRequest(r *http.Request, p *domain.Principal) (bool, error) {
+	if p.User == nil {
+		return false, nil
+	}
+	req, err := a.svc.GetAccessRequest(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return false, err
+	}
+	return req.UserID == p.User.ID, nil
+}

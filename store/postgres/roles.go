@@ -63,9 +63,10 @@ func (s *Store) UpdateRole(ctx context.Context, r store.Role) error {
 }
 
 // DeleteRole refuses built-in roles and roles a client (service account)
-// holds; the RESTRICT foreign keys refuse roles that are another's parent or
-// assigned to a user. All of it is decided in one statement, so a role
-// cannot be assigned between the check and the delete.
+// holds; the RESTRICT foreign keys refuse roles that are another's parent,
+// assigned to a user, carried by a group or asked for by a pending access
+// request (all ErrConflict); decided requests keep the name only as history. All of it is decided in one statement, so a role cannot
+// be assigned between the check and the delete.
 func (s *Store) DeleteRole(ctx context.Context, name string) error {
 	var builtIn, heldByClient bool
 	var deleted int

@@ -14,7 +14,8 @@ import (
 const defaultUserLimit = 100
 
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.full_name, u.department, u.goals,
-	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at`
+	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at,
+	u.failed_logins, u.locked_until`
 
 // userWithRoles reads one user and its sorted roles in one round trip.
 const userWithRoles = `SELECT ` + userColumns + `,
@@ -25,7 +26,8 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	var u store.User
 	var status string
 	dest := []any{&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FullName, &u.Department, &u.Goals,
-		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt}
+		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt,
+		&u.FailedLogins, &u.LockedUntil}
 	if withRoles {
 		dest = append(dest, &u.Roles)
 	}
@@ -36,6 +38,7 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	u.Goals, u.Roles = list(u.Goals), list(u.Roles)
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
 	u.LastLoginAt, u.ExpiresAt = utcPtr(u.LastLoginAt), utcPtr(u.ExpiresAt)
+	u.LockedUntil = utcPtr(u.LockedUntil)
 	return u, nil
 }
 
@@ -49,15 +52,16 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	_, err := s.db(ctx).Exec(ctx, `
 		WITH u AS (
 			INSERT INTO users (id, username, email, password_hash, full_name, department, goals,
-				preferences, status, email_verified, created_at, updated_at, last_login_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				preferences, status, email_verified, created_at, updated_at, last_login_at, expires_at,
+				failed_logins, locked_until)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17)
 			RETURNING id
 		)
 		INSERT INTO user_roles (user_id, role_name)
 		SELECT u.id, r.name FROM u CROSS JOIN (SELECT DISTINCT unnest($15::text[]) AS name) r`,
 		id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 		jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.CreatedAt, u.UpdatedAt,
-		u.LastLoginAt, u.ExpiresAt, list(u.Roles))
+		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil)
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Username, classify(err, store.ErrNotFound))
 	}
@@ -117,7 +121,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			WITH u AS (
 				UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
 					department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
-					updated_at = $11, last_login_at = $12, expires_at = $13
+					updated_at = $11, last_login_at = $12, expires_at = $13, failed_logins = $15,
+					locked_until = $16
 				WHERE id = $1
 				RETURNING id
 			), gone AS (
@@ -128,7 +133,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			ON CONFLICT DO NOTHING`,
 			id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
-			u.ExpiresAt, list(u.Roles))
+			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil)
 		return err
 	})
 	if err != nil {
@@ -137,8 +142,9 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	return nil
 }
 
-// DeleteUser removes the user; sessions, consents, roles, grants and their
-// tokens go with it through ON DELETE CASCADE.
+// DeleteUser removes the user; sessions, consents, roles, group memberships,
+// access requests, API tokens, grants and their tokens go with it through
+// ON DELETE CASCADE. Audit entries naming it stay: they have no foreign key.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	uid, ok := parseUUID(id)
 	if !ok {
@@ -177,6 +183,14 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 	}
 	if f.Role != "" {
 		add(`EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role_name = $?)`, f.Role)
+	}
+	if f.Group != "" {
+		groupID, ok := parseUUID(f.Group)
+		if !ok {
+			// Not a group id, so no group and no members.
+			return []store.User{}, nil
+		}
+		add(`EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = $? AND m.user_id = u.id)`, groupID)
 	}
 	if f.Query != "" {
 		add(`(u.username ILIKE $? OR u.email ILIKE $? OR u.full_name ILIKE $?)`, "%"+escapeLike(f.Query)+"%")

@@ -1,0 +1,115 @@
+package admin
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// authenticate turns the request's bearer token into a principal. Every
+// failure is a 401 carrying WWW-Authenticate (RFC 6750), except a valid
+// token without the API scope, which is a 403 insufficient_scope.
+func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
+	ctx := r.Context()
+	token, ok := bearerToken(r)
+	if !ok {
+		return domain.Principal{}, invalidToken("a bearer access token is required")
+	}
+	ip := clientIP(r)
+
+	// API tokens carry their own prefix so that they are never sent to the
+	// OAuth introspection (which would only say "invalid") and are found by
+	// secret scanners. They imply the API scope: they exist for nothing else.
+	if strings.HasPrefix(token, domain.APITokenPrefix) {
+		p, err := a.svc.AuthenticateAPIToken(ctx, token, ip)
+		if err != nil {
+			if errors.Is(err, domain.ErrUnauthenticated) || errors.Is(err, store.ErrNotFound) {
+				return domain.Principal{}, invalidToken("the API token is unknown, expired or revoked")
+			}
+			return domain.Principal{}, err
+		}
+		p.Actor.IP = ip
+		return p, nil
+	}
+
+	at, err := a.introspect(ctx, token)
+	if err != nil {
+		// The introspector does not tell an invalid token from a failure to
+		// check it; a 401 makes the client fetch a new token, which is the
+		// right reaction to both. The reason is logged for operators only.
+		a.log.DebugContext(ctx, "api: access token refused", "error", err)
+		return domain.Principal{}, invalidToken("the access token is invalid, expired or revoked")
+	}
+	if !at.ExpiresAt.IsZero() && !a.now().Before(at.ExpiresAt) {
+		return domain.Principal{}, invalidToken("the access token has expired")
+	}
+	if !slices.Contains(at.Scopes, APIScope) {
+		return domain.Principal{}, insufficientScope()
+	}
+
+	var p domain.Principal
+	if at.UserID != "" {
+		u, err := a.svc.GetUser(ctx, at.UserID)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return domain.Principal{}, invalidToken("the token's user no longer exists")
+			}
+			return domain.Principal{}, err
+		}
+		// UserPrincipal refuses a user that is no longer active or has
+		// expired, so a token outliving a lock or a soft delete stops
+		// working at once.
+		p, err = a.svc.UserPrincipal(ctx, u)
+		if err != nil {
+			return domain.Principal{}, principalError(err)
+		}
+	} else {
+		c, err := a.svc.GetClient(ctx, at.ClientID)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return domain.Principal{}, invalidToken("the token's client no longer exists")
+			}
+			return domain.Principal{}, err
+		}
+		p, err = a.svc.ClientPrincipal(ctx, c)
+		if err != nil {
+			return domain.Principal{}, principalError(err)
+		}
+	}
+	p.Actor.IP = ip
+	return p, nil
+}
+
+func principalError(err error) error {
+	if errors.Is(err, domain.ErrUnauthenticated) {
+		return invalidToken("the token's principal is not active")
+	}
+	return err
+}
+
+// bearerToken reads "Authorization: Bearer <token>" (the scheme is
+// case-insensitive, RFC 7235).
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// clientIP is the peer address. Forwarded headers are not trusted: nothing
+// configures which proxies may set them.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,167 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Problem is an RFC 9457 problem details object, the body of every error.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Errors lists the fields of the request that were refused and why.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one refused field of the input.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Problem types beyond about:blank (which means "see the status code").
+const (
+	ProblemValidation = "urn:gatehouse:problem:validation"
+	ProblemBadRequest = "urn:gatehouse:problem:malformed-request"
+)
+
+// apiError is a response the API decided on: a problem and the headers that
+// go with it.
+type apiError struct {
+	problem Problem
+	// wwwAuthenticate is the RFC 6750 challenge of 401 and scope 403s.
+	wwwAuthenticate string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("api: %d %s", e.problem.Status, e.problem.Detail)
+}
+
+func problemf(status int, format string, args ...any) *apiError {
+	return &apiError{problem: Problem{
+		Type:   "about:blank",
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: fmt.Sprintf(format, args...),
+	}}
+}
+
+// invalidField is a 422 for one field of the input.
+func invalidField(field, message string) *apiError {
+	return &apiError{problem: Problem{
+		Type:   ProblemValidation,
+		Title:  "Invalid input",
+		Status: http.StatusUnprocessableEntity,
+		Detail: "the request has invalid fields",
+		Errors: []FieldError{{Field: field, Message: message}},
+	}}
+}
+
+// badField is a 400 for a body that does not have the API's shape (a wrong
+// JSON type, an unknown field).
+func badField(field, message string) *apiError {
+	e := &apiError{problem: Problem{
+		Type:   ProblemBadRequest,
+		Title:  "Malformed request",
+		Status: http.StatusBadRequest,
+		Detail: message,
+	}}
+	if field != "" {
+		e.problem.Detail = field + ": " + message
+		e.problem.Errors = []FieldError{{Field: field, Message: message}}
+	}
+	return e
+}
+
+func invalidToken(detail string) *apiError {
+	e := problemf(http.StatusUnauthorized, "%s", detail)
+	e.wwwAuthenticate = `Bearer error="invalid_token"`
+	return e
+}
+
+func insufficientScope() *apiError {
+	e := problemf(http.StatusForbidden, "the access token lacks the scope %s", APIScope)
+	e.wwwAuthenticate = `Bearer error="insufficient_scope", scope="` + APIScope + `"`
+	return e
+}
+
+func forbidden(perms []string) *apiError {
+	if len(perms) == 1 {
+		return problemf(http.StatusForbidden, "the permission %s is required", perms[0])
+	}
+	return problemf(http.StatusForbidden, "one of the permissions %s is required", strings.Join(perms, ", "))
+}
+
+// conflict gives a store.ErrConflict a message that says what conflicts;
+// other errors pass through.
+func conflict(err error, detail string) error {
+	if errors.Is(err, store.ErrConflict) {
+		return problemf(http.StatusConflict, "%s", detail)
+	}
+	return err
+}
+
+// writeError is the one place where an error becomes a response. Domain and
+// store errors map by kind; anything unrecognised is a 500 whose cause is
+// logged and never shown.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *apiError
+	var one *domain.ValidationError
+	var many domain.ValidationErrors
+	switch {
+	case errors.As(err, &e):
+	case errors.As(err, &many) && len(many) > 0:
+		e = &apiError{problem: Problem{Type: ProblemValidation, Title: "Invalid input",
+			Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields"}}
+		for _, v := range many {
+			e.problem.Errors = append(e.problem.Errors, FieldError{Field: v.Field, Message: v.Message})
+		}
+	case errors.As(err, &one):
+		e = invalidField(one.Field, one.Message)
+	case errors.Is(err, store.ErrNotFound):
+		e = problemf(http.StatusNotFound, "not found")
+	case errors.Is(err, store.ErrConflict):
+		e = problemf(http.StatusConflict, "the request conflicts with the current state")
+	case errors.Is(err, domain.ErrForbidden):
+		e = problemf(http.StatusForbidden, "not allowed")
+	case errors.Is(err, domain.ErrUnauthenticated):
+		e = invalidToken("the credentials are invalid, expired or revoked")
+	case errors.Is(err, domain.ErrInvalidCredentials):
+		e = problemf(http.StatusForbidden, "the credentials are invalid")
+	default:
+		a.log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+		e = problemf(http.StatusInternalServerError, "internal error")
+	}
+	if e.wwwAuthenticate != "" {
+		w.Header().Set("WWW-Authenticate", e.wwwAuthenticate)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(e.problem.Status)
+	_ = json.NewEncoder(w).Encode(e.problem)
+}
+
+// writeJSON writes a success response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeCreated(w http.ResponseWriter, location string, v any) {
+	w.Header().Set("Location", location)
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func noContent(w http.ResponseWriter) {
+	w.WriteHeader(http.StatusNoContent)
+}

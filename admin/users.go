@@ -1,0 +1,432 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+const conflictUser = "the username or email is already taken"
+
+// userInput is the body of POST /users.
+type userInput struct {
+	Username      string          `json:"username"`
+	Email         string          `json:"email"`
+	Password      string          `json:"password"`
+	FullName      string          `json:"full_name"`
+	Department    string          `json:"department"`
+	Goals         []string        `json:"goals"`
+	Preferences   json.RawMessage `json:"preferences"`
+	Status        string          `json:"status"`
+	Roles         []string        `json:"roles"`
+	EmailVerified bool            `json:"email_verified"`
+	ExpiresAt     *string         `json:"expires_at"`
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	var in userInput
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	// Granting roles and choosing a status are permissions of their own:
+	// users:write alone must not make an administrator.
+	if len(in.Roles) > 0 && !p.Can(store.PermUsersRoles) {
+		return forbidden([]string{store.PermUsersRoles})
+	}
+	if in.Status != "" && !p.Can(store.PermUsersStatus) {
+		return forbidden([]string{store.PermUsersStatus})
+	}
+	nu := domain.NewUser{
+		Username:      in.Username,
+		Email:         in.Email,
+		Password:      in.Password,
+		FullName:      in.FullName,
+		Department:    in.Department,
+		Goals:         in.Goals,
+		Status:        store.UserStatus(in.Status),
+		Roles:         in.Roles,
+		EmailVerified: in.EmailVerified,
+	}
+	if len(in.Preferences) > 0 && !isNull(in.Preferences) {
+		if !isObject(in.Preferences) {
+			return badField("preferences", "must be a JSON object")
+		}
+		nu.Preferences = in.Preferences
+	}
+	if in.ExpiresAt != nil {
+		t, err := parseTime("expires_at", *in.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		nu.ExpiresAt = &t
+	}
+	u, err := a.svc.CreateUser(r.Context(), p.Actor, nu)
+	if err != nil {
+		return conflict(err, conflictUser)
+	}
+	v, err := a.userView(r.Context(), u, true)
+	if err != nil {
+		return err
+	}
+	writeCreated(w, Prefix+"/users/"+u.ID, v)
+	return nil
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+	pg, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.UserFilter{
+		Query:  q.Get("q"),
+		Status: store.UserStatus(q.Get("status")),
+		Role:   q.Get("role"),
+		After:  pg.Cursor,
+		Limit:  pg.fetchLimit(),
+	}
+	switch f.Status {
+	case "", store.StatusPending, store.StatusActive, store.StatusLocked, store.StatusDisabled:
+	default:
+		return invalidField("status", "must be pending, active, locked or disabled")
+	}
+	ctx := r.Context()
+	if g := q.Get("group"); g != "" {
+		id, ok, err := a.groupID(ctx, g)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			writeJSON(w, http.StatusOK, List[UserView]{Items: []UserView{}})
+			return nil
+		}
+		f.Group = id
+	}
+	users, err := a.svc.ListUsers(ctx, f)
+	if err != nil {
+		return err
+	}
+	index, err := a.groupIndex(ctx)
+	if err != nil {
+		return err
+	}
+	views := make([]UserView, len(users))
+	for i, u := range users {
+		views[i] = NewUserView(u, index[u.ID], nil)
+	}
+	writeJSON(w, http.StatusOK, finish(pg, views, func(v UserView) string { return v.Username }))
+	return nil
+}
+
+// groupID resolves ?group= given as an id or a name.
+func (a *API) groupID(ctx context.Context, g string) (string, bool, error) {
+	if _, err := uuid.Parse(g); err == nil {
+		return g, true, nil
+	}
+	groups, err := a.svc.ListGroups(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	for _, grp := range groups {
+		if grp.Name == g {
+			return grp.ID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// groupIndex maps user ids to the names of their groups. The domain offers
+// no per-user lookup of groups, so this reads each group's members: one
+// query per group and request, whatever the number of users shown.
+func (a *API) groupIndex(ctx context.Context) (map[string][]string, error) {
+	groups, err := a.svc.ListGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	index := map[string][]string{}
+	for _, g := range groups {
+		_, members, err := a.svc.GetGroup(ctx, g.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			index[m] = append(index[m], g.Name)
+		}
+	}
+	return index, nil
+}
+
+// userView shows one user with its groups and, when asked, its effective
+// roles.
+func (a *API) userView(ctx context.Context, u store.User, effective bool) (UserView, error) {
+	index, err := a.groupIndex(ctx)
+	if err != nil {
+		return UserView{}, err
+	}
+	var roles []string
+	if effective {
+		if roles, err = a.svc.EffectiveRoles(ctx, u); err != nil {
+			return UserView{}, err
+		}
+		roles = orEmpty(roles)
+	}
+	return NewUserView(u, index[u.ID], roles), nil
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+	u, err := a.svc.GetUser(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	v, err := a.userView(r.Context(), u, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) getMe(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	u, err := a.svc.GetUser(r.Context(), p.User.ID)
+	if err != nil {
+		return err
+	}
+	v, err := a.userView(r.Context(), u, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// userReadOnly are the fields of UserView that no patch changes.
+func userReadOnly() []string {
+	return []string{"id", "groups", "effective_roles", "created_at", "updated_at", "last_login_at", "locked_until"}
+}
+
+func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	id := mux.Vars(r)["id"]
+	m, err := decodeMergePatch(w, r)
+	if err != nil {
+		return err
+	}
+	cur, err := a.svc.GetUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	f := newPatcher(m)
+	up := domain.UserPatch{
+		Username:      f.str("username", false),
+		Email:         f.str("email", false),
+		FullName:      f.str("full_name", true),
+		Department:    f.str("department", true),
+		Goals:         f.strings("goals"),
+		Preferences:   f.object("preferences", cur.Preferences),
+		EmailVerified: f.boolean("email_verified"),
+		ExpiresAt:     f.timestamp("expires_at"),
+	}
+	f.readOnly("is changed with PUT /users/{id}/status", "status")
+	f.readOnly("is changed with PUT /users/{id}/roles", "roles")
+	f.readOnly("is changed with PUT /users/{id}/password", "password")
+	f.readOnly("is read-only", userReadOnly()...)
+	if err := f.done(); err != nil {
+		return err
+	}
+	return a.applyUserPatch(w, r, p, id, up)
+}
+
+func (a *API) applyUserPatch(w http.ResponseWriter, r *http.Request, p *domain.Principal, id string, up domain.UserPatch) error {
+	u, err := a.svc.UpdateUser(r.Context(), p.Actor, id, up)
+	if err != nil {
+		return conflict(err, conflictUser)
+	}
+	v, err := a.userView(r.Context(), u, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// patchMe lets a user edit its own profile; the account's identity
+// (username, email) and standing stay with the administrators.
+func (a *API) patchMe(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	m, err := decodeMergePatch(w, r)
+	if err != nil {
+		return err
+	}
+	f := newPatcher(m)
+	up := domain.UserPatch{
+		FullName:    f.str("full_name", true),
+		Department:  f.str("department", true),
+		Goals:       f.strings("goals"),
+		Preferences: f.object("preferences", p.User.Preferences),
+	}
+	f.readOnly("cannot be changed by the user; an administrator can change it", "username", "email", "email_verified", "expires_at", "status", "roles")
+	f.readOnly("is changed with PUT /users/me/password", "password")
+	f.readOnly("is read-only", userReadOnly()...)
+	if err := f.done(); err != nil {
+		return err
+	}
+	return a.applyUserPatch(w, r, p, p.User.ID, up)
+}
+
+func (a *API) setMyPassword(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		Password        string `json:"password"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if err := a.svc.SetPassword(r.Context(), p.Actor, p.User.ID, &in.CurrentPassword, in.Password); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func (a *API) setUserPassword(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if err := a.svc.SetPassword(r.Context(), p.Actor, mux.Vars(r)["id"], nil, in.Password); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	hard := false
+	if s := r.URL.Query().Get("hard"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return invalidField("hard", "must be true or false")
+		}
+		hard = b
+	}
+	need := store.PermUsersWrite
+	if hard {
+		need = store.PermUsersDelete
+	}
+	if !p.Can(need) {
+		return forbidden([]string{need})
+	}
+	if err := a.svc.DeleteUser(r.Context(), p.Actor, mux.Vars(r)["id"], hard); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}
+
+func (a *API) setUserRoles(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	var in struct {
+		Roles *[]string `json:"roles"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Roles == nil {
+		return invalidField("roles", "is required (an empty list removes every role)")
+	}
+	u, err := a.svc.SetUserRoles(r.Context(), p.Actor, mux.Vars(r)["id"], *in.Roles)
+	if err != nil {
+		return err
+	}
+	v, err := a.userView(r.Context(), u, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) setUserStatus(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	var in struct {
+		Status string `json:"status"`
+	}
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	if in.Status == "" {
+		return invalidField("status", "is required: active, locked or disabled")
+	}
+	u, err := a.svc.SetUserStatus(r.Context(), p.Actor, mux.Vars(r)["id"], store.UserStatus(in.Status))
+	if err != nil {
+		return err
+	}
+	v, err := a.userView(r.Context(), u, true)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) goalSuggestions(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+	role := r.URL.Query().Get("role")
+	if role == "" {
+		return invalidField("role", "is required")
+	}
+	goals, err := a.svc.GoalSuggestions(r.Context(), role)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Role  string   `json:"role"`
+		Goals []string `json:"goals"`
+	}{role, orEmpty(goals)})
+	return nil
+}
+
+// Sessions.
+
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+	pg, err := pageParams(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	u, err := a.svc.GetUser(ctx, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	sessions, err := a.svc.ListSessions(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	views := make([]SessionView, len(sessions))
+	for i, s := range sessions {
+		views[i] = NewSessionView(s)
+	}
+	writeJSON(w, http.StatusOK, pageInMemory(pg, views, func(v SessionView) string {
+		return newestFirst(v.AuthTime.UnixNano(), v.ID)
+	}))
+	return nil
+}
+
+// newestFirst is a key that sorts later times first, then by id.
+func newestFirst(unixNano int64, id string) string {
+	return fmt.Sprintf("%020d/%s", math.MaxInt64-unixNano, id)
+}
+
+func (a *API) revokeSession(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	if err := a.svc.RevokeSession(r.Context(), p.Actor, mux.Vars(r)["id"]); err != nil {
+		return err
+	}
+	noContent(w)
+	return nil
+}

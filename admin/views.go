@@ -1,0 +1,380 @@
+package admin
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// This file is the one mapping of store records to the JSON the API (and
+// the CLI, which prints the same shapes) shows. Secrets never appear: no
+// password hash, no secret digest; a client or API token secret only in the
+// response that created it.
+
+// UserView is a user as the API shows it.
+type UserView struct {
+	ID          string          `json:"id"`
+	Username    string          `json:"username"`
+	Email       string          `json:"email"`
+	FullName    string          `json:"full_name"`
+	Department  string          `json:"department"`
+	Goals       []string        `json:"goals"`
+	Preferences json.RawMessage `json:"preferences"`
+	Status      string          `json:"status"`
+	// Roles are the roles assigned to the user directly.
+	Roles []string `json:"roles"`
+	// Groups are the names of the groups the user is a member of.
+	Groups []string `json:"groups"`
+	// EffectiveRoles adds the groups' roles and every ancestor; shown for a
+	// single user, not in lists.
+	EffectiveRoles []string   `json:"effective_roles,omitempty"`
+	EmailVerified  bool       `json:"email_verified"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	LastLoginAt    *time.Time `json:"last_login_at"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	// LockedUntil is set while repeated failed sign-ins keep the user out.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+}
+
+// NewUserView shows u with its groups' names and, when known, its
+// effective roles.
+func NewUserView(u store.User, groups, effectiveRoles []string) UserView {
+	prefs := u.Preferences
+	if len(prefs) == 0 {
+		prefs = json.RawMessage(`{}`)
+	}
+	return UserView{
+		ID:             u.ID,
+		Username:       u.Username,
+		Email:          u.Email,
+		FullName:       u.FullName,
+		Department:     u.Department,
+		Goals:          orEmpty(u.Goals),
+		Preferences:    prefs,
+		Status:         string(u.Status),
+		Roles:          orEmpty(u.Roles),
+		Groups:         orEmpty(groups),
+		EffectiveRoles: effectiveRoles,
+		EmailVerified:  u.EmailVerified,
+		CreatedAt:      u.CreatedAt,
+		UpdatedAt:      u.UpdatedAt,
+		LastLoginAt:    u.LastLoginAt,
+		ExpiresAt:      u.ExpiresAt,
+		LockedUntil:    u.LockedUntil,
+	}
+}
+
+// ClientView is an OAuth 2.0 client, with RFC 7591 field names where one
+// exists.
+type ClientView struct {
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	// ClientSecret is set only in the response that created the secret:
+	// the store keeps its digest alone and cannot show it again.
+	ClientSecret            string          `json:"client_secret,omitempty"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	PostLogoutRedirectURIs  []string        `json:"post_logout_redirect_uris"`
+	AllowedOrigins          []string        `json:"allowed_origins"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	Scope                   string          `json:"scope"` // space-separated, as in OAuth 2.0
+	Audience                []string        `json:"audience"`
+	Public                  bool            `json:"public"`
+	FirstParty              bool            `json:"first_party"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	// AccessTokenFormat is omitted when the client uses the server's.
+	AccessTokenFormat string        `json:"access_token_format,omitempty"`
+	Lifetimes         LifetimesView `json:"lifetimes"`
+	// Roles make a client_credentials client a service account.
+	Roles     []string  `json:"roles"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
+// means the server default.
+type LifetimesView struct {
+	AuthorizationCode string `json:"authorization_code,omitempty"`
+	AccessToken       string `json:"access_token,omitempty"`
+	IDToken           string `json:"id_token,omitempty"`
+	RefreshToken      string `json:"refresh_token,omitempty"`
+}
+
+// NewClientView shows c (without any secret).
+func NewClientView(c store.Client) ClientView {
+	return ClientView{
+		ClientID:                c.ID,
+		ClientName:              c.Name,
+		RedirectURIs:            orEmpty(c.RedirectURIs),
+		PostLogoutRedirectURIs:  orEmpty(c.PostLogoutRedirectURIs),
+		AllowedOrigins:          orEmpty(c.AllowedOrigins),
+		GrantTypes:              orEmpty(c.GrantTypes),
+		ResponseTypes:           orEmpty(c.ResponseTypes),
+		Scope:                   strings.Join(c.Scopes, " "),
+		Audience:                orEmpty(c.Audience),
+		Public:                  c.Public,
+		FirstParty:              c.FirstParty,
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		JWKS:                    c.JWKS,
+		AccessTokenFormat:       string(c.AccessTokenFormat),
+		Lifetimes:               NewLifetimesView(c.Lifetimes),
+		Roles:                   orEmpty(c.Roles),
+		CreatedAt:               c.CreatedAt,
+		UpdatedAt:               c.UpdatedAt,
+	}
+}
+
+// NewLifetimesView formats lifetimes; zero (the server default) is omitted.
+func NewLifetimesView(l store.Lifetimes) LifetimesView {
+	return LifetimesView{
+		AuthorizationCode: formatLifetime(l.AuthorizationCode),
+		AccessToken:       formatLifetime(l.AccessToken),
+		IDToken:           formatLifetime(l.IDToken),
+		RefreshToken:      formatLifetime(l.RefreshToken),
+	}
+}
+
+func formatLifetime(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+// ToLifetimes parses the durations; a malformed one is a
+// *domain.ValidationError on its field (lifetimes.<name>).
+func (v LifetimesView) ToLifetimes() (store.Lifetimes, error) {
+	var l store.Lifetimes
+	for _, f := range []struct {
+		field string
+		in    string
+		out   *time.Duration
+	}{
+		{"lifetimes.authorization_code", v.AuthorizationCode, &l.AuthorizationCode},
+		{"lifetimes.access_token", v.AccessToken, &l.AccessToken},
+		{"lifetimes.id_token", v.IDToken, &l.IDToken},
+		{"lifetimes.refresh_token", v.RefreshToken, &l.RefreshToken},
+	} {
+		if f.in == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.in)
+		if err != nil {
+			return store.Lifetimes{}, &domain.ValidationError{Field: f.field, Message: "must be a duration such as 15m or 720h"}
+		}
+		*f.out = d
+	}
+	return l, nil
+}
+
+// ToClient converts a view received as input into a store.Client. The
+// secret, secret digest and timestamps are not taken from input; a
+// malformed lifetime is reported as a *domain.ValidationError on its field.
+func (v ClientView) ToClient() (store.Client, error) {
+	l, err := v.Lifetimes.ToLifetimes()
+	if err != nil {
+		return store.Client{}, err
+	}
+	return store.Client{
+		ID:                      v.ClientID,
+		Name:                    v.ClientName,
+		TokenEndpointAuthMethod: v.TokenEndpointAuthMethod,
+		RedirectURIs:            v.RedirectURIs,
+		PostLogoutRedirectURIs:  v.PostLogoutRedirectURIs,
+		AllowedOrigins:          v.AllowedOrigins,
+		GrantTypes:              v.GrantTypes,
+		ResponseTypes:           v.ResponseTypes,
+		Scopes:                  strings.Fields(v.Scope),
+		Audience:                v.Audience,
+		Public:                  v.Public,
+		FirstParty:              v.FirstParty,
+		JWKS:                    v.JWKS,
+		AccessTokenFormat:       store.AccessTokenFormat(v.AccessTokenFormat),
+		Lifetimes:               l,
+		Roles:                   v.Roles,
+	}, nil
+}
+
+// RoleView is a role.
+type RoleView struct {
+	Name           string    `json:"name"`
+	Description    string    `json:"description"`
+	Parent         string    `json:"parent"` // "" for none
+	Permissions    []string  `json:"permissions"`
+	SuggestedGoals []string  `json:"suggested_goals"`
+	BuiltIn        bool      `json:"built_in"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// NewRoleView shows r.
+func NewRoleView(r store.Role) RoleView {
+	return RoleView{
+		Name:           r.Name,
+		Description:    r.Description,
+		Parent:         r.Parent,
+		Permissions:    orEmpty(r.Permissions),
+		SuggestedGoals: orEmpty(r.SuggestedGoals),
+		BuiltIn:        r.BuiltIn,
+		CreatedAt:      r.CreatedAt,
+		UpdatedAt:      r.UpdatedAt,
+	}
+}
+
+// GroupView is a group; Members (user ids) is shown for a single group.
+type GroupView struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Roles       []string  `json:"roles"`
+	Members     []string  `json:"members,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// NewGroupView shows g with its members (nil to leave them out).
+func NewGroupView(g store.Group, members []string) GroupView {
+	return GroupView{
+		ID:          g.ID,
+		Name:        g.Name,
+		Description: g.Description,
+		Roles:       orEmpty(g.Roles),
+		Members:     members,
+		CreatedAt:   g.CreatedAt,
+		UpdatedAt:   g.UpdatedAt,
+	}
+}
+
+// AccessRequestView is an access request.
+type AccessRequestView struct {
+	ID            string     `json:"id"`
+	UserID        string     `json:"user_id"`
+	RequestedRole string     `json:"requested_role"`
+	Purpose       string     `json:"purpose"`
+	Status        string     `json:"status"`
+	GrantedRole   string     `json:"granted_role,omitempty"`
+	DecidedBy     string     `json:"decided_by,omitempty"`
+	Comment       string     `json:"comment,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	DecidedAt     *time.Time `json:"decided_at"`
+}
+
+// NewAccessRequestView shows r.
+func NewAccessRequestView(r store.AccessRequest) AccessRequestView {
+	return AccessRequestView{
+		ID:            r.ID,
+		UserID:        r.UserID,
+		RequestedRole: r.RequestedRole,
+		Purpose:       r.Purpose,
+		Status:        string(r.Status),
+		GrantedRole:   r.GrantedRole,
+		DecidedBy:     r.DecidedBy,
+		Comment:       r.Comment,
+		CreatedAt:     r.CreatedAt,
+		DecidedAt:     r.DecidedAt,
+	}
+}
+
+// APITokenView is an API token. Token, the secret, is set only in the
+// response that created it.
+type APITokenView struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Kind       string     `json:"kind"`
+	UserID     string     `json:"user_id,omitempty"`
+	ClientID   string     `json:"client_id,omitempty"`
+	Scopes     []string   `json:"scopes"`
+	CreatedBy  string     `json:"created_by"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+	Token      string     `json:"token,omitempty"`
+}
+
+// NewAPITokenView shows t; secret is "" except when the token was just made.
+func NewAPITokenView(t store.APIToken, secret string) APITokenView {
+	return APITokenView{
+		ID:         t.ID,
+		Name:       t.Name,
+		Kind:       string(t.Kind),
+		UserID:     t.UserID,
+		ClientID:   t.ClientID,
+		Scopes:     orEmpty(t.Scopes),
+		CreatedBy:  t.CreatedBy,
+		CreatedAt:  t.CreatedAt,
+		ExpiresAt:  t.ExpiresAt,
+		LastUsedAt: t.LastUsedAt,
+		RevokedAt:  t.RevokedAt,
+		Token:      secret,
+	}
+}
+
+// AuditEntryView is an audit log entry.
+type AuditEntryView struct {
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
+	// Actor is "user:<id>", "client:<id>", "cli", "system" or "anonymous".
+	Actor      string          `json:"actor"`
+	ActorType  string          `json:"actor_type"`
+	ActorID    string          `json:"actor_id,omitempty"`
+	Action     string          `json:"action"`
+	TargetType string          `json:"target_type,omitempty"`
+	TargetID   string          `json:"target_id,omitempty"`
+	IPAddress  string          `json:"ip_address,omitempty"`
+	Changes    json.RawMessage `json:"changes,omitempty"`
+}
+
+// NewAuditEntryView shows e.
+func NewAuditEntryView(e store.AuditEntry) AuditEntryView {
+	return AuditEntryView{
+		ID:         e.ID,
+		At:         e.At,
+		Actor:      domain.Actor{Type: e.ActorType, ID: e.ActorID}.String(),
+		ActorType:  string(e.ActorType),
+		ActorID:    e.ActorID,
+		Action:     e.Action,
+		TargetType: e.TargetType,
+		TargetID:   e.TargetID,
+		IPAddress:  e.IPAddress,
+		Changes:    e.Changes,
+	}
+}
+
+// SessionView is a browser login session. Its id is the digest of the
+// cookie, which cannot be turned back into a usable cookie.
+type SessionView struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	AuthTime   time.Time `json:"auth_time"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	UserAgent  string    `json:"user_agent"`
+	IPAddress  string    `json:"ip_address"`
+}
+
+// NewSessionView shows s.
+func NewSessionView(s store.LoginSession) SessionView {
+	return SessionView{
+		ID:         s.ID,
+		UserID:     s.UserID,
+		AuthTime:   s.AuthTime,
+		ExpiresAt:  s.ExpiresAt,
+		LastSeenAt: s.LastSeenAt,
+		UserAgent:  s.UserAgent,
+		IPAddress:  s.IPAddress,
+	}
+}
+
+// orEmpty shows a nil list as [] rather than null.
+func orEmpty(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
