@@ -85,14 +85,14 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 			Status:        store.RequestPending,
 			CreatedAt:     s.now(),
 		}
-		if err := s.iam.CreateAccessRequest(ctx, r); err != nil {
+		if err := s.store.CreateAccessRequest(ctx, r); err != nil {
 			return err
 		}
 		c := onCreate(accessRequestFields(r))
 		if err := s.audit(ctx, a, "access_request.create", TargetAccessRequest, r.ID, c); err != nil {
 			return err
 		}
-		out, err = s.iam.GetAccessRequest(ctx, r.ID)
+		out, err = s.store.GetAccessRequest(ctx, r.ID)
 		return err
 	})
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Service) PendingAccessRequest(ctx context.Context, userID string) (*sto
 	if _, err := uuid.Parse(userID); err != nil {
 		return nil, nil
 	}
-	rs, err := s.iam.ListAccessRequests(ctx, store.AccessRequestFilter{Status: store.RequestPending, UserID: userID, Limit: 1})
+	rs, err := s.store.ListAccessRequests(ctx, store.AccessRequestFilter{Status: store.RequestPending, UserID: userID, Limit: 1})
 	if err != nil {
 		return nil, fmt.Errorf("domain: pending access request: %w", err)
 	}
@@ -121,7 +121,7 @@ func (s *Service) GetAccessRequest(ctx context.Context, id string) (store.Access
 	if err := notFoundID("access request", id); err != nil {
 		return store.AccessRequest{}, err
 	}
-	r, err := s.iam.GetAccessRequest(ctx, id)
+	r, err := s.store.GetAccessRequest(ctx, id)
 	if err != nil {
 		return store.AccessRequest{}, fmt.Errorf("domain: get access request: %w", err)
 	}
@@ -131,7 +131,7 @@ func (s *Service) GetAccessRequest(ctx context.Context, id string) (store.Access
 // ListAccessRequests lists requests newest first (limit capped at 200).
 func (s *Service) ListAccessRequests(ctx context.Context, f store.AccessRequestFilter) ([]store.AccessRequest, error) {
 	f.Limit = capLimit(f.Limit, maxAccessRequestLimit)
-	out, err := s.iam.ListAccessRequests(ctx, f)
+	out, err := s.store.ListAccessRequests(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("domain: list access requests: %w", err)
 	}
@@ -182,7 +182,7 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 		user store.User
 	)
 	err := s.inTx(ctx, what, func(ctx context.Context) error {
-		req, err := s.iam.GetAccessRequest(ctx, id)
+		req, err := s.store.GetAccessRequest(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 		}
 		// DecideAccessRequest is the compare-and-swap: of two concurrent
 		// decisions exactly one gets past it, the other is ErrConflict.
-		out, err = s.iam.DecideAccessRequest(ctx, id, status, role, p.Actor.String(), comment, s.now())
+		out, err = s.store.DecideAccessRequest(ctx, id, status, role, p.Actor.String(), comment, s.now())
 		if err != nil {
 			return err
 		}

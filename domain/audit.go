@@ -27,7 +27,7 @@ const maxAuditLimit = 200
 // ListAudit lists audit entries newest first (limit capped at 200).
 func (s *Service) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
 	f.Limit = capLimit(f.Limit, maxAuditLimit)
-	out, err := s.iam.ListAudit(ctx, f)
+	out, err := s.store.ListAudit(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("domain: list audit: %w", err)
 	}
@@ -47,7 +47,7 @@ func (s *Service) Record(ctx context.Context, e store.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	if _, err := s.iam.AppendAudit(ctx, e); err != nil {
+	if _, err := s.store.AppendAudit(ctx, e); err != nil {
 		return fmt.Errorf("domain: record audit %s: %w", e.Action, err)
 	}
 	return nil
@@ -167,7 +167,7 @@ func (s *Service) audit(ctx context.Context, a Actor, action, targetType, target
 		}
 		raw = b
 	}
-	_, err := s.iam.AppendAudit(ctx, store.AuditEntry{
+	_, err := s.store.AppendAudit(ctx, store.AuditEntry{
 		At:         s.now(),
 		ActorType:  a.Type,
 		ActorID:    a.ID,

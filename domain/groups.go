@@ -64,13 +64,13 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in NewGroup) (store.
 		if err := v.err(); err != nil {
 			return err
 		}
-		if err := s.iam.CreateGroup(ctx, g); err != nil {
+		if err := s.store.CreateGroup(ctx, g); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, a, "group.create", TargetGroup, g.ID, onCreate(groupFields(g))); err != nil {
 			return err
 		}
-		out, err = s.iam.GetGroup(ctx, g.ID)
+		out, err = s.store.GetGroup(ctx, g.ID)
 		return err
 	})
 	if err != nil {
@@ -85,11 +85,11 @@ func (s *Service) GetGroup(ctx context.Context, id string) (store.Group, []strin
 	if err := notFoundID("group", id); err != nil {
 		return store.Group{}, nil, err
 	}
-	g, err := s.iam.GetGroup(ctx, id)
+	g, err := s.store.GetGroup(ctx, id)
 	if err != nil {
 		return store.Group{}, nil, fmt.Errorf("domain: get group: %w", err)
 	}
-	members, err := s.iam.ListGroupMembers(ctx, id)
+	members, err := s.store.ListGroupMembers(ctx, id)
 	if err != nil {
 		return store.Group{}, nil, fmt.Errorf("domain: get group: %w", err)
 	}
@@ -101,7 +101,7 @@ func (s *Service) GetGroup(ctx context.Context, id string) (store.Group, []strin
 
 // ListGroups returns every group by name.
 func (s *Service) ListGroups(ctx context.Context) ([]store.Group, error) {
-	out, err := s.iam.ListGroups(ctx)
+	out, err := s.store.ListGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("domain: list groups: %w", err)
 	}
@@ -116,7 +116,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 	}
 	var out store.Group
 	err := s.inTx(ctx, "update group", func(ctx context.Context) error {
-		cur, err := s.iam.GetGroup(ctx, id)
+		cur, err := s.store.GetGroup(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -145,13 +145,13 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 			return nil
 		}
 		next.UpdatedAt = s.now()
-		if err := s.iam.UpdateGroup(ctx, next); err != nil {
+		if err := s.store.UpdateGroup(ctx, next); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, a, "group.update", TargetGroup, id, c); err != nil {
 			return err
 		}
-		out, err = s.iam.GetGroup(ctx, id)
+		out, err = s.store.GetGroup(ctx, id)
 		return err
 	})
 	if err != nil {
@@ -166,11 +166,11 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, id string) error {
 		return err
 	}
 	return s.inTx(ctx, "delete group", func(ctx context.Context) error {
-		cur, err := s.iam.GetGroup(ctx, id)
+		cur, err := s.store.GetGroup(ctx, id)
 		if err != nil {
 			return err
 		}
-		if err := s.iam.DeleteGroup(ctx, id); err != nil {
+		if err := s.store.DeleteGroup(ctx, id); err != nil {
 			return err
 		}
 		return s.audit(ctx, a, "group.delete", TargetGroup, id, onRemove(groupFields(cur)))
@@ -202,10 +202,10 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 		what = "add group member"
 	}
 	return s.inTx(ctx, what, func(ctx context.Context) error {
-		if _, err := s.iam.GetGroup(ctx, groupID); err != nil {
+		if _, err := s.store.GetGroup(ctx, groupID); err != nil {
 			return err
 		}
-		members, err := s.iam.ListGroupMembers(ctx, groupID)
+		members, err := s.store.ListGroupMembers(ctx, groupID)
 		if err != nil {
 			return err
 		}
@@ -219,7 +219,7 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 			if isMember {
 				return nil
 			}
-			if err := s.iam.AddGroupMember(ctx, groupID, u.ID); err != nil {
+			if err := s.store.AddGroupMember(ctx, groupID, u.ID); err != nil {
 				return err
 			}
 			return s.audit(ctx, a, "group.member.add", TargetGroup, groupID,
@@ -228,7 +228,7 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 		if !isMember {
 			return fmt.Errorf("user %s is not a member of group %s: %w", u.ID, groupID, store.ErrNotFound)
 		}
-		if err := s.iam.RemoveGroupMember(ctx, groupID, u.ID); err != nil {
+		if err := s.store.RemoveGroupMember(ctx, groupID, u.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, a, "group.member.remove", TargetGroup, groupID,

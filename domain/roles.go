@@ -208,7 +208,7 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
 		if cur.BuiltIn {
 			return fmt.Errorf("role %q is built in: %w", name, store.ErrConflict)
 		}
-		groups, err := s.iam.ListGroups(ctx)
+		groups, err := s.store.ListGroups(ctx)
 		if err != nil {
 			return err
 		}
@@ -434,7 +434,7 @@ func (s *Service) EffectiveRoles(ctx context.Context, u store.User) ([]string, e
 func (s *Service) userRoles(ctx context.Context, u store.User) ([]string, map[string]bool, error) {
 	names := slices.Clone(u.Roles)
 	if u.ID != "" {
-		groups, err := s.iam.ListUserGroups(ctx, u.ID)
+		groups, err := s.store.ListUserGroups(ctx, u.ID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("domain: effective roles: %w", err)
 		}

@@ -116,21 +116,12 @@ const (
 // entry are written in one store transaction.
 type Service struct {
 	store store.Store
-	iam   store.IAM
 	opts  Options
 }
 
 // NewService returns a Service over s. Zero Options fields take the
 // defaults above (Passwords: DefaultPasswords when BcryptCost is 0).
 func NewService(s store.Store, opts Options) *Service {
-	// TODO(lead): store.Store will embed store.IAM once both backends
-	// implement it; until then the IAM half is found by assertion, and a
-	// store without it fails every IAM operation with an error instead of
-	// a nil-pointer panic.
-	iam, ok := s.(store.IAM)
-	if !ok {
-		iam = noIAM{}
-	}
 	if opts.Passwords.BcryptCost == 0 {
 		opts.Passwords.BcryptCost = DefaultPasswords.BcryptCost
 	}
@@ -155,7 +146,7 @@ func NewService(s store.Store, opts Options) *Service {
 	if opts.MaxSystemTokenLifetime <= 0 {
 		opts.MaxSystemTokenLifetime = DefaultMaxSystemTokenLifetime
 	}
-	return &Service{store: s, iam: iam, opts: opts}
+	return &Service{store: s, opts: opts}
 }
 
 // Passwords returns the password policy the service applies, so that pages

@@ -48,7 +48,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 	ok, rehash := s.verify(u.PasswordHash, password)
 	if !ok {
 		err := s.inTx(ctx, "authenticate", func(ctx context.Context) error {
-			after, err := s.iam.RecordLoginFailure(ctx, u.ID, now, s.opts.LockoutThreshold, s.opts.LockoutDuration)
+			after, err := s.store.RecordLoginFailure(ctx, u.ID, now, s.opts.LockoutThreshold, s.opts.LockoutDuration)
 			if err != nil {
 				return err
 			}
@@ -82,7 +82,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		}
 	}
 	err = s.inTx(ctx, "authenticate", func(ctx context.Context) error {
-		if err := s.iam.RecordLoginSuccess(ctx, u.ID, now, newHash); err != nil {
+		if err := s.store.RecordLoginSuccess(ctx, u.ID, now, newHash); err != nil {
 			return err
 		}
 		return s.audit(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, "login.success", TargetUser, u.ID, nil)

@@ -18,11 +18,7 @@ import (
 // iam returns the identity-and-access half of the test store.
 func (e *testEnv) iam() store.IAM {
 	e.t.Helper()
-	iam, ok := any(e.store).(store.IAM)
-	if !ok {
-		e.t.Fatalf("%T does not implement store.IAM", e.store)
-	}
-	return iam
+	return e.store
 }
 
 func (e *testEnv) setStatus(u store.User, st store.UserStatus, roles ...string) {

@@ -32,6 +32,7 @@ type Store interface {
 	SigningKeys
 	JWTIDs
 	TrustedIssuers
+	IAM
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

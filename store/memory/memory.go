@@ -16,7 +16,6 @@ import (
 
 var (
 	_ store.Store = (*Store)(nil)
-	_ store.IAM   = (*Store)(nil)
 )
 
 // Store keeps everything in maps guarded by one lock. The zero value is not

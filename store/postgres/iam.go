@@ -8,9 +8,6 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 )
 
-// TODO(lead): drop this line once store.Store embeds store.IAM.
-var _ store.IAM = (*Store)(nil)
-
 // RecordLoginSuccess touches only the sign-in fields, so that an admin's
 // concurrent edit of the same user is not overwritten. UpdatedAt stays: a
 // sign-in is not an edit of the record.

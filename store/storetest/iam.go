@@ -11,21 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 )
 
-// requireIAM makes every test of the list fail at once on a store that does
-// not implement store.IAM: the IAM half of the contract is not optional.
-func requireIAM(tests []subtest) []subtest {
-	out := make([]subtest, len(tests))
-	for i, st := range tests {
-		out[i] = subtest{st.name, func(f *fixture) {
-			if f.iam == nil {
-				f.t.Fatalf("%T does not implement store.IAM", f.s)
-			}
-			st.fn(f)
-		}}
-	}
-	return out
-}
-
 // ---------------------------------------------------------------------------
 // Record builders for the IAM records, in the manner of those in
 // storetest.go: valid, unique, every field set.
