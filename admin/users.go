@@ -115,7 +115,11 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Princi
 	if err != nil {
 		return err
 	}
-	index, err := a.groupIndex(ctx)
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	index, err := a.svc.GroupNames(ctx, ids...)
 	if err != nil {
 		return err
 	}
@@ -144,31 +148,10 @@ func (a *API) groupID(ctx context.Context, g string) (string, bool, error) {
 	return "", false, nil
 }
 
-// groupIndex maps user ids to the names of their groups. The domain offers
-// no per-user lookup of groups, so this reads each group's members: one
-// query per group and request, whatever the number of users shown.
-func (a *API) groupIndex(ctx context.Context) (map[string][]string, error) {
-	groups, err := a.svc.ListGroups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	index := map[string][]string{}
-	for _, g := range groups {
-		_, members, err := a.svc.GetGroup(ctx, g.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range members {
-			index[m] = append(index[m], g.Name)
-		}
-	}
-	return index, nil
-}
-
 // userView shows one user with its groups and, when asked, its effective
 // roles.
 func (a *API) userView(ctx context.Context, u store.User, effective bool) (UserView, error) {
-	index, err := a.groupIndex(ctx)
+	index, err := a.svc.GroupNames(ctx, u.ID)
 	if err != nil {
 		return UserView{}, err
 	}

@@ -235,3 +235,13 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 			changes{"member": {Before: u.ID}})
 	})
 }
+
+// GroupNames maps each given user id that belongs to any group to its
+// groups' names, sorted: one store query for a whole page of users.
+func (s *Service) GroupNames(ctx context.Context, userIDs ...string) (map[string][]string, error) {
+	out, err := s.store.GroupNamesOfUsers(ctx, userIDs)
+	if err != nil {
+		return nil, fmt.Errorf("domain: group names: %w", err)
+	}
+	return out, nil
+}

@@ -16,7 +16,7 @@ import (
 // showUser is the view of one user, with its groups and effective roles,
 // as GET /api/v1/users/{id} shows it.
 func showUser(ctx context.Context, svc *domain.Service, u store.User) (admin.UserView, error) {
-	index, err := groupIndex(ctx, svc)
+	index, err := svc.GroupNames(ctx, u.ID)
 	if err != nil {
 		return admin.UserView{}, err
 	}
@@ -30,7 +30,11 @@ func showUser(ctx context.Context, svc *domain.Service, u store.User) (admin.Use
 // listUsers is the view of a list of users: with their groups, without the
 // effective roles, as GET /api/v1/users shows them.
 func listUsers(ctx context.Context, svc *domain.Service, users []store.User) ([]admin.UserView, error) {
-	index, err := groupIndex(ctx, svc)
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	index, err := svc.GroupNames(ctx, ids...)
 	if err != nil {
 		return nil, err
 	}
@@ -39,27 +43,6 @@ func listUsers(ctx context.Context, svc *domain.Service, users []store.User) ([]
 		out = append(out, admin.NewUserView(u, index[u.ID], nil))
 	}
 	return out, nil
-}
-
-// groupIndex maps user ids to the names of their groups. The domain has no
-// per-user lookup of groups, so it reads every group's members, as the
-// API does.
-func groupIndex(ctx context.Context, svc *domain.Service) (map[string][]string, error) {
-	groups, err := svc.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list groups: %w", err)
-	}
-	index := map[string][]string{}
-	for _, g := range groups {
-		_, members, err := svc.GetGroup(ctx, g.ID)
-		if err != nil {
-			return nil, fmt.Errorf("members of group %s: %w", g.Name, err)
-		}
-		for _, m := range members {
-			index[m] = append(index[m], g.Name)
-		}
-	}
-	return index, nil
 }
 
 // views maps a slice of records to their views, never nil, so an empty

@@ -207,3 +207,29 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 	sortGroups(out)
 	return out, nil
 }
+
+// GroupNamesOfUsers scans the memberships once for the whole page.
+func (s *Store) GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := s.do(ctx, "group names of users", func(op) error {
+		want := map[string]bool{}
+		for _, id := range userIDs {
+			if uid, ok := canonicalUUID(id); ok {
+				want[uid] = true
+			}
+		}
+		for k := range s.members {
+			if want[k.userID] {
+				out[k.userID] = append(out[k.userID], s.groups[k.groupID].Name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, names := range out {
+		slices.Sort(names)
+	}
+	return out, nil
+}

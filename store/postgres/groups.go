@@ -200,3 +200,35 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 	}
 	return groups, nil
 }
+
+// GroupNamesOfUsers answers for a whole page of users in one query.
+func (s *Store) GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[string][]string, error) {
+	ids := make([]string, 0, len(userIDs))
+	for _, id := range userIDs {
+		if uid, ok := parseUUID(id); ok {
+			ids = append(ids, uid)
+		}
+	}
+	out := map[string][]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db(ctx).Query(ctx, `
+		SELECT m.user_id::text, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.user_id = ANY($1::uuid[]) ORDER BY m.user_id, g.name`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: group names of users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid, name string
+		if err := rows.Scan(&uid, &name); err != nil {
+			return nil, fmt.Errorf("postgres: group names of users: %w", err)
+		}
+		out[uid] = append(out[uid], name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: group names of users: %w", err)
+	}
+	return out, nil
+}

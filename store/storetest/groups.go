@@ -17,6 +17,7 @@ var groupTests = []subtest{
 	{"DeleteAndList", testGroupDeleteList},
 	{"Members", testGroupMembers},
 	{"ListUsersByGroup", testListUsersByGroup},
+	{"GroupNamesOfUsers", testGroupNamesOfUsers},
 	{"ConcurrentAddMember", testGroupConcurrentAdd},
 	{"NoAliasing", testGroupNoAliasing},
 }
@@ -335,4 +336,24 @@ func testGroupNoAliasing(f *fixture) {
 		f.t.Fatalf("ListGroups returned %d groups, want 1", len(list))
 	}
 	f.equal("group after changing a copy read out", list[0], want)
+}
+
+func testGroupNamesOfUsers(f *fixture) {
+	desk, ops := f.createGroup("desk"), f.createGroup("Ops")
+	a, b, c := f.createUser(), f.createUser(), f.createUser()
+	f.must(f.iam.AddGroupMember(f.ctx, desk.ID, a.ID), "AddGroupMember")
+	f.must(f.iam.AddGroupMember(f.ctx, ops.ID, a.ID), "AddGroupMember")
+	f.must(f.iam.AddGroupMember(f.ctx, ops.ID, b.ID), "AddGroupMember")
+
+	got, err := f.iam.GroupNamesOfUsers(f.ctx, []string{a.ID, strings.ToUpper(b.ID), c.ID, "not-a-uuid", uuid.NewString()})
+	f.must(err, "GroupNamesOfUsers")
+	// Byte order: "Ops" before "desk"; ids come back canonical; c, the
+	// malformed id and the unknown one are absent.
+	f.equal("GroupNamesOfUsers", got, map[string][]string{a.ID: {"Ops", "desk"}, b.ID: {"Ops"}})
+
+	got, err = f.iam.GroupNamesOfUsers(f.ctx, nil)
+	f.must(err, "GroupNamesOfUsers of no users")
+	if len(got) != 0 {
+		f.t.Errorf("GroupNamesOfUsers(nil) = %v, want empty", got)
+	}
 }
