@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -35,8 +36,13 @@ type AccessToken struct {
 	ExpiresAt time.Time
 }
 
+// ErrInvalidToken is what an Introspector returns (wrapped) for a token
+// that is not an active access token. Any other error means the token could
+// not be checked, and the request fails with 500 rather than 401.
+var ErrInvalidToken = errors.New("admin: invalid access token")
+
 // Introspector validates a bearer access token (active, unexpired, not
-// revoked) and returns an error for anything else.
+// revoked): ErrInvalidToken for anything else.
 type Introspector func(ctx context.Context, token string) (AccessToken, error)
 
 // Options configure the API.

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -39,9 +40,9 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 
 	at, err := a.introspect(ctx, token)
 	if err != nil {
-		// The introspector does not tell an invalid token from a failure to
-		// check it; a 401 makes the client fetch a new token, which is the
-		// right reaction to both. The reason is logged for operators only.
+		if !errors.Is(err, ErrInvalidToken) {
+			return domain.Principal{}, fmt.Errorf("admin: introspect access token: %w", err)
+		}
 		a.log.DebugContext(ctx, "api: access token refused", "error", err)
 		return domain.Principal{}, invalidToken("the access token is invalid, expired or revoked")
 	}

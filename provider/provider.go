@@ -275,14 +275,21 @@ func (p *Provider) Mount(r *mux.Router) {
 
 // IntrospectAccessToken validates a bearer access token for gatehouse's own
 // resource API: it must be an access token (not a refresh token), active,
-// unexpired and not revoked. Any other token yields ErrInvalidToken.
+// unexpired and not revoked. Any other token yields ErrInvalidToken; a
+// failure to check the token yields another error.
 func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (TokenInfo, error) {
 	tu, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return TokenInfo{}, fmt.Errorf("provider: introspect: %w", ctxErr)
 		}
-		return TokenInfo{}, fmt.Errorf("%w: %v", ErrInvalidToken, fosite.ErrorToRFC6749Error(err).GetDescription())
+		rfc := fosite.ErrorToRFC6749Error(err)
+		if rfc.CodeField >= http.StatusInternalServerError {
+			// The token could not be checked (the store failed): that is
+			// not the caller's fault and must not read as "invalid".
+			return TokenInfo{}, fmt.Errorf("provider: introspect: %w", err)
+		}
+		return TokenInfo{}, fmt.Errorf("%w: %v", ErrInvalidToken, rfc.GetDescription())
 	}
 	if tu != fosite.AccessToken {
 		return TokenInfo{}, fmt.Errorf("%w: not an access token", ErrInvalidToken)

@@ -95,6 +95,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 
 	api := admin.New(svc, func(ctx context.Context, token string) (admin.AccessToken, error) {
 		ti, err := prov.IntrospectAccessToken(ctx, token)
+		if errors.Is(err, provider.ErrInvalidToken) {
+			return admin.AccessToken{}, fmt.Errorf("%w: %w", admin.ErrInvalidToken, err)
+		}
 		if err != nil {
 			return admin.AccessToken{}, err
 		}
