@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -284,7 +285,7 @@ func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
 // locking or disabling ends its login sessions and revokes its grants and
 // API tokens' usability). Setting active also lifts a lockout after failed
 // sign-ins. Setting the status the user has already changes nothing and
-// records nothing.
+// records nothing. A user may not lock or disable itself (ErrForbidden).
 func (s *Service) SetUserStatus(ctx context.Context, a Actor, id string, status store.UserStatus) (store.User, error) {
 	return s.changeStatus(ctx, a, id, status, "user.status")
 }
@@ -296,6 +297,9 @@ func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status s
 		// pending is where users start, never where they are sent back to:
 		// that would re-open the access-request flow behind their back.
 		return store.User{}, ValidationErrors{invalid("status", "must be active, locked or disabled")}
+	}
+	if status != store.StatusActive && a.isUser(id) {
+		return store.User{}, errSelfLockout
 	}
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
@@ -451,11 +455,15 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id string, current *
 
 // DeleteUser soft-deletes (status disabled, sessions ended: "user.disable")
 // or, with hard, removes the user and everything that belongs to it
-// ("user.delete"; the audit entry is the only trace left).
+// ("user.delete"; the audit entry is the only trace left). A user may not
+// delete itself (ErrForbidden).
 func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, hard bool) error {
 	if !hard {
 		_, err := s.changeStatus(ctx, a, id, store.StatusDisabled, "user.disable")
 		return err
+	}
+	if a.isUser(id) {
+		return errSelfLockout
 	}
 	if err := notFoundID("user", id); err != nil {
 		return err
@@ -494,4 +502,14 @@ func (s *Service) GoalSuggestions(ctx context.Context, role string) ([]string, e
 		}
 	}
 	return out, nil
+}
+
+// errSelfLockout refuses an administrator locking, disabling or deleting its
+// own account: it would end the very session making the change, and could
+// leave nobody able to undo it.
+var errSelfLockout = fmt.Errorf("%w: you cannot lock, disable or delete your own account", ErrForbidden)
+
+// isUser reports whether the actor is the user with this id.
+func (a Actor) isUser(id string) bool {
+	return a.Type == store.ActorUser && a.ID != "" && strings.EqualFold(a.ID, id)
 }

@@ -570,3 +570,27 @@ func TestGoalSuggestions(t *testing.T) {
 	_, err = e.svc.GoalSuggestions(e.ctx, "nobody")
 	wantErr(t, err, store.ErrNotFound)
 }
+
+func TestNoSelfLockout(t *testing.T) {
+	e := newEnv(t)
+	u := e.user("root", "admin")
+	self := domain.Actor{Type: store.ActorUser, ID: u.ID}
+	for _, status := range []store.UserStatus{store.StatusLocked, store.StatusDisabled} {
+		if _, err := e.svc.SetUserStatus(e.ctx, self, u.ID, status); !errors.Is(err, domain.ErrForbidden) {
+			t.Errorf("SetUserStatus(self, %s) = %v, want ErrForbidden", status, err)
+		}
+	}
+	for _, hard := range []bool{false, true} {
+		if err := e.svc.DeleteUser(e.ctx, self, u.ID, hard); !errors.Is(err, domain.ErrForbidden) {
+			t.Errorf("DeleteUser(self, hard=%v) = %v, want ErrForbidden", hard, err)
+		}
+	}
+	got, err := e.svc.GetUser(e.ctx, u.ID)
+	if err != nil || got.Status != store.StatusActive {
+		t.Fatalf("after refused self-lockouts: %+v, %v", got, err)
+	}
+	// Another administrator may.
+	if _, err := e.svc.SetUserStatus(e.ctx, admin, u.ID, store.StatusLocked); err != nil {
+		t.Fatalf("another admin locking: %v", err)
+	}
+}
