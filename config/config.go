@@ -42,6 +42,14 @@ type Config struct {
 	Login        Login        `yaml:"login"`
 	Registration Registration `yaml:"registration"`
 	SMTP         SMTP         `yaml:"smtp"`
+	Janitor      Janitor      `yaml:"janitor"`
+}
+
+// Janitor is the background deletion of expired codes, tokens, sessions and
+// JWT ids. Every instance runs it; its deletes are idempotent.
+type Janitor struct {
+	Interval  time.Duration `yaml:"interval"`
+	BatchSize int           `yaml:"batch_size"`
 }
 
 // Login is the sign-in policy: repeated failures lock the account for a
@@ -134,8 +142,9 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 			MaxHeaderBytes:    64 << 10,
 		},
-		Login: Login{MaxFailures: 5, Lockout: 15 * time.Minute},
-		SMTP:  SMTP{Port: 587},
+		Login:   Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		SMTP:    SMTP{Port: 587},
+		Janitor: Janitor{Interval: time.Minute, BatchSize: 500},
 	}
 }
 

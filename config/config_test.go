@@ -70,6 +70,7 @@ func TestDefault(t *testing.T) {
 		Login:        config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
 		Registration: config.Registration{Enabled: false},
 		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
+		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -137,6 +138,9 @@ smtp:
   password: mail-password
   from: gatehouse <no-reply@example.com>
   require_tls: true
+janitor:
+  interval: 15s
+  batch_size: 100
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -168,6 +172,7 @@ smtp:
 		Registration: config.Registration{Enabled: true},
 		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
 			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
+		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
 	}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
@@ -273,6 +278,8 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_HTTP_MAX_HEADER_BYTES", "8192", func(c config.Config) any { return c.HTTP.MaxHeaderBytes }, 8192},
 		{"GATEHOUSE_LOGIN_MAX_FAILURES", "7", func(c config.Config) any { return c.Login.MaxFailures }, 7},
 		{"GATEHOUSE_LOGIN_LOCKOUT", "1h", func(c config.Config) any { return c.Login.Lockout }, time.Hour},
+		{"GATEHOUSE_JANITOR_INTERVAL", "30s", func(c config.Config) any { return c.Janitor.Interval }, 30 * time.Second},
+		{"GATEHOUSE_JANITOR_BATCH_SIZE", "50", func(c config.Config) any { return c.Janitor.BatchSize }, 50},
 		{"GATEHOUSE_REGISTRATION_ENABLED", "true", func(c config.Config) any { return c.Registration.Enabled }, true},
 		{"GATEHOUSE_SMTP_HOST", "smtp.example.com", func(c config.Config) any { return c.SMTP.Host }, "smtp.example.com"},
 		{"GATEHOUSE_SMTP_PORT", "25", func(c config.Config) any { return c.SMTP.Port }, 25},
@@ -494,6 +501,9 @@ func TestValidateRules(t *testing.T) {
 		{"login max failures 0", func(c *config.Config) { c.Login.MaxFailures = 0 }, "login.max_failures"},
 		{"login lockout zero", func(c *config.Config) { c.Login.Lockout = 0 }, "login.lockout"},
 		{"login lockout negative", func(c *config.Config) { c.Login.Lockout = -time.Minute }, "login.lockout"},
+		{"janitor interval zero", func(c *config.Config) { c.Janitor.Interval = 0 }, "janitor.interval"},
+		{"janitor batch size zero", func(c *config.Config) { c.Janitor.BatchSize = 0 }, "janitor.batch_size"},
+		{"janitor batch size huge", func(c *config.Config) { c.Janitor.BatchSize = 1_000_000 }, "janitor.batch_size"},
 
 		{"registration on", func(c *config.Config) { c.Registration.Enabled = true }, ""},
 

@@ -127,6 +127,13 @@ func checks() []check {
 			return ""
 		}},
 		{"login.lockout", positive(func(c Config) time.Duration { return c.Login.Lockout })},
+		{"janitor.interval", positive(func(c Config) time.Duration { return c.Janitor.Interval })},
+		{"janitor.batch_size", func(c Config) string {
+			if c.Janitor.BatchSize < 1 || c.Janitor.BatchSize > 100000 {
+				return fmt.Sprintf("must be between 1 and 100000, got %d", c.Janitor.BatchSize)
+			}
+			return ""
+		}},
 		{"smtp.host", func(c Config) string { return checkSMTPHost(c.SMTP.Host) }},
 		{"smtp.port", func(c Config) string {
 			if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {

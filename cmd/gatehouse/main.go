@@ -100,6 +100,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newAuditCmd(a),
 		newClientsCmd(a),
 		newKeysCmd(a),
+		newJanitorCmd(a),
 		newVersionCmd(a),
 	)
 	return root

@@ -74,6 +74,9 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	if err != nil {
 		return err
 	}
+	// Deferred after st.Close, so it runs first: the change feed listener
+	// stops before the store it listens to.
+	defer srv.Close()
 	handler := srv.Handler()
 	if cfg.Dev {
 		if handler, err = a.seedDev(ctx, cfg, st, handler); err != nil {
@@ -97,7 +100,7 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	}
 	// Expired codes, tokens, sessions and JWT ids are removed continuously,
 	// so the tables stay bounded; every instance may run it.
-	go janitor.New(st, janitor.Options{Logger: a.logger}).Run(ctx)
+	go janitor.New(st, janitor.Options{Interval: cfg.Janitor.Interval, BatchSize: cfg.Janitor.BatchSize, Logger: a.logger}).Run(ctx)
 
 	a.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "version", version)
 
