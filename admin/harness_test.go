@@ -97,6 +97,7 @@ func startEnv(t *testing.T, st store.Store) *env {
 		_ = ln.Close()
 		t.Fatalf("server.New: %v", err)
 	}
+	t.Cleanup(srv.Close)
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -40,6 +40,7 @@ func TestSignInThroughDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
 
 	pw := domain.Passwords{BcryptCost: 4, MinLength: 8}
 	hash, _ := pw.Hash("a long password")

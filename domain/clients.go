@@ -115,6 +115,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (st
 	if err != nil {
 		return store.Client{}, "", err
 	}
+	// A new client is in nobody's cache, but the allowed origins (the
+	// union over every client) may have grown.
+	s.changed(store.ChangeClient, out.ID)
 	return out, secret, nil
 }
 
@@ -182,6 +185,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p Client
 	if err != nil {
 		return store.Client{}, err
 	}
+	s.changed(store.ChangeClient, id)
 	return out, nil
 }
 
@@ -230,7 +234,7 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 
 // DeleteClient removes the client with its grants and tokens ("client.delete").
 func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {
-	return s.inTx(ctx, "delete client", func(ctx context.Context) error {
+	err := s.inTx(ctx, "delete client", func(ctx context.Context) error {
 		cur, err := s.store.GetClient(ctx, id)
 		if err != nil {
 			return err
@@ -242,4 +246,9 @@ func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {
 		return s.audit(ctx, a, "client.delete", TargetClient, id,
 			onRemove(fields{"client_name": f["client_name"], "grant_types": f["grant_types"], "roles": f["roles"]}))
 	})
+	if err != nil {
+		return err
+	}
+	s.changed(store.ChangeClient, id)
+	return nil
 }

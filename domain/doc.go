@@ -8,7 +8,13 @@
 // Service is the entry point; the free functions (ValidateUsername,
 // ValidateClient, Passwords, NewClientSecret, ...) are the rules it applies,
 // exported for callers that check input before calling it. It depends only
-// on package store.
+// on package store (and the generic package cache).
+//
+// Role definitions are cached in the Service: writes through it invalidate
+// them at once (and are reported through Options.OnChange, for the
+// process's other caches), other processes' writes through Invalidate,
+// which the server calls from the store's change feed. Reads that validate
+// a write bypass the cache.
 //
 // Audit entries name their target with one of the Target* types and an
 // action from the Service method's doc comment; Changes hold the before and

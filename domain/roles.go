@@ -63,6 +63,7 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, r store.Role) (store.
 	if err != nil {
 		return store.Role{}, err
 	}
+	s.changed(store.ChangeRole, out.Name)
 	return out, nil
 }
 
@@ -162,6 +163,7 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, p RolePa
 	if err != nil {
 		return store.Role{}, err
 	}
+	s.changed(store.ChangeRole, name)
 	return out, nil
 }
 
@@ -200,7 +202,7 @@ func (s *Service) updateRole(ctx context.Context, a Actor, cur, next store.Role)
 // ("role.delete"); store.ErrConflict otherwise (built-in, a parent, held by
 // a user, a client or a group, or asked for by an access request).
 func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
-	return s.inTx(ctx, "delete role", func(ctx context.Context) error {
+	err := s.inTx(ctx, "delete role", func(ctx context.Context) error {
 		cur, err := s.store.GetRole(ctx, name)
 		if err != nil {
 			return err
@@ -222,6 +224,11 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
 		}
 		return s.audit(ctx, a, "role.delete", TargetRole, name, onRemove(roleFields(cur)))
 	})
+	if err != nil {
+		return err
+	}
+	s.changed(store.ChangeRole, name)
+	return nil
 }
 
 // roleImport is one entry of an import document. Absent fields leave an
@@ -280,6 +287,9 @@ func (s *Service) ImportRoles(ctx context.Context, a Actor, yamlDoc []byte) (cre
 	})
 	if err != nil {
 		return 0, 0, err
+	}
+	if created+updated > 0 {
+		s.changed(store.ChangeRole, "")
 	}
 	return created, updated, nil
 }
@@ -429,8 +439,8 @@ func (s *Service) EffectiveRoles(ctx context.Context, u store.User) ([]string, e
 	return roles, err
 }
 
-// userRoles costs two queries whatever the depth of the hierarchy: the
-// user's groups and every role.
+// userRoles costs one query whatever the depth of the hierarchy: the
+// user's groups (the roles come from the cache).
 func (s *Service) userRoles(ctx context.Context, u store.User) ([]string, map[string]bool, error) {
 	names := slices.Clone(u.Roles)
 	if u.ID != "" {
@@ -442,7 +452,7 @@ func (s *Service) userRoles(ctx context.Context, u store.User) ([]string, map[st
 			names = append(names, g.Roles...)
 		}
 	}
-	all, err := s.roleMap(ctx)
+	all, err := s.cachedRoleMap(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("domain: effective roles: %w", err)
 	}
@@ -477,7 +487,7 @@ func (s *Service) UserPrincipal(ctx context.Context, u store.User) (Principal, e
 // for itself, with the roles the client was given; without roles it holds
 // no permission).
 func (s *Service) ClientPrincipal(ctx context.Context, c store.Client) (Principal, error) {
-	all, err := s.roleMap(ctx)
+	all, err := s.cachedRoleMap(ctx)
 	if err != nil {
 		return Principal{}, fmt.Errorf("domain: client principal: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -102,6 +103,15 @@ type Options struct {
 	// tokens, 365 days for system tokens).
 	MaxUserTokenLifetime   time.Duration
 	MaxSystemTokenLifetime time.Duration
+	// OnChange is told of every client and role mutation the service
+	// makes, once it is committed, so that the process's other caches
+	// (the provider's clients) drop the record at once rather than when
+	// the store's change feed reports it. nil: nobody else caches.
+	OnChange func(store.ChangeEvent)
+	// CacheTTL bounds how long the cached role definitions are used
+	// without an invalidation (default cache.DefaultTTL): a safety net,
+	// since writes invalidate them.
+	CacheTTL time.Duration
 }
 
 // Defaults of the zero Options fields.
@@ -117,6 +127,11 @@ const (
 type Service struct {
 	store store.Store
 	opts  Options
+	// roles caches every role definition, which each sign-in, token and
+	// API request expands a principal's roles with. Reads made to
+	// validate a write do not use it: they must see the transaction's
+	// view.
+	roles *cache.Cache[struct{}, map[string]store.Role]
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -146,7 +161,11 @@ func NewService(s store.Store, opts Options) *Service {
 	if opts.MaxSystemTokenLifetime <= 0 {
 		opts.MaxSystemTokenLifetime = DefaultMaxSystemTokenLifetime
 	}
-	return &Service{store: s, opts: opts}
+	return &Service{
+		store: s,
+		opts:  opts,
+		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now}),
+	}
 }
 
 // Passwords returns the password policy the service applies, so that pages

@@ -91,6 +91,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 		_ = ln.Close()
 		t.Fatalf("server.New: %v", err)
 	}
+	t.Cleanup(srv.Close)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,

@@ -55,7 +55,9 @@ type Options struct {
 	RetireAfter time.Duration
 	// CacheTTL is how long the in-process copy of the key set is trusted
 	// before it is reloaded from the store (default 30s); another
-	// instance's rotation is seen within this time.
+	// instance's rotation is seen within this time at worst. (The server
+	// calls Reload as soon as the store's change feed reports a key
+	// change, so this is a safety net.)
 	CacheTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time

@@ -7,57 +7,74 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
 
 const (
-	// originsRefresh bounds how stale the allowed origins may be: a client
-	// registered on another instance is usable from a browser within it.
-	originsRefresh = 10 * time.Second
+	// originsRetry is how long a failed load of the allowed origins is
+	// not retried: a failing store must not be queried by every browser
+	// request.
+	originsRetry = 10 * time.Second
 	// corsMaxAge is how long a browser may cache a preflight answer.
 	corsMaxAge = 10 * time.Minute
 )
 
-// originSet is the union of every client's AllowedOrigins, reloaded from the
-// store at most every originsRefresh.
+// originSet is the union of every client's AllowedOrigins. It is loaded
+// when first needed and again after invalidate (a client changed, here or
+// on another instance) or, as a safety net, after ttl.
 type originSet struct {
 	clients store.Clients
+	ttl     time.Duration
 	now     func() time.Time
 	log     *slog.Logger
 
-	mu       sync.Mutex
-	loadedAt time.Time
-	origins  map[string]bool // nil until the first successful load
+	// gen counts invalidations; it is atomic so that invalidating never
+	// waits for a load.
+	gen atomic.Uint64
+
+	// mu serializes loads and guards the fields below.
+	mu        sync.Mutex
+	loadedGen uint64
+	loadedAt  time.Time
+	failedAt  time.Time
+	origins   map[string]bool // nil until the first successful load
 }
 
-func newOriginSet(c store.Clients, now func() time.Time, log *slog.Logger) *originSet {
-	return &originSet{clients: c, now: now, log: log}
+func newOriginSet(c store.Clients, ttl time.Duration, now func() time.Time, log *slog.Logger) *originSet {
+	return &originSet{clients: c, ttl: ttl, now: now, log: log}
 }
+
+// invalidate makes the next request load the origins again.
+func (o *originSet) invalidate() { o.gen.Add(1) }
 
 func (o *originSet) allowed(ctx context.Context, origin string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := o.now()
-	if o.loadedAt.IsZero() || now.Sub(o.loadedAt) >= originsRefresh {
-		// Whatever the outcome, wait a full interval before asking again:
-		// a failing store must not be queried by every browser request.
-		o.loadedAt = now
-		clients, err := o.clients.ListClients(ctx)
-		if err != nil {
-			o.log.WarnContext(ctx, "cors: list clients; keeping the previous origins", "err", err)
-		} else {
-			set := map[string]bool{}
-			for _, c := range clients {
-				for _, origin := range c.AllowedOrigins {
-					set[origin] = true
-				}
-			}
-			o.origins = set
+	gen := o.gen.Load()
+	fresh := o.origins != nil && o.loadedGen == gen && now.Sub(o.loadedAt) < o.ttl && !now.Before(o.loadedAt)
+	if fresh || (!o.failedAt.IsZero() && now.Sub(o.failedAt) < originsRetry && !now.Before(o.failedAt)) {
+		return o.origins[origin]
+	}
+	clients, err := o.clients.ListClients(ctx)
+	if err != nil {
+		o.failedAt = now
+		o.log.WarnContext(ctx, "cors: list clients; keeping the previous origins", "err", err)
+		return o.origins[origin]
+	}
+	set := map[string]bool{}
+	for _, c := range clients {
+		for _, origin := range c.AllowedOrigins {
+			set[origin] = true
 		}
 	}
-	return o.origins[origin]
+	// Stamped with the generation read before the load: an invalidation
+	// that arrived during it leaves the set stale, to be loaded again.
+	o.origins, o.loadedGen, o.loadedAt, o.failedAt = set, gen, now, time.Time{}
+	return set[origin]
 }
 
 // cors answers preflights and marks responses readable by the origins of

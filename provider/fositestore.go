@@ -16,16 +16,21 @@ import (
 	"github.com/ory/fosite/handler/rfc7523"
 	"github.com/ory/fosite/storage"
 
+	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/store"
 )
 
 // fositeStore is fosite's storage, kept in store.Store as data: every code,
 // token and pushed request is a row holding the serialized request, which is
-// re-hydrated (client from the store, session unmarshalled into the session
-// fosite passes) on every read. Nothing is kept as a live pointer, so memory
-// and PostgreSQL behave alike.
+// re-hydrated (client from the client cache, session unmarshalled into the
+// session fosite passes) on every read. Nothing else is kept as a live
+// pointer, so memory and PostgreSQL behave alike.
 type fositeStore struct {
 	store store.Store
+	// clients caches the clients, parsed (nil: no cache). It is read on
+	// every token, introspection and revocation request; Provider.Invalidate
+	// drops what changed.
+	clients *cache.Cache[string, *client]
 	// codeSignature maps an authorization code to its signature: fosite
 	// hands the OpenID Connect storage the code itself, but the store keys
 	// everything by signature and never sees a usable value.
@@ -164,12 +169,24 @@ func notFound(err error) error {
 // ---------------------------------------------------------------------------
 // Clients and client assertions
 
+// GetClient serves the client from the cache. An unknown client is not
+// cached (so one registered elsewhere is usable at once), which leaves
+// made-up client ids costing one query each, as they did before.
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	c, err := s.store.GetClient(ctx, id)
-	if err != nil {
-		return nil, notFound(fmt.Errorf("provider: get client: %w", err))
+	load := func() (*client, error) {
+		c, err := s.store.GetClient(ctx, id)
+		if err != nil {
+			return nil, notFound(fmt.Errorf("provider: get client: %w", err))
+		}
+		return newClient(c)
 	}
-	fc, err := newClient(c)
+	var fc *client
+	var err error
+	if s.clients != nil {
+		fc, err = s.clients.Get(id, load)
+	} else {
+		fc, err = load()
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/keys"
@@ -65,8 +66,12 @@ type Options struct {
 	// ConsentLifetime is how long a remembered consent lasts; 0 means until
 	// revoked.
 	ConsentLifetime time.Duration
-	Now             func() time.Time
-	Logger          *slog.Logger
+	// CacheTTL bounds how long a cached client (and the set of allowed
+	// origins) is used without an invalidation (default cache.DefaultTTL):
+	// a safety net, since Invalidate is how changes arrive.
+	CacheTTL time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // TokenInfo describes a valid access token.
@@ -98,6 +103,7 @@ type Provider struct {
 	issuer  string
 	prefix  string // the issuer's path, under which the routes are mounted
 	origins *originSet
+	clients *cache.Cache[string, *client]
 }
 
 // New composes fosite over s and returns the provider. svc answers for the
@@ -120,6 +126,8 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pag
 		return nil, errors.New("provider: binding key must be at least 32 bytes")
 	case opts.ConsentLifetime < 0:
 		return nil, errors.New("provider: consent lifetime must not be negative")
+	case opts.CacheTTL < 0:
+		return nil, errors.New("provider: cache TTL must not be negative")
 	}
 	iss, err := url.Parse(opts.Issuer)
 	if err != nil || iss.Scheme == "" || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(opts.Issuer, "/") {
@@ -152,6 +160,9 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pag
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = cache.DefaultTTL
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -171,7 +182,8 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pag
 		issuer: opts.Issuer,
 		prefix: iss.Path,
 	}
-	p.origins = newOriginSet(s, opts.Now, opts.Logger)
+	p.origins = newOriginSet(s, opts.CacheTTL, opts.Now, opts.Logger)
+	p.clients = cache.New[string, *client](cache.Options{TTL: opts.CacheTTL, Now: opts.Now})
 	p.oauth = p.compose()
 	return p, nil
 }
@@ -229,6 +241,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	}
 	fs := &fositeStore{
 		store:         p.store,
+		clients:       p.clients,
 		codeSignature: tokens.AuthorizeCodeSignature,
 		lifetimes:     p.opts.Lifetimes,
 		now:           p.now,
@@ -271,6 +284,25 @@ func (p *Provider) Mount(r *mux.Router) {
 	withCORS("/.well-known/jwks.json", p.handleJWKS, get)
 	withCORS("/.well-known/openid-configuration", p.handleDiscovery, get)
 	withCORS("/.well-known/oauth-authorization-server", p.handleDiscovery, get)
+}
+
+// Invalidate drops what the provider caches of a changed record: a
+// client, and the allowed origins (the union over every client). The
+// server calls it for the domain's own writes at once and for other
+// instances' writes as the store's change feed reports them.
+func (p *Provider) Invalidate(c store.ChangeEvent) {
+	switch c.Kind {
+	case store.ChangeClient:
+		if c.ID == "" {
+			p.clients.InvalidateAll()
+		} else {
+			p.clients.Invalidate(c.ID)
+		}
+		p.origins.invalidate()
+	case store.ChangeAll:
+		p.clients.InvalidateAll()
+		p.origins.invalidate()
+	}
 }
 
 // IntrospectAccessToken validates a bearer access token for gatehouse's own

@@ -4,4 +4,8 @@
 // router, and wraps them in the protections every request gets (bounded
 // bodies, panic recovery, request logging). cmd/gatehouse and the end-to-end
 // tests both build the server through New, so the tests run what ships.
+//
+// It also keeps the instance's caches (clients, signing keys, role
+// definitions) true when several instances share one database: it applies
+// the store's change feed (PostgreSQL LISTEN/NOTIFY) to them until Close.
 package server

@@ -26,17 +26,39 @@ import (
 type Server struct {
 	handler http.Handler
 	keys    *keys.Manager
+	svc     *domain.Service
+	prov    *provider.Provider
 	store   store.Store
 	logger  *slog.Logger
+
+	// background is the context of the work New starts (the change feed
+	// listener); Close cancels it and waits for done.
+	background context.Context
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // New builds every component from cfg and st. It creates the signing keys
-// on first start (race-safe across instances sharing st). A nil logger
-// discards.
+// on first start (race-safe across instances sharing st); ctx bounds that
+// start only. A nil logger discards.
+//
+// Clients, signing keys and role definitions are cached in process. When
+// st is shared by several instances (it implements store.ChangeFeed), New
+// listens in the background for the changes any of them commits and drops
+// what changed from the caches; Close stops it. Writes this instance makes
+// through the domain invalidate its caches at once.
 func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	s := &Server{store: st, logger: logger, done: make(chan struct{})}
+	s.background, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	started := false
+	defer func() {
+		if !started {
+			s.stop()
+		}
+	}()
 	secret := []byte(cfg.Secret)
 	km, err := keys.NewManager(st, secret, keys.Options{
 		Algorithm: cfg.SigningAlgorithm,
@@ -61,6 +83,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		Logger:           logger,
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
+		OnChange:         func(e store.ChangeEvent) { s.apply(s.background, e) },
 	})
 
 	pages, err := consent.New(st, svc, km, consent.Options{
@@ -104,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt}, nil
 	}, admin.Options{Logger: logger})
 
-	s := &Server{keys: km, store: st, logger: logger}
+	s.keys, s.svc, s.prov = km, svc, prov
 	r := mux.NewRouter()
 	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
@@ -116,7 +139,60 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// own ResponseWriter: only then does net/http stop reading an oversized
 	// body and close the connection.
 	s.handler = limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, logRequests(logger, r)))
+
+	if feed, ok := st.(store.ChangeFeed); ok {
+		go s.listen(feed)
+	} else {
+		close(s.done)
+	}
+	started = true
 	return s, nil
+}
+
+// Close stops the background work New started and waits for it to end. It
+// does not close the store, which the caller owns. Calling it again does
+// nothing.
+func (s *Server) Close() {
+	s.stop()
+	<-s.done
+}
+
+// listen applies the feed's changes until Close.
+func (s *Server) listen(feed store.ChangeFeed) {
+	defer close(s.done)
+	connections := 0
+	err := feed.Listen(s.background, func(e store.ChangeEvent) {
+		if e.Kind == store.ChangeAll {
+			// Logged: an instance that keeps reconnecting is one whose
+			// caches keep being flushed, and may have missed changes for
+			// a moment each time.
+			connections++
+			if connections == 1 {
+				s.logger.Debug("change feed connected")
+			} else {
+				s.logger.Info("change feed reconnected; caches flushed", "connections", connections)
+			}
+		}
+		s.apply(s.background, e)
+	})
+	if err != nil {
+		s.logger.Error("change feed stopped; other instances' changes are seen only as caches expire", "error", err)
+	}
+}
+
+// apply drops what this instance caches of a changed record.
+func (s *Server) apply(ctx context.Context, e store.ChangeEvent) {
+	s.prov.Invalidate(e)
+	s.svc.Invalidate(e)
+	switch e.Kind {
+	case store.ChangeSigningKey, store.ChangeAll:
+		// Reloaded rather than dropped: Reload waits for a load under way,
+		// which may have read the keys just before the change, and reads
+		// them again after it.
+		if err := s.keys.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("change feed: reload signing keys", "error", err)
+		}
+	}
 }
 
 // Handler returns the root handler of every route.

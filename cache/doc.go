@@ -1,0 +1,7 @@
+// Package cache keeps in-process copies of records that are read on every
+// request and rarely change (clients, role definitions), until they are
+// invalidated: by the writer in this process at once, and by the store's
+// change feed (store.ChangeFeed) when another process writes. A TTL bounds
+// how long an entry lives without either, as a safety net for a missed
+// invalidation; it is not the mechanism.
+package cache

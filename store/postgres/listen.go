@@ -1,0 +1,132 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+var _ store.ChangeFeed = (*Store)(nil)
+
+// changeChannel is the channel the triggers of migrations/00003_notify.sql
+// notify.
+const changeChannel = "gatehouse_changes"
+
+const (
+	listenMinBackoff = 100 * time.Millisecond
+	listenMaxBackoff = 10 * time.Second
+	// listenStableAfter: a connection that lived this long was not
+	// flapping, so the next failure is retried quickly again.
+	listenStableAfter = time.Minute
+	// listenPingInterval: an idle listener checks its connection this
+	// often. A connection cut without a word (a NAT table flushed, a
+	// failover) would otherwise be waited on forever while the instance
+	// misses every change.
+	listenPingInterval = 30 * time.Second
+	listenPingTimeout  = 5 * time.Second
+	// listenerAppName names the listener's connection in pg_stat_activity
+	// unless the database URL names the application.
+	listenerAppName = "gatehouse-listener"
+)
+
+// Listen implements store.ChangeFeed. It holds one connection of its own,
+// outside the pool: a LISTEN lasts as long as its session, and a pooled
+// connection would be shared with queries and given back. A lost
+// connection is reconnected after a backoff (100 ms doubling to 10 s, with
+// jitter so that instances do not reconnect in step after a database
+// restart); each (re)connection is announced with store.ChangeAll.
+// Listen returns nil once ctx is done, with its connection closed.
+func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
+	cfg := s.pool.Config().ConnConfig
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = listenerAppName
+	}
+	backoff := listenMinBackoff
+	for {
+		started := time.Now()
+		// The session's error is not returned: retrying is the only
+		// remedy, and the ChangeAll of the next connection tells the
+		// caller that it happened.
+		_ = listenSession(ctx, cfg, fn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(started) >= listenStableAfter {
+			backoff = listenMinBackoff
+		}
+		wait := time.NewTimer(backoff/2 + rand.N(backoff/2+1))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return nil
+		case <-wait.C:
+		}
+		backoff = min(2*backoff, listenMaxBackoff)
+	}
+}
+
+// listenSession connects, listens and delivers notifications until the
+// connection fails (its error) or ctx is done (nil).
+func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.ChangeEvent)) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("postgres: listen: connect: %w", err)
+	}
+	defer func() {
+		// ctx may be done already; closing must still end the session.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
+	fn(store.ChangeEvent{Kind: store.ChangeAll})
+	for {
+		wctx, cancel := context.WithTimeout(ctx, listenPingInterval)
+		n, err := conn.WaitForNotification(wctx)
+		idle := wctx.Err() != nil
+		cancel()
+		switch {
+		case err == nil:
+			fn(parseChange(n.Payload))
+			continue
+		case ctx.Err() != nil:
+			return nil
+		case !idle || conn.IsClosed():
+			return fmt.Errorf("postgres: listen: %w", err)
+		}
+		pctx, cancel := context.WithTimeout(ctx, listenPingTimeout)
+		err = conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("postgres: listen: ping: %w", err)
+		}
+	}
+}
+
+// parseChange decodes a trigger's payload. One it cannot read (from a
+// future migration, say) becomes ChangeAll: dropping every cache is never
+// wrong, only slower.
+func parseChange(payload string) store.ChangeEvent {
+	var p struct {
+		Kind string `json:"kind"`
+		ID   string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(payload), &p); err != nil || p.Kind == "" {
+		return store.ChangeEvent{Kind: store.ChangeAll}
+	}
+	return store.ChangeEvent{Kind: store.ChangeKind(p.Kind), ID: p.ID}
+}
