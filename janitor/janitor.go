@@ -54,6 +54,7 @@ func New(st store.Store, opts Options) *Janitor {
 // Result counts what one run deleted.
 type Result struct {
 	Tokens        int `json:"tokens"`
+	PARRequests   int `json:"par_requests"`
 	LoginSessions int `json:"login_sessions"`
 	JWTIDs        int `json:"jwt_ids"`
 	SigningKeys   int `json:"signing_keys"`
@@ -69,6 +70,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
 		return j.st.DeleteExpiredTokens(ctx, now, limit)
 	}); err != nil {
 		return res, fmt.Errorf("janitor: tokens: %w", err)
+	}
+	if res.PARRequests, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredPARRequests(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: PAR requests: %w", err)
 	}
 	if res.LoginSessions, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
 		return j.st.DeleteExpiredLoginSessions(ctx, now, limit)
@@ -123,7 +129,7 @@ func (j *Janitor) Run(ctx context.Context) {
 			continue
 		}
 		if res != (Result{}) {
-			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens,
+			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys)
 		}
 	}

@@ -56,6 +56,10 @@ func seed(t *testing.T, st store.Store, now time.Time, expired, live int) {
 		if err := st.MarkJWTIDUsed(ctx, fmt.Sprintf("j-%d-%d", i, exp.Unix()), exp, now.Add(-2*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
+		if err := st.CreatePARRequest(ctx, store.PARRequest{RequestURI: fmt.Sprintf("urn:par:%d-%d", i, exp.Unix()),
+			ClientID: "c", ExpiresAt: exp, Request: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range expired {
 		add(i, now.Add(-time.Minute))
@@ -76,7 +80,7 @@ func TestRunOnceDeletesOnlyExpired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := janitor.Result{Tokens: 25, LoginSessions: 25, JWTIDs: 25}
+			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25}
 			if res != want {
 				t.Fatalf("RunOnce = %+v, want %+v", res, want)
 			}
@@ -106,7 +110,7 @@ func TestRunOnceIsBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Tokens != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 {
+			if res.Tokens != 20 || res.PARRequests != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 {
 				t.Fatalf("one bounded run deleted %+v, want 20 of each (2 batches of 10)", res)
 			}
 			// The rest goes on the following runs.
@@ -144,10 +148,11 @@ func TestConcurrentJanitorsShareTheWork(t *testing.T) {
 				}
 				r := <-results
 				total.Tokens += r.Tokens
+				total.PARRequests += r.PARRequests
 				total.LoginSessions += r.LoginSessions
 				total.JWTIDs += r.JWTIDs
 			}
-			if total != (janitor.Result{Tokens: 60, LoginSessions: 60, JWTIDs: 60}) {
+			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60}) {
 				t.Fatalf("three janitors deleted %+v in all, want exactly 60 of each", total)
 			}
 		})

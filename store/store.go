@@ -344,6 +344,9 @@ type PARRequests interface {
 	GetPARRequest(ctx context.Context, requestURI string) (PARRequest, error)
 	// DeletePARRequest returns ErrNotFound if absent.
 	DeletePARRequest(ctx context.Context, requestURI string) error
+	// DeleteExpiredPARRequests removes up to limit requests whose expiry is
+	// not after now, returning how many went.
+	DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // ---------------------------------------------------------------------------

@@ -57,6 +57,26 @@ func (s *Store) DeletePARRequest(ctx context.Context, requestURI string) error {
 	})
 }
 
+func (s *Store) DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error) {
+	var n int
+	err := s.do(ctx, "delete expired PAR requests", func(o op) error {
+		var expired []string
+		for uri, p := range s.pars {
+			if !now.Before(p.ExpiresAt) {
+				expired = append(expired, uri)
+			}
+		}
+		slices.Sort(expired)
+		expired = expired[:min(max(limit, 0), len(expired))]
+		for _, uri := range expired {
+			del(o, s.pars, uri)
+		}
+		n = len(expired)
+		return nil
+	})
+	return n, err
+}
+
 // ---------------------------------------------------------------------------
 // Login sessions
 

@@ -49,6 +49,18 @@ func (s *Store) DeletePARRequest(ctx context.Context, requestURI string) error {
 	return nil
 }
 
+func (s *Store) DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM par_requests WHERE ctid IN (
+		SELECT ctid FROM par_requests WHERE expires_at <= $1 LIMIT $2)`, now, limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete expired PAR requests: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // ---------------------------------------------------------------------------
 // Login sessions
 

@@ -13,6 +13,7 @@ import (
 var parTests = []subtest{
 	{"CreateGetDelete", testPARCreateGetDelete},
 	{"Expired", testPARExpired},
+	{"DeleteExpired", testPARDeleteExpired},
 }
 
 var sessionTests = []subtest{
@@ -70,6 +71,34 @@ func testPARExpired(f *fixture) {
 	f.wantErr(err, store.ErrNotFound, "GetPARRequest of an expired request")
 	// Expired is not absent: it can still be deleted.
 	f.wantErr(f.s.DeletePARRequest(f.ctx, p.RequestURI), nil, "DeletePARRequest of an expired request")
+}
+
+func testPARDeleteExpired(f *fixture) {
+	c := f.createClient()
+	var expired []store.PARRequest
+	for range 3 {
+		p := f.newPAR(c.ID)
+		p.ExpiresAt = f.at(-time.Minute)
+		f.must(f.s.CreatePARRequest(f.ctx, p), "CreatePARRequest expired")
+		expired = append(expired, p)
+	}
+	live := f.newPAR(c.ID)
+	f.must(f.s.CreatePARRequest(f.ctx, live), "CreatePARRequest live")
+
+	n, err := f.s.DeleteExpiredPARRequests(f.ctx, f.now, 2)
+	f.must(err, "DeleteExpiredPARRequests")
+	f.equal("deleted with limit 2", n, 2)
+	n, err = f.s.DeleteExpiredPARRequests(f.ctx, f.now, 10)
+	f.must(err, "DeleteExpiredPARRequests")
+	f.equal("deleted the rest", n, 1)
+	for _, p := range expired {
+		f.wantErr(f.s.DeletePARRequest(f.ctx, p.RequestURI), store.ErrNotFound, "DeletePARRequest of a swept request")
+	}
+	_, err = f.s.GetPARRequest(f.ctx, live.RequestURI)
+	f.must(err, "GetPARRequest of the live request")
+	n, err = f.s.DeleteExpiredPARRequests(f.ctx, f.now, 0)
+	f.must(err, "DeleteExpiredPARRequests with limit 0")
+	f.equal("deleted with limit 0", n, 0)
 }
 
 func testSessionCreateGet(f *fixture) {
