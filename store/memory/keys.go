@@ -141,18 +141,7 @@ func (s *Store) IsJWTIDUsed(ctx context.Context, jti string, now time.Time) (boo
 func (s *Store) DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete expired JWT ids", func(o op) error {
-		var expired []string
-		for jti, exp := range s.jtis {
-			if !now.Before(exp) {
-				expired = append(expired, jti)
-			}
-		}
-		slices.SortFunc(expired, func(a, b string) int { return s.jtis[a].Compare(s.jtis[b]) })
-		expired = expired[:min(max(limit, 0), len(expired))]
-		for _, jti := range expired {
-			del(o, s.jtis, jti)
-		}
-		n = len(expired)
+		n = len(deleteExpired(o, s.jtis, func(exp time.Time) time.Time { return exp }, now, limit))
 		return nil
 	})
 	return n, err

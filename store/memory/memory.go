@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -275,6 +276,23 @@ func put[K comparable, V any](o op, m map[K]V, k K, v V) {
 			delete(m, k)
 		}
 	})
+}
+
+// deleteExpired deletes up to limit entries of m whose expiry is not after
+// now, soonest-expired first, and returns their keys.
+func deleteExpired[K comparable, V any](o op, m map[K]V, expiry func(V) time.Time, now time.Time, limit int) []K {
+	var expired []K
+	for k, v := range m {
+		if !now.Before(expiry(v)) {
+			expired = append(expired, k)
+		}
+	}
+	slices.SortFunc(expired, func(a, b K) int { return expiry(m[a]).Compare(expiry(m[b])) })
+	expired = expired[:min(max(limit, 0), len(expired))]
+	for _, k := range expired {
+		del(o, m, k)
+	}
+	return expired
 }
 
 func del[K comparable, V any](o op, m map[K]V, k K) {

@@ -60,18 +60,7 @@ func (s *Store) DeletePARRequest(ctx context.Context, requestURI string) error {
 func (s *Store) DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete expired PAR requests", func(o op) error {
-		var expired []string
-		for uri, p := range s.pars {
-			if !now.Before(p.ExpiresAt) {
-				expired = append(expired, uri)
-			}
-		}
-		slices.Sort(expired)
-		expired = expired[:min(max(limit, 0), len(expired))]
-		for _, uri := range expired {
-			del(o, s.pars, uri)
-		}
-		n = len(expired)
+		n = len(deleteExpired(o, s.pars, func(p store.PARRequest) time.Time { return p.ExpiresAt }, now, limit))
 		return nil
 	})
 	return n, err
@@ -169,18 +158,7 @@ func (s *Store) ListLoginSessions(ctx context.Context, userID string, now time.T
 func (s *Store) DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete expired login sessions", func(o op) error {
-		var expired []store.LoginSession
-		for _, ls := range s.sessions {
-			if !now.Before(ls.ExpiresAt) {
-				expired = append(expired, ls)
-			}
-		}
-		slices.SortFunc(expired, func(a, b store.LoginSession) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
-		expired = expired[:min(max(limit, 0), len(expired))]
-		for _, ls := range expired {
-			del(o, s.sessions, ls.ID)
-		}
-		n = len(expired)
+		n = len(deleteExpired(o, s.sessions, func(ls store.LoginSession) time.Time { return ls.ExpiresAt }, now, limit))
 		return nil
 	})
 	return n, err
