@@ -196,7 +196,9 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 	used, err := s.store.IsJWTIDUsed(ctx, jti, s.now())
 	if err != nil {
-		return fmt.Errorf("provider: check jti: %w", err)
+		// A server error, so that client authentication does not report a
+		// failing store as the client's fault.
+		return fosite.ErrServerError.WithWrap(err).WithDebugf("provider: check jti: %v", err)
 	}
 	if used {
 		return fosite.ErrJTIKnown
@@ -215,7 +217,7 @@ func (s *fositeStore) markJTI(ctx context.Context, jti string, exp time.Time) er
 		return fosite.ErrJTIKnown
 	}
 	if err != nil {
-		return fmt.Errorf("provider: mark jti used: %w", err)
+		return fosite.ErrServerError.WithWrap(err).WithDebugf("provider: mark jti used: %v", err)
 	}
 	return nil
 }

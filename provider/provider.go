@@ -249,7 +249,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	// Order matters: the OpenID Connect and PKCE handlers need the code the
 	// authorize-code handler issued, and grantGuard must run after the
 	// handlers that load a grant's session.
-	return compose.Compose(cfg, fs, strategy,
+	oauth := compose.Compose(cfg, fs, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
@@ -262,6 +262,35 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		compose.PushedAuthorizeHandlerFactory,
 		func(fosite.Configurator, interface{}, interface{}) interface{} { return &grantGuard{p: p} },
 	)
+	// fosite's own strategy lets some failures of a client assertion through
+	// unmapped (an expired one reads as a 500, a replayed one as the
+	// unregistered code jti_known); RFC 7523 §3.2 wants invalid_client.
+	f := oauth.(*fosite.Fosite)
+	cfg.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		c, err := f.DefaultClientAuthenticationStrategy(ctx, r, form)
+		return c, clientAuthError(err)
+	}
+	return oauth
+}
+
+// clientAuthError maps a failed client authentication to invalid_client,
+// keeping server errors (the store failed) as they are.
+func clientAuthError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && !errors.Is(err, fosite.ErrJTIKnown) &&
+		(rfc.CodeField >= http.StatusInternalServerError || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField) {
+		return err
+	}
+	hint := "The client assertion is invalid, expired or not yet valid."
+	if errors.Is(err, fosite.ErrJTIKnown) {
+		hint = "The client assertion has been used before."
+	} else if errors.As(err, &rfc) {
+		hint = rfc.GetDescription()
+	}
+	return fosite.ErrInvalidClient.WithHint(hint).WithWrap(err).WithDebug(err.Error())
 }
 
 // Mount registers every endpoint on r, under the issuer's path.

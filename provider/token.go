@@ -119,11 +119,26 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 
 func (p *Provider) writeToken(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder, err error) {
 	if err != nil {
+		err = assertionGrantError(ar, err)
 		p.logOAuthError(ctx, "token", err)
 		p.oauth.WriteAccessError(ctx, w, ar, err)
 		return
 	}
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// assertionGrantError maps a JWT-bearer assertion presented again — in
+// sequence (jti_known) or concurrently (the store's conflict, which fosite
+// reports as a server error) — to invalid_grant (RFC 7523 §3.1). A replayed
+// client assertion is invalid_client already and stays so.
+func assertionGrantError(ar fosite.AccessRequester, err error) error {
+	if ar == nil || !ar.GetGrantTypes().ExactOne(grantTypeJWTBearer) || !errors.Is(err, fosite.ErrJTIKnown) {
+		return err
+	}
+	if fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField {
+		return err
+	}
+	return fosite.ErrInvalidGrant.WithHint("The assertion has been used before.").WithWrap(err).WithDebug(err.Error())
 }
 
 // handleIntrospect is RFC 7662 token introspection for authenticated
