@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -267,10 +269,46 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	// unregistered code jti_known); RFC 7523 §3.2 wants invalid_client.
 	f := oauth.(*fosite.Fosite)
 	cfg.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		if err := checkAssertionLifetime(form.Get("client_assertion"), p.now()); err != nil {
+			return nil, err
+		}
 		c, err := f.DefaultClientAuthenticationStrategy(ctx, r, form)
 		return c, clientAuthError(err)
 	}
 	return oauth
+}
+
+// maxAssertionLifetime bounds how far ahead a client assertion may expire:
+// its jti is stored until then, so an unbounded exp would let a client pin
+// rows for years (RFC 7523 §3 lets the server refuse such assertions).
+const maxAssertionLifetime = time.Hour
+
+// checkAssertionLifetime refuses a client assertion whose exp is more than
+// maxAssertionLifetime away. It reads the claims without verifying them:
+// fosite verifies the signature next, and a forged exp can only make the
+// request fail sooner.
+func checkAssertionLifetime(assertion string, now time.Time) error {
+	if assertion == "" {
+		return nil
+	}
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return nil // not a JWS: fosite refuses it with its own message
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil
+	}
+	var claims struct {
+		Exp *float64 `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp == nil {
+		return nil
+	}
+	if time.Unix(int64(*claims.Exp), 0).After(now.Add(maxAssertionLifetime + time.Minute)) {
+		return fosite.ErrInvalidClient.WithHintf("The client assertion must expire within %s.", maxAssertionLifetime)
+	}
+	return nil
 }
 
 // clientAuthError maps a failed client authentication to invalid_client,

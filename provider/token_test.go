@@ -429,7 +429,7 @@ func TestPrivateKeyJWTClientAuthentication(t *testing.T) {
 	e.addClient(store.Client{ID: "pkjwt", TokenEndpointAuthMethod: "private_key_jwt", JWKS: pub,
 		GrantTypes: []string{"client_credentials"}, Scopes: []string{"api:read"}})
 
-	assertion := func(aud string) string {
+	assertion := func(aud string, lifetime ...time.Duration) string {
 		sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: "c1"}}, (&jose.SignerOptions{}).WithType("JWT"))
 		if err != nil {
 			t.Fatal(err)
@@ -437,7 +437,7 @@ func TestPrivateKeyJWTClientAuthentication(t *testing.T) {
 		now := time.Now()
 		raw, err := josejwt.Signed(sig).Claims(josejwt.Claims{
 			Issuer: "pkjwt", Subject: "pkjwt", Audience: josejwt.Audience{aud}, ID: uuid.NewString(),
-			IssuedAt: josejwt.NewNumericDate(now), Expiry: josejwt.NewNumericDate(now.Add(5 * time.Minute)),
+			IssuedAt: josejwt.NewNumericDate(now), Expiry: josejwt.NewNumericDate(now.Add(append(lifetime, 5*time.Minute)[0])),
 		}).Serialize()
 		if err != nil {
 			t.Fatal(err)
@@ -461,6 +461,20 @@ func TestPrivateKeyJWTClientAuthentication(t *testing.T) {
 	}
 	if status, body := e.postForm("/oauth2/token", form(assertion("https://elsewhere.example/token")), "", ""); status != http.StatusUnauthorized {
 		t.Errorf("assertion for another audience: %d %v", status, body)
+	}
+	// A long-lived assertion would pin its jti in the store for as long:
+	// refused before anything is stored.
+	long := assertion(e.issuer+"/oauth2/token", 48*time.Hour)
+	if status, body := e.postForm("/oauth2/token", form(long), "", ""); status != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("assertion valid for 48h: %d %v", status, body)
+	}
+	// The earlier five-minute assertions' rows go first; nothing may be
+	// left that outlives them.
+	if _, err := e.store.DeleteExpiredJWTIDs(e.ctx, time.Now().Add(time.Hour), 100); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.store.DeleteExpiredJWTIDs(e.ctx, time.Now().Add(49*time.Hour), 100); err != nil || n != 0 {
+		t.Errorf("a refused long-lived assertion left %d jti rows (%v)", n, err)
 	}
 }
 
