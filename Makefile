@@ -29,9 +29,20 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt -l reports unformatted files:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# Placeholder until the load generator exists: runs the Go benchmarks only.
-bench:
-	$(GO) test -run '^$$' -bench . ./...
+# The load generator (cmd/gatehouse-bench) against a gatehouse it starts on a
+# fresh database (GATEHOUSE_BENCH_DATABASE_URL, default the local server).
+# BENCH_DURATION, BENCH_WARMUP, BENCH_WORKLOADS, BENCH_CONCURRENCY and
+# BENCH_JSON=file tune it; see README "Performance". Misses do not fail it.
+bench: build
+	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
+	bin/gatehouse-bench bench --gatehouse bin/gatehouse
+
+# cc and refresh for 10 minutes (SOAK_DURATION) with 1-minute tokens; fails if
+# the token tables hold more than 1.5x the rows that can be live at once.
+.PHONY: soak
+soak: build
+	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
+	bin/gatehouse-bench soak --gatehouse bin/gatehouse
 
 # npm ci runs only when the lock file is newer than the installed tree (npm
 # writes node_modules/.package-lock.json on every install), so repeated runs
