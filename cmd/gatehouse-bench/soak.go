@@ -9,9 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/gatehouse/gatehouse/janitor"
-	"github.com/gatehouse/gatehouse/store/postgres"
 )
 
 // errSoakFailed is returned when the token tables outgrew the bound.
@@ -39,7 +36,7 @@ type soakReport struct {
 	Duration        string       `json:"duration"`
 	Lifetime        string       `json:"token_lifetime"`
 	Concurrency     int          `json:"concurrency_per_workload"`
-	JanitorInterval string       `json:"extra_janitor_interval,omitempty"`
+	JanitorInterval string       `json:"janitor_interval"`
 	MaxRatio        float64      `json:"max_ratio"`
 	Results         []ResultJSON `json:"results"`
 	Samples         []soakSample `json:"samples"`
@@ -69,7 +66,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.fromEnv("concurrency", "SOAK_CONCURRENCY")
 	fs.Float64Var(&maxRatio, "max-ratio", 1.5, "fail if a table holds more than this times its live rows")
 	fs.DurationVar(&janitorEvery, "janitor-interval", 0,
-		"also run the janitor from the bench at this interval, to try an interval the server cannot be configured with (0: the server's own only)")
+		"the server's janitor.interval (0: a quarter of the token lifetime, which keeps the tables within 1.5x of the live rows)")
 	fs.fromEnv("janitor-interval", "SOAK_JANITOR_INTERVAL")
 	fs.StringVar(&jsonPath, "json", "", "also write the samples and results as JSON to this file")
 	fs.fromEnv("json", "SOAK_JSON")
@@ -80,9 +77,13 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("duration, lifetime, sample and concurrency must be positive")
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "# "+format+"\n", args...) }
+	if janitorEvery <= 0 {
+		janitorEvery = lifetime / 4
+	}
 	env := []string{
 		"GATEHOUSE_LIFETIMES_ACCESS_TOKEN=" + lifetime.String(),
 		"GATEHOUSE_LIFETIMES_REFRESH_TOKEN=" + lifetime.String(),
+		"GATEHOUSE_JANITOR_INTERVAL=" + janitorEvery.String(),
 	}
 	l, err := startLocal(ctx, lf.options(stderr, conc, 0, env, false))
 	if err != nil {
@@ -98,18 +99,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var bg sync.WaitGroup
-	defer bg.Wait()
-	defer cancel()
-	if janitorEvery > 0 {
-		st, err := postgres.New(ctx, l.dbURL)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		logf("running a janitor every %s besides the server's", janitorEvery)
-		bg.Go(func() { janitor.New(st, janitor.Options{Interval: janitorEvery}).Run(ctx) })
-	}
+	logf("the server's janitor runs every %s", janitorEvery)
 
 	counter, err := pgx.Connect(ctx, l.dbURL)
 	if err != nil {
@@ -121,9 +111,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Date: time.Now().UTC().Truncate(time.Second), Machine: readMachine(), Duration: duration.String(),
 		Lifetime: lifetime.String(), Concurrency: conc, MaxRatio: maxRatio,
 	}
-	if janitorEvery > 0 {
-		rep.JanitorInterval = janitorEvery.String()
-	}
+	rep.JanitorInterval = janitorEvery.String()
 	probe := newServerProbe(l.Pid(), l.opts.DBName, nil)
 
 	logf("running cc and refresh with %d workers each for %s (tokens live %s)", conc, duration, lifetime)
