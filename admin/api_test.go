@@ -157,7 +157,7 @@ func TestUserLifecycleThroughAPI(t *testing.T) {
 
 	// The user signs in and edits its own profile, not its account.
 	grace := &testUser{User: store.User{Username: "grace"}, Password: "Compilers-Are-Fun-1952"}
-	e.logs.secret(grace.Password)
+	e.logs.Secret(grace.Password)
 	gt := e.signIn(t, grace)
 	r = e.do(t, http.MethodPatch, "/users/me", gt, map[string]any{"goals": nil, "full_name": "Rear Admiral Hopper"})
 	want(t, r, http.StatusOK, "PATCH /users/me")
@@ -182,7 +182,7 @@ func TestAPITokens(t *testing.T) {
 	r := e.do(t, http.MethodPost, "/tokens", tok, map[string]any{"name": "reader", "scopes": []string{"users:read", "profile:read"}, "expires_in": 3600})
 	want(t, r, http.StatusCreated, "POST /tokens")
 	secret, id := r.str("token"), r.str("id")
-	e.logs.secret(secret)
+	e.logs.Secret(secret)
 	if !strings.HasPrefix(secret, "gh_pat_") || r.str("kind") != "personal" {
 		t.Fatalf("token response %s", r.Raw)
 	}
@@ -216,7 +216,7 @@ func TestAPITokens(t *testing.T) {
 	admin := e.signIn(t, e.createUser(t, "admin"))
 	r = e.do(t, http.MethodPost, "/tokens", admin, map[string]any{"name": "batch", "kind": "system", "client_id": sa.ID})
 	want(t, r, http.StatusCreated, "system token")
-	e.logs.secret(r.str("token"))
+	e.logs.Secret(r.str("token"))
 	want(t, e.do(t, http.MethodGet, "/users", r.str("token"), nil), http.StatusOK, "the system token reads users")
 	want(t, e.do(t, http.MethodGet, "/users/me", r.str("token"), nil), http.StatusForbidden, "a system token has no profile")
 }
@@ -233,7 +233,7 @@ func TestClientsThroughAPI(t *testing.T) {
 	})
 	want(t, r, http.StatusCreated, "POST /clients")
 	secret := r.str("client_secret")
-	e.logs.secret(secret)
+	e.logs.Secret(secret)
 	if secret == "" || r.Header.Get("Location") != "/api/v1/clients/nightly" {
 		t.Fatalf("create client: Location %q body %s", r.Header.Get("Location"), r.Raw)
 	}

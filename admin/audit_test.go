@@ -27,7 +27,7 @@ func TestAuditEveryMutation(t *testing.T) {
 	secret := func(s string) {
 		if s != "" {
 			secrets = append(secrets, s)
-			e.logs.secret(s)
+			e.logs.Secret(s)
 		}
 	}
 

@@ -22,7 +22,7 @@ func runSoftDelete(t *testing.T, e *env) {
 	want(t, e.do(t, http.MethodGet, "/users/me", userTok, nil), http.StatusOK, "before: GET /users/me")
 	pat := e.do(t, http.MethodPost, "/tokens", userTok, map[string]any{"name": "script"})
 	want(t, pat, http.StatusCreated, "before: POST /tokens")
-	e.logs.secret(pat.str("token"))
+	e.logs.Secret(pat.str("token"))
 	want(t, e.do(t, http.MethodGet, "/users/me", pat.str("token"), nil), http.StatusOK, "before: API token works")
 
 	want(t, e.do(t, http.MethodDelete, "/users/"+u.ID, admin, nil), http.StatusNoContent, "DELETE /users/{id}")
@@ -62,7 +62,7 @@ func runHardDelete(t *testing.T, e *env) {
 
 	pat := e.do(t, http.MethodPost, "/tokens", userTok, map[string]any{"name": "script"})
 	want(t, pat, http.StatusCreated, "POST /tokens")
-	e.logs.secret(pat.str("token"))
+	e.logs.Secret(pat.str("token"))
 	g := e.do(t, http.MethodPost, "/groups", admin, map[string]any{"name": "doomed-" + randomHex(t, 3)})
 	want(t, g, http.StatusCreated, "POST /groups")
 	want(t, e.do(t, http.MethodPut, "/groups/"+g.str("id")+"/members/"+u.ID, admin, nil), http.StatusNoContent, "add member")

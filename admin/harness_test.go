@@ -20,7 +20,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/logcheck"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/store"
@@ -49,7 +49,7 @@ type env struct {
 	// Console is the confidential client users sign in with: it may ask
 	// for openid and gatehouse:api.
 	Console testClient
-	logs    *captureLog
+	logs    *logcheck.Log
 }
 
 // newMemoryEnv starts a server over a fresh in-memory store.
@@ -75,8 +75,8 @@ func newPostgresEnv(t *testing.T) *env {
 
 func startEnv(t *testing.T, st store.Store) *env {
 	t.Helper()
-	logs := &captureLog{}
-	t.Cleanup(func() { logs.finish(t) })
+	logs := &logcheck.Log{}
+	t.Cleanup(func() { logs.Finish(t) })
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -129,50 +129,6 @@ func startEnv(t *testing.T, st store.Store) *env {
 	return e
 }
 
-// captureLog keeps the server's log: printed when the test fails, and
-// searched for secrets, which must never appear in it.
-type captureLog struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	secrets []string
-}
-
-func (l *captureLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *captureLog) secret(s string) {
-	if s == "" {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.secrets = append(l.secrets, s)
-}
-
-func (l *captureLog) finish(t *testing.T) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.buf.String()
-	for _, s := range l.secrets {
-		if strings.Contains(out, s) {
-			t.Errorf("server log contains a secret value (%d chars, prefix %.6q)", len(s), s)
-		}
-	}
-	if t.Failed() && out != "" {
-		t.Logf("server log (last 20000 bytes):\n%s", tail(out, 20000))
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
 // ---------------------------------------------------------------------------
 // Users and clients, made through the store.
 
@@ -211,7 +167,7 @@ func (e *env) createUserWith(t *testing.T, status store.UserStatus, roles ...str
 	if err := e.Store.CreateUser(ctxT(t), u); err != nil {
 		t.Fatalf("create user: %v", err)
 	}
-	e.logs.secret(password)
+	e.logs.Secret(password)
 	got, err := e.Store.GetUser(ctxT(t), u.ID)
 	if err != nil {
 		t.Fatalf("get user: %v", err)
@@ -244,7 +200,7 @@ func (e *env) createClient(t *testing.T, id string, mutate func(*store.Client)) 
 	if err := e.Store.CreateClient(ctxT(t), c); err != nil {
 		t.Fatalf("create client %s: %v", id, err)
 	}
-	e.logs.secret(secret)
+	e.logs.Secret(secret)
 	return testClient{Client: c, Secret: secret}
 }
 
@@ -285,7 +241,7 @@ func (e *env) clientCredentials(t *testing.T, c testClient) string {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
 		t.Fatalf("client_credentials for %s: status %d, error %q %q (%v)", c.ID, resp.StatusCode, body.Error, body.Description, err)
 	}
-	e.logs.secret(body.AccessToken)
+	e.logs.Secret(body.AccessToken)
 	return body.AccessToken
 }
 
@@ -375,8 +331,8 @@ func (e *env) trySignIn(t *testing.T, u *testUser, scopes ...string) (string, er
 			if err != nil {
 				return "", fmt.Errorf("exchange: %w", err)
 			}
-			e.logs.secret(tok.AccessToken)
-			e.logs.secret(q.Get("code"))
+			e.logs.Secret(tok.AccessToken)
+			e.logs.Secret(q.Get("code"))
 			return tok.AccessToken, nil
 		}
 		pg, err := readPage(resp)

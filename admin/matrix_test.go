@@ -407,7 +407,7 @@ func (m *matrix) callerToken(t *testing.T, c *caller) string {
 	if err != nil {
 		t.Fatalf("issue API token: %v", err)
 	}
-	m.logs.secret(secret)
+	m.logs.Secret(secret)
 	return tok.ID
 }
 

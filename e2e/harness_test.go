@@ -16,7 +16,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/logcheck"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/postgres"
@@ -45,7 +45,7 @@ type testServer struct {
 	Server *server.Server
 
 	passwords domain.Passwords
-	logs      *captureLog
+	logs      *logcheck.Log
 }
 
 // startServer starts a server on 127.0.0.1:0 whose configuration is
@@ -55,9 +55,9 @@ type testServer struct {
 // test failed, the server's log is printed.
 func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	t.Helper()
-	logs := &captureLog{}
+	logs := &logcheck.Log{}
 	// Registered first so that it runs last, after the server has stopped.
-	t.Cleanup(func() { logs.finish(t) })
+	t.Cleanup(func() { logs.Finish(t) })
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,49 +124,10 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	}
 }
 
-// captureLog keeps the server's log for the test: printed if the test fails,
-// and searched for secrets, which must never appear in it.
-type captureLog struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	secrets []string
-}
-
-func (l *captureLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// secret registers a value (password, client secret, token, code) that must
-// not appear in the log.
-func (l *captureLog) secret(s string) {
-	if s == "" {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.secrets = append(l.secrets, s)
-}
-
-func (l *captureLog) finish(t *testing.T) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.buf.String()
-	for _, s := range l.secrets {
-		if strings.Contains(out, s) {
-			t.Errorf("server log contains a secret value (%d chars, prefix %.6q)", len(s), s)
-		}
-	}
-	if t.Failed() && out != "" {
-		t.Logf("server log:\n%s", out)
-	}
-}
-
 // secret registers values that must never appear in the server's log.
 func (ts *testServer) secret(values ...string) {
 	for _, v := range values {
-		ts.logs.secret(v)
+		ts.logs.Secret(v)
 	}
 }
 
