@@ -165,11 +165,8 @@ func (a *API) userView(ctx context.Context, u store.User, effective bool) (UserV
 	return NewUserView(u, index[u.ID], roles), nil
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
-	u, err := a.svc.GetUser(r.Context(), mux.Vars(r)["id"])
-	if err != nil {
-		return err
-	}
+// writeUser answers 200 with the user's full view (groups, effective roles).
+func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u store.User) error {
 	v, err := a.userView(r.Context(), u, true)
 	if err != nil {
 		return err
@@ -178,17 +175,20 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *domain.Principa
 	return nil
 }
 
+func (a *API) getUser(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+	u, err := a.svc.GetUser(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	return a.writeUser(w, r, u)
+}
+
 func (a *API) getMe(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
 	u, err := a.svc.GetUser(r.Context(), p.User.ID)
 	if err != nil {
 		return err
 	}
-	v, err := a.userView(r.Context(), u, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeUser(w, r, u)
 }
 
 // userReadOnly are the fields of UserView that no patch changes.
@@ -232,12 +232,7 @@ func (a *API) applyUserPatch(w http.ResponseWriter, r *http.Request, p *domain.P
 	if err != nil {
 		return conflict(err, conflictUser)
 	}
-	v, err := a.userView(r.Context(), u, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeUser(w, r, u)
 }
 
 // patchMe lets a user edit its own profile; the account's identity
@@ -329,12 +324,7 @@ func (a *API) setUserRoles(w http.ResponseWriter, r *http.Request, p *domain.Pri
 	if err != nil {
 		return err
 	}
-	v, err := a.userView(r.Context(), u, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeUser(w, r, u)
 }
 
 func (a *API) setUserStatus(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
@@ -351,12 +341,7 @@ func (a *API) setUserStatus(w http.ResponseWriter, r *http.Request, p *domain.Pr
 	if err != nil {
 		return err
 	}
-	v, err := a.userView(r.Context(), u, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
-	return nil
+	return a.writeUser(w, r, u)
 }
 
 func (a *API) goalSuggestions(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {

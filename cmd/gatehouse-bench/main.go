@@ -227,25 +227,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	loginUsers, users := 0, 0
-	if needsLogin(names) {
-		loginUsers = slices.Max(conc)
-	}
-	if slices.Contains(names, "api-users") {
-		users = lf.users
-	}
-	l, err := startLocal(ctx, lf.options(stderr, loginUsers, users, nil, false))
+	l, e, stop, err := startFor(ctx, stderr, lf, names, conc, false)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-
-	transport := newTransport(slices.Max(conc))
-	defer transport.CloseIdleConnections()
-	e, err := prepareEnv(ctx, l.target, transport)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	probe := newServerProbe(l.Pid(), l.opts.DBName, l.admin)
 	if !probe.canReset {
 		logf("cannot reset the server's peak RSS (/proc/<pid>/clear_refs): per-run peaks are peaks since start")
@@ -253,7 +239,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	rep := Report{
 		Date: time.Now().UTC().Truncate(time.Second), Command: strings.Join(os.Args, " "), Machine: machine, Issuer: l.issuer,
-		Warmup: rf.warmup.String(), Duration: rf.duration.String(), Concurrency: conc, Users: users,
+		Warmup: rf.warmup.String(), Duration: rf.duration.String(), Concurrency: conc, Users: l.opts.Users,
 		BcryptCost: cost, BcryptCheck: ms(check), BcryptRate: checksPerSec,
 	}
 	for _, name := range names {
@@ -281,8 +267,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "\ngatehouse-bench %s  %d CPUs (%s), %d MB, Linux %s, %s, load average before %s\n",
 		rep.Date.Format(time.RFC3339), machine.CPUs, machine.CPUModel, machine.MemoryMB, machine.Kernel, machine.GoVersion, machine.LoadAvg)
 	fmt.Fprintf(stdout, "server, PostgreSQL and load generator on the same machine; %s warm-up, %s measured per run", rf.warmup, rf.duration)
-	if users > 0 {
-		fmt.Fprintf(stdout, "; %d users in the directory", users)
+	if rep.Users > 0 {
+		fmt.Fprintf(stdout, "; %d users in the directory", rep.Users)
 	}
 	fmt.Fprintf(stdout, "\n\n")
 	printTable(stdout, rep.Results, tableFull)
@@ -299,6 +285,35 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // prepareEnv discovers the issuer's endpoints.
+// startFor starts a local gatehouse seeded for the named workloads (login
+// users for the code flows, the bulk users for api-users), optionally behind
+// the round-trip counting proxy, and prepares the workloads' environment.
+// stop closes the connections and the server.
+func startFor(ctx context.Context, stderr io.Writer, lf localFlags, names []string, conc []int, countRoundTrips bool) (*local, *env, func(), error) {
+	loginUsers, users := 0, 0
+	if needsLogin(names) {
+		loginUsers = slices.Max(conc)
+	}
+	if slices.Contains(names, "api-users") {
+		users = lf.users
+	}
+	l, err := startLocal(ctx, lf.options(stderr, loginUsers, users, nil, countRoundTrips))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	transport := newTransport(slices.Max(conc))
+	stop := func() {
+		transport.CloseIdleConnections()
+		l.Close()
+	}
+	e, err := prepareEnv(ctx, l.target, transport)
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return l, e, stop, nil
+}
+
 func prepareEnv(ctx context.Context, t *Target, transport *http.Transport) (*env, error) {
 	e := newEnv(t, Discovery{}, transport)
 	d, err := discover(ctx, e.plain, t.Issuer)
@@ -357,24 +372,11 @@ func cmdRoundTrips(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	loginUsers, users := 0, 0
-	if needsLogin(names) {
-		loginUsers = slices.Max(conc)
-	}
-	if slices.Contains(names, "api-users") {
-		users = lf.users
-	}
-	l, err := startLocal(ctx, lf.options(stderr, loginUsers, users, nil, true))
+	l, e, stop, err := startFor(ctx, stderr, lf, names, conc, true)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	transport := newTransport(slices.Max(conc))
-	defer transport.CloseIdleConnections()
-	e, err := prepareEnv(ctx, l.target, transport)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	probe := newServerProbe(l.Pid(), l.opts.DBName, l.admin)
 	probe.roundTrips = l.proxy.RoundTrips
 	var rows []ResultJSON
