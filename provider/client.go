@@ -152,21 +152,25 @@ func (c *client) GetResponseModes() []fosite.ResponseModeType {
 // GetEffectiveLifespan applies the client's own lifetimes; fallback is the
 // server's lifetime for the token type.
 func (c *client) GetEffectiveLifespan(_ fosite.GrantType, tt fosite.TokenType, fallback time.Duration) time.Duration {
-	var d time.Duration
-	switch tt {
-	case fosite.AccessToken:
-		d = c.Lifetimes.AccessToken
-	case fosite.RefreshToken:
-		d = c.Lifetimes.RefreshToken
-	case fosite.IDToken:
-		d = c.Lifetimes.IDToken
-	case fosite.AuthorizeCode:
-		d = c.Lifetimes.AuthorizationCode
-	}
-	if d > 0 {
+	if d := lifetimeOf(c.Lifetimes, tt); d > 0 {
 		return d
 	}
 	return fallback
+}
+
+// lifetimeOf is l's lifetime for tokens of type tt; zero when l sets none.
+func lifetimeOf(l store.Lifetimes, tt fosite.TokenType) time.Duration {
+	switch tt {
+	case fosite.AccessToken:
+		return l.AccessToken
+	case fosite.RefreshToken:
+		return l.RefreshToken
+	case fosite.IDToken:
+		return l.IDToken
+	case fosite.AuthorizeCode:
+		return l.AuthorizationCode
+	}
+	return 0
 }
 
 // secretHasher checks client secrets against their SHA-256 digest: the

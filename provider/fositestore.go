@@ -233,16 +233,7 @@ func (s *fositeStore) expiryOf(r fosite.Requester, tt fosite.TokenType) time.Tim
 			return exp
 		}
 	}
-	var d time.Duration
-	switch tt {
-	case fosite.AuthorizeCode:
-		d = s.lifetimes.AuthorizationCode
-	case fosite.AccessToken:
-		d = s.lifetimes.AccessToken
-	case fosite.RefreshToken:
-		d = s.lifetimes.RefreshToken
-	}
-	return r.GetRequestedAt().Add(d)
+	return r.GetRequestedAt().Add(lifetimeOf(s.lifetimes, tt))
 }
 
 func (s *fositeStore) createToken(ctx context.Context, kind store.TokenKind, signature string, r fosite.Requester, expiresAt time.Time) error {
