@@ -190,7 +190,7 @@ func TestDevImportsPersonas(t *testing.T) {
 	a := &app{now: time.Now, logger: slog.New(slog.DiscardHandler)}
 	cfg := config.Default()
 	for range 2 {
-		if err := a.importPersonaRoles(context.Background(), a.devService(cfg, st)); err != nil {
+		if err := a.importPersonaRoles(context.Background(), a.newService(cfg, st)); err != nil {
 			t.Fatal(err)
 		}
 	}

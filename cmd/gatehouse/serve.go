@@ -148,7 +148,7 @@ func openServeStore(ctx context.Context, cfg config.Config, migrate bool) (store
 // dev mode through the domain service (audited, with the system as actor),
 // prints how to use them, and mounts the demo relying party at /demo.
 func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, next http.Handler) (http.Handler, error) {
-	svc := a.devService(cfg, st)
+	svc := a.newService(cfg, st)
 	system := domain.Actor{Type: store.ActorSystem}
 	issuer := strings.TrimRight(cfg.Issuer, "/")
 	var banner strings.Builder
@@ -214,8 +214,9 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 	return mux, nil
 }
 
-// devService is the domain service dev seeding goes through.
-func (a *app) devService(cfg config.Config, st store.Store) *domain.Service {
+// newService is the domain service every command (and dev seeding) goes
+// through, with the password policy of cfg.
+func (a *app) newService(cfg config.Config, st store.Store) *domain.Service {
 	return domain.NewService(st, domain.Options{
 		Passwords: domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
 		Now:       a.now,

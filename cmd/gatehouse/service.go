@@ -25,12 +25,7 @@ func (a *app) openService(ctx context.Context) (*domain.Service, store.Store, er
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := domain.NewService(st, domain.Options{
-		Passwords: domain.Passwords{BcryptCost: a.cfg.Password.BcryptCost, MinLength: a.cfg.Password.MinLength},
-		Now:       a.now,
-		Logger:    a.logger,
-	})
-	return svc, st, nil
+	return a.newService(a.cfg, st), st, nil
 }
 
 // withService runs fn with a service over a freshly opened store.
