@@ -98,6 +98,14 @@ func TestListUsersPagesAndFilters(t *testing.T) {
 	if l := list("q=" + strings.ToUpper(made[4].Username[2:])); len(l.Items) != 1 || l.Items[0].ID != made[4].ID {
 		t.Errorf("q= matched %+v", l.Items)
 	}
+	// A search pattern longer than anyone types is refused before it
+	// reaches the directory scan.
+	long := e.do(t, http.MethodGet, "/users?q="+strings.Repeat("a", 101), tok, nil)
+	want(t, long, http.StatusUnprocessableEntity, "GET /users with a 101-character q")
+	if f := long.problem(t).fields(); !slices.Equal(f, []string{"q"}) {
+		t.Errorf("long q: problem names %v, want [q]", f)
+	}
+	want(t, e.do(t, http.MethodGet, "/users?q="+strings.Repeat("a", 100), tok, nil), http.StatusOK, "GET /users with a 100-character q")
 
 	// A single user shows its effective roles: own and the group's, with ancestors.
 	r := e.do(t, http.MethodGet, "/users/"+made[0].ID, tok, nil)

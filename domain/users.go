@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -193,8 +194,17 @@ func (s *Service) GetUser(ctx context.Context, id string) (store.User, error) {
 	return u, nil
 }
 
-// ListUsers lists users (limit capped at 200).
+// maxUserQuery bounds the substring search of ListUsers.
+const maxUserQuery = 100
+
+// ListUsers lists users (limit capped at 200; a search of at most
+// maxUserQuery characters, else a ValidationError on "q").
 func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
+	// A substring search scans the directory; a long pattern multiplies
+	// that cost for nothing a person would type.
+	if utf8.RuneCountInString(f.Query) > maxUserQuery {
+		return nil, ValidationErrors{invalid("q", "must be at most %d characters", maxUserQuery)}
+	}
 	f.Limit = capLimit(f.Limit, maxUserLimit)
 	out, err := s.store.ListUsers(ctx, f)
 	if err != nil {
