@@ -109,44 +109,66 @@ func conflict(err error, detail string) error {
 	return err
 }
 
-// writeError is the one place where an error becomes a response. Domain and
-// store errors map by kind; anything unrecognised is a 500 whose cause is
-// logged and never shown.
+// writeError is the one place where an error becomes a response: an
+// answer the API decided on as it is, any other error by its domain code.
+// An internal error's cause is logged and never shown.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *apiError
-	var one *domain.ValidationError
-	var many domain.ValidationErrors
-	switch {
-	case errors.As(err, &e):
-	case errors.As(err, &many) && len(many) > 0:
-		e = &apiError{problem: Problem{Type: ProblemValidation, Title: "Invalid input",
-			Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields"}}
-		for _, v := range many {
-			e.problem.Errors = append(e.problem.Errors, FieldError{Field: v.Field, Message: v.Message})
+	if !errors.As(err, &e) {
+		e = problemOf(err)
+		if e.problem.Status >= http.StatusInternalServerError {
+			a.log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
-	case errors.As(err, &one):
-		e = invalidField(one.Field, one.Message)
-	case errors.Is(err, store.ErrNotFound):
-		e = problemf(http.StatusNotFound, "not found")
-	case errors.Is(err, store.ErrConflict):
-		e = problemf(http.StatusConflict, "the request conflicts with the current state")
-	case errors.Is(err, domain.ErrForbidden):
-		e = problemf(http.StatusForbidden, "not allowed")
-	case errors.Is(err, domain.ErrUnauthenticated):
-		e = invalidToken("the credentials are invalid, expired or revoked")
-	case errors.Is(err, domain.ErrInvalidCredentials):
-		e = problemf(http.StatusForbidden, "the credentials are invalid")
-	default:
-		a.log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "path", r.URL.Path, "error", err)
-		e = problemf(http.StatusInternalServerError, "internal error")
 	}
 	if e.wwwAuthenticate != "" {
 		w.Header().Set("WWW-Authenticate", e.wwwAuthenticate)
 	}
+	writeProblem(w, e.problem)
+}
+
+// problemOf maps a domain or store error to its problem by code.
+func problemOf(err error) *apiError {
+	msg := domain.ErrorMessage(err)
+	switch domain.ErrorCode(err) {
+	case domain.CodeInvalid:
+		v, _ := domain.AsValidation(err)
+		e := &apiError{problem: Problem{Type: ProblemValidation, Title: "Invalid input",
+			Status: http.StatusUnprocessableEntity, Detail: "the request has invalid fields"}}
+		for _, f := range v.Fields {
+			e.problem.Errors = append(e.problem.Errors, FieldError{Field: f.Field, Message: f.Message})
+		}
+		return e
+	case domain.CodeNotFound:
+		return problemf(http.StatusNotFound, "%s", msg)
+	case domain.CodeConflict:
+		return problemf(http.StatusConflict, "%s", msg)
+	case domain.CodeForbidden:
+		return problemf(http.StatusForbidden, "%s", msg)
+	case domain.CodeUnauthenticated:
+		if errors.Is(err, domain.ErrInvalidCredentials) {
+			// A credential in the body (a current password), not the
+			// bearer token: the caller is authenticated.
+			return problemf(http.StatusForbidden, "the credentials are invalid")
+		}
+		return invalidToken("the credentials are invalid, expired or revoked")
+	case domain.CodeUnavailable:
+		return problemf(http.StatusServiceUnavailable, "%s", msg)
+	}
+	return problemf(http.StatusInternalServerError, "internal error")
+}
+
+// WriteProblem answers with a problem+json of status and detail: what the
+// server's middleware (body limit, panic recovery, timeouts) uses to answer
+// a request for the API in the API's own format.
+func WriteProblem(w http.ResponseWriter, status int, detail string) {
+	writeProblem(w, problemf(status, "%s", detail).problem)
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(e.problem.Status)
-	_ = json.NewEncoder(w).Encode(e.problem)
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
 }
 
 // writeJSON writes a success response.

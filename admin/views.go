@@ -165,7 +165,7 @@ func (v LifetimesView) ToLifetimes() (store.Lifetimes, error) {
 		}
 		d, err := time.ParseDuration(f.in)
 		if err != nil {
-			return store.Lifetimes{}, &domain.ValidationError{Field: f.field, Message: "must be a duration such as 15m or 720h"}
+			return store.Lifetimes{}, &domain.ValidationError{Fields: []domain.FieldError{{Field: f.field, Message: "must be a duration such as 15m or 720h"}}}
 		}
 		*f.out = d
 	}

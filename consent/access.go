@@ -259,21 +259,17 @@ func hasRole(roles []store.Role, name string) bool {
 // message of each, as a sentence naming the field), or false if err is not
 // a validation failure.
 func fieldErrors(err error) (map[string]string, bool) {
+	v, ok := domain.AsValidation(err)
+	if !ok {
+		return nil, false
+	}
 	out := map[string]string{}
-	var many domain.ValidationErrors
-	if errors.As(err, &many) {
-		for _, e := range many {
-			if _, seen := out[e.Field]; !seen {
-				out[e.Field] = sentence(e.Field, e.Message)
-			}
+	for _, e := range v.Fields {
+		if _, seen := out[e.Field]; !seen {
+			out[e.Field] = sentence(e.Field, e.Message)
 		}
-		return out, len(out) > 0
 	}
-	if v, ok := domain.AsValidation(err); ok {
-		out[v.Field] = sentence(v.Field, v.Message)
-		return out, true
-	}
-	return nil, false
+	return out, true
 }
 
 // sentence turns the domain's "is required" into "Purpose is required.",

@@ -35,7 +35,7 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 	if err := notFoundID("user", userID); err != nil {
 		return store.AccessRequest{}, err
 	}
-	var v ValidationErrors
+	var v problems
 	purpose = strings.TrimSpace(purpose)
 	switch n := utf8.RuneCountInString(purpose); {
 	case n == 0:
@@ -52,7 +52,7 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 			return err
 		}
 		if u.Status != store.StatusPending && u.Status != store.StatusActive {
-			return fmt.Errorf("user %s is %s: %w", u.ID, u.Status, ErrForbidden)
+			return forbidden("user %s is %s", u.ID, u.Status)
 		}
 		all, err := s.roleMap(ctx)
 		if err != nil {
@@ -164,12 +164,12 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 		what, action = "deny access request", "access_request.deny"
 	}
 	if !p.Can(store.PermAccessRequestsReview) {
-		return store.AccessRequest{}, fmt.Errorf("domain: %s: %w", what, ErrForbidden)
+		return store.AccessRequest{}, forbidden("%s needs %s", what, store.PermAccessRequestsReview)
 	}
 	if err := notFoundID("access request", id); err != nil {
 		return store.AccessRequest{}, err
 	}
-	var v ValidationErrors
+	var v problems
 	comment = strings.TrimSpace(comment)
 	if utf8.RuneCountInString(comment) > maxCommentLength {
 		v.add("comment", "must be at most %d characters", maxCommentLength)
@@ -187,10 +187,10 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 			return err
 		}
 		if req.Status != store.RequestPending {
-			return fmt.Errorf("request %s is %s already: %w", id, req.Status, store.ErrConflict)
+			return conflict("request %s is %s already", id, req.Status)
 		}
 		if p.User != nil && p.User.ID == req.UserID {
-			return fmt.Errorf("a request is decided by someone else than its author: %w", ErrForbidden)
+			return forbidden("a request is decided by someone else than its author")
 		}
 		if status == store.RequestApproved {
 			if role == "" {
@@ -203,7 +203,7 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 			if _, ok := all[role]; !ok {
 				v.add("role", "%q is not a role", role)
 			} else if (role == AdminRole || !slices.Contains(p.Roles, role)) && !p.Can(store.PermUsersRoles) {
-				return fmt.Errorf("granting %q needs %s: %w", role, store.PermUsersRoles, ErrForbidden)
+				return forbidden("granting %q needs %s", role, store.PermUsersRoles)
 			}
 		}
 		if err := v.err(); err != nil {

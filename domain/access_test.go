@@ -18,7 +18,7 @@ func TestSubmitAccessRequest(t *testing.T) {
 		roles   []string
 		role    string
 		purpose string
-		field   string // want a ValidationErrors naming this field
+		field   string // want a ValidationError naming this field
 		err     error  // or this error
 	}{
 		{"pending user asks for a role", store.StatusPending, nil, "user", "I trade", "", nil},

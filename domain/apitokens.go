@@ -60,7 +60,7 @@ func apiTokenFields(t store.APIToken) fields {
 // issuance. Field problems (name, kind, user_id, client_id, scopes,
 // expires_in) are ValidationErrors. The returned token has no SecretHash.
 func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken) (store.APIToken, string, error) {
-	var v ValidationErrors
+	var v problems
 	name := v.checkText("name", in.Name, maxTokenNameLength, true)
 	if name == "" {
 		v.add("name", "is required")
@@ -96,7 +96,7 @@ func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken
 		return store.APIToken{}, "", err
 	}
 	if !p.Can(need) {
-		return store.APIToken{}, "", fmt.Errorf("domain: issue API token: %s needs %s: %w", in.Kind, need, ErrForbidden)
+		return store.APIToken{}, "", forbidden("a %s token needs %s", in.Kind, need)
 	}
 
 	now := s.now()
@@ -130,12 +130,12 @@ func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken
 		if len(scopes) == 0 {
 			scopes = permissionList(allowed)
 			if len(scopes) == 0 {
-				return ValidationErrors{invalid("scopes", "the token would carry no permission: its principal and its issuer share none")}
+				return invalid("scopes", "the token would carry no permission: its principal and its issuer share none")
 			}
 		}
 		for _, sc := range scopes {
 			if !allowed[sc] {
-				return fmt.Errorf("scope %q is wider than the permissions of the token's principal or its issuer: %w", sc, ErrForbidden)
+				return forbidden("scope %q is wider than the permissions of the token's principal or its issuer", sc)
 			}
 		}
 		t.Scopes = scopes
@@ -156,49 +156,49 @@ func (s *Service) tokenTarget(ctx context.Context, p Principal, in NewAPIToken) 
 	switch in.Kind {
 	case store.TokenPersonal:
 		if p.User == nil {
-			return Principal{}, fmt.Errorf("a personal token belongs to a user: %w", ErrForbidden)
+			return Principal{}, forbidden("a personal token belongs to a user")
 		}
 		if in.UserID != "" && in.UserID != p.User.ID {
-			return Principal{}, ValidationErrors{invalid("user_id", "must be empty or the caller for a personal token")}
+			return Principal{}, invalid("user_id", "must be empty or the caller for a personal token")
 		}
 		if in.ClientID != "" {
-			return Principal{}, ValidationErrors{invalid("client_id", "must be empty for a personal token")}
+			return Principal{}, invalid("client_id", "must be empty for a personal token")
 		}
 		// The caller's permissions as they stand (narrowed already if it
 		// authenticated with a token).
 		return p, nil
 	case store.TokenUser:
 		if in.ClientID != "" {
-			return Principal{}, ValidationErrors{invalid("client_id", "must be empty for a user token")}
+			return Principal{}, invalid("client_id", "must be empty for a user token")
 		}
 		if _, err := uuid.Parse(in.UserID); err != nil {
-			return Principal{}, ValidationErrors{invalid("user_id", "must name a user")}
+			return Principal{}, invalid("user_id", "must name a user")
 		}
 		u, err := s.store.GetUser(ctx, in.UserID)
 		if errors.Is(err, store.ErrNotFound) {
-			return Principal{}, ValidationErrors{invalid("user_id", "is not a user")}
+			return Principal{}, invalid("user_id", "is not a user")
 		}
 		if err != nil {
 			return Principal{}, err
 		}
 		target, err := s.UserPrincipal(ctx, u)
 		if errors.Is(err, ErrUnauthenticated) {
-			return Principal{}, ValidationErrors{invalid("user_id", "is not an active user")}
+			return Principal{}, invalid("user_id", "is not an active user")
 		}
 		return target, err
 	default: // store.TokenSystem
 		if in.UserID != "" {
-			return Principal{}, ValidationErrors{invalid("user_id", "must be empty for a system token")}
+			return Principal{}, invalid("user_id", "must be empty for a system token")
 		}
 		c, err := s.store.GetClient(ctx, in.ClientID)
 		if errors.Is(err, store.ErrNotFound) {
-			return Principal{}, ValidationErrors{invalid("client_id", "is not a client")}
+			return Principal{}, invalid("client_id", "is not a client")
 		}
 		if err != nil {
 			return Principal{}, err
 		}
 		if len(c.Roles) == 0 {
-			return Principal{}, ValidationErrors{invalid("client_id", "has no roles: it is not a service account")}
+			return Principal{}, invalid("client_id", "has no roles: it is not a service account")
 		}
 		return s.ClientPrincipal(ctx, c)
 	}
@@ -290,7 +290,7 @@ func (s *Service) RevokeAPIToken(ctx context.Context, p Principal, id string) er
 			return err
 		}
 		if !canSeeToken(p, t) {
-			return fmt.Errorf("API token %s: %w", id, store.ErrNotFound)
+			return notFound("API token %s not found", id)
 		}
 		if t.RevokedAt != nil {
 			return nil

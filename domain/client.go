@@ -2,7 +2,6 @@ package domain
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -71,10 +70,6 @@ func ValidateClient(c store.Client) error {
 		}
 	}
 	return nil
-}
-
-func invalid(field, format string, args ...any) *ValidationError {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 func validateClientIdentity(c store.Client) *ValidationError {

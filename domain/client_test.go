@@ -126,8 +126,8 @@ func TestValidateClient(t *testing.T) {
 			if !ok {
 				t.Fatalf("ValidateClient = %v (%T), want *domain.ValidationError on %s", err, err, tt.wantField)
 			}
-			if v.Field != tt.wantField || v.Message == "" {
-				t.Fatalf("ValidateClient = %q on %q, want a message on %q", v.Message, v.Field, tt.wantField)
+			if len(v.Fields) != 1 || v.Field(tt.wantField) == "" {
+				t.Fatalf("ValidateClient = %v, want one message on %q", v, tt.wantField)
 			}
 		})
 	}

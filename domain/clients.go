@@ -71,7 +71,7 @@ func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error
 	if err != nil {
 		return err
 	}
-	var v ValidationErrors
+	var v problems
 	v.checkRoleNames("roles", c.Roles, all)
 	return v.err()
 }
@@ -84,7 +84,7 @@ func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error
 func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (store.Client, string, error) {
 	c.Roles = set(c.Roles)
 	if err := ValidateClient(c); err != nil {
-		return store.Client{}, "", toValidationErrors(err)
+		return store.Client{}, "", err
 	}
 	var secret string
 	c.SecretHash = nil
@@ -121,16 +121,6 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (st
 	return out, secret, nil
 }
 
-// toValidationErrors gives every field problem the one shape the entry
-// points map to 422.
-func toValidationErrors(err error) error {
-	var v ValidationErrors
-	if v.addErr(err) {
-		return v
-	}
-	return err
-}
-
 // GetClient returns store.ErrNotFound if absent.
 func (s *Service) GetClient(ctx context.Context, id string) (store.Client, error) {
 	c, err := s.store.GetClient(ctx, id)
@@ -162,7 +152,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p Client
 		}
 		next := applyClientPatch(cur, p)
 		if err := ValidateClient(next); err != nil {
-			return toValidationErrors(err)
+			return err
 		}
 		if err := s.validateClientRoles(ctx, next); err != nil {
 			return err

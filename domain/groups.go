@@ -37,7 +37,7 @@ func groupFields(g store.Group) fields {
 // checkGroup validates g against the roles and returns it normalized: a
 // name of 1–100 characters on one line, a description of at most 500, and
 // roles that exist.
-func (v *ValidationErrors) checkGroup(g store.Group, all map[string]store.Role) store.Group {
+func (v *problems) checkGroup(g store.Group, all map[string]store.Role) store.Group {
 	g.Name = v.checkText("name", g.Name, maxGroupNameLength, true)
 	if g.Name == "" {
 		v.add("name", "is required")
@@ -57,7 +57,7 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in NewGroup) (store.
 		if err != nil {
 			return err
 		}
-		var v ValidationErrors
+		var v problems
 		now := s.now()
 		g := v.checkGroup(store.Group{ID: uuid.NewString(), Name: in.Name, Description: in.Description,
 			Roles: in.Roles, CreatedAt: now, UpdatedAt: now}, all)
@@ -134,7 +134,7 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 		if p.Roles != nil {
 			next.Roles = *p.Roles
 		}
-		var v ValidationErrors
+		var v problems
 		next = v.checkGroup(next, all)
 		if err := v.err(); err != nil {
 			return err
@@ -226,7 +226,7 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 				changes{"member": {After: u.ID}})
 		}
 		if !isMember {
-			return fmt.Errorf("user %s is not a member of group %s: %w", u.ID, groupID, store.ErrNotFound)
+			return notFound("user %s is not a member of group %s", u.ID, groupID)
 		}
 		if err := s.store.RemoveGroupMember(ctx, groupID, u.ID); err != nil {
 			return err

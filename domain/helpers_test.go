@@ -169,12 +169,12 @@ func changesOf(t *testing.T, a store.AuditEntry) map[string]map[string]any {
 // fields returns the field names of a validation error, in order.
 func fieldsOf(t *testing.T, err error) []string {
 	t.Helper()
-	var v domain.ValidationErrors
-	if !errors.As(err, &v) {
-		t.Fatalf("want ValidationErrors, got %T: %v", err, err)
+	v, ok := domain.AsValidation(err)
+	if !ok {
+		t.Fatalf("want a *domain.ValidationError, got %T: %v", err, err)
 	}
 	var out []string
-	for _, e := range v {
+	for _, e := range v.Fields {
 		out = append(out, e.Field)
 	}
 	return out

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -25,18 +24,10 @@ var DefaultPasswords = Passwords{BcryptCost: 12, MinLength: 8}
 // so it is refused instead.
 const maxPasswordBytes = 72
 
-// ValidationError names the field whose value broke a rule and why.
-type ValidationError struct {
-	Field   string
-	Message string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Message }
-
 // Hash returns the bcrypt hash of password at the configured cost.
 func (p Passwords) Hash(password string) (string, error) {
 	if len(password) > maxPasswordBytes {
-		return "", &ValidationError{Field: "password", Message: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)}
+		return "", invalid("password", "must be at most %d bytes", maxPasswordBytes)
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), p.BcryptCost)
 	if err != nil {
@@ -74,10 +65,10 @@ func (p Passwords) VerifyNobody(password string) bool {
 // part of the email, or any word of the full name of four letters or more.
 func (p Passwords) Validate(password, username, email, fullName string) error {
 	if utf8.RuneCountInString(password) < p.MinLength {
-		return &ValidationError{Field: "password", Message: fmt.Sprintf("must be at least %d characters", p.MinLength)}
+		return invalid("password", "must be at least %d characters", p.MinLength)
 	}
 	if len(password) > maxPasswordBytes {
-		return &ValidationError{Field: "password", Message: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)}
+		return invalid("password", "must be at most %d bytes", maxPasswordBytes)
 	}
 	lower := strings.ToLower(password)
 	personal := []string{username}
@@ -88,18 +79,11 @@ func (p Passwords) Validate(password, username, email, fullName string) error {
 	for _, word := range personal {
 		word = strings.ToLower(word)
 		if utf8.RuneCountInString(word) >= 4 && strings.Contains(lower, word) {
-			return &ValidationError{Field: "password", Message: "must not contain your name, username or email"}
+			return invalid("password", "must not contain your name, username or email")
 		}
 		if word != "" && len(word) < 4 && lower == word {
-			return &ValidationError{Field: "password", Message: "must not be your name, username or email"}
+			return invalid("password", "must not be your name, username or email")
 		}
 	}
 	return nil
-}
-
-// AsValidation returns the ValidationError in err's chain, if any.
-func AsValidation(err error) (*ValidationError, bool) {
-	var v *ValidationError
-	ok := errors.As(err, &v)
-	return v, ok
 }

@@ -49,13 +49,13 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, r store.Role) (store.
 		if err != nil {
 			return err
 		}
-		var v ValidationErrors
+		var v problems
 		r = v.checkRole("", r, all, true)
 		if err := v.err(); err != nil {
 			return err
 		}
 		if _, taken := all[r.Name]; taken {
-			return fmt.Errorf("role %q exists: %w", r.Name, store.ErrConflict)
+			return conflict("role %q already exists", r.Name)
 		}
 		out, err = s.createRole(ctx, a, r)
 		return err
@@ -81,7 +81,7 @@ func (s *Service) createRole(ctx context.Context, a Actor, r store.Role) (store.
 
 // checkRole validates r against the other roles and returns it normalized.
 // prefix goes before the field names (for the entries of an import).
-func (v *ValidationErrors) checkRole(prefix string, r store.Role, all map[string]store.Role, isNew bool) store.Role {
+func (v *problems) checkRole(prefix string, r store.Role, all map[string]store.Role, isNew bool) store.Role {
 	if isNew && !roleNamePattern.MatchString(r.Name) {
 		v.add(prefix+"name", "must be 2-50 characters of lowercase letters, digits, '_' or '-'")
 	}
@@ -136,7 +136,7 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, p RolePa
 		}
 		cur, ok := all[name]
 		if !ok {
-			return fmt.Errorf("role %q: %w", name, store.ErrNotFound)
+			return notFound("role %q not found", name)
 		}
 		next := cur
 		if p.Description != nil {
@@ -151,7 +151,7 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, p RolePa
 		if p.SuggestedGoals != nil {
 			next.SuggestedGoals = *p.SuggestedGoals
 		}
-		var v ValidationErrors
+		var v problems
 		next = v.checkRole("", next, all, false)
 		v.checkBuiltIn("", cur, next)
 		if err := v.err(); err != nil {
@@ -170,7 +170,7 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, p RolePa
 // checkBuiltIn keeps the matrix of DESIGN.md section 3 what it says: the
 // built-in roles' places in the hierarchy and their permissions are fixed,
 // only their descriptions and suggested goals may be edited.
-func (v *ValidationErrors) checkBuiltIn(prefix string, cur, next store.Role) {
+func (v *problems) checkBuiltIn(prefix string, cur, next store.Role) {
 	if !cur.BuiltIn {
 		return
 	}
@@ -208,7 +208,7 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
 			return err
 		}
 		if cur.BuiltIn {
-			return fmt.Errorf("role %q is built in: %w", name, store.ErrConflict)
+			return conflict("role %q is built in", name)
 		}
 		groups, err := s.store.ListGroups(ctx)
 		if err != nil {
@@ -216,7 +216,7 @@ func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
 		}
 		for _, g := range groups {
 			if slices.Contains(g.Roles, name) {
-				return fmt.Errorf("role %q is held by group %q: %w", name, g.Name, store.ErrConflict)
+				return conflict("role %q is held by group %q", name, g.Name)
 			}
 		}
 		if err := s.store.DeleteRole(ctx, name); err != nil {
@@ -256,7 +256,7 @@ func (s *Service) ImportRoles(ctx context.Context, a Actor, yamlDoc []byte) (cre
 	dec := yaml.NewDecoder(bytes.NewReader(yamlDoc))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return 0, 0, ValidationErrors{invalid("document", "is not a roles document: %v", err)}
+		return 0, 0, invalid("document", "is not a roles document: %v", err)
 	}
 	err = s.inTx(ctx, "import roles", func(ctx context.Context) error {
 		all, err := s.roleMap(ctx)
@@ -303,7 +303,7 @@ type importStep struct {
 // planImport orders the entries parents first and validates each against
 // the roles as they will be when it is written.
 func planImport(entries []roleImport, all map[string]store.Role) ([]importStep, error) {
-	var v ValidationErrors
+	var v problems
 	index := map[string]int{}
 	for i, e := range entries {
 		if _, dup := index[e.Name]; dup {

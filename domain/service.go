@@ -2,7 +2,6 @@ package domain
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,35 +9,6 @@ import (
 	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/store"
 )
-
-// Errors the entry points map to responses. Store errors pass through
-// wrapped: errors.Is(err, store.ErrNotFound) is a 404, store.ErrConflict a
-// 409; *ValidationError / ValidationErrors a 422.
-var (
-	// ErrForbidden: the actor may not do this (beyond the route's permission:
-	// e.g. a personal token wider than its owner's permissions).
-	ErrForbidden = errors.New("domain: forbidden")
-	// ErrInvalidCredentials: a sign-in failed. Deliberately says nothing of
-	// why (unknown user, wrong password, locked, disabled).
-	ErrInvalidCredentials = errors.New("domain: invalid credentials")
-	// ErrUnauthenticated: an API token is unknown, expired, revoked, or its
-	// principal is no longer active.
-	ErrUnauthenticated = errors.New("domain: unauthenticated")
-)
-
-// ValidationErrors reports several field problems at once.
-type ValidationErrors []*ValidationError
-
-func (v ValidationErrors) Error() string {
-	s := ""
-	for i, e := range v {
-		if i > 0 {
-			s += "; "
-		}
-		s += e.Error()
-	}
-	return s
-}
 
 // Actor is who performs an operation, as the audit log records it. Type is
 // required: a mutation with an empty Type is refused rather than recorded

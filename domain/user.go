@@ -12,7 +12,7 @@ var usernamePattern = regexp.MustCompile(`^[a-z0-9._-]{3,50}$`)
 // '.', '_' and '-'.
 func ValidateUsername(username string) error {
 	if !usernamePattern.MatchString(username) {
-		return &ValidationError{Field: "username", Message: "must be 3-50 characters of lowercase letters, digits, '.', '_' or '-'"}
+		return invalid("username", "must be 3-50 characters of lowercase letters, digits, '.', '_' or '-'")
 	}
 	return nil
 }
@@ -20,7 +20,7 @@ func ValidateUsername(username string) error {
 // ValidateEmail accepts a bare address (no display name) of at most 254
 // characters with a dot in its domain.
 func ValidateEmail(email string) error {
-	bad := &ValidationError{Field: "email", Message: "must be a valid email address"}
+	bad := invalid("email", "must be a valid email address")
 	if len(email) > 254 {
 		return bad
 	}

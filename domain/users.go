@@ -75,7 +75,7 @@ func validStatus(st store.UserStatus) bool {
 }
 
 // checkRoleNames reports the names that are no role of all.
-func (v *ValidationErrors) checkRoleNames(field string, names []string, all map[string]store.Role) {
+func (v *problems) checkRoleNames(field string, names []string, all map[string]store.Role) {
 	for _, n := range names {
 		if _, ok := all[n]; !ok {
 			v.add(field, "%q is not a role", n)
@@ -88,7 +88,7 @@ func (v *ValidationErrors) checkRoleNames(field string, names []string, all map[
 // taken username or email is store.ErrConflict (the message says which).
 func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (store.User, error) {
 	now := s.now()
-	var v ValidationErrors
+	var v problems
 	email := NormalizeEmail(in.Email)
 	v.addErr(ValidateUsername(in.Username))
 	v.addErr(ValidateEmail(email))
@@ -174,7 +174,7 @@ func (s *Service) checkUnique(ctx context.Context, id, username, email string) e
 		other, err := k.get(ctx, k.value)
 		switch {
 		case err == nil && other.ID != id:
-			return fmt.Errorf("%s %q is taken: %w", k.field, k.value, store.ErrConflict)
+			return conflict("%s %q is taken", k.field, k.value)
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
 		}
@@ -203,7 +203,7 @@ func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	// A substring search scans the directory; a long pattern multiplies
 	// that cost for nothing a person would type.
 	if utf8.RuneCountInString(f.Query) > maxUserQuery {
-		return nil, ValidationErrors{invalid("q", "must be at most %d characters", maxUserQuery)}
+		return nil, invalid("q", "must be at most %d characters", maxUserQuery)
 	}
 	f.Limit = capLimit(f.Limit, maxUserLimit)
 	out, err := s.store.ListUsers(ctx, f)
@@ -255,7 +255,7 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, p UserPatc
 }
 
 func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
-	var v ValidationErrors
+	var v problems
 	if p.Username != nil {
 		v.addErr(ValidateUsername(*p.Username))
 		u.Username = *p.Username
@@ -306,7 +306,7 @@ func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status s
 	default:
 		// pending is where users start, never where they are sent back to:
 		// that would re-open the access-request flow behind their back.
-		return store.User{}, ValidationErrors{invalid("status", "must be active, locked or disabled")}
+		return store.User{}, invalid("status", "must be active, locked or disabled")
 	}
 	if status != store.StatusActive && a.isUser(id) {
 		return store.User{}, errSelfLockout
@@ -392,7 +392,7 @@ func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []
 		if err != nil {
 			return err
 		}
-		var v ValidationErrors
+		var v problems
 		v.checkRoleNames("roles", roles, all)
 		if err := v.err(); err != nil {
 			return err
@@ -433,7 +433,7 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id string, current *
 	if err != nil {
 		return err
 	}
-	var v ValidationErrors
+	var v problems
 	if current != nil {
 		if ok, _ := s.opts.Passwords.Verify(u.PasswordHash, *current); !ok {
 			v.add("current_password", "is not the present password")
@@ -501,7 +501,7 @@ func (s *Service) GoalSuggestions(ctx context.Context, role string) ([]string, e
 		return nil, fmt.Errorf("domain: goal suggestions: %w", err)
 	}
 	if _, ok := all[role]; !ok {
-		return nil, fmt.Errorf("domain: goal suggestions: role %q: %w", role, store.ErrNotFound)
+		return nil, notFound("role %q not found", role)
 	}
 	out := []string{}
 	for _, r := range ancestry(all, role) {
@@ -517,7 +517,7 @@ func (s *Service) GoalSuggestions(ctx context.Context, role string) ([]string, e
 // errSelfLockout refuses an administrator locking, disabling or deleting its
 // own account: it would end the very session making the change, and could
 // leave nobody able to undo it.
-var errSelfLockout = fmt.Errorf("%w: you cannot lock, disable or delete your own account", ErrForbidden)
+var errSelfLockout = forbidden("you cannot lock, disable or delete your own account")
 
 // isUser reports whether the actor is the user with this id.
 func (a Actor) isUser(id string) bool {

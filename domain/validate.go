@@ -11,8 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-
-	"github.com/gatehouse/gatehouse/store"
 )
 
 // Limits of the free-text fields. They keep one record small enough to list
@@ -27,41 +25,37 @@ const (
 	maxCommentLength     = 1000
 )
 
-// add appends a problem with field; several calls report every problem at
-// once.
-func (v *ValidationErrors) add(field, format string, args ...any) {
-	*v = append(*v, invalid(field, format, args...))
+// problems collects field problems, so that one call reports every
+// problem at once as a single *ValidationError.
+type problems []FieldError
+
+// add appends a problem with field.
+func (v *problems) add(field, format string, args ...any) {
+	*v = append(*v, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 // addErr appends the field problems err carries, and reports whether it
 // carried any (an error of another kind is not the caller's input's fault).
-func (v *ValidationErrors) addErr(err error) bool {
-	if err == nil {
-		return false
+func (v *problems) addErr(err error) bool {
+	one, ok := AsValidation(err)
+	if ok {
+		*v = append(*v, one.Fields...)
 	}
-	if many, ok := err.(ValidationErrors); ok {
-		*v = append(*v, many...)
-		return true
-	}
-	if one, ok := AsValidation(err); ok {
-		*v = append(*v, one)
-		return true
-	}
-	return false
+	return ok
 }
 
-// err is nil when there is no problem, so that a nil ValidationErrors is
-// never returned as a non-nil error.
-func (v ValidationErrors) err() error {
+// err is nil when there is no problem, so that an empty list is never
+// returned as a non-nil error.
+func (v problems) err() error {
 	if len(v) == 0 {
 		return nil
 	}
-	return v
+	return &ValidationError{Fields: v}
 }
 
 // checkText trims s and checks its length; singleLine refuses control
 // characters (newlines included) in names shown on one line.
-func (v *ValidationErrors) checkText(field, s string, maxLen int, singleLine bool) string {
+func (v *problems) checkText(field, s string, maxLen int, singleLine bool) string {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxLen {
 		v.add(field, "must be at most %d characters", maxLen)
@@ -75,7 +69,7 @@ func (v *ValidationErrors) checkText(field, s string, maxLen int, singleLine boo
 }
 
 // checkGoals trims each goal and checks the count and lengths.
-func (v *ValidationErrors) checkGoals(field string, goals []string) []string {
+func (v *problems) checkGoals(field string, goals []string) []string {
 	if len(goals) > maxGoals {
 		v.add(field, "must list at most %d goals", maxGoals)
 	}
@@ -97,7 +91,7 @@ func (v *ValidationErrors) checkGoals(field string, goals []string) []string {
 
 // checkPreferences accepts a JSON object (nil, empty and null mean {}) and
 // returns it compacted.
-func (v *ValidationErrors) checkPreferences(raw json.RawMessage) json.RawMessage {
+func (v *problems) checkPreferences(raw json.RawMessage) json.RawMessage {
 	const field = "preferences"
 	trimmed := bytes.TrimSpace(raw)
 	if len(trimmed) == 0 || string(trimmed) == "null" {
@@ -122,7 +116,7 @@ func (v *ValidationErrors) checkPreferences(raw json.RawMessage) json.RawMessage
 
 // checkFuture refuses an expiry that has passed already: it would create
 // something unusable, which is a mistake rather than an intention.
-func (v *ValidationErrors) checkFuture(field string, t *time.Time, now time.Time) {
+func (v *problems) checkFuture(field string, t *time.Time, now time.Time) {
 	if t != nil && !t.After(now) {
 		v.add(field, "must be in the future")
 	}
@@ -145,7 +139,7 @@ func set(in []string) []string {
 // store would, without a round trip.
 func notFoundID(what, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
-		return fmt.Errorf("domain: %s %q: %w", what, id, store.ErrNotFound)
+		return notFound("%s %q not found", what, id)
 	}
 	return nil
 }

@@ -228,7 +228,7 @@ func TestClientViewRoundTrip(t *testing.T) {
 	v := admin.NewClientView(c)
 	v.Lifetimes.IDToken = "an hour"
 	_, err = v.ToClient()
-	if ve, ok := domain.AsValidation(err); !ok || ve.Field != "lifetimes.id_token" {
+	if ve, ok := domain.AsValidation(err); !ok || ve.Field("lifetimes.id_token") == "" {
 		t.Fatalf("ToClient with a bad lifetime = %v, want a validation error on lifetimes.id_token", err)
 	}
 }

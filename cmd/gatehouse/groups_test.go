@@ -84,7 +84,7 @@ func TestGroups(t *testing.T) {
 		{"get unknown", []string{"get", "nowhere"}, []string{`group "nowhere" not found`}},
 		{"add to unknown group", []string{"add-member", "nowhere", "alice"}, []string{`group "nowhere" not found`}},
 		{"add unknown user", []string{"add-member", "trading-desk", "nobody"}, []string{`user "nobody" not found`}},
-		{"remove a non-member", []string{"remove-member", "trading-desk", "alice"}, []string{"not found"}},
+		{"remove a non-member", []string{"remove-member", "trading-desk", "alice"}, []string{"is not a member of group"}},
 		{"delete unknown", []string{"delete", "nowhere"}, []string{`group "nowhere" not found`}},
 	}
 	for _, tt := range tests {

@@ -104,6 +104,13 @@ func (e *env) fails(want []string, args ...string) result {
 			e.t.Errorf("gatehouse %s: stderr %q does not contain %q", strings.Join(args, " "), r.stderr, w)
 		}
 	}
+	// An operator reads the domain's message, not the chain of packages
+	// the error passed through.
+	for _, internal := range []string{"domain: ", "store: "} {
+		if strings.Contains(r.stderr, internal) {
+			e.t.Errorf("gatehouse %s: stderr %q carries the wrapped chain (%q)", strings.Join(args, " "), r.stderr, internal)
+		}
+	}
 	return r
 }
 

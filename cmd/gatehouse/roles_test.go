@@ -60,7 +60,7 @@ func TestRoles(t *testing.T) {
 		args   []string
 		stderr []string
 	}{
-		{"duplicate name", []string{"--name", "auditor"}, []string{`role named "auditor" already exists`}},
+		{"duplicate name", []string{"--name", "auditor"}, []string{`roles create: role "auditor" already exists` + "\n"}},
 		{"built-in name", []string{"--name", "admin"}, []string{"admin"}},
 		{"invalid name", []string{"--name", "Big Boss"}, []string{"invalid input", "name"}},
 		{"unknown parent", []string{"--name", "orphan", "--parent", "nobody"}, []string{"nobody"}},

@@ -88,28 +88,30 @@ func resolveGroup(ctx context.Context, svc *domain.Service, ref string) (store.G
 	return store.Group{}, nil, fmt.Errorf("group %q: %w", ref, store.ErrNotFound)
 }
 
-// failure turns a domain or store error into the message an operator reads:
-// what failed, and why in terms of the command's arguments. notFound and
-// conflict describe those two cases for this command; the wrapped error is
-// kept so that nothing is hidden.
+// failure turns a domain or store error into the message an operator
+// reads: what failed, and why in terms of the command's arguments, in the
+// domain's words (`users create: username "alice" is taken`), never the
+// chain of wrapped errors. notFound and conflict describe those two cases
+// for this command when the domain has no message of its own. An internal
+// failure (the database is unreachable) keeps its chain: that detail is what
+// an operator needs to fix it.
 func failure(op string, err error, notFound, conflict string) error {
-	var many domain.ValidationErrors
-	switch {
-	case errors.As(err, &many):
-		return fmt.Errorf("%s: invalid input: %s", op, many.Error())
-	case isValidation(err):
-		return fmt.Errorf("%s: invalid input: %w", op, err)
-	case errors.Is(err, store.ErrNotFound) && notFound != "":
-		return fmt.Errorf("%s: %s not found (%w)", op, notFound, err)
-	case errors.Is(err, store.ErrConflict) && conflict != "":
-		return fmt.Errorf("%s: %s (%w)", op, conflict, err)
-	case errors.Is(err, domain.ErrForbidden):
-		return fmt.Errorf("%s: not allowed: %w", op, err)
+	var own *domain.Error
+	hasMessage := errors.As(err, &own)
+	switch code := domain.ErrorCode(err); {
+	case code == domain.CodeInvalid:
+		return fmt.Errorf("%s: invalid input: %s", op, domain.ErrorMessage(err))
+	case code == domain.CodeInternal || code == domain.CodeUnavailable:
+		return fmt.Errorf("%s: %w", op, err)
+	case code == domain.CodeForbidden:
+		return fmt.Errorf("%s: not allowed: %s", op, domain.ErrorMessage(err))
+	case hasMessage:
+		return fmt.Errorf("%s: %s", op, domain.ErrorMessage(err))
+	case code == domain.CodeNotFound && notFound != "":
+		return fmt.Errorf("%s: %s not found", op, notFound)
+	case code == domain.CodeConflict && conflict != "":
+		return fmt.Errorf("%s: %s", op, conflict)
+	default:
+		return fmt.Errorf("%s: %s", op, domain.ErrorMessage(err))
 	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
-func isValidation(err error) bool {
-	_, ok := domain.AsValidation(err)
-	return ok
 }

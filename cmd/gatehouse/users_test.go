@@ -110,9 +110,9 @@ func TestUsersCreateRejects(t *testing.T) {
 		stderr []string
 	}{
 		{"duplicate username", []string{"--username", "alice", "--email", "other@example.com", "--password", "correct horse battery"},
-			[]string{"already exists"}},
+			[]string{`users create: username "alice" is taken` + "\n"}},
 		{"duplicate email in another case", []string{"--username", "alice2", "--email", "ALICE@example.com", "--password", "correct horse battery"},
-			[]string{"already exists"}},
+			[]string{`users create: email "alice@example.com" is taken` + "\n"}},
 		{"invalid username", []string{"--username", "Alice!", "--email", "a2@example.com", "--password", "correct horse battery"},
 			[]string{"invalid input", "username"}},
 		{"invalid email", []string{"--username", "carol", "--email", "carol at example", "--password", "correct horse battery"},
