@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/routes"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -222,7 +222,7 @@ func (a *API) Mount(r *mux.Router) {
 	// method mismatch when later routes share the subrouter's prefix, so
 	// both cases probe the other methods themselves.
 	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if allowed := allowedMethods(sub, r); allowed != "" {
+		if allowed := routes.Allowed(sub, r); allowed != "" {
 			w.Header().Set("Allow", allowed)
 			a.writeError(w, r, problemf(http.StatusMethodNotAllowed, "%s is not allowed on %s", r.Method, r.URL.Path))
 			return
@@ -231,21 +231,6 @@ func (a *API) Mount(r *mux.Router) {
 	})
 	sub.NotFoundHandler = unmatched
 	sub.MethodNotAllowedHandler = unmatched
-}
-
-// allowedMethods lists the methods some route of sub accepts at r's path,
-// "" if none.
-func allowedMethods(sub *mux.Router, r *http.Request) string {
-	var allowed []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
-		var match mux.RouteMatch
-		if sub.Match(probe, &match) && match.MatchErr == nil {
-			allowed = append(allowed, m)
-		}
-	}
-	return strings.Join(allowed, ", ")
 }
 
 // serve authenticates the caller, applies the route's permission rule and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain"
@@ -179,8 +180,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeCreated(w http.ResponseWriter, location string, v any) {
-	w.Header().Set("Location", location)
+// writeCreated answers 201 with the new resource's address: the collection
+// the request was posted to (wherever the API is mounted) and id.
+func writeCreated(w http.ResponseWriter, r *http.Request, id string, v any) {
+	w.Header().Set("Location", strings.TrimRight(r.URL.Path, "/")+"/"+url.PathEscape(id))
 	writeJSON(w, http.StatusCreated, v)
 }
 

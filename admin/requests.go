@@ -64,7 +64,7 @@ func (a *API) submitAccessRequest(w http.ResponseWriter, r *http.Request, p *dom
 	if err != nil {
 		return conflict(err, "the user has a pending request already")
 	}
-	writeCreated(w, Prefix+"/access-requests/"+req.ID, NewAccessRequestView(req))
+	writeCreated(w, r, req.ID, NewAccessRequestView(req))
 	return nil
 }
 

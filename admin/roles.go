@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/gorilla/mux"
 
@@ -48,7 +47,7 @@ func (a *API) createRole(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if err != nil {
 		return conflict(err, "a role of that name exists")
 	}
-	writeCreated(w, Prefix+"/roles/"+url.PathEscape(role.Name), NewRoleView(role))
+	writeCreated(w, r, role.Name, NewRoleView(role))
 	return nil
 }
 
@@ -127,7 +126,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, p *domain.Prin
 	if err != nil {
 		return conflict(err, "a group of that name exists")
 	}
-	writeCreated(w, Prefix+"/groups/"+g.ID, NewGroupView(g, []string{}))
+	writeCreated(w, r, g.ID, NewGroupView(g, []string{}))
 	return nil
 }
 

@@ -93,7 +93,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, p *domain.Prin
 	if err != nil {
 		return conflict(err, "the token could not be stored; try again")
 	}
-	writeCreated(w, Prefix+"/tokens/"+t.ID, NewAPITokenView(t, secret))
+	writeCreated(w, r, t.ID, NewAPITokenView(t, secret))
 	return nil
 }
 
@@ -142,7 +142,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, p *domain.Pri
 	}
 	v := NewClientView(c)
 	v.ClientSecret = secret
-	writeCreated(w, Prefix+"/clients/"+c.ID, v)
+	writeCreated(w, r, c.ID, v)
 	return nil
 }
 

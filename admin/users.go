@@ -77,7 +77,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if err != nil {
 		return err
 	}
-	writeCreated(w, Prefix+"/users/"+u.ID, v)
+	writeCreated(w, r, u.ID, v)
 	return nil
 }
 

@@ -25,11 +25,11 @@ const (
 // /access/request?return_to=<returnTo>, where a pending user asks for
 // access; returnTo must be a relative path, anything else becomes "/".
 func (p *Pages) RedirectToAccessRequest(w http.ResponseWriter, r *http.Request, returnTo string) {
-	p.redirectWithReturn(w, r, accessRequestPath, returnTo)
+	p.redirectWithReturn(w, r, p.path(accessRequestPath), returnTo)
 }
 
 func (p *Pages) redirectWithReturn(w http.ResponseWriter, r *http.Request, path, returnTo string) {
-	target := path + "?" + url.Values{"return_to": {safeReturnTo(returnTo)}}.Encode()
+	target := path + "?" + url.Values{"return_to": {p.safeReturnTo(returnTo)}}.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
@@ -76,15 +76,15 @@ func (p *Pages) pendingSession(w http.ResponseWriter, r *http.Request, here, ret
 		return nil
 	}
 	if sess.User.Status != store.StatusPending {
-		p.redirectWithReturn(w, r, accessPendingPath, returnTo)
+		p.redirectWithReturn(w, r, p.path(accessPendingPath), returnTo)
 		return nil
 	}
 	return sess
 }
 
 func (p *Pages) handleAccessRequestForm(w http.ResponseWriter, r *http.Request) {
-	returnTo := safeReturnTo(r.URL.Query().Get("return_to"))
-	sess := p.pendingSession(w, r, accessRequestPath, returnTo)
+	returnTo := p.safeReturnTo(r.URL.Query().Get("return_to"))
+	sess := p.pendingSession(w, r, p.path(accessRequestPath), returnTo)
 	if sess == nil {
 		return
 	}
@@ -106,10 +106,10 @@ func (p *Pages) handleAccessRequest(w http.ResponseWriter, r *http.Request) {
 		p.RenderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
 		return
 	}
-	returnTo := safeReturnTo(r.PostForm.Get("return_to"))
+	returnTo := p.safeReturnTo(r.PostForm.Get("return_to"))
 	role := strings.TrimSpace(r.PostForm.Get("role"))
 	purpose := strings.TrimSpace(r.PostForm.Get("purpose"))
-	sess := p.pendingSession(w, r, accessRequestPath, returnTo)
+	sess := p.pendingSession(w, r, p.path(accessRequestPath), returnTo)
 	if sess == nil {
 		return
 	}
@@ -137,12 +137,12 @@ func (p *Pages) handleAccessRequest(w http.ResponseWriter, r *http.Request) {
 	case err == nil, errors.Is(err, store.ErrConflict):
 		// A conflict is a request already waiting (another tab, a double
 		// click): the waiting page is the right answer either way.
-		p.redirectWithReturn(w, r, accessPendingPath, returnTo)
+		p.redirectWithReturn(w, r, p.path(accessPendingPath), returnTo)
 		return
 	case errors.Is(err, store.ErrNotFound):
 		v.Errors = map[string]string{"role": "Choose one of the roles in the list."}
 	case errors.Is(err, domain.ErrForbidden):
-		p.redirectWithReturn(w, r, accessPendingPath, returnTo)
+		p.redirectWithReturn(w, r, p.path(accessPendingPath), returnTo)
 		return
 	default:
 		fields, ok := fieldErrors(err)
@@ -163,14 +163,14 @@ func (p *Pages) handleAccessRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) handleAccessPending(w http.ResponseWriter, r *http.Request) {
-	returnTo := safeReturnTo(r.URL.Query().Get("return_to"))
+	returnTo := p.safeReturnTo(r.URL.Query().Get("return_to"))
 	sess, err := p.CurrentSession(r)
 	if err != nil {
 		p.internalError(w, r, "access pending: current session", err)
 		return
 	}
 	if sess == nil {
-		p.RedirectToLogin(w, r, accessPendingPath+"?"+url.Values{"return_to": {returnTo}}.Encode())
+		p.RedirectToLogin(w, r, p.path(accessPendingPath)+"?"+url.Values{"return_to": {returnTo}}.Encode())
 		return
 	}
 	if sess.User.Status == store.StatusActive {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain"
@@ -33,7 +34,7 @@ type loginView struct {
 // returnTo must be a relative path ("/oauth2/auth?..."), anything else
 // becomes "/".
 func (p *Pages) RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string) {
-	target := "/login?" + url.Values{"return_to": {safeReturnTo(returnTo)}}.Encode()
+	target := p.path("/login") + "?" + url.Values{"return_to": {p.safeReturnTo(returnTo)}}.Encode()
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
@@ -41,27 +42,34 @@ func (p *Pages) RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo
 // safeReturnTo keeps return_to only if it is a path on this origin. Browsers
 // read "//host" and "/\host" as another host and drop tabs and newlines
 // before doing so, hence the checks beyond url.Parse.
-func safeReturnTo(s string) string {
+//
+// It must also lie under the issuer's path: everything a sign-in can return
+// to is ours, and nothing outside that path is.
+func (p *Pages) safeReturnTo(s string) string {
+	home := p.path("/")
 	if s == "" || s[0] != '/' || len(s) > 4096 {
-		return "/"
+		return home
 	}
 	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
-		return "/"
+		return home
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return "/"
+			return home
 		}
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		return "/"
+		return home
+	}
+	if clean := path.Clean(u.Path); p.base != "" && clean != p.base && !strings.HasPrefix(clean, p.base+"/") {
+		return home
 	}
 	return s
 }
 
 func (p *Pages) handleLoginForm(w http.ResponseWriter, r *http.Request) {
-	p.renderLogin(w, r, http.StatusOK, "", "", safeReturnTo(r.URL.Query().Get("return_to")))
+	p.renderLogin(w, r, http.StatusOK, "", "", p.safeReturnTo(r.URL.Query().Get("return_to")))
 }
 
 func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, username, returnTo string) {
@@ -85,7 +93,7 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		p.RenderError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please go back and try again.")
 		return
 	}
-	returnTo := safeReturnTo(r.PostForm.Get("return_to"))
+	returnTo := p.safeReturnTo(r.PostForm.Get("return_to"))
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	if len(username) > maxUsernameInput {
 		username = username[:maxUsernameInput]

@@ -117,7 +117,7 @@ func (p *Pages) handleEndSession(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, "/oauth2/logout?"+q.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, p.path("/oauth2/logout")+"?"+q.Encode(), http.StatusSeeOther)
 		return
 	}
 

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -60,6 +62,7 @@ type Pages struct {
 	svc   *domain.Service
 	keys  publicKeys
 	opts  Options
+	base  string // the issuer's path, under which the pages are mounted
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -97,12 +100,18 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, opts Options) (*Pa
 	// Copy the key so a caller reusing its slice cannot change ours.
 	opts.CSRFKey = append([]byte(nil), opts.CSRFKey...)
 
-	p := &Pages{store: s, svc: svc, keys: k, opts: opts, log: opts.Logger, now: opts.Now, tmpl: map[string]*template.Template{}}
+	iss, err := url.Parse(opts.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("consent: issuer: %w", err)
+	}
+	p := &Pages{store: s, svc: svc, keys: k, opts: opts, base: strings.TrimRight(iss.Path, "/"),
+		log: opts.Logger, now: opts.Now, tmpl: map[string]*template.Template{}}
+	funcs := template.FuncMap{"scopeText": scopeText, "path": p.path, "pathWithReturn": p.pathWithReturn}
 	// Each page is its own template set with base.html, so that every page
 	// can define "content" without clashing.
 	for _, name := range []string{"login", "consent", "error", "logout", "signedout", "endsession", "home",
 		"accessrequest", "accesspending", "register"} {
-		t, err := template.New(name).Funcs(template.FuncMap{"scopeText": scopeText}).
+		t, err := template.New(name).Funcs(funcs).
 			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("consent: parse template %s: %w", name, err)
@@ -120,7 +129,22 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, opts Options) (*Pa
 	return p, nil
 }
 
-// Mount registers the pages' routes on r.
+// path is route, one of the pages' paths, as the browser must ask for it:
+// under the issuer's path.
+func (p *Pages) path(route string) string { return p.base + route }
+
+// pathWithReturn is route with a return_to parameter, for links between the
+// sign-in pages that keep where the user was going.
+func (p *Pages) pathWithReturn(route, returnTo string) string {
+	return p.path(route) + "?" + url.Values{"return_to": {returnTo}}.Encode()
+}
+
+// NotFound is the page for a path nothing is served at.
+func (p *Pages) NotFound(w http.ResponseWriter, r *http.Request) {
+	p.RenderError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address. Check the link, or start again from the start page.")
+}
+
+// Mount registers the pages' routes on r, the issuer's path.
 func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/", p.handleHome).Methods(http.MethodGet)
 	r.HandleFunc("/login", p.handleLoginForm).Methods(http.MethodGet)
@@ -224,7 +248,7 @@ func (p *Pages) handleHome(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, "home: current session", err)
 		return
 	}
-	v := homeView{layout: layout{Title: "gatehouse"}}
+	v := homeView{layout: layout{Title: "Welcome"}}
 	if sess != nil {
 		v.Username = sess.User.Username
 		v.Pending = sess.User.Status == store.StatusPending

@@ -28,15 +28,15 @@ type registerView struct {
 
 func (p *Pages) handleRegisterForm(w http.ResponseWriter, r *http.Request) {
 	if !p.opts.RegistrationEnabled {
-		p.RenderError(w, r, http.StatusNotFound, "Not found", "There is no such page.")
+		p.NotFound(w, r)
 		return
 	}
-	p.renderRegister(w, r, http.StatusOK, registerView{ReturnTo: safeReturnTo(r.URL.Query().Get("return_to"))})
+	p.renderRegister(w, r, http.StatusOK, registerView{ReturnTo: p.safeReturnTo(r.URL.Query().Get("return_to"))})
 }
 
 func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 	if !p.opts.RegistrationEnabled {
-		p.RenderError(w, r, http.StatusNotFound, "Not found", "There is no such page.")
+		p.NotFound(w, r)
 		return
 	}
 	limitBody(w, r)
@@ -51,7 +51,7 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 		Username: strings.ToLower(strings.TrimSpace(f.Get("username"))),
 		Email:    strings.TrimSpace(f.Get("email")),
 		FullName: strings.TrimSpace(f.Get("full_name")),
-		ReturnTo: safeReturnTo(f.Get("return_to")),
+		ReturnTo: p.safeReturnTo(f.Get("return_to")),
 	}
 	if err := p.VerifyCSRF(r); err != nil {
 		v.Error = msgCSRF

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -31,13 +32,21 @@ type Options struct {
 // it is built.
 type RP struct {
 	opts Options
+	base string // the issuer's path; the demo lives at base+"/demo"
 
 	mu       sync.Mutex
 	provider *oidc.Provider
 }
 
-// New returns the demo RP; mount its Handler at /demo.
-func New(opts Options) *RP { return &RP{opts: opts} }
+// New returns the demo RP; mount it at /demo under the issuer's path.
+func New(opts Options) *RP {
+	opts.Issuer = strings.TrimRight(opts.Issuer, "/")
+	base := ""
+	if u, err := url.Parse(opts.Issuer); err == nil {
+		base = u.Path
+	}
+	return &RP{opts: opts, base: base}
+}
 
 // RedirectURL is the callback the demo client must have registered.
 func RedirectURL(issuer string) string { return strings.TrimRight(issuer, "/") + "/demo/callback" }
@@ -53,7 +62,7 @@ type flow struct {
 
 // ServeHTTP answers /demo (start) and /demo/callback (finish).
 func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
+	switch strings.TrimPrefix(r.URL.Path, rp.base) {
 	case "/demo", "/demo/":
 		rp.start(w, r)
 	case "/demo/callback":
@@ -85,12 +94,12 @@ func (rp *RP) discover(r *http.Request) (*oidc.Provider, oauth2.Config, error) {
 func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 	_, cfg, err := rp.discover(r)
 	if err != nil {
-		render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
+		rp.render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
 		return
 	}
 	f := flow{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(10 * time.Minute).Unix()}
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: rp.seal(f), Path: "/demo", HttpOnly: true,
+		Name: cookieName, Value: rp.seal(f), Path: rp.base + "/demo", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(rp.opts.Issuer, "https://"), MaxAge: 600,
 	})
 	http.Redirect(w, r, cfg.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusSeeOther)
@@ -99,34 +108,34 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 	provider, cfg, err := rp.discover(r)
 	if err != nil {
-		render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
+		rp.render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
 		return
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		render(w, http.StatusOK, page{Error: e + ": " + q.Get("error_description")})
+		rp.render(w, http.StatusOK, page{Error: e + ": " + q.Get("error_description")})
 		return
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		render(w, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at /demo"})
+		rp.render(w, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at " + rp.base + "/demo"})
 		return
 	}
 	f, ok := rp.open(c.Value)
 	if !ok || !hmac.Equal([]byte(f.State), []byte(q.Get("state"))) || time.Now().Unix() > f.Expires {
-		render(w, http.StatusBadRequest, page{Error: "state mismatch or expired: start again at /demo"})
+		rp.render(w, http.StatusBadRequest, page{Error: "state mismatch or expired: start again at " + rp.base + "/demo"})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Path: "/demo", MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Path: rp.base + "/demo", MaxAge: -1})
 	tok, err := cfg.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
-		render(w, http.StatusBadGateway, page{Error: "token exchange failed: " + err.Error()})
+		rp.render(w, http.StatusBadGateway, page{Error: "token exchange failed: " + err.Error()})
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := provider.Verifier(&oidc.Config{ClientID: cfg.ClientID}).Verify(r.Context(), raw)
 	if err != nil || idt.Nonce != f.Nonce {
-		render(w, http.StatusBadGateway, page{Error: "ID token rejected"})
+		rp.render(w, http.StatusBadGateway, page{Error: "ID token rejected"})
 		return
 	}
 	var idClaims, uiClaims map[string]any
@@ -134,7 +143,7 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 	if ui, err := provider.UserInfo(r.Context(), oauth2.StaticTokenSource(tok)); err == nil {
 		_ = ui.Claims(&uiClaims)
 	}
-	render(w, http.StatusOK, page{
+	rp.render(w, http.StatusOK, page{
 		IDToken:      pretty(idClaims),
 		UserInfo:     pretty(uiClaims),
 		AccessToken:  abbreviate(tok.AccessToken),
@@ -193,23 +202,25 @@ func abbreviate(t string) string {
 
 type page struct {
 	Error, IDToken, UserInfo, AccessToken, RefreshToken, Expiry string
+	Base                                                        string // the issuer's path, for links
 }
 
 var tmpl = template.Must(template.New("demo").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gatehouse demo relying party</title>
-<link rel="stylesheet" href="/static/style.css"></head>
+<link rel="stylesheet" href="{{.Base}}/static/style.css"></head>
 <body><main class="card">
 <h1>Demo relying party</h1>
-{{if .Error}}<p role="alert" class="error">{{.Error}}</p><p><a href="/demo">Try again</a></p>
+{{if .Error}}<p role="alert" class="error">{{.Error}}</p><p><a href="{{.Base}}/demo">Try again</a></p>
 {{else}}<p>You signed in through gatehouse. This is what the application received.</p>
 <h2>ID token claims (verified)</h2><pre>{{.IDToken}}</pre>
 <h2>Userinfo</h2><pre>{{.UserInfo}}</pre>
 <h2>Tokens</h2><dl><dt>Access token</dt><dd><code>{{.AccessToken}}</code> (expires {{.Expiry}})</dd>
 <dt>Refresh token</dt><dd><code>{{.RefreshToken}}</code></dd></dl>
-<p><a href="/demo">Sign in again</a> · <a href="/logout">Sign out of gatehouse</a></p>{{end}}
+<p><a href="{{.Base}}/demo">Sign in again</a> · <a href="{{.Base}}/logout">Sign out of gatehouse</a></p>{{end}}
 </main></body></html>`))
 
-func render(w http.ResponseWriter, status int, p page) {
+func (rp *RP) render(w http.ResponseWriter, status int, p page) {
+	p.Base = rp.base
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -58,12 +58,8 @@ func TestSignInThroughDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mux := http.NewServeMux()
-	rp := demo.New(demo.Options{Issuer: issuer, ClientID: "demo", ClientSecret: secret, Key: []byte(strings.Repeat("k", 32))})
-	mux.Handle("/demo", rp)
-	mux.Handle("/demo/", rp)
-	mux.Handle("/", srv.Handler())
-	hs := &http.Server{Handler: mux}
+	srv.Mount("/demo", demo.New(demo.Options{Issuer: issuer, ClientID: "demo", ClientSecret: secret, Key: []byte(strings.Repeat("k", 32))}))
+	hs := &http.Server{Handler: srv.Handler()}
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
 

@@ -39,7 +39,7 @@ const requestTimeout = 15 * time.Second
 // testServer is one running gatehouse: its own listener, key manager and
 // store connection over the package's database.
 type testServer struct {
-	URL    string // the issuer, http://127.0.0.1:<port>
+	URL    string // the issuer, http://127.0.0.1:<port> unless the test gave it a path
 	Config config.Config
 	Store  store.Store
 	Server *server.Server
@@ -115,7 +115,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	})
 
 	return &testServer{
-		URL:       issuer,
+		URL:       cfg.Issuer,
 		Config:    cfg,
 		Store:     st,
 		Server:    srv,

@@ -182,7 +182,7 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pag
 		log:    opts.Logger,
 		now:    opts.Now,
 		issuer: opts.Issuer,
-		prefix: iss.Path,
+		prefix: strings.TrimRight(iss.Path, "/"),
 	}
 	p.origins = newOriginSet(s, opts.CacheTTL, opts.Now, opts.Logger)
 	p.clients = cache.New[string, *client](cache.Options{TTL: opts.CacheTTL, Now: opts.Now})
@@ -335,10 +335,10 @@ func clientAuthError(err error) error {
 func (p *Provider) Mount(r *mux.Router) {
 	get, post, opts := http.MethodGet, http.MethodPost, http.MethodOptions
 	route := func(path string, h http.HandlerFunc, methods ...string) {
-		r.Handle(p.prefix+path, h).Methods(methods...)
+		r.Handle(path, h).Methods(methods...)
 	}
 	withCORS := func(path string, h http.HandlerFunc, methods ...string) {
-		r.Handle(p.prefix+path, p.cors(h, methods)).Methods(append(methods, opts)...)
+		r.Handle(path, p.cors(h, methods)).Methods(append(methods, opts)...)
 	}
 	route("/oauth2/auth", p.handleAuthorize, get, post)
 	route("/oauth2/auth/consent", p.handleConsent, post)
@@ -351,6 +351,19 @@ func (p *Provider) Mount(r *mux.Router) {
 	withCORS("/.well-known/jwks.json", p.handleJWKS, get)
 	withCORS("/.well-known/openid-configuration", p.handleDiscovery, get)
 	withCORS("/.well-known/oauth-authorization-server", p.handleDiscovery, get)
+}
+
+// MountWellKnown registers, on the host's root router, the authorization
+// server metadata at the address RFC 8414 section 3.1 derives for an issuer
+// with a path: "/.well-known/oauth-authorization-server" inserted before
+// the path. An issuer at the root of its host needs nothing here.
+func (p *Provider) MountWellKnown(root *mux.Router) {
+	if p.prefix == "" {
+		return
+	}
+	methods := []string{http.MethodGet}
+	root.Handle("/.well-known/oauth-authorization-server"+p.prefix, p.cors(http.HandlerFunc(p.handleDiscovery), methods)).
+		Methods(http.MethodGet, http.MethodOptions)
 }
 
 // Invalidate drops what the provider caches of a changed record: a

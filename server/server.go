@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -16,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/routes"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/provider"
@@ -25,6 +28,7 @@ import (
 // Server is one gatehouse instance's HTTP surface.
 type Server struct {
 	handler http.Handler
+	base    *mux.Router // the issuer's path, where every route but the probes lives
 	keys    *keys.Manager
 	svc     *domain.Service
 	prov    *provider.Provider
@@ -128,17 +132,40 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	}, admin.Options{Logger: logger})
 
 	s.keys, s.svc, s.prov = km, svc, prov
-	r := mux.NewRouter()
-	r.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
-	prov.Mount(r)
-	pages.Mount(r)
-	api.Mount(r)
+	base, err := basePath(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	root := mux.NewRouter()
+	// Probes stay at the root whatever the issuer's path: a load balancer
+	// checks the instance, not one of the issuers it could serve.
+	root.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet, http.MethodHead)
+	root.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet, http.MethodHead)
+	// Every other route lives under the issuer's path, mounted here once:
+	// the packages register paths relative to it.
+	s.base = root
+	if base != "" {
+		s.base = root.PathPrefix(base).Subrouter()
+	}
+	prov.MountWellKnown(root)
+	prov.Mount(s.base)
+	pages.Mount(s.base)
+	api.Mount(s.base)
+	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allowed := routes.Allowed(root, r); allowed != "" {
+			w.Header().Set("Allow", allowed)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		pages.NotFound(w, r)
+	})
+	root.NotFoundHandler, s.base.NotFoundHandler = unmatched, unmatched
+	root.MethodNotAllowedHandler, s.base.MethodNotAllowedHandler = unmatched, unmatched
 
 	// limitBody is outermost so that http.MaxBytesReader gets the server's
 	// own ResponseWriter: only then does net/http stop reading an oversized
 	// body and close the connection.
-	s.handler = limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, logRequests(logger, r)))
+	s.handler = limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, logRequests(logger, root)))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
@@ -197,6 +224,24 @@ func (s *Server) apply(ctx context.Context, e store.ChangeEvent) {
 
 // Handler returns the root handler of every route.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Mount serves h at path (and below it) under the issuer's path, for a
+// handler built after the server, such as the dev-mode demo app. h sees the
+// request's full path.
+func (s *Server) Mount(path string, h http.Handler) {
+	s.base.Handle(path, h)
+	s.base.PathPrefix(path + "/").Handler(h)
+}
+
+// basePath is the issuer's path without a trailing slash, "" for an issuer
+// at the root of its host.
+func basePath(issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return "", fmt.Errorf("server: issuer: %w", err)
+	}
+	return strings.TrimRight(u.Path, "/"), nil
+}
 
 // Keys returns the signing key manager (for rotation from the CLI and tests).
 func (s *Server) Keys() *keys.Manager { return s.keys }

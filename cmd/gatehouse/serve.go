@@ -77,9 +77,8 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	// Deferred after st.Close, so it runs first: the change feed listener
 	// stops before the store it listens to.
 	defer srv.Close()
-	handler := srv.Handler()
 	if cfg.Dev {
-		if handler, err = a.seedDev(ctx, cfg, st, handler); err != nil {
+		if err := a.seedDev(ctx, cfg, st, srv); err != nil {
 			return err
 		}
 	}
@@ -89,7 +88,7 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 		return fmt.Errorf("serve: listen on %s: %w", cfg.Addr, err)
 	}
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
@@ -146,8 +145,9 @@ func openServeStore(ctx context.Context, cfg config.Config, migrate bool) (store
 
 // seedDev creates the admin user, the persona roles and the demo clients of
 // dev mode through the domain service (audited, with the system as actor),
-// prints how to use them, and mounts the demo relying party at /demo.
-func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, next http.Handler) (http.Handler, error) {
+// prints how to use them, and mounts the demo relying party at /demo under
+// the issuer's path.
+func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, srv *server.Server) error {
 	svc := a.newService(cfg, st)
 	system := domain.Actor{Type: store.ActorSystem}
 	issuer := strings.TrimRight(cfg.Issuer, "/")
@@ -165,11 +165,11 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 	case errors.Is(err, store.ErrConflict):
 		fmt.Fprintf(&banner, "  admin login    username: admin   (exists already; password unchanged)\n")
 	default:
-		return nil, fmt.Errorf("serve: dev admin: %w", err)
+		return fmt.Errorf("serve: dev admin: %w", err)
 	}
 
 	if err := a.importPersonaRoles(ctx, svc); err != nil {
-		return nil, err
+		return err
 	}
 
 	demoSecret, err := createDevClient(ctx, svc, system, store.Client{
@@ -181,7 +181,7 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 		Scopes:                 []string{"openid", "profile", "email", "roles", "offline_access"},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The service account is an admin, so the README's resource API
 	// walk-through works with its token out of the box.
@@ -192,7 +192,7 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 		Roles:      []string{"admin"},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fmt.Fprintf(&banner, "  demo client    client_id: demo   client_secret: %s\n", orExisting(demoSecret))
 	fmt.Fprintf(&banner, "                 redirect_uri: %s\n", demo.RedirectURL(issuer))
@@ -201,17 +201,16 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, ne
 	fmt.Fprintf(&banner, "  discovery:                     %s/.well-known/openid-configuration\n\n", issuer)
 	fmt.Fprint(a.stdout, banner.String())
 
-	mux := http.NewServeMux()
 	rp := demo.New(demo.Options{
 		Issuer: issuer, ClientID: "demo", ClientSecret: demoSecret,
 		Key: keys.Derive([]byte(cfg.Secret), "demo-rp", 32),
 	})
+	// Without the secret (the client existed already) the demo could not
+	// redeem a code.
 	if demoSecret != "" {
-		mux.Handle("/demo", rp)
-		mux.Handle("/demo/", rp)
+		srv.Mount("/demo", rp)
 	}
-	mux.Handle("/", next)
-	return mux, nil
+	return nil
 }
 
 // newService is the domain service every command (and dev seeding) goes
