@@ -247,3 +247,21 @@ func TestPagesAreAccessible(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeNamesProductOnce: the start page's visible text says "gatehouse"
+// once (the brand line), whether or not someone is signed in.
+func TestHomeNamesProductOnce(t *testing.T) {
+	e := newEnv(t, false)
+	u := e.createUser("hannah", "hannah@example.com", store.StatusActive)
+	signedIn, _ := e.signIn(u)
+	for name, c := range map[string]*http.Client{"anonymous": e.browser(), "signed in": signedIn} {
+		resp, body := e.get(c, "/")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", name, resp.StatusCode)
+		}
+		visible := body[strings.Index(body, "<body>"):]
+		if n := strings.Count(visible, "gatehouse"); n != 1 {
+			t.Errorf("%s: the page body names gatehouse %d times, want once:\n%s", name, n, visible)
+		}
+	}
+}
