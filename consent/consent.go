@@ -1,24 +1,43 @@
 package consent
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"sort"
-
-	"github.com/gatehouse/gatehouse/store"
 )
 
-// ConsentView is what the consent page shows and where its form goes.
-type ConsentView struct {
+// ConsentRequest is an authorization request awaiting the person's
+// decision.
+type ConsentRequest struct {
 	ClientID   string
 	ClientName string
 	Scopes     []string
-	User       store.User
-	// Action is the URL the form POSTs to (the authorization endpoint).
-	Action string
-	// Hidden are carried through the form as hidden inputs. The names
-	// csrf_token and decision are ours and are dropped if present.
-	Hidden map[string]string
+	Session    *Session
+	// Request is the authorization request's parameters, form-encoded. The
+	// page carries it back bound (an HMAC) to Session, so that the form
+	// answers this request in this sign-in only: it cannot be replayed for
+	// another request or in another browser session.
+	Request string
 }
+
+// ConsentDecision is what a consent form post decided.
+type ConsentDecision struct {
+	// Request is the authorization request the form carried, to be
+	// validated again: nothing of the first validation is trusted across
+	// the round trip.
+	Request string
+	Allow   bool
+	// Session is nil when the browser signed out meanwhile; the request
+	// then starts over after a new sign-in (it is unbound and untrusted,
+	// but only ever reaches the authorization endpoint, which checks it).
+	Session *Session
+}
+
+// consentPath is where the consent form posts; the provider serves it,
+// since what follows a decision is the protocol's.
+const consentPath = "/oauth2/auth/consent"
 
 type hiddenField struct{ Name, Value string }
 
@@ -34,29 +53,83 @@ type consentView struct {
 }
 
 // RenderConsent renders the consent page: the client's name, the requesting
-// user, one line per scope in plain words, and a form POSTing to v.Action
-// with the CSRF token, every v.Hidden field, and the allow and deny buttons
-// (name="decision", value "allow" or "deny").
-func (p *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, v ConsentView) {
+// user, one line per scope in plain words, and a form with the CSRF token,
+// the bound request, and the allow and deny buttons.
+func (p *Pages) RenderConsent(w http.ResponseWriter, r *http.Request, req ConsentRequest) {
 	token, err := p.ensureCSRF(w, r)
 	if err != nil {
 		p.internalError(w, r, "consent: csrf", err)
 		return
 	}
-	name := v.ClientName
+	name := req.ClientName
 	if name == "" {
-		name = v.ClientID
+		name = req.ClientID
 	}
 	p.render(w, http.StatusOK, "consent", consentView{
 		layout:     layout{Title: "Allow " + name + "?", CSRFToken: token},
-		ClientID:   v.ClientID,
+		ClientID:   req.ClientID,
 		ClientName: name,
-		Scopes:     v.Scopes,
-		Username:   v.User.Username,
-		Email:      v.User.Email,
-		Action:     v.Action,
-		Hidden:     hiddenFields(v.Hidden, csrfFormField, "decision"),
+		Scopes:     req.Scopes,
+		Username:   req.Session.User.Username,
+		Email:      req.Session.User.Email,
+		Action:     p.path(consentPath),
+		Hidden: hiddenFields(map[string]string{
+			"request": req.Request,
+			"binding": p.binding(req.Session.ID, req.Request),
+		}, csrfFormField, "decision"),
 	})
+}
+
+// ReadConsent reads a consent form post. When the form cannot be read, its
+// CSRF token is wrong, it belongs to another sign-in or it decides nothing,
+// ReadConsent answers the request itself with an error page and returns
+// false.
+func (p *Pages) ReadConsent(w http.ResponseWriter, r *http.Request) (ConsentDecision, bool) {
+	ctx := r.Context()
+	limitBody(w, r)
+	// VerifyCSRF reads the parsed form.
+	if err := r.ParseForm(); err != nil {
+		p.RenderError(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read. Please go back to the application and try again.")
+		return ConsentDecision{}, false
+	}
+	if err := p.VerifyCSRF(r); err != nil {
+		p.log.DebugContext(ctx, "consent form refused", "reason", "csrf", "err", err)
+		p.RenderError(w, r, http.StatusForbidden, "Form expired", "The form was not accepted. Please go back to the application and try again.")
+		return ConsentDecision{}, false
+	}
+	d := ConsentDecision{Request: r.PostForm.Get("request")}
+	sess, err := p.CurrentSession(r)
+	if err != nil {
+		p.internalError(w, r, "consent: current session", err)
+		return ConsentDecision{}, false
+	}
+	if sess == nil {
+		return d, true
+	}
+	if !hmac.Equal([]byte(r.PostForm.Get("binding")), []byte(p.binding(sess.ID, d.Request))) {
+		p.log.WarnContext(ctx, "consent form refused", "reason", "binding mismatch")
+		p.RenderError(w, r, http.StatusBadRequest, "Invalid request", "This form does not belong to your current sign-in. Please go back to the application and try again.")
+		return ConsentDecision{}, false
+	}
+	switch r.PostForm.Get("decision") {
+	case "allow":
+		d.Allow = true
+	case "deny":
+	default:
+		p.RenderError(w, r, http.StatusBadRequest, "Invalid request", "Please choose to allow or deny the request.")
+		return ConsentDecision{}, false
+	}
+	d.Session = sess
+	return d, true
+}
+
+// binding is base64url(HMAC-SHA256(BindingKey, loginSessionID "\n" request)).
+func (p *Pages) binding(loginSessionID, request string) string {
+	m := hmac.New(sha256.New, p.opts.BindingKey)
+	m.Write([]byte(loginSessionID))
+	m.Write([]byte("\n"))
+	m.Write([]byte(request))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // hiddenFields sorts the fields (stable pages, stable tests) and drops the

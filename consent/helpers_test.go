@@ -95,11 +95,12 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	dopts.Passwords = testPasswords
 	dopts.Now = clk.Now
 	svc := domain.NewService(st, dopts)
-	p, err := consent.New(st, svc, km, consent.Options{
+	p, err := consent.New(svc, km, consent.Options{
 		Issuer:              testIssuer,
 		CookieSecure:        secure,
 		SessionLifetime:     testLifetime,
 		CSRFKey:             []byte(strings.Repeat("c", 32)),
+		BindingKey:          []byte(strings.Repeat("b", 32)),
 		RegistrationEnabled: o.registration,
 		Now:                 clk.Now,
 	})

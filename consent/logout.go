@@ -223,7 +223,7 @@ func (p *Pages) checkEndSession(ctx context.Context, form url.Values) (endSessio
 		}
 	}
 	if clientID != "" {
-		c, err := p.store.GetClient(ctx, clientID)
+		c, err := p.svc.GetClient(ctx, clientID)
 		if errors.Is(err, store.ErrNotFound) {
 			return req, badLogout("The sign-out request names an unknown application.")
 		}

@@ -2,7 +2,6 @@ package consent
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -14,11 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 
-	"github.com/gatehouse/gatehouse/domain"
-	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -41,6 +37,9 @@ type Options struct {
 	// CSRFKey keys the CSRF tokens; at least 32 bytes, derived from the
 	// server secret so that every instance accepts every other's tokens.
 	CSRFKey []byte
+	// BindingKey keys the HMAC that binds a consent form to its
+	// authorization request and login session; at least 32 bytes.
+	BindingKey []byte
 	// RegistrationEnabled serves the self-service sign-up page /register
 	// (and links to it from the login page); otherwise /register is 404.
 	RegistrationEnabled bool
@@ -48,42 +47,35 @@ type Options struct {
 	Logger              *slog.Logger
 }
 
-// publicKeys is what the pages need of keys.Manager: the verification key of
-// an ID token we issued, for id_token_hint.
-type publicKeys interface {
-	PublicKey(ctx context.Context, kid string) (*jose.JSONWebKey, error)
-}
-
 // Pages serves the browser-facing pages and owns login sessions and CSRF.
 // Every rule of the identity model (sign-in, lockout, registration, access
 // requests) is the domain Service's; the pages only ask it.
 type Pages struct {
-	store store.Store
-	svc   *domain.Service
-	keys  publicKeys
-	opts  Options
-	base  string // the issuer's path, under which the pages are mounted
-	log   *slog.Logger
-	now   func() time.Time
+	svc  Directory
+	keys PublicKeys
+	opts Options
+	base string // the issuer's path, under which the pages are mounted
+	log  *slog.Logger
+	now  func() time.Time
 
 	tmpl map[string]*template.Template
 	css  []byte
 }
 
-// New returns the pages. s, svc and k are required; opts.CSRFKey must be at
-// least 32 bytes.
-func New(s store.Store, svc *domain.Service, k *keys.Manager, opts Options) (*Pages, error) {
-	if s == nil {
-		return nil, errors.New("consent: store is required")
-	}
-	if svc == nil {
-		return nil, errors.New("consent: domain service is required")
+// New returns the pages. dir and k are required; opts.CSRFKey and
+// opts.BindingKey must be at least 32 bytes.
+func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
+	if dir == nil {
+		return nil, errors.New("consent: directory is required")
 	}
 	if k == nil {
-		return nil, errors.New("consent: key manager is required")
+		return nil, errors.New("consent: keys are required")
 	}
 	if len(opts.CSRFKey) < 32 {
 		return nil, errors.New("consent: CSRF key must be at least 32 bytes")
+	}
+	if len(opts.BindingKey) < 32 {
+		return nil, errors.New("consent: binding key must be at least 32 bytes")
 	}
 	if opts.SessionLifetime < 0 {
 		return nil, errors.New("consent: session lifetime must not be negative")
@@ -99,12 +91,13 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, opts Options) (*Pa
 	}
 	// Copy the key so a caller reusing its slice cannot change ours.
 	opts.CSRFKey = append([]byte(nil), opts.CSRFKey...)
+	opts.BindingKey = append([]byte(nil), opts.BindingKey...)
 
 	iss, err := url.Parse(opts.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("consent: issuer: %w", err)
 	}
-	p := &Pages{store: s, svc: svc, keys: k, opts: opts, base: strings.TrimRight(iss.Path, "/"),
+	p := &Pages{svc: dir, keys: k, opts: opts, base: strings.TrimRight(iss.Path, "/"),
 		log: opts.Logger, now: opts.Now, tmpl: map[string]*template.Template{}}
 	funcs := template.FuncMap{"scopeText": scopeText, "path": p.path, "pathWithReturn": p.pathWithReturn}
 	// Each page is its own template set with base.html, so that every page

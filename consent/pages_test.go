@@ -13,29 +13,28 @@ import (
 
 func TestNewValidatesOptions(t *testing.T) {
 	e := newEnv(t, false)
-	good := consent.Options{CSRFKey: make([]byte, 32), Issuer: testIssuer}
+	good := consent.Options{CSRFKey: make([]byte, 32), BindingKey: make([]byte, 32), Issuer: testIssuer}
 	for _, tc := range []struct {
 		name    string
-		st      store.Store
 		opts    consent.Options
 		wantErr bool
 	}{
-		{"ok", e.store, good, false},
-		{"nil store", nil, good, true},
-		{"short CSRF key", e.store, consent.Options{CSRFKey: make([]byte, 31)}, true},
-		{"negative lifetime", e.store, consent.Options{CSRFKey: make([]byte, 32), SessionLifetime: -1}, true},
+		{"ok", good, false},
+		{"short CSRF key", consent.Options{CSRFKey: make([]byte, 31), BindingKey: make([]byte, 32)}, true},
+		{"short binding key", consent.Options{CSRFKey: make([]byte, 32), BindingKey: make([]byte, 31)}, true},
+		{"negative lifetime", consent.Options{CSRFKey: make([]byte, 32), BindingKey: make([]byte, 32), SessionLifetime: -1}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := consent.New(tc.st, e.svc, e.keys, tc.opts)
+			_, err := consent.New(e.svc, e.keys, tc.opts)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("err = %v, wantErr %v", err, tc.wantErr)
 			}
 		})
 	}
-	if _, err := consent.New(e.store, e.svc, nil, good); err == nil {
+	if _, err := consent.New(e.svc, nil, good); err == nil {
 		t.Error("nil key manager accepted")
 	}
-	if _, err := consent.New(e.store, nil, e.keys, good); err == nil {
+	if _, err := consent.New(nil, e.keys, good); err == nil {
 		t.Error("nil domain service accepted")
 	}
 }
@@ -43,18 +42,12 @@ func TestNewValidatesOptions(t *testing.T) {
 func TestRenderConsent(t *testing.T) {
 	e := newEnv(t, false)
 	rec := httptest.NewRecorder()
-	e.pages.RenderConsent(rec, httptest.NewRequest(http.MethodGet, "/oauth2/auth?client_id=web", nil), consent.ConsentView{
+	e.pages.RenderConsent(rec, httptest.NewRequest(http.MethodGet, "/oauth2/auth?client_id=web", nil), consent.ConsentRequest{
 		ClientID:   "web",
 		ClientName: "Trading <Desk>",
 		Scopes:     []string{"openid", "email", "custom:read"},
-		User:       store.User{Username: "alice", Email: "alice@example.com"},
-		Action:     "/oauth2/auth",
-		Hidden: map[string]string{
-			"consent_challenge": `a"b<c>&d`,
-			"state":             "xyz",
-			"csrf_token":        "attacker",
-			"decision":          "allow",
-		},
+		Session:    &consent.Session{ID: "s1", User: store.User{Username: "alice", Email: "alice@example.com"}},
+		Request:    `client_id=web&state=a"b<c>&d&decision=allow&csrf_token=attacker`,
 	})
 	body := rec.Body.String()
 	if rec.Code != http.StatusOK {
@@ -67,7 +60,7 @@ func TestRenderConsent(t *testing.T) {
 		"Sign you in with your gatehouse account",
 		"See your email address",
 		"custom:read",
-		`<form method="post" action="/oauth2/auth">`,
+		`<form method="post" action="/oauth2/auth/consent">`,
 		`<button type="submit" name="decision" value="allow"`,
 		`<button type="submit" name="decision" value="deny"`,
 		`<html lang="en">`,
@@ -80,11 +73,11 @@ func TestRenderConsent(t *testing.T) {
 		t.Error("client name not escaped")
 	}
 	hidden := hiddenFields(body)
-	if got := hidden["consent_challenge"]; len(got) != 1 || got[0] != `a"b<c>&d` {
-		t.Errorf("consent_challenge = %q", got)
+	if got := hidden["request"]; len(got) != 1 || got[0] != `client_id=web&state=a"b<c>&d&decision=allow&csrf_token=attacker` {
+		t.Errorf("request = %q, want the request verbatim", got)
 	}
-	if got := hidden["state"]; len(got) != 1 || got[0] != "xyz" {
-		t.Errorf("state = %q", got)
+	if got := hidden["binding"]; len(got) != 1 || len(got[0]) != 43 {
+		t.Errorf("binding = %q, want one base64url HMAC-SHA256", got)
 	}
 	if got := hidden["csrf_token"]; len(got) != 1 || got[0] == "attacker" || got[0] == "" {
 		t.Errorf("csrf_token = %q, want only ours", got)
@@ -105,7 +98,7 @@ func TestRenderConsent(t *testing.T) {
 func TestVerifyCSRF(t *testing.T) {
 	e := newEnv(t, false)
 	rec := httptest.NewRecorder()
-	e.pages.RenderConsent(rec, httptest.NewRequest(http.MethodGet, "/", nil), consent.ConsentView{ClientID: "web", Action: "/oauth2/auth"})
+	e.pages.RenderConsent(rec, httptest.NewRequest(http.MethodGet, "/", nil), consent.ConsentRequest{ClientID: "web", Session: &consent.Session{ID: "s1"}})
 	cookie := cookieNamed(rec.Result().Cookies(), "gatehouse_csrf")
 	token := csrfFrom(t, rec.Body.String())
 

@@ -460,16 +460,11 @@ func (s *Service) userRoles(ctx context.Context, u store.User) ([]string, map[st
 	return roles, perms, nil
 }
 
-// UserPrincipal builds the principal of an active user; ErrUnauthenticated
-// for any other status or an expired account. (A temporary lockout after
-// failed sign-ins does not count: it stops password guessing, and letting
-// it end the user's sessions would hand an attacker a denial of service.)
+// UserPrincipal builds the principal of a user who may hold tokens
+// (UserCanAct); ErrUnauthenticated for anyone else.
 func (s *Service) UserPrincipal(ctx context.Context, u store.User) (Principal, error) {
-	if u.Status != store.StatusActive {
-		return Principal{}, fmt.Errorf("domain: user %s is %s: %w", u.ID, u.Status, ErrUnauthenticated)
-	}
-	if u.ExpiresAt != nil && !s.now().Before(*u.ExpiresAt) {
-		return Principal{}, fmt.Errorf("domain: user %s has expired: %w", u.ID, ErrUnauthenticated)
+	if !UserCanAct(u, s.now(), ActHoldTokens) {
+		return Principal{}, fmt.Errorf("domain: user %s (%s) may not act: %w", u.ID, u.Status, ErrUnauthenticated)
 	}
 	roles, perms, err := s.userRoles(ctx, u)
 	if err != nil {

@@ -78,6 +78,9 @@ type Options struct {
 	// (the provider's clients) drop the record at once rather than when
 	// the store's change feed reports it. nil: nobody else caches.
 	OnChange func(store.ChangeEvent)
+	// ConsentLifetime is how long a remembered consent lasts; 0 means
+	// until revoked.
+	ConsentLifetime time.Duration
 	// CacheTTL bounds how long the cached role definitions are used
 	// without an invalidation (default cache.DefaultTTL): a safety net,
 	// since writes invalidate them.

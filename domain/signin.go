@@ -67,8 +67,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		}
 		return store.User{}, ErrInvalidCredentials
 	}
-	if (u.Status != store.StatusActive && u.Status != store.StatusPending) ||
-		(u.ExpiresAt != nil && !now.Before(*u.ExpiresAt)) {
+	if !UserCanAct(u, now, ActKeepSession) {
 		return store.User{}, s.signInRefused(ctx, anonymous, u.ID)
 	}
 

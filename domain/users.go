@@ -351,34 +351,6 @@ func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status s
 	return out, nil
 }
 
-// endSessions ends every login session of the user and revokes the tokens
-// of the grants made in them, so that the user's refresh and access tokens
-// stop working at once. It lists with the zero time, so that sessions past
-// their expiry but not yet cleaned up are ended too: their grants' refresh
-// tokens would otherwise live on.
-func (s *Service) endSessions(ctx context.Context, userID string) error {
-	sessions, err := s.store.ListLoginSessions(ctx, userID, time.Time{})
-	if err != nil {
-		return err
-	}
-	for _, ls := range sessions {
-		if err := s.endSession(ctx, ls.ID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Service) endSession(ctx context.Context, id string) error {
-	if _, err := s.store.RevokeGrantsBySession(ctx, id); err != nil {
-		return err
-	}
-	if err := s.store.DeleteLoginSession(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
-}
-
 // SetUserRoles replaces the user's roles ("user.roles"). The status is left
 // alone: a pending user becomes active through an approval or SetUserStatus.
 func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []string) (store.User, error) {

@@ -2,10 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +12,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -51,44 +48,20 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	p.issue(w, r, ar, sess)
 }
 
-// handleConsent receives the consent form. The form carries the
-// authorization request's parameters and an HMAC binding them to the login
-// session that saw the page, so a form cannot be replayed for another request
-// or in another browser session.
+// handleConsent receives the consent form: the pages check it and say what
+// it decided; the request it carries is validated again from scratch.
 func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	// VerifyCSRF reads the parsed form.
-	if err := r.ParseForm(); err != nil {
-		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "The form could not be read. Please go back to the application and try again.")
+	d, ok := p.pages.ReadConsent(w, r)
+	if !ok {
 		return
 	}
-	if err := p.pages.VerifyCSRF(r); err != nil {
-		p.log.DebugContext(ctx, "consent form refused", "reason", "csrf", "err", err)
-		p.pages.RenderError(w, r, http.StatusForbidden, "Form expired", "The form was not accepted. Please go back to the application and try again.")
-		return
-	}
-	request := r.PostForm.Get("request")
-	sess, err := p.pages.CurrentSession(r)
-	if err != nil {
-		p.log.ErrorContext(ctx, "consent: current session", "err", err)
-		p.pages.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "The request could not be completed. Please try again later.")
-		return
-	}
-	if sess == nil {
+	if d.Session == nil {
 		// Signed out meanwhile: start the authorization over after login.
-		// The parameters are not trusted (no session, no binding), but they
-		// only ever reach the authorization endpoint, which checks them.
-		params, _ := url.ParseQuery(request)
+		params, _ := url.ParseQuery(d.Request)
 		p.pages.RedirectToLogin(w, r, p.prefix+"/oauth2/auth?"+params.Encode())
 		return
 	}
-	if !hmac.Equal([]byte(r.PostForm.Get("binding")), []byte(p.binding(sess.ID, request))) {
-		p.log.WarnContext(ctx, "consent form refused", "reason", "binding mismatch")
-		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "This form does not belong to your current sign-in. Please go back to the application and try again.")
-		return
-	}
-
-	ar, synth, err := p.replayAuthorize(r, request)
+	ar, synth, err := p.replayAuthorize(r, d.Request)
 	if err != nil {
 		p.authorizeError(w, synth, ar, err)
 		return
@@ -99,18 +72,15 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch r.PostForm.Get("decision") {
-	case "deny":
+	if !d.Allow {
 		p.authorizeError(w, synth, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
-	case "allow":
-		if err := p.rememberConsent(ctx, sess.User.ID, ar.GetClient().GetID(), ar.GetRequestedScopes()); err != nil {
-			p.authorizeError(w, synth, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
-			return
-		}
-		p.issue(w, synth, ar, sess)
-	default:
-		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request", "Please choose to allow or deny the request.")
+		return
 	}
+	if err := p.svc.GrantConsent(r.Context(), sess.User.ID, ar.GetClient().GetID(), ar.GetRequestedScopes()); err != nil {
+		p.authorizeError(w, synth, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	p.issue(w, synth, ar, sess)
 }
 
 // replayAuthorize re-validates the authorization request carried by the
@@ -257,85 +227,26 @@ func (p *Provider) returnTo(ar fosite.AuthorizeRequester) string {
 	return p.prefix + "/oauth2/auth?" + v.Encode()
 }
 
-// binding is base64url(HMAC-SHA256(BindingKey, loginSessionID "\n" request)).
-func (p *Provider) binding(loginSessionID, request string) string {
-	m := hmac.New(sha256.New, p.opts.BindingKey)
-	m.Write([]byte(loginSessionID))
-	m.Write([]byte("\n"))
-	m.Write([]byte(request))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// consentNeeded: first-party clients never ask; others ask unless a
-// remembered consent covers every requested scope and the client did not
-// ask to prompt for consent.
+// consentNeeded asks the domain's consent rules about ar.
 func (p *Provider) consentNeeded(ctx context.Context, userID string, ar fosite.AuthorizeRequester) (bool, error) {
 	c, ok := ar.GetClient().(*client)
 	if !ok {
 		return false, fmt.Errorf("provider: unexpected client type %T", ar.GetClient())
 	}
-	if c.FirstParty {
-		return false, nil
-	}
-	if promptsOf(ar).Has("consent") {
-		return true, nil
-	}
-	got, err := p.store.GetConsent(ctx, userID, c.ID, p.now())
-	if errors.Is(err, store.ErrNotFound) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("provider: get consent: %w", err)
-	}
-	granted := fosite.Arguments(got.Scopes)
-	for _, s := range ar.GetRequestedScopes() {
-		if !granted.Has(s) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// rememberConsent adds scopes to what the user allowed the client, so that
-// asking for a subset later does not ask again.
-func (p *Provider) rememberConsent(ctx context.Context, userID, clientID string, scopes []string) error {
-	now := p.now()
-	merged := fosite.Arguments(append([]string(nil), scopes...))
-	prev, err := p.store.GetConsent(ctx, userID, clientID, now)
-	switch {
-	case err == nil:
-		for _, s := range prev.Scopes {
-			if !merged.Has(s) {
-				merged = append(merged, s)
-			}
-		}
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("provider: get consent: %w", err)
-	}
-	c := store.Consent{UserID: userID, ClientID: clientID, Scopes: merged, GrantedAt: now}
-	if p.opts.ConsentLifetime > 0 {
-		exp := now.Add(p.opts.ConsentLifetime)
-		c.ExpiresAt = &exp
-	}
-	if err := p.store.SaveConsent(ctx, c); err != nil {
-		return fmt.Errorf("provider: save consent: %w", err)
-	}
-	return nil
+	return p.svc.ConsentNeeded(ctx, domain.ConsentQuestion{
+		UserID: userID, ClientID: c.ID, FirstParty: c.FirstParty,
+		Prompted: promptsOf(ar).Has("consent"), Scopes: ar.GetRequestedScopes(),
+	})
 }
 
 func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) {
 	c := ar.GetClient().(*client)
-	request := authorizeParams(ar).Encode()
-	p.pages.RenderConsent(w, r, consent.ConsentView{
+	p.pages.RenderConsent(w, r, consent.ConsentRequest{
 		ClientID:   c.ID,
 		ClientName: c.Name,
 		Scopes:     ar.GetRequestedScopes(),
-		User:       sess.User,
-		Action:     p.prefix + "/oauth2/auth/consent",
-		Hidden: map[string]string{
-			"request": request,
-			"binding": p.binding(sess.ID, request),
-		},
+		Session:    sess,
+		Request:    authorizeParams(ar).Encode(),
 	})
 }
 

@@ -78,9 +78,10 @@ func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
 	svc := domain.NewService(st, domain.Options{
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
 	})
-	pages, err := consent.New(st, svc, km, consent.Options{
-		Issuer:  issuer,
-		CSRFKey: keys.Derive(secret, "csrf", 32),
+	pages, err := consent.New(svc, km, consent.Options{
+		Issuer:     issuer,
+		CSRFKey:    keys.Derive(secret, "csrf", 32),
+		BindingKey: keys.Derive(secret, "consent-binding", 32),
 	})
 	if err != nil {
 		t.Fatalf("consent.New: %v", err)
@@ -88,7 +89,6 @@ func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
 	opts := Options{
 		Issuer:       issuer,
 		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
-		BindingKey:   keys.Derive(secret, "consent-binding", 32),
 	}
 	for _, m := range mod {
 		m(&opts)

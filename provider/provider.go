@@ -21,9 +21,6 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/cache"
-	"github.com/gatehouse/gatehouse/consent"
-	"github.com/gatehouse/gatehouse/domain"
-	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -56,18 +53,12 @@ type Options struct {
 	// GlobalSecret keys fosite's HMAC token strategy; 32 bytes
 	// (keys.Derive(secret, "fosite-global-secret", 32)).
 	GlobalSecret []byte
-	// BindingKey keys the HMAC that binds a consent form to its
-	// authorization request and login session; at least 32 bytes.
-	BindingKey []byte
 	// Lifetimes are the server defaults; zero fields take the Default*
 	// constants. Clients may override them.
 	Lifetimes store.Lifetimes
 	// AccessTokenFormat is the default for clients that set none: opaque
 	// (the default) or jwt.
 	AccessTokenFormat store.AccessTokenFormat
-	// ConsentLifetime is how long a remembered consent lasts; 0 means until
-	// revoked.
-	ConsentLifetime time.Duration
 	// CacheTTL bounds how long a cached client (and the set of allowed
 	// origins) is used without an invalidation (default cache.DefaultTTL):
 	// a safety net, since Invalidate is how changes arrive.
@@ -94,9 +85,9 @@ var ErrInvalidToken = errors.New("provider: invalid access token")
 // Provider serves the OAuth 2.0 and OpenID Connect endpoints.
 type Provider struct {
 	store   store.Store
-	svc     *domain.Service
-	keys    *keys.Manager
-	pages   *consent.Pages
+	svc     Directory
+	keys    SigningKeys
+	pages   Pages
 	oauth   fosite.OAuth2Provider
 	scopes  fosite.ScopeStrategy
 	opts    Options
@@ -109,10 +100,10 @@ type Provider struct {
 }
 
 // New composes fosite over s and returns the provider. svc answers for the
-// identity model (a user's effective roles); k signs ID tokens and JWT
-// access tokens; pages decides who is signed in and renders the consent and
-// error pages.
-func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pages, opts Options) (*Provider, error) {
+// identity model (who may hold tokens, their roles, consent); k signs ID
+// tokens and JWT access tokens; pages decides who is signed in and renders
+// the consent and error pages.
+func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options) (*Provider, error) {
 	switch {
 	case s == nil:
 		return nil, errors.New("provider: store is required")
@@ -124,10 +115,6 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pag
 		return nil, errors.New("provider: consent pages are required")
 	case len(opts.GlobalSecret) < 32:
 		return nil, errors.New("provider: global secret must be at least 32 bytes")
-	case len(opts.BindingKey) < 32:
-		return nil, errors.New("provider: binding key must be at least 32 bytes")
-	case opts.ConsentLifetime < 0:
-		return nil, errors.New("provider: consent lifetime must not be negative")
 	case opts.CacheTTL < 0:
 		return nil, errors.New("provider: cache TTL must not be negative")
 	}
@@ -170,7 +157,6 @@ func New(s store.Store, svc *domain.Service, k *keys.Manager, pages *consent.Pag
 	}
 	// Copy the keys so a caller reusing its slices cannot change ours.
 	opts.GlobalSecret = append([]byte(nil), opts.GlobalSecret...)
-	opts.BindingKey = append([]byte(nil), opts.BindingKey...)
 
 	p := &Provider{
 		store:  s,
@@ -417,11 +403,6 @@ func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (Tok
 		Scopes:    append([]string(nil), ar.GetGrantedScopes()...),
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
 	}, nil
-}
-
-// userActive: only active, unexpired users may hold or obtain tokens.
-func userActive(u store.User, now time.Time) bool {
-	return u.Status == store.StatusActive && (u.ExpiresAt == nil || now.Before(*u.ExpiresAt))
 }
 
 // logOAuthError records an OAuth error for operators: the debug detail goes

@@ -87,7 +87,7 @@ func TestStoredRequestsHoldNoSecrets(t *testing.T) {
 
 func TestNewValidatesOptions(t *testing.T) {
 	e := newTestEnv(t)
-	good := Options{Issuer: "https://id.example.com", GlobalSecret: make([]byte, 32), BindingKey: make([]byte, 32)}
+	good := Options{Issuer: "https://id.example.com", GlobalSecret: make([]byte, 32)}
 	cases := []struct {
 		name string
 		mod  func(*Options)
@@ -95,7 +95,6 @@ func TestNewValidatesOptions(t *testing.T) {
 		{"trailing slash", func(o *Options) { o.Issuer += "/" }},
 		{"relative issuer", func(o *Options) { o.Issuer = "id.example.com" }},
 		{"short global secret", func(o *Options) { o.GlobalSecret = make([]byte, 16) }},
-		{"short binding key", func(o *Options) { o.BindingKey = nil }},
 		{"unknown format", func(o *Options) { o.AccessTokenFormat = "paseto" }},
 		{"negative lifetime", func(o *Options) { o.Lifetimes.AccessToken = -time.Second }},
 	}

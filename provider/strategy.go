@@ -153,12 +153,12 @@ func (a audienceDefaulted) GetGrantedAudience() fosite.Arguments { return a.audi
 // verifying although its key is still published.
 type signer struct {
 	jwt.DefaultSigner
-	keys *keys.Manager
+	keys SigningKeys
 }
 
 var _ jwt.Signer = (*signer)(nil)
 
-func newSigner(k *keys.Manager) *signer {
+func newSigner(k SigningKeys) *signer {
 	s := &signer{keys: k}
 	s.DefaultSigner.GetPrivateKey = s.privateKey
 	return s

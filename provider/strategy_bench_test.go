@@ -83,14 +83,14 @@ func newBenchEnv(tb testing.TB, st store.Store, o benchOptions) *benchEnv {
 	svc := domain.NewService(st, domain.Options{
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
 	})
-	pages, err := consent.New(st, svc, km, consent.Options{Issuer: benchIssuer, CSRFKey: keys.Derive(secret, "csrf", 32)})
+	pages, err := consent.New(svc, km, consent.Options{Issuer: benchIssuer,
+		CSRFKey: keys.Derive(secret, "csrf", 32), BindingKey: keys.Derive(secret, "consent-binding", 32)})
 	if err != nil {
 		tb.Fatalf("consent.New: %v", err)
 	}
 	p, err := New(st, svc, km, pages, Options{
 		Issuer:       benchIssuer,
 		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
-		BindingKey:   keys.Derive(secret, "consent-binding", 32),
 	})
 	if err != nil {
 		tb.Fatalf("provider.New: %v", err)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 // handleToken is the token endpoint. Redeeming a code or a refresh token runs
@@ -245,15 +245,12 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	if sess.UserID == "" {
 		return nil
 	}
-	u, err := g.p.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return fosite.ErrInvalidGrant.WithHint("The user of this grant no longer exists.")
+	u, err := g.p.svc.ActiveUser(ctx, sess.UserID)
+	if errors.Is(err, domain.ErrUnauthenticated) {
+		return fosite.ErrInvalidGrant.WithHint("The user of this grant is gone or no longer active.").WithDebug(err.Error())
 	}
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
-	}
-	if !userActive(u, g.p.now()) {
-		return fosite.ErrInvalidGrant.WithHint("The user of this grant is not active.")
 	}
 	if r.GetGrantTypes().ExactOne("refresh_token") {
 		claims, err := g.p.userClaims(ctx, u, r.GetGrantedScopes())

@@ -6,7 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 // handleUserinfo is the OpenID Connect UserInfo endpoint. The claims come
@@ -38,8 +38,8 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusUnauthorized, `Bearer error="invalid_token"`)
 		return
 	}
-	u, err := p.store.GetUser(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !userActive(u, p.now())) {
+	u, err := p.svc.ActiveUser(ctx, sess.UserID)
+	if errors.Is(err, domain.ErrUnauthenticated) {
 		bearerError(w, http.StatusUnauthorized, `Bearer error="invalid_token"`)
 		return
 	}

@@ -87,14 +87,16 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		Logger:           logger,
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
+		ConsentLifetime:  cfg.Lifetimes.Consent,
 		OnChange:         func(e store.ChangeEvent) { s.apply(s.background, e) },
 	})
 
-	pages, err := consent.New(st, svc, km, consent.Options{
+	pages, err := consent.New(svc, km, consent.Options{
 		Issuer:              cfg.Issuer,
 		CookieSecure:        cfg.CookieSecure(),
 		SessionLifetime:     cfg.Lifetimes.LoginSession,
 		CSRFKey:             keys.Derive(secret, "csrf", 32),
+		BindingKey:          keys.Derive(secret, "consent-binding", 32),
 		RegistrationEnabled: cfg.Registration.Enabled,
 		Logger:              logger,
 	})
@@ -105,7 +107,6 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	prov, err := provider.New(st, svc, km, pages, provider.Options{
 		Issuer:       cfg.Issuer,
 		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
-		BindingKey:   keys.Derive(secret, "consent-binding", 32),
 		Lifetimes: store.Lifetimes{
 			AuthorizationCode: cfg.Lifetimes.AuthorizationCode,
 			AccessToken:       cfg.Lifetimes.AccessToken,
@@ -113,7 +114,6 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 			RefreshToken:      cfg.Lifetimes.RefreshToken,
 		},
 		AccessTokenFormat: store.AccessTokenFormat(cfg.AccessTokenFormat),
-		ConsentLifetime:   cfg.Lifetimes.Consent,
 		Logger:            logger,
 	})
 	if err != nil {

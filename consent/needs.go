@@ -1,0 +1,35 @@
+package consent
+
+import (
+	"context"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Directory is what the pages need of the identity model
+// (domain.Service): every rule — who may sign in, what a session is, who
+// may ask for which role — is its, the pages only ask.
+type Directory interface {
+	Authenticate(ctx context.Context, username, password, ip string) (store.User, error)
+	CreateUser(ctx context.Context, a domain.Actor, in domain.NewUser) (store.User, error)
+
+	StartSession(ctx context.Context, in domain.NewSession) (store.LoginSession, error)
+	CurrentSession(ctx context.Context, id string) (store.LoginSession, store.User, error)
+	EndSession(ctx context.Context, ip, id string) error
+
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	ListRoles(ctx context.Context) ([]store.Role, error)
+
+	SubmitAccessRequest(ctx context.Context, a domain.Actor, userID, role, purpose string) (store.AccessRequest, error)
+	PendingAccessRequest(ctx context.Context, userID string) (*store.AccessRequest, error)
+	ListAccessRequests(ctx context.Context, f store.AccessRequestFilter) ([]store.AccessRequest, error)
+}
+
+// PublicKeys is what the pages need of the signing keys (keys.Manager):
+// the verification key of an ID token we issued, for id_token_hint.
+type PublicKeys interface {
+	PublicKey(ctx context.Context, kid string) (*jose.JSONWebKey, error)
+}

@@ -1,0 +1,44 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Pages is what the protocol needs of the browser pages (consent.Pages):
+// who is signed in, where to send someone who must sign in or ask for
+// access, and the consent and error pages.
+type Pages interface {
+	CurrentSession(r *http.Request) (*consent.Session, error)
+	RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string)
+	RedirectToAccessRequest(w http.ResponseWriter, r *http.Request, returnTo string)
+	RenderConsent(w http.ResponseWriter, r *http.Request, req consent.ConsentRequest)
+	ReadConsent(w http.ResponseWriter, r *http.Request) (consent.ConsentDecision, bool)
+	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
+}
+
+// Directory is what the protocol needs of the identity model
+// (domain.Service): whether a user may hold tokens, their roles, and the
+// consent rules. The provider reads no identity record from the store.
+type Directory interface {
+	ActiveUser(ctx context.Context, id string) (store.User, error)
+	EffectiveRoles(ctx context.Context, u store.User) ([]string, error)
+	ConsentNeeded(ctx context.Context, q domain.ConsentQuestion) (bool, error)
+	GrantConsent(ctx context.Context, userID, clientID string, scopes []string) error
+}
+
+// SigningKeys is what the protocol needs of the key manager (keys.Manager):
+// the key that signs now, a key by id (to verify what an earlier key
+// signed), and the set relying parties verify with.
+type SigningKeys interface {
+	Signer(ctx context.Context) (keys.SigningKey, error)
+	PublicKey(ctx context.Context, kid string) (*jose.JSONWebKey, error)
+	JWKS(ctx context.Context) (jose.JSONWebKeySet, error)
+}
