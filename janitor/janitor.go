@@ -25,14 +25,26 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
+// Store is what the janitor needs of the store: the deletions of what has
+// expired, each bounded by limit so that one statement stays short.
+type Store interface {
+	DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
+}
+
+var _ Store = store.Store(nil)
+
 // Janitor removes expired records from a store.
 type Janitor struct {
-	st   store.Store
+	st   Store
 	opts Options
 }
 
 // New returns a Janitor with defaults for zero options.
-func New(st store.Store, opts Options) *Janitor {
+func New(st Store, opts Options) *Janitor {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Minute
 	}

@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -33,9 +32,24 @@ const sendTimeout = 10 * time.Second
 // and start another one (or the body) of someone else's choosing.
 var errHeaderInjection = errors.New("notify: line break in a header value")
 
+// Options say how to reach the mail server and what the mail points to.
+type Options struct {
+	Host     string
+	Port     int
+	Username string // empty: no authentication
+	Password string
+	// From is the sender address, e.g. "gatehouse <no-reply@example.com>".
+	From string
+	// RequireTLS refuses to send unless the server offers STARTTLS.
+	RequireTLS bool
+	// Issuer is the URL the emails point the reader to.
+	Issuer string
+	Logger *slog.Logger // nil discards
+}
+
 // SMTP sends access-request decisions by email.
 type SMTP struct {
-	cfg    config.SMTP
+	cfg    Options
 	issuer string
 	log    *slog.Logger
 
@@ -48,14 +62,14 @@ type SMTP struct {
 
 var _ domain.Notifier = (*SMTP)(nil)
 
-// NewSMTP returns a notifier that sends through the server of cfg (which
-// must have a Host). issuer is the URL the emails point the reader to. A nil
-// logger discards.
-func NewSMTP(cfg config.SMTP, issuer string, logger *slog.Logger) *SMTP {
+// NewSMTP returns a notifier that sends through the server of opts (which
+// must have a Host).
+func NewSMTP(opts Options) *SMTP {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &SMTP{cfg: cfg, issuer: issuer, log: logger, now: time.Now, timeout: sendTimeout}
+	return &SMTP{cfg: opts, issuer: opts.Issuer, log: logger, now: time.Now, timeout: sendTimeout}
 }
 
 // AccessRequestDecided emails u the decision on r (approved or denied). A

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/notify/smtptest"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -25,12 +24,12 @@ const testIssuer = "https://id.example.com"
 
 var testNow = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
 
-func newNotifier(srv *smtptest.Server, mod func(*config.SMTP)) *SMTP {
-	cfg := config.SMTP{Host: srv.Host, Port: srv.Port, From: "gatehouse <no-reply@gatehouse.example>"}
+func newNotifier(srv *smtptest.Server, mod func(*Options)) *SMTP {
+	opts := Options{Host: srv.Host, Port: srv.Port, From: "gatehouse <no-reply@gatehouse.example>", Issuer: testIssuer}
 	if mod != nil {
-		mod(&cfg)
+		mod(&opts)
 	}
-	n := NewSMTP(cfg, testIssuer, nil)
+	n := NewSMTP(opts)
 	n.now = func() time.Time { return testNow }
 	return n
 }
@@ -205,7 +204,7 @@ func TestRefusesBadAddresses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := smtptest.Start(t, smtptest.Options{})
-			n := newNotifier(srv, func(c *config.SMTP) {
+			n := newNotifier(srv, func(c *Options) {
 				switch tc.from {
 				case "":
 				case "-":
@@ -244,7 +243,7 @@ func TestTransportSecurityAndAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		opts     smtptest.Options
-		cfg      func(*config.SMTP)
+		cfg      func(*Options)
 		trust    bool
 		wantErr  bool
 		wantTLS  bool
@@ -256,19 +255,19 @@ func TestTransportSecurityAndAuth(t *testing.T) {
 		{name: "plain when STARTTLS is not offered", opts: smtptest.Options{}},
 		{name: "STARTTLS when offered", opts: smtptest.Options{TLS: serverTLS}, trust: true, wantTLS: true},
 		{name: "STARTTLS with an untrusted certificate fails", opts: smtptest.Options{TLS: serverTLS}, wantErr: true},
-		{name: "require_tls without STARTTLS fails", opts: smtptest.Options{}, cfg: func(c *config.SMTP) { c.RequireTLS = true }, wantErr: true},
-		{name: "require_tls with STARTTLS", opts: smtptest.Options{TLS: serverTLS}, cfg: func(c *config.SMTP) { c.RequireTLS = true }, trust: true, wantTLS: true},
+		{name: "require_tls without STARTTLS fails", opts: smtptest.Options{}, cfg: func(c *Options) { c.RequireTLS = true }, wantErr: true},
+		{name: "require_tls with STARTTLS", opts: smtptest.Options{TLS: serverTLS}, cfg: func(c *Options) { c.RequireTLS = true }, trust: true, wantTLS: true},
 		{
 			name: "AUTH PLAIN over TLS", opts: smtptest.Options{TLS: serverTLS, Username: "mailer", Password: "s3cret"},
-			cfg: func(c *config.SMTP) { c.Username, c.Password = "mailer", "s3cret" }, trust: true, wantTLS: true, wantUser: "mailer",
+			cfg: func(c *Options) { c.Username, c.Password = "mailer", "s3cret" }, trust: true, wantTLS: true, wantUser: "mailer",
 		},
 		{
 			name: "AUTH PLAIN to localhost without TLS", opts: smtptest.Options{Username: "mailer", Password: "s3cret"},
-			cfg: func(c *config.SMTP) { c.Username, c.Password = "mailer", "s3cret" }, wantUser: "mailer",
+			cfg: func(c *Options) { c.Username, c.Password = "mailer", "s3cret" }, wantUser: "mailer",
 		},
 		{
 			name: "wrong password", opts: smtptest.Options{TLS: serverTLS, Username: "mailer", Password: "s3cret"},
-			cfg: func(c *config.SMTP) { c.Username, c.Password = "mailer", "wrong" }, trust: true, wantErr: true,
+			cfg: func(c *Options) { c.Username, c.Password = "mailer", "wrong" }, trust: true, wantErr: true,
 		},
 		{
 			name: "server requires auth, none configured", opts: smtptest.Options{Username: "mailer", Password: "s3cret"},
@@ -310,7 +309,7 @@ func TestTransportSecurityAndAuth(t *testing.T) {
 
 func TestRequireTLSSendsNoMail(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{})
-	n := newNotifier(srv, func(c *config.SMTP) { c.RequireTLS = true })
+	n := newNotifier(srv, func(c *Options) { c.RequireTLS = true })
 	if err := n.AccessRequestDecided(context.Background(), alice(), approved("user")); err == nil {
 		t.Fatal("sent without TLS")
 	}
@@ -342,7 +341,7 @@ func TestSilentServerTimesOut(t *testing.T) {
 		}
 	})
 	addr := ln.Addr().(*net.TCPAddr)
-	n := NewSMTP(config.SMTP{Host: "127.0.0.1", Port: addr.Port, From: "a@example.com"}, testIssuer, nil)
+	n := NewSMTP(Options{Host: "127.0.0.1", Port: addr.Port, From: "a@example.com", Issuer: testIssuer})
 	n.timeout = 200 * time.Millisecond
 	done := make(chan error, 1)
 	go func() { done <- n.AccessRequestDecided(context.Background(), alice(), approved("user")) }()
@@ -371,7 +370,7 @@ func TestCanceledContextStopsTheSend(t *testing.T) {
 }
 
 func TestNewSMTPDefaults(t *testing.T) {
-	n := NewSMTP(config.SMTP{Host: "smtp.example.com", Port: 587, From: "a@example.com"}, "https://id.example.com:8443/base", nil)
+	n := NewSMTP(Options{Host: "smtp.example.com", Port: 587, From: "a@example.com", Issuer: "https://id.example.com:8443/base"})
 	if n.timeout != 10*time.Second {
 		t.Errorf("timeout = %v, want 10s", n.timeout)
 	}

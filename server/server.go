@@ -79,7 +79,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 
 	var notifier domain.Notifier // nil: no email
 	if cfg.SMTP.Host != "" {
-		notifier = notify.NewSMTP(cfg.SMTP, cfg.Issuer, logger)
+		notifier = notify.NewSMTP(notify.Options{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+			From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
+		})
 	}
 	svc := domain.NewService(st, domain.Options{
 		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
