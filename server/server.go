@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -168,7 +167,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// limitBody is outermost so that http.MaxBytesReader gets the server's
 	// own ResponseWriter: only then does net/http stop reading an oversized
 	// body and close the connection.
-	s.handler = limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, logRequests(logger, root)))
+	faces := surfaces{base: base, pages: pages}
+	s.handler = faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.recoverPanics(logger, logRequests(logger, root)))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
@@ -279,22 +279,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// limitBody refuses a declared oversized body at once and caps an undeclared
-// one, so no handler reads more than max bytes.
-func limitBody(max int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > max {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{
-				"error":             "invalid_request",
-				"error_description": fmt.Sprintf("The request body exceeds %d bytes.", max),
-			})
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
-		next.ServeHTTP(w, r)
-	})
-}
-
 // statusRecorder remembers the status a handler wrote, for the access log.
 type statusRecorder struct {
 	http.ResponseWriter
@@ -331,23 +315,5 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		logger.Log(r.Context(), level, "http request",
 			"method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)
-	})
-}
-
-// recoverPanics turns a handler panic into a logged 500 with no detail.
-func recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-				panic(v)
-			}
-			logger.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			http.Error(w, "internal server error", http.StatusInternalServerError)
-		}()
-		next.ServeHTTP(w, r)
 	})
 }

@@ -178,3 +178,29 @@ func TestCloseStopsTheListener(t *testing.T) {
 	waitFor(0)
 	in.server.Close()
 }
+
+// TestOversizedAPIBodyIsAProblem: the body limit answers POST /api/v1/users
+// with problem+json, as every other API error is.
+func TestOversizedAPIBodyIsAProblem(t *testing.T) {
+	in := start(t, memory.New())
+	req, err := http.NewRequest(http.MethodPost, in.url+"/api/v1/users", strings.NewReader(strings.Repeat("x", 2<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p struct {
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Content-Type") != "application/problem+json" || p.Status != 413 || !strings.Contains(p.Detail, "exceeds") {
+		t.Errorf("status %d %q %+v, want 413 application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"), p)
+	}
+}

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/admin"
+)
+
+// surface is which of gatehouse's faces a request is for; an answer the
+// middleware gives itself (a body too large, a panic) must be in that
+// face's own error format, or its clients cannot read it.
+type surface int
+
+const (
+	surfacePages surface = iota // HTML for a person
+	surfaceOAuth                // RFC 6749 JSON for OAuth clients
+	surfaceAPI                  // RFC 9457 problem+json for the resource API
+)
+
+// errorPage renders a styled HTML error page (consent.Pages.RenderError).
+type errorPage interface {
+	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
+}
+
+// surfaces tells a request's surface from its path under the issuer's
+// path and answers errors in its format.
+type surfaces struct {
+	base  string // the issuer's path
+	pages errorPage
+}
+
+func (s surfaces) of(r *http.Request) surface {
+	rest, ok := strings.CutPrefix(r.URL.Path, s.base)
+	switch {
+	case !ok:
+		return surfacePages
+	case rest == admin.Prefix || strings.HasPrefix(rest, admin.Prefix+"/"):
+		return surfaceAPI
+	case strings.HasPrefix(rest, "/oauth2/") && rest != "/oauth2/auth" && rest != "/oauth2/auth/consent" && rest != "/oauth2/logout":
+		// The authorization, consent and logout endpoints are visited by
+		// a browser; the rest of /oauth2 by clients.
+		return surfaceOAuth
+	case strings.HasPrefix(rest, "/.well-known/"):
+		return surfaceOAuth
+	}
+	return surfacePages
+}
+
+// fail answers status with message, in the request's surface's format.
+// oauthCode is the RFC 6749 error code for the OAuth surface.
+func (s surfaces) fail(w http.ResponseWriter, r *http.Request, status int, oauthCode, title, message string) {
+	switch s.of(r) {
+	case surfaceAPI:
+		admin.WriteProblem(w, status, message)
+	case surfaceOAuth:
+		writeJSON(w, status, map[string]string{"error": oauthCode, "error_description": message})
+	default:
+		s.pages.RenderError(w, r, status, title, message)
+	}
+}
+
+// limitBody refuses a declared oversized body at once and caps an undeclared
+// one, so no handler reads more than max bytes.
+func (s surfaces) limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			s.fail(w, r, http.StatusRequestEntityTooLarge, "invalid_request", "Request too large",
+				fmt.Sprintf("The request body exceeds %d bytes.", max))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a handler panic into a logged 500 with no detail.
+// A handler that had written its header already cannot be answered again;
+// the client then sees a truncated response, as net/http would do.
+func (s surfaces) recoverPanics(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			logger.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.fail(w, r, http.StatusInternalServerError, "server_error", "Something went wrong",
+				"Something went wrong on our side. Please try again in a moment.")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
