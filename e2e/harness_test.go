@@ -55,6 +55,14 @@ type testServer struct {
 // test failed, the server's log is printed.
 func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	t.Helper()
+	return startServerWrapped(t, mutate, nil)
+}
+
+// startServerWrapped is startServer serving wrap(issuer, the server's
+// handler) when wrap is not nil, for a test that mounts something beside
+// gatehouse on its origin, as `serve --dev` mounts the demo relying party.
+func startServerWrapped(t *testing.T, mutate func(*config.Config), wrap func(issuer string, h http.Handler) http.Handler) *testServer {
+	t.Helper()
 	logs := &logcheck.Log{}
 	// Registered first so that it runs last, after the server has stopped.
 	t.Cleanup(func() { logs.Finish(t) })
@@ -92,8 +100,12 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(srv.Close)
+	handler := srv.Handler()
+	if wrap != nil {
+		handler = wrap(issuer, handler)
+	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
