@@ -1,5 +1,6 @@
 # gatehouse build, test and lint entry points. `make test` is what CI runs
-# (through .ci/run, which first makes sure PostgreSQL and Chromium are there).
+# (through .ci/run); it first makes sure Chromium, PostgreSQL and the npm
+# packages of the browser tests are there (test-deps, browser-deps).
 
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 GOFMT   ?= $(dir $(GO))gofmt
@@ -11,7 +12,7 @@ BROWSER_DIR := e2e/browser
 # Tests that need PostgreSQL read this; they fail (never skip) without it.
 export GATEHOUSE_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: build run test lint bench browser-deps
+.PHONY: build run test test-deps lint bench browser-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/gatehouse ./cmd/gatehouse
@@ -20,9 +21,14 @@ run:
 	$(GO) run ./cmd/gatehouse serve --dev
 
 # The browser tests load playwright-core from $(BROWSER_DIR)/node_modules.
-test: browser-deps
+test: test-deps browser-deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 20m ./...
+
+# Chromium and a running PostgreSQL: as root it installs and starts them,
+# otherwise it stops with the commands to run (see scripts/test-deps.sh).
+test-deps:
+	@bash scripts/test-deps.sh
 
 lint:
 	@unformatted=$$(find . -path ./.git -prune -o -name node_modules -prune -o -name '*.go' -print | xargs -r $(GOFMT) -l); \

@@ -440,6 +440,8 @@ func TestValidateRules(t *testing.T) {
 		{"issuer http on localhost", func(c *config.Config) { c.Issuer = "http://localhost:8080" }, ""},
 		{"issuer http on 127.0.0.1", func(c *config.Config) { c.Issuer = "http://127.0.0.1:8080" }, ""},
 		{"issuer http on ::1", func(c *config.Config) { c.Issuer = "http://[::1]:8080" }, ""},
+		{"issuer http on 127.0.0.2", func(c *config.Config) { c.Issuer = "http://127.0.0.2:8080" }, ""},
+		{"issuer http just past the loopback range", func(c *config.Config) { c.Issuer = "http://128.0.0.1:8080" }, "issuer"},
 		{"issuer http elsewhere in dev", func(c *config.Config) { c.Issuer = "http://gatehouse:8080"; c.Dev = true }, ""},
 		{"issuer http elsewhere", func(c *config.Config) { c.Issuer = "http://id.example.com" }, "issuer"},
 		{"issuer localhost lookalike", func(c *config.Config) { c.Issuer = "http://localhost.evil.example" }, "issuer"},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 // Problem is one broken rule: the YAML path of the field (or the environment
@@ -258,14 +260,10 @@ func checkIssuer(c Config) string {
 		return "must not contain a query"
 	case u.Fragment != "" || strings.Contains(c.Issuer, "#"):
 		return "must not contain a fragment"
-	case u.Scheme == "http" && !c.Dev && !isLoopback(u.Hostname()):
-		return "must use https unless the host is localhost, 127.0.0.1 or ::1 (or dev is true)"
+	case u.Scheme == "http" && !c.Dev && !domain.IsLoopbackHost(u.Hostname()):
+		return "must use https unless the host is a loopback address (" + domain.LoopbackHosts + ") or dev is true"
 	}
 	return ""
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 func checkAddr(addr string) string {

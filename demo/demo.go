@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	_ "embed" // the page's stylesheet
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
@@ -60,13 +61,20 @@ type flow struct {
 	Expires  int64  `json:"e"`
 }
 
-// ServeHTTP answers /demo (start) and /demo/callback (finish).
+// ServeHTTP answers /demo (start), /demo/callback (finish) and the page's
+// stylesheet, /demo/demo.css.
 func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch strings.TrimPrefix(r.URL.Path, rp.base) {
 	case "/demo", "/demo/":
 		rp.start(w, r)
 	case "/demo/callback":
 		rp.callback(w, r)
+	case "/demo/demo.css":
+		h := w.Header()
+		h.Set("Content-Type", "text/css; charset=utf-8")
+		h.Set("Cache-Control", "public, max-age=3600")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(stylesheet)
 	default:
 		http.NotFound(w, r)
 	}
@@ -94,7 +102,7 @@ func (rp *RP) discover(r *http.Request) (*oidc.Provider, oauth2.Config, error) {
 func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 	_, cfg, err := rp.discover(r)
 	if err != nil {
-		rp.render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
+		rp.render(w, r, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
 		return
 	}
 	f := flow{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(10 * time.Minute).Unix()}
@@ -108,34 +116,34 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 	provider, cfg, err := rp.discover(r)
 	if err != nil {
-		rp.render(w, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
+		rp.render(w, r, http.StatusBadGateway, page{Error: "discovery failed: " + err.Error()})
 		return
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		rp.render(w, http.StatusOK, page{Error: e + ": " + q.Get("error_description")})
+		rp.render(w, r, http.StatusOK, page{Error: e + ": " + q.Get("error_description")})
 		return
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil {
-		rp.render(w, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at " + rp.base + "/demo"})
+		rp.render(w, r, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at " + rp.base + "/demo"})
 		return
 	}
 	f, ok := rp.open(c.Value)
 	if !ok || !hmac.Equal([]byte(f.State), []byte(q.Get("state"))) || time.Now().Unix() > f.Expires {
-		rp.render(w, http.StatusBadRequest, page{Error: "state mismatch or expired: start again at " + rp.base + "/demo"})
+		rp.render(w, r, http.StatusBadRequest, page{Error: "state mismatch or expired: start again at " + rp.base + "/demo"})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Path: rp.base + "/demo", MaxAge: -1})
 	tok, err := cfg.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
-		rp.render(w, http.StatusBadGateway, page{Error: "token exchange failed: " + err.Error()})
+		rp.render(w, r, http.StatusBadGateway, page{Error: "token exchange failed: " + err.Error()})
 		return
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := provider.Verifier(&oidc.Config{ClientID: cfg.ClientID}).Verify(r.Context(), raw)
 	if err != nil || idt.Nonce != f.Nonce {
-		rp.render(w, http.StatusBadGateway, page{Error: "ID token rejected"})
+		rp.render(w, r, http.StatusBadGateway, page{Error: "ID token rejected"})
 		return
 	}
 	var idClaims, uiClaims map[string]any
@@ -143,7 +151,7 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 	if ui, err := provider.UserInfo(r.Context(), oauth2.StaticTokenSource(tok)); err == nil {
 		_ = ui.Claims(&uiClaims)
 	}
-	rp.render(w, http.StatusOK, page{
+	rp.render(w, r, http.StatusOK, page{
 		IDToken:      pretty(idClaims),
 		UserInfo:     pretty(uiClaims),
 		AccessToken:  abbreviate(tok.AccessToken),
@@ -202,25 +210,45 @@ func abbreviate(t string) string {
 
 type page struct {
 	Error, IDToken, UserInfo, AccessToken, RefreshToken, Expiry string
-	Base                                                        string // the issuer's path, for links
+	// Root leads from the page back to where the demo is mounted beside
+	// gatehouse's own pages (see root).
+	Root string
 }
 
+//go:embed static/demo.css
+var stylesheet []byte
+
+// Every URL in the page is relative, so that it keeps working when gatehouse
+// is served under an issuer path (https://example.com/auth/demo/...).
 var tmpl = template.Must(template.New("demo").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>gatehouse demo relying party</title>
-<link rel="stylesheet" href="{{.Base}}/static/style.css"></head>
-<body><main class="card">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gatehouse demo relying party</title>
+<link rel="stylesheet" href="{{.Root}}static/style.css">
+<link rel="stylesheet" href="{{.Root}}demo/demo.css"></head>
+<body><main class="card demo">
 <h1>Demo relying party</h1>
-{{if .Error}}<p role="alert" class="error">{{.Error}}</p><p><a href="{{.Base}}/demo">Try again</a></p>
+{{if .Error}}<p role="alert" class="alert">{{.Error}}</p><p><a href="{{.Root}}demo">Try again</a></p>
 {{else}}<p>You signed in through gatehouse. This is what the application received.</p>
 <h2>ID token claims (verified)</h2><pre>{{.IDToken}}</pre>
 <h2>Userinfo</h2><pre>{{.UserInfo}}</pre>
 <h2>Tokens</h2><dl><dt>Access token</dt><dd><code>{{.AccessToken}}</code> (expires {{.Expiry}})</dd>
 <dt>Refresh token</dt><dd><code>{{.RefreshToken}}</code></dd></dl>
-<p><a href="{{.Base}}/demo">Sign in again</a> · <a href="{{.Base}}/logout">Sign out of gatehouse</a></p>{{end}}
+<p><a href="{{.Root}}demo">Sign in again</a> · <a href="{{.Root}}logout">Sign out of gatehouse</a></p>{{end}}
 </main></body></html>`))
 
-func (rp *RP) render(w http.ResponseWriter, status int, p page) {
-	p.Base = rp.base
+// root is the relative path from the page at path to the directory the demo
+// is mounted in, the one that also holds gatehouse's pages: "./" from /demo,
+// "../" from /demo/ and /demo/callback.
+func root(path string) string {
+	if depth := strings.Count(path, "/"); depth > 1 {
+		return strings.Repeat("../", depth-1)
+	}
+	return "./"
+}
+
+func (rp *RP) render(w http.ResponseWriter, r *http.Request, status int, p page) {
+	p.Root = root(strings.TrimPrefix(r.URL.Path, rp.base))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,11 +90,86 @@ func TestSignInThroughDemo(t *testing.T) {
 		}
 	}
 
+	// The page's links lead to the demo, the sign-out page and stylesheets
+	// that load, and none is an absolute path.
+	refs := pageRefs(t, body)
+	for _, want := range []string{"../static/style.css", "../demo/demo.css", "../demo", "../logout"} {
+		if !slices.Contains(refs, want) {
+			t.Errorf("demo page refers to %v, want %q among them", refs, want)
+		}
+	}
+	for _, css := range []string{"/static/style.css", "/demo/demo.css"} {
+		resp, err := c.Get(issuer + css)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+			t.Errorf("GET %s: %d %s, want 200 text/css", css, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+
 	// The second visit signs in through the session cookie: no form at all.
 	body = get(t, c, issuer+"/demo")
 	if !strings.Contains(body, `"preferred_username": "ada"`) {
 		t.Errorf("second visit did not sign in silently:\n%s", body)
 	}
+}
+
+// When gatehouse is served under an issuer path, the demo's pages still
+// point at its stylesheets and pages: every URL in them is relative to where
+// the page is. (The issuer here is unreachable, so each page is the error
+// page, which has the same head.)
+func TestDemoPagesUnderAnIssuerPath(t *testing.T) {
+	rp := demo.New(demo.Options{Issuer: "http://127.0.0.1:1/auth", ClientID: "demo", ClientSecret: "s", Key: []byte(strings.Repeat("k", 32))})
+	h := http.StripPrefix("/auth", rp)
+	for _, tt := range []struct {
+		path string
+		want []string // every reference, resolved against the page
+	}{
+		{"/auth/demo", []string{"/auth/static/style.css", "/auth/demo/demo.css", "/auth/demo"}},
+		{"/auth/demo/", []string{"/auth/static/style.css", "/auth/demo/demo.css", "/auth/demo"}},
+		{"/auth/demo/callback?error=access_denied", []string{"/auth/static/style.css", "/auth/demo/demo.css", "/auth/demo"}},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "http://id.example.com"+tt.path, nil)
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if !strings.Contains(body, `<meta name="viewport" content="width=device-width, initial-scale=1">`) {
+			t.Errorf("%s: no viewport meta:\n%s", tt.path, body)
+		}
+		var got []string
+		for _, ref := range pageRefs(t, body) {
+			u, err := req.URL.Parse(ref)
+			if err != nil {
+				t.Fatalf("%s: %q: %v", tt.path, ref, err)
+			}
+			got = append(got, u.Path)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: references resolve to %v, want %v", tt.path, got, tt.want)
+		}
+	}
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/auth/demo/demo.css", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/css; charset=utf-8" || !strings.Contains(rec.Body.String(), ".card.demo") {
+		t.Errorf("GET /auth/demo/demo.css: %d %q\n%s", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+	}
+}
+
+// pageRefs returns every href and src of an HTML page, in order, failing
+// the test on one that is an absolute path (it would miss an issuer path).
+func pageRefs(t *testing.T, body string) []string {
+	t.Helper()
+	var refs []string
+	for _, m := range regexp.MustCompile(`\b(?:href|src)="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+		if strings.HasPrefix(m[1], "/") {
+			t.Errorf("page refers to %q, an absolute path", m[1])
+		}
+		refs = append(refs, m[1])
+	}
+	return refs
 }
 
 func get(t *testing.T, c *http.Client, u string) string {

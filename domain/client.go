@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -184,11 +185,22 @@ func validateClientURIs(c store.Client) *ValidationError {
 	return nil
 }
 
-// IsLoopbackHost reports whether host (as url.URL.Hostname returns it) names
-// the local machine, where plain http cannot be intercepted on the network.
+// IsLoopbackHost reports whether host (as url.URL.Hostname returns it, an
+// IPv6 address without brackets) names the local machine: localhost or any
+// loopback address, 127.0.0.0/8 or ::1. Plain http to it never leaves the
+// machine, so it cannot be intercepted on the network. It is the one
+// definition: client URIs, the issuer check of config and the dev-mode
+// guard of serve all use it.
 func IsLoopbackHost(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
+
+// LoopbackHosts is how messages name the hosts IsLoopbackHost accepts.
+const LoopbackHosts = "localhost, 127.0.0.0/8 or [::1]"
 
 // checkRedirectURI applies RFC 6749 section 3.1.2 and RFC 8252: an absolute
 // URI without a fragment; https, or http on a loopback host, or a
@@ -209,7 +221,7 @@ func checkRedirectURI(raw string) string {
 		}
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return "must use https unless the host is localhost, 127.0.0.1 or [::1]"
+			return "must use https unless the host is a loopback address (" + LoopbackHosts + ")"
 		}
 	default:
 		// RFC 8252 section 7.1: a private-use scheme is a reverse domain
@@ -235,7 +247,7 @@ func checkOrigin(raw string) string {
 		return "must be scheme://host[:port] only, without path, query or fragment"
 	}
 	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
-		return "must use https unless the host is localhost, 127.0.0.1 or [::1]"
+		return "must use https unless the host is a loopback address (" + LoopbackHosts + ")"
 	}
 	return ""
 }

@@ -50,6 +50,8 @@ func TestValidateClient(t *testing.T) {
 		{"loopback redirects", func(c *store.Client) {
 			c.RedirectURIs = []string{"http://localhost:3000/cb", "http://127.0.0.1:8080/cb", "http://[::1]/cb"}
 		}, ""},
+		{"redirect on another loopback address", func(c *store.Client) { c.RedirectURIs = []string{"http://127.0.0.2:8080/cb"} }, ""},
+		{"origin on another loopback address", func(c *store.Client) { c.AllowedOrigins = []string{"http://127.1.2.3:5173"} }, ""},
 		{"native app scheme", func(c *store.Client) { c.RedirectURIs = []string{"com.example.app:/cb"} }, ""},
 		{"jwt access tokens and lifetimes", func(c *store.Client) {
 			c.AccessTokenFormat = store.FormatJWT
@@ -92,6 +94,7 @@ func TestValidateClient(t *testing.T) {
 		{"redirect with empty fragment", func(c *store.Client) { c.RedirectURIs = []string{"https://app.example/cb#"} }, "redirect_uris"},
 		{"plain http redirect", func(c *store.Client) { c.RedirectURIs = []string{"http://app.example/cb"} }, "redirect_uris"},
 		{"http localhost lookalike", func(c *store.Client) { c.RedirectURIs = []string{"http://localhost.evil.example/cb"} }, "redirect_uris"},
+		{"http just past the loopback range", func(c *store.Client) { c.RedirectURIs = []string{"http://128.0.0.1/cb"} }, "redirect_uris"},
 		{"javascript redirect", func(c *store.Client) { c.RedirectURIs = []string{"javascript:alert(1)"} }, "redirect_uris"},
 		{"https without host", func(c *store.Client) { c.RedirectURIs = []string{"https:/cb"} }, "redirect_uris"},
 		{"redirect with user info", func(c *store.Client) { c.RedirectURIs = []string{"https://u:p@app.example/cb"} }, "redirect_uris"},
@@ -130,5 +133,35 @@ func TestValidateClient(t *testing.T) {
 				t.Fatalf("ValidateClient = %v, want one message on %q", v, tt.wantField)
 			}
 		})
+	}
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	tests := []struct {
+		host string
+		want bool
+	}{
+		{"localhost", true},
+		{"LocalHost", true},
+		{"127.0.0.1", true},
+		{"127.0.0.2", true},
+		{"127.255.255.254", true},
+		{"::1", true},
+		{"::ffff:127.0.0.1", true}, // IPv4-mapped, still the loopback interface
+		{"", false},
+		{"128.0.0.1", false},
+		{"126.255.255.255", false},
+		{"0.0.0.0", false}, // every interface, not the loopback one
+		{"::", false},
+		{"10.0.0.1", false},
+		{"id.example.com", false},
+		{"localhost.example.com", false},
+		{"127.0.0.1.example.com", false},
+		{"[::1]", false}, // Hostname() strips the brackets; a bracketed host is not an address
+	}
+	for _, tt := range tests {
+		if got := domain.IsLoopbackHost(tt.host); got != tt.want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", tt.host, got, tt.want)
+		}
 	}
 }

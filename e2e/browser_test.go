@@ -44,6 +44,13 @@ type flowReport struct {
 	PasswordValue string   `json:"passwordValue"`
 	FinalURL      string   `json:"finalURL"`
 	Screenshots   []string `json:"screenshots"`
+
+	// The demo scenario (browser_demo_test.go).
+	LoginLayout    pageLayout `json:"loginLayout"`
+	ConsentLayout  pageLayout `json:"consentLayout"`
+	DemoPhone      pageLayout `json:"demoPhone"`
+	DemoDesktop    pageLayout `json:"demoDesktop"`
+	FailedRequests []string   `json:"failedRequests"`
 }
 
 // rpCallback is a relying party's redirect URI: it records the query of

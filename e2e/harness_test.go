@@ -55,6 +55,14 @@ type testServer struct {
 // test failed, the server's log is printed.
 func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	t.Helper()
+	return startServerWith(t, mutate, nil)
+}
+
+// startServerWith is startServer calling mount (when not nil) with the
+// issuer and the server before it serves, for a test that mounts something
+// beside gatehouse's routes, as `serve --dev` mounts the demo relying party.
+func startServerWith(t *testing.T, mutate func(*config.Config), mount func(issuer string, srv *server.Server)) *testServer {
+	t.Helper()
 	logs := &logcheck.Log{}
 	// Registered first so that it runs last, after the server has stopped.
 	t.Cleanup(func() { logs.Finish(t) })
@@ -92,6 +100,9 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 		t.Fatalf("server.New: %v", err)
 	}
 	t.Cleanup(srv.Close)
+	if mount != nil {
+		mount(cfg.Issuer, srv)
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ import (
 const shutdownGrace = 15 * time.Second
 
 func newServeCmd(a *app) *cobra.Command {
-	var dev, migrate bool
+	var dev, devPublicIssuer, migrate bool
 	var addr string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -38,12 +39,16 @@ func newServeCmd(a *app) *cobra.Command {
 		Long: "Run the authorization server on GATEHOUSE_ADDR for the issuer GATEHOUSE_ISSUER.\n\n" +
 			"--dev runs the embedded default: an in-memory store (unless a database URL is set),\n" +
 			"a generated secret and keys, an admin user with a generated password, and demo clients,\n" +
-			"all printed at start. Nothing of it survives a restart.",
+			"all printed at start. Nothing of it survives a restart. It refuses an issuer whose host\n" +
+			"is not a loopback address unless --dev-public-issuer is given as well.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := a.cfg
 			if dev {
 				cfg.Dev = true
+			}
+			if devPublicIssuer && !cfg.Dev {
+				return errors.New("serve: --dev-public-issuer is only meaningful with --dev")
 			}
 			if addr != "" {
 				cfg.Addr = addr
@@ -54,10 +59,16 @@ func newServeCmd(a *app) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			if err := checkDevIssuer(cfg, devPublicIssuer); err != nil {
+				return err
+			}
 			return a.serve(cmd.Context(), cfg, migrate)
 		},
 	}
 	cmd.Flags().BoolVar(&dev, "dev", false, "embedded default: in-memory store, generated secret, admin user and demo clients")
+	// Only a flag, never a YAML key or GATEHOUSE_* variable: exposing dev
+	// mode must be said on the command line each time, not left in a file.
+	cmd.Flags().BoolVar(&devPublicIssuer, "dev-public-issuer", false, "with --dev, accept an issuer whose host is not a loopback address")
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "apply pending database migrations before serving")
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (overrides GATEHOUSE_ADDR)")
 	return cmd
@@ -120,6 +131,27 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// checkDevIssuer refuses dev mode for an issuer others may reach, unless the
+// operator said so twice (--dev and --dev-public-issuer): dev mode is meant
+// for one machine, and on a public address its throwaway state and the
+// secrets on the terminal would be a live server's.
+func checkDevIssuer(cfg config.Config, publicIssuer bool) error {
+	if !cfg.Dev || publicIssuer {
+		return nil
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return fmt.Errorf("serve: issuer: %w", err) // unreachable after cfg.Validate
+	}
+	if domain.IsLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("serve: dev mode refuses the issuer %s, whose host is not a loopback address (%s). "+
+		"Dev mode is for one machine: its state is in memory and lost on exit (unless a database is set), "+
+		"and it prints the admin password and client secrets to the terminal. "+
+		"Give --dev-public-issuer as well to run it there anyway, or run without dev mode", cfg.Issuer, domain.LoopbackHosts)
 }
 
 // openServeStore picks the backend: PostgreSQL when a database URL is set,

@@ -3,19 +3,24 @@
 // prints one JSON line saying what it saw. e2e/browser_test.go runs it and
 // asserts on that line and on what the relying party's callback received.
 //
-//   node flow.mjs --scenario=allow|deny|wrong-password \
+//   node flow.mjs --scenario=allow|deny|wrong-password|demo \
 //                 --url=<authorization URL> --redirect=<redirect URI> --username=<name>
+//
+// The demo scenario starts at the dev-mode demo relying party (--url is its
+// /demo, --redirect its callback) on a 375 px wide phone, signs in, and
+// measures the demo's page there and again on a 1280 px desktop.
 //
 // The password comes from the environment (GATEHOUSE_E2E_PASSWORD), not
 // argv, so that it does not show in process listings. If
 // GATEHOUSE_E2E_SCREENSHOTS names a directory, screenshots of the pages are
-// saved there (login.png, consent.png, login-error.png). The exit status is
+// saved there (login.png, consent.png, login-error.png; demo-login-375.png,
+// demo-consent-375.png, demo-375.png, demo-1280.png). The exit status is
 // non-zero on any failure; the JSON line then has ok: false and error.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const scenarios = new Set(['allow', 'deny', 'wrong-password']);
+const scenarios = new Set(['allow', 'deny', 'wrong-password', 'demo']);
 const stepTimeoutMs = 15000;
 
 function parseArgs(argv) {
@@ -70,6 +75,69 @@ async function untilRedirect(page, redirect) {
   await record(page, 'callback');
 }
 
+// layout reports what decides whether a page fits its viewport, and the
+// URLs it refers to (which must be relative: gatehouse may be served under
+// an issuer path such as /auth).
+async function layout(page) {
+  return page.evaluate(() => ({
+    innerWidth: window.innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    viewport: document.querySelector('meta[name=viewport]')?.getAttribute('content') ?? null,
+    heading: document.querySelector('h1')?.textContent.trim() ?? '',
+    text: document.body.innerText,
+    refs: [...document.querySelectorAll('[href], [src]')].map((e) => e.getAttribute('href') ?? e.getAttribute('src')),
+    stylesheets: [...document.styleSheets].map((s) => ({ href: s.href, rules: s.cssRules.length })),
+  }));
+}
+
+// demo signs in through the demo relying party on a phone, then opens it
+// again on a desktop with the same cookies (single sign-on: no form).
+async function demo(browser, args, password) {
+  const failed = [];
+  const watch = (page) => {
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !new URL(r.url()).pathname.endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`);
+    });
+    page.on('requestfailed', (r) => failed.push(`failed ${r.url()}`));
+  };
+
+  const phone = await browser.newContext({
+    viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2,
+  });
+  const page = await phone.newPage();
+  page.setDefaultTimeout(stepTimeoutMs);
+  page.setDefaultNavigationTimeout(stepTimeoutMs);
+  watch(page);
+  await page.goto(args.url, { waitUntil: 'load' });
+  await record(page, 'login');
+  await page.locator('input[name=username]').waitFor({ state: 'visible' });
+  result.loginLayout = await layout(page);
+  await screenshot(page, 'demo-login-375.png');
+  result.loginStatus = await submitLogin(page, args.username, password);
+  if (!page.url().startsWith(args.redirect)) {
+    await page.locator('button[name=decision][value=allow]').waitFor({ state: 'visible' });
+    await record(page, 'consent');
+    result.consentLayout = await layout(page);
+    await screenshot(page, 'demo-consent-375.png');
+    await page.locator('button[name=decision][value=allow]').click();
+  }
+  await untilRedirect(page, args.redirect);
+  result.demoPhone = await layout(page);
+  await screenshot(page, 'demo-375.png');
+
+  const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 }, storageState: await phone.storageState() });
+  const wide = await desktop.newPage();
+  wide.setDefaultTimeout(stepTimeoutMs);
+  wide.setDefaultNavigationTimeout(stepTimeoutMs);
+  watch(wide);
+  await wide.goto(args.url, { waitUntil: 'load' });
+  await wide.waitForURL((u) => u.href.startsWith(args.redirect), { waitUntil: 'load' });
+  await record(wide, 'demo-desktop');
+  result.demoDesktop = await layout(wide);
+  await screenshot(wide, 'demo-1280.png');
+  result.failedRequests = failed;
+}
+
 async function run(args) {
   const password = process.env.GATEHOUSE_E2E_PASSWORD;
   if (!password) throw new Error('GATEHOUSE_E2E_PASSWORD is not set');
@@ -84,6 +152,11 @@ async function run(args) {
   });
   try {
     result.browserVersion = browser.version();
+    if (args.scenario === 'demo') {
+      await demo(browser, args, password);
+      result.ok = true;
+      return;
+    }
     const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
     const page = await context.newPage();
     page.setDefaultTimeout(stepTimeoutMs);
