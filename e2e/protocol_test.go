@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,75 @@ func TestNumericDatesAreIntegers(t *testing.T) {
 		ts.secret(r.str("access_token"), r.str("refresh_token"))
 		wantIntegralNumbers(t, "token response", []byte(r.Raw), "expires_in")
 		check(t, r.str("id_token"), r.str("access_token"), r.str("refresh_token"))
+	})
+}
+
+// TestInvalidClientChallenge: every endpoint that authenticates clients
+// answers a failed authentication with 401 invalid_client and a Basic
+// challenge (RFC 6749 §5.2: it MUST when the client used the Authorization
+// header; HTTP wants a challenge on every 401), whether the client sent its
+// credentials in the header or in the form, and whether the client exists.
+func TestInvalidClientChallenge(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	basic := ts.createConfidentialClient(t, nil)
+	post := ts.createConfidentialClient(t, func(c *store.Client) { c.TokenEndpointAuthMethod = "client_secret_post" })
+	challenge := `Basic realm="` + ts.URL + `"`
+
+	endpoints := []struct {
+		name, path string
+		form       url.Values
+	}{
+		{"token", "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"gh_rt_unknown.token"}}},
+		{"introspection", "/oauth2/introspect", url.Values{"token": {"gh_at_unknown.token"}}},
+		{"revocation", "/oauth2/revoke", url.Values{"token": {"gh_at_unknown.token"}}},
+		{"PAR", "/oauth2/par", url.Values{"response_type": {"code"}, "redirect_uri": {post.RedirectURIs[0]}, "scope": {"openid"}}},
+	}
+	attempts := []struct {
+		name          string
+		header        bool // HTTP Basic, else client_secret_post
+		id, secret    string
+		noCredentials bool
+	}{
+		{name: "basic, wrong secret", header: true, id: basic.ID, secret: basic.Secret + "x"},
+		{name: "basic, unknown client", header: true, id: "no-such-client", secret: basic.Secret},
+		{name: "post, wrong secret", id: post.ID, secret: "ghs_" + randomHex(t, 32)},
+		{name: "post, unknown client", id: "no-such-client", secret: post.Secret},
+		{name: "no credentials", noCredentials: true},
+	}
+	for _, ep := range endpoints {
+		for _, a := range attempts {
+			t.Run(ep.name+"/"+a.name, func(t *testing.T) {
+				form := url.Values{}
+				for k, v := range ep.form {
+					form[k] = v
+				}
+				var auth clientAuth
+				switch {
+				case a.noCredentials:
+				case a.header:
+					auth = clientAuth{ID: a.id, Secret: a.secret}
+				default:
+					form.Set("client_id", a.id)
+					form.Set("client_secret", a.secret)
+				}
+				r := ts.post(t, ep.path, form, auth)
+				wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+				if got := r.Header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != challenge {
+					t.Errorf("WWW-Authenticate %q, want [%s]", got, challenge)
+				}
+				if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+					t.Errorf("Content-Type %q, want application/json", ct)
+				}
+			})
+		}
+	}
+
+	t.Run("no challenge on other errors", func(t *testing.T) {
+		r := ts.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"gh_rt_unknown.token"}}, authOf(basic))
+		wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+		if got := r.Header.Get("WWW-Authenticate"); got != "" {
+			t.Errorf("WWW-Authenticate %q on a 400", got)
+		}
 	})
 }
