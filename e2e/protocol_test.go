@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -195,6 +199,275 @@ func TestInvalidClientChallenge(t *testing.T) {
 		wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
 		if got := r.Header.Get("WWW-Authenticate"); got != "" {
 			t.Errorf("WWW-Authenticate %q on a 400", got)
+		}
+	})
+}
+
+// TestRepeatedParameters: a parameter sent twice — in the form, in the query
+// and the form, or with an empty value — is invalid_request (RFC 6749
+// §3.1), at every endpoint, and nothing is done for the request: no code is
+// used, no token revoked, no pushed request stored. At the authorization
+// endpoint the error goes to the client's redirect URI when client_id and
+// redirect_uri are unambiguous and valid, and is shown on a page otherwise.
+func TestRepeatedParameters(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	user := ts.createUser(t, "user")
+	client := ts.createConfidentialClient(t, nil)
+	auth := authOf(client)
+	rs := authOf(ts.resourceServer(t))
+	rp := ts.newRP(t, client)
+	tok, _, browser := rp.signIn(t, user)
+
+	wantRefused := func(t *testing.T, r oauthResponse) {
+		t.Helper()
+		wantOAuthError(t, r, http.StatusBadRequest, "invalid_request")
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("Content-Type %q, want application/json", ct)
+		}
+		if !strings.Contains(r.str("error_description"), "more than once") {
+			t.Errorf("error_description %q does not say a parameter was repeated", r.str("error_description"))
+		}
+	}
+
+	t.Run("token", func(t *testing.T) {
+		cases := []struct {
+			name  string
+			query string
+			form  func(code, verifier string) url.Values
+		}{
+			{"grant_type twice, same value", "", func(code, verifier string) url.Values {
+				return url.Values{"grant_type": {"authorization_code", "authorization_code"}, "code": {code}, "redirect_uri": {client.RedirectURIs[0]}, "code_verifier": {verifier}}
+			}},
+			{"empty duplicate", "", func(code, verifier string) url.Values {
+				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {client.RedirectURIs[0]}, "code_verifier": {"", verifier}}
+			}},
+			{"in the query and the body", "code=elsewhere", func(code, verifier string) url.Values {
+				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {client.RedirectURIs[0]}, "code_verifier": {verifier}}
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				ar := rp.newAuthRequest(t, false)
+				code, _ := rp.code(t, browser, ar, nil)
+				path := "/oauth2/token"
+				if tc.query != "" {
+					path += "?" + tc.query
+				}
+				wantRefused(t, ts.post(t, path, tc.form(code, ar.Verifier), auth))
+				// The refusal came before the code was looked at.
+				rp.exchange(t, code, ar)
+			})
+		}
+		t.Run("refresh_token twice", func(t *testing.T) {
+			wantRefused(t, ts.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken, tok.RefreshToken}}, auth))
+			if !ts.isActive(t, tok.RefreshToken, rs) {
+				t.Errorf("the refused request used the refresh token")
+			}
+		})
+	})
+
+	t.Run("introspection", func(t *testing.T) {
+		wantRefused(t, ts.post(t, "/oauth2/introspect", url.Values{"token": {tok.AccessToken, tok.AccessToken}}, rs))
+		wantRefused(t, ts.post(t, "/oauth2/introspect", url.Values{"token": {tok.AccessToken}, "token_type_hint": {"", "access_token"}}, rs))
+	})
+
+	t.Run("revocation", func(t *testing.T) {
+		wantRefused(t, ts.post(t, "/oauth2/revoke", url.Values{"token": {tok.RefreshToken, tok.RefreshToken}}, auth))
+		wantRefused(t, ts.post(t, "/oauth2/revoke?token="+url.QueryEscape(tok.RefreshToken), url.Values{"token": {tok.RefreshToken}}, auth))
+		if !ts.isActive(t, tok.RefreshToken, rs) || !ts.isActive(t, tok.AccessToken, rs) {
+			t.Errorf("the refused requests revoked the grant")
+		}
+	})
+
+	t.Run("PAR", func(t *testing.T) {
+		params := func() url.Values {
+			return url.Values{
+				"response_type":         {"code"},
+				"redirect_uri":          {client.RedirectURIs[0]},
+				"scope":                 {"openid"},
+				"state":                 {"st-" + randomHex(t, 8)},
+				"code_challenge":        {oauth2S256(t)},
+				"code_challenge_method": {"S256"},
+			}
+		}
+		before := parRequestCount(t, client.ID)
+		p := params()
+		p["scope"] = []string{"openid", "openid profile"}
+		wantRefused(t, ts.post(t, "/oauth2/par", p, auth))
+		p = params()
+		p["state"] = append(p["state"], "")
+		wantRefused(t, ts.post(t, "/oauth2/par", p, auth))
+		wantRefused(t, ts.post(t, "/oauth2/par?redirect_uri="+url.QueryEscape(client.RedirectURIs[0]), params(), auth))
+		if n := parRequestCount(t, client.ID); n != before {
+			t.Errorf("store: %d pushed requests after the refusals, want %d", n, before)
+		}
+		// The same request without the repetition is accepted.
+		if r := ts.post(t, "/oauth2/par", params(), auth); r.Status != http.StatusCreated {
+			t.Fatalf("PAR: status %d, want 201\n%s", r.Status, r.Raw)
+		}
+	})
+
+	t.Run("authorize", func(t *testing.T) {
+		// with adds values to the query of a fresh authorization URL.
+		with := func(t *testing.T, add url.Values) (authRequest, string) {
+			t.Helper()
+			ar := rp.newAuthRequest(t, false)
+			u, err := url.Parse(ar.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			for k, vs := range add {
+				for _, v := range vs {
+					q.Add(k, v)
+				}
+			}
+			u.RawQuery = q.Encode()
+			return ar, u.String()
+		}
+		// toClient: the error is sent to the redirect URI, with the state.
+		toClient := func(t *testing.T, resp *http.Response, state string) {
+			t.Helper()
+			defer closeBody(resp)
+			if !isRedirect(resp.StatusCode) {
+				t.Fatalf("status %d, want a redirect to the client\n%s", resp.StatusCode, snippet(readPage(t, resp).Body))
+			}
+			loc := location(t, resp)
+			if !strings.HasPrefix(loc.String(), client.RedirectURIs[0]+"?") {
+				t.Fatalf("redirected to %s, want the redirect URI %s", loc.Redacted(), client.RedirectURIs[0])
+			}
+			q := loc.Query()
+			if q.Get("error") != "invalid_request" || q.Get("code") != "" || q.Get("state") != state {
+				t.Errorf("callback %s, want error=invalid_request, no code, state %q", loc.RawQuery, state)
+			}
+			if !strings.Contains(q.Get("error_description"), "more than once") {
+				t.Errorf("error_description %q does not say a parameter was repeated", q.Get("error_description"))
+			}
+		}
+		// onPage: the error is shown, the browser not sent anywhere.
+		onPage := func(t *testing.T, resp *http.Response) {
+			t.Helper()
+			pg := readPage(t, resp)
+			if pg.Status != http.StatusBadRequest || pg.Header.Get("Location") != "" {
+				t.Fatalf("status %d Location %q, want 400 and no redirect", pg.Status, pg.Header.Get("Location"))
+			}
+			if !strings.HasPrefix(pg.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("Content-Type %q, want an HTML page", pg.Header.Get("Content-Type"))
+			}
+		}
+
+		t.Run("state twice", func(t *testing.T) {
+			ar, u := with(t, url.Values{"state": {"other"}})
+			toClient(t, get(t, httpClient(), u), ar.State)
+		})
+		t.Run("scope twice", func(t *testing.T) {
+			ar, u := with(t, url.Values{"scope": {"openid"}})
+			toClient(t, get(t, browser, u), ar.State)
+		})
+		t.Run("empty nonce duplicate", func(t *testing.T) {
+			ar, u := with(t, url.Values{"nonce": {""}})
+			toClient(t, get(t, httpClient(), u), ar.State)
+		})
+		t.Run("in the query and the body", func(t *testing.T) {
+			ar, u := with(t, nil)
+			body := url.Values{"nonce": {"n-" + randomHex(t, 8)}}
+			toClient(t, postForm(t, httpClient(), u, body, nil), ar.State)
+		})
+		t.Run("client_id twice", func(t *testing.T) {
+			_, u := with(t, url.Values{"client_id": {client.ID}})
+			onPage(t, get(t, httpClient(), u))
+		})
+		t.Run("redirect_uri twice", func(t *testing.T) {
+			_, u := with(t, url.Values{"redirect_uri": {client.RedirectURIs[0]}})
+			onPage(t, get(t, httpClient(), u))
+		})
+		t.Run("redirect_uri and nonce twice", func(t *testing.T) {
+			_, u := with(t, url.Values{"redirect_uri": {client.RedirectURIs[0]}, "nonce": {"n-other"}})
+			onPage(t, get(t, httpClient(), u))
+		})
+		t.Run("unknown client", func(t *testing.T) {
+			u := ts.endpoint("/oauth2/auth?" + url.Values{
+				"client_id": {"no-such-client"}, "response_type": {"code"}, "redirect_uri": {client.RedirectURIs[0]},
+				"scope": {"openid", "openid"}, "state": {"st-x"},
+			}.Encode())
+			onPage(t, get(t, httpClient(), u))
+		})
+	})
+
+	t.Run("audience and resource may repeat", func(t *testing.T) {
+		svc := ts.createConfidentialClient(t, func(c *store.Client) {
+			c.RedirectURIs, c.PostLogoutRedirectURIs, c.ResponseTypes = nil, nil, nil
+			c.GrantTypes = []string{"client_credentials"}
+			c.Scopes = []string{"reports:read"}
+			c.Audience = []string{"https://a.rs.example", "https://b.rs.example"}
+		})
+		r := ts.token(t, url.Values{
+			"grant_type": {"client_credentials"}, "scope": {"reports:read"},
+			"audience": {"https://a.rs.example", "https://b.rs.example"},
+			"resource": {"https://a.rs.example", "https://b.rs.example"},
+		}, authOf(svc))
+		if r.Status != http.StatusOK {
+			t.Fatalf("client_credentials: status %d\n%s", r.Status, r.Raw)
+		}
+		ts.secret(r.str("access_token"))
+		info := ts.introspect(t, r.str("access_token"), rs)
+		aud, _ := info.JSON["aud"].([]any)
+		if len(aud) != 2 {
+			t.Errorf("introspection aud %v, want both audiences", info.JSON["aud"])
+		}
+	})
+}
+
+// oauth2S256 is a PKCE S256 challenge of a fresh verifier.
+func oauth2S256(t *testing.T) string {
+	t.Helper()
+	return oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
+}
+
+// TestRepeatedParametersMultipartAndLargeBodies: a multipart form is
+// checked like an urlencoded one, and a form body too large to check
+// (over 1 MiB, on a server that allows larger bodies) is refused.
+func TestRepeatedParametersMultipartAndLargeBodies(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *config.Config) { c.HTTP.MaxBodyBytes = 4 << 20 })
+	svc := ts.serviceClient(t, []string{"reports:read"})
+
+	multipartPost := func(t *testing.T, fields [][2]string) oauthResponse {
+		t.Helper()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		for _, f := range fields {
+			if err := mw.WriteField(f[0], f[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := mw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, ts.endpoint("/oauth2/token"), &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		req.SetBasicAuth(url.QueryEscape(svc.ID), url.QueryEscape(svc.Secret))
+		return doJSON(t, httpClient(), req)
+	}
+	t.Run("multipart", func(t *testing.T) {
+		r := multipartPost(t, [][2]string{{"grant_type", "client_credentials"}, {"scope", "reports:read"}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("multipart client_credentials: status %d, want 200\n%s", r.Status, r.Raw)
+		}
+		ts.secret(r.str("access_token"))
+		r = multipartPost(t, [][2]string{{"grant_type", "client_credentials"}, {"scope", "reports:read"}, {"scope", ""}})
+		wantOAuthError(t, r, http.StatusBadRequest, "invalid_request")
+	})
+	t.Run("body over 1 MiB", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"reports:read"}, "padding": {strings.Repeat("x", 3<<19)}}
+		r := ts.token(t, form, authOf(svc))
+		wantOAuthError(t, r, http.StatusRequestEntityTooLarge, "invalid_request")
+		if _, ok := r.JSON["access_token"]; ok {
+			t.Errorf("a token was issued")
 		}
 	})
 }
