@@ -184,12 +184,12 @@ func TestClientAuthenticationRequired(t *testing.T) {
 			if _, ok := r.JSON["active"]; ok {
 				t.Fatalf("introspection answered without client authentication: %s", r.Raw)
 			}
-			// RFC 7662 defines no error code; fosite's request_unauthorized
-			// with 401 says the same as invalid_client there.
-			if tc.name == "introspection" && r.Status == http.StatusUnauthorized && r.str("error") == "request_unauthorized" {
-				return
-			}
+			// RFC 7662 §2.3 answers a failed client authentication as RFC
+			// 6749 §5.2 does: invalid_client, 401, with a challenge.
 			wantOAuthError(t, r, http.StatusUnauthorized, "invalid_client")
+			if got := r.Header.Get("WWW-Authenticate"); got != `Basic realm="`+ts.URL+`"` {
+				t.Errorf("WWW-Authenticate %q, want a Basic challenge for the issuer", got)
+			}
 		})
 	}
 	if !ts.isActive(t, tok.AccessToken, rs) || !ts.isActive(t, tok.RefreshToken, rs) {

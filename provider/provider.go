@@ -326,12 +326,12 @@ func (p *Provider) Mount(r *mux.Router) {
 	withCORS := func(path string, h http.HandlerFunc, methods ...string) {
 		r.Handle(path, p.cors(h, methods)).Methods(append(methods, opts)...)
 	}
-	route("/oauth2/auth", p.handleAuthorize, get, post)
+	route("/oauth2/auth", p.onceParams(p.handleAuthorize, p.refuseAuthorize), get, post)
 	route("/oauth2/auth/consent", p.handleConsent, post)
-	route("/oauth2/par", p.handlePAR, post)
-	withCORS("/oauth2/token", p.handleToken, post)
-	withCORS("/oauth2/introspect", p.handleIntrospect, post)
-	withCORS("/oauth2/revoke", p.handleRevoke, post)
+	route("/oauth2/par", p.basicChallenge(p.onceParams(p.handlePAR, p.refuseJSON("par"))), post)
+	withCORS("/oauth2/token", p.basicChallenge(p.onceParams(p.handleToken, p.refuseJSON("token"))), post)
+	withCORS("/oauth2/introspect", p.basicChallenge(p.onceParams(p.handleIntrospect, p.refuseJSON("introspect"))), post)
+	withCORS("/oauth2/revoke", p.basicChallenge(p.onceParams(p.handleRevoke, p.refuseJSON("revoke"))), post)
 	withCORS("/oauth2/userinfo", p.handleUserinfo, get, post)
 	withCORS("/oauth2/jwks", p.handleJWKS, get)
 	withCORS("/.well-known/jwks.json", p.handleJWKS, get)

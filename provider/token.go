@@ -150,19 +150,20 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	_ = r.ParseForm()
 	if _, _, ok := r.BasicAuth(); !ok || r.Form.Has("access_token") {
-		err := fosite.ErrRequestUnauthorized.WithHint("Authenticate the client with HTTP Basic authentication.")
+		err := fosite.ErrInvalidClient.WithHint("Authenticate the client with HTTP Basic authentication.")
 		p.logOAuthError(ctx, "introspect", err)
-		p.oauth.WriteIntrospectionError(ctx, w, err)
+		p.writeIntrospectionError(ctx, w, err)
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
 	if err != nil {
+		err = introspectionClientError(err)
 		// An inactive token is an answer ({"active": false}), not a
 		// failure worth a log line.
 		if !errors.Is(err, fosite.ErrInactiveToken) {
 			p.logOAuthError(ctx, "introspect", err)
 		}
-		p.oauth.WriteIntrospectionError(ctx, w, err)
+		p.writeIntrospectionError(ctx, w, err)
 		return
 	}
 	p.oauth.WriteIntrospectionResponse(ctx, w, ir)
