@@ -167,7 +167,9 @@ func (t *Telemetry) TokenIssued(grantType string) { t.tokens.WithLabelValues(gra
 func (t *Telemetry) SignIn(outcome string) { t.signIns.WithLabelValues(outcome).Inc() }
 
 // JanitorDeleted counts n deleted records of kind (janitor.Recorder).
-func (t *Telemetry) JanitorDeleted(kind string, n int) { t.deleted.WithLabelValues(kind).Add(float64(n)) }
+func (t *Telemetry) JanitorDeleted(kind string, n int) {
+	t.deleted.WithLabelValues(kind).Add(float64(n))
+}
 
 // JanitorRun counts a janitor run (janitor.Recorder).
 func (t *Telemetry) JanitorRun(ok bool) {
