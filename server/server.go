@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/telemetry"
 )
 
 // Server is one gatehouse instance's HTTP surface.
@@ -30,6 +31,7 @@ type Server struct {
 	prov    *provider.Provider
 	store   store.Store
 	logger  *slog.Logger
+	tel     *telemetry.Telemetry
 
 	// background is the context of the work New starts (the change feed
 	// listener); Close cancels it and waits for done.
@@ -47,7 +49,7 @@ type Server struct {
 // listens in the background for the changes any of them commits and drops
 // what changed from the caches; Close stops it. Writes this instance makes
 // through the domain invalidate its caches at once.
-func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,6 +59,16 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	defer func() {
 		if !started {
 			s.stop()
+		}
+	}()
+	tel, err := newTelemetry(ctx, cfg, st, logger, opts)
+	if err != nil {
+		return nil, fmt.Errorf("server: telemetry: %w", err)
+	}
+	s.tel = tel
+	defer func() {
+		if !started {
+			_ = tel.Shutdown(context.WithoutCancel(ctx))
 		}
 	}()
 	secret := []byte(cfg.Secret)
@@ -84,6 +96,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
 		OnChange:         func(e store.ChangeEvent) { s.apply(s.background, e) },
+		SignIns:          tel,
+		CacheRecorder:    tel,
 	})
 
 	pages, err := consent.New(st, svc, km, consent.Options{
@@ -111,6 +125,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		AccessTokenFormat: store.AccessTokenFormat(cfg.AccessTokenFormat),
 		ConsentLifetime:   cfg.Lifetimes.Consent,
 		Logger:            logger,
+		Tokens:            tel,
+		CacheRecorder:     tel,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -134,11 +150,12 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	prov.Mount(r)
 	pages.Mount(r)
 	api.Mount(r)
+	s.mountTelemetry(r, cfg)
 
-	// limitBody is outermost so that http.MaxBytesReader gets the server's
-	// own ResponseWriter: only then does net/http stop reading an oversized
-	// body and close the connection.
-	s.handler = limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, logRequests(logger, r)))
+	// The telemetry middleware (metrics, request log, request id, trace)
+	// is outermost, so that it sees every answer, refused bodies and
+	// panics included.
+	s.handler = tel.Middleware(limitBody(cfg.HTTP.MaxBodyBytes, recoverPanics(logger, r)))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
@@ -149,12 +166,14 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	return s, nil
 }
 
-// Close stops the background work New started and waits for it to end. It
-// does not close the store, which the caller owns. Calling it again does
-// nothing.
+// Close stops the background work New started and waits for it to end,
+// then flushes the spans not yet exported (when tracing is on): call it
+// after the HTTP server has stopped. It does not close the store, which the
+// caller owns. Calling it again does nothing.
 func (s *Server) Close() {
 	s.stop()
 	<-s.done
+	s.closeTelemetry()
 }
 
 // listen applies the feed's changes until Close.
@@ -242,48 +261,23 @@ func limitBody(max int64, next http.Handler) http.Handler {
 			})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		r.Body = http.MaxBytesReader(serverWriter(w), r.Body, max)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// statusRecorder remembers the status a handler wrote, for the access log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// logRequests logs method, path (never the query: it carries codes and
-// tokens), status and duration.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelDebug
-		if rec.status >= 500 {
-			level = slog.LevelError
+// serverWriter unwraps the middleware's writers down to net/http's own.
+// http.MaxBytesReader needs that one (it uses it for nothing else): only
+// then does the server, once the limit is hit, stop reading the body and
+// close the connection instead of waiting for the rest.
+func serverWriter(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
 		}
-		logger.Log(r.Context(), level, "http request",
-			"method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000)
-	})
+		w = u.Unwrap()
+	}
 }
 
 // recoverPanics turns a handler panic into a logged 500 with no detail.
