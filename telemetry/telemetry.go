@@ -140,10 +140,6 @@ func (t *Telemetry) Handler() http.Handler {
 	}))
 }
 
-// Registry returns the private registry, for tests and for collectors of
-// other packages.
-func (t *Telemetry) Registry() *prometheus.Registry { return t.reg }
-
 // Tracing reports whether requests are traced.
 func (t *Telemetry) Tracing() bool { return t.tracer != nil }
 

@@ -64,6 +64,9 @@ func app() http.Handler {
 		case strings.HasPrefix(r.URL.Path, "/users/"):
 			telemetry.SetRoute(r, "/users/{id}")
 			_, _ = io.WriteString(w, "user")
+		case r.URL.Path == "/id":
+			telemetry.SetRoute(r, "/id")
+			_, _ = io.WriteString(w, telemetry.RequestID(r.Context()))
 		case r.URL.Path == "/health":
 			telemetry.SetRoute(r, "/health")
 			w.WriteHeader(http.StatusNoContent)
@@ -247,6 +250,20 @@ func TestRequestID(t *testing.T) {
 			}
 			seen[got] = true
 		})
+	}
+	// Handlers read the id from the context (for their own log lines).
+	req, _ := http.NewRequest(http.MethodGet, e.app.URL+"/id", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != resp.Header.Get("X-Request-Id") || len(body) == 0 {
+		t.Errorf("RequestID in the handler %q, header %q", body, resp.Header.Get("X-Request-Id"))
+	}
+	if telemetry.RequestID(context.Background()) != "" {
+		t.Error("RequestID outside a request is not empty")
 	}
 	for _, line := range e.logs.requests(t) {
 		if id, _ := line["request_id"].(string); strings.ContainsAny(id, " \"é") || len(id) > 128 {
