@@ -15,13 +15,29 @@ type Options struct {
 	TTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Name and Recorder: when Recorder is set, every Get is reported to it
+	// as a hit or a miss of the cache called Name (nil: not reported).
+	Name     string
+	Recorder Recorder
 }
+
+// Recorder is told of every lookup (telemetry counts them).
+type Recorder interface {
+	CacheLookup(name string, hit bool)
+}
+
+// noRecorder is the Recorder of a cache nobody watches.
+type noRecorder struct{}
+
+func (noRecorder) CacheLookup(string, bool) {}
 
 // Cache maps keys to loaded values. It is safe for concurrent use. Values
 // are shared between callers, who must not modify them.
 type Cache[K comparable, V any] struct {
-	ttl time.Duration
-	now func() time.Time
+	ttl  time.Duration
+	now  func() time.Time
+	name string
+	rec  Recorder
 
 	mu sync.RWMutex
 	// gen counts invalidations. A load stores its value only if gen has
@@ -45,7 +61,10 @@ func New[K comparable, V any](opts Options) *Cache[K, V] {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Cache[K, V]{ttl: opts.TTL, now: opts.Now, entries: map[K]entry[V]{}}
+	if opts.Recorder == nil {
+		opts.Recorder = noRecorder{}
+	}
+	return &Cache[K, V]{ttl: opts.TTL, now: opts.Now, name: opts.Name, rec: opts.Recorder, entries: map[K]entry[V]{}}
 }
 
 // Get returns the value cached for key or, if there is none (or it is
@@ -60,8 +79,10 @@ func (c *Cache[K, V]) Get(key K, load func() (V, error)) (V, error) {
 	c.mu.RUnlock()
 	now := c.now()
 	if ok && now.Sub(e.loadedAt) < c.ttl && !now.Before(e.loadedAt) {
+		c.rec.CacheLookup(c.name, true)
 		return e.value, nil
 	}
+	c.rec.CacheLookup(c.name, false) // an expired entry is a miss too
 	v, err := load()
 	if err != nil {
 		var zero V

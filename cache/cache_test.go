@@ -165,3 +165,63 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// lookups records what a cache reports, per cache name.
+type lookups struct {
+	mu   sync.Mutex
+	seen map[string][]bool
+}
+
+func (l *lookups) CacheLookup(name string, hit bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[string][]bool{}
+	}
+	l.seen[name] = append(l.seen[name], hit)
+}
+
+// Every Get is reported under the cache's name: a first load and a load
+// after the TTL or an invalidation are misses, a fresh entry is a hit, and
+// an error (not cached) is a miss each time.
+func TestGetReportsHitsAndMisses(t *testing.T) {
+	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rec := &lookups{}
+	c := cache.New[string, string](cache.Options{TTL: time.Minute, Now: clk.Now, Name: "clients", Recorder: rec})
+	l := &loader{value: "v1"}
+	get(t, c, "a", l) // miss
+	get(t, c, "a", l) // hit
+	clk.t = clk.t.Add(2 * time.Minute)
+	get(t, c, "a", l) // expired: miss
+	get(t, c, "a", l) // hit
+	c.Invalidate("a")
+	get(t, c, "a", l) // miss
+	failing := &loader{err: errors.New("down")}
+	for range 2 {
+		if _, err := c.Get("b", failing.load); err == nil {
+			t.Fatal("Get with a failing load succeeded")
+		}
+	}
+	want := []bool{false, true, false, true, false, false, false}
+	got := rec.seen["clients"]
+	if len(got) != len(want) {
+		t.Fatalf("reported %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("reported %v, want %v (true = hit)", got, want)
+		}
+	}
+	if len(rec.seen) != 1 {
+		t.Errorf("reported under names %v, want only clients", rec.seen)
+	}
+}
+
+// Without a recorder nothing is reported and nothing breaks.
+func TestGetWithoutRecorder(t *testing.T) {
+	c := cache.New[string, string](cache.Options{})
+	l := &loader{value: "v"}
+	if get(t, c, "a", l) != "v" || get(t, c, "a", l) != "v" || l.count() != 1 {
+		t.Fatalf("loads = %d, want 1", l.count())
+	}
+}

@@ -43,6 +43,25 @@ type Config struct {
 	Registration Registration `yaml:"registration"`
 	SMTP         SMTP         `yaml:"smtp"`
 	Janitor      Janitor      `yaml:"janitor"`
+
+	Metrics Metrics `yaml:"metrics"`
+	Tracing Tracing `yaml:"tracing"`
+}
+
+// Metrics configures where the Prometheus metrics are served.
+type Metrics struct {
+	// Addr, when set, is a host:port of their own for /metrics (say an
+	// address only the monitoring network reaches), and the main listener
+	// no longer serves them. Empty: /metrics on the main listener.
+	Addr string `yaml:"addr"`
+}
+
+// Tracing configures OpenTelemetry tracing of requests. Where the spans
+// go (endpoint, headers, sampler, resource) is read from the standard
+// OTEL_* variables; setting OTEL_EXPORTER_OTLP_ENDPOINT (or its _TRACES_
+// variant) turns tracing on as well.
+type Tracing struct {
+	Enabled bool `yaml:"enabled"`
 }
 
 // Janitor is the background deletion of expired codes, tokens, sessions and

@@ -71,6 +71,8 @@ func TestDefault(t *testing.T) {
 		Registration: config.Registration{Enabled: false},
 		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
 		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
+		Metrics:      config.Metrics{Addr: ""},
+		Tracing:      config.Tracing{Enabled: false},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -141,6 +143,10 @@ smtp:
 janitor:
   interval: 15s
   batch_size: 100
+metrics:
+  addr: 127.0.0.1:9090
+tracing:
+  enabled: true
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -173,6 +179,8 @@ janitor:
 		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
 			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
 		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
+		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
+		Tracing: config.Tracing{Enabled: true},
 	}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
@@ -280,6 +288,8 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_LOGIN_LOCKOUT", "1h", func(c config.Config) any { return c.Login.Lockout }, time.Hour},
 		{"GATEHOUSE_JANITOR_INTERVAL", "30s", func(c config.Config) any { return c.Janitor.Interval }, 30 * time.Second},
 		{"GATEHOUSE_JANITOR_BATCH_SIZE", "50", func(c config.Config) any { return c.Janitor.BatchSize }, 50},
+		{"GATEHOUSE_METRICS_ADDR", "127.0.0.1:9090", func(c config.Config) any { return c.Metrics.Addr }, "127.0.0.1:9090"},
+		{"GATEHOUSE_TRACING_ENABLED", "true", func(c config.Config) any { return c.Tracing.Enabled }, true},
 		{"GATEHOUSE_REGISTRATION_ENABLED", "true", func(c config.Config) any { return c.Registration.Enabled }, true},
 		{"GATEHOUSE_SMTP_HOST", "smtp.example.com", func(c config.Config) any { return c.SMTP.Host }, "smtp.example.com"},
 		{"GATEHOUSE_SMTP_PORT", "25", func(c config.Config) any { return c.SMTP.Port }, 25},
@@ -508,6 +518,13 @@ func TestValidateRules(t *testing.T) {
 		{"janitor batch size huge", func(c *config.Config) { c.Janitor.BatchSize = 1_000_000 }, "janitor.batch_size"},
 
 		{"registration on", func(c *config.Config) { c.Registration.Enabled = true }, ""},
+
+		{"metrics on the main listener", func(c *config.Config) { c.Metrics.Addr = "" }, ""},
+		{"metrics on their own port", func(c *config.Config) { c.Metrics.Addr = "127.0.0.1:9090" }, ""},
+		{"metrics addr no port", func(c *config.Config) { c.Metrics.Addr = "localhost" }, "metrics.addr"},
+		{"metrics addr port too large", func(c *config.Config) { c.Metrics.Addr = ":70000" }, "metrics.addr"},
+		{"metrics addr same as addr", func(c *config.Config) { c.Addr = ":8080"; c.Metrics.Addr = ":8080" }, "metrics.addr"},
+		{"tracing on", func(c *config.Config) { c.Tracing.Enabled = true }, ""},
 
 		{"smtp off needs nothing", func(c *config.Config) { c.SMTP = config.SMTP{Port: 587, RequireTLS: true} }, ""},
 		{"smtp host and from", func(c *config.Config) { c.SMTP.Host = "smtp.example.com"; c.SMTP.From = "no-reply@example.com" }, ""},

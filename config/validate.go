@@ -136,6 +136,18 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"metrics.addr", func(c Config) string {
+			if c.Metrics.Addr == "" {
+				return ""
+			}
+			if msg := checkAddr(c.Metrics.Addr); msg != "" {
+				return msg
+			}
+			if c.Metrics.Addr == c.Addr {
+				return fmt.Sprintf("must differ from addr (%s); leave it empty to serve /metrics there", c.Addr)
+			}
+			return ""
+		}},
 		{"smtp.host", func(c Config) string { return checkSMTPHost(c.SMTP.Host) }},
 		{"smtp.port", func(c Config) string {
 			if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {

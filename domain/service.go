@@ -85,6 +85,11 @@ type Options struct {
 	// without an invalidation (default cache.DefaultTTL): a safety net,
 	// since writes invalidate them.
 	CacheTTL time.Duration
+	// SignIns counts Authenticate's outcomes (nil: not counted).
+	SignIns SignInRecorder
+	// CacheRecorder is told of every lookup of the role cache ("roles");
+	// nil: nobody.
+	CacheRecorder cache.Recorder
 }
 
 // Defaults of the zero Options fields.
@@ -134,10 +139,14 @@ func NewService(s store.Store, opts Options) *Service {
 	if opts.MaxSystemTokenLifetime <= 0 {
 		opts.MaxSystemTokenLifetime = DefaultMaxSystemTokenLifetime
 	}
+	if opts.SignIns == nil {
+		opts.SignIns = noSignInRecorder{}
+	}
 	return &Service{
 		store: s,
 		opts:  opts,
-		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now}),
+		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now,
+			Name: "roles", Recorder: opts.CacheRecorder}),
 	}
 }
 

@@ -23,7 +23,26 @@ import (
 // login.failure entries have the anonymous actor (nobody proved who they
 // are) and the user as target when the name matched one; the name typed is
 // not recorded, since people type passwords into the username field.
+//
+// Every call is counted by outcome (Options.SignIns).
 func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (store.User, error) {
+	u, err := s.authenticate(ctx, username, password, ip)
+	outcome := SignInError
+	switch {
+	case errors.Is(err, errLockedOut):
+		outcome, err = SignInLocked, ErrInvalidCredentials
+	case errors.Is(err, ErrInvalidCredentials):
+		outcome = SignInFailure
+	case err == nil && u.Status == store.StatusPending:
+		outcome = SignInPending
+	case err == nil:
+		outcome = SignInSuccess
+	}
+	s.opts.SignIns.SignIn(outcome)
+	return u, err
+}
+
+func (s *Service) authenticate(ctx context.Context, username, password, ip string) (store.User, error) {
 	pw := s.opts.Passwords
 	anonymous := Actor{Type: store.ActorAnonymous, IP: ip}
 	u, err := s.signInUser(ctx, username)
@@ -43,7 +62,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		// Spend the time a check takes, so that the answer's timing does
 		// not say the account is locked.
 		s.verify(u.PasswordHash, password)
-		return store.User{}, s.signInRefused(ctx, anonymous, u.ID)
+		return store.User{}, lockedOut(s.signInRefused(ctx, anonymous, u.ID))
 	}
 	ok, rehash := s.verify(u.PasswordHash, password)
 	if !ok {
@@ -68,7 +87,11 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		return store.User{}, ErrInvalidCredentials
 	}
 	if !UserCanAct(u, now, ActKeepSession) {
-		return store.User{}, s.signInRefused(ctx, anonymous, u.ID)
+		refused := s.signInRefused(ctx, anonymous, u.ID)
+		if u.Status == store.StatusLocked {
+			refused = lockedOut(refused)
+		}
+		return store.User{}, refused
 	}
 
 	var newHash string

@@ -23,6 +23,8 @@ type Options struct {
 	MaxBatches int
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Recorder is told what each run deleted (nil: nobody).
+	Recorder Recorder
 }
 
 // Store is what the janitor needs of the store: the deletions of what has
@@ -36,6 +38,19 @@ type Store interface {
 }
 
 var _ Store = store.Store(nil)
+
+// Recorder counts the janitor's work (telemetry implements it). kind is
+// one of the Result's JSON names: tokens, par_requests, login_sessions,
+// jwt_ids, signing_keys.
+type Recorder interface {
+	JanitorDeleted(kind string, n int)
+	JanitorRun(ok bool)
+}
+
+type noRecorder struct{}
+
+func (noRecorder) JanitorDeleted(string, int) {}
+func (noRecorder) JanitorRun(bool)            {}
 
 // Janitor removes expired records from a store.
 type Janitor struct {
@@ -60,6 +75,9 @@ func New(st Store, opts Options) *Janitor {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Recorder == nil {
+		opts.Recorder = noRecorder{}
+	}
 	return &Janitor{st: st, opts: opts}
 }
 
@@ -73,11 +91,11 @@ type Result struct {
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
-// short or MaxBatches is reached for each kind.
-func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
+// short or MaxBatches is reached for each kind. What a failed run deleted
+// before it failed is in its Result, and is recorded.
+func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
+	defer func() { j.record(res, err) }()
 	now := j.opts.Now()
-	var res Result
-	var err error
 	if res.Tokens, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
 		return j.st.DeleteExpiredTokens(ctx, now, limit)
 	}); err != nil {
@@ -103,6 +121,16 @@ func (j *Janitor) RunOnce(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
 	}
 	return res, nil
+}
+
+func (j *Janitor) record(res Result, err error) {
+	r := j.opts.Recorder
+	r.JanitorDeleted("tokens", res.Tokens)
+	r.JanitorDeleted("par_requests", res.PARRequests)
+	r.JanitorDeleted("login_sessions", res.LoginSessions)
+	r.JanitorDeleted("jwt_ids", res.JWTIDs)
+	r.JanitorDeleted("signing_keys", res.SigningKeys)
+	r.JanitorRun(err == nil)
 }
 
 func (j *Janitor) drain(ctx context.Context, batch func(ctx context.Context, limit int) (int, error)) (int, error) {

@@ -167,3 +167,58 @@ func mustUser(t *testing.T, st store.Store) store.User {
 	}
 	return u
 }
+
+// recorder is what telemetry sees of the janitor.
+type recorder struct {
+	deleted map[string]int
+	runs    []bool
+}
+
+func (r *recorder) JanitorDeleted(kind string, n int) {
+	if r.deleted == nil {
+		r.deleted = map[string]int{}
+	}
+	r.deleted[kind] += n
+}
+
+func (r *recorder) JanitorRun(ok bool) { r.runs = append(r.runs, ok) }
+
+// Each run reports what it deleted, kind by kind, and whether it succeeded;
+// a failed run is reported as one.
+func TestRunOnceReportsToTheRecorder(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(t)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			seed(t, st, now, 12, 2)
+			rec := &recorder{}
+			j := janitor.New(st, janitor.Options{BatchSize: 5, Now: func() time.Time { return now }, Recorder: rec})
+			for range 2 {
+				if _, err := j.RunOnce(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0}
+			if fmt.Sprint(rec.deleted) != fmt.Sprint(want) {
+				t.Errorf("reported deletions %v, want %v", rec.deleted, want)
+			}
+			if fmt.Sprint(rec.runs) != "[true true]" {
+				t.Errorf("reported runs %v, want two successful ones", rec.runs)
+			}
+		})
+	}
+	t.Run("failed run", func(t *testing.T) {
+		st, err := postgres.New(context.Background(), pgtest.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close() // every statement now fails
+		rec := &recorder{}
+		if _, err := janitor.New(st, janitor.Options{Recorder: rec}).RunOnce(context.Background()); err == nil {
+			t.Fatal("RunOnce on a closed store succeeded")
+		}
+		if fmt.Sprint(rec.runs) != "[false]" {
+			t.Errorf("reported runs %v, want one failed run", rec.runs)
+		}
+	})
+}

@@ -65,7 +65,22 @@ type Options struct {
 	CacheTTL time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Tokens counts the token endpoint's successes by grant type (nil:
+	// not counted).
+	Tokens TokenRecorder
+	// CacheRecorder is told of every lookup of the client cache
+	// ("clients"); nil: nobody.
+	CacheRecorder cache.Recorder
 }
+
+// TokenRecorder counts issued tokens (telemetry implements it).
+type TokenRecorder interface {
+	TokenIssued(grantType string)
+}
+
+type noTokenRecorder struct{}
+
+func (noTokenRecorder) TokenIssued(string) {}
 
 // TokenInfo describes a valid access token.
 type TokenInfo struct {
@@ -155,6 +170,9 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Tokens == nil {
+		opts.Tokens = noTokenRecorder{}
+	}
 	// Copy the keys so a caller reusing its slices cannot change ours.
 	opts.GlobalSecret = append([]byte(nil), opts.GlobalSecret...)
 
@@ -171,7 +189,7 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 		prefix: strings.TrimRight(iss.Path, "/"),
 	}
 	p.origins = newOriginSet(s, opts.CacheTTL, opts.Now, opts.Logger)
-	p.clients = cache.New[string, *client](cache.Options{TTL: opts.CacheTTL, Now: opts.Now})
+	p.clients = cache.New[string, *client](cache.Options{TTL: opts.CacheTTL, Now: opts.Now, Name: "clients", Recorder: opts.CacheRecorder})
 	p.oauth = p.compose()
 	return p, nil
 }

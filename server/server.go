@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/telemetry"
 )
 
 // Server is one gatehouse instance's HTTP surface.
@@ -33,6 +34,7 @@ type Server struct {
 	prov    *provider.Provider
 	store   store.Store
 	logger  *slog.Logger
+	tel     *telemetry.Telemetry
 
 	// background is the context of the work New starts (the change feed
 	// listener); Close cancels it and waits for done.
@@ -50,7 +52,7 @@ type Server struct {
 // listens in the background for the changes any of them commits and drops
 // what changed from the caches; Close stops it. Writes this instance makes
 // through the domain invalidate its caches at once.
-func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Logger, opts ...Option) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -60,6 +62,16 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	defer func() {
 		if !started {
 			s.stop()
+		}
+	}()
+	tel, err := newTelemetry(ctx, cfg, st, logger, opts)
+	if err != nil {
+		return nil, fmt.Errorf("server: telemetry: %w", err)
+	}
+	s.tel = tel
+	defer func() {
+		if !started {
+			_ = tel.Shutdown(context.WithoutCancel(ctx))
 		}
 	}()
 	secret := []byte(cfg.Secret)
@@ -91,6 +103,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		LockoutDuration:  cfg.Login.Lockout,
 		ConsentLifetime:  cfg.Lifetimes.Consent,
 		OnChange:         func(e store.ChangeEvent) { s.apply(s.background, e) },
+		SignIns:          tel,
+		CacheRecorder:    tel,
 	})
 
 	pages, err := consent.New(svc, km, consent.Options{
@@ -117,6 +131,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		},
 		AccessTokenFormat: store.AccessTokenFormat(cfg.AccessTokenFormat),
 		Logger:            logger,
+		Tokens:            tel,
+		CacheRecorder:     tel,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -163,12 +179,13 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	})
 	root.NotFoundHandler, s.base.NotFoundHandler = unmatched, unmatched
 	root.MethodNotAllowedHandler, s.base.MethodNotAllowedHandler = unmatched, unmatched
+	s.mountTelemetry(root, cfg)
 
-	// limitBody is outermost so that http.MaxBytesReader gets the server's
-	// own ResponseWriter: only then does net/http stop reading an oversized
-	// body and close the connection.
+	// The telemetry middleware (metrics, request log, request id, trace)
+	// is outermost, so that it sees every answer, refused bodies and
+	// panics included.
 	faces := surfaces{base: base, pages: pages}
-	s.handler = faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.recoverPanics(logger, logRequests(logger, root)))
+	s.handler = s.tel.Middleware(faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.recoverPanics(logger, root)))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
@@ -179,12 +196,14 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	return s, nil
 }
 
-// Close stops the background work New started and waits for it to end. It
-// does not close the store, which the caller owns. Calling it again does
-// nothing.
+// Close stops the background work New started and waits for it to end,
+// then flushes the spans not yet exported (when tracing is on): call it
+// after the HTTP server has stopped. It does not close the store, which the
+// caller owns. Calling it again does nothing.
 func (s *Server) Close() {
 	s.stop()
 	<-s.done
+	s.closeTelemetry()
 }
 
 // listen applies the feed's changes until Close.
@@ -277,43 +296,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// statusRecorder remembers the status a handler wrote, for the access log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// logRequests logs method, path (never the query: it carries codes and
-// tokens), status and duration.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		level := slog.LevelDebug
-		if rec.status >= 500 {
-			level = slog.LevelError
-		}
-		logger.Log(r.Context(), level, "http request",
-			"method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000)
-	})
 }

@@ -73,7 +73,7 @@ func (s surfaces) limitBody(max int64, next http.Handler) http.Handler {
 				fmt.Sprintf("The request body exceeds %d bytes.", max))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		r.Body = http.MaxBytesReader(serverWriter(w), r.Body, max)
 		next.ServeHTTP(w, r)
 	})
 }
@@ -97,4 +97,18 @@ func (s surfaces) recoverPanics(logger *slog.Logger, next http.Handler) http.Han
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// serverWriter unwraps the middleware's writers down to net/http's own.
+// http.MaxBytesReader needs that one (it uses it for nothing else): only
+// then does the server, once the limit is hit, stop reading the body and
+// close the connection instead of waiting for the rest.
+func serverWriter(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }

@@ -81,7 +81,7 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	}
 	defer st.Close()
 
-	srv, err := server.New(ctx, cfg, st, a.logger)
+	srv, err := server.New(ctx, cfg, st, a.logger, server.WithVersion(version))
 	if err != nil {
 		return err
 	}
@@ -110,25 +110,57 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	}
 	// Expired codes, tokens, sessions and JWT ids are removed continuously,
 	// so the tables stay bounded; every instance may run it.
-	go janitor.New(st, janitor.Options{Interval: cfg.Janitor.Interval, BatchSize: cfg.Janitor.BatchSize, Logger: a.logger}).Run(ctx)
+	go janitor.New(st, janitor.Options{Interval: cfg.Janitor.Interval, BatchSize: cfg.Janitor.BatchSize, Logger: a.logger,
+		Recorder: srv.Telemetry()}).Run(ctx)
+
+	servers := []*http.Server{hs}
+	listeners := []net.Listener{ln}
+	if cfg.Metrics.Addr != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("serve: listen on metrics.addr %s: %w", cfg.Metrics.Addr, err)
+		}
+		servers = append(servers, &http.Server{
+			Handler:           srv.MetricsHandler(),
+			ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+			ReadTimeout:       cfg.HTTP.ReadTimeout,
+			WriteTimeout:      cfg.HTTP.WriteTimeout,
+			IdleTimeout:       cfg.HTTP.IdleTimeout,
+			MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+			ErrorLog:          hs.ErrorLog,
+		})
+		listeners = append(listeners, mln)
+		a.logger.Info("metrics served on their own listener", "addr", mln.Addr().String(), "path", server.MetricsPath)
+	}
 
 	a.logger.Info("gatehouse serving", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "dev", cfg.Dev, "version", version)
 
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { served <- s.Serve(listeners[i]) }()
+	}
+	var failed error
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+		failed = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+		a.logger.Info("shutting down", "grace", shutdownGrace.String())
 	}
-	a.logger.Info("shutting down", "grace", shutdownGrace.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("serve: shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil && failed == nil {
+			failed = fmt.Errorf("serve: shutdown: %w", err)
+		}
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	if failed != nil {
+		return failed
+	}
+	for range servers {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
 	return nil
 }

@@ -26,6 +26,13 @@ func (l *Log) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// String returns everything logged so far.
+func (l *Log) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // Secret registers a value that must not appear in the log.
 func (l *Log) Secret(s string) {
 	if s == "" {

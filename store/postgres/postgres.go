@@ -65,6 +65,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// PoolStats returns a snapshot of the connection pool's statistics, for the
+// metrics an operator sizes the pool by.
+func (s *Store) PoolStats() *pgxpool.Stat { return s.pool.Stat() }
+
 // Close closes every connection of the pool.
 func (s *Store) Close() { s.pool.Close() }
 

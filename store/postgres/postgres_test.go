@@ -474,3 +474,31 @@ func TestConcurrentUpdateUserReplacesRoles(t *testing.T) {
 		t.Errorf("roles after two updates = %q, want [viewer]", got.Roles)
 	}
 }
+
+// PoolStats reports the pool as it is: a connection held by a transaction
+// is acquired, and acquisitions are counted.
+func TestPoolStats(t *testing.T) {
+	s, _ := newStore(t)
+	before := s.PoolStats()
+	if before.MaxConns() < 1 || before.AcquireCount() < 1 {
+		t.Fatalf("after New: max %d, acquires %d; want a sized pool that was pinged", before.MaxConns(), before.AcquireCount())
+	}
+	ctx, err := s.BeginTx(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ListRoles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	during := s.PoolStats()
+	if err := s.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if during.AcquiredConns() != 1 || during.AcquireCount() <= before.AcquireCount() {
+		t.Errorf("inside a transaction: acquired %d (want 1), acquires %d (want more than %d)",
+			during.AcquiredConns(), during.AcquireCount(), before.AcquireCount())
+	}
+	if after := s.PoolStats(); after.AcquiredConns() != 0 {
+		t.Errorf("after the rollback: acquired %d, want 0", after.AcquiredConns())
+	}
+}
