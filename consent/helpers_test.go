@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
@@ -37,30 +37,13 @@ const (
 // testPasswords keeps bcrypt cheap; the cost is not what these tests prove.
 var testPasswords = domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8}
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t      *testing.T
 	pages  *consent.Pages
 	svc    *domain.Service
 	store  store.Store
 	keys   *keys.Manager
-	clock  *clock
+	clock  *fakeclock.Clock
 	srv    *httptest.Server
 	router *mux.Router
 }
@@ -90,7 +73,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatalf("keys Ensure: %v", err)
 	}
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	dopts := o.domain
 	dopts.Passwords = testPasswords
 	dopts.Now = clk.Now
