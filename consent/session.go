@@ -6,13 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -127,7 +126,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.Use
 		ExpiresAt:  now.Add(p.opts.SessionLifetime),
 		LastSeenAt: now,
 		UserAgent:  truncateUTF8(r.UserAgent(), maxUserAgent),
-		IPAddress:  remoteIP(r),
+		IPAddress:  clientaddr.IP(r),
 	}
 	if err := p.store.CreateLoginSession(ctx, ls); err != nil {
 		return fmt.Errorf("consent: create login session: %w", err)
@@ -185,7 +184,7 @@ func (p *Pages) recordLogout(ctx context.Context, r *http.Request, userID string
 		Action:     "logout",
 		TargetType: domain.TargetUser,
 		TargetID:   userID,
-		IPAddress:  remoteIP(r),
+		IPAddress:  clientaddr.IP(r),
 	})
 	if err != nil {
 		return fmt.Errorf("consent: audit logout: %w", err)
@@ -245,21 +244,6 @@ func (p *Pages) clearSessionCookie(w http.ResponseWriter) {
 		Secure:   p.opts.CookieSecure,
 		SameSite: http.SameSiteLaxMode,
 	})
-}
-
-// remoteIP is the peer address; a proxy in front is expected to have
-// rewritten RemoteAddr (we do not trust X-Forwarded-For here). Anything that
-// is not an IP becomes "" so that an inet column never sees garbage.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return ""
-	}
-	return a.Unmap().WithZone("").String()
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a character.
