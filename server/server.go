@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/keys"
-	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -73,18 +72,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: keys: %w", err)
 	}
 
-	var notifier domain.Notifier // nil: no email
-	if cfg.SMTP.Host != "" {
-		notifier = notify.NewSMTP(cfg.SMTP, cfg.Issuer, logger)
-	}
-	svc := domain.NewService(st, domain.Options{
-		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Notifier:         notifier,
-		Logger:           logger,
-		LockoutThreshold: cfg.Login.MaxFailures,
-		LockoutDuration:  cfg.Login.Lockout,
-		OnChange:         func(e store.ChangeEvent) { s.apply(s.background, e) },
-	})
+	dopts := DomainOptions(cfg, logger)
+	dopts.OnChange = func(e store.ChangeEvent) { s.apply(s.background, e) }
+	svc := domain.NewService(st, dopts)
 
 	pages, err := consent.New(st, svc, km, consent.Options{
 		Issuer:              cfg.Issuer,
