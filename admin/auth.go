@@ -3,12 +3,12 @@ package admin
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -21,7 +21,7 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 	if !ok {
 		return domain.Principal{}, invalidToken("a bearer access token is required")
 	}
-	ip := clientIP(r)
+	ip := clientaddr.IP(r)
 
 	// API tokens carry their own prefix so that they are never sent to the
 	// OAuth introspection (which would only say "invalid") and are found by
@@ -103,14 +103,4 @@ func bearerToken(r *http.Request) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
-}
-
-// clientIP is the peer address. Forwarded headers are not trusted: nothing
-// configures which proxies may set them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -17,17 +17,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/formdriver"
 	"github.com/gatehouse/gatehouse/internal/logcheck"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/server"
@@ -335,20 +334,19 @@ func (e *env) trySignIn(t *testing.T, u *testUser, scopes ...string) (string, er
 			e.logs.Secret(q.Get("code"))
 			return tok.AccessToken, nil
 		}
-		pg, err := readPage(resp)
+		pg, err := formdriver.Read(resp)
 		if err != nil {
 			return "", err
 		}
 		switch {
-		case pg.form("password") != nil:
+		case pg.Form("password") != nil:
 			if triedLogin {
 				return "", fmt.Errorf("%w: the login page came back (status %d)", errSignInRefused, pg.Status)
 			}
 			triedLogin = true
-			f := pg.form("password")
-			resp, err = submit(t, browser, f, url.Values{"username": {u.Username}, "password": {u.Password}})
-		case pg.formWithButton("decision", "allow") != nil:
-			resp, err = submit(t, browser, pg.formWithButton("decision", "allow"), url.Values{"decision": {"allow"}})
+			resp, err = pg.Form("password").Submit(ctxT(t), browser, url.Values{"username": {u.Username}, "password": {u.Password}})
+		case pg.FormWithButton("decision", "allow") != nil:
+			resp, err = pg.FormWithButton("decision", "allow").Submit(ctxT(t), browser, url.Values{"decision": {"allow"}})
 		default:
 			return "", fmt.Errorf("unexpected page: status %d at %s: %.300s", pg.Status, pg.URL.Redacted(), pg.Body)
 		}
@@ -362,21 +360,8 @@ func (e *env) trySignIn(t *testing.T, u *testUser, scopes ...string) (string, er
 // stops at any other host (the client's redirect URI).
 func (e *env) newBrowser(t *testing.T) *http.Client {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, _ := url.Parse(e.URL)
-	return &http.Client{
-		Jar:     jar,
-		Timeout: requestTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Host != issuer.Host || len(via) >= 10 {
-				return http.ErrUseLastResponse
-			}
-			return nil
-		},
-	}
+	issuer, _ := url.Parse(e.URL) // httptest's own URL
+	return formdriver.NewBrowser(issuer.Host, requestTimeout)
 }
 
 func plainClient() *http.Client {
@@ -384,113 +369,6 @@ func plainClient() *http.Client {
 		Timeout:       requestTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-// ---------------------------------------------------------------------------
-// Pages.
-
-type page struct {
-	Status int
-	URL    *url.URL
-	Body   string
-	Forms  []htmlForm
-}
-
-type htmlForm struct {
-	Action  *url.URL
-	Fields  url.Values
-	Inputs  map[string]bool
-	Buttons [][2]string
-}
-
-func (p page) form(input string) *htmlForm {
-	for i := range p.Forms {
-		if p.Forms[i].Inputs[input] {
-			return &p.Forms[i]
-		}
-	}
-	return nil
-}
-
-func (p page) formWithButton(name, value string) *htmlForm {
-	for i := range p.Forms {
-		for _, b := range p.Forms[i].Buttons {
-			if b == [2]string{name, value} {
-				return &p.Forms[i]
-			}
-		}
-	}
-	return nil
-}
-
-func readPage(resp *http.Response) (page, error) {
-	defer closeBody(resp)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return page{}, err
-	}
-	pg := page{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(body)}
-	doc, err := html.Parse(bytes.NewReader(body))
-	if err != nil {
-		return page{}, err
-	}
-	var cur *htmlForm
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch n.Data {
-			case "form":
-				action, _ := pg.URL.Parse(attr(n, "action"))
-				pg.Forms = append(pg.Forms, htmlForm{Action: action, Fields: url.Values{}, Inputs: map[string]bool{}})
-				cur = &pg.Forms[len(pg.Forms)-1]
-				for c := n.FirstChild; c != nil; c = c.NextSibling {
-					walk(c)
-				}
-				cur = nil
-				return
-			case "input":
-				if cur != nil && attr(n, "name") != "" {
-					cur.Inputs[attr(n, "name")] = true
-					cur.Fields.Add(attr(n, "name"), attr(n, "value"))
-				}
-			case "button":
-				if cur != nil && attr(n, "name") != "" {
-					cur.Buttons = append(cur.Buttons, [2]string{attr(n, "name"), attr(n, "value")})
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	return pg, nil
-}
-
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func submit(t *testing.T, browser *http.Client, f *htmlForm, overrides url.Values) (*http.Response, error) {
-	t.Helper()
-	values := url.Values{}
-	for k, v := range f.Fields {
-		values[k] = append([]string(nil), v...)
-	}
-	for k, v := range overrides {
-		values[k] = v
-	}
-	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, f.Action.String(), strings.NewReader(values.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return browser.Do(req)
 }
 
 func doGet(t *testing.T, c *http.Client, rawURL string) (*http.Response, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/cache"
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 )
 
 // loader counts its calls and returns the current value of a record.
@@ -43,10 +44,6 @@ func (l *loader) count() int {
 	return l.calls
 }
 
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
-
 func get(t *testing.T, c *cache.Cache[string, string], key string, l *loader) string {
 	t.Helper()
 	v, err := c.Get(key, l.load)
@@ -57,7 +54,7 @@ func get(t *testing.T, c *cache.Cache[string, string], key string, l *loader) st
 }
 
 func TestGetLoadsOnceUntilInvalidated(t *testing.T) {
-	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	c := cache.New[string, string](cache.Options{TTL: time.Minute, Now: clk.Now})
 	l := &loader{value: "v1"}
 
@@ -73,9 +70,9 @@ func TestGetLoadsOnceUntilInvalidated(t *testing.T) {
 		{"invalidating the key reloads it", func() { c.Invalidate("k") }, "v2", 2},
 		{"invalidating another key keeps it", func() { l.set("v3"); c.Invalidate("other") }, "v2", 2},
 		{"invalidating all reloads it", func() { c.InvalidateAll() }, "v3", 3},
-		{"within the TTL it is kept", func() { l.set("v4"); clk.t = clk.t.Add(59 * time.Second) }, "v3", 3},
-		{"after the TTL it is reloaded", func() { clk.t = clk.t.Add(time.Second) }, "v4", 4},
-		{"a clock that went back reloads", func() { l.set("v5"); clk.t = clk.t.Add(-time.Hour) }, "v5", 5},
+		{"within the TTL it is kept", func() { l.set("v4"); clk.Advance(59 * time.Second) }, "v3", 3},
+		{"after the TTL it is reloaded", func() { clk.Advance(time.Second) }, "v4", 4},
+		{"a clock that went back reloads", func() { l.set("v5"); clk.Advance(-time.Hour) }, "v5", 5},
 	}
 	for _, tc := range tests {
 		tc.before()
@@ -185,13 +182,13 @@ func (l *lookups) CacheLookup(name string, hit bool) {
 // after the TTL or an invalidation are misses, a fresh entry is a hit, and
 // an error (not cached) is a miss each time.
 func TestGetReportsHitsAndMisses(t *testing.T) {
-	clk := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	rec := &lookups{}
 	c := cache.New[string, string](cache.Options{TTL: time.Minute, Now: clk.Now, Name: "clients", Recorder: rec})
 	l := &loader{value: "v1"}
 	get(t, c, "a", l) // miss
 	get(t, c, "a", l) // hit
-	clk.t = clk.t.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	get(t, c, "a", l) // expired: miss
 	get(t, c, "a", l) // hit
 	c.Invalidate("a")

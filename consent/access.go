@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -131,7 +132,7 @@ func (p *Pages) handleAccessRequest(w http.ResponseWriter, r *http.Request) {
 		p.renderAccessRequest(w, r, http.StatusUnprocessableEntity, sess, v, role)
 		return
 	}
-	actor := domain.Actor{Type: store.ActorUser, ID: sess.User.ID, IP: remoteIP(r)}
+	actor := domain.Actor{Type: store.ActorUser, ID: sess.User.ID, IP: clientaddr.IP(r)}
 	_, err = p.svc.SubmitAccessRequest(r.Context(), actor, sess.User.ID, role, purpose)
 	switch {
 	case err == nil, errors.Is(err, store.ErrConflict):

@@ -4,15 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +19,8 @@ import (
 
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
+	"github.com/gatehouse/gatehouse/internal/formdriver"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
@@ -37,30 +35,13 @@ const (
 // testPasswords keeps bcrypt cheap; the cost is not what these tests prove.
 var testPasswords = domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8}
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	t      *testing.T
 	pages  *consent.Pages
 	svc    *domain.Service
 	store  store.Store
 	keys   *keys.Manager
-	clock  *clock
+	clock  *fakeclock.Clock
 	srv    *httptest.Server
 	router *mux.Router
 }
@@ -90,7 +71,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatalf("keys Ensure: %v", err)
 	}
-	clk := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	dopts := o.domain
 	dopts.Passwords = testPasswords
 	dopts.Now = clk.Now
@@ -117,16 +98,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, so tests see every 303.
 func (e *env) browser() *http.Client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &http.Client{
-		Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	return formdriver.NewBrowser("", 0)
 }
 
 func (e *env) createUser(username, email string, status store.UserStatus) store.User {
@@ -269,16 +241,13 @@ func readBody(t *testing.T, resp *http.Response) string {
 	return string(b)
 }
 
-var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-
-// hiddenFields returns the hidden inputs of a page, unescaped.
+// hiddenFields returns the hidden inputs of a page's forms, unescaped.
 func hiddenFields(body string) map[string][]string {
-	out := map[string][]string{}
-	for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
-		name, value := html.UnescapeString(m[1]), html.UnescapeString(m[2])
-		out[name] = append(out[name], value)
+	pg, err := formdriver.Parse(nil, []byte(body))
+	if err != nil {
+		return nil
 	}
-	return out
+	return pg.Hidden()
 }
 
 func csrfFrom(t *testing.T, body string) string {
@@ -290,17 +259,24 @@ func csrfFrom(t *testing.T, body string) string {
 	return v[0]
 }
 
-// login signs in through the login form and returns the final response.
+// login signs in through the login form, as served for returnTo with its
+// hidden fields, and returns the final response.
 func (e *env) login(c *http.Client, username, password, returnTo string) (*http.Response, string) {
 	e.t.Helper()
 	_, body := e.get(c, "/login?return_to="+url.QueryEscape(returnTo))
-	form := url.Values{
-		"username":   {username},
-		"password":   {password},
-		"return_to":  {returnTo},
-		"csrf_token": {csrfFrom(e.t, body)},
+	csrfFrom(e.t, body)
+	pg, err := formdriver.Parse(nil, []byte(body))
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return e.post(c, "/login", form)
+	f := pg.Form("password")
+	if f == nil {
+		e.t.Fatalf("no login form in\n%s", body)
+	}
+	if got := f.Fields.Get("return_to"); got != returnTo {
+		e.t.Fatalf("login form carries return_to %q, want %q", got, returnTo)
+	}
+	return e.post(c, f.Action.String(), f.Values(url.Values{"username": {username}, "password": {password}}))
 }
 
 func cookieNamed(cs []*http.Cookie, name string) *http.Cookie {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -107,9 +108,9 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 	// The domain decides, counts failures toward the lockout, re-hashes old
 	// hashes and writes the audit entry; every refusal looks the same.
-	u, err := p.svc.Authenticate(r.Context(), username, password, remoteIP(r))
+	u, err := p.svc.Authenticate(r.Context(), username, password, clientaddr.IP(r))
 	if errors.Is(err, domain.ErrInvalidCredentials) {
-		p.log.Info("consent: sign-in refused", "ip", remoteIP(r))
+		p.log.Info("consent: sign-in refused", "ip", clientaddr.IP(r))
 		p.renderLogin(w, r, http.StatusUnauthorized, msgInvalidLogin, username, returnTo)
 		return
 	}
@@ -121,7 +122,7 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, "login: start session", err)
 		return
 	}
-	p.log.Info("consent: signed in", "user_id", u.ID, "ip", remoteIP(r))
+	p.log.Info("consent: signed in", "user_id", u.ID, "ip", clientaddr.IP(r))
 	if u.Status == store.StatusPending {
 		// Signed in, but with no access yet: the only thing to do is ask.
 		p.RedirectToAccessRequest(w, r, returnTo)

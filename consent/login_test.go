@@ -101,6 +101,7 @@ func TestLoginSetsSessionCookie(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("User-Agent", strings.Repeat("é", 200)) // 400 bytes
 			req.RemoteAddr = "203.0.113.7:4321"
+			req.Header.Set("X-Forwarded-For", "198.51.100.1") // no proxy is trusted: ignored
 			req.AddCookie(csrf)
 			rec = httptest.NewRecorder()
 			e.router.ServeHTTP(rec, req)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -65,7 +66,7 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 		p.renderRegister(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
-	u, err := p.svc.CreateUser(r.Context(), domain.Actor{Type: store.ActorAnonymous, IP: remoteIP(r)}, domain.NewUser{
+	u, err := p.svc.CreateUser(r.Context(), domain.Actor{Type: store.ActorAnonymous, IP: clientaddr.IP(r)}, domain.NewUser{
 		Username: v.Username,
 		Email:    v.Email,
 		Password: f.Get("password"),
@@ -101,7 +102,7 @@ func (p *Pages) handleRegister(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, "register: start session", err)
 		return
 	}
-	p.log.Info("consent: registered", "user_id", u.ID, "ip", remoteIP(r))
+	p.log.Info("consent: registered", "user_id", u.ID, "ip", clientaddr.IP(r))
 	p.RedirectToAccessRequest(w, r, v.ReturnTo)
 }
 

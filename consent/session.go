@@ -5,12 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -80,7 +79,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.Use
 		User:      u,
 		Previous:  p.requestSessionID(r),
 		UserAgent: r.UserAgent(),
-		IP:        remoteIP(r),
+		IP:        clientaddr.IP(r),
 		Lifetime:  p.opts.SessionLifetime,
 	})
 	if err != nil {
@@ -108,7 +107,7 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) error {
 	if id == "" {
 		return nil
 	}
-	if err := p.svc.EndSession(r.Context(), remoteIP(r), id); err != nil {
+	if err := p.svc.EndSession(r.Context(), clientaddr.IP(r), id); err != nil {
 		return fmt.Errorf("consent: end session: %w", err)
 	}
 	p.log.Info("consent: signed out", "session", id[:12])
@@ -125,19 +124,4 @@ func (p *Pages) clearSessionCookie(w http.ResponseWriter) {
 		Secure:   p.opts.CookieSecure,
 		SameSite: http.SameSiteLaxMode,
 	})
-}
-
-// remoteIP is the peer address; a proxy in front is expected to have
-// rewritten RemoteAddr (we do not trust X-Forwarded-For here). Anything that
-// is not an IP becomes "" so that an inet column never sees garbage.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return ""
-	}
-	return a.Unmap().WithZone("").String()
 }

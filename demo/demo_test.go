@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -20,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/demo"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/formdriver"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
@@ -65,25 +65,21 @@ func TestSignInThroughDemo(t *testing.T) {
 	go func() { _ = hs.Serve(ln) }()
 	t.Cleanup(func() { _ = hs.Close() })
 
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	// The demo and the server share the host: the browser follows every
+	// redirect of the round trip.
+	c := formdriver.NewBrowser(ln.Addr().String(), 10*time.Second)
 
-	body := get(t, c, issuer+"/demo")
-	if !strings.Contains(body, `name="password"`) {
-		t.Fatalf("/demo did not lead to the login form:\n%s", body)
+	pg := page(t, get(t, c, issuer+"/demo"))
+	login := pg.Form("password")
+	if login == nil {
+		t.Fatalf("/demo did not lead to the login form:\n%s", pg.Body)
 	}
-	body = post(t, c, issuer+"/login", url.Values{
-		"csrf_token": {field(t, body, "csrf_token")}, "return_to": {field(t, body, "return_to")},
-		"username": {"ada"}, "password": {"a long password"},
-	})
-	if !strings.Contains(body, `value="allow"`) {
-		t.Fatalf("login did not lead to the consent page:\n%s", body)
+	pg = page(t, submit(t, c, login, url.Values{"username": {"ada"}, "password": {"a long password"}}))
+	consent := pg.FormWithButton("decision", "allow")
+	if consent == nil {
+		t.Fatalf("login did not lead to the consent page:\n%s", pg.Body)
 	}
-	form := url.Values{"decision": {"allow"}}
-	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`).FindAllStringSubmatch(body, -1) {
-		form.Set(m[1], m[2])
-	}
-	body = post(t, c, issuer+"/oauth2/auth/consent", form)
+	body := read(t, submit(t, c, consent, url.Values{"decision": {"allow"}}))
 	for _, want := range []string{"ID token claims (verified)", `"preferred_username": "ada"`, `"email": "ada@example.com"`, `"user"`, "gh_at_"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("demo page lacks %q:\n%s", want, body)
@@ -110,7 +106,7 @@ func TestSignInThroughDemo(t *testing.T) {
 	}
 
 	// The second visit signs in through the session cookie: no form at all.
-	body = get(t, c, issuer+"/demo")
+	body = read(t, get(t, c, issuer+"/demo"))
 	if !strings.Contains(body, `"preferred_username": "ada"`) {
 		t.Errorf("second visit did not sign in silently:\n%s", body)
 	}
@@ -172,24 +168,38 @@ func pageRefs(t *testing.T, body string) []string {
 	return refs
 }
 
-func get(t *testing.T, c *http.Client, u string) string {
+func get(t *testing.T, c *http.Client, u string) *http.Response {
 	t.Helper()
 	resp, err := c.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return read(t, resp)
+	return resp
 }
 
-func post(t *testing.T, c *http.Client, u string, v url.Values) string {
+func submit(t *testing.T, c *http.Client, f *formdriver.Form, overrides url.Values) *http.Response {
 	t.Helper()
-	resp, err := c.PostForm(u, v)
+	resp, err := f.Submit(t.Context(), c, overrides)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return read(t, resp)
+	return resp
 }
 
+// page parses resp, which must be a 200.
+func page(t *testing.T, resp *http.Response) formdriver.Page {
+	t.Helper()
+	pg, err := formdriver.Read(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pg.Status != http.StatusOK {
+		t.Fatalf("%s: status %d\n%s", pg.URL, pg.Status, pg.Body)
+	}
+	return pg
+}
+
+// read returns the body of resp, which must be a 200, unescaped.
 func read(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
@@ -198,13 +208,4 @@ func read(t *testing.T, resp *http.Response) string {
 		t.Fatalf("%s: status %d\n%s", resp.Request.URL, resp.StatusCode, b)
 	}
 	return html.UnescapeString(string(b))
-}
-
-func field(t *testing.T, body, name string) string {
-	t.Helper()
-	m := regexp.MustCompile(`name="` + name + `" value="([^"]*)"`).FindStringSubmatch(body)
-	if m == nil {
-		t.Fatalf("no %s field in:\n%s", name, body)
-	}
-	return m[1]
 }

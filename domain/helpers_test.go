@@ -13,27 +13,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
 )
-
-// clock is a settable time source shared by the store and the service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // notifier records the decisions it is told about.
 type notifier struct {
@@ -63,7 +46,7 @@ func (n *notifier) Calls() []notification {
 type env struct {
 	t     *testing.T
 	ctx   context.Context
-	clock *clock
+	clock *fakeclock.Clock // shared by the store and the service
 	store *memory.Store
 	svc   *domain.Service
 	notes *notifier
@@ -74,7 +57,7 @@ var admin = domain.Actor{Type: store.ActorUser, ID: "00000000-0000-0000-0000-000
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	st := memory.New(memory.WithClock(c.Now))
 	n := &notifier{}
 	svc := domain.NewService(st, domain.Options{

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
@@ -41,7 +42,7 @@ func (o *outcomes) take() []string {
 // to tell apart; callers still see one ErrInvalidCredentials for every
 // refusal.
 func TestAuthenticateReportsItsOutcome(t *testing.T) {
-	c := &clock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	c := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	rec := &outcomes{}
 	svc := domain.NewService(memory.New(memory.WithClock(c.Now)), domain.Options{
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},

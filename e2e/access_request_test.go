@@ -70,7 +70,7 @@ func TestAccessRequestJourney(t *testing.T) {
 	if form.Status != http.StatusOK || form.URL.Path != "/access/request" {
 		t.Fatalf("after sign-in: status %d at %s, want the request-access page\n%s", form.Status, form.URL.Path, snippet(form.Body))
 	}
-	f := form.form("csrf_token")
+	f := form.Form("csrf_token")
 	if f == nil || f.Action.Path != "/access/request" || f.Method != http.MethodPost {
 		t.Fatalf("no request-access form on the page\n%s", snippet(form.Body))
 	}
@@ -206,7 +206,7 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 
 	// The signed-in browser is sent to the login page...
 	pg := readPage(t, get(t, browser, rp.newAuthRequest(t, false).URL))
-	if pg.form("password") == nil {
+	if pg.Form("password") == nil {
 		t.Fatalf("a disabled user's session still counts: status %d at %s", pg.Status, pg.URL.Path)
 	}
 	// ...and the right password does not get it further, in this browser or

@@ -133,7 +133,7 @@ func TestPushedAuthorizationRequest(t *testing.T) {
 			if ct := pg.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Errorf("%s: Content-Type %q, want an HTML error page", b.name, ct)
 			}
-			if pg.form("password") != nil || pg.formWithButton("decision", "allow") != nil {
+			if pg.Form("password") != nil || pg.FormWithButton("decision", "allow") != nil {
 				t.Errorf("%s: a spent request_uri led to a login or consent page", b.name)
 			}
 		}

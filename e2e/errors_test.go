@@ -436,7 +436,7 @@ func TestLoginFailures(t *testing.T) {
 		if pg.Status != http.StatusUnauthorized {
 			t.Errorf("%s: status %d, want 401", name, pg.Status)
 		}
-		if pg.form("password") == nil {
+		if pg.Form("password") == nil {
 			t.Errorf("%s: the login form is not shown again", name)
 		}
 		if !strings.Contains(pg.Body, "Invalid username or password.") {
@@ -447,7 +447,7 @@ func TestLoginFailures(t *testing.T) {
 				t.Errorf("%s: the page says %q", name, leak)
 			}
 		}
-		if f := pg.form("password"); f != nil && f.Fields.Get("password") != "" {
+		if f := pg.Form("password"); f != nil && f.Fields.Get("password") != "" {
 			t.Errorf("%s: the password is echoed back", name)
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -21,11 +20,11 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/uuid"
-	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/formdriver"
 	"github.com/gatehouse/gatehouse/internal/logcheck"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/store"
@@ -264,24 +263,8 @@ func (ts *testServer) createPublicClient(t *testing.T, mutate func(*store.Client
 
 func (ts *testServer) newBrowser(t *testing.T) *http.Client {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatalf("cookie jar: %v", err)
-	}
-	issuer, _ := url.Parse(ts.URL)
-	return &http.Client{
-		Jar:     jar,
-		Timeout: requestTimeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if req.URL.Host != issuer.Host {
-				return http.ErrUseLastResponse
-			}
-			if len(via) >= 10 {
-				return errors.New("more than 10 redirects")
-			}
-			return nil
-		},
-	}
+	issuer, _ := url.Parse(ts.URL) // httptest's own URL
+	return formdriver.NewBrowser(issuer.Host, requestTimeout)
 }
 
 // httpClient is a plain client that never follows redirects (for the back
@@ -389,13 +372,13 @@ func (rp *relyingParty) authorize(t *testing.T, browser *http.Client, ar authReq
 		}
 		pg := readPage(t, resp)
 		switch {
-		case pg.form("password") != nil:
+		case pg.Form("password") != nil:
 			if u == nil {
 				t.Fatalf("login page shown but the test expected a signed-in browser")
 			}
 			res.SawLogin = true
 			resp = login(t, browser, pg.URL.String(), u.Username, u.Password)
-		case pg.formWithButton("decision", "allow") != nil:
+		case pg.FormWithButton("decision", "allow") != nil:
 			res.SawConsent = true
 			resp = consent(t, browser, pg, "allow")
 		default:
@@ -479,141 +462,30 @@ func (rp *relyingParty) verifyIDToken(t *testing.T, tok *oauth2.Token, nonce str
 }
 
 // ---------------------------------------------------------------------------
-// Pages: fetching, scraping and submitting forms.
+// Pages: fetching, scraping and submitting forms (internal/formdriver),
+// failing the test where the driver returns an error.
 
 // page is a fetched HTML page with its forms.
-type page struct {
-	Status int
-	URL    *url.URL
-	Header http.Header
-	Body   string
-	Title  string
-	Forms  []htmlForm
-}
-
-type htmlForm struct {
-	Action  *url.URL // resolved against the page URL
-	Method  string
-	Fields  url.Values        // named inputs and their values (not buttons)
-	Types   map[string]string // input name -> type
-	Buttons []formButton
-}
-
-type formButton struct{ Name, Value string }
-
-// form returns the first form with an input named name, or nil.
-func (p page) form(name string) *htmlForm {
-	for i := range p.Forms {
-		if _, ok := p.Forms[i].Types[name]; ok {
-			return &p.Forms[i]
-		}
-	}
-	return nil
-}
-
-// formWithButton returns the first form with a submit button name=value.
-func (p page) formWithButton(name, value string) *htmlForm {
-	for i := range p.Forms {
-		for _, b := range p.Forms[i].Buttons {
-			if b.Name == name && b.Value == value {
-				return &p.Forms[i]
-			}
-		}
-	}
-	return nil
-}
+type page = formdriver.Page
 
 // readPage reads and parses resp (closing it).
 func readPage(t *testing.T, resp *http.Response) page {
 	t.Helper()
-	defer closeBody(resp)
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	pg, err := formdriver.Read(resp)
 	if err != nil {
-		t.Fatalf("read %s: %v", resp.Request.URL.Redacted(), err)
+		t.Fatal(err)
 	}
-	pg := page{Status: resp.StatusCode, URL: resp.Request.URL, Header: resp.Header, Body: string(body)}
-	doc, err := html.Parse(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse HTML of %s: %v", pg.URL.Redacted(), err)
-	}
-	var cur *htmlForm
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			switch n.Data {
-			case "title":
-				if n.FirstChild != nil && pg.Title == "" {
-					pg.Title = strings.TrimSpace(n.FirstChild.Data)
-				}
-			case "form":
-				action, err := pg.URL.Parse(attr(n, "action"))
-				if err != nil {
-					t.Fatalf("form action %q: %v", attr(n, "action"), err)
-				}
-				method := strings.ToUpper(attr(n, "method"))
-				if method == "" {
-					method = http.MethodGet
-				}
-				pg.Forms = append(pg.Forms, htmlForm{Action: action, Method: method, Fields: url.Values{}, Types: map[string]string{}})
-				cur = &pg.Forms[len(pg.Forms)-1]
-				for c := n.FirstChild; c != nil; c = c.NextSibling {
-					walk(c)
-				}
-				cur = nil
-				return
-			case "input":
-				if cur != nil && attr(n, "name") != "" {
-					typ := strings.ToLower(attr(n, "type"))
-					if typ == "" {
-						typ = "text"
-					}
-					if typ == "submit" {
-						cur.Buttons = append(cur.Buttons, formButton{attr(n, "name"), attr(n, "value")})
-						break
-					}
-					cur.Types[attr(n, "name")] = typ
-					cur.Fields.Add(attr(n, "name"), attr(n, "value"))
-				}
-			case "button":
-				if cur != nil {
-					typ := strings.ToLower(attr(n, "type"))
-					if typ == "" || typ == "submit" {
-						cur.Buttons = append(cur.Buttons, formButton{attr(n, "name"), attr(n, "value")})
-					}
-				}
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
 	return pg
 }
 
-func attr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
 // submit posts the form's fields with the overrides set.
-func submit(t *testing.T, browser *http.Client, f *htmlForm, overrides url.Values) *http.Response {
+func submit(t *testing.T, browser *http.Client, f *formdriver.Form, overrides url.Values) *http.Response {
 	t.Helper()
-	if f.Method != http.MethodPost {
-		t.Fatalf("form to %s has method %s, want POST", f.Action, f.Method)
+	resp, err := f.Submit(ctxT(t), browser, overrides)
+	if err != nil {
+		t.Fatal(err)
 	}
-	values := url.Values{}
-	for k, v := range f.Fields {
-		values[k] = append([]string(nil), v...)
-	}
-	for k, v := range overrides {
-		values[k] = v
-	}
-	return postForm(t, browser, f.Action.String(), values, nil)
+	return resp
 }
 
 // login GETs the login page at loginURL, checks its form carries csrf_token
@@ -631,9 +503,9 @@ func login(t *testing.T, browser *http.Client, loginURL, username, password stri
 
 // loginForm returns the login form of pg, failing unless it has every field
 // the server needs.
-func loginForm(t *testing.T, pg page) *htmlForm {
+func loginForm(t *testing.T, pg page) *formdriver.Form {
 	t.Helper()
-	f := pg.form("password")
+	f := pg.Form("password")
 	if f == nil {
 		t.Fatalf("no login form on %s (status %d, title %q)\n%s", pg.URL.Redacted(), pg.Status, pg.Title, snippet(pg.Body))
 	}
@@ -658,13 +530,13 @@ func consent(t *testing.T, browser *http.Client, pg page, decision string) *http
 	return submit(t, browser, f, url.Values{"decision": {decision}})
 }
 
-func consentForm(t *testing.T, pg page) *htmlForm {
+func consentForm(t *testing.T, pg page) *formdriver.Form {
 	t.Helper()
-	f := pg.formWithButton("decision", "allow")
+	f := pg.FormWithButton("decision", "allow")
 	if f == nil {
 		t.Fatalf("no consent form on %s (status %d, title %q)\n%s", pg.URL.Redacted(), pg.Status, pg.Title, snippet(pg.Body))
 	}
-	if pg.formWithButton("decision", "deny") != f {
+	if pg.FormWithButton("decision", "deny") != f {
 		t.Errorf("consent form has no deny button in the same form")
 	}
 	for _, name := range []string{"csrf_token", "request", "binding"} {

@@ -22,6 +22,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
@@ -53,25 +54,7 @@ func forEachStore(t *testing.T, fn func(t *testing.T, s store.SigningKeys)) {
 	}
 }
 
-// clock is an injectable, advanceable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Now().UTC().Truncate(time.Second)) }
 
 func newSecret(t *testing.T) []byte {
 	t.Helper()
@@ -87,7 +70,7 @@ const (
 	cacheTTL    = 30 * time.Second
 )
 
-func newManager(t *testing.T, s store.SigningKeys, secret []byte, c *clock, alg string) *keys.Manager {
+func newManager(t *testing.T, s store.SigningKeys, secret []byte, c *fakeclock.Clock, alg string) *keys.Manager {
 	t.Helper()
 	m, err := keys.NewManager(s, secret, keys.Options{Algorithm: alg, RetireAfter: retireAfter, CacheTTL: cacheTTL, Now: c.Now})
 	if err != nil {

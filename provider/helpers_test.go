@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/formdriver"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
@@ -235,14 +233,7 @@ type browser struct {
 }
 
 func (e *testEnv) newBrowser() *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return &browser{t: e.t, e: e, c: &http.Client{
-		Jar:           jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	return &browser{t: e.t, e: e, c: formdriver.NewBrowser("", 0)}
 }
 
 func (b *browser) do(req *http.Request) page {
@@ -285,23 +276,20 @@ func (b *browser) post(u string, form url.Values) page {
 	return b.do(req)
 }
 
-var (
-	hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
-	formAction  = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
-)
-
-// form returns the action and hidden fields of the page's form.
+// form returns the action and fields of the page's first POST form.
 func (p page) form(t *testing.T) (string, url.Values) {
 	t.Helper()
-	m := formAction.FindStringSubmatch(p.body)
-	if m == nil {
-		t.Fatalf("no form on page (status %d): %s", p.status, p.body)
+	pg, err := formdriver.Parse(nil, []byte(p.body))
+	if err != nil {
+		t.Fatal(err)
 	}
-	fields := url.Values{}
-	for _, h := range hiddenInput.FindAllStringSubmatch(p.body, -1) {
-		fields.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	for _, f := range pg.Forms {
+		if f.Method == http.MethodPost {
+			return f.Action.String(), f.Values(nil)
+		}
 	}
-	return html.UnescapeString(m[1]), fields
+	t.Fatalf("no form on page (status %d): %s", p.status, p.body)
+	return "", nil
 }
 
 func (p page) isLogin(t *testing.T) bool {

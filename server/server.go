@@ -19,7 +19,6 @@ import (
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/routes"
 	"github.com/gatehouse/gatehouse/keys"
-	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/telemetry"
@@ -88,24 +87,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: keys: %w", err)
 	}
 
-	var notifier domain.Notifier // nil: no email
-	if cfg.SMTP.Host != "" {
-		notifier = notify.NewSMTP(notify.Options{
-			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
-			From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
-		})
-	}
-	svc := domain.NewService(st, domain.Options{
-		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Notifier:         notifier,
-		Logger:           logger,
-		LockoutThreshold: cfg.Login.MaxFailures,
-		LockoutDuration:  cfg.Login.Lockout,
-		ConsentLifetime:  cfg.Lifetimes.Consent,
-		OnChange:         func(e store.ChangeEvent) { s.apply(s.background, e) },
-		SignIns:          tel,
-		CacheRecorder:    tel,
-	})
+	dopts := DomainOptions(cfg, logger)
+	dopts.OnChange = func(e store.ChangeEvent) { s.apply(s.background, e) }
+	dopts.SignIns, dopts.CacheRecorder = tel, tel
+	svc := domain.NewService(st, dopts)
 
 	pages, err := consent.New(svc, km, consent.Options{
 		Issuer:              cfg.Issuer,

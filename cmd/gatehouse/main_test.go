@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,16 +57,22 @@ func newDBEnv(t *testing.T) (*env, string) {
 	return e, url
 }
 
+// newApp is the app a run of the CLI in e uses.
+func (e *env) newApp(stdout, stderr io.Writer) *app {
+	return &app{
+		configPath: e.configPath,
+		lookupEnv:  func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok },
+		stdin:      strings.NewReader(e.stdin),
+		stdout:     stdout,
+		stderr:     stderr,
+		now:        time.Now,
+	}
+}
+
 func (e *env) run(args ...string) result {
 	e.t.Helper()
 	var stdout, stderr bytes.Buffer
-	a := &app{
-		lookupEnv: func(k string) (string, bool) { v, ok := e.vars[k]; return v, ok },
-		stdin:     strings.NewReader(e.stdin),
-		stdout:    &stdout,
-		stderr:    &stderr,
-		now:       time.Now,
-	}
+	a := e.newApp(&stdout, &stderr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	code := execute(ctx, a, append([]string{"--config", e.configPath}, args...))

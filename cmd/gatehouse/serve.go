@@ -278,13 +278,12 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, sr
 }
 
 // newService is the domain service every command (and dev seeding) goes
-// through, with the password policy of cfg.
+// through, with the server's settings from cfg (server.DomainOptions) and
+// the app's clock.
 func (a *app) newService(cfg config.Config, st store.Store) *domain.Service {
-	return domain.NewService(st, domain.Options{
-		Passwords: domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Now:       a.now,
-		Logger:    a.logger,
-	})
+	opts := server.DomainOptions(cfg, a.logger)
+	opts.Now = a.now
+	return domain.NewService(st, opts)
 }
 
 // createDevClient registers c and returns its generated secret, or "" if a

@@ -16,9 +16,11 @@ import (
 // validates, hashes and audits exactly as the resource API does. The caller
 // closes the store.
 func (a *app) openService(ctx context.Context) (*domain.Service, store.Store, error) {
-	// The service hashes passwords with these settings; a policy weaker
-	// than the server's would let the CLI store passwords the server refuses.
-	if err := a.cfg.ValidateFields("password"); err != nil {
+	// The service hashes passwords, counts sign-in failures and sends
+	// decision emails with these settings, as the server does; a policy
+	// weaker than the server's would let the CLI store passwords the server
+	// refuses.
+	if err := a.cfg.ValidateFields("password", "login", "smtp"); err != nil {
 		return nil, nil, err
 	}
 	st, err := a.openStore(ctx)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/fakeclock"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
 	"github.com/gatehouse/gatehouse/store/storetest"
@@ -16,13 +17,8 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
 }
 
-// fakeClock is a settable clock for WithClock.
-type fakeClock struct{ now time.Time }
-
-func (c *fakeClock) Now() time.Time { return c.now }
-
 func TestClock(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 678_901_234, time.FixedZone("X", 3600))}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 678_901_234, time.FixedZone("X", 3600)))
 	s := memory.New(memory.WithClock(clock.Now))
 	ctx := t.Context()
 
@@ -31,7 +27,7 @@ func TestClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := clock.now.UTC().Truncate(time.Microsecond)
+	want := clock.Now().UTC().Truncate(time.Microsecond)
 	if !r.CreatedAt.Equal(want) || r.CreatedAt.Location() != time.UTC || !r.UpdatedAt.Equal(want) {
 		t.Errorf("admin CreatedAt/UpdatedAt = %v/%v, want %v in UTC", r.CreatedAt, r.UpdatedAt, want)
 	}
@@ -40,7 +36,7 @@ func TestClock(t *testing.T) {
 	if err := s.CreateClient(ctx, store.Client{ID: "c"}); err != nil {
 		t.Fatal(err)
 	}
-	p := store.PARRequest{RequestURI: "urn:x", ClientID: "c", ExpiresAt: clock.now.Add(time.Minute), Request: json.RawMessage(`{}`)}
+	p := store.PARRequest{RequestURI: "urn:x", ClientID: "c", ExpiresAt: clock.Now().Add(time.Minute), Request: json.RawMessage(`{}`)}
 	if err := s.CreatePARRequest(ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +49,7 @@ func TestClock(t *testing.T) {
 		{"at expiry", time.Second, store.ErrNotFound},
 	}
 	for _, st := range steps {
-		clock.now = clock.now.Add(st.advance)
+		clock.Advance(st.advance)
 		_, err := s.GetPARRequest(ctx, p.RequestURI)
 		if !errors.Is(err, st.want) {
 			t.Errorf("%s: GetPARRequest = %v, want %v", st.name, err, st.want)

@@ -45,15 +45,7 @@ func (s *Store) IsJWTIDUsed(ctx context.Context, jti string, now time.Time) (boo
 
 // DeleteExpiredJWTIDs removes up to limit expired records.
 func (s *Store) DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM jwt_ids WHERE ctid IN (
-		SELECT ctid FROM jwt_ids WHERE expires_at <= $1 LIMIT $2)`, now, limit)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired JWT ids: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteExpired(ctx, expiringJWTIDs, "JWT ids", now, limit)
 }
 
 // ---------------------------------------------------------------------------

@@ -49,16 +49,9 @@ func (s *Store) DeletePARRequest(ctx context.Context, requestURI string) error {
 	return nil
 }
 
+// DeleteExpiredPARRequests removes up to limit expired requests.
 func (s *Store) DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM par_requests WHERE ctid IN (
-		SELECT ctid FROM par_requests WHERE expires_at <= $1 LIMIT $2)`, now, limit)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired PAR requests: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteExpired(ctx, expiringPARRequests, "PAR requests", now, limit)
 }
 
 // ---------------------------------------------------------------------------
@@ -150,15 +143,7 @@ func (s *Store) ListLoginSessions(ctx context.Context, userID string, now time.T
 
 // DeleteExpiredLoginSessions removes up to limit expired sessions.
 func (s *Store) DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error) {
-	if limit <= 0 {
-		return 0, nil
-	}
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM login_sessions WHERE ctid IN (
-		SELECT ctid FROM login_sessions WHERE expires_at <= $1 LIMIT $2)`, now, limit)
-	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired login sessions: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+	return s.deleteExpired(ctx, expiringLoginSessions, "login sessions", now, limit)
 }
 
 // ---------------------------------------------------------------------------

@@ -168,10 +168,7 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit in
 	}
 	var n int
 	err := s.inTx(ctx, func(ctx context.Context) error {
-		rows, err := s.db(ctx).Query(ctx, `
-			DELETE FROM oauth_tokens WHERE ctid IN (
-				SELECT ctid FROM oauth_tokens WHERE expires_at <= $1 LIMIT $2)
-			RETURNING request_id`, now, limit)
+		rows, err := s.db(ctx).Query(ctx, expiredBatch(expiringTokens, "request_id"), now, limit)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,33 @@
+package server
+
+import (
+	"log/slog"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/notify"
+)
+
+// DomainOptions are the domain service's settings taken from cfg: the
+// password policy, the sign-in lockout and, when SMTP is configured, the
+// email notifier of access-request decisions. New and the CLI's commands
+// both build their service from it, so a policy set in the configuration
+// holds however a change is made. Callers add what is their own (the clock,
+// OnChange).
+func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
+	var notifier domain.Notifier // nil: no email
+	if cfg.SMTP.Host != "" {
+		notifier = notify.NewSMTP(notify.Options{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+			From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
+		})
+	}
+	return domain.Options{
+		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
+		Notifier:         notifier,
+		Logger:           logger,
+		LockoutThreshold: cfg.Login.MaxFailures,
+		LockoutDuration:  cfg.Login.Lockout,
+		ConsentLifetime:  cfg.Lifetimes.Consent,
+	}
+}

@@ -1,0 +1,36 @@
+package server_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/notify"
+	"github.com/gatehouse/gatehouse/server"
+)
+
+func TestDomainOptions(t *testing.T) {
+	cfg := config.Default()
+	cfg.Password.BcryptCost, cfg.Password.MinLength = 11, 12
+	cfg.Login.MaxFailures, cfg.Login.Lockout = 3, 2*time.Hour
+
+	o := server.DomainOptions(cfg, nil)
+	if o.Passwords.BcryptCost != 11 || o.Passwords.MinLength != 12 {
+		t.Errorf("Passwords = %+v, want cost 11, minimum length 12", o.Passwords)
+	}
+	if o.LockoutThreshold != 3 || o.LockoutDuration != 2*time.Hour {
+		t.Errorf("lockout = %d for %v, want 3 for 2h", o.LockoutThreshold, o.LockoutDuration)
+	}
+	if o.Notifier != nil {
+		t.Errorf("Notifier = %T without smtp.host, want none", o.Notifier)
+	}
+	// What is the caller's own is left to it.
+	if o.Now != nil || o.OnChange != nil {
+		t.Errorf("Now or OnChange set: they belong to the caller")
+	}
+
+	cfg.SMTP.Host, cfg.SMTP.From = "mail.example.com", "gatehouse <no-reply@example.com>"
+	if n, ok := server.DomainOptions(cfg, nil).Notifier.(*notify.SMTP); !ok || n == nil {
+		t.Errorf("Notifier = %T with smtp.host set, want *notify.SMTP", server.DomainOptions(cfg, nil).Notifier)
+	}
+}
