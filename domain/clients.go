@@ -144,39 +144,26 @@ func (s *Service) ListClients(ctx context.Context) ([]store.Client, error) {
 // authorization_code grant, none without). A patch that changes nothing
 // records nothing; the secret is never changed here.
 func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p ClientPatch) (store.Client, error) {
-	var out store.Client
-	err := s.inTx(ctx, "update client", func(ctx context.Context) error {
-		cur, err := s.store.GetClient(ctx, id)
-		if err != nil {
-			return err
-		}
+	out, err := update(ctx, s, a, s.clientRecord(), id, "client.update", func(ctx context.Context, cur store.Client) (store.Client, error) {
 		next := applyClientPatch(cur, p)
 		if err := ValidateClient(next); err != nil {
-			return err
+			return store.Client{}, err
 		}
-		if err := s.validateClientRoles(ctx, next); err != nil {
-			return err
-		}
-		c := diff(clientFields(cur), clientFields(next))
-		if len(c) == 0 {
-			out = cur
-			return nil
-		}
-		next.UpdatedAt = s.now()
-		if err := s.store.UpdateClient(ctx, next); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, a, "client.update", TargetClient, id, c); err != nil {
-			return err
-		}
-		out, err = s.store.GetClient(ctx, id)
-		return err
-	})
+		return next, s.validateClientRoles(ctx, next)
+	}, nil)
 	if err != nil {
 		return store.Client{}, err
 	}
 	s.changed(store.ChangeClient, id)
 	return out, nil
+}
+
+func (s *Service) clientRecord() record[store.Client] {
+	return record[store.Client]{
+		what: "update client", target: TargetClient,
+		get: s.store.GetClient, put: s.store.UpdateClient, fields: clientFields,
+		touch: func(c *store.Client, now time.Time) { c.UpdatedAt = now },
+	}
 }
 
 func applyClientPatch(c store.Client, p ClientPatch) store.Client {

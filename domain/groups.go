@@ -3,6 +3,7 @@ package domain
 import (
 	"context"
 	"fmt"
+	"time"
 	"slices"
 
 	"github.com/google/uuid"
@@ -114,15 +115,10 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 	if err := notFoundID("group", id); err != nil {
 		return store.Group{}, err
 	}
-	var out store.Group
-	err := s.inTx(ctx, "update group", func(ctx context.Context) error {
-		cur, err := s.store.GetGroup(ctx, id)
-		if err != nil {
-			return err
-		}
+	return update(ctx, s, a, s.groupRecord(), id, "group.update", func(ctx context.Context, cur store.Group) (store.Group, error) {
 		all, err := s.roleMap(ctx)
 		if err != nil {
-			return err
+			return store.Group{}, err
 		}
 		next := cur
 		if p.Name != nil {
@@ -136,28 +132,16 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 		}
 		var v problems
 		next = v.checkGroup(next, all)
-		if err := v.err(); err != nil {
-			return err
-		}
-		c := diff(groupFields(cur), groupFields(next))
-		if len(c) == 0 {
-			out = cur
-			return nil
-		}
-		next.UpdatedAt = s.now()
-		if err := s.store.UpdateGroup(ctx, next); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, a, "group.update", TargetGroup, id, c); err != nil {
-			return err
-		}
-		out, err = s.store.GetGroup(ctx, id)
-		return err
-	})
-	if err != nil {
-		return store.Group{}, err
+		return next, v.err()
+	}, nil)
+}
+
+func (s *Service) groupRecord() record[store.Group] {
+	return record[store.Group]{
+		what: "update group", target: TargetGroup,
+		get: s.store.GetGroup, put: s.store.UpdateGroup, fields: groupFields,
+		touch: func(g *store.Group, now time.Time) { g.UpdatedAt = now },
 	}
-	return out, nil
 }
 
 // DeleteGroup removes the group ("group.delete").
