@@ -3,8 +3,8 @@ package domain
 import (
 	"context"
 	"fmt"
-	"time"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
