@@ -290,3 +290,36 @@ func TestRouteErrors(t *testing.T) {
 	r = e.call(ctxT(t), apiRequest{Method: http.MethodGet, Path: "/users", Token: "garbage"})
 	want(t, r, http.StatusUnauthorized, "a garbage token")
 }
+
+// TestNoTokenForSomeoneMorePowerful is the manager-to-admin escalation:
+// a manager may not mint a user token for an admin (403 problem+json),
+// and a token it may mint (for a peer) is audited with both identities.
+func TestNoTokenForSomeoneMorePowerful(t *testing.T) {
+	e := newMemoryEnv(t)
+	mgr := e.createUser(t, "manager")
+	boss := e.createUser(t, "admin")
+	peer := e.createUser(t, "manager")
+	tok := e.signIn(t, mgr)
+
+	r := e.do(t, http.MethodPost, "/tokens", tok, map[string]any{"name": "as boss", "kind": "user", "user_id": boss.ID})
+	want(t, r, http.StatusForbidden, "a user token for an admin, made by a manager")
+	if p := r.problem(t); !strings.Contains(p.Detail, "users:roles") {
+		t.Errorf("the refusal does not name what the manager lacks: %+v", p)
+	}
+
+	r = e.do(t, http.MethodPost, "/tokens", tok, map[string]any{"name": "as peer", "kind": "user", "user_id": peer.ID})
+	want(t, r, http.StatusCreated, "a user token for a peer")
+	secret := r.str("token")
+	e.logs.Secret(secret)
+	mark := e.lastAuditID(t)
+	want(t, e.do(t, http.MethodPatch, "/users/me", secret, map[string]any{"full_name": "Edited Through A Token"}), http.StatusOK, "PATCH /users/me with the peer's token")
+	entries := e.auditSince(t, mark)
+	if len(entries) != 1 || entries[0].ActorID != peer.ID || entries[0].Act != "user:"+mgr.ID {
+		t.Fatalf("audit %+v, want the peer's update with act user:%s", entries, mgr.ID)
+	}
+	r = e.do(t, http.MethodGet, "/audit?target="+peer.ID, e.signIn(t, boss), nil)
+	want(t, r, http.StatusOK, "GET /audit")
+	if !strings.Contains(string(r.Raw), `"act":"user:`+mgr.ID+`"`) {
+		t.Errorf("the audit view does not show who acted: %s", r.Raw)
+	}
+}

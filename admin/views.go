@@ -320,14 +320,18 @@ type AuditEntryView struct {
 	ID int64     `json:"id"`
 	At time.Time `json:"at"`
 	// Actor is "user:<id>", "client:<id>", "cli", "system" or "anonymous".
-	Actor      string          `json:"actor"`
-	ActorType  string          `json:"actor_type"`
-	ActorID    string          `json:"actor_id,omitempty"`
-	Action     string          `json:"action"`
-	TargetType string          `json:"target_type,omitempty"`
-	TargetID   string          `json:"target_id,omitempty"`
-	IPAddress  string          `json:"ip_address,omitempty"`
-	Changes    json.RawMessage `json:"changes,omitempty"`
+	Actor      string `json:"actor"`
+	ActorType  string `json:"actor_type"`
+	ActorID    string `json:"actor_id,omitempty"`
+	Action     string `json:"action"`
+	TargetType string `json:"target_type,omitempty"`
+	TargetID   string `json:"target_id,omitempty"`
+	IPAddress  string `json:"ip_address,omitempty"`
+	// Act is who acted on the actor's behalf, through a token it made
+	// for the actor ("user:<id>", ...); absent when the actor acted for
+	// itself.
+	Act     string          `json:"act,omitempty"`
+	Changes json.RawMessage `json:"changes,omitempty"`
 }
 
 // NewAuditEntryView shows e.
@@ -342,6 +346,7 @@ func NewAuditEntryView(e store.AuditEntry) AuditEntryView {
 		TargetType: e.TargetType,
 		TargetID:   e.TargetID,
 		IPAddress:  e.IPAddress,
+		Act:        e.Act,
 		Changes:    e.Changes,
 	}
 }

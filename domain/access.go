@@ -189,7 +189,7 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 		if req.Status != store.RequestPending {
 			return conflict("request %s is %s already", id, req.Status)
 		}
-		if p.User != nil && p.User.ID == req.UserID {
+		if p.isOrActsFor(req.UserID) {
 			return forbidden("a request is decided by someone else than its author")
 		}
 		if status == store.RequestApproved {
@@ -202,7 +202,7 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 			}
 			if _, ok := all[role]; !ok {
 				v.add("role", "%q is not a role", role)
-			} else if (role == AdminRole || !slices.Contains(p.Roles, role)) && !p.Can(store.PermUsersRoles) {
+			} else if (role == AdminRole || !p.holdsRole(role)) && !p.Can(store.PermUsersRoles) {
 				return forbidden("granting %q needs %s", role, store.PermUsersRoles)
 			}
 		}

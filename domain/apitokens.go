@@ -104,7 +104,7 @@ func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken
 		ID:        uuid.NewString(),
 		Name:      name,
 		Kind:      in.Kind,
-		CreatedBy: p.Actor.String(),
+		CreatedBy: p.maker(),
 		CreatedAt: now,
 		ExpiresAt: now.Add(in.ExpiresIn),
 	}
@@ -122,6 +122,14 @@ func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken
 		t.UserID, t.ClientID = in.UserID, in.ClientID
 		if target.User != nil {
 			t.UserID = target.User.ID
+		}
+		// A token made for someone else is never a way up: its principal
+		// may hold nothing its maker lacks (a manager cannot mint an
+		// admin's token and act as the admin).
+		if in.Kind != store.TokenPersonal {
+			if extra := missing(target.Permissions, p.Permissions); len(extra) > 0 {
+				return forbidden("the token's principal holds %s, which you do not hold", strings.Join(extra, ", "))
+			}
 		}
 		// What the token may carry: its principal's permissions, and never
 		// more than the issuer's own (a manager cannot mint an admin's
@@ -210,6 +218,18 @@ func newAPITokenSecret() (string, error) {
 		return "", fmt.Errorf("domain: API token secret: %w", err)
 	}
 	return APITokenPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// missing lists, sorted, the permissions of want that have does not hold.
+func missing(want, have map[string]bool) []string {
+	var out []string
+	for k, ok := range want {
+		if ok && !have[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func intersect(a, b map[string]bool) map[string]bool {
@@ -343,6 +363,17 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 		scopes[sc] = true
 	}
 	p.Permissions = intersect(p.Permissions, scopes)
+	issuer, err := s.tokenIssuer(ctx, t, p)
+	if err != nil {
+		return Principal{}, err
+	}
+	if issuer != nil {
+		// Made by one principal for another: it acts with at most what
+		// both may do now, and says who is behind it.
+		p.Permissions = intersect(p.Permissions, issuer.Permissions)
+		p.Issuer = issuer
+		p.Actor.Act = t.CreatedBy
+	}
 	p.APITokenID = t.ID
 	p.Actor.IP = ip
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= apiTokenTouchInterval {
@@ -352,6 +383,42 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 		}
 	}
 	return p, nil
+}
+
+// tokenIssuer is the principal that made t, as it stands now, when that is
+// someone else than the principal t acts as; nil when t is the subject's
+// own or was made by an operator (the CLI, the system). A maker that is gone
+// or may no longer act takes the token with it.
+func (s *Service) tokenIssuer(ctx context.Context, t store.APIToken, subject Principal) (*Principal, error) {
+	if t.CreatedBy == subject.Actor.String() {
+		return nil, nil
+	}
+	kind, id, _ := strings.Cut(t.CreatedBy, ":")
+	var (
+		issuer Principal
+		err    error
+	)
+	switch store.ActorType(kind) {
+	case store.ActorUser:
+		var u store.User
+		if u, err = s.store.GetUser(ctx, id); err == nil {
+			issuer, err = s.UserPrincipal(ctx, u)
+		}
+	case store.ActorClient:
+		var c store.Client
+		if c, err = s.store.GetClient(ctx, id); err == nil {
+			issuer, err = s.ClientPrincipal(ctx, c)
+		}
+	default:
+		return nil, nil
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrUnauthenticated) {
+		return nil, fmt.Errorf("domain: API token %s: its maker %s may no longer act: %w", t.ID, t.CreatedBy, ErrUnauthenticated)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("domain: API token: %w", err)
+	}
+	return &issuer, nil
 }
 
 // tokenPrincipal is the principal a token acts as, as it stands now.

@@ -175,6 +175,7 @@ func (s *Service) audit(ctx context.Context, a Actor, action, targetType, target
 		TargetType: targetType,
 		TargetID:   targetID,
 		IPAddress:  a.IP,
+		Act:        a.Act,
 		Changes:    raw,
 	})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/cache"
@@ -17,6 +19,10 @@ type Actor struct {
 	Type store.ActorType
 	ID   string // user id, client id; "" for the CLI and the system
 	IP   string
+	// Act is who acts on this actor's behalf (Actor.String of the issuer)
+	// when the request carries a token one principal made for another;
+	// "" when the actor acts for itself. Audit entries record both.
+	Act string
 }
 
 // CLIActor is the actor of every CLI command.
@@ -48,10 +54,43 @@ type Principal struct {
 	Permissions map[string]bool
 	// APITokenID is set when the caller used an API token.
 	APITokenID string
+	// Issuer is set when the caller used a token someone else made for
+	// it: the maker, as it stands now. The principal's Permissions are
+	// already within the issuer's; Issuer is for the checks that are
+	// about persons ("not your own request", "only roles you hold").
+	Issuer *Principal
 }
 
 // Can reports whether the principal holds the permission.
 func (p Principal) Can(permission string) bool { return p.Permissions[permission] }
+
+// maker is who a token this principal makes is recorded as made by: the
+// one acting through a token someone made for it, if so, so that what it
+// makes stays within that one's permissions too.
+func (p Principal) maker() string {
+	if p.Actor.Act != "" {
+		return p.Actor.Act
+	}
+	return p.Actor.String()
+}
+
+// isOrActsFor reports whether the user with id is the principal, or the
+// one acting through a token it made.
+func (p Principal) isOrActsFor(userID string) bool {
+	if p.User != nil && strings.EqualFold(p.User.ID, userID) {
+		return true
+	}
+	return p.Issuer != nil && p.Issuer.isOrActsFor(userID)
+}
+
+// holdsRole reports whether the principal, and its issuer when it acts
+// through someone else's token, both hold role.
+func (p Principal) holdsRole(role string) bool {
+	if !slices.Contains(p.Roles, role) {
+		return false
+	}
+	return p.Issuer == nil || p.Issuer.holdsRole(role)
+}
 
 // Notifier tells a user about the decision on its access request. Called
 // after the decision is committed; a failure is logged, never undoes it.

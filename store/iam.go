@@ -223,6 +223,10 @@ type AuditEntry struct {
 	TargetType string
 	TargetID   string
 	IPAddress  string
+	// Act names who acted on the actor's behalf ("user:<id>",
+	// "client:<id>", "cli", "system"), when the request carried a token
+	// one principal made for another; "" when the actor acted for itself.
+	Act string
 	// Changes maps field names to Change, as JSON; nil if none.
 	Changes json.RawMessage
 }

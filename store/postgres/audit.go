@@ -13,7 +13,7 @@ import (
 // defaultAuditLimit is ListAudit's page size when the filter names none.
 const defaultAuditLimit = 100
 
-const auditColumns = `id, at, actor_type, actor_id, action, target_type, target_id, ip_address, changes`
+const auditColumns = `id, at, actor_type, actor_id, action, target_type, target_id, ip_address, act, changes`
 
 // AppendAudit inserts e; the identity column assigns the id. Inside the
 // caller's transaction the entry commits or rolls back with the change it
@@ -21,10 +21,10 @@ const auditColumns = `id, at, actor_type, actor_id, action, target_type, target_
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
 	var id int64
 	err := s.db(ctx).QueryRow(ctx, `INSERT INTO audit_log (at, actor_type, actor_id, action, target_type,
-			target_id, ip_address, changes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			target_id, ip_address, act, changes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		RETURNING id`,
-		e.At, string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress,
+		e.At, string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress, e.Act,
 		jsonArg(e.Changes)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: append audit %q: %w", e.Action, err)
@@ -83,7 +83,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		var e store.AuditEntry
 		var actorType string
 		if err := r.Scan(&e.ID, &e.At, &actorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
-			&e.IPAddress, &e.Changes); err != nil {
+			&e.IPAddress, &e.Act, &e.Changes); err != nil {
 			return store.AuditEntry{}, err
 		}
 		e.ActorType = store.ActorType(actorType)

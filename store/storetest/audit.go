@@ -34,6 +34,7 @@ func testAuditAppendList(f *fixture) {
 	ipv6 := f.newAuditEntry("logout", "")
 	ipv6.ActorType, ipv6.ActorID = store.ActorCLI, ""
 	ipv6.IPAddress = "2001:db8::1"
+	ipv6.Act = "user:0b1d2c3e-0000-4000-8000-0000000000aa"
 	ipv6.Changes = json.RawMessage(`{"roles": {"before": ["viewer"], "after": ["user", "viewer"]}, "n": {"before": 1.5, "after": 12345678901234567890}}`)
 
 	var appended []store.AuditEntry
