@@ -73,7 +73,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if err != nil {
 		return conflict(err, conflictUser)
 	}
-	v, err := a.userView(r.Context(), u, true)
+	v, err := a.userView(r.Context(), u)
 	if err != nil {
 		return err
 	}
@@ -115,17 +115,9 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Princi
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	index, err := a.svc.GroupNames(ctx, ids...)
+	views, err := UserViews(ctx, a.svc, users...)
 	if err != nil {
 		return err
-	}
-	views := make([]UserView, len(users))
-	for i, u := range users {
-		views[i] = NewUserView(u, index[u.ID], nil)
 	}
 	writeJSON(w, http.StatusOK, finish(pg, views, func(v UserView) string { return v.Username }))
 	return nil
@@ -148,26 +140,18 @@ func (a *API) groupID(ctx context.Context, g string) (string, bool, error) {
 	return "", false, nil
 }
 
-// userView shows one user with its groups and, when asked, its effective
-// roles.
-func (a *API) userView(ctx context.Context, u store.User, effective bool) (UserView, error) {
-	index, err := a.svc.GroupNames(ctx, u.ID)
+// userView shows one user as a list shows it.
+func (a *API) userView(ctx context.Context, u store.User) (UserView, error) {
+	v, err := UserViews(ctx, a.svc, u)
 	if err != nil {
 		return UserView{}, err
 	}
-	var roles []string
-	if effective {
-		if roles, err = a.svc.EffectiveRoles(ctx, u); err != nil {
-			return UserView{}, err
-		}
-		roles = orEmpty(roles)
-	}
-	return NewUserView(u, index[u.ID], roles), nil
+	return v[0], nil
 }
 
 // writeUser answers 200 with the user's full view (groups, effective roles).
 func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u store.User) error {
-	v, err := a.userView(r.Context(), u, true)
+	v, err := a.userView(r.Context(), u)
 	if err != nil {
 		return err
 	}

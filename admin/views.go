@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -28,9 +29,8 @@ type UserView struct {
 	Roles []string `json:"roles"`
 	// Groups are the names of the groups the user is a member of.
 	Groups []string `json:"groups"`
-	// EffectiveRoles adds the groups' roles and every ancestor; shown for a
-	// single user, not in lists.
-	EffectiveRoles []string   `json:"effective_roles,omitempty"`
+	// EffectiveRoles adds the groups' roles and every ancestor.
+	EffectiveRoles []string   `json:"effective_roles"`
 	EmailVerified  bool       `json:"email_verified"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
@@ -40,9 +40,10 @@ type UserView struct {
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
-// NewUserView shows u with its groups' names and, when known, its
-// effective roles.
-func NewUserView(u store.User, groups, effectiveRoles []string) UserView {
+// NewUserView shows u with its groups and effective roles. Every answer
+// that shows a user, single or in a list, API or CLI, builds it through
+// UserViews, so that a list item and GET /users/{id} agree field for field.
+func NewUserView(u store.User, m domain.Membership) UserView {
 	prefs := u.Preferences
 	if len(prefs) == 0 {
 		prefs = json.RawMessage(`{}`)
@@ -57,8 +58,8 @@ func NewUserView(u store.User, groups, effectiveRoles []string) UserView {
 		Preferences:    prefs,
 		Status:         string(u.Status),
 		Roles:          orEmpty(u.Roles),
-		Groups:         orEmpty(groups),
-		EffectiveRoles: effectiveRoles,
+		Groups:         orEmpty(m.Groups),
+		EffectiveRoles: orEmpty(m.EffectiveRoles),
 		EmailVerified:  u.EmailVerified,
 		CreatedAt:      u.CreatedAt,
 		UpdatedAt:      u.UpdatedAt,
@@ -66,6 +67,21 @@ func NewUserView(u store.User, groups, effectiveRoles []string) UserView {
 		ExpiresAt:      u.ExpiresAt,
 		LockedUntil:    u.LockedUntil,
 	}
+}
+
+// UserViews shows users with their memberships, read for all of them at
+// once (domain.Service.Memberships), so a page of users costs no query per
+// user.
+func UserViews(ctx context.Context, svc *domain.Service, users ...store.User) ([]UserView, error) {
+	ms, err := svc.Memberships(ctx, users...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserView, len(users))
+	for i, u := range users {
+		out[i] = NewUserView(u, ms[u.ID])
+	}
+	return out, nil
 }
 
 // ClientView is an OAuth 2.0 client, with RFC 7591 field names where one
