@@ -2,9 +2,16 @@ package admin_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // TestListItemEqualsSingleView: a user in a list is shown exactly as GET
@@ -52,5 +59,171 @@ func TestListItemEqualsSingleView(t *testing.T) {
 			}
 			t.Fatalf("user %s not in the list %s", u.ID, list.Raw)
 		})
+	}
+}
+
+// TestExpiredStatus: a user past expires_at is shown as expired, single and
+// in lists, and ?status= filters on that effective status in the query, so
+// pages stay exact.
+func TestExpiredStatus(t *testing.T) {
+	for name, newEnv := range map[string]func(*testing.T) *env{"memory": newMemoryEnv, "postgres": newPostgresEnv} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			tok := e.signIn(t, e.createUser(t, "admin"))
+			past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+			expire := func(u *testUser, at time.Time) {
+				t.Helper()
+				u.ExpiresAt = &at
+				if err := e.Store.UpdateUser(ctxT(t), u.User); err != nil {
+					t.Fatalf("set expires_at: %v", err)
+				}
+			}
+			var expired []string
+			for range 3 {
+				u := e.createUser(t, "viewer")
+				expire(u, past)
+				expired = append(expired, u.ID)
+			}
+			pending := e.createUserWith(t, store.StatusPending)
+			expire(pending, past)
+			expired = append(expired, pending.ID)
+			later := e.createUser(t, "viewer")
+			expire(later, future)
+			locked := e.createUserWith(t, store.StatusLocked, "viewer")
+			expire(locked, past)
+
+			status := func(id string) string {
+				t.Helper()
+				r := e.do(t, http.MethodGet, "/users/"+id, tok, nil)
+				want(t, r, http.StatusOK, "GET /users/{id}")
+				return r.str("status")
+			}
+			for _, id := range expired {
+				if s := status(id); s != "expired" {
+					t.Errorf("user %s past expires_at has status %q, want expired", id, s)
+				}
+			}
+			if s := status(later.ID); s != "active" {
+				t.Errorf("user before expires_at has status %q, want active", s)
+			}
+			if s := status(locked.ID); s != "locked" {
+				t.Errorf("locked user past expires_at has status %q, want locked", s)
+			}
+
+			// ?status=expired one item a page: every page full, each
+			// expired user once.
+			var walked []string
+			cursor := ""
+			for range 10 {
+				r := e.do(t, http.MethodGet, "/users?status=expired&limit=1&cursor="+cursor, tok, nil)
+				want(t, r, http.StatusOK, "GET /users?status=expired")
+				var l struct {
+					Items []struct {
+						ID     string `json:"id"`
+						Status string `json:"status"`
+					} `json:"items"`
+					NextCursor string `json:"next_cursor"`
+				}
+				r.decode(t, &l)
+				if len(l.Items) != 1 && l.NextCursor != "" {
+					t.Fatalf("a page of %d items with a next cursor: %s", len(l.Items), r.Raw)
+				}
+				for _, it := range l.Items {
+					if it.Status != "expired" {
+						t.Errorf("?status=expired listed %s with status %s", it.ID, it.Status)
+					}
+					walked = append(walked, it.ID)
+				}
+				if l.NextCursor == "" {
+					break
+				}
+				cursor = l.NextCursor
+			}
+			slices.Sort(walked)
+			slices.Sort(expired)
+			if !slices.Equal(walked, expired) {
+				t.Errorf("?status=expired walked %v, want %v", walked, expired)
+			}
+
+			r := e.do(t, http.MethodGet, "/users?status=active&limit=200", tok, nil)
+			want(t, r, http.StatusOK, "GET /users?status=active")
+			var active struct {
+				Items []struct {
+					ID     string `json:"id"`
+					Status string `json:"status"`
+				} `json:"items"`
+			}
+			r.decode(t, &active)
+			for _, it := range active.Items {
+				if it.Status != "active" || slices.Contains(expired, it.ID) {
+					t.Errorf("?status=active listed %s with status %s", it.ID, it.Status)
+				}
+			}
+			if len(active.Items) != 2 { // the admin and later
+				t.Errorf("?status=active listed %d users, want 2: %s", len(active.Items), r.Raw)
+			}
+
+			bad := e.do(t, http.MethodGet, "/users?status=gone", tok, nil)
+			want(t, bad, http.StatusUnprocessableEntity, "GET /users?status=gone")
+			if f := bad.problem(t).fields(); !slices.Equal(f, []string{"status"}) {
+				t.Errorf("?status=gone: problem names %v, want [status]", f)
+			}
+		})
+	}
+}
+
+// TestLockoutVisibleToAdmins: failed passwords lock a user out; the user
+// view says until when (while the sign-in page says only "invalid"), and
+// says nothing once the lockout is over.
+func TestLockoutVisibleToAdmins(t *testing.T) {
+	e := newMemoryEnv(t)
+	tok := e.signIn(t, e.createUser(t, "admin"))
+	u := e.createUser(t, "viewer")
+	lockout := config.Default().Login
+	before := time.Now()
+	wrong := *u
+	wrong.Password = "not-the-password"
+	for i := range lockout.MaxFailures {
+		if _, err := e.trySignIn(t, &wrong); !errors.Is(err, errSignInRefused) {
+			t.Fatalf("wrong password %d: %v, want the login page again", i, err)
+		}
+	}
+	if _, err := e.trySignIn(t, u); !errors.Is(err, errSignInRefused) {
+		t.Fatalf("right password while locked out: %v, want the login page again", err)
+	}
+
+	r := e.do(t, http.MethodGet, "/users/"+u.ID, tok, nil)
+	want(t, r, http.StatusOK, "GET /users/{id}")
+	until, err := time.Parse(time.RFC3339Nano, r.str("locked_until"))
+	if err != nil {
+		t.Fatalf("locked_until %q after %d failed passwords: %v; body %s", r.str("locked_until"), lockout.MaxFailures, err, r.Raw)
+	}
+	if lo, hi := before.Add(lockout.Lockout-time.Minute), time.Now().Add(lockout.Lockout+time.Second); until.Before(lo) || until.After(hi) {
+		t.Errorf("locked_until %v, want about %v from now", until, lockout.Lockout)
+	}
+	if r.str("status") != "active" {
+		t.Errorf("a lockout changed the status to %q: it is not a status", r.str("status"))
+	}
+	list := e.do(t, http.MethodGet, "/users?q="+u.Username, tok, nil)
+	want(t, list, http.StatusOK, "GET /users?q=")
+	if !strings.Contains(string(list.Raw), `"locked_until":"`) {
+		t.Errorf("the list item does not show locked_until: %s", list.Raw)
+	}
+
+	// The lockout is over: the record keeps the old time, the view does
+	// not show it.
+	stored, err := e.Store.GetUser(ctxT(t), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	over := time.Now().Add(-time.Second)
+	stored.LockedUntil = &over
+	if err := e.Store.UpdateUser(ctxT(t), stored); err != nil {
+		t.Fatal(err)
+	}
+	r = e.do(t, http.MethodGet, "/users/"+u.ID, tok, nil)
+	want(t, r, http.StatusOK, "GET /users/{id}")
+	if _, ok := r.JSON["locked_until"]; ok {
+		t.Errorf("locked_until shown after the lockout ended: %s", r.Raw)
 	}
 }

@@ -24,7 +24,9 @@ type UserView struct {
 	Department  string          `json:"department"`
 	Goals       []string        `json:"goals"`
 	Preferences json.RawMessage `json:"preferences"`
-	Status      string          `json:"status"`
+	// Status is the effective status: "expired" once a pending or active
+	// user's ExpiresAt has passed (store.User.EffectiveStatus).
+	Status string `json:"status"`
 	// Roles are the roles assigned to the user directly.
 	Roles []string `json:"roles"`
 	// Groups are the names of the groups the user is a member of.
@@ -36,14 +38,18 @@ type UserView struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	LastLoginAt    *time.Time `json:"last_login_at"`
 	ExpiresAt      *time.Time `json:"expires_at"`
-	// LockedUntil is set while repeated failed sign-ins keep the user out.
+	// LockedUntil is set while repeated failed sign-ins keep the user out,
+	// and omitted once the lockout is over: the sign-in page answers a
+	// locked-out user as it answers a wrong password, so this is where an
+	// administrator learns why someone cannot get in.
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
-// NewUserView shows u with its groups and effective roles. Every answer
-// that shows a user, single or in a list, API or CLI, builds it through
-// UserViews, so that a list item and GET /users/{id} agree field for field.
-func NewUserView(u store.User, m domain.Membership) UserView {
+// NewUserView shows u as it is at now, with its groups and effective
+// roles. Every answer that shows a user, single or in a list, API or CLI,
+// builds it through UserViews, so that a list item and GET /users/{id}
+// agree field for field.
+func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 	prefs := u.Preferences
 	if len(prefs) == 0 {
 		prefs = json.RawMessage(`{}`)
@@ -56,7 +62,7 @@ func NewUserView(u store.User, m domain.Membership) UserView {
 		Department:     u.Department,
 		Goals:          orEmpty(u.Goals),
 		Preferences:    prefs,
-		Status:         string(u.Status),
+		Status:         string(u.EffectiveStatus(now)),
 		Roles:          orEmpty(u.Roles),
 		Groups:         orEmpty(m.Groups),
 		EffectiveRoles: orEmpty(m.EffectiveRoles),
@@ -65,21 +71,28 @@ func NewUserView(u store.User, m domain.Membership) UserView {
 		UpdatedAt:      u.UpdatedAt,
 		LastLoginAt:    u.LastLoginAt,
 		ExpiresAt:      u.ExpiresAt,
-		LockedUntil:    u.LockedUntil,
+		LockedUntil:    lockedUntil(u, now),
 	}
 }
 
-// UserViews shows users with their memberships, read for all of them at
-// once (domain.Service.Memberships), so a page of users costs no query per
-// user.
-func UserViews(ctx context.Context, svc *domain.Service, users ...store.User) ([]UserView, error) {
+func lockedUntil(u store.User, now time.Time) *time.Time {
+	if !u.LockedOut(now) {
+		return nil
+	}
+	return u.LockedUntil
+}
+
+// UserViews shows users as they are at now with their memberships, read
+// for all of them at once (domain.Service.Memberships), so a page of users
+// costs no query per user.
+func UserViews(ctx context.Context, svc *domain.Service, now time.Time, users ...store.User) ([]UserView, error) {
 	ms, err := svc.Memberships(ctx, users...)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]UserView, len(users))
 	for i, u := range users {
-		out[i] = NewUserView(u, ms[u.ID])
+		out[i] = NewUserView(u, ms[u.ID], now)
 	}
 	return out, nil
 }

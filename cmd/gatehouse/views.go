@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/domain"
@@ -14,8 +15,8 @@ import (
 // with the same code.
 
 // showUser is the view of one user, as GET /api/v1/users/{id} shows it.
-func showUser(ctx context.Context, svc *domain.Service, u store.User) (admin.UserView, error) {
-	v, err := admin.UserViews(ctx, svc, u)
+func showUser(ctx context.Context, svc *domain.Service, now time.Time, u store.User) (admin.UserView, error) {
+	v, err := admin.UserViews(ctx, svc, now, u)
 	if err != nil {
 		return admin.UserView{}, fmt.Errorf("view of %s: %w", u.Username, err)
 	}
@@ -24,8 +25,8 @@ func showUser(ctx context.Context, svc *domain.Service, u store.User) (admin.Use
 
 // listUsers is the view of a list of users, as GET /api/v1/users shows
 // them: each item as showUser shows it.
-func listUsers(ctx context.Context, svc *domain.Service, users []store.User) ([]admin.UserView, error) {
-	return admin.UserViews(ctx, svc, users...)
+func listUsers(ctx context.Context, svc *domain.Service, now time.Time, users []store.User) ([]admin.UserView, error) {
+	return admin.UserViews(ctx, svc, now, users...)
 }
 
 // views maps a slice of records to their views, never nil, so an empty

@@ -208,7 +208,7 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 			if f.After != "" && u.Username <= f.After {
 				continue
 			}
-			if f.Status != "" && u.Status != f.Status {
+			if f.Status != "" && u.EffectiveStatus(f.Now) != f.Status {
 				continue
 			}
 			if f.Role != "" && !slices.Contains(u.Roles, f.Role) {

@@ -164,21 +164,34 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 // username of the previous page), then reads the page's roles in one more
 // query.
 //
-// The username index serves the order and the cursor; the filters are
-// checked row by row along it. A Query substring (ILIKE) or a rare Status or
+// The username index serves the order and the cursor; the filters (Status
+// among them, judged at f.Now) are checked row by row along it. A Query substring (ILIKE) or a rare Status or
 // Role can therefore walk much of the table to fill one page: acceptable at
 // 100,000 users, a trigram index is the fix if it is not.
 func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
 	var where []string
 	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	// add appends a condition whose $? placeholders take args in order.
+	add := func(cond string, arg ...any) {
+		for _, a := range arg {
+			args = append(args, a)
+			cond = strings.Replace(cond, "$?", fmt.Sprintf("$%d", len(args)), 1)
+		}
+		where = append(where, cond)
 	}
 	if f.After != "" {
 		add(`u.username > $?`, f.After)
 	}
-	if f.Status != "" {
+	// The effective status (store.User.EffectiveStatus) as a condition, so
+	// that the page is cut after it: a filter applied to rows already read
+	// would leave pages short and the cursor unsure.
+	switch f.Status {
+	case "":
+	case store.StatusExpired:
+		add(`u.status IN ('pending', 'active') AND u.expires_at <= $?`, f.Now)
+	case store.StatusPending, store.StatusActive:
+		add(`u.status = $? AND (u.expires_at IS NULL OR u.expires_at > $?)`, string(f.Status), f.Now)
+	default:
 		add(`u.status = $?`, string(f.Status))
 	}
 	if f.Role != "" {
@@ -193,7 +206,8 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		add(`EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = $? AND m.user_id = u.id)`, groupID)
 	}
 	if f.Query != "" {
-		add(`(u.username ILIKE $? OR u.email ILIKE $? OR u.full_name ILIKE $?)`, "%"+escapeLike(f.Query)+"%")
+		pattern := "%" + escapeLike(f.Query) + "%"
+		add(`(u.username ILIKE $? OR u.email ILIKE $? OR u.full_name ILIKE $?)`, pattern, pattern, pattern)
 	}
 	limit := f.Limit
 	if limit <= 0 {

@@ -21,6 +21,7 @@ var userTests = []subtest{
 	{"Delete", testUserDelete},
 	{"ListFilters", testUserListFilters},
 	{"ListOrderAndPages", testUserListPages},
+	{"ListByEffectiveStatus", testUserListEffectiveStatus},
 	{"ListDefaultLimit", testUserListDefaultLimit},
 	{"NoAliasing", testUserNoAliasing},
 }
@@ -297,6 +298,69 @@ func testUserListFilters(f *fixture) {
 		want.Roles = []string{"admin", "analyst"}
 		f.equal("listed user", got[0], want)
 	}
+}
+
+// The Status filter is the effective status at the filter's Now, the rule
+// of store.User.EffectiveStatus: an expiry at or before Now makes a pending
+// or active user expired, and leaves locked and disabled users as they are.
+// Now keeps nanoseconds the backend cannot store, so the boundary case
+// checks that a backend compares as the Go rule does.
+func testUserListEffectiveStatus(f *fixture) {
+	now := f.now.Truncate(time.Microsecond).Add(500 * time.Nanosecond)
+	at := func(d time.Duration) *time.Time { t := now.Truncate(time.Microsecond).Add(d); return &t }
+	byStatus := map[store.UserStatus][]string{}
+	for _, tc := range []struct {
+		username  string
+		status    store.UserStatus
+		expiresAt *time.Time
+		effective store.UserStatus
+	}{
+		{"a-active", store.StatusActive, nil, store.StatusActive},
+		{"b-active-later", store.StatusActive, at(time.Microsecond), store.StatusActive},
+		{"c-active-past", store.StatusActive, at(-time.Hour), store.StatusExpired},
+		{"d-active-at-now", store.StatusActive, at(0), store.StatusExpired},
+		{"e-pending-past", store.StatusPending, at(-time.Minute), store.StatusExpired},
+		{"f-pending-later", store.StatusPending, at(time.Hour), store.StatusPending},
+		{"g-locked-past", store.StatusLocked, at(-time.Hour), store.StatusLocked},
+		{"h-disabled-past", store.StatusDisabled, at(-time.Hour), store.StatusDisabled},
+		{"i-active-past", store.StatusActive, at(-48 * time.Hour), store.StatusExpired},
+	} {
+		u := f.newUser()
+		u.Username, u.Email, u.Status, u.ExpiresAt = tc.username, tc.username+"@example.com", tc.status, tc.expiresAt
+		f.must(f.s.CreateUser(f.ctx, u), "CreateUser %s", tc.username)
+		if got := u.EffectiveStatus(now); got != tc.effective {
+			f.t.Errorf("%s: EffectiveStatus = %s, want %s", tc.username, got, tc.effective)
+		}
+		byStatus[tc.effective] = append(byStatus[tc.effective], tc.username)
+	}
+	for _, st := range []store.UserStatus{store.StatusPending, store.StatusActive, store.StatusLocked, store.StatusDisabled, store.StatusExpired} {
+		got, err := f.s.ListUsers(f.ctx, store.UserFilter{Status: st, Now: now})
+		f.must(err, "ListUsers status %s", st)
+		f.equal("ListUsers status "+string(st), usernames(got), byStatus[st])
+		for _, u := range got {
+			if u.EffectiveStatus(now) != st {
+				f.t.Errorf("ListUsers status %s returned %s, whose effective status is %s", st, u.Username, u.EffectiveStatus(now))
+			}
+		}
+	}
+	// Pages of one: the filter is applied before the limit, so every page
+	// is full and the cursor walks exactly the expired users.
+	var walked []string
+	after := ""
+	for range 10 {
+		got, err := f.s.ListUsers(f.ctx, store.UserFilter{Status: store.StatusExpired, Now: now, After: after, Limit: 1})
+		f.must(err, "ListUsers expired after %q", after)
+		if len(got) == 0 {
+			break
+		}
+		walked = append(walked, usernames(got)...)
+		after = got[0].Username
+	}
+	f.equal("expired users walked one page at a time", walked, byStatus[store.StatusExpired])
+	// A day earlier, nobody had expired but the one past for two days.
+	got, err := f.s.ListUsers(f.ctx, store.UserFilter{Status: store.StatusExpired, Now: now.Add(-24 * time.Hour)})
+	f.must(err, "ListUsers expired a day earlier")
+	f.equal("expired a day earlier", usernames(got), []string{"i-active-past"})
 }
 
 // Pages follow byte order of usernames and the After cursor walks them
