@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,5 +226,194 @@ func TestLockoutVisibleToAdmins(t *testing.T) {
 	want(t, r, http.StatusOK, "GET /users/{id}")
 	if _, ok := r.JSON["locked_until"]; ok {
 		t.Errorf("locked_until shown after the lockout ended: %s", r.Raw)
+	}
+}
+
+type userPage struct {
+	Items []struct {
+		ID        string    `json:"id"`
+		Username  string    `json:"username"`
+		CreatedAt time.Time `json:"created_at"`
+	} `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// walkUsers follows next_cursor from the first page of query and returns
+// the ids in the order listed.
+func (e *env) walkUsers(t *testing.T, tok, query string) []string {
+	t.Helper()
+	var ids []string
+	cursor := ""
+	for range 1000 {
+		r := e.do(t, http.MethodGet, "/users?"+query+"&cursor="+cursor, tok, nil)
+		want(t, r, http.StatusOK, "GET /users?"+query)
+		var pg userPage
+		r.decode(t, &pg)
+		for _, it := range pg.Items {
+			ids = append(ids, it.ID)
+		}
+		if pg.NextCursor == "" {
+			return ids
+		}
+		cursor = pg.NextCursor
+	}
+	t.Fatalf("GET /users?%s: pages do not end", query)
+	return nil
+}
+
+// TestListUsersSorted: newest (or oldest) first with sort=created_at,
+// ties at one instant broken by id, the default order unchanged, and
+// wrong parameters named in a 422.
+func TestListUsersSorted(t *testing.T) {
+	for name, newEnv := range map[string]func(*testing.T) *env{"memory": newMemoryEnv, "postgres": newPostgresEnv} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			admin := e.createUser(t, "admin")
+			tok := e.signIn(t, admin)
+			all := []store.User{admin.User}
+			base := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
+			for i := range 9 {
+				u := e.createUser(t, "viewer")
+				// Three instants, three users each.
+				u.CreatedAt = base.Add(time.Duration(i/3) * time.Minute)
+				if err := e.Store.DeleteUser(ctxT(t), u.ID); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Store.CreateUser(ctxT(t), u.User); err != nil {
+					t.Fatal(err)
+				}
+				all = append(all, u.User)
+			}
+			order := func(desc bool, key func(a, b store.User) int) []string {
+				s := slices.Clone(all)
+				slices.SortFunc(s, func(a, b store.User) int {
+					if desc {
+						return key(b, a)
+					}
+					return key(a, b)
+				})
+				var ids []string
+				for _, u := range s {
+					ids = append(ids, u.ID)
+				}
+				return ids
+			}
+			byCreated := func(a, b store.User) int {
+				if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			}
+			byName := func(a, b store.User) int { return strings.Compare(a.Username, b.Username) }
+			for _, tc := range []struct {
+				query string
+				want  []string
+			}{
+				{"sort=created_at&order=desc", order(true, byCreated)},
+				{"sort=created_at&order=asc", order(false, byCreated)},
+				{"sort=created_at", order(false, byCreated)},
+				{"order=desc", order(true, byName)},
+				{"sort=username", order(false, byName)},
+				{"", order(false, byName)},
+			} {
+				for _, limit := range []string{"1", "2", "200"} {
+					got := e.walkUsers(t, tok, tc.query+"&limit="+limit)
+					if !slices.Equal(got, tc.want) {
+						t.Errorf("%s, %s a page: %v, want %v", tc.query, limit, got, tc.want)
+					}
+				}
+			}
+
+			for _, tc := range []struct {
+				query  string
+				fields []string
+			}{
+				{"sort=email", []string{"sort"}},
+				{"order=newest", []string{"order"}},
+				{"sort=name&order=up", []string{"sort", "order"}},
+			} {
+				r := e.do(t, http.MethodGet, "/users?"+tc.query, tok, nil)
+				want(t, r, http.StatusUnprocessableEntity, "GET /users?"+tc.query)
+				if f := r.problem(t).fields(); !slices.Equal(f, tc.fields) {
+					t.Errorf("%s: problem names %v, want %v", tc.query, f, tc.fields)
+				}
+			}
+			// A cursor is good only in the order it was made for.
+			r := e.do(t, http.MethodGet, "/users?sort=created_at&order=desc&limit=1", tok, nil)
+			want(t, r, http.StatusOK, "first page newest first")
+			cur := r.str("next_cursor")
+			for _, q := range []string{"", "sort=created_at&order=asc", "order=desc"} {
+				r := e.do(t, http.MethodGet, "/users?"+q+"&cursor="+cur, tok, nil)
+				want(t, r, http.StatusUnprocessableEntity, "a newest-first cursor with "+q)
+				if f := r.problem(t).fields(); !slices.Equal(f, []string{"cursor"}) {
+					t.Errorf("cursor with %q: problem names %v, want [cursor]", q, f)
+				}
+			}
+		})
+	}
+}
+
+// TestListUsersNewestFirstWhileInserting pages newest first while users
+// are being created, some at the very instants of existing ones: each user
+// that existed before the first page is listed once, and none twice.
+func TestListUsersNewestFirstWhileInserting(t *testing.T) {
+	for name, newEnv := range map[string]func(*testing.T) *env{"memory": newMemoryEnv, "postgres": newPostgresEnv} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			admin := e.createUser(t, "admin")
+			tok := e.signIn(t, admin)
+			base := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
+			at := func(i int) time.Time { return base.Add(time.Duration(i%6) * time.Second) }
+			existing := []string{admin.ID}
+			mk := func(i int) (store.User, error) {
+				now := time.Now().UTC()
+				u := store.User{ID: newUUID(t), Username: "w-" + randomHex(t, 6), Status: store.StatusActive,
+					CreatedAt: at(i), UpdatedAt: now}
+				u.Email = u.Username + "@example.com"
+				return u, e.Store.CreateUser(ctxT(t), u)
+			}
+			for i := range 30 {
+				u, err := mk(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				existing = append(existing, u.ID)
+			}
+
+			for _, query := range []string{"sort=created_at&order=desc&limit=3", "sort=created_at&order=asc&limit=3"} {
+				errs := make(chan error, 3)
+				var wg sync.WaitGroup
+				for range 3 {
+					wg.Go(func() {
+						for i := range 20 {
+							if _, err := mk(i * 7); err != nil {
+								errs <- err
+								return
+							}
+						}
+					})
+				}
+				walked := e.walkUsers(t, tok, query)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatalf("concurrent insert: %v", err)
+				}
+				seen := map[string]int{}
+				for _, id := range walked {
+					seen[id]++
+				}
+				for id, n := range seen {
+					if n != 1 {
+						t.Errorf("%s: user %s listed %d times", query, id, n)
+					}
+				}
+				for _, id := range existing {
+					if seen[id] != 1 {
+						t.Errorf("%s: user %s, there before the first page, listed %d times", query, id, seen[id])
+					}
+				}
+			}
+		})
 	}
 }

@@ -216,11 +216,48 @@ type UserFilter struct {
 	Role string
 	// Group is a group id: only its members.
 	Group string
-	// After is the keyset cursor: only users whose username sorts after it.
-	After string
+	// Sort is the order (SortByUsername when empty); Order its direction
+	// (OrderAsc when empty).
+	Sort  UserSort
+	Order SortOrder
+	// After is the keyset cursor: the Key of the last user of the previous
+	// page, in the same Sort and Order; only users strictly after it are
+	// returned. nil for the first page.
+	After *UserKey
 	// Limit caps the result; 0 means 100.
 	Limit int
 }
+
+// UserSort names an order of ListUsers.
+type UserSort string
+
+const (
+	// SortByUsername orders by username, in byte order.
+	SortByUsername UserSort = "username"
+	// SortByCreatedAt orders by creation time, then by id: several users
+	// may be created in one microsecond, and the id makes the order total,
+	// which a keyset cursor needs to neither skip nor repeat them.
+	SortByCreatedAt UserSort = "created_at"
+)
+
+// SortOrder is the direction of an order.
+type SortOrder string
+
+const (
+	OrderAsc  SortOrder = "asc"
+	OrderDesc SortOrder = "desc"
+)
+
+// UserKey is a user's place in the orders of ListUsers: SortByUsername
+// reads Username, SortByCreatedAt reads CreatedAt and ID.
+type UserKey struct {
+	Username  string
+	CreatedAt time.Time
+	ID        string
+}
+
+// Key is u's place in the orders of ListUsers.
+func (u User) Key() UserKey { return UserKey{Username: u.Username, CreatedAt: u.CreatedAt, ID: u.ID} }
 
 // Users stores the user directory.
 type Users interface {
@@ -238,8 +275,8 @@ type Users interface {
 	// DeleteUser removes the user and everything that belongs to it: login
 	// sessions, consents, grants and their tokens. ErrNotFound if absent.
 	DeleteUser(ctx context.Context, id string) error
-	// ListUsers returns the users matching f ordered by username, at most
-	// f.Limit of them.
+	// ListUsers returns the users matching f in f's order, at most f.Limit
+	// of them. A Sort or Order it does not know is an error.
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
 }
 

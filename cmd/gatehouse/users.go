@@ -116,7 +116,7 @@ func readPasswordLine(cmd *cobra.Command, op string) (string, error) {
 
 func newUsersListCmd(a *app) *cobra.Command {
 	var filter store.UserFilter
-	var status, group string
+	var status, group, after string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users ordered by username",
@@ -128,6 +128,9 @@ func newUsersListCmd(a *app) *cobra.Command {
 				return fmt.Errorf("users list: --limit must be at least 1, got %d", filter.Limit)
 			}
 			filter.Status = store.UserStatus(status)
+			if after != "" {
+				filter.After = &store.UserKey{Username: after}
+			}
 			// One time for the filter and the output, as the API does.
 			filter.Now = a.now()
 			ctx := cmd.Context()
@@ -153,7 +156,7 @@ func newUsersListCmd(a *app) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&filter.Limit, "limit", 100, "maximum number of users to print (at most 200)")
-	fl.StringVar(&filter.After, "after", "", "print only users whose username sorts after this one (paging)")
+	fl.StringVar(&after, "after", "", "print only users whose username sorts after this one (paging)")
 	fl.StringVar(&filter.Query, "query", "", "case-insensitive substring of username, email or full name")
 	fl.StringVar(&status, "status", "", "only users with this status: pending, active, locked, disabled or expired (past --expires-at)")
 	fl.StringVar(&filter.Role, "role", "", "only users with this role")

@@ -283,9 +283,9 @@ func testListUsersByGroup(f *fixture) {
 		{"group and status", store.UserFilter{Group: g.ID, Status: store.StatusActive}, []string{"alice", "carol"}},
 		{"group and role", store.UserFilter{Group: g.ID, Role: "viewer"}, []string{"carol", "dave"}},
 		{"group and query", store.UserFilter{Group: h.ID, Query: "CAR"}, []string{"carol"}},
-		{"group and after", store.UserFilter{Group: g.ID, After: "alice"}, []string{"carol", "dave"}},
+		{"group and after", store.UserFilter{Group: g.ID, After: afterName("alice")}, []string{"carol", "dave"}},
 		{"group and limit", store.UserFilter{Group: g.ID, Limit: 2}, []string{"alice", "carol"}},
-		{"group, role, after and limit", store.UserFilter{Group: g.ID, Role: "viewer", After: "a", Limit: 1}, []string{"carol"}},
+		{"group, role, after and limit", store.UserFilter{Group: g.ID, Role: "viewer", After: afterName("a"), Limit: 1}, []string{"carol"}},
 	}
 	for _, tc := range cases {
 		got, err := f.s.ListUsers(f.ctx, tc.filter)
