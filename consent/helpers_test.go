@@ -69,6 +69,7 @@ type env struct {
 type envOptions struct {
 	secure       bool
 	registration bool
+	email        bool
 	domain       domain.Options
 }
 
@@ -101,6 +102,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		SessionLifetime:     testLifetime,
 		CSRFKey:             []byte(strings.Repeat("c", 32)),
 		RegistrationEnabled: o.registration,
+		EmailNotifications:  o.email,
 		Now:                 clk.Now,
 	})
 	if err != nil {

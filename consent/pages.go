@@ -42,8 +42,11 @@ type Options struct {
 	// RegistrationEnabled serves the self-service sign-up page /register
 	// (and links to it from the login page); otherwise /register is 404.
 	RegistrationEnabled bool
-	Now                 func() time.Time
-	Logger              *slog.Logger
+	// EmailNotifications is true when access decisions are emailed (SMTP
+	// is configured): only then does the waiting page promise an email.
+	EmailNotifications bool
+	Now                func() time.Time
+	Logger             *slog.Logger
 }
 
 // publicKeys is what the pages need of keys.Manager: the verification key of

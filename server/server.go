@@ -74,7 +74,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	}
 
 	var notifier domain.Notifier // nil: no email
-	if cfg.SMTP.Host != "" {
+	emailing := cfg.SMTP.Host != ""
+	if emailing {
 		notifier = notify.NewSMTP(cfg.SMTP, cfg.Issuer, logger)
 	}
 	svc := domain.NewService(st, domain.Options{
@@ -92,6 +93,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		SessionLifetime:     cfg.Lifetimes.LoginSession,
 		CSRFKey:             keys.Derive(secret, "csrf", 32),
 		RegistrationEnabled: cfg.Registration.Enabled,
+		EmailNotifications:  emailing,
 		Logger:              logger,
 	})
 	if err != nil {
