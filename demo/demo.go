@@ -109,6 +109,13 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil {
+		if code := q.Get("code"); code != "" {
+			// A flow started by hand (the dev banner's steps for a user's
+			// API token): the code is the person's to exchange, so show it
+			// and leave it unused.
+			render(w, http.StatusOK, page{Code: code, TokenEndpoint: provider.Endpoint().TokenURL, RedirectURI: cfg.RedirectURL})
+			return
+		}
 		render(w, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at /demo"})
 		return
 	}
@@ -193,6 +200,9 @@ func abbreviate(t string) string {
 
 type page struct {
 	Error, IDToken, UserInfo, AccessToken, RefreshToken, Expiry string
+	// Code, TokenEndpoint and RedirectURI: an authorization code of a flow
+	// the demo did not start, for the person to exchange.
+	Code, TokenEndpoint, RedirectURI string
 }
 
 var tmpl = template.Must(template.New("demo").Parse(`<!doctype html>
@@ -201,6 +211,8 @@ var tmpl = template.Must(template.New("demo").Parse(`<!doctype html>
 <body><main class="card">
 <h1>Demo relying party</h1>
 {{if .Error}}<p role="alert" class="error">{{.Error}}</p><p><a href="/demo">Try again</a></p>
+{{else if .Code}}<p>This sign-in was not started by the demo app, so the authorization code is yours to exchange (once, within minutes):</p>
+<pre>curl -s -u demo:DEMO_SECRET -d grant_type=authorization_code -d code={{.Code}} -d redirect_uri={{.RedirectURI}} {{.TokenEndpoint}}</pre>
 {{else}}<p>You signed in through gatehouse. This is what the application received.</p>
 <h2>ID token claims (verified)</h2><pre>{{.IDToken}}</pre>
 <h2>Userinfo</h2><pre>{{.UserInfo}}</pre>

@@ -5,19 +5,26 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/demo"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/memory"
 )
 
 // TestUsersExpiredStatus: the CLI prints the effective status, as the API
@@ -196,5 +203,160 @@ func TestClientDefaultsSameInCLIAndAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// htmlForm is the first form of a page with an input (or button) named
+// field: where it posts and its fields' values.
+func htmlForm(t *testing.T, body, field string) (string, url.Values) {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attr := func(n *html.Node, key string) string {
+		for _, a := range n.Attr {
+			if a.Key == key {
+				return a.Val
+			}
+		}
+		return ""
+	}
+	var found func(n *html.Node) (string, url.Values, bool)
+	found = func(n *html.Node) (string, url.Values, bool) {
+		if n.Type == html.ElementNode && n.Data == "form" {
+			values, has := url.Values{}, false
+			var fields func(n *html.Node)
+			fields = func(n *html.Node) {
+				if n.Type == html.ElementNode && (n.Data == "input" || n.Data == "button") && attr(n, "name") != "" {
+					has = has || attr(n, "name") == field
+					if n.Data == "input" {
+						values.Add(attr(n, "name"), attr(n, "value"))
+					}
+				}
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					fields(c)
+				}
+			}
+			fields(n)
+			return attr(n, "action"), values, has
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if action, values, ok := found(c); ok {
+				return action, values, true
+			}
+		}
+		return "", nil, false
+	}
+	action, values, ok := found(doc)
+	if !ok {
+		t.Fatalf("no form with %q on the page:\n%s", field, body)
+	}
+	return action, values
+}
+
+// TestDevDemoClientGetsUserAPIToken follows the dev banner's steps for a
+// person's resource API token: authorize with the seeded demo client and
+// gatehouse:api, sign in as the seeded admin, allow, exchange the code the
+// demo callback shows, call GET /api/v1/users/me.
+func TestDevDemoClientGetsUserAPIToken(t *testing.T) {
+	ctx := context.Background()
+	ln, issuer := listenIssuer(t)
+	cfg := serverConfig(issuer)
+	cfg.Dev = true
+	st := memory.New()
+	srv, err := server.New(ctx, cfg, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	var banner bytes.Buffer
+	a := &app{stdout: &banner, now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	h, err := a.seedDev(ctx, cfg, st, srv.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, ln, h)
+
+	find := func(re string) string {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(banner.String())
+		if m == nil {
+			t.Fatalf("banner lacks %s:\n%s", re, banner.String())
+		}
+		return m[1]
+	}
+	password := find(`username: admin\s+password: (\S+)`)
+	secret := find(`client_id: demo\s+client_secret: (\S+)`)
+	authorize := find(`open\s+(\S+/oauth2/auth\?\S+)`)
+	find(`curl -s -u demo:(\S+) -d grant_type=authorization_code`)
+	find(`curl -s -H "Authorization: Bearer ACCESS_TOKEN" (\S+/api/v1/users/me)`)
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Path == "/demo/callback" {
+			return http.ErrUseLastResponse // stop where the code is
+		}
+		return nil
+	}}
+	read := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, string(b)
+	}
+	submit := func(body, field string, set url.Values) (*http.Response, string) {
+		t.Helper()
+		action, values := htmlForm(t, body, field)
+		for k, v := range set {
+			values[k] = v
+		}
+		target, err := url.Parse(issuer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return read(browser.PostForm(target.ResolveReference(&url.URL{Path: action}).String(), values))
+	}
+
+	_, body := read(browser.Get(authorize))
+	_, body = submit(body, "password", url.Values{"username": {"admin"}, "password": {password}})
+	resp, _ := submit(body, "decision", url.Values{"decision": {"allow"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after consent: status %d, want 303 to the demo callback", resp.StatusCode)
+	}
+	callback, err := resp.Location()
+	if err != nil || callback.Path != "/demo/callback" || callback.Query().Get("code") == "" {
+		t.Fatalf("after consent: Location %v (%v), want the demo callback with a code", callback, err)
+	}
+	code := callback.Query().Get("code")
+
+	// The demo app shows a code it did not ask for, unused.
+	resp, page := read(browser.Get(callback.String()))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "code="+code) {
+		t.Fatalf("demo callback of a hand-started flow: status %d\n%s", resp.StatusCode, page)
+	}
+
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	if status := postForm(t, issuer+"/oauth2/token", "demo", secret, url.Values{"grant_type": {"authorization_code"},
+		"code": {code}, "redirect_uri": {demo.RedirectURL(issuer)}}, &tok); status != http.StatusOK || tok.AccessToken == "" {
+		t.Fatalf("token exchange: status %d, %+v", status, tok)
+	}
+	if !slices.Contains(strings.Fields(tok.Scope), admin.APIScope) {
+		t.Errorf("token scope %q lacks %s", tok.Scope, admin.APIScope)
+	}
+	req, _ := http.NewRequest(http.MethodGet, issuer+admin.Prefix+"/users/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	var me admin.UserView
+	if status := doJSON(t, req, &me); status != http.StatusOK || me.Username != "admin" {
+		t.Fatalf("GET /api/v1/users/me: status %d, %+v", status, me)
 	}
 }
