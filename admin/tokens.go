@@ -124,8 +124,18 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request, _ *domain.Prin
 	return nil
 }
 
+// clientInput is the body of POST /clients: a ClientView, whose scope may
+// be left out (and then takes the default, as the CLI's --scope does) or
+// given as "" (no scope at all).
+type clientInput struct {
+	ClientView
+	Scope *string `json:"scope"`
+}
+
+// createClient registers a client; what the body leaves out takes the
+// same defaults as gatehouse clients create (domain.WithClientDefaults).
 func (a *API) createClient(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
-	var in ClientView
+	var in clientInput
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
@@ -135,6 +145,10 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request, p *domain.Pri
 	c, err := in.ToClient()
 	if err != nil {
 		return err
+	}
+	c.Scopes = nil
+	if in.Scope != nil {
+		c.Scopes = strings.Fields(*in.Scope)
 	}
 	c, secret, err := a.svc.CreateClient(r.Context(), p.Actor, c)
 	if err != nil {

@@ -1,12 +1,15 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -73,7 +76,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if err != nil {
 		return conflict(err, conflictUser)
 	}
-	v, err := a.userView(r.Context(), u, true)
+	v, err := a.userView(r.Context(), u)
 	if err != nil {
 		return err
 	}
@@ -87,17 +90,20 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Princi
 		return err
 	}
 	q := r.URL.Query()
+	// One time for the filter and the views, so that ?status=active never
+	// lists a user it shows as expired.
+	now := a.now()
 	f := store.UserFilter{
 		Query:  q.Get("q"),
 		Status: store.UserStatus(q.Get("status")),
+		Now:    now,
 		Role:   q.Get("role"),
-		After:  pg.Cursor,
+		Sort:   store.UserSort(q.Get("sort")),
+		Order:  store.SortOrder(q.Get("order")),
 		Limit:  pg.fetchLimit(),
 	}
-	switch f.Status {
-	case "", store.StatusPending, store.StatusActive, store.StatusLocked, store.StatusDisabled:
-	default:
-		return invalidField("status", "must be pending, active, locked or disabled")
+	if f.After, err = decodeUserCursor(f.Sort, f.Order, pg.Cursor); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	if g := q.Get("group"); g != "" {
@@ -115,20 +121,67 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Princi
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	index, err := a.svc.GroupNames(ctx, ids...)
+	views, err := UserViews(ctx, a.svc, now, users...)
 	if err != nil {
 		return err
 	}
-	views := make([]UserView, len(users))
-	for i, u := range users {
-		views[i] = NewUserView(u, index[u.ID], nil)
-	}
-	writeJSON(w, http.StatusOK, finish(pg, views, func(v UserView) string { return v.Username }))
+	writeJSON(w, http.StatusOK, finish(pg, views, func(v UserView) string {
+		return userCursor(f.Sort, f.Order, store.UserKey{Username: v.Username, CreatedAt: v.CreatedAt, ID: v.ID})
+	}))
 	return nil
+}
+
+// userCursor is the cursor after k in a user list's order (before
+// encodeCursor). The default order keeps the form it always had, the bare
+// username, so cursors handed out before other orders existed stay good;
+// the others name their order, "created_at.desc:<unix µs>:<id>", so that a
+// cursor is never read in an order it was not made for. Microseconds are
+// what the stores keep: the cursor holds the exact key.
+func userCursor(sort store.UserSort, order store.SortOrder, k store.UserKey) string {
+	sort, order = cmp.Or(sort, store.SortByUsername), cmp.Or(order, store.OrderAsc)
+	if sort == store.SortByUsername && order == store.OrderAsc {
+		return k.Username
+	}
+	prefix := string(sort) + "." + string(order) + ":"
+	if sort == store.SortByCreatedAt {
+		return prefix + strconv.FormatInt(k.CreatedAt.UnixMicro(), 10) + ":" + k.ID
+	}
+	return prefix + k.Username
+}
+
+// decodeUserCursor reads a cursor userCursor made for the same order; a
+// cursor of another order, or none of ours, is a 422 on "cursor". An order
+// the directory does not have is left for the domain to name ("sort" or
+// "order").
+func decodeUserCursor(sort store.UserSort, order store.SortOrder, raw string) (*store.UserKey, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	sort, order = cmp.Or(sort, store.SortByUsername), cmp.Or(order, store.OrderAsc)
+	bad := invalidField("cursor", "is not a cursor this API returned for this sort and order")
+	switch {
+	case sort == store.SortByUsername && order == store.OrderAsc:
+		// Usernames have no ':'; every other order's cursor has.
+		if strings.Contains(raw, ":") {
+			return nil, bad
+		}
+		return &store.UserKey{Username: raw}, nil
+	case (sort != store.SortByUsername && sort != store.SortByCreatedAt) || (order != store.OrderAsc && order != store.OrderDesc):
+		return nil, nil
+	}
+	rest, ok := strings.CutPrefix(raw, string(sort)+"."+string(order)+":")
+	if !ok {
+		return nil, bad
+	}
+	if sort == store.SortByUsername {
+		return &store.UserKey{Username: rest}, nil
+	}
+	micros, id, ok := strings.Cut(rest, ":")
+	us, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || uuid.Validate(id) != nil {
+		return nil, bad
+	}
+	return &store.UserKey{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
 }
 
 // groupID resolves ?group= given as an id or a name.
@@ -148,26 +201,18 @@ func (a *API) groupID(ctx context.Context, g string) (string, bool, error) {
 	return "", false, nil
 }
 
-// userView shows one user with its groups and, when asked, its effective
-// roles.
-func (a *API) userView(ctx context.Context, u store.User, effective bool) (UserView, error) {
-	index, err := a.svc.GroupNames(ctx, u.ID)
+// userView shows one user as a list shows it.
+func (a *API) userView(ctx context.Context, u store.User) (UserView, error) {
+	v, err := UserViews(ctx, a.svc, a.now(), u)
 	if err != nil {
 		return UserView{}, err
 	}
-	var roles []string
-	if effective {
-		if roles, err = a.svc.EffectiveRoles(ctx, u); err != nil {
-			return UserView{}, err
-		}
-		roles = orEmpty(roles)
-	}
-	return NewUserView(u, index[u.ID], roles), nil
+	return v[0], nil
 }
 
 // writeUser answers 200 with the user's full view (groups, effective roles).
 func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u store.User) error {
-	v, err := a.userView(r.Context(), u, true)
+	v, err := a.userView(r.Context(), u)
 	if err != nil {
 		return err
 	}

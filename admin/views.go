@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"time"
@@ -23,26 +24,32 @@ type UserView struct {
 	Department  string          `json:"department"`
 	Goals       []string        `json:"goals"`
 	Preferences json.RawMessage `json:"preferences"`
-	Status      string          `json:"status"`
+	// Status is the effective status: "expired" once a pending or active
+	// user's ExpiresAt has passed (store.User.EffectiveStatus).
+	Status string `json:"status"`
 	// Roles are the roles assigned to the user directly.
 	Roles []string `json:"roles"`
 	// Groups are the names of the groups the user is a member of.
 	Groups []string `json:"groups"`
-	// EffectiveRoles adds the groups' roles and every ancestor; shown for a
-	// single user, not in lists.
-	EffectiveRoles []string   `json:"effective_roles,omitempty"`
+	// EffectiveRoles adds the groups' roles and every ancestor.
+	EffectiveRoles []string   `json:"effective_roles"`
 	EmailVerified  bool       `json:"email_verified"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	LastLoginAt    *time.Time `json:"last_login_at"`
 	ExpiresAt      *time.Time `json:"expires_at"`
-	// LockedUntil is set while repeated failed sign-ins keep the user out.
+	// LockedUntil is set while repeated failed sign-ins keep the user out,
+	// and omitted once the lockout is over: the sign-in page answers a
+	// locked-out user as it answers a wrong password, so this is where an
+	// administrator learns why someone cannot get in.
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
-// NewUserView shows u with its groups' names and, when known, its
-// effective roles.
-func NewUserView(u store.User, groups, effectiveRoles []string) UserView {
+// NewUserView shows u as it is at now, with its groups and effective
+// roles. Every answer that shows a user, single or in a list, API or CLI,
+// builds it through UserViews, so that a list item and GET /users/{id}
+// agree field for field.
+func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 	prefs := u.Preferences
 	if len(prefs) == 0 {
 		prefs = json.RawMessage(`{}`)
@@ -55,17 +62,39 @@ func NewUserView(u store.User, groups, effectiveRoles []string) UserView {
 		Department:     u.Department,
 		Goals:          orEmpty(u.Goals),
 		Preferences:    prefs,
-		Status:         string(u.Status),
+		Status:         string(u.EffectiveStatus(now)),
 		Roles:          orEmpty(u.Roles),
-		Groups:         orEmpty(groups),
-		EffectiveRoles: effectiveRoles,
+		Groups:         orEmpty(m.Groups),
+		EffectiveRoles: orEmpty(m.EffectiveRoles),
 		EmailVerified:  u.EmailVerified,
 		CreatedAt:      u.CreatedAt,
 		UpdatedAt:      u.UpdatedAt,
 		LastLoginAt:    u.LastLoginAt,
 		ExpiresAt:      u.ExpiresAt,
-		LockedUntil:    u.LockedUntil,
+		LockedUntil:    lockedUntil(u, now),
 	}
+}
+
+func lockedUntil(u store.User, now time.Time) *time.Time {
+	if !u.LockedOut(now) {
+		return nil
+	}
+	return u.LockedUntil
+}
+
+// UserViews shows users as they are at now with their memberships, read
+// for all of them at once (domain.Service.Memberships), so a page of users
+// costs no query per user.
+func UserViews(ctx context.Context, svc *domain.Service, now time.Time, users ...store.User) ([]UserView, error) {
+	ms, err := svc.Memberships(ctx, users...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserView, len(users))
+	for i, u := range users {
+		out[i] = NewUserView(u, ms[u.ID], now)
+	}
+	return out, nil
 }
 
 // ClientView is an OAuth 2.0 client, with RFC 7591 field names where one

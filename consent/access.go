@@ -61,6 +61,8 @@ type accessPendingView struct {
 	Active   bool
 	Role     string
 	ReturnTo string
+	// Email: the decision will be emailed, so the page may say so.
+	Email bool
 }
 
 // pendingSession returns the request's session, or answers the request
@@ -193,6 +195,7 @@ func (p *Pages) handleAccessPending(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) renderAccessPending(w http.ResponseWriter, v accessPendingView) {
 	v.layout = layout{Title: "Your request is waiting"}
+	v.Email = p.opts.EmailNotifications
 	if v.Active {
 		v.layout.Title = "You have access"
 	}

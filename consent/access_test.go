@@ -20,7 +20,7 @@ const authorizeURL = "/oauth2/auth?client_id=web&state=xyz"
 // on its way to authorizeURL.
 var accessRequestLocation = "/access/request?return_to=" + url.QueryEscape(authorizeURL)
 
-const waitingText = "Your request for user is waiting for a manager's decision. You will get an email when it is decided."
+const waitingText = "Your request for user is waiting for a manager's decision."
 
 func (e *env) iam() store.IAM {
 	e.t.Helper()

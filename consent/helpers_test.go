@@ -50,6 +50,7 @@ type env struct {
 type envOptions struct {
 	secure       bool
 	registration bool
+	email        bool
 	domain       domain.Options
 }
 
@@ -83,6 +84,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 		CSRFKey:             []byte(strings.Repeat("c", 32)),
 		BindingKey:          []byte(strings.Repeat("b", 32)),
 		RegistrationEnabled: o.registration,
+		EmailNotifications:  o.email,
 		Now:                 clk.Now,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -242,6 +243,37 @@ func TestLoginFailuresLookTheSame(t *testing.T) {
 		if bodies[i] != bodies[0] {
 			t.Errorf("failure page %d differs from the first:\n%s\n---\n%s", i, bodies[i], bodies[0])
 		}
+	}
+}
+
+// TestLoginLockoutLooksLikeWrongPassword: administrators see an automatic
+// lockout (locked_until in the user view); the sign-in page must not, or
+// it would tell a guesser that the account exists and is being locked.
+func TestLoginLockoutLooksLikeWrongPassword(t *testing.T) {
+	e := newEnv(t, false)
+	u := e.createUser("max", "max@example.com", store.StatusActive)
+	c := e.browser()
+	var wrong string
+	for range domain.DefaultLockoutThreshold {
+		resp, body := e.login(c, "max", "wrong password!", "/")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong password: status %d, want 401", resp.StatusCode)
+		}
+		wrong = body
+	}
+	stored, err := e.store.GetUser(context.Background(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stored.LockedOut(e.clock.Now()) {
+		t.Fatalf("%d wrong passwords did not lock the user out: locked_until %v", domain.DefaultLockoutThreshold, stored.LockedUntil)
+	}
+	resp, locked := e.login(c, "max", testPassword, "/")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("right password while locked out: status %d, want 401", resp.StatusCode)
+	}
+	if locked != wrong {
+		t.Errorf("the locked-out page differs from the wrong-password page:\n%s\n---\n%s", locked, wrong)
 	}
 }
 

@@ -43,8 +43,11 @@ type Options struct {
 	// RegistrationEnabled serves the self-service sign-up page /register
 	// (and links to it from the login page); otherwise /register is 404.
 	RegistrationEnabled bool
-	Now                 func() time.Time
-	Logger              *slog.Logger
+	// EmailNotifications is true when access decisions are emailed (SMTP
+	// is configured): only then does the waiting page promise an email.
+	EmailNotifications bool
+	Now                func() time.Time
+	Logger             *slog.Logger
 }
 
 // Pages serves the browser-facing pages and owns login sessions and CSRF.

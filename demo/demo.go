@@ -126,6 +126,13 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := r.Cookie(cookieName)
 	if err != nil {
+		if code := q.Get("code"); code != "" {
+			// A flow started by hand (the dev banner's steps for a user's
+			// API token): the code is the person's to exchange, so show it
+			// and leave it unused.
+			rp.render(w, r, http.StatusOK, page{Code: code, TokenEndpoint: provider.Endpoint().TokenURL, RedirectURI: cfg.RedirectURL})
+			return
+		}
 		rp.render(w, r, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at " + rp.base + "/demo"})
 		return
 	}
@@ -213,6 +220,9 @@ type page struct {
 	// Root leads from the page back to where the demo is mounted beside
 	// gatehouse's own pages (see root).
 	Root string
+	// Code, TokenEndpoint and RedirectURI: an authorization code of a flow
+	// the demo did not start, for the person to exchange.
+	Code, TokenEndpoint, RedirectURI string
 }
 
 //go:embed static/demo.css
@@ -229,6 +239,8 @@ var tmpl = template.Must(template.New("demo").Parse(`<!doctype html>
 <body><main class="card demo">
 <h1>Demo relying party</h1>
 {{if .Error}}<p role="alert" class="alert">{{.Error}}</p><p><a href="{{.Root}}demo">Try again</a></p>
+{{else if .Code}}<p>This sign-in was not started by the demo app, so the authorization code is yours to exchange (once, within minutes):</p>
+<pre>curl -s -u demo:DEMO_SECRET -d grant_type=authorization_code -d code={{.Code}} -d redirect_uri={{.RedirectURI}} {{.TokenEndpoint}}</pre>
 {{else}}<p>You signed in through gatehouse. This is what the application received.</p>
 <h2>ID token claims (verified)</h2><pre>{{.IDToken}}</pre>
 <h2>Userinfo</h2><pre>{{.UserInfo}}</pre>

@@ -38,6 +38,40 @@ func ClientAuthMethods() []string {
 	return []string{AuthClientSecretBasic, AuthClientSecretPost, AuthPrivateKeyJWT, AuthNone}
 }
 
+// DefaultClientScopes are the scopes a client may request when its
+// registration names none.
+func DefaultClientScopes() []string { return []string{"openid", "profile", "email", "offline_access"} }
+
+// WithClientDefaults fills what a registration left out, the same for every
+// way of registering a client (the CLI, POST /api/v1/clients, dev
+// seeding). A nil list is "not given" and takes its default; an empty,
+// non-nil one is "none" and stays empty.
+//
+//   - GrantTypes: authorization_code and refresh_token.
+//   - ResponseTypes: code, when the authorization_code grant is among
+//     them (a client without that grant has none).
+//   - TokenEndpointAuthMethod: none for a public client (it cannot keep a
+//     secret), client_secret_basic otherwise.
+//   - Scopes: DefaultClientScopes.
+func WithClientDefaults(c store.Client) store.Client {
+	if c.GrantTypes == nil {
+		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+	}
+	if c.ResponseTypes == nil && slices.Contains(c.GrantTypes, GrantAuthorizationCode) {
+		c.ResponseTypes = []string{ResponseTypeCode}
+	}
+	if c.TokenEndpointAuthMethod == "" {
+		c.TokenEndpointAuthMethod = AuthClientSecretBasic
+		if c.Public {
+			c.TokenEndpointAuthMethod = AuthNone
+		}
+	}
+	if c.Scopes == nil {
+		c.Scopes = DefaultClientScopes()
+	}
+	return c
+}
+
 // ClientUsesSecret reports whether the client authenticates with a shared
 // secret, and so must be given one when it is registered.
 func ClientUsesSecret(c store.Client) bool {

@@ -76,12 +76,14 @@ func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error
 	return v.err()
 }
 
-// CreateClient validates (ValidateClient) and stores c with a generated
-// secret unless it is public or uses private_key_jwt ("client.create"). The
-// secret is returned once; only its digest is stored. Roles must exist
-// (they make a client_credentials client a service account); a taken id is
+// CreateClient fills what c leaves out (WithClientDefaults), validates
+// (ValidateClient) and stores it with a generated secret unless it is
+// public or uses private_key_jwt ("client.create"). The secret is returned
+// once; only its digest is stored. Roles must exist (they make a
+// client_credentials client a service account); a taken id is
 // store.ErrConflict.
 func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (store.Client, string, error) {
+	c = WithClientDefaults(c)
 	c.Roles = set(c.Roles)
 	if err := ValidateClient(c); err != nil {
 		return store.Client{}, "", err

@@ -220,12 +220,41 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 	})
 }
 
-// GroupNames maps each given user id that belongs to any group to its
-// groups' names, sorted: one store query for a whole page of users.
-func (s *Service) GroupNames(ctx context.Context, userIDs ...string) (map[string][]string, error) {
-	out, err := s.store.GroupNamesOfUsers(ctx, userIDs)
+// Membership is what a user's view shows beyond its record: the names of
+// its groups, sorted, and its effective roles (own and groups', with every
+// ancestor, sorted).
+type Membership struct {
+	Groups         []string
+	EffectiveRoles []string
+}
+
+// Memberships answers for a whole page of users with one store query (their
+// groups, with the groups' roles) and the cached role definitions, so that a
+// list costs what a single user does. Every given user has an entry, keyed
+// by its id.
+func (s *Service) Memberships(ctx context.Context, users ...store.User) (map[string]Membership, error) {
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	groups, err := s.store.GroupsOfUsers(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("domain: group names: %w", err)
+		return nil, fmt.Errorf("domain: memberships: %w", err)
+	}
+	all, err := s.cachedRoleMap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("domain: memberships: %w", err)
+	}
+	out := make(map[string]Membership, len(users))
+	for _, u := range users {
+		names := slices.Clone(u.Roles)
+		m := Membership{Groups: []string{}}
+		for _, g := range groups[u.ID] {
+			m.Groups = append(m.Groups, g.Name)
+			names = append(names, g.Roles...)
+		}
+		m.EffectiveRoles, _ = closeRoles(all, names)
+		out[u.ID] = m
 	}
 	return out, nil
 }

@@ -198,12 +198,38 @@ func (s *Service) GetUser(ctx context.Context, id string) (store.User, error) {
 const maxUserQuery = 100
 
 // ListUsers lists users (limit capped at 200; a search of at most
-// maxUserQuery characters, else a ValidationError on "q").
+// maxUserQuery characters, else a ValidationError on "q"; a sort other
+// than username or created_at, or an order other than asc or desc, a
+// ValidationError on "sort" or "order"). The status
+// filter is the effective status (store.User.EffectiveStatus, so
+// "expired" is one) at f.Now, the service's clock when zero: a caller that
+// shows the users passes the time it shows them at, so that the filter and
+// the view agree.
 func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
+	var v problems
 	// A substring search scans the directory; a long pattern multiplies
 	// that cost for nothing a person would type.
 	if utf8.RuneCountInString(f.Query) > maxUserQuery {
-		return nil, invalid("q", "must be at most %d characters", maxUserQuery)
+		v.add("q", "must be at most %d characters", maxUserQuery)
+	}
+	if f.Status != "" && f.Status != store.StatusExpired && !validStatus(f.Status) {
+		v.add("status", "must be pending, active, locked, disabled or expired")
+	}
+	switch f.Sort {
+	case "", store.SortByUsername, store.SortByCreatedAt:
+	default:
+		v.add("sort", "must be username or created_at")
+	}
+	switch f.Order {
+	case "", store.OrderAsc, store.OrderDesc:
+	default:
+		v.add("order", "must be asc or desc")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if f.Now.IsZero() {
+		f.Now = s.now()
 	}
 	f.Limit = capLimit(f.Limit, maxUserLimit)
 	out, err := s.store.ListUsers(ctx, f)

@@ -99,6 +99,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		CSRFKey:             keys.Derive(secret, "csrf", 32),
 		BindingKey:          keys.Derive(secret, "consent-binding", 32),
 		RegistrationEnabled: cfg.Registration.Enabled,
+		EmailNotifications:  cfg.SMTP.Host != "",
 		Logger:              logger,
 	})
 	if err != nil {

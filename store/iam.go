@@ -70,10 +70,10 @@ type Groups interface {
 	ListGroupMembers(ctx context.Context, groupID string) ([]string, error)
 	// ListUserGroups returns the groups the user is a member of, by name.
 	ListUserGroups(ctx context.Context, userID string) ([]Group, error)
-	// GroupNamesOfUsers maps each given user id that belongs to any group to
-	// its groups' names, sorted; ids of non-members (or of no user) are
-	// absent. One call serves a whole page of users.
-	GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[string][]string, error)
+	// GroupsOfUsers maps each given user id that belongs to any group to
+	// its groups (with their roles), ordered by name; ids of non-members (or
+	// of no user) are absent. One call serves a whole page of users.
+	GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]Group, error)
 }
 
 // ---------------------------------------------------------------------------

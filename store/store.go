@@ -150,6 +150,9 @@ const (
 	StatusActive   UserStatus = "active"
 	StatusLocked   UserStatus = "locked"
 	StatusDisabled UserStatus = "disabled"
+	// StatusExpired is never stored: it is the effective status of a
+	// pending or active user whose ExpiresAt has passed (EffectiveStatus).
+	StatusExpired UserStatus = "expired"
 )
 
 // User is a person (or service account) in the directory.
@@ -176,19 +179,85 @@ type User struct {
 	LockedUntil *time.Time
 }
 
+// EffectiveStatus is the status the user has at now: the stored status,
+// except that a pending or active user whose expiry is not after now is
+// StatusExpired. A lock or a soft delete stays what it is: it is the
+// administrator's stronger statement and what would have to be undone
+// first, and ExpiresAt is there to be read beside it.
+//
+// This is the one statement of the rule in Go; store/postgres states it
+// again in SQL for ListUsers' Status filter, and the conformance suite keeps
+// the two in step. A lockout after failed sign-ins (LockedUntil) is not a
+// status: it stops password guessing, not the user's sessions.
+func (u User) EffectiveStatus(now time.Time) UserStatus {
+	if (u.Status == StatusPending || u.Status == StatusActive) && u.ExpiresAt != nil && !now.Before(*u.ExpiresAt) {
+		return StatusExpired
+	}
+	return u.Status
+}
+
+// LockedOut reports whether repeated failed sign-ins keep the user out at
+// now (LockedUntil is after now).
+func (u User) LockedOut(now time.Time) bool {
+	return u.LockedUntil != nil && now.Before(*u.LockedUntil)
+}
+
 // UserFilter narrows ListUsers. Zero fields do not filter.
 type UserFilter struct {
 	// Query matches a case-insensitive substring of username, email or full name.
-	Query  string
+	Query string
+	// Status matches the effective status at Now (User.EffectiveStatus), so
+	// StatusActive leaves out expired users and StatusExpired finds them.
+	// It is a condition of the query, not a filter of the page read, so
+	// pages stay full and the keyset cursor exact.
 	Status UserStatus
-	Role   string
+	// Now is the time Status is judged at.
+	Now  time.Time
+	Role string
 	// Group is a group id: only its members.
 	Group string
-	// After is the keyset cursor: only users whose username sorts after it.
-	After string
+	// Sort is the order (SortByUsername when empty); Order its direction
+	// (OrderAsc when empty).
+	Sort  UserSort
+	Order SortOrder
+	// After is the keyset cursor: the Key of the last user of the previous
+	// page, in the same Sort and Order; only users strictly after it are
+	// returned. nil for the first page.
+	After *UserKey
 	// Limit caps the result; 0 means 100.
 	Limit int
 }
+
+// UserSort names an order of ListUsers.
+type UserSort string
+
+const (
+	// SortByUsername orders by username, in byte order.
+	SortByUsername UserSort = "username"
+	// SortByCreatedAt orders by creation time, then by id: several users
+	// may be created in one microsecond, and the id makes the order total,
+	// which a keyset cursor needs to neither skip nor repeat them.
+	SortByCreatedAt UserSort = "created_at"
+)
+
+// SortOrder is the direction of an order.
+type SortOrder string
+
+const (
+	OrderAsc  SortOrder = "asc"
+	OrderDesc SortOrder = "desc"
+)
+
+// UserKey is a user's place in the orders of ListUsers: SortByUsername
+// reads Username, SortByCreatedAt reads CreatedAt and ID.
+type UserKey struct {
+	Username  string
+	CreatedAt time.Time
+	ID        string
+}
+
+// Key is u's place in the orders of ListUsers.
+func (u User) Key() UserKey { return UserKey{Username: u.Username, CreatedAt: u.CreatedAt, ID: u.ID} }
 
 // Users stores the user directory.
 type Users interface {
@@ -206,7 +275,8 @@ type Users interface {
 	// DeleteUser removes the user and everything that belongs to it: login
 	// sessions, consents, grants and their tokens. ErrNotFound if absent.
 	DeleteUser(ctx context.Context, id string) error
-	// ListUsers returns users ordered by username, at most f.Limit of them.
+	// ListUsers returns the users matching f in f's order, at most f.Limit
+	// of them. A Sort or Order it does not know is an error.
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
 }
 

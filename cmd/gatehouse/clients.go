@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,8 +13,6 @@ import (
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
-
-const defaultClientScope = "openid profile email offline_access"
 
 func newClientsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
@@ -50,7 +47,7 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 			"  gatehouse clients create --id batch --grant-type client_credentials --scope gatehouse:api --role admin",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client(cmd)
+			c, err := f.client()
 			if err != nil {
 				return fmt.Errorf("clients create: %w", err)
 			}
@@ -65,7 +62,7 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.allowedOrigins, "allowed-origin", nil, "CORS origin scheme://host[:port] (repeatable)")
 	fl.StringArrayVar(&f.grantTypes, "grant-type", nil, "grant type (repeatable; default authorization_code and refresh_token)")
 	fl.StringArrayVar(&f.responseTypes, "response-type", nil, "response type (repeatable; default code with the authorization_code grant)")
-	fl.StringVar(&f.scope, "scope", defaultClientScope, "space-separated scopes the client may request")
+	fl.StringVar(&f.scope, "scope", strings.Join(domain.DefaultClientScopes(), " "), "space-separated scopes the client may request")
 	fl.StringArrayVar(&f.audience, "audience", nil, "audience the client may request (repeatable)")
 	fl.BoolVar(&f.public, "public", false, "public client (SPA, native app): no secret, PKCE required")
 	fl.BoolVar(&f.firstParty, "first-party", false, "first-party client: skips the consent page")
@@ -83,7 +80,7 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 }
 
 // client builds the registration from the flags, filling the defaults.
-func (f clientCreateFlags) client(cmd *cobra.Command) (store.Client, error) {
+func (f clientCreateFlags) client() (store.Client, error) {
 	c := store.Client{
 		ID:                      f.id,
 		Name:                    f.name,
@@ -101,20 +98,8 @@ func (f clientCreateFlags) client(cmd *cobra.Command) (store.Client, error) {
 		Lifetimes:               f.lifetimes,
 		Roles:                   f.roles,
 	}
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken}
-	}
-	// An explicit empty list is how a client_credentials-only client says it
-	// uses no response type, so only an absent flag takes the default.
-	if !cmd.Flags().Changed("response-type") && slices.Contains(c.GrantTypes, domain.GrantAuthorizationCode) {
-		c.ResponseTypes = []string{domain.ResponseTypeCode}
-	}
-	if c.TokenEndpointAuthMethod == "" {
-		c.TokenEndpointAuthMethod = domain.AuthClientSecretBasic
-		if c.Public {
-			c.TokenEndpointAuthMethod = domain.AuthNone
-		}
-	}
+	// Absent flags leave their fields nil (or ""): the domain fills them
+	// (domain.WithClientDefaults), as it does for POST /api/v1/clients.
 	if f.jwksFile != "" {
 		b, err := os.ReadFile(f.jwksFile)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/demo"
 	"github.com/gatehouse/gatehouse/domain"
@@ -242,7 +244,9 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, sr
 		PostLogoutRedirectURIs: []string{issuer + "/demo"},
 		GrantTypes:             []string{"authorization_code", "refresh_token"},
 		ResponseTypes:          []string{"code"},
-		Scopes:                 []string{"openid", "profile", "email", "roles", "offline_access"},
+		// gatehouse:api lets a person get a token of its own for the
+		// resource API through the demo client (the banner says how).
+		Scopes: []string{"openid", "profile", "email", "roles", "offline_access", admin.APIScope},
 	})
 	if err != nil {
 		return err
@@ -263,6 +267,7 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, sr
 	fmt.Fprintf(&banner, "  service client client_id: demo-service   client_secret: %s   (an admin service account)\n\n", orExisting(serviceSecret))
 	fmt.Fprintf(&banner, "  sign in through the demo app:  %s/demo\n", issuer)
 	fmt.Fprintf(&banner, "  discovery:                     %s/.well-known/openid-configuration\n\n", issuer)
+	writeUserTokenSteps(&banner, issuer, demoSecret)
 	fmt.Fprint(a.stdout, banner.String())
 
 	rp := demo.New(demo.Options{
@@ -275,6 +280,27 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, sr
 		srv.Mount("/demo", rp)
 	}
 	return nil
+}
+
+// writeUserTokenSteps prints how a person gets an access token of its own
+// for the resource API: the code flow through the demo client with the
+// gatehouse:api scope, by hand. The demo app itself does not ask for the
+// scope, so its callback leaves the code unused for the person to exchange.
+func writeUserTokenSteps(w io.Writer, issuer, demoSecret string) {
+	redirect := demo.RedirectURL(issuer)
+	authorize := issuer + "/oauth2/auth?" + url.Values{
+		"client_id": {"demo"}, "response_type": {"code"}, "scope": {"openid " + admin.APIScope},
+		"redirect_uri": {redirect}, "state": {"api-walkthrough"},
+	}.Encode()
+	secret := demoSecret
+	if secret == "" {
+		secret = "DEMO_SECRET"
+	}
+	fmt.Fprintf(w, "  a user's token for the resource API (%s):\n", admin.APIScope)
+	fmt.Fprintf(w, "    1. open   %s\n", authorize)
+	fmt.Fprintf(w, "    2. sign in, allow, and copy the code the demo callback shows, then\n")
+	fmt.Fprintf(w, "       curl -s -u demo:%s -d grant_type=authorization_code -d code=CODE -d redirect_uri=%s %s/oauth2/token\n", secret, redirect, issuer)
+	fmt.Fprintf(w, "    3. curl -s -H \"Authorization: Bearer ACCESS_TOKEN\" %s%s/users/me\n\n", issuer, admin.Prefix)
 }
 
 // newService is the domain service every command (and dev seeding) goes

@@ -116,7 +116,7 @@ func readPasswordLine(cmd *cobra.Command, op string) (string, error) {
 
 func newUsersListCmd(a *app) *cobra.Command {
 	var filter store.UserFilter
-	var status, group string
+	var status, group, after string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users ordered by username",
@@ -128,6 +128,11 @@ func newUsersListCmd(a *app) *cobra.Command {
 				return fmt.Errorf("users list: --limit must be at least 1, got %d", filter.Limit)
 			}
 			filter.Status = store.UserStatus(status)
+			if after != "" {
+				filter.After = &store.UserKey{Username: after}
+			}
+			// One time for the filter and the output, as the API does.
+			filter.Now = a.now()
 			ctx := cmd.Context()
 			return a.withService(ctx, func(svc *domain.Service, _ store.Store) error {
 				if group != "" {
@@ -141,7 +146,7 @@ func newUsersListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return failure("users list", err, "", "")
 				}
-				out, err := listUsers(ctx, svc, users)
+				out, err := listUsers(ctx, svc, filter.Now, users)
 				if err != nil {
 					return failure("users list", err, "", "")
 				}
@@ -151,9 +156,9 @@ func newUsersListCmd(a *app) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&filter.Limit, "limit", 100, "maximum number of users to print (at most 200)")
-	fl.StringVar(&filter.After, "after", "", "print only users whose username sorts after this one (paging)")
+	fl.StringVar(&after, "after", "", "print only users whose username sorts after this one (paging)")
 	fl.StringVar(&filter.Query, "query", "", "case-insensitive substring of username, email or full name")
-	fl.StringVar(&status, "status", "", "only users with this status: pending, active, locked or disabled")
+	fl.StringVar(&status, "status", "", "only users with this status: pending, active, locked, disabled or expired (past --expires-at)")
 	fl.StringVar(&filter.Role, "role", "", "only users with this role")
 	fl.StringVar(&group, "group", "", "only members of this group (id or name)")
 	return cmd
@@ -407,7 +412,7 @@ func userRef(ctx context.Context, svc *domain.Service, st store.Users, op, ref s
 
 // printUser prints one user as GET /api/v1/users/{id} shows it.
 func (a *app) printUser(ctx context.Context, svc *domain.Service, u store.User) error {
-	v, err := showUser(ctx, svc, u)
+	v, err := showUser(ctx, svc, a.now(), u)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/domain"
@@ -13,36 +14,19 @@ import (
 // read the output of `gatehouse users get` and of GET /api/v1/users/{id}
 // with the same code.
 
-// showUser is the view of one user, with its groups and effective roles,
-// as GET /api/v1/users/{id} shows it.
-func showUser(ctx context.Context, svc *domain.Service, u store.User) (admin.UserView, error) {
-	index, err := svc.GroupNames(ctx, u.ID)
+// showUser is the view of one user, as GET /api/v1/users/{id} shows it.
+func showUser(ctx context.Context, svc *domain.Service, now time.Time, u store.User) (admin.UserView, error) {
+	v, err := admin.UserViews(ctx, svc, now, u)
 	if err != nil {
-		return admin.UserView{}, err
+		return admin.UserView{}, fmt.Errorf("view of %s: %w", u.Username, err)
 	}
-	effective, err := svc.EffectiveRoles(ctx, u)
-	if err != nil {
-		return admin.UserView{}, fmt.Errorf("effective roles of %s: %w", u.Username, err)
-	}
-	return admin.NewUserView(u, index[u.ID], orEmpty(effective)), nil
+	return v[0], nil
 }
 
-// listUsers is the view of a list of users: with their groups, without the
-// effective roles, as GET /api/v1/users shows them.
-func listUsers(ctx context.Context, svc *domain.Service, users []store.User) ([]admin.UserView, error) {
-	ids := make([]string, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	index, err := svc.GroupNames(ctx, ids...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]admin.UserView, 0, len(users))
-	for _, u := range users {
-		out = append(out, admin.NewUserView(u, index[u.ID], nil))
-	}
-	return out, nil
+// listUsers is the view of a list of users, as GET /api/v1/users shows
+// them: each item as showUser shows it.
+func listUsers(ctx context.Context, svc *domain.Service, now time.Time, users []store.User) ([]admin.UserView, error) {
+	return admin.UserViews(ctx, svc, now, users...)
 }
 
 // views maps a slice of records to their views, never nil, so an empty

@@ -208,10 +208,10 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 	return out, nil
 }
 
-// GroupNamesOfUsers scans the memberships once for the whole page.
-func (s *Store) GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[string][]string, error) {
-	out := map[string][]string{}
-	err := s.do(ctx, "group names of users", func(op) error {
+// GroupsOfUsers scans the memberships once for the whole page.
+func (s *Store) GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]store.Group, error) {
+	out := map[string][]store.Group{}
+	err := s.do(ctx, "groups of users", func(op) error {
 		want := map[string]bool{}
 		for _, id := range userIDs {
 			if uid, ok := canonicalUUID(id); ok {
@@ -220,7 +220,7 @@ func (s *Store) GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[st
 		}
 		for k := range s.members {
 			if want[k.userID] {
-				out[k.userID] = append(out[k.userID], s.groups[k.groupID].Name)
+				out[k.userID] = append(out[k.userID], copyGroup(s.groups[k.groupID]))
 			}
 		}
 		return nil
@@ -228,8 +228,8 @@ func (s *Store) GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[st
 	if err != nil {
 		return nil, err
 	}
-	for _, names := range out {
-		slices.Sort(names)
+	for _, groups := range out {
+		sortGroups(groups)
 	}
 	return out, nil
 }

@@ -188,9 +188,13 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 	if limit <= 0 {
 		limit = defaultUserLimit
 	}
+	order, after, err := userOrder(f)
+	if err != nil {
+		return nil, err
+	}
 	query := strings.ToLower(f.Query)
 	var out []store.User
-	err := s.do(ctx, "list users", func(op) error {
+	err = s.do(ctx, "list users", func(op) error {
 		groupID := ""
 		if f.Group != "" {
 			id, ok := canonicalUUID(f.Group)
@@ -205,10 +209,10 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 					continue
 				}
 			}
-			if f.After != "" && u.Username <= f.After {
+			if after != nil && order(u.Key(), *after) <= 0 {
 				continue
 			}
-			if f.Status != "" && u.Status != f.Status {
+			if f.Status != "" && u.EffectiveStatus(f.Now) != f.Status {
 				continue
 			}
 			if f.Role != "" && !slices.Contains(u.Roles, f.Role) {
@@ -226,13 +230,48 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 	if err != nil {
 		return nil, err
 	}
-	// Byte order, as COLLATE "C" sorts in PostgreSQL.
-	slices.SortFunc(out, func(a, b store.User) int { return strings.Compare(a.Username, b.Username) })
+	slices.SortFunc(out, func(a, b store.User) int { return order(a.Key(), b.Key()) })
 	out = out[:min(limit, len(out))]
 	for i := range out {
 		out[i] = copyUser(out[i])
 	}
 	return out, nil
+}
+
+// userOrder compares two users' keys in the filter's order, as PostgreSQL
+// orders them: usernames in byte order (COLLATE "C"), times to the
+// microsecond, canonical UUIDs as their bytes. It returns the cursor in the
+// same terms.
+func userOrder(f store.UserFilter) (func(a, b store.UserKey) int, *store.UserKey, error) {
+	var cmp func(a, b store.UserKey) int
+	after := f.After
+	switch f.Sort {
+	case "", store.SortByUsername:
+		cmp = func(a, b store.UserKey) int { return strings.Compare(a.Username, b.Username) }
+	case store.SortByCreatedAt:
+		if after != nil {
+			id, ok := canonicalUUID(after.ID)
+			if !ok {
+				return nil, nil, fmt.Errorf("memory: list users: cursor id %q is not a UUID", after.ID)
+			}
+			after = &store.UserKey{CreatedAt: stamp(after.CreatedAt), ID: id}
+		}
+		cmp = func(a, b store.UserKey) int {
+			if c := stamp(a.CreatedAt).Compare(stamp(b.CreatedAt)); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		}
+	default:
+		return nil, nil, fmt.Errorf("memory: list users: unknown sort %q", f.Sort)
+	}
+	switch f.Order {
+	case "", store.OrderAsc:
+		return cmp, after, nil
+	case store.OrderDesc:
+		return func(a, b store.UserKey) int { return cmp(b, a) }, after, nil
+	}
+	return nil, nil, fmt.Errorf("memory: list users: unknown order %q", f.Order)
 }
 
 // ---------------------------------------------------------------------------

@@ -201,34 +201,37 @@ func (s *Store) ListUserGroups(ctx context.Context, userID string) ([]store.Grou
 	return groups, nil
 }
 
-// GroupNamesOfUsers answers for a whole page of users in one query.
-func (s *Store) GroupNamesOfUsers(ctx context.Context, userIDs []string) (map[string][]string, error) {
+// GroupsOfUsers answers for a whole page of users in one query.
+func (s *Store) GroupsOfUsers(ctx context.Context, userIDs []string) (map[string][]store.Group, error) {
 	ids := make([]string, 0, len(userIDs))
 	for _, id := range userIDs {
 		if uid, ok := parseUUID(id); ok {
 			ids = append(ids, uid)
 		}
 	}
-	out := map[string][]string{}
+	out := map[string][]store.Group{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	rows, err := s.db(ctx).Query(ctx, `
-		SELECT m.user_id::text, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
+		SELECT m.user_id::text, g.id, g.name, g.description, g.created_at, g.updated_at,
+			ARRAY(SELECT r.role_name FROM group_roles r WHERE r.group_id = g.id ORDER BY r.role_name)
+		FROM group_members m JOIN groups g ON g.id = m.group_id
 		WHERE m.user_id = ANY($1::uuid[]) ORDER BY m.user_id, g.name`, ids)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: group names of users: %w", err)
+		return nil, fmt.Errorf("postgres: groups of users: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var uid, name string
-		if err := rows.Scan(&uid, &name); err != nil {
-			return nil, fmt.Errorf("postgres: group names of users: %w", err)
-		}
-		out[uid] = append(out[uid], name)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: group names of users: %w", err)
+	var uid string
+	var g store.Group
+	_, err = pgx.ForEachRow(rows, []any{&uid, &g.ID, &g.Name, &g.Description, &g.CreatedAt, &g.UpdatedAt, &g.Roles}, func() error {
+		g.Roles = list(g.Roles)
+		g.CreatedAt, g.UpdatedAt = utc(g.CreatedAt), utc(g.UpdatedAt)
+		out[uid] = append(out[uid], g)
+		g = store.Group{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: groups of users: %w", err)
 	}
 	return out, nil
 }

@@ -101,6 +101,37 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, e
 	return u, nil
 }
 
+// userOrderBy adds the cursor condition of f's order through add and
+// returns the ORDER BY list. Row comparison, (a, b) > (x, y), is what the
+// two-column index can seek to.
+func userOrderBy(f store.UserFilter, add func(cond string, arg ...any)) (string, error) {
+	op, dir := ">", "ASC"
+	switch f.Order {
+	case "", store.OrderAsc:
+	case store.OrderDesc:
+		op, dir = "<", "DESC"
+	default:
+		return "", fmt.Errorf("unknown order %q", f.Order)
+	}
+	switch f.Sort {
+	case "", store.SortByUsername:
+		if f.After != nil {
+			add(`u.username `+op+` $?`, f.After.Username)
+		}
+		return "u.username " + dir, nil
+	case store.SortByCreatedAt:
+		if f.After != nil {
+			id, ok := parseUUID(f.After.ID)
+			if !ok {
+				return "", fmt.Errorf("cursor id %q is not a UUID", f.After.ID)
+			}
+			add(`(u.created_at, u.id) `+op+` ($?, $?::uuid)`, f.After.CreatedAt, id)
+		}
+		return "u.created_at " + dir + ", u.id " + dir, nil
+	}
+	return "", fmt.Errorf("unknown sort %q", f.Sort)
+}
+
 // UpdateUser replaces the user's fields and roles. It locks the user row
 // first, in a transaction of its own (nested in the caller's): the statement
 // that replaces the roles then reads them after any concurrent update of the
@@ -160,25 +191,40 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListUsers pages through users by username (keyset: After is the last
-// username of the previous page), then reads the page's roles in one more
-// query.
+// ListUsers pages through users by username or by (created_at, id)
+// (keyset: After is the key of the last user of the previous page), then
+// reads the page's roles in one more query.
 //
-// The username index serves the order and the cursor; the filters are
-// checked row by row along it. A Query substring (ILIKE) or a rare Status or
+// The username index, or the (created_at, id) one, serves the order and
+// the cursor in either direction; the filters (Status among them, judged
+// at f.Now) are checked row by row along it. A Query substring (ILIKE) or a rare Status or
 // Role can therefore walk much of the table to fill one page: acceptable at
 // 100,000 users, a trigram index is the fix if it is not.
 func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {
 	var where []string
 	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		where = append(where, strings.ReplaceAll(cond, "$?", fmt.Sprintf("$%d", len(args))))
+	// add appends a condition whose $? placeholders take args in order.
+	add := func(cond string, arg ...any) {
+		for _, a := range arg {
+			args = append(args, a)
+			cond = strings.Replace(cond, "$?", fmt.Sprintf("$%d", len(args)), 1)
+		}
+		where = append(where, cond)
 	}
-	if f.After != "" {
-		add(`u.username > $?`, f.After)
+	order, err := userOrderBy(f, add)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
-	if f.Status != "" {
+	// The effective status (store.User.EffectiveStatus) as a condition, so
+	// that the page is cut after it: a filter applied to rows already read
+	// would leave pages short and the cursor unsure.
+	switch f.Status {
+	case "":
+	case store.StatusExpired:
+		add(`u.status IN ('pending', 'active') AND u.expires_at <= $?`, f.Now)
+	case store.StatusPending, store.StatusActive:
+		add(`u.status = $? AND (u.expires_at IS NULL OR u.expires_at > $?)`, string(f.Status), f.Now)
+	default:
 		add(`u.status = $?`, string(f.Status))
 	}
 	if f.Role != "" {
@@ -193,7 +239,8 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		add(`EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = $? AND m.user_id = u.id)`, groupID)
 	}
 	if f.Query != "" {
-		add(`(u.username ILIKE $? OR u.email ILIKE $? OR u.full_name ILIKE $?)`, "%"+escapeLike(f.Query)+"%")
+		pattern := "%" + escapeLike(f.Query) + "%"
+		add(`(u.username ILIKE $? OR u.email ILIKE $? OR u.full_name ILIKE $?)`, pattern, pattern, pattern)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -204,7 +251,7 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 	if len(where) > 0 {
 		sql += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	sql += fmt.Sprintf(` ORDER BY u.username LIMIT $%d`, len(args))
+	sql += fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
 
 	rows, err := s.db(ctx).Query(ctx, sql, args...)
 	if err != nil {

@@ -17,7 +17,7 @@ var groupTests = []subtest{
 	{"DeleteAndList", testGroupDeleteList},
 	{"Members", testGroupMembers},
 	{"ListUsersByGroup", testListUsersByGroup},
-	{"GroupNamesOfUsers", testGroupNamesOfUsers},
+	{"GroupsOfUsers", testGroupsOfUsers},
 	{"ConcurrentAddMember", testGroupConcurrentAdd},
 	{"NoAliasing", testGroupNoAliasing},
 }
@@ -283,9 +283,9 @@ func testListUsersByGroup(f *fixture) {
 		{"group and status", store.UserFilter{Group: g.ID, Status: store.StatusActive}, []string{"alice", "carol"}},
 		{"group and role", store.UserFilter{Group: g.ID, Role: "viewer"}, []string{"carol", "dave"}},
 		{"group and query", store.UserFilter{Group: h.ID, Query: "CAR"}, []string{"carol"}},
-		{"group and after", store.UserFilter{Group: g.ID, After: "alice"}, []string{"carol", "dave"}},
+		{"group and after", store.UserFilter{Group: g.ID, After: afterName("alice")}, []string{"carol", "dave"}},
 		{"group and limit", store.UserFilter{Group: g.ID, Limit: 2}, []string{"alice", "carol"}},
-		{"group, role, after and limit", store.UserFilter{Group: g.ID, Role: "viewer", After: "a", Limit: 1}, []string{"carol"}},
+		{"group, role, after and limit", store.UserFilter{Group: g.ID, Role: "viewer", After: afterName("a"), Limit: 1}, []string{"carol"}},
 	}
 	for _, tc := range cases {
 		got, err := f.s.ListUsers(f.ctx, tc.filter)
@@ -338,22 +338,27 @@ func testGroupNoAliasing(f *fixture) {
 	f.equal("group after changing a copy read out", list[0], want)
 }
 
-func testGroupNamesOfUsers(f *fixture) {
-	desk, ops := f.createGroup("desk"), f.createGroup("Ops")
+func testGroupsOfUsers(f *fixture) {
+	desk, ops := f.createGroup("desk", "viewer"), f.createGroup("Ops", "user", "manager")
 	a, b, c := f.createUser(), f.createUser(), f.createUser()
 	f.must(f.iam.AddGroupMember(f.ctx, desk.ID, a.ID), "AddGroupMember")
 	f.must(f.iam.AddGroupMember(f.ctx, ops.ID, a.ID), "AddGroupMember")
 	f.must(f.iam.AddGroupMember(f.ctx, ops.ID, b.ID), "AddGroupMember")
+	desk, err := f.iam.GetGroup(f.ctx, desk.ID)
+	f.must(err, "GetGroup")
+	ops, err = f.iam.GetGroup(f.ctx, ops.ID)
+	f.must(err, "GetGroup")
 
-	got, err := f.iam.GroupNamesOfUsers(f.ctx, []string{a.ID, strings.ToUpper(b.ID), c.ID, "not-a-uuid", uuid.NewString()})
-	f.must(err, "GroupNamesOfUsers")
+	got, err := f.iam.GroupsOfUsers(f.ctx, []string{a.ID, strings.ToUpper(b.ID), c.ID, "not-a-uuid", uuid.NewString()})
+	f.must(err, "GroupsOfUsers")
 	// Byte order: "Ops" before "desk"; ids come back canonical; c, the
-	// malformed id and the unknown one are absent.
-	f.equal("GroupNamesOfUsers", got, map[string][]string{a.ID: {"Ops", "desk"}, b.ID: {"Ops"}})
+	// malformed id and the unknown one are absent. Each group carries its
+	// roles, which is what a page of users needs for effective roles.
+	f.equal("GroupsOfUsers", got, map[string][]store.Group{a.ID: {ops, desk}, b.ID: {ops}})
 
-	got, err = f.iam.GroupNamesOfUsers(f.ctx, nil)
-	f.must(err, "GroupNamesOfUsers of no users")
+	got, err = f.iam.GroupsOfUsers(f.ctx, nil)
+	f.must(err, "GroupsOfUsers of no users")
 	if len(got) != 0 {
-		f.t.Errorf("GroupNamesOfUsers(nil) = %v, want empty", got)
+		f.t.Errorf("GroupsOfUsers(nil) = %v, want empty", got)
 	}
 }

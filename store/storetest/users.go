@@ -3,7 +3,9 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,6 +23,9 @@ var userTests = []subtest{
 	{"Delete", testUserDelete},
 	{"ListFilters", testUserListFilters},
 	{"ListOrderAndPages", testUserListPages},
+	{"ListByEffectiveStatus", testUserListEffectiveStatus},
+	{"ListSorted", testUserListSorted},
+	{"ListPagesWhileInserting", testUserListPagesWhileInserting},
 	{"ListDefaultLimit", testUserListDefaultLimit},
 	{"NoAliasing", testUserNoAliasing},
 }
@@ -232,6 +237,15 @@ func testUserDelete(f *fixture) {
 	f.wantErr(f.s.CreateUser(f.ctx, again), nil, "CreateUser reusing a deleted user's name")
 }
 
+// afterName is the cursor of the username order after the username ("":
+// the first page).
+func afterName(username string) *store.UserKey {
+	if username == "" {
+		return nil
+	}
+	return &store.UserKey{Username: username}
+}
+
 func usernames(users []store.User) []string {
 	names := []string{}
 	for _, u := range users {
@@ -275,11 +289,11 @@ func testUserListFilters(f *fixture) {
 		{"role and status", store.UserFilter{Role: "viewer", Status: store.StatusLocked}, []string{"carol_ops"}},
 		{"query, status and role", store.UserFilter{Query: "example.com", Status: store.StatusActive, Role: "admin"}, []string{"alice"}},
 		{"limit", store.UserFilter{Limit: 2}, []string{"alice", "bob"}},
-		{"after", store.UserFilter{After: "bob"}, []string{"carol_ops", "dave", "erin-x"}},
-		{"after a name that does not exist", store.UserFilter{After: "c"}, []string{"carol_ops", "dave", "erin-x"}},
-		{"after and limit", store.UserFilter{After: "alice", Limit: 2}, []string{"bob", "carol_ops"}},
-		{"after the last", store.UserFilter{After: "erin-x"}, nil},
-		{"status filter with after", store.UserFilter{Status: store.StatusActive, After: "alice"}, []string{"dave"}},
+		{"after", store.UserFilter{After: afterName("bob")}, []string{"carol_ops", "dave", "erin-x"}},
+		{"after a name that does not exist", store.UserFilter{After: afterName("c")}, []string{"carol_ops", "dave", "erin-x"}},
+		{"after and limit", store.UserFilter{After: afterName("alice"), Limit: 2}, []string{"bob", "carol_ops"}},
+		{"after the last", store.UserFilter{After: afterName("erin-x")}, nil},
+		{"status filter with after", store.UserFilter{Status: store.StatusActive, After: afterName("alice")}, []string{"dave"}},
 	}
 	for _, tc := range cases {
 		got, err := f.s.ListUsers(f.ctx, tc.filter)
@@ -297,6 +311,69 @@ func testUserListFilters(f *fixture) {
 		want.Roles = []string{"admin", "analyst"}
 		f.equal("listed user", got[0], want)
 	}
+}
+
+// The Status filter is the effective status at the filter's Now, the rule
+// of store.User.EffectiveStatus: an expiry at or before Now makes a pending
+// or active user expired, and leaves locked and disabled users as they are.
+// Now keeps nanoseconds the backend cannot store, so the boundary case
+// checks that a backend compares as the Go rule does.
+func testUserListEffectiveStatus(f *fixture) {
+	now := f.now.Truncate(time.Microsecond).Add(500 * time.Nanosecond)
+	at := func(d time.Duration) *time.Time { t := now.Truncate(time.Microsecond).Add(d); return &t }
+	byStatus := map[store.UserStatus][]string{}
+	for _, tc := range []struct {
+		username  string
+		status    store.UserStatus
+		expiresAt *time.Time
+		effective store.UserStatus
+	}{
+		{"a-active", store.StatusActive, nil, store.StatusActive},
+		{"b-active-later", store.StatusActive, at(time.Microsecond), store.StatusActive},
+		{"c-active-past", store.StatusActive, at(-time.Hour), store.StatusExpired},
+		{"d-active-at-now", store.StatusActive, at(0), store.StatusExpired},
+		{"e-pending-past", store.StatusPending, at(-time.Minute), store.StatusExpired},
+		{"f-pending-later", store.StatusPending, at(time.Hour), store.StatusPending},
+		{"g-locked-past", store.StatusLocked, at(-time.Hour), store.StatusLocked},
+		{"h-disabled-past", store.StatusDisabled, at(-time.Hour), store.StatusDisabled},
+		{"i-active-past", store.StatusActive, at(-48 * time.Hour), store.StatusExpired},
+	} {
+		u := f.newUser()
+		u.Username, u.Email, u.Status, u.ExpiresAt = tc.username, tc.username+"@example.com", tc.status, tc.expiresAt
+		f.must(f.s.CreateUser(f.ctx, u), "CreateUser %s", tc.username)
+		if got := u.EffectiveStatus(now); got != tc.effective {
+			f.t.Errorf("%s: EffectiveStatus = %s, want %s", tc.username, got, tc.effective)
+		}
+		byStatus[tc.effective] = append(byStatus[tc.effective], tc.username)
+	}
+	for _, st := range []store.UserStatus{store.StatusPending, store.StatusActive, store.StatusLocked, store.StatusDisabled, store.StatusExpired} {
+		got, err := f.s.ListUsers(f.ctx, store.UserFilter{Status: st, Now: now})
+		f.must(err, "ListUsers status %s", st)
+		f.equal("ListUsers status "+string(st), usernames(got), byStatus[st])
+		for _, u := range got {
+			if u.EffectiveStatus(now) != st {
+				f.t.Errorf("ListUsers status %s returned %s, whose effective status is %s", st, u.Username, u.EffectiveStatus(now))
+			}
+		}
+	}
+	// Pages of one: the filter is applied before the limit, so every page
+	// is full and the cursor walks exactly the expired users.
+	var walked []string
+	after := ""
+	for range 10 {
+		got, err := f.s.ListUsers(f.ctx, store.UserFilter{Status: store.StatusExpired, Now: now, After: afterName(after), Limit: 1})
+		f.must(err, "ListUsers expired after %q", after)
+		if len(got) == 0 {
+			break
+		}
+		walked = append(walked, usernames(got)...)
+		after = got[0].Username
+	}
+	f.equal("expired users walked one page at a time", walked, byStatus[store.StatusExpired])
+	// A day earlier, nobody had expired but the one past for two days.
+	got, err := f.s.ListUsers(f.ctx, store.UserFilter{Status: store.StatusExpired, Now: now.Add(-24 * time.Hour)})
+	f.must(err, "ListUsers expired a day earlier")
+	f.equal("expired a day earlier", usernames(got), []string{"i-active-past"})
 }
 
 // Pages follow byte order of usernames and the After cursor walks them
@@ -317,7 +394,7 @@ func testUserListPages(f *fixture) {
 	var walked []string
 	after := ""
 	for page := 0; page < 10; page++ {
-		got, err := f.s.ListUsers(f.ctx, store.UserFilter{After: after, Limit: 3})
+		got, err := f.s.ListUsers(f.ctx, store.UserFilter{After: afterName(after), Limit: 3})
 		f.must(err, "ListUsers page %d", page)
 		if len(got) > 3 {
 			f.t.Fatalf("page %d has %d users, limit 3", page, len(got))
@@ -329,6 +406,188 @@ func testUserListPages(f *fixture) {
 		after = got[len(got)-1].Username
 	}
 	f.equal("users walked by pages", walked, want)
+}
+
+// createUsersAt stores one user per creation time, with usernames that do
+// not follow that order, and returns them.
+func (f *fixture) createUsersAt(prefix string, times []time.Time) []store.User {
+	f.t.Helper()
+	var out []store.User
+	for i, at := range times {
+		u := f.newUser()
+		u.Username = fmt.Sprintf("%s%02d", prefix, (i*7)%len(times))
+		u.Email = u.Username + "@example.com"
+		u.CreatedAt = at
+		f.must(f.s.CreateUser(f.ctx, u), "CreateUser %s", u.Username)
+		out = append(out, u)
+	}
+	return out
+}
+
+// byKey sorts users as ListUsers must in the order: created_at to the
+// microsecond, then id (canonical UUIDs compare as their bytes).
+func byKey(users []store.User, sort store.UserSort, order store.SortOrder) []string {
+	sorted := slices.Clone(users)
+	slices.SortFunc(sorted, func(a, b store.User) int {
+		c := strings.Compare(a.Username, b.Username)
+		if sort == store.SortByCreatedAt {
+			if c = a.CreatedAt.Truncate(time.Microsecond).Compare(b.CreatedAt.Truncate(time.Microsecond)); c == 0 {
+				c = strings.Compare(a.ID, b.ID)
+			}
+		}
+		if order == store.OrderDesc {
+			c = -c
+		}
+		return c
+	})
+	return usernames(sorted)
+}
+
+// walk pages through f's order limit users at a time, with the cursor each
+// page's last user gives.
+func (f *fixture) walk(filter store.UserFilter, limit int) []store.User {
+	f.t.Helper()
+	var out []store.User
+	filter.Limit = limit
+	for page := 0; page < 1000; page++ {
+		got, err := f.s.ListUsers(f.ctx, filter)
+		f.must(err, "ListUsers page %d", page)
+		if len(got) > limit {
+			f.t.Fatalf("page %d has %d users, limit %d", page, len(got), limit)
+		}
+		if len(got) == 0 {
+			return out
+		}
+		out = append(out, got...)
+		k := got[len(got)-1].Key()
+		filter.After = &k
+	}
+	f.t.Fatal("pages do not end")
+	return nil
+}
+
+// Users sorted by creation time, either way, with ties: several users made
+// in one microsecond (and times with nanoseconds the backend drops) are
+// ordered by id, and a cursor between two of them neither skips nor
+// repeats one.
+func testUserListSorted(f *fixture) {
+	base := f.now.Truncate(time.Second)
+	var times []time.Time
+	for i := range 12 {
+		// Four instants, three users each; the nanoseconds differ and
+		// are dropped.
+		times = append(times, base.Add(time.Duration(i%4)*time.Millisecond+time.Duration(i)*time.Nanosecond))
+	}
+	users := f.createUsersAt("s", times)
+	for _, tc := range []struct {
+		sort  store.UserSort
+		order store.SortOrder
+	}{
+		{"", ""}, {store.SortByUsername, store.OrderAsc}, {store.SortByUsername, store.OrderDesc},
+		{store.SortByCreatedAt, ""}, {store.SortByCreatedAt, store.OrderAsc}, {store.SortByCreatedAt, store.OrderDesc},
+	} {
+		name := fmt.Sprintf("sort %q order %q", tc.sort, tc.order)
+		want := byKey(users, tc.sort, tc.order)
+		all, err := f.s.ListUsers(f.ctx, store.UserFilter{Sort: tc.sort, Order: tc.order})
+		f.must(err, "ListUsers %s", name)
+		f.equal("ListUsers "+name, usernames(all), want)
+		for _, limit := range []int{1, 2, 5} {
+			f.equal(fmt.Sprintf("%s walked %d at a time", name, limit),
+				usernames(f.walk(store.UserFilter{Sort: tc.sort, Order: tc.order}, limit)), want)
+		}
+	}
+	// A cursor of the created_at order names a place, not a user: one that
+	// no user has still splits the order there.
+	newest := byKey(users, store.SortByCreatedAt, store.OrderDesc)
+	got, err := f.s.ListUsers(f.ctx, store.UserFilter{Sort: store.SortByCreatedAt, Order: store.OrderDesc,
+		After: &store.UserKey{CreatedAt: base.Add(2 * time.Millisecond), ID: "ffffffff-ffff-ffff-ffff-ffffffffffff"}})
+	f.must(err, "ListUsers before a made-up key")
+	f.equal("newest first before a made-up key", usernames(got), newest[3:])
+
+	for _, bad := range []store.UserFilter{{Sort: "email"}, {Order: "up"}, {Sort: store.SortByCreatedAt, After: &store.UserKey{ID: "not-a-uuid"}}} {
+		if _, err := f.s.ListUsers(f.ctx, bad); err == nil {
+			f.t.Errorf("ListUsers %+v: no error", bad)
+		}
+	}
+}
+
+// Paging by creation time while other users are being created, some at the
+// very instants of existing ones: every user that existed before the first
+// page is seen exactly once, and no user twice.
+func testUserListPagesWhileInserting(f *fixture) {
+	base := f.now.Truncate(time.Second)
+	var times []time.Time
+	for i := range 40 {
+		times = append(times, base.Add(time.Duration(i%8)*time.Millisecond))
+	}
+	existing := f.createUsersAt("e", times)
+
+	for _, order := range []store.SortOrder{store.OrderAsc, store.OrderDesc} {
+		stop := make(chan struct{})
+		errs := make(chan error, 1)
+		var wg sync.WaitGroup
+		for w := range 3 {
+			wg.Go(func() {
+				// Bounded, so that the walk newest first (which meets the
+				// users made below its cursor) ends.
+				for i := range 30 {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					u := f.newUser()
+					u.Username = fmt.Sprintf("n%s%d-%d-%d", order, w, i, len(existing))
+					u.Email = u.Username + "@example.com"
+					// At an existing instant (a tie, broken by a random
+					// id), between two, or after the last.
+					u.CreatedAt = base.Add(time.Duration(i%17) * time.Millisecond / 2)
+					if err := f.s.CreateUser(f.ctx, u); err != nil {
+						select {
+						case errs <- err:
+						default:
+						}
+						return
+					}
+				}
+			})
+		}
+		walked := f.walk(store.UserFilter{Sort: store.SortByCreatedAt, Order: order}, 3)
+		close(stop)
+		wg.Wait()
+		select {
+		case err := <-errs:
+			f.t.Fatalf("concurrent CreateUser: %v", err)
+		default:
+		}
+
+		seen := map[string]int{}
+		for _, u := range walked {
+			seen[u.ID]++
+		}
+		for id, n := range seen {
+			if n > 1 {
+				f.t.Errorf("order %s: user %s listed %d times", order, id, n)
+			}
+		}
+		for _, u := range existing {
+			if seen[u.ID] != 1 {
+				f.t.Errorf("order %s: existing user %s listed %d times, want once", order, u.Username, seen[u.ID])
+			}
+		}
+		if !slices.IsSortedFunc(walked, func(a, b store.User) int {
+			c := a.CreatedAt.Compare(b.CreatedAt)
+			if c == 0 {
+				c = strings.Compare(a.ID, b.ID)
+			}
+			if order == store.OrderDesc {
+				c = -c
+			}
+			return c
+		}) {
+			f.t.Errorf("order %s: the pages are not in (created_at, id) order", order)
+		}
+	}
 }
 
 func testUserListDefaultLimit(f *fixture) {
@@ -346,7 +605,7 @@ func testUserListDefaultLimit(f *fixture) {
 	if got[0].Username != "user000" || got[99].Username != "user099" {
 		f.t.Errorf("ListUsers first/last = %s/%s, want user000/user099", got[0].Username, got[99].Username)
 	}
-	got, err = f.s.ListUsers(f.ctx, store.UserFilter{After: "user099"})
+	got, err = f.s.ListUsers(f.ctx, store.UserFilter{After: afterName("user099")})
 	f.must(err, "ListUsers after user099")
 	f.equal("last page", usernames(got), []string{"user100"})
 }
