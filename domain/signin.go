@@ -58,7 +58,7 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 	}
 
 	now := s.now()
-	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
+	if u.LockedOut(now) {
 		// Spend the time a check takes, so that the answer's timing does
 		// not say the account is locked.
 		s.verify(u.PasswordHash, password)
@@ -74,7 +74,7 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 			if err := s.audit(ctx, anonymous, "login.failure", TargetUser, u.ID, nil); err != nil {
 				return err
 			}
-			if after.LockedUntil != nil && now.Before(*after.LockedUntil) {
+			if after.LockedOut(now) {
 				lock := Actor{Type: store.ActorSystem, IP: ip}
 				c := changes{"locked_until": {Before: auditTime(u.LockedUntil), After: auditTime(after.LockedUntil)}}
 				return s.audit(ctx, lock, "user.lock", TargetUser, u.ID, c)

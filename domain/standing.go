@@ -29,10 +29,12 @@ const (
 // username, letting it end sessions or tokens would hand an attacker a way to
 // shut the real user out.
 func UserCanAct(u store.User, now time.Time, act Act) bool {
+	// Past its expiry an account is expired whatever it was (a locked or
+	// disabled one keeps that status but may not act either).
 	if u.ExpiresAt != nil && !now.Before(*u.ExpiresAt) {
 		return false
 	}
-	switch u.Status {
+	switch u.EffectiveStatus(now) {
 	case store.StatusActive:
 		return true
 	case store.StatusPending:
