@@ -246,38 +246,22 @@ func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, p UserPatc
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
 	}
-	var out store.User
-	err := s.inTx(ctx, "update user", func(ctx context.Context) error {
-		cur, err := s.store.GetUser(ctx, id)
-		if err != nil {
-			return err
-		}
+	return update(ctx, s, a, s.userRecord("update user"), id, "user.update", func(ctx context.Context, cur store.User) (store.User, error) {
 		next, err := s.patchUser(cur, p)
 		if err != nil {
-			return err
+			return store.User{}, err
 		}
-		c := diff(userFields(cur), userFields(next))
-		if len(c) == 0 {
-			out = cur
-			return nil
-		}
-		if err := s.checkUnique(ctx, next.ID, next.Username, next.Email); err != nil {
-			return err
-		}
-		next.UpdatedAt = s.now()
-		if err := s.store.UpdateUser(ctx, next); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, a, "user.update", TargetUser, id, c); err != nil {
-			return err
-		}
-		out, err = s.store.GetUser(ctx, id)
-		return err
-	})
-	if err != nil {
-		return store.User{}, err
+		return next, s.checkUnique(ctx, next.ID, next.Username, next.Email)
+	}, nil)
+}
+
+// userRecord is the user to the audited update.
+func (s *Service) userRecord(what string) record[store.User] {
+	return record[store.User]{
+		what: what, target: TargetUser,
+		get: s.store.GetUser, put: s.store.UpdateUser, fields: userFields,
+		touch: func(u *store.User, now time.Time) { u.UpdatedAt = now },
 	}
-	return out, nil
 }
 
 func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
@@ -340,41 +324,19 @@ func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status s
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
 	}
-	var out store.User
-	err := s.inTx(ctx, "set user status", func(ctx context.Context) error {
-		cur, err := s.store.GetUser(ctx, id)
-		if err != nil {
-			return err
-		}
+	return update(ctx, s, a, s.userRecord("set user status"), id, action, func(_ context.Context, cur store.User) (store.User, error) {
 		next := cur
 		next.Status = status
 		if status == store.StatusActive {
 			next.FailedLogins, next.LockedUntil = 0, nil
 		}
-		c := diff(userFields(cur), userFields(next))
-		if len(c) == 0 {
-			out = cur
+		return next, nil
+	}, func(ctx context.Context, _, _ store.User) error {
+		if status == store.StatusActive {
 			return nil
 		}
-		next.UpdatedAt = s.now()
-		if err := s.store.UpdateUser(ctx, next); err != nil {
-			return err
-		}
-		if status != store.StatusActive {
-			if err := s.endSessions(ctx, id); err != nil {
-				return err
-			}
-		}
-		if err := s.audit(ctx, a, action, TargetUser, id, c); err != nil {
-			return err
-		}
-		out, err = s.store.GetUser(ctx, id)
-		return err
+		return s.endSessions(ctx, id)
 	})
-	if err != nil {
-		return store.User{}, err
-	}
-	return out, nil
 }
 
 // SetUserRoles replaces the user's roles ("user.roles"). The status is left
@@ -384,42 +346,20 @@ func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []
 		return store.User{}, err
 	}
 	roles = set(roles)
-	var out store.User
-	err := s.inTx(ctx, "set user roles", func(ctx context.Context) error {
+	return update(ctx, s, a, s.userRecord("set user roles"), id, "user.roles", func(ctx context.Context, cur store.User) (store.User, error) {
 		all, err := s.roleMap(ctx)
 		if err != nil {
-			return err
+			return store.User{}, err
 		}
 		var v problems
 		v.checkRoleNames("roles", roles, all)
 		if err := v.err(); err != nil {
-			return err
-		}
-		cur, err := s.store.GetUser(ctx, id)
-		if err != nil {
-			return err
+			return store.User{}, err
 		}
 		next := cur
 		next.Roles = roles
-		c := diff(userFields(cur), userFields(next))
-		if len(c) == 0 {
-			out = cur
-			return nil
-		}
-		next.UpdatedAt = s.now()
-		if err := s.store.UpdateUser(ctx, next); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, a, "user.roles", TargetUser, id, c); err != nil {
-			return err
-		}
-		out, err = s.store.GetUser(ctx, id)
-		return err
-	})
-	if err != nil {
-		return store.User{}, err
-	}
-	return out, nil
+		return next, nil
+	}, nil)
 }
 
 // SetPassword replaces the user's password after checking the policy
