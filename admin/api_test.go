@@ -323,3 +323,46 @@ func TestNoTokenForSomeoneMorePowerful(t *testing.T) {
 		t.Errorf("the audit view does not show who acted: %s", r.Raw)
 	}
 }
+
+// TestManagerCannotTouchAnAdmin: a manager locking an admin is a 403
+// problem+json naming the reason, and the admin's tokens live on; the last
+// active admin cannot be locked or deleted by anyone (409).
+func TestManagerCannotTouchAnAdmin(t *testing.T) {
+	e := newMemoryEnv(t)
+	boss := e.createUser(t, "admin")
+	bossTok := e.signIn(t, boss)
+	mgrTok := e.signIn(t, e.createUser(t, "manager"))
+
+	r := e.do(t, http.MethodPut, "/users/"+boss.ID+"/status", mgrTok, map[string]any{"status": "locked"})
+	want(t, r, http.StatusForbidden, "a manager locking an admin")
+	if p := r.problem(t); !strings.Contains(p.Detail, "more power") {
+		t.Errorf("problem %+v, want the reason", p)
+	}
+	want(t, e.do(t, http.MethodGet, "/users/me", bossTok, nil), http.StatusOK, "the admin's token after the refusal")
+
+	r = e.do(t, http.MethodDelete, "/users/"+boss.ID+"?hard=true", e.signIn(t, e.createUser(t, "admin")), nil)
+	want(t, r, http.StatusNoContent, "an admin deleting another admin")
+	other := e.createUser(t, "admin")
+	otherTok := e.signIn(t, other)
+	want(t, e.do(t, http.MethodGet, "/users/me", otherTok, nil), http.StatusOK, "the remaining admins")
+	// Two admins are left (other and the one who deleted boss): delete
+	// one, and the last cannot go.
+	r = e.do(t, http.MethodGet, "/users?role=admin&status=active", otherTok, nil)
+	want(t, r, http.StatusOK, "GET /users?role=admin")
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	r.decode(t, &list)
+	for _, u := range list.Items {
+		if u.ID != other.ID {
+			want(t, e.do(t, http.MethodDelete, "/users/"+u.ID+"?hard=true", otherTok, nil), http.StatusNoContent, "deleting an admin while another remains")
+		}
+	}
+	r = e.do(t, http.MethodPut, "/users/"+other.ID+"/roles", otherTok, map[string]any{"roles": []string{"manager"}})
+	want(t, r, http.StatusConflict, "demoting the last admin")
+	if p := r.problem(t); !strings.Contains(p.Detail, "last active admin") {
+		t.Errorf("problem %+v, want the reason", p)
+	}
+}

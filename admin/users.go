@@ -273,7 +273,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *domain.Princi
 }
 
 func (a *API) applyUserPatch(w http.ResponseWriter, r *http.Request, p *domain.Principal, id string, up domain.UserPatch) error {
-	u, err := a.svc.UpdateUser(r.Context(), p.Actor, id, up)
+	u, err := a.svc.UpdateUser(r.Context(), *p, id, up)
 	if err != nil {
 		return conflict(err, conflictUser)
 	}
@@ -311,7 +311,7 @@ func (a *API) setMyPassword(w http.ResponseWriter, r *http.Request, p *domain.Pr
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	if err := a.svc.SetPassword(r.Context(), p.Actor, p.User.ID, &in.CurrentPassword, in.Password); err != nil {
+	if err := a.svc.SetPassword(r.Context(), *p, p.User.ID, &in.CurrentPassword, in.Password); err != nil {
 		return err
 	}
 	noContent(w)
@@ -325,7 +325,7 @@ func (a *API) setUserPassword(w http.ResponseWriter, r *http.Request, p *domain.
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	if err := a.svc.SetPassword(r.Context(), p.Actor, mux.Vars(r)["id"], nil, in.Password); err != nil {
+	if err := a.svc.SetPassword(r.Context(), *p, mux.Vars(r)["id"], nil, in.Password); err != nil {
 		return err
 	}
 	noContent(w)
@@ -348,7 +348,7 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if !p.Can(need) {
 		return forbidden([]string{need})
 	}
-	if err := a.svc.DeleteUser(r.Context(), p.Actor, mux.Vars(r)["id"], hard); err != nil {
+	if err := a.svc.DeleteUser(r.Context(), *p, mux.Vars(r)["id"], hard); err != nil {
 		return err
 	}
 	noContent(w)
@@ -365,7 +365,7 @@ func (a *API) setUserRoles(w http.ResponseWriter, r *http.Request, p *domain.Pri
 	if in.Roles == nil {
 		return invalidField("roles", "is required (an empty list removes every role)")
 	}
-	u, err := a.svc.SetUserRoles(r.Context(), p.Actor, mux.Vars(r)["id"], *in.Roles)
+	u, err := a.svc.SetUserRoles(r.Context(), *p, mux.Vars(r)["id"], *in.Roles)
 	if err != nil {
 		return err
 	}
@@ -382,7 +382,7 @@ func (a *API) setUserStatus(w http.ResponseWriter, r *http.Request, p *domain.Pr
 	if in.Status == "" {
 		return invalidField("status", "is required: active, locked or disabled")
 	}
-	u, err := a.svc.SetUserStatus(r.Context(), p.Actor, mux.Vars(r)["id"], store.UserStatus(in.Status))
+	u, err := a.svc.SetUserStatus(r.Context(), *p, mux.Vars(r)["id"], store.UserStatus(in.Status))
 	if err != nil {
 		return err
 	}
@@ -437,7 +437,7 @@ func newestFirst(unixNano int64, id string) string {
 }
 
 func (a *API) revokeSession(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
-	if err := a.svc.RevokeSession(r.Context(), p.Actor, mux.Vars(r)["id"]); err != nil {
+	if err := a.svc.RevokeSession(r.Context(), *p, mux.Vars(r)["id"]); err != nil {
 		return err
 	}
 	noContent(w)

@@ -315,6 +315,9 @@ func (s *Service) RevokeAPIToken(ctx context.Context, p Principal, id string) er
 		if t.RevokedAt != nil {
 			return nil
 		}
+		if err := s.mayRevokeToken(ctx, p, t); err != nil {
+			return err
+		}
 		now := s.now()
 		if err := s.store.RevokeAPIToken(ctx, id, now); err != nil {
 			return err
@@ -358,11 +361,6 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 	if err != nil {
 		return Principal{}, err
 	}
-	scopes := map[string]bool{}
-	for _, sc := range t.Scopes {
-		scopes[sc] = true
-	}
-	p.Permissions = intersect(p.Permissions, scopes)
 	issuer, err := s.tokenIssuer(ctx, t, p)
 	if err != nil {
 		return Principal{}, err
@@ -370,10 +368,16 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 	if issuer != nil {
 		// Made by one principal for another: it acts with at most what
 		// both may do now, and says who is behind it.
-		p.Permissions = intersect(p.Permissions, issuer.Permissions)
+		p.Permissions = intersect(p.Permissions, issuer.authority())
 		p.Issuer = issuer
 		p.Actor.Act = t.CreatedBy
 	}
+	p.Authority = p.Permissions
+	scopes := map[string]bool{}
+	for _, sc := range t.Scopes {
+		scopes[sc] = true
+	}
+	p.Permissions = intersect(p.Permissions, scopes)
 	p.APITokenID = t.ID
 	p.Actor.IP = ip
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= apiTokenTouchInterval {
@@ -383,6 +387,39 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 		}
 	}
 	return p, nil
+}
+
+// mayRevokeToken applies "no one acts on someone with more power" to a
+// token: ending it is acting on the principal it acts as.
+func (s *Service) mayRevokeToken(ctx context.Context, p Principal, t store.APIToken) error {
+	if p.operator {
+		return nil
+	}
+	if t.Kind == store.TokenSystem {
+		c, err := s.store.GetClient(ctx, t.ClientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // a service account that is gone has no power left
+		}
+		if err != nil {
+			return err
+		}
+		target, err := s.ClientPrincipal(ctx, c)
+		if err != nil {
+			return nil // no roles: no power
+		}
+		if extra := missing(target.Permissions, p.authority()); len(extra) > 0 {
+			return forbidden("the service account %s holds %s, which you do not: nobody acts on someone with more power", c.ID, strings.Join(extra, ", "))
+		}
+		return nil
+	}
+	u, err := s.store.GetUser(ctx, t.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.mayActOn(ctx, p, u)
 }
 
 // tokenIssuer is the principal that made t, as it stands now, when that is

@@ -154,7 +154,7 @@ func TestIssueAPIToken(t *testing.T) {
 			func(e *tokenEnv) domain.Principal { return e.principal(e.mgr) },
 			func(e *tokenEnv) domain.NewAPIToken {
 				bare := e.user("bare")
-				if _, err := e.svc.SetUserStatus(e.ctx, admin, bare.ID, store.StatusActive); err != nil {
+				if _, err := e.svc.SetUserStatus(e.ctx, domain.Operator(admin), bare.ID, store.StatusActive); err != nil {
 					e.t.Fatal(err)
 				}
 				return domain.NewAPIToken{Name: "job", Kind: store.TokenUser, UserID: bare.ID}
@@ -240,7 +240,7 @@ func TestAuthenticateAPIToken(t *testing.T) {
 	}
 
 	t.Run("the principal's current permissions count", func(t *testing.T) {
-		if _, err := e.svc.SetUserRoles(e.ctx, admin, e.alice.ID, []string{"viewer"}); err != nil {
+		if _, err := e.svc.SetUserRoles(e.ctx, domain.Operator(admin), e.alice.ID, []string{"viewer"}); err != nil {
 			t.Fatal(err)
 		}
 		p, err := e.svc.AuthenticateAPIToken(e.ctx, secret, "")
@@ -250,7 +250,7 @@ func TestAuthenticateAPIToken(t *testing.T) {
 		if want := []string{store.PermProfileRead}; !slices.Equal(permList(p), want) {
 			t.Fatalf("permissions = %v, want %v", permList(p), want)
 		}
-		if _, err := e.svc.SetUserRoles(e.ctx, admin, e.alice.ID, []string{"user"}); err != nil {
+		if _, err := e.svc.SetUserRoles(e.ctx, domain.Operator(admin), e.alice.ID, []string{"user"}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -288,10 +288,10 @@ func TestAuthenticateAPIToken(t *testing.T) {
 		{"not an API token", func() string { return "ghs_something" }, nil},
 		{"empty", func() string { return "" }, nil},
 		{"owner locked", func() string { return secret }, func(t *testing.T) {
-			if _, err := e.svc.SetUserStatus(e.ctx, admin, e.alice.ID, store.StatusLocked); err != nil {
+			if _, err := e.svc.SetUserStatus(e.ctx, domain.Operator(admin), e.alice.ID, store.StatusLocked); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _, _ = e.svc.SetUserStatus(e.ctx, admin, e.alice.ID, store.StatusActive) })
+			t.Cleanup(func() { _, _ = e.svc.SetUserStatus(e.ctx, domain.Operator(admin), e.alice.ID, store.StatusActive) })
 		}},
 		{"expired", func() string { return secret }, func(t *testing.T) {
 			e.clock.Advance(time.Hour)

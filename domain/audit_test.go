@@ -49,11 +49,11 @@ func TestEveryMutationIsAuditedOnce(t *testing.T) {
 			return err
 		}},
 		{"user.update", cli, func() string { return u.ID }, func() error {
-			_, err := e.svc.UpdateUser(e.ctx, cli, u.ID, domain.UserPatch{Department: ptr("Sales")})
+			_, err := e.svc.UpdateUser(e.ctx, domain.Operator(cli), u.ID, domain.UserPatch{Department: ptr("Sales")})
 			return err
 		}},
 		{"user.password", actor, func() string { return u.ID }, func() error {
-			err := e.svc.SetPassword(e.ctx, actor, u.ID, nil, newPassword)
+			err := e.svc.SetPassword(e.ctx, domain.Operator(actor), u.ID, nil, newPassword)
 			cur, _ := e.svc.GetUser(e.ctx, u.ID)
 			addSecret(cur.PasswordHash)
 			return err
@@ -67,15 +67,15 @@ func TestEveryMutationIsAuditedOnce(t *testing.T) {
 			return err
 		}},
 		{"user.roles", actor, func() string { return u.ID }, func() error {
-			_, err := e.svc.SetUserRoles(e.ctx, actor, u.ID, []string{"user", "viewer"})
+			_, err := e.svc.SetUserRoles(e.ctx, domain.Operator(actor), u.ID, []string{"user", "viewer"})
 			return err
 		}},
 		{"user.status", actor, func() string { return u.ID }, func() error {
-			_, err := e.svc.SetUserStatus(e.ctx, actor, u.ID, store.StatusLocked)
+			_, err := e.svc.SetUserStatus(e.ctx, domain.Operator(actor), u.ID, store.StatusLocked)
 			return err
 		}},
 		{"user.status", actor, func() string { return u.ID }, func() error {
-			_, err := e.svc.SetUserStatus(e.ctx, actor, u.ID, store.StatusActive)
+			_, err := e.svc.SetUserStatus(e.ctx, domain.Operator(actor), u.ID, store.StatusActive)
 			return err
 		}},
 		{"role.create", actor, func() string { return "trader" }, func() error {
@@ -132,13 +132,13 @@ func TestEveryMutationIsAuditedOnce(t *testing.T) {
 		}},
 		{"session.revoke", actor, func() string { return "sess-1" }, func() error {
 			e.sessionWithToken(u, "sess-1")
-			return e.svc.RevokeSession(e.ctx, actor, "sess-1")
+			return e.svc.RevokeSession(e.ctx, domain.Operator(actor), "sess-1")
 		}},
 		{"user.disable", actor, func() string { return u.ID }, func() error {
-			return e.svc.DeleteUser(e.ctx, actor, u.ID, false)
+			return e.svc.DeleteUser(e.ctx, domain.Operator(actor), u.ID, false)
 		}},
 		{"user.delete", actor, func() string { return u.ID }, func() error {
-			return e.svc.DeleteUser(e.ctx, actor, u.ID, true)
+			return e.svc.DeleteUser(e.ctx, domain.Operator(actor), u.ID, true)
 		}},
 	}
 	for i, st := range steps {

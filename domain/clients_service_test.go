@@ -101,7 +101,7 @@ func TestRevokeSession(t *testing.T) {
 	u := e.user("alice", "user")
 	e.sessionWithToken(u, "s1")
 	e.sessionWithToken(u, "s2")
-	if err := e.svc.RevokeSession(e.ctx, admin, "s1"); err != nil {
+	if err := e.svc.RevokeSession(e.ctx, domain.Operator(admin), "s1"); err != nil {
 		t.Fatal(err)
 	}
 	if e.tokenActive("s1") || !e.tokenActive("s2") {
@@ -111,7 +111,7 @@ func TestRevokeSession(t *testing.T) {
 	if err != nil || len(sessions) != 1 || sessions[0].ID != "s2" {
 		t.Fatalf("sessions = %+v, %v", sessions, err)
 	}
-	wantErr(t, e.svc.RevokeSession(e.ctx, admin, "s1"), store.ErrNotFound)
+	wantErr(t, e.svc.RevokeSession(e.ctx, domain.Operator(admin), "s1"), store.ErrNotFound)
 	if n := countAction(e.audit(), "session.revoke"); n != 1 {
 		t.Fatalf("%d session.revoke entries", n)
 	}

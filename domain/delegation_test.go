@@ -29,7 +29,7 @@ func TestDelegatedTokenNeverExceedsItsMaker(t *testing.T) {
 
 	// Every action is audited with both identities.
 	mark := e.lastID()
-	if _, err := e.svc.UpdateUser(e.ctx, p.Actor, reviewer.ID, domain.UserPatch{FullName: ptr("Rita R.")}); err != nil {
+	if _, err := e.svc.UpdateUser(e.ctx, p, reviewer.ID, domain.UserPatch{FullName: ptr("Rita R.")}); err != nil {
 		t.Fatal(err)
 	}
 	got := e.since(mark)
@@ -39,14 +39,14 @@ func TestDelegatedTokenNeverExceedsItsMaker(t *testing.T) {
 
 	// "Not your own request" holds for the maker: maggie cannot approve her
 	// own request through the token she made for rita.
-	if _, err := e.svc.SetUserRoles(e.ctx, admin, e.mgr.ID, []string{"viewer"}); err != nil {
+	if _, err := e.svc.SetUserRoles(e.ctx, domain.Operator(admin), e.mgr.ID, []string{"viewer"}); err != nil {
 		t.Fatal(err)
 	}
 	req, err := e.svc.SubmitAccessRequest(e.ctx, domain.Actor{Type: store.ActorUser, ID: e.mgr.ID}, e.mgr.ID, "user", "need it back")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.SetUserRoles(e.ctx, admin, e.mgr.ID, []string{"manager"}); err != nil {
+	if _, err := e.svc.SetUserRoles(e.ctx, domain.Operator(admin), e.mgr.ID, []string{"manager"}); err != nil {
 		t.Fatal(err)
 	}
 	p, err = e.svc.AuthenticateAPIToken(e.ctx, secret, "")
@@ -64,7 +64,7 @@ func TestDelegatedTokenNeverExceedsItsMaker(t *testing.T) {
 	}
 
 	// The maker loses permissions: so does the token, at once.
-	if _, err := e.svc.SetUserRoles(e.ctx, admin, e.mgr.ID, []string{"viewer"}); err != nil {
+	if _, err := e.svc.SetUserRoles(e.ctx, domain.Operator(admin), e.mgr.ID, []string{"viewer"}); err != nil {
 		t.Fatal(err)
 	}
 	p, err = e.svc.AuthenticateAPIToken(e.ctx, secret, "")
@@ -83,7 +83,7 @@ func TestDelegatedTokenNeverExceedsItsMaker(t *testing.T) {
 	}
 
 	// The maker disabled: the token dies.
-	if _, err := e.svc.SetUserStatus(e.ctx, admin, e.mgr.ID, store.StatusDisabled); err != nil {
+	if _, err := e.svc.SetUserStatus(e.ctx, domain.Operator(admin), e.mgr.ID, store.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.svc.AuthenticateAPIToken(e.ctx, secret, "")

@@ -54,11 +54,17 @@ type Principal struct {
 	Permissions map[string]bool
 	// APITokenID is set when the caller used an API token.
 	APITokenID string
+	// Authority, when set, is what the principal may do to other people
+	// (see authority); API tokens set it to their principal's permissions
+	// before the token's scopes narrow them.
+	Authority map[string]bool
 	// Issuer is set when the caller used a token someone else made for
 	// it: the maker, as it stands now. The principal's Permissions are
 	// already within the issuer's; Issuer is for the checks that are
 	// about persons ("not your own request", "only roles you hold").
 	Issuer *Principal
+	// operator: see Operator.
+	operator bool
 }
 
 // Can reports whether the principal holds the permission.

@@ -37,16 +37,23 @@ func (s *Service) GetSession(ctx context.Context, id string) (store.LoginSession
 // RevokeSession ends a session and revokes the tokens of the grants made in
 // it ("session.revoke", target the session, recording its user);
 // store.ErrNotFound if absent or expired.
-func (s *Service) RevokeSession(ctx context.Context, a Actor, sessionID string) error {
+func (s *Service) RevokeSession(ctx context.Context, p Principal, sessionID string) error {
 	return s.inTx(ctx, "revoke session", func(ctx context.Context) error {
 		ls, err := s.store.GetLoginSession(ctx, sessionID, s.now())
 		if err != nil {
 			return err
 		}
+		owner, err := s.store.GetUser(ctx, ls.UserID)
+		if err != nil {
+			return err
+		}
+		if err := s.mayActOn(ctx, p, owner); err != nil {
+			return err
+		}
 		if err := s.endSession(ctx, sessionID); err != nil {
 			return err
 		}
-		return s.audit(ctx, a, "session.revoke", TargetSession, sessionID,
+		return s.audit(ctx, p.Actor, "session.revoke", TargetSession, sessionID,
 			changes{"user_id": {Before: ls.UserID}})
 	})
 }

@@ -52,11 +52,11 @@ func TestAuthenticateReportsItsOutcome(t *testing.T) {
 	active := e.user("alice", "user")
 	e.user("penny") // no roles: pending
 	locked := e.user("lucy", "user")
-	if _, err := svc.SetUserStatus(e.ctx, admin, locked.ID, store.StatusLocked); err != nil {
+	if _, err := svc.SetUserStatus(e.ctx, domain.Operator(admin), locked.ID, store.StatusLocked); err != nil {
 		t.Fatal(err)
 	}
 	gone := e.user("dora", "user")
-	if err := svc.DeleteUser(e.ctx, admin, gone.ID, false); err != nil {
+	if err := svc.DeleteUser(e.ctx, domain.Operator(admin), gone.ID, false); err != nil {
 		t.Fatal(err)
 	}
 

@@ -35,17 +35,17 @@ func TestAuthenticate(t *testing.T) {
 			}
 		}, "alice", goodPassword, true, true},
 		{"locked by an admin", func(e *env, u store.User) {
-			if _, err := e.svc.SetUserStatus(e.ctx, admin, u.ID, store.StatusLocked); err != nil {
+			if _, err := e.svc.SetUserStatus(e.ctx, domain.Operator(admin), u.ID, store.StatusLocked); err != nil {
 				e.t.Fatal(err)
 			}
 		}, "alice", goodPassword, false, true},
 		{"disabled", func(e *env, u store.User) {
-			if err := e.svc.DeleteUser(e.ctx, admin, u.ID, false); err != nil {
+			if err := e.svc.DeleteUser(e.ctx, domain.Operator(admin), u.ID, false); err != nil {
 				e.t.Fatal(err)
 			}
 		}, "alice", goodPassword, false, true},
 		{"expired account", func(e *env, u store.User) {
-			if _, err := e.svc.UpdateUser(e.ctx, admin, u.ID, domain.UserPatch{ExpiresAt: ptr(ptr(e.clock.Now().Add(time.Hour)))}); err != nil {
+			if _, err := e.svc.UpdateUser(e.ctx, domain.Operator(admin), u.ID, domain.UserPatch{ExpiresAt: ptr(ptr(e.clock.Now().Add(time.Hour)))}); err != nil {
 				e.t.Fatal(err)
 			}
 			e.clock.Advance(2 * time.Hour)

@@ -53,7 +53,7 @@ func TestActiveUser(t *testing.T) {
 		t.Errorf("ActiveUser(pending) err = %v, want ErrUnauthenticated", err)
 	}
 	exp := e.clock.Now().Add(time.Minute)
-	if _, err := e.svc.UpdateUser(e.ctx, admin, alice.ID, domain.UserPatch{ExpiresAt: ptr(&exp)}); err != nil {
+	if _, err := e.svc.UpdateUser(e.ctx, domain.Operator(admin), alice.ID, domain.UserPatch{ExpiresAt: ptr(&exp)}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Minute)
@@ -135,7 +135,7 @@ func TestSessionLifecycle(t *testing.T) {
 
 	// A session whose user may no longer act is not current.
 	start("s-alice-4", alice, "")
-	if _, err := e.svc.SetUserStatus(e.ctx, admin, alice.ID, store.StatusDisabled); err != nil {
+	if _, err := e.svc.SetUserStatus(e.ctx, domain.Operator(admin), alice.ID, store.StatusDisabled); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.svc.CurrentSession(e.ctx, "s-alice-4"); !errors.Is(err, store.ErrNotFound) {

@@ -242,11 +242,14 @@ func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 // UpdateUser applies p ("user.update", with the before/after of each
 // changed field). A new email is unverified unless p sets EmailVerified
 // too. A patch that changes nothing writes nothing and records nothing.
-func (s *Service) UpdateUser(ctx context.Context, a Actor, id string, p UserPatch) (store.User, error) {
+func (s *Service) UpdateUser(ctx context.Context, by Principal, id string, p UserPatch) (store.User, error) {
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
 	}
-	return update(ctx, s, a, s.userRecord("update user"), id, "user.update", func(ctx context.Context, cur store.User) (store.User, error) {
+	return update(ctx, s, by.Actor, s.userRecord("update user"), id, "user.update", func(ctx context.Context, cur store.User) (store.User, error) {
+		if err := s.mayActOn(ctx, by, cur); err != nil {
+			return store.User{}, err
+		}
 		next, err := s.patchUser(cur, p)
 		if err != nil {
 			return store.User{}, err
@@ -306,11 +309,11 @@ func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
 // API tokens' usability). Setting active also lifts a lockout after failed
 // sign-ins. Setting the status the user has already changes nothing and
 // records nothing. A user may not lock or disable itself (ErrForbidden).
-func (s *Service) SetUserStatus(ctx context.Context, a Actor, id string, status store.UserStatus) (store.User, error) {
-	return s.changeStatus(ctx, a, id, status, "user.status")
+func (s *Service) SetUserStatus(ctx context.Context, p Principal, id string, status store.UserStatus) (store.User, error) {
+	return s.changeStatus(ctx, p, id, status, "user.status")
 }
 
-func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status store.UserStatus, action string) (store.User, error) {
+func (s *Service) changeStatus(ctx context.Context, p Principal, id string, status store.UserStatus, action string) (store.User, error) {
 	switch status {
 	case store.StatusActive, store.StatusLocked, store.StatusDisabled:
 	default:
@@ -318,19 +321,22 @@ func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status s
 		// that would re-open the access-request flow behind their back.
 		return store.User{}, invalid("status", "must be active, locked or disabled")
 	}
-	if status != store.StatusActive && a.isUser(id) {
+	if status != store.StatusActive && p.Actor.isUser(id) {
 		return store.User{}, errSelfLockout
 	}
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
 	}
-	return update(ctx, s, a, s.userRecord("set user status"), id, action, func(_ context.Context, cur store.User) (store.User, error) {
+	return update(ctx, s, p.Actor, s.userRecord("set user status"), id, action, func(ctx context.Context, cur store.User) (store.User, error) {
+		if err := s.mayActOn(ctx, p, cur); err != nil {
+			return store.User{}, err
+		}
 		next := cur
 		next.Status = status
 		if status == store.StatusActive {
 			next.FailedLogins, next.LockedUntil = 0, nil
 		}
-		return next, nil
+		return next, s.keepAnAdmin(ctx, cur, &next)
 	}, func(ctx context.Context, _, _ store.User) error {
 		if status == store.StatusActive {
 			return nil
@@ -341,12 +347,15 @@ func (s *Service) changeStatus(ctx context.Context, a Actor, id string, status s
 
 // SetUserRoles replaces the user's roles ("user.roles"). The status is left
 // alone: a pending user becomes active through an approval or SetUserStatus.
-func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []string) (store.User, error) {
+func (s *Service) SetUserRoles(ctx context.Context, p Principal, id string, roles []string) (store.User, error) {
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
 	}
 	roles = set(roles)
-	return update(ctx, s, a, s.userRecord("set user roles"), id, "user.roles", func(ctx context.Context, cur store.User) (store.User, error) {
+	return update(ctx, s, p.Actor, s.userRecord("set user roles"), id, "user.roles", func(ctx context.Context, cur store.User) (store.User, error) {
+		if err := s.mayActOn(ctx, p, cur); err != nil {
+			return store.User{}, err
+		}
 		all, err := s.roleMap(ctx)
 		if err != nil {
 			return store.User{}, err
@@ -358,7 +367,7 @@ func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []
 		}
 		next := cur
 		next.Roles = roles
-		return next, nil
+		return next, s.keepAnAdmin(ctx, cur, &next)
 	}, nil)
 }
 
@@ -366,7 +375,7 @@ func (s *Service) SetUserRoles(ctx context.Context, a Actor, id string, roles []
 // ("user.password", recorded as {"password": {"after": "changed"}} only).
 // When current is not nil it must match the present password (self-service);
 // a mismatch is a ValidationErrors entry for the field "current_password".
-func (s *Service) SetPassword(ctx context.Context, a Actor, id string, current *string, password string) error {
+func (s *Service) SetPassword(ctx context.Context, p Principal, id string, current *string, password string) error {
 	u, err := s.GetUser(ctx, id)
 	if err != nil {
 		return err
@@ -392,12 +401,15 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id string, current *
 		if err != nil {
 			return err
 		}
+		if err := s.mayActOn(ctx, p, cur); err != nil {
+			return err
+		}
 		cur.PasswordHash = hash
 		cur.UpdatedAt = s.now()
 		if err := s.store.UpdateUser(ctx, cur); err != nil {
 			return err
 		}
-		return s.audit(ctx, a, "user.password", TargetUser, id, changes{"password": passwordChanged})
+		return s.audit(ctx, p.Actor, "user.password", TargetUser, id, changes{"password": passwordChanged})
 	})
 }
 
@@ -405,12 +417,12 @@ func (s *Service) SetPassword(ctx context.Context, a Actor, id string, current *
 // or, with hard, removes the user and everything that belongs to it
 // ("user.delete"; the audit entry is the only trace left). A user may not
 // delete itself (ErrForbidden).
-func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, hard bool) error {
+func (s *Service) DeleteUser(ctx context.Context, p Principal, id string, hard bool) error {
 	if !hard {
-		_, err := s.changeStatus(ctx, a, id, store.StatusDisabled, "user.disable")
+		_, err := s.changeStatus(ctx, p, id, store.StatusDisabled, "user.disable")
 		return err
 	}
-	if a.isUser(id) {
+	if p.Actor.isUser(id) {
 		return errSelfLockout
 	}
 	if err := notFoundID("user", id); err != nil {
@@ -421,13 +433,19 @@ func (s *Service) DeleteUser(ctx context.Context, a Actor, id string, hard bool)
 		if err != nil {
 			return err
 		}
+		if err := s.mayActOn(ctx, p, cur); err != nil {
+			return err
+		}
+		if err := s.keepAnAdmin(ctx, cur, nil); err != nil {
+			return err
+		}
 		if err := s.store.DeleteUser(ctx, id); err != nil {
 			return err
 		}
 		f := userFields(cur)
 		c := onRemove(fields{"username": f["username"], "email": f["email"], "full_name": f["full_name"],
 			"status": f["status"], "roles": f["roles"]})
-		return s.audit(ctx, a, "user.delete", TargetUser, id, c)
+		return s.audit(ctx, p.Actor, "user.delete", TargetUser, id, c)
 	})
 }
 

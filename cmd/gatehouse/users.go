@@ -255,7 +255,7 @@ func newUsersUpdateCmd(a *app) *cobra.Command {
 				if err != nil {
 					return failure("users update", err, fmt.Sprintf("user %q", args[0]), "")
 				}
-				u, err = svc.UpdateUser(ctx, domain.CLIActor(), u.ID, p)
+				u, err = svc.UpdateUser(ctx, domain.Operator(domain.CLIActor()), u.ID, p)
 				if err != nil {
 					return failure("users update", err, fmt.Sprintf("user %q", args[0]), "the username or email is taken by another user")
 				}
@@ -288,7 +288,7 @@ func newUsersStatusCmd(a *app, use string, status store.UserStatus, short string
 				if err != nil {
 					return failure(op, err, fmt.Sprintf("user %q", args[0]), "")
 				}
-				u, err = svc.SetUserStatus(ctx, domain.CLIActor(), u.ID, status)
+				u, err = svc.SetUserStatus(ctx, domain.Operator(domain.CLIActor()), u.ID, status)
 				if err != nil {
 					return failure(op, err, fmt.Sprintf("user %q", args[0]), "")
 				}
@@ -314,7 +314,7 @@ func newUsersDeleteCmd(a *app) *cobra.Command {
 				if err != nil {
 					return failure("users delete", err, fmt.Sprintf("user %q", args[0]), "")
 				}
-				if err := svc.DeleteUser(ctx, domain.CLIActor(), u.ID, hard); err != nil {
+				if err := svc.DeleteUser(ctx, domain.Operator(domain.CLIActor()), u.ID, hard); err != nil {
 					return failure("users delete", err, fmt.Sprintf("user %q", args[0]), "")
 				}
 				return a.printJSON(struct {
@@ -350,7 +350,7 @@ func newUsersSetPasswordCmd(a *app) *cobra.Command {
 				if err != nil {
 					return failure("users set-password", err, fmt.Sprintf("user %q", args[0]), "")
 				}
-				if err := svc.SetPassword(ctx, domain.CLIActor(), u.ID, nil, password); err != nil {
+				if err := svc.SetPassword(ctx, domain.Operator(domain.CLIActor()), u.ID, nil, password); err != nil {
 					return failure("users set-password", err, fmt.Sprintf("user %q", args[0]), "")
 				}
 				u, err = svc.GetUser(ctx, u.ID)
@@ -386,7 +386,7 @@ func newUsersSetRolesCmd(a *app) *cobra.Command {
 				if err != nil {
 					return failure("users set-roles", err, fmt.Sprintf("user %q", args[0]), "")
 				}
-				u, err = svc.SetUserRoles(ctx, domain.CLIActor(), u.ID, roles)
+				u, err = svc.SetUserRoles(ctx, domain.Operator(domain.CLIActor()), u.ID, roles)
 				if err != nil {
 					return failure("users set-roles", err, fmt.Sprintf("user %q or a role in --role", args[0]), "")
 				}
