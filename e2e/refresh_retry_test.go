@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,6 +164,9 @@ func TestRefreshAnswerLostAfterCommit(t *testing.T) {
 	}
 	if firstRow.RewoundAt == nil {
 		t.Error("the retried token's row does not record the rewind")
+	}
+	if !strings.Contains(ts.logs.String(), "within the reuse interval") {
+		t.Error("no log line tells operators of the retry")
 	}
 
 	// The family goes on: the retry's refresh token rotates as usual.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -42,6 +43,9 @@ type fositeStore struct {
 	// presented again as a retry (refresh.go); 0: never.
 	reuseInterval time.Duration
 	now           func() time.Time
+	// log tells operators of each retry granted: how often answers are
+	// lost is worth knowing.
+	log *slog.Logger
 }
 
 var (
@@ -423,6 +427,8 @@ func (s *fositeStore) rewind(ctx context.Context, t store.Token) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("provider: rewind refresh token rotation: %w", err)
 	}
+	s.log.InfoContext(ctx, "refresh token presented again within the reuse interval: rotation rewound",
+		"client_id", client, "grant", t.RequestID, "rotated_ago", now.Sub(*t.RotatedAt).String())
 	return true, nil
 }
 

@@ -260,6 +260,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		lifetimes:     p.opts.Lifetimes,
 		reuseInterval: p.opts.RefreshReuseInterval,
 		now:           p.now,
+		log:           p.log,
 	}
 	// Order matters: the OpenID Connect and PKCE handlers need the code the
 	// authorize-code handler issued, and grantGuard must run after the

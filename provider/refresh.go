@@ -26,7 +26,10 @@ import (
 // the rotation is rewound — the successor dies, the presented token is
 // active again — and fosite's handler rotates it as if for the first time.
 // Anything else is reuse and revokes the family as before: too late,
-// another client, a second retry, or a successor already in use.
+// another client, a second retry, or a successor already in use. The
+// interval is measured with the clocks of the instances that rotate and
+// that see the retry; they must agree to well within it (NTP), as token
+// expiry already needs.
 //
 // Why a fresh pair and not the same one: answering a retry with the pair
 // the lost answer held needs that pair's values, and the store keeps only
