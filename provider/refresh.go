@@ -40,6 +40,12 @@ import (
 // with the rewind, so whoever caught the lost answer holds dead tokens and
 // the family never has more than one live pair.
 //
+// What the interval gives a thief: one who replays a token within seconds
+// of its rotation, as its client, gets a live pair — but only by killing
+// the pair the real client holds, whose next refresh is then reuse and
+// revokes the family, the thief's pair included. Reuse detection is
+// delayed by one refresh, not lost; hence the short interval.
+//
 // Concurrency: the token endpoint's transaction locks the presented token's
 // row as fosite reads it (store.Tokens.GetToken), and the rewind locks the
 // successor's row too (store.Tokens.RewindRotation). Two retries racing
