@@ -31,6 +31,8 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Lifetimes Lifetimes `yaml:"lifetimes"`
 
+	RefreshToken RefreshToken `yaml:"refresh_token"`
+
 	// AccessTokenFormat is opaque or jwt; clients may override it.
 	AccessTokenFormat string `yaml:"access_token_format"`
 	// SigningAlgorithm of new signing keys: RS256 or ES256.
@@ -118,6 +120,21 @@ type Lifetimes struct {
 	Consent time.Duration `yaml:"consent"`
 }
 
+// RefreshToken is the rotation policy of refresh tokens.
+type RefreshToken struct {
+	// ReuseInterval is how long after a refresh the client may present the
+	// refresh token it used once more and get a fresh pair, instead of the
+	// grant being revoked for reuse: the retry of an answer that was lost
+	// after the rotation committed. 0 turns it off.
+	ReuseInterval time.Duration `yaml:"reuse_interval"`
+}
+
+// MaxRefreshReuseInterval bounds refresh_token.reuse_interval: for that
+// long a stolen, just-rotated token can be swapped for a live pair (once,
+// by its client, killing the pair the client holds), so it is meant to be
+// seconds, the time a client takes to retry.
+const MaxRefreshReuseInterval = 5 * time.Minute
+
 // Password is the policy for human passwords.
 type Password struct {
 	MinLength  int `yaml:"min_length"`
@@ -150,6 +167,7 @@ func Default() Config {
 			LoginSession:      24 * time.Hour,
 			Consent:           0,
 		},
+		RefreshToken:      RefreshToken{ReuseInterval: 10 * time.Second},
 		AccessTokenFormat: "opaque",
 		SigningAlgorithm:  "RS256",
 		Password:          Password{MinLength: 8, BcryptCost: 12},

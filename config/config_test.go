@@ -56,6 +56,7 @@ func TestDefault(t *testing.T) {
 			LoginSession:      24 * time.Hour,
 			Consent:           0,
 		},
+		RefreshToken:      config.RefreshToken{ReuseInterval: 10 * time.Second},
 		AccessTokenFormat: "opaque",
 		SigningAlgorithm:  "RS256",
 		Password:          config.Password{MinLength: 8, BcryptCost: 12},
@@ -116,6 +117,8 @@ lifetimes:
   refresh_token: 720h
   login_session: 8h
   consent: 2160h
+refresh_token:
+  reuse_interval: 3s
 access_token_format: jwt
 signing_algorithm: ES256
 password:
@@ -163,6 +166,7 @@ tracing:
 			LoginSession:      8 * time.Hour,
 			Consent:           2160 * time.Hour,
 		},
+		RefreshToken:      config.RefreshToken{ReuseInterval: 3 * time.Second},
 		AccessTokenFormat: "jwt",
 		SigningAlgorithm:  "ES256",
 		Password:          config.Password{MinLength: 12, BcryptCost: 10},
@@ -274,6 +278,7 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_LIFETIMES_REFRESH_TOKEN", "4h", func(c config.Config) any { return c.Lifetimes.RefreshToken }, 4 * time.Hour},
 		{"GATEHOUSE_LIFETIMES_LOGIN_SESSION", "5h", func(c config.Config) any { return c.Lifetimes.LoginSession }, 5 * time.Hour},
 		{"GATEHOUSE_LIFETIMES_CONSENT", "6h", func(c config.Config) any { return c.Lifetimes.Consent }, 6 * time.Hour},
+		{"GATEHOUSE_REFRESH_TOKEN_REUSE_INTERVAL", "0", func(c config.Config) any { return c.RefreshToken.ReuseInterval }, time.Duration(0)},
 		{"GATEHOUSE_ACCESS_TOKEN_FORMAT", "jwt", func(c config.Config) any { return c.AccessTokenFormat }, "jwt"},
 		{"GATEHOUSE_SIGNING_ALGORITHM", "ES256", func(c config.Config) any { return c.SigningAlgorithm }, "ES256"},
 		{"GATEHOUSE_PASSWORD_MIN_LENGTH", "14", func(c config.Config) any { return c.Password.MinLength }, 14},
@@ -488,6 +493,11 @@ func TestValidateRules(t *testing.T) {
 		{"login session zero", func(c *config.Config) { c.Lifetimes.LoginSession = 0 }, "lifetimes.login_session"},
 		{"consent zero means forever", func(c *config.Config) { c.Lifetimes.Consent = 0 }, ""},
 		{"consent negative", func(c *config.Config) { c.Lifetimes.Consent = -time.Hour }, "lifetimes.consent"},
+
+		{"refresh reuse interval off", func(c *config.Config) { c.RefreshToken.ReuseInterval = 0 }, ""},
+		{"refresh reuse interval at its bound", func(c *config.Config) { c.RefreshToken.ReuseInterval = config.MaxRefreshReuseInterval }, ""},
+		{"refresh reuse interval too long", func(c *config.Config) { c.RefreshToken.ReuseInterval = config.MaxRefreshReuseInterval + time.Second }, "refresh_token.reuse_interval"},
+		{"refresh reuse interval negative", func(c *config.Config) { c.RefreshToken.ReuseInterval = -time.Second }, "refresh_token.reuse_interval"},
 
 		{"access token format jwt", func(c *config.Config) { c.AccessTokenFormat = "jwt" }, ""},
 		{"access token format unknown", func(c *config.Config) { c.AccessTokenFormat = "paseto" }, "access_token_format"},

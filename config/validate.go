@@ -91,6 +91,12 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"refresh_token.reuse_interval", func(c Config) string {
+			if d := c.RefreshToken.ReuseInterval; d < 0 || d > MaxRefreshReuseInterval {
+				return fmt.Sprintf("must be between 0 (off) and %s, got %s", MaxRefreshReuseInterval, d)
+			}
+			return ""
+		}},
 		{"access_token_format", func(c Config) string { return oneOf(c.AccessTokenFormat, "opaque", "jwt") }},
 		{"signing_algorithm", func(c Config) string { return oneOf(c.SigningAlgorithm, "RS256", "ES256") }},
 		{"password.min_length", func(c Config) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
@@ -38,7 +39,13 @@ type fositeStore struct {
 	// lifetimes are the server defaults, used when a session carries no
 	// expiry for a token (so that every row can be cleaned up).
 	lifetimes store.Lifetimes
-	now       func() time.Time
+	// reuseInterval is how long after its rotation a refresh token may be
+	// presented again as a retry (refresh.go); 0: never.
+	reuseInterval time.Duration
+	now           func() time.Time
+	// log tells operators of each retry granted: how often answers are
+	// lost is worth knowing.
+	log *slog.Logger
 }
 
 var (
@@ -237,9 +244,25 @@ func (s *fositeStore) expiryOf(r fosite.Requester, tt fosite.TokenType) time.Tim
 }
 
 func (s *fositeStore) createToken(ctx context.Context, kind store.TokenKind, signature string, r fosite.Requester, expiresAt time.Time) error {
-	raw, err := marshalRequest(r)
+	t, err := s.tokenRow(kind, signature, r, expiresAt)
 	if err != nil {
 		return err
+	}
+	return s.insertToken(ctx, t)
+}
+
+func (s *fositeStore) insertToken(ctx context.Context, t store.Token) error {
+	if err := s.store.CreateToken(ctx, t); err != nil {
+		return fmt.Errorf("provider: create %s: %w", t.Kind, err)
+	}
+	return nil
+}
+
+// tokenRow is the stored form of a code or token of request r.
+func (s *fositeStore) tokenRow(kind store.TokenKind, signature string, r fosite.Requester, expiresAt time.Time) (store.Token, error) {
+	raw, err := marshalRequest(r)
+	if err != nil {
+		return store.Token{}, err
 	}
 	t := store.Token{
 		Kind:          kind,
@@ -259,24 +282,29 @@ func (s *fositeStore) createToken(ctx context.Context, kind store.TokenKind, sig
 		t.UserID = sess.UserID
 		t.LoginSessionID = sess.LoginSessionID
 	}
-	if err := s.store.CreateToken(ctx, t); err != nil {
-		return fmt.Errorf("provider: create %s: %w", kind, err)
-	}
-	return nil
+	return t, nil
 }
 
 // getToken loads a token and its request. Inactive tokens are returned too,
 // with active false: fosite needs their request to detect reuse.
 func (s *fositeStore) getToken(ctx context.Context, kind store.TokenKind, signature string, session fosite.Session) (fosite.Requester, bool, error) {
-	t, err := s.store.GetToken(ctx, kind, signature)
-	if err != nil {
-		return nil, false, notFound(fmt.Errorf("provider: get %s: %w", kind, err))
-	}
-	_, req, err := s.hydrate(ctx, t.Request, session)
+	req, t, err := s.getTokenRow(ctx, kind, signature, session)
 	if err != nil {
 		return nil, false, err
 	}
 	return req, t.Active, nil
+}
+
+func (s *fositeStore) getTokenRow(ctx context.Context, kind store.TokenKind, signature string, session fosite.Session) (fosite.Requester, store.Token, error) {
+	t, err := s.store.GetToken(ctx, kind, signature)
+	if err != nil {
+		return nil, store.Token{}, notFound(fmt.Errorf("provider: get %s: %w", kind, err))
+	}
+	_, req, err := s.hydrate(ctx, t.Request, session)
+	if err != nil {
+		return nil, store.Token{}, err
+	}
+	return req, t, nil
 }
 
 // deleteToken removes a token; one already gone is not an error, because
@@ -340,32 +368,79 @@ func (s *fositeStore) DeleteAccessTokenSession(ctx context.Context, signature st
 	return s.deleteToken(ctx, store.KindAccessToken, signature)
 }
 
+// CreateRefreshTokenSession records, on a token issued by a rotation, the
+// token it replaces (refreshGrant puts it in ctx): a retry of that
+// rotation finds its successor by it.
 func (s *fositeStore) CreateRefreshTokenSession(ctx context.Context, signature string, _ string, r fosite.Requester) error {
-	return s.createToken(ctx, store.KindRefreshToken, signature, r, s.expiryOf(r, fosite.RefreshToken))
+	t, err := s.tokenRow(store.KindRefreshToken, signature, r, s.expiryOf(r, fosite.RefreshToken))
+	if err != nil {
+		return err
+	}
+	t.Predecessor = rotatedSignature(ctx)
+	return s.insertToken(ctx, t)
 }
 
 // GetRefreshTokenSession returns an inactive (rotated or revoked) token's
 // request together with fosite.ErrInactiveToken: that is how fosite's
-// refresh handler detects reuse and revokes the whole family.
+// refresh handler detects reuse and revokes the whole family. A token
+// presented again as a retry within the reuse interval (refresh.go) is
+// made active again instead, and returned as such.
 func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	req, active, err := s.getToken(ctx, store.KindRefreshToken, signature, session)
+	req, t, err := s.getTokenRow(ctx, store.KindRefreshToken, signature, session)
 	if err != nil {
 		return nil, err
 	}
-	if !active {
+	if t.Active {
+		return req, nil
+	}
+	retry, err := s.rewind(ctx, t)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if !retry {
 		return req, fosite.ErrInactiveToken
 	}
 	return req, nil
+}
+
+// rewind undoes the rotation of t if presenting it again is a retry
+// (refresh.go), reporting whether it was. What only the provider knows —
+// the interval, who is asking, the token's expiry — is checked here; the
+// store checks the rest under its row locks. The rewind is part of the
+// token request's transaction: if the request then fails with a server
+// error it is rolled back; if it is refused (say the user was disabled
+// meanwhile) t simply stays the family's one live token.
+func (s *fositeStore) rewind(ctx context.Context, t store.Token) (bool, error) {
+	client, ok := refreshClient(ctx)
+	if !ok || s.reuseInterval <= 0 || t.RotatedAt == nil || t.RewoundAt != nil || client != t.ClientID {
+		return false, nil
+	}
+	now := s.now()
+	since := now.Add(-s.reuseInterval)
+	if t.RotatedAt.Before(since) || !now.Before(t.ExpiresAt) {
+		return false, nil
+	}
+	err := s.store.RewindRotation(ctx, store.KindRefreshToken, t.Signature, since, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("provider: rewind refresh token rotation: %w", err)
+	}
+	s.log.InfoContext(ctx, "refresh token presented again within the reuse interval: rotation rewound",
+		"client_id", client, "grant", t.RequestID, "rotated_ago", now.Sub(*t.RotatedAt).String())
+	return true, nil
 }
 
 func (s *fositeStore) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
 	return s.deleteToken(ctx, store.KindRefreshToken, signature)
 }
 
-// RotateRefreshToken keeps the used refresh token as an inactive row (so a
-// replay is recognised as reuse) and drops the access tokens issued with it.
+// RotateRefreshToken keeps the used refresh token as an inactive row, with
+// the time of its rotation (so a replay is recognised as reuse, or soon
+// after as a retry), and drops the access tokens issued with it.
 func (s *fositeStore) RotateRefreshToken(ctx context.Context, requestID string, signature string) error {
-	if err := s.store.DeactivateToken(ctx, store.KindRefreshToken, signature); err != nil {
+	if err := s.store.RotateToken(ctx, store.KindRefreshToken, signature, s.now()); err != nil {
 		return notFound(fmt.Errorf("provider: rotate refresh token: %w", err))
 	}
 	if err := s.store.DeleteTokensByRequest(ctx, store.KindAccessToken, requestID); err != nil {

@@ -63,8 +63,14 @@ type Options struct {
 	// origins) is used without an invalidation (default cache.DefaultTTL):
 	// a safety net, since Invalidate is how changes arrive.
 	CacheTTL time.Duration
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// RefreshReuseInterval is how long after a refresh a client may present
+	// the refresh token it used again, once, and get a fresh pair instead
+	// of having the grant revoked for reuse: the retry of an answer that
+	// was lost (refresh.go). 0 disables it; the server's default is
+	// config's refresh_token.reuse_interval.
+	RefreshReuseInterval time.Duration
+	Now                  func() time.Time
+	Logger               *slog.Logger
 	// Tokens counts the token endpoint's successes by grant type (nil:
 	// not counted).
 	Tokens TokenRecorder
@@ -132,6 +138,8 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 		return nil, errors.New("provider: global secret must be at least 32 bytes")
 	case opts.CacheTTL < 0:
 		return nil, errors.New("provider: cache TTL must not be negative")
+	case opts.RefreshReuseInterval < 0:
+		return nil, errors.New("provider: refresh reuse interval must not be negative")
 	}
 	iss, err := url.Parse(opts.Issuer)
 	if err != nil || iss.Scheme == "" || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(opts.Issuer, "/") {
@@ -250,7 +258,9 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		clients:       p.clients,
 		codeSignature: tokens.AuthorizeCodeSignature,
 		lifetimes:     p.opts.Lifetimes,
+		reuseInterval: p.opts.RefreshReuseInterval,
 		now:           p.now,
+		log:           p.log,
 	}
 	// Order matters: the OpenID Connect and PKCE handlers need the code the
 	// authorize-code handler issued, and grantGuard must run after the
@@ -258,7 +268,9 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	oauth := compose.Compose(cfg, fs, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
-		compose.OAuth2RefreshTokenGrantFactory,
+		func(c fosite.Configurator, s, st interface{}) interface{} {
+			return refreshGrant{compose.OAuth2RefreshTokenGrantFactory(c, s, st).(*oauth2.RefreshTokenGrantHandler)}
+		},
 		compose.RFC7523AssertionGrantFactory,
 		compose.OpenIDConnectExplicitFactory,
 		compose.OpenIDConnectRefreshFactory,

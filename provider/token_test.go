@@ -27,6 +27,8 @@ func refreshForm(rt string) url.Values {
 	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
 }
 
+// The reuse interval is off (newTestEnv leaves it 0): presenting the
+// rotated token at once is reuse here, not a retry (refresh_test.go).
 func TestRefreshRotationAndReuse(t *testing.T) {
 	e := newTestEnv(t)
 	secret := e.addClient(store.Client{ID: "web", FirstParty: true})

@@ -119,6 +119,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		Logger:            logger,
 		Tokens:            tel,
 		CacheRecorder:     tel,
+
+		RefreshReuseInterval: cfg.RefreshToken.ReuseInterval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)

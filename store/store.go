@@ -349,6 +349,20 @@ type Token struct {
 	Active         bool
 	// Request is the serialized fosite request (opaque to the store).
 	Request json.RawMessage
+
+	// The rotation of refresh tokens, which lets a client whose answer was
+	// lost retry a refresh without looking like a thief (RewindRotation).
+	//
+	// Predecessor is, for a refresh token issued by a rotation, the
+	// signature of the refresh token it replaced; "" otherwise.
+	Predecessor string
+	// RotatedAt is when the token was exchanged for a successor
+	// (RotateToken); nil if it never was. An inactive token without it was
+	// revoked, not rotated.
+	RotatedAt *time.Time
+	// RewoundAt is when the token's rotation was undone (RewindRotation);
+	// nil if it never was. A rotation is undone at most once.
+	RewoundAt *time.Time
 }
 
 // Grant is the header shared by all tokens of one authorization.
@@ -378,6 +392,20 @@ type Tokens interface {
 	// there is no such token or it is already inactive: this is what makes
 	// authorization codes and refresh tokens one-use.
 	DeactivateToken(ctx context.Context, kind TokenKind, signature string) error
+	// RotateToken is DeactivateToken for a token exchanged for a successor:
+	// it also sets RotatedAt to at. ErrNotFound if there is no such token or
+	// it is already inactive (the one-use rule, as DeactivateToken).
+	RotateToken(ctx context.Context, kind TokenKind, signature string, at time.Time) error
+	// RewindRotation undoes the rotation of a token presented again soon
+	// after it: if the token is inactive, was rotated at or after since, has
+	// never been rewound and has an active successor (a token of the kind
+	// whose Predecessor is signature), it deactivates every successor, makes
+	// the token active again and sets its RewoundAt to at. Otherwise it
+	// changes nothing and returns ErrNotFound. The token's row and its
+	// successors' are locked while it decides, so of concurrent rewinds (or
+	// a rewind racing the successor's own rotation) exactly one wins; a
+	// successor rotated first (inactive) makes the rewind fail.
+	RewindRotation(ctx context.Context, kind TokenKind, signature string, since, at time.Time) error
 	// DeleteToken removes one token; ErrNotFound if absent.
 	DeleteToken(ctx context.Context, kind TokenKind, signature string) error
 	// DeactivateTokensByRequest marks every token of the kind belonging to the

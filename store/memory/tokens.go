@@ -14,6 +14,8 @@ func copyToken(t store.Token) store.Token {
 	t.RequestedAt = stamp(t.RequestedAt)
 	t.ExpiresAt = stamp(t.ExpiresAt)
 	t.Request = rawJSON(t.Request)
+	t.RotatedAt = stampPtr(t.RotatedAt)
+	t.RewoundAt = stampPtr(t.RewoundAt)
 	return t
 }
 
@@ -81,6 +83,51 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 			return store.ErrNotFound
 		}
 		s.deactivate(o, k, t)
+		return nil
+	})
+}
+
+func (s *Store) RotateToken(ctx context.Context, kind store.TokenKind, signature string, at time.Time) error {
+	return s.do(ctx, "rotate token", func(o op) error {
+		k := tokenKey{kind, signature}
+		t, ok := s.tokens[k]
+		if !ok || !t.Active {
+			return store.ErrNotFound
+		}
+		t.RotatedAt = stampPtr(&at)
+		s.deactivate(o, k, t)
+		return nil
+	})
+}
+
+// RewindRotation needs no row locks of its own: the store lock is held for
+// the whole call (and, inside a transaction, until it ends).
+func (s *Store) RewindRotation(ctx context.Context, kind store.TokenKind, signature string, since, at time.Time) error {
+	return s.do(ctx, "rewind rotation", func(o op) error {
+		k := tokenKey{kind, signature}
+		t, ok := s.tokens[k]
+		if !ok || t.Active || t.RotatedAt == nil || t.RotatedAt.Before(stamp(since)) || t.RewoundAt != nil {
+			return store.ErrNotFound
+		}
+		var successors []tokenKey
+		live := false
+		for sk, st := range s.tokens {
+			if sk.kind == kind && st.Predecessor == signature {
+				successors = append(successors, sk)
+				live = live || st.Active
+			}
+		}
+		if !live {
+			return store.ErrNotFound
+		}
+		for _, sk := range successors {
+			if st := s.tokens[sk]; st.Active {
+				s.deactivate(o, sk, st)
+			}
+		}
+		t.Active = true
+		t.RewoundAt = stampPtr(&at)
+		put(o, s.tokens, k, t)
 		return nil
 	})
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,10 +27,11 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 			ON CONFLICT (id) DO NOTHING
 		)
 		INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
-			active, request)
-		VALUES ($1, $2, $3, $8, $9, $10, $11, $12)`,
+			active, request, predecessor, rotated_at, rewound_at)
+		VALUES ($1, $2, $3, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
-		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, jsonArg(t.Request))
+		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, jsonArg(t.Request),
+		optionalText(t.Predecessor), t.RotatedAt, t.RewoundAt)
 	if err != nil {
 		// A missing client, user or login session fails a foreign key.
 		return fmt.Errorf("postgres: create %s: %w", t.Kind, classify(err, store.ErrNotFound))
@@ -47,7 +49,8 @@ func lockedKind(k store.TokenKind) bool {
 // redemption waits for the first to commit, then reads active = false.
 func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature string) (store.Token, error) {
 	sql := `SELECT t.kind, t.signature, t.request_id, g.client_id, g.subject, coalesce(g.user_id::text, ''),
-			coalesce(g.login_session_id, ''), t.granted_scopes, t.requested_at, t.expires_at, t.active, t.request
+			coalesce(g.login_session_id, ''), t.granted_scopes, t.requested_at, t.expires_at, t.active, t.request,
+			coalesce(t.predecessor, ''), t.rotated_at, t.rewound_at
 		FROM oauth_tokens t JOIN grants g ON g.id = t.request_id
 		WHERE t.kind = $1 AND t.signature = $2`
 	if _, inTx := s.tx(ctx); inTx && lockedKind(kind) {
@@ -57,13 +60,14 @@ func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature st
 	var k string
 	err := s.db(ctx).QueryRow(ctx, sql, string(kind), signature).Scan(&k, &t.Signature, &t.RequestID,
 		&t.ClientID, &t.Subject, &t.UserID, &t.LoginSessionID, &t.GrantedScopes, &t.RequestedAt, &t.ExpiresAt,
-		&t.Active, &t.Request)
+		&t.Active, &t.Request, &t.Predecessor, &t.RotatedAt, &t.RewoundAt)
 	if err != nil {
 		return store.Token{}, fmt.Errorf("postgres: get %s: %w", kind, classify(err, nil))
 	}
 	t.Kind = store.TokenKind(k)
 	t.GrantedScopes = list(t.GrantedScopes)
 	t.RequestedAt, t.ExpiresAt = utc(t.RequestedAt), utc(t.ExpiresAt)
+	t.RotatedAt, t.RewoundAt = utcPtr(t.RotatedAt), utcPtr(t.RewoundAt)
 	return t, nil
 }
 
@@ -77,6 +81,64 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: deactivate %s: %w", kind, store.ErrNotFound)
+	}
+	return nil
+}
+
+// RotateToken is DeactivateToken recording when: the same one-use UPDATE.
+func (s *Store) RotateToken(ctx context.Context, kind store.TokenKind, signature string, at time.Time) error {
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE oauth_tokens SET active = false, rotated_at = $3
+		WHERE kind = $1 AND signature = $2 AND active`, string(kind), signature, at)
+	if err != nil {
+		return fmt.Errorf("postgres: rotate %s: %w", kind, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: rotate %s: %w", kind, store.ErrNotFound)
+	}
+	return nil
+}
+
+// RewindRotation locks the token, then its successors, before it decides:
+// FOR UPDATE waits for a concurrent rotation or rewind to commit and then
+// reads the row as that left it, so a successor rotated meanwhile reads
+// inactive and a second rewind reads rewound_at set. The lock order (the
+// token before its successors) is the order the token endpoint locks them
+// in, so two rewinds cannot deadlock. It runs only when a rotated token is
+// presented again, so its extra round trips cost nothing on the path of an
+// ordinary refresh.
+func (s *Store) RewindRotation(ctx context.Context, kind store.TokenKind, signature string, since, at time.Time) error {
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		var eligible bool
+		err := s.db(ctx).QueryRow(ctx, `SELECT coalesce(NOT active AND rotated_at >= $3 AND rewound_at IS NULL, false)
+			FROM oauth_tokens WHERE kind = $1 AND signature = $2 FOR UPDATE`,
+			string(kind), signature, since).Scan(&eligible)
+		if err != nil {
+			return classify(err, nil)
+		}
+		if !eligible {
+			return store.ErrNotFound
+		}
+		rows, err := s.db(ctx).Query(ctx, `SELECT active FROM oauth_tokens
+			WHERE kind = $1 AND predecessor = $2 FOR UPDATE`, string(kind), signature)
+		if err != nil {
+			return err
+		}
+		states, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(states, true) {
+			return store.ErrNotFound
+		}
+		_, err = s.db(ctx).Exec(ctx, `
+			WITH successors AS (
+				UPDATE oauth_tokens SET active = false WHERE kind = $1 AND predecessor = $2 AND active)
+			UPDATE oauth_tokens SET active = true, rewound_at = $3 WHERE kind = $1 AND signature = $2`,
+			string(kind), signature, at)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: rewind rotation of %s: %w", kind, err)
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", userTests},
 		{"Roles", roleTests},
 		{"Tokens", tokenTests},
+		{"Rotation", rotationTests},
 		{"Transactions", txTests},
 		{"Concurrency", concurrencyTests},
 		{"PARRequests", parTests},
