@@ -205,6 +205,9 @@ func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	if utf8.RuneCountInString(f.Query) > maxUserQuery {
 		return nil, invalid("q", "must be at most %d characters", maxUserQuery)
 	}
+	if err := checkFilters(map[string]string{"q": f.Query, "status": string(f.Status), "role": f.Role, "group": f.Group, "cursor": f.After}); err != nil {
+		return nil, err
+	}
 	f.Limit = capLimit(f.Limit, maxUserLimit)
 	out, err := s.store.ListUsers(ctx, f)
 	if err != nil {
