@@ -245,3 +245,34 @@ func TestSlowFormBody(t *testing.T) {
 	}
 	wantQuietLog(t, ts)
 }
+
+// TestLogLinesAreBounded: an unauthenticated request with a 1 MB
+// client_assertion_type (which fosite quotes in its error) writes no log
+// line longer than a few kilobytes; the cut is marked.
+func TestLogLinesAreBounded(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	huge := strings.Repeat("a", 1000*1000)
+	form := url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_id":             {"no-such-client"},
+		"client_assertion_type": {huge},
+		"client_assertion":      {"x.y.z"},
+	}
+	r := ts.token(t, form, clientAuth{})
+	if r.Status < 400 || r.Status >= 500 {
+		t.Fatalf("status %d, want a 4xx\n%s", r.Status, snippet(r.Raw))
+	}
+	log := ts.logs.String()
+	for _, line := range strings.Split(log, "\n") {
+		if len(line) > 4<<10 {
+			t.Errorf("a log line of %d bytes: %.300s", len(line), line)
+		}
+	}
+	if strings.Contains(log, huge[:1000]) {
+		t.Errorf("the log holds 1,000 bytes of the parameter")
+	}
+	if !strings.Contains(log, "…(cut ") {
+		t.Errorf("no value was marked as cut; did the parameter reach the log at all?\n%.2000s", log)
+	}
+}
