@@ -109,7 +109,7 @@ func TestHostileBytesStopAtTheEdge(t *testing.T) {
 		{name: "preferences value \\u0000", method: "PATCH", path: "/api/v1/users/me", body: `{"preferences":{"a":"\u0000"}}`, contentType: jsonType, header: bearer, status: unprocessable},
 		{name: "preferences key \\u0000", method: "PATCH", path: "/api/v1/users/me", body: `{"preferences":{"\u0000":1}}`, contentType: jsonType, header: bearer, status: unprocessable},
 		{name: "new user's preferences, unpaired surrogate", method: "POST", path: "/api/v1/users", body: `{"username":"surrogate","email":"surrogate@example.com","preferences":{"a":"\ud800"}}`, contentType: jsonType, header: bearer, status: unprocessable},
-		{name: "new user's preferences, \u0000", method: "POST", path: "/api/v1/users", body: `{"username":"nul-prefs","email":"nul-prefs@example.com","preferences":{"a":"\u0000"}}`, contentType: jsonType, header: bearer, status: unprocessable},
+		{name: "new user's preferences, \\u0000", method: "POST", path: "/api/v1/users", body: `{"username":"nul-prefs","email":"nul-prefs@example.com","preferences":{"a":"\u0000"}}`, contentType: jsonType, header: bearer, status: unprocessable},
 		{name: "role description \\u0000", method: "POST", path: "/api/v1/roles", body: `{"name":"nul-role","description":"a\u0000b"}`, contentType: jsonType, header: bearer, status: unprocessable},
 		{name: "group description \\u0000", method: "POST", path: "/api/v1/groups", body: `{"name":"nul-group","description":"a\u0000b"}`, contentType: jsonType, header: bearer, status: unprocessable},
 		{name: "purpose \\u0000", method: "POST", path: "/api/v1/access-requests", body: fmt.Sprintf(`{"user_id":%q,"role":"user","purpose":"a\u0000b"}`, admin.ID), contentType: jsonType, header: bearer, status: unprocessable},
