@@ -75,6 +75,13 @@ func (h *handler) attr(a slog.Attr) slog.Attr {
 			a.Value = slog.StringValue(string(x))
 		case error:
 			a.Value = slog.StringValue(Cut(x.Error(), h.max))
+		case []byte:
+			// Formatted, bytes would grow fourfold; as text they are cut.
+			if len(x) > h.max {
+				a.Value = slog.StringValue(Cut(string(x), h.max))
+			} else {
+				a.Value = v
+			}
 		default:
 			// Structured values keep their form unless their text is too
 			// long, when the text, cut, replaces them.

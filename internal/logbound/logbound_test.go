@@ -49,6 +49,7 @@ func TestHandlerBoundsEveryValue(t *testing.T) {
 		"string", huge,
 		"error", errors.New("wrapped: "+huge),
 		"list", []string{huge},
+		"bytes", []byte(huge),
 		"group", slog.GroupValue(slog.String("inner", huge)),
 		"count", 42,
 		"short", []string{"a", "b"},
@@ -69,7 +70,7 @@ func TestHandlerBoundsEveryValue(t *testing.T) {
 		t.Errorf("with = %q", w)
 	}
 	g := got["g"].(map[string]any)
-	for _, k := range []string{"string", "error", "list"} {
+	for _, k := range []string{"string", "error", "list", "bytes"} {
 		if s, _ := g[k].(string); !strings.Contains(s, "…(cut ") || len(s) > Max+40 {
 			t.Errorf("%s = %.100q (%d bytes), want it cut", k, s, len(s))
 		}
