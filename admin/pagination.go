@@ -5,11 +5,15 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 const (
 	defaultLimit = 50
 	maxLimit     = 200
+	// maxCursorLength is the base64url length of the longest key.
+	maxCursorLength = (domain.MaxKeyBytes*8 + 5) / 6
 )
 
 // List is the shape of every list response. NextCursor is "" on the last
@@ -38,8 +42,10 @@ func pageParams(r *http.Request) (page, error) {
 		p.Limit = n
 	}
 	if s := q.Get("cursor"); s != "" {
+		// A cursor is the key of a listed item, which ValidKey bounds; a
+		// longer one, or one that decodes to bytes no key holds, is made up.
 		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || len(b) == 0 {
+		if len(s) > maxCursorLength || err != nil || len(b) == 0 || !domain.ValidKey(string(b)) {
 			return page{}, invalidField("cursor", "is not a cursor this API returned")
 		}
 		p.Cursor = string(b)

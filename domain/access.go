@@ -42,8 +42,8 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 		v.add("purpose", "is required")
 	case n > maxPurposeLength:
 		v.add("purpose", "must be at most %d characters", maxPurposeLength)
-	case !utf8.ValidString(purpose):
-		v.add("purpose", "must be valid UTF-8")
+	case TextProblem(purpose, true) != "":
+		v.add("purpose", "%s", TextProblem(purpose, true))
 	}
 	var out store.AccessRequest
 	err := s.inTx(ctx, "submit access request", func(ctx context.Context) error {
@@ -130,6 +130,9 @@ func (s *Service) GetAccessRequest(ctx context.Context, id string) (store.Access
 
 // ListAccessRequests lists requests newest first (limit capped at 200).
 func (s *Service) ListAccessRequests(ctx context.Context, f store.AccessRequestFilter) ([]store.AccessRequest, error) {
+	if err := checkFilters(map[string]string{"status": string(f.Status), "user_id": f.UserID, "cursor": f.Before}); err != nil {
+		return nil, err
+	}
 	f.Limit = capLimit(f.Limit, maxAccessRequestLimit)
 	out, err := s.store.ListAccessRequests(ctx, f)
 	if err != nil {
@@ -173,6 +176,9 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 	comment = strings.TrimSpace(comment)
 	if utf8.RuneCountInString(comment) > maxCommentLength {
 		v.add("comment", "must be at most %d characters", maxCommentLength)
+	}
+	if msg := TextProblem(comment, true); msg != "" {
+		v.add("comment", "%s", msg)
 	}
 	if status == store.RequestDenied && comment == "" {
 		v.add("comment", "is required to deny a request")

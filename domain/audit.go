@@ -26,6 +26,9 @@ const maxAuditLimit = 200
 
 // ListAudit lists audit entries newest first (limit capped at 200).
 func (s *Service) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	if err := checkFilters(map[string]string{"actor": f.ActorID, "action": f.Action, "target": f.TargetID}); err != nil {
+		return nil, err
+	}
 	f.Limit = capLimit(f.Limit, maxAuditLimit)
 	out, err := s.store.ListAudit(ctx, f)
 	if err != nil {

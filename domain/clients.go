@@ -125,6 +125,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (st
 
 // GetClient returns store.ErrNotFound if absent.
 func (s *Service) GetClient(ctx context.Context, id string) (store.Client, error) {
+	if err := notFoundKey("client", id); err != nil {
+		return store.Client{}, err
+	}
 	c, err := s.store.GetClient(ctx, id)
 	if err != nil {
 		return store.Client{}, fmt.Errorf("domain: get client: %w", err)
@@ -146,6 +149,9 @@ func (s *Service) ListClients(ctx context.Context) ([]store.Client, error) {
 // authorization_code grant, none without). A patch that changes nothing
 // records nothing; the secret is never changed here.
 func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p ClientPatch) (store.Client, error) {
+	if err := notFoundKey("client", id); err != nil {
+		return store.Client{}, err
+	}
 	out, err := update(ctx, s, a, s.clientRecord(), id, "client.update", func(ctx context.Context, cur store.Client) (store.Client, error) {
 		next := applyClientPatch(cur, p)
 		if err := ValidateClient(next); err != nil {
@@ -213,6 +219,9 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 
 // DeleteClient removes the client with its grants and tokens ("client.delete").
 func (s *Service) DeleteClient(ctx context.Context, a Actor, id string) error {
+	if err := notFoundKey("client", id); err != nil {
+		return err
+	}
 	err := s.inTx(ctx, "delete client", func(ctx context.Context) error {
 		cur, err := s.store.GetClient(ctx, id)
 		if err != nil {

@@ -15,6 +15,34 @@ type Passwords struct {
 	BcryptCost int
 	// MinLength is the minimum length in characters.
 	MinLength int
+	// Hasher computes the hashes; nil is golang.org/x/crypto/bcrypt. Tests
+	// wrap it to count them: every check, refused or not, costs one.
+	Hasher Hasher
+}
+
+// Hasher is bcrypt's two operations, each of which costs one hash (the
+// expensive key setup) at the cost given or stored in the hash.
+type Hasher interface {
+	GenerateFromPassword(password []byte, cost int) ([]byte, error)
+	CompareHashAndPassword(hash, password []byte) error
+}
+
+// xbcrypt is golang.org/x/crypto/bcrypt as a Hasher.
+type xbcrypt struct{}
+
+func (xbcrypt) GenerateFromPassword(password []byte, cost int) ([]byte, error) {
+	return bcrypt.GenerateFromPassword(password, cost)
+}
+
+func (xbcrypt) CompareHashAndPassword(hash, password []byte) error {
+	return bcrypt.CompareHashAndPassword(hash, password)
+}
+
+func (p Passwords) hasher() Hasher {
+	if p.Hasher == nil {
+		return xbcrypt{}
+	}
+	return p.Hasher
 }
 
 // DefaultPasswords are the defaults of the configuration.
@@ -29,7 +57,7 @@ func (p Passwords) Hash(password string) (string, error) {
 	if len(password) > maxPasswordBytes {
 		return "", invalid("password", "must be at most %d bytes", maxPasswordBytes)
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), p.BcryptCost)
+	h, err := p.hasher().GenerateFromPassword([]byte(password), p.BcryptCost)
 	if err != nil {
 		return "", fmt.Errorf("domain: hash password: %w", err)
 	}
@@ -37,12 +65,17 @@ func (p Passwords) Hash(password string) (string, error) {
 }
 
 // Verify reports whether password matches hash, and whether the hash was made
-// with other parameters and should be replaced by Hash(password).
+// with other parameters and should be replaced by Hash(password). Every call
+// costs one hash, whatever the input: a refusal that came sooner for some
+// inputs (a password over bcrypt's limit, a user without a hash) would tell
+// apart, by its timing, the usernames that exist.
 func (p Passwords) Verify(hash, password string) (ok, needsRehash bool) {
 	if hash == "" || len(password) > maxPasswordBytes {
-		return false, false
+		// No password over the limit was ever hashed, so none matches; bcrypt
+		// would refuse it before hashing.
+		return p.VerifyNobody(password), false
 	}
-	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
+	if err := p.hasher().CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
 		return false, false
 	}
 	cost, err := bcrypt.Cost([]byte(hash))
@@ -53,10 +86,12 @@ func (p Passwords) Verify(hash, password string) (ok, needsRehash bool) {
 // false. A login naming an unknown user calls it, so that the response time
 // does not tell which usernames exist.
 func (p Passwords) VerifyNobody(password string) bool {
+	// bcrypt refuses input over its limit without hashing: hash a cut copy,
+	// whose cost is the same.
 	if len(password) > maxPasswordBytes {
 		password = password[:maxPasswordBytes]
 	}
-	_, _ = bcrypt.GenerateFromPassword([]byte(password), p.BcryptCost)
+	_, _ = p.hasher().GenerateFromPassword([]byte(password), p.BcryptCost)
 	return false
 }
 

@@ -107,6 +107,9 @@ func (v *problems) checkRole(prefix string, r store.Role, all map[string]store.R
 
 // GetRole returns store.ErrNotFound if absent.
 func (s *Service) GetRole(ctx context.Context, name string) (store.Role, error) {
+	if err := notFoundKey("role", name); err != nil {
+		return store.Role{}, err
+	}
 	r, err := s.store.GetRole(ctx, name)
 	if err != nil {
 		return store.Role{}, fmt.Errorf("domain: get role: %w", err)
@@ -202,6 +205,9 @@ func (s *Service) updateRole(ctx context.Context, a Actor, cur, next store.Role)
 // ("role.delete"); store.ErrConflict otherwise (built-in, a parent, held by
 // a user, a client or a group, or asked for by an access request).
 func (s *Service) DeleteRole(ctx context.Context, a Actor, name string) error {
+	if err := notFoundKey("role", name); err != nil {
+		return err
+	}
 	err := s.inTx(ctx, "delete role", func(ctx context.Context) error {
 		cur, err := s.store.GetRole(ctx, name)
 		if err != nil {

@@ -27,6 +27,9 @@ func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.Logi
 
 // GetSession returns store.ErrNotFound if absent or expired.
 func (s *Service) GetSession(ctx context.Context, id string) (store.LoginSession, error) {
+	if err := notFoundKey("session", id); err != nil {
+		return store.LoginSession{}, err
+	}
 	ls, err := s.store.GetLoginSession(ctx, id, s.now())
 	if err != nil {
 		return store.LoginSession{}, fmt.Errorf("domain: get session: %w", err)
@@ -38,6 +41,9 @@ func (s *Service) GetSession(ctx context.Context, id string) (store.LoginSession
 // it ("session.revoke", target the session, recording its user);
 // store.ErrNotFound if absent or expired.
 func (s *Service) RevokeSession(ctx context.Context, p Principal, sessionID string) error {
+	if err := notFoundKey("session", sessionID); err != nil {
+		return err
+	}
 	return s.inTx(ctx, "revoke session", func(ctx context.Context) error {
 		ls, err := s.store.GetLoginSession(ctx, sessionID, s.now())
 		if err != nil {
@@ -130,6 +136,9 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 // may no longer keep a session (UserCanAct). A pending user's session is
 // returned: callers that grant anything must check the user's status.
 func (s *Service) CurrentSession(ctx context.Context, id string) (store.LoginSession, store.User, error) {
+	if err := notFoundKey("session", id); err != nil {
+		return store.LoginSession{}, store.User{}, err
+	}
 	now := s.now()
 	ls, err := s.store.GetLoginSession(ctx, id, now)
 	if err != nil {

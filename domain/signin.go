@@ -123,6 +123,11 @@ func (s *Service) signInUser(ctx context.Context, name string) (store.User, erro
 	// Phones and password managers add stray spaces; no username or email
 	// has any.
 	name = strings.TrimSpace(name)
+	if !ValidKey(name) {
+		// Names no user (and PostgreSQL would refuse the bytes): an
+		// unknown user, refused like any other.
+		return store.User{}, notFound("user not found")
+	}
 	if strings.Contains(name, "@") {
 		return s.store.GetUserByEmail(ctx, NormalizeEmail(name))
 	}

@@ -231,6 +231,13 @@ func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 	if f.Now.IsZero() {
 		f.Now = s.now()
 	}
+	filters := map[string]string{"q": f.Query, "status": string(f.Status), "role": f.Role, "group": f.Group}
+	if f.After != nil {
+		filters["cursor"] = f.After.Username + f.After.ID
+	}
+	if err := checkFilters(filters); err != nil {
+		return nil, err
+	}
 	f.Limit = capLimit(f.Limit, maxUserLimit)
 	out, err := s.store.ListUsers(ctx, f)
 	if err != nil {

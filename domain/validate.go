@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -53,17 +52,15 @@ func (v problems) err() error {
 	return &ValidationError{Fields: v}
 }
 
-// checkText trims s and checks its length; singleLine refuses control
-// characters (newlines included) in names shown on one line.
+// checkText trims s and checks its length and characters (TextProblem);
+// singleLine refuses newlines too, in names shown on one line.
 func (v *problems) checkText(field, s string, maxLen int, singleLine bool) string {
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxLen {
 		v.add(field, "must be at most %d characters", maxLen)
 	}
-	if !utf8.ValidString(s) {
-		v.add(field, "must be valid UTF-8")
-	} else if singleLine && strings.ContainsFunc(s, unicode.IsControl) {
-		v.add(field, "must not contain control characters")
+	if msg := TextProblem(s, !singleLine); msg != "" {
+		v.add(field, "%s", msg)
 	}
 	return s
 }
@@ -81,8 +78,8 @@ func (v *problems) checkGoals(field string, goals []string) []string {
 			v.add(field, "goal %d is empty", i+1)
 		case utf8.RuneCountInString(g) > maxGoalLength:
 			v.add(field, "goal %d must be at most %d characters", i+1, maxGoalLength)
-		case strings.ContainsFunc(g, unicode.IsControl):
-			v.add(field, "goal %d must not contain control characters", i+1)
+		case TextProblem(g, false) != "":
+			v.add(field, "goal %d %s", i+1, TextProblem(g, false))
 		}
 		out = append(out, g)
 	}
@@ -109,6 +106,10 @@ func (v *problems) checkPreferences(raw json.RawMessage) json.RawMessage {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, trimmed); err != nil {
 		v.add(field, "must be a JSON object")
+		return nil
+	}
+	if msg := checkJSONText(buf.Bytes()); msg != "" {
+		v.add(field, "%s", msg)
 		return nil
 	}
 	return buf.Bytes()

@@ -18,6 +18,7 @@ import (
 	"github.com/ory/fosite/storage"
 
 	"github.com/gatehouse/gatehouse/cache"
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -176,10 +177,26 @@ func notFound(err error) error {
 // ---------------------------------------------------------------------------
 // Clients and client assertions
 
+// lookupKey refuses, as fosite.ErrNotFound, a key that no row can have
+// because it is not text (domain.TextProblem). Such keys come from where
+// the server's edge does not look (a Basic-auth user name, a bearer token,
+// a JWT's claims), and PostgreSQL would answer them with an error, not
+// with no rows. Their length is not bounded here: a JWT's signature, a
+// token's, is longer than any id.
+func lookupKey(what, key string) error {
+	if domain.TextProblem(key, false) == "" {
+		return nil
+	}
+	return fmt.Errorf("provider: the %s is not text: %w", what, fosite.ErrNotFound)
+}
+
 // GetClient serves the client from the cache. An unknown client is not
 // cached (so one registered elsewhere is usable at once), which leaves
 // made-up client ids costing one query each, as they did before.
 func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if !domain.ValidKey(id) {
+		return nil, fmt.Errorf("provider: the client id is not a valid key: %w", fosite.ErrNotFound)
+	}
 	load := func() (*client, error) {
 		c, err := s.store.GetClient(ctx, id)
 		if err != nil {
@@ -201,6 +218,10 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 }
 
 func (s *fositeStore) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	if lookupKey("jti", jti) != nil {
+		// It could not be recorded as used, so it could be replayed.
+		return fosite.ErrJTIKnown
+	}
 	used, err := s.store.IsJWTIDUsed(ctx, jti, s.now())
 	if err != nil {
 		// A server error, so that client authentication does not report a
@@ -218,6 +239,9 @@ func (s *fositeStore) SetClientAssertionJWT(ctx context.Context, jti string, exp
 }
 
 func (s *fositeStore) markJTI(ctx context.Context, jti string, exp time.Time) error {
+	if lookupKey("jti", jti) != nil {
+		return fosite.ErrJTIKnown
+	}
 	err := s.store.MarkJWTIDUsed(ctx, jti, exp, s.now())
 	if errors.Is(err, store.ErrConflict) {
 		// A concurrent request used the same assertion first.
@@ -296,6 +320,9 @@ func (s *fositeStore) getToken(ctx context.Context, kind store.TokenKind, signat
 }
 
 func (s *fositeStore) getTokenRow(ctx context.Context, kind store.TokenKind, signature string, session fosite.Session) (fosite.Requester, store.Token, error) {
+	if err := lookupKey(string(kind)+" signature", signature); err != nil {
+		return nil, store.Token{}, err
+	}
 	t, err := s.store.GetToken(ctx, kind, signature)
 	if err != nil {
 		return nil, store.Token{}, notFound(fmt.Errorf("provider: get %s: %w", kind, err))
@@ -530,6 +557,9 @@ func (s *fositeStore) CreatePARSession(ctx context.Context, requestURI string, r
 }
 
 func (s *fositeStore) GetPARSession(ctx context.Context, requestURI string) (fosite.AuthorizeRequester, error) {
+	if err := lookupKey("request_uri", requestURI); err != nil {
+		return nil, err
+	}
 	p, err := s.store.GetPARRequest(ctx, requestURI)
 	if err != nil {
 		return nil, notFound(fmt.Errorf("provider: get pushed request: %w", err))
@@ -567,6 +597,11 @@ func (s *fositeStore) DeletePARSession(ctx context.Context, requestURI string) e
 // RFC 7523 trusted issuers
 
 func (s *fositeStore) trusted(ctx context.Context, issuer, subject, keyID string) ([]store.TrustedIssuer, error) {
+	for what, key := range map[string]string{"issuer": issuer, "subject": subject, "key id": keyID} {
+		if err := lookupKey(what, key); err != nil {
+			return nil, err
+		}
+	}
 	ts, err := s.store.FindTrustedIssuerKeys(ctx, issuer, subject, keyID, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("provider: find trusted issuer keys: %w", err)
@@ -635,6 +670,9 @@ func (s *fositeStore) GetPublicKeyScopes(ctx context.Context, issuer, subject, k
 }
 
 func (s *fositeStore) IsJWTUsed(ctx context.Context, jti string) (bool, error) {
+	if lookupKey("jti", jti) != nil {
+		return true, nil // it could not be recorded as used
+	}
 	used, err := s.store.IsJWTIDUsed(ctx, jti, s.now())
 	if err != nil {
 		return false, fmt.Errorf("provider: check jti: %w", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/consent"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/logbound"
 	"github.com/gatehouse/gatehouse/internal/routes"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/provider"
@@ -55,6 +56,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// Requests put their own bytes into log values (an id they sent, an
+	// error echoing a parameter): none may make a line longer than a bound.
+	logger = slog.New(logbound.New(logger.Handler(), logbound.Max))
 	s := &Server{store: st, logger: logger, done: make(chan struct{})}
 	s.background, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	started := false
@@ -171,9 +175,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 
 	// The telemetry middleware (metrics, request log, request id, trace)
 	// is outermost, so that it sees every answer, refused bodies and
-	// panics included.
+	// panics included; HSTS goes on every answer too. Input that is not
+	// text is refused after the body limit, which bounds its reading.
 	faces := surfaces{base: base, pages: pages}
-	s.handler = s.tel.Middleware(faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.recoverPanics(logger, root)))
+	s.handler = s.tel.Middleware(strictTransport(cfg.Issuer,
+		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root)))))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)

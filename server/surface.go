@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/admin"
+	"github.com/gatehouse/gatehouse/internal/logbound"
 )
 
 // surface is which of gatehouse's faces a request is for; an answer the
@@ -91,7 +92,7 @@ func (s surfaces) recoverPanics(logger *slog.Logger, next http.Handler) http.Han
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
-			logger.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			logger.Error("panic serving request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", logbound.Whole(debug.Stack()))
 			s.fail(w, r, http.StatusInternalServerError, "server_error", "Something went wrong",
 				"Something went wrong on our side. Please try again in a moment.")
 		}()

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/logbound"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -143,8 +144,11 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		level = slog.LevelInfo // unreachable after validation
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// Bounded here too, not only in server.New: net/http's own error log
+	// (a TLS handshake, a malformed request) writes through this handler.
+	return slog.New(logbound.New(h, logbound.Max))
 }
