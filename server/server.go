@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// is outermost, so that it sees every answer, refused bodies and
 	// panics included.
 	faces := surfaces{base: base, pages: pages}
-	s.handler = s.tel.Middleware(faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.recoverPanics(logger, root)))
+	s.handler = s.tel.Middleware(retryAfter(faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.recoverPanics(logger, root))))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
