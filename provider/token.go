@@ -191,9 +191,10 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
-	if err != nil && unavailable(err) {
-		// fosite would answer 200: nothing was revoked, and the client
-		// must try again (RFC 7009 §2.2.1).
+	if err != nil && (unavailable(err) || fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField) {
+		// fosite answers 200 to both (its own temporarily_unavailable,
+		// for a token it could not look up, drops the cause): nothing was
+		// revoked, and the client must try again (RFC 7009 §2.2.1).
 		p.writeUnavailable(ctx, w, "revoke", err)
 		return
 	}
