@@ -24,7 +24,23 @@ func unavailable(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 func temporarilyUnavailable(err error) error {
 	return fosite.ErrTemporarilyUnavailable.
 		WithHint("The service cannot complete the request right now; try again shortly.").
-		WithWrap(err).WithDebug(err.Error())
+		WithWrap(err).WithDebug(debugOf(err))
+}
+
+// debugOf is what the log should say of err: a fosite error's own text is
+// only its code (server_error), the detail is in its debug or its cause.
+func debugOf(err error) string {
+	var rfc *fosite.RFC6749Error
+	if !errors.As(err, &rfc) {
+		return err.Error()
+	}
+	switch {
+	case rfc.DebugField != "":
+		return rfc.DebugField
+	case rfc.Cause() != nil:
+		return rfc.Cause().Error()
+	}
+	return err.Error()
 }
 
 // asUnavailable is err, or temporarilyUnavailable(err) if it is an outage.

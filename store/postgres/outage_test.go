@@ -236,3 +236,57 @@ func TestOrdinaryErrorsAreNotUnavailable(t *testing.T) {
 		t.Fatalf("duplicate client: %v, want store.ErrConflict only", err)
 	}
 }
+
+// A transaction cut off by a partition must not keep its row locks: the
+// server ends a session idle in a transaction after twice the query
+// timeout, so the next writer of the row is not held up for as long as
+// the dead session lingers.
+func TestPartitionLeavesNoRowLocksBehind(t *testing.T) {
+	dbURL, p := behindProxy(t)
+	to := postgres.Timeouts{Connect: 500 * time.Millisecond, Query: time.Second}
+	s := openProxied(t, dbURL, to)
+	direct := openProxied(t, directURL(t, dbURL, p), postgres.Timeouts{Connect: time.Second, Query: 30 * time.Second})
+	now := time.Now()
+	u := store.User{ID: uuid.NewString(), Username: "locked", Email: "locked@example.com", Status: store.StatusActive,
+		CreatedAt: now, UpdatedAt: now}
+	if err := direct.CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+
+	txCtx, err := s.BeginTx(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.FullName = "Held"
+	if err := s.UpdateUser(txCtx, u); err != nil { // locks the row until the transaction ends
+		t.Fatal(err)
+	}
+	p.Blackhole()
+	wantUnavailable(t, within(t, to.Query+slack, "commit through the partition", func() error { return s.Commit(txCtx) }))
+
+	u.FullName = "Next"
+	err = within(t, 2*to.Query+slack, "update of the row the lost transaction held", func() error {
+		return direct.UpdateUser(context.Background(), u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// directURL is dbURL without the proxy.
+func directURL(t *testing.T, dbURL string, p *faultproxy.Proxy) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := url.Parse(pgtest.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Host != p.Addr() {
+		t.Fatalf("%s does not go through the proxy", u.Redacted())
+	}
+	u.Host = server.Host
+	return u.String()
+}

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +36,16 @@ func (s *Store) configurePool(cfg *pgxpool.Config) {
 	if cfg.ConnConfig.ConnectTimeout <= 0 {
 		cfg.ConnConfig.ConnectTimeout = s.timeouts.Connect
 	}
+	if q := s.timeouts.Query; q > 0 {
+		// The server gives up too. A client cut off by a partition leaves
+		// its session behind, idle in a transaction that holds row locks
+		// (a refresh token's, say) until the server notices, which without
+		// these takes as long as TCP does: every later request for that
+		// row would wait on it. Settings in the database URL win.
+		params := cfg.ConnConfig.RuntimeParams
+		setDefault(params, "statement_timeout", milliseconds(q))
+		setDefault(params, "idle_in_transaction_session_timeout", milliseconds(2*q))
+	}
 	cfg.ConnConfig.DialFunc = dialer().DialContext
 	cfg.HealthCheckPeriod = healthCheckPeriod
 	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool {
@@ -43,6 +55,14 @@ func (s *Store) configurePool(cfg *pgxpool.Config) {
 		return false
 	}
 }
+
+func setDefault(params map[string]string, key, value string) {
+	if _, ok := params[key]; !ok {
+		params[key] = value
+	}
+}
+
+func milliseconds(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
 // acquire returns a live connection of the pool.
 func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
