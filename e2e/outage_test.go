@@ -29,6 +29,7 @@ type outageRig struct {
 	timeout time.Duration // database.query_timeout
 	service clientAuth    // a client_credentials admin service account
 	bearer  string        // its API token, issued before the fault
+	userTok string        // a user's access token (openid), for userinfo
 	browser *http.Client  // holds the login page's CSRF cookie
 	login   *htmlForm     // the login form, filled in for user
 }
@@ -59,12 +60,15 @@ func startOutageRig(t *testing.T, queryTimeout time.Duration) *outageRig {
 		t.Fatalf("token before the fault: %d %s", tok.Status, tok.Raw)
 	}
 	user := ts.createUser(t, "user")
+	rp := ts.newRP(t, ts.createConfidentialClient(t, nil))
+	userTok, _, _ := rp.signIn(t, user)
 	browser := ts.newBrowser(t)
 	pg := readPage(t, get(t, browser, ts.endpoint("/login")))
 	f := loginForm(t, pg)
 	f.Fields.Set("username", user.Username)
 	f.Fields.Set("password", user.Password)
-	return &outageRig{ts: ts, proxy: p, timeout: queryTimeout, service: auth, bearer: tok.str("access_token"), browser: browser, login: f}
+	return &outageRig{ts: ts, proxy: p, timeout: queryTimeout, service: auth, bearer: tok.str("access_token"),
+		userTok: userTok.AccessToken, browser: browser, login: f}
 }
 
 // answerBound is how long an answer during a fault may take: the request
@@ -117,6 +121,8 @@ func (r *outageRig) duringFault(t *testing.T) {
 	t.Helper()
 	api, _ := http.NewRequest(http.MethodGet, r.ts.endpoint("/api/v1/users?limit=1"), nil)
 	api.Header.Set("Authorization", "Bearer "+r.bearer)
+	userinfo, _ := http.NewRequest(http.MethodGet, r.ts.endpoint("/oauth2/userinfo"), nil)
+	userinfo.Header.Set("Authorization", "Bearer "+r.userTok)
 	ready, _ := http.NewRequest(http.MethodGet, r.ts.endpoint("/readyz"), nil)
 	loginPost, _ := http.NewRequest(http.MethodPost, r.login.Action.String(), strings.NewReader(r.login.Fields.Encode()))
 	loginPost.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -132,6 +138,7 @@ func (r *outageRig) duringFault(t *testing.T) {
 			r.form("/oauth2/introspect", url.Values{"token": {r.bearer}}, r.service)},
 		{"revocation", "application/json", "temporarily_unavailable", httpClient(),
 			r.form("/oauth2/revoke", url.Values{"token": {"gh_at_unknown"}}, r.service)},
+		{"userinfo", "application/json", "temporarily_unavailable", httpClient(), userinfo},
 		{"resource API", "application/problem+json", "", httpClient(), api},
 		{"login page", "text/html", "", r.browser, loginPost},
 		{"readyz", "application/json", "", httpClient(), ready},
@@ -192,6 +199,9 @@ func (r *outageRig) afterFault(t *testing.T) {
 	me := apiCall(t, r.ts, http.MethodGet, "/api/v1/users?limit=1", r.bearer, nil)
 	if me.Status != http.StatusOK {
 		t.Errorf("resource API after the fault: %d %s", me.Status, snippet(me.Raw))
+	}
+	if ui := r.ts.userinfo(t, r.userTok); ui.Status != http.StatusOK {
+		t.Errorf("userinfo after the fault: %d %s", ui.Status, snippet(ui.Raw))
 	}
 }
 
