@@ -60,7 +60,8 @@ type Database struct {
 	// QueryTimeout bounds each statement, the wait for a free connection
 	// included. A request whose statement runs out of it is answered 503
 	// with Retry-After. It must leave a request time to answer within
-	// http.write_timeout.
+	// http.write_timeout. The server side gets it too, as the sessions'
+	// statement_timeout (and twice it as idle_in_transaction_session_timeout).
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 

@@ -35,16 +35,20 @@ type chaosFault struct {
 	apply func(p *faultproxy.Proxy)
 }
 
-var chaosFaults = []chaosFault{
-	{"restart", "every connection reset, new ones refused", func(p *faultproxy.Proxy) { p.Drop(); p.ResetAll() }},
-	{"freeze", "connections open, nothing answered", func(p *faultproxy.Proxy) { p.Freeze() }},
-	{"partition", "open connections dead for good, new ones never answered", func(p *faultproxy.Proxy) { p.Blackhole() }},
+// chaosFaults are the faults the chaos command knows, in their default
+// order.
+func chaosFaults() []chaosFault {
+	return []chaosFault{
+		{"restart", "every connection reset, new ones refused", func(p *faultproxy.Proxy) { p.Drop(); p.ResetAll() }},
+		{"freeze", "connections open, nothing answered", func(p *faultproxy.Proxy) { p.Freeze() }},
+		{"partition", "open connections dead for good, new ones never answered", func(p *faultproxy.Proxy) { p.Blackhole() }},
+	}
 }
 
 func chaosFaultNames() []string {
-	names := make([]string, len(chaosFaults))
-	for i, f := range chaosFaults {
-		names[i] = f.name
+	var names []string
+	for _, f := range chaosFaults() {
+		names = append(names, f.name)
 	}
 	return names
 }
@@ -201,11 +205,12 @@ func cmdChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var plan []chaosFault
 	for _, n := range strings.Split(faults, ",") {
-		i := slices.IndexFunc(chaosFaults, func(f chaosFault) bool { return f.name == strings.TrimSpace(n) })
+		known := chaosFaults()
+		i := slices.IndexFunc(known, func(f chaosFault) bool { return f.name == strings.TrimSpace(n) })
 		if i < 0 {
 			return fmt.Errorf("unknown fault %q (known: %s)", n, strings.Join(chaosFaultNames(), ", "))
 		}
-		plan = append(plan, chaosFaults[i])
+		plan = append(plan, known[i])
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, "# "+format+"\n", args...) }
 

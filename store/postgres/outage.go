@@ -104,14 +104,19 @@ func (s *Store) resetPool() {
 	s.pool.Reset()
 }
 
-// SQLSTATEs that mean the server cannot serve now rather than that the
-// statement is wrong: class 08 (connection exception) and these.
-var unavailableStates = map[string]bool{
-	"53300": true, // too_many_connections
-	"57014": true, // query_canceled (a server-side statement_timeout)
-	"57P01": true, // admin_shutdown
-	"57P02": true, // crash_shutdown
-	"57P03": true, // cannot_connect_now (starting up, shutting down)
+// unavailableState reports whether a SQLSTATE means that the server cannot
+// serve now rather than that the statement is wrong: class 08 (connection
+// exception) and a few others.
+func unavailableState(code string) bool {
+	switch code {
+	case "53300", // too_many_connections
+		"57014", // query_canceled (statement_timeout)
+		"57P01", // admin_shutdown
+		"57P02", // crash_shutdown
+		"57P03": // cannot_connect_now (starting up, shutting down)
+		return true
+	}
+	return strings.HasPrefix(code, "08")
 }
 
 // unreachable reports whether err says the database did not answer: a
@@ -120,7 +125,7 @@ var unavailableStates = map[string]bool{
 func unreachable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return strings.HasPrefix(pgErr.Code, "08") || unavailableStates[pgErr.Code]
+		return unavailableState(pgErr.Code)
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
