@@ -50,6 +50,16 @@ soak: build
 	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
 	bin/gatehouse-bench soak --gatehouse bin/gatehouse
 
+# cc and refresh load through a restart, a freeze and a partition of the
+# database (a fault proxy between gatehouse and PostgreSQL), about a minute
+# in all; prints per fault the failures' answer times, the time to the first
+# success, and what it left behind. CHAOS_FAULT, CHAOS_RECOVERY,
+# CHAOS_CONCURRENCY and CHAOS_FAULTS tune it; see README "Failure behaviour".
+.PHONY: chaos
+chaos: build
+	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
+	bin/gatehouse-bench chaos --gatehouse bin/gatehouse
+
 # npm ci runs only when the lock file is newer than the installed tree (npm
 # writes node_modules/.package-lock.json on every install), so repeated runs
 # are quick and need no network.

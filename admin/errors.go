@@ -117,7 +117,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *apiError
 	if !errors.As(err, &e) {
 		e = problemOf(err)
-		if e.problem.Status >= http.StatusInternalServerError {
+		switch {
+		case e.problem.Status == http.StatusServiceUnavailable:
+			// An outage, which readyz and the pool metrics report; the
+			// server adds Retry-After.
+			a.log.WarnContext(r.Context(), "api: database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		case e.problem.Status >= http.StatusInternalServerError:
 			a.log.ErrorContext(r.Context(), "api: internal error", "method", r.Method, "path", r.URL.Path, "error", err)
 		}
 	}

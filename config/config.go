@@ -20,6 +20,8 @@ type Config struct {
 	Addr string `yaml:"addr"`
 	// DatabaseURL is the PostgreSQL connection string; required unless Dev.
 	DatabaseURL string `yaml:"database_url"`
+	// Database bounds the waits on DatabaseURL's server.
+	Database Database `yaml:"database"`
 	// Secret (at least 32 bytes) keys everything derived from the shared
 	// secret: HMAC of opaque tokens, encryption of signing keys at rest,
 	// cookies. Every instance sharing a database must use the same one.
@@ -48,6 +50,21 @@ type Config struct {
 
 	Metrics Metrics `yaml:"metrics"`
 	Tracing Tracing `yaml:"tracing"`
+}
+
+// Database bounds how long the server waits for PostgreSQL, so that a
+// database that stalls or vanishes costs a request a short, known time and
+// a 503 answer rather than a hang (README "Failure behaviour").
+type Database struct {
+	// ConnectTimeout bounds opening one connection: dial, TLS and
+	// authentication. A connect_timeout in the database URL wins.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// QueryTimeout bounds each statement, the wait for a free connection
+	// included. A request whose statement runs out of it is answered 503
+	// with Retry-After. It must leave a request time to answer within
+	// http.write_timeout. The server side gets it too, as the sessions'
+	// statement_timeout (and twice it as idle_in_transaction_session_timeout).
+	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 
 // Metrics configures where the Prometheus metrics are served.
@@ -156,9 +173,10 @@ type HTTP struct {
 // file nor the environment sets.
 func Default() Config {
 	return Config{
-		Issuer: "http://localhost:8080",
-		Addr:   ":8080",
-		Log:    Log{Level: "info", Format: "json"},
+		Issuer:   "http://localhost:8080",
+		Addr:     ":8080",
+		Database: Database{ConnectTimeout: time.Second, QueryTimeout: 2 * time.Second},
+		Log:      Log{Level: "info", Format: "json"},
 		Lifetimes: Lifetimes{
 			AuthorizationCode: 10 * time.Minute,
 			AccessToken:       60 * time.Minute,

@@ -45,6 +45,7 @@ func TestDefault(t *testing.T) {
 		Issuer:      "http://localhost:8080",
 		Addr:        ":8080",
 		DatabaseURL: "",
+		Database:    config.Database{ConnectTimeout: time.Second, QueryTimeout: 2 * time.Second},
 		Secret:      "",
 		Dev:         false,
 		Log:         config.Log{Level: "info", Format: "json"},
@@ -105,6 +106,9 @@ func TestLoadYAML(t *testing.T) {
 issuer: https://id.example.com
 addr: 127.0.0.1:9000
 database_url: postgres://u@db/gh
+database:
+  connect_timeout: 3s
+  query_timeout: 5s
 secret: ` + testSecret + `
 dev: true
 log:
@@ -155,6 +159,7 @@ tracing:
 		Issuer:      "https://id.example.com",
 		Addr:        "127.0.0.1:9000",
 		DatabaseURL: "postgres://u@db/gh",
+		Database:    config.Database{ConnectTimeout: 3 * time.Second, QueryTimeout: 5 * time.Second},
 		Secret:      testSecret,
 		Dev:         true,
 		Log:         config.Log{Level: "debug", Format: "text"},
@@ -268,6 +273,8 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_ISSUER", "https://env.example", func(c config.Config) any { return c.Issuer }, "https://env.example"},
 		{"GATEHOUSE_ADDR", ":9999", func(c config.Config) any { return c.Addr }, ":9999"},
 		{"GATEHOUSE_DATABASE_URL", "postgres://env/db", func(c config.Config) any { return c.DatabaseURL }, "postgres://env/db"},
+		{"GATEHOUSE_DATABASE_CONNECT_TIMEOUT", "3s", func(c config.Config) any { return c.Database.ConnectTimeout }, 3 * time.Second},
+		{"GATEHOUSE_DATABASE_QUERY_TIMEOUT", "4s", func(c config.Config) any { return c.Database.QueryTimeout }, 4 * time.Second},
 		{"GATEHOUSE_SECRET", testSecret + "env", func(c config.Config) any { return c.Secret }, testSecret + "env"},
 		{"GATEHOUSE_DEV", "true", func(c config.Config) any { return c.Dev }, true},
 		{"GATEHOUSE_LOG_LEVEL", "warn", func(c config.Config) any { return c.Log.Level }, "warn"},
@@ -473,6 +480,15 @@ func TestValidateRules(t *testing.T) {
 		{"addr port only", func(c *config.Config) { c.Addr = ":443" }, ""},
 		{"addr ipv6", func(c *config.Config) { c.Addr = "[::1]:8080" }, ""},
 		{"addr no port", func(c *config.Config) { c.Addr = "localhost" }, "addr"},
+
+		{"database connect timeout zero", func(c *config.Config) { c.Database.ConnectTimeout = 0 }, "database.connect_timeout"},
+		{"database query timeout zero", func(c *config.Config) { c.Database.QueryTimeout = 0 }, "database.query_timeout"},
+		{"database query timeout half the write timeout", func(c *config.Config) {
+			c.Database.QueryTimeout, c.HTTP.WriteTimeout = 5*time.Second, 10*time.Second
+		}, ""},
+		{"database query timeout over half the write timeout", func(c *config.Config) {
+			c.Database.QueryTimeout, c.HTTP.WriteTimeout = 6*time.Second, 10*time.Second
+		}, "database.query_timeout"},
 		{"addr empty", func(c *config.Config) { c.Addr = "" }, "addr"},
 		{"addr named port", func(c *config.Config) { c.Addr = ":http" }, "addr"},
 		{"addr port too large", func(c *config.Config) { c.Addr = ":70000" }, "addr"},

@@ -70,6 +70,18 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"database.connect_timeout", positive(func(c Config) time.Duration { return c.Database.ConnectTimeout })},
+		{"database.query_timeout", func(c Config) string {
+			if msg := positive(func(c Config) time.Duration { return c.Database.QueryTimeout })(c); msg != "" {
+				return msg
+			}
+			// A request may meet more than one slow statement, and must
+			// still be answered (503) before the server gives up writing.
+			if c.HTTP.WriteTimeout > 0 && c.Database.QueryTimeout > c.HTTP.WriteTimeout/2 {
+				return fmt.Sprintf("must be at most half of http.write_timeout (%s), got %s", c.HTTP.WriteTimeout, c.Database.QueryTimeout)
+			}
+			return ""
+		}},
 		{"secret", func(c Config) string {
 			// The length only: the value itself must never appear in an
 			// error, which ends up in logs.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -218,8 +219,16 @@ func limitBody(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 }
 
-// internalError logs err and shows a page that reveals nothing about it.
+// internalError logs err and shows a page that reveals nothing about it:
+// 503 when the database could not be reached (the server adds
+// Retry-After), 500 otherwise.
 func (p *Pages) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	if domain.ErrorCode(err) == domain.CodeUnavailable {
+		p.log.Warn("consent: "+what+": database unavailable", "err", err, "path", r.URL.Path)
+		p.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+			"This page cannot be shown right now. Please try again in a moment.")
+		return
+	}
 	p.log.Error("consent: "+what, "err", err, "path", r.URL.Path)
 	p.RenderError(w, r, http.StatusInternalServerError, "Something went wrong", "Something went wrong on our side. Please try again in a moment.")
 }

@@ -23,7 +23,7 @@ const (
 	CodeConflict        Code = "conflict"        // the current state forbids it (store.ErrConflict)
 	CodeForbidden       Code = "forbidden"       // the actor may not do it (ErrForbidden)
 	CodeUnauthenticated Code = "unauthenticated" // the credentials are not (or no longer) good
-	CodeUnavailable     Code = "unavailable"     // the request ran out of time; retrying may work
+	CodeUnavailable     Code = "unavailable"     // the database did not answer in time (store.ErrUnavailable); retrying may work
 	CodeInternal        Code = "internal"        // a fault of ours
 )
 
@@ -146,7 +146,7 @@ func ErrorCode(err error) Code {
 		return CodeForbidden
 	case errors.Is(err, ErrUnauthenticated), errors.Is(err, ErrInvalidCredentials):
 		return CodeUnauthenticated
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return CodeUnavailable
 	}
 	return CodeInternal
@@ -176,7 +176,7 @@ func ErrorMessage(err error) string {
 	case CodeUnauthenticated:
 		return "the credentials are invalid, expired or revoked"
 	case CodeUnavailable:
-		return "the request took too long; try again"
+		return "the service is temporarily unavailable; try again shortly"
 	}
 	return "internal error"
 }

@@ -85,7 +85,9 @@ func startServerWith(t *testing.T, mutate func(*config.Config), mount func(issue
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := postgres.New(ctx, cfg.DatabaseURL)
+	st, err := postgres.New(ctx, cfg.DatabaseURL, postgres.WithTimeouts(postgres.Timeouts{
+		Connect: cfg.Database.ConnectTimeout, Query: cfg.Database.QueryTimeout,
+	}))
 	if err != nil {
 		_ = ln.Close()
 		t.Fatalf("postgres.New: %v", err)

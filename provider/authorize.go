@@ -284,6 +284,7 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 // person sees an error page and nobody is redirected anywhere.
 func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	ctx := r.Context()
+	err = asUnavailable(err)
 	p.logOAuthError(ctx, "authorize", err)
 	if ar != nil && ar.IsRedirectURIValid() {
 		p.oauth.WriteAuthorizeError(ctx, w, ar, err)
@@ -291,6 +292,9 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	switch {
+	case rfc.ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField:
+		p.pages.RenderError(w, r, http.StatusServiceUnavailable, "Temporarily unavailable",
+			"The sign-in cannot be completed right now. Please try again in a moment.")
 	case rfc.CodeField >= 500:
 		p.pages.RenderError(w, r, http.StatusInternalServerError, "Something went wrong",
 			"The request could not be completed. Please try again later.")

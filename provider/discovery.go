@@ -84,6 +84,10 @@ func (p *Provider) discovery(idTokenAlg string) discoveryDoc {
 
 func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	k, err := p.keys.Signer(r.Context())
+	if err != nil && unavailable(err) {
+		p.writeUnavailable(r.Context(), w, "discovery", err)
+		return
+	}
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "discovery: signing key", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
@@ -97,6 +101,10 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 // parties may cache them for a minute.
 func (p *Provider) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	set, err := p.keys.JWKS(r.Context())
+	if err != nil && unavailable(err) {
+		p.writeUnavailable(r.Context(), w, "jwks", err)
+		return
+	}
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "jwks", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})

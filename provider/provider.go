@@ -408,6 +408,10 @@ func (p *Provider) Invalidate(c store.ChangeEvent) {
 func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (TokenInfo, error) {
 	tu, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
 	if err != nil {
+		if unavailable(err) {
+			// fosite calls a token it could not look up unauthorized.
+			return TokenInfo{}, fmt.Errorf("provider: introspect: %w", err)
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return TokenInfo{}, fmt.Errorf("provider: introspect: %w", ctxErr)
 		}
@@ -442,6 +446,10 @@ func (p *Provider) logOAuthError(ctx context.Context, endpoint string, err error
 	rfc := fosite.ErrorToRFC6749Error(err)
 	level := slog.LevelDebug
 	switch {
+	case rfc.ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField:
+		// An outage: the operator hears of it from readyz and the pool
+		// metrics; one error line per refused request would drown them.
+		level = slog.LevelWarn
 	case rfc.CodeField >= 500:
 		level = slog.LevelError
 	case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField, rfc.ErrorField == fosite.ErrInvalidGrant.ErrorField:

@@ -57,7 +57,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ar, resp, err := p.exchange(txCtx, r)
-	if err != nil && isServerError(err) {
+	if err != nil && (isServerError(err) || unavailable(err)) {
 		if rbErr := p.store.Rollback(txCtx); rbErr != nil {
 			p.log.ErrorContext(ctx, "token: rollback", "err", rbErr)
 		}
@@ -120,7 +120,7 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 
 func (p *Provider) writeToken(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder, err error) {
 	if err != nil {
-		err = assertionGrantError(ar, err)
+		err = assertionGrantError(ar, asUnavailable(err))
 		p.logOAuthError(ctx, "token", err)
 		p.oauth.WriteAccessError(ctx, w, ar, err)
 		return
@@ -161,6 +161,12 @@ func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ir, err := p.oauth.NewIntrospectionRequest(ctx, r, NewSession())
+	if err != nil && unavailable(err) {
+		// fosite would answer {"active": false}: the token is not known to
+		// be inactive, it could not be looked up.
+		p.writeUnavailable(ctx, w, "introspect", err)
+		return
+	}
 	if err != nil {
 		err = introspectionClientError(err)
 		// An inactive token is an answer ({"active": false}), not a
@@ -185,6 +191,13 @@ func (p *Provider) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := p.oauth.NewRevocationRequest(ctx, r)
+	if err != nil && (unavailable(err) || fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField) {
+		// fosite answers 200 to both (its own temporarily_unavailable,
+		// for a token it could not look up, drops the cause): nothing was
+		// revoked, and the client must try again (RFC 7009 §2.2.1).
+		p.writeUnavailable(ctx, w, "revoke", err)
+		return
+	}
 	if err != nil {
 		p.logOAuthError(ctx, "revoke", err)
 	}
@@ -199,12 +212,14 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 		err = fosite.ErrRequestNotSupported.WithHint("Request objects are not supported; push the parameters themselves.")
 	}
 	if err != nil {
+		err = asUnavailable(err)
 		p.logOAuthError(ctx, "par", err)
 		p.oauth.WritePushedAuthorizeError(ctx, w, ar, err)
 		return
 	}
 	resp, err := p.oauth.NewPushedAuthorizeResponse(ctx, ar, NewSession())
 	if err != nil {
+		err = asUnavailable(err)
 		p.logOAuthError(ctx, "par", err)
 		p.oauth.WritePushedAuthorizeError(ctx, w, ar, err)
 		return

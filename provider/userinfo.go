@@ -21,6 +21,10 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tu, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
+	if err != nil && unavailable(err) {
+		p.writeUnavailable(ctx, w, "userinfo", err)
+		return
+	}
 	if err != nil || tu != fosite.AccessToken {
 		if err != nil {
 			p.logOAuthError(ctx, "userinfo", err)
@@ -43,12 +47,20 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		bearerError(w, http.StatusUnauthorized, `Bearer error="invalid_token"`)
 		return
 	}
+	if err != nil && unavailable(err) {
+		p.writeUnavailable(ctx, w, "userinfo", err)
+		return
+	}
 	if err != nil {
 		p.log.ErrorContext(ctx, "userinfo: get user", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 		return
 	}
 	claims, err := p.userClaims(ctx, u, ar.GetGrantedScopes())
+	if err != nil && unavailable(err) {
+		p.writeUnavailable(ctx, w, "userinfo", err)
+		return
+	}
 	if err != nil {
 		p.log.ErrorContext(ctx, "userinfo: claims", "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})

@@ -100,6 +100,34 @@ func (s surfaces) recoverPanics(logger *slog.Logger, next http.Handler) http.Han
 	})
 }
 
+// retryAfterSeconds is the Retry-After of a 503: a request answered so
+// could not reach the database, and the server notices the database's
+// return within a couple of seconds (README "Failure behaviour").
+const retryAfterSeconds = "1"
+
+// retryAfter gives every 503 that lacks one a Retry-After, whichever part
+// of the server answered it: the API, an OAuth endpoint, a page.
+func retryAfter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&retryAfterWriter{ResponseWriter: w}, r)
+	})
+}
+
+type retryAfterWriter struct {
+	http.ResponseWriter
+}
+
+func (w *retryAfterWriter) WriteHeader(code int) {
+	if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController and serverWriter reach the
+// connection's writer.
+func (w *retryAfterWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // serverWriter unwraps the middleware's writers down to net/http's own.
 // http.MaxBytesReader needs that one (it uses it for nothing else): only
 // then does the server, once the limit is hit, stop reading the body and

@@ -79,3 +79,33 @@ func checkBody(t *testing.T, what string, rec *httptest.ResponseRecorder, oauthC
 		}
 	}
 }
+
+// TestEvery503SaysWhenToComeBack: whichever handler answers 503, the
+// client is told when to retry; a handler's own Retry-After stands, and
+// other statuses get none.
+func TestEvery503SaysWhenToComeBack(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		h      http.HandlerFunc
+		status int
+		want   string
+	}{
+		{"503", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }, 503, retryAfterSeconds},
+		{"503 with its own", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}, 503, "30"},
+		{"500", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }, 500, ""},
+		{"200 by Write", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }, 200, ""},
+	} {
+		rec := httptest.NewRecorder()
+		retryAfter(tc.h).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		if rec.Code != tc.status || rec.Header().Get("Retry-After") != tc.want {
+			t.Errorf("%s: %d Retry-After %q, want %d %q", tc.name, rec.Code, rec.Header().Get("Retry-After"), tc.status, tc.want)
+		}
+	}
+	var w http.ResponseWriter = &retryAfterWriter{ResponseWriter: httptest.NewRecorder()}
+	if _, ok := serverWriter(w).(*httptest.ResponseRecorder); !ok {
+		t.Error("serverWriter does not unwrap the Retry-After writer")
+	}
+}

@@ -15,6 +15,11 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a uniqueness rule or a compare-and-swap expectation failed.
 	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the backend could not be reached or did not answer in
+	// time (a connection refused or cut, a deadline passed). Nothing can be
+	// said of the record; the same call may succeed later. A write that
+	// fails so may or may not have been applied.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Store is everything gatehouse persists. store/postgres is the production

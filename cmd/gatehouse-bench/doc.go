@@ -1,4 +1,5 @@
-// Command gatehouse-bench is the load generator of make bench and make soak.
+// Command gatehouse-bench is the load generator of make bench, make soak and
+// make chaos.
 //
 // It speaks plain OAuth 2.0 / OpenID Connect over HTTP to an issuer found by
 // discovery: client_credentials, introspection, refresh-token rotation, the
@@ -8,7 +9,14 @@
 // time after a warm-up; every latency goes into a fixed-size log-linear
 // histogram, so memory stays bounded however long it runs.
 //
-// The bench and soak commands start gatehouse themselves: a fresh database,
+// The chaos command runs client_credentials and refresh load while a fault
+// proxy (internal/faultproxy) between the server and PostgreSQL restarts,
+// freezes and partitions the database, and reports, per fault, how long
+// the failures took, how soon the first request after it succeeded, and
+// whatever it left behind: failures after recovery, answered tokens
+// without a row, refresh families revoked.
+//
+// The bench, soak and chaos commands start gatehouse themselves: a fresh database,
 // migrations and seeding through the CLI (plus a bulk COPY of the directory
 // users, all sharing one precomputed password hash), gatehouse serve as a
 // child on a free loopback port, and /proc readings of its CPU time and peak

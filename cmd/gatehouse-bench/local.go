@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/faultproxy"
 )
 
 // DefaultDatabaseURL is the PostgreSQL server the bench creates its
@@ -56,6 +57,9 @@ type localOptions struct {
 	// CountRoundTrips puts a counting proxy between the server and
 	// PostgreSQL.
 	CountRoundTrips bool
+	// FaultProxy puts a fault-injecting proxy (internal/faultproxy)
+	// between the server and PostgreSQL, for the chaos command.
+	FaultProxy bool
 	// ServerLog receives the server's output; "" makes a temporary file.
 	ServerLog string
 	Logf      func(format string, args ...any)
@@ -71,6 +75,7 @@ type local struct {
 	exited chan struct{}
 	log    *os.File
 	proxy  *pgProxy
+	fault  *faultproxy.Proxy
 	target *Target
 	// serverEnv is the server's GATEHOUSE_* configuration, also given to
 	// every CLI call so that both agree.
@@ -113,11 +118,19 @@ func startLocal(ctx context.Context, o localOptions) (l *local, err error) {
 	}
 	l.issuer = "http://127.0.0.1:" + strconv.Itoa(port)
 	serverDB := l.dbURL
-	if o.CountRoundTrips {
+	switch {
+	case o.CountRoundTrips:
 		if l.proxy, err = startPGProxy(l.dbURL); err != nil {
 			return nil, err
 		}
 		if serverDB, err = withHost(l.dbURL, l.proxy.Addr()); err != nil {
+			return nil, err
+		}
+	case o.FaultProxy:
+		if l.fault, err = startFaultProxy(l.dbURL); err != nil {
+			return nil, err
+		}
+		if serverDB, err = withHost(l.dbURL, l.fault.Addr()); err != nil {
 			return nil, err
 		}
 	}
@@ -464,6 +477,9 @@ func (l *local) Close() {
 	if l.proxy != nil {
 		l.proxy.Close()
 	}
+	if l.fault != nil {
+		_ = l.fault.Close()
+	}
 	if l.admin != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -499,6 +515,19 @@ func withHost(dbURL, hostport string) (string, error) {
 	q.Set("sslmode", "disable")
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// startFaultProxy starts a fault proxy to the PostgreSQL server of dbURL.
+func startFaultProxy(dbURL string) (*faultproxy.Proxy, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil || u.Host == "" {
+		return nil, errors.New("fault proxy: the database URL must name host:port")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	return faultproxy.New(host)
 }
 
 // redactURL hides the password of a database URL.

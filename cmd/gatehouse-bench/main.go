@@ -26,6 +26,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
                               at each concurrency and print the table (make bench)
   gatehouse-bench soak        run cc and refresh for 10 minutes with 1-minute tokens and check
                               that the token tables stay bounded (make soak)
+  gatehouse-bench chaos       run cc and refresh through a database restart, freeze and partition
+                              (a fault proxy) and print what each left behind (make chaos)
   gatehouse-bench roundtrips  count PostgreSQL round trips per operation of each workload
   gatehouse-bench run         run workloads against an issuer that is already running
 
@@ -49,6 +51,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"bench":      cmdBench,
 		"soak":       cmdSoak,
+		"chaos":      cmdChaos,
 		"roundtrips": cmdRoundTrips,
 		"run":        cmdRun,
 	}
@@ -66,7 +69,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		fmt.Fprintf(stderr, "gatehouse-bench %s: interrupted; server stopped\n", args[0])
 		return 130
-	case errors.Is(err, errSoakFailed):
+	case errors.Is(err, errSoakFailed), errors.Is(err, errChaosFailed):
 		fmt.Fprintf(stderr, "gatehouse-bench: %v\n", err)
 		return 1
 	default:

@@ -202,7 +202,7 @@ func openServeStore(ctx context.Context, cfg config.Config, migrate bool) (store
 			return nil, fmt.Errorf("serve: migrate: %w", err)
 		}
 	}
-	st, err := postgres.New(ctx, cfg.DatabaseURL)
+	st, err := postgres.New(ctx, cfg.DatabaseURL, storeTimeouts(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("serve: open database: %w", err)
 	}

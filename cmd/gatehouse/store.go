@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/postgres"
 )
@@ -30,11 +31,20 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := postgres.New(ctx, url)
+	if err := a.cfg.ValidateFields("database"); err != nil {
+		return nil, err
+	}
+	st, err := postgres.New(ctx, url, storeTimeouts(a.cfg))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return st, nil
+}
+
+// storeTimeouts is the database section of cfg as the store's option:
+// the CLI waits no longer than the server for a database that stalls.
+func storeTimeouts(cfg config.Config) postgres.Option {
+	return postgres.WithTimeouts(postgres.Timeouts{Connect: cfg.Database.ConnectTimeout, Query: cfg.Database.QueryTimeout})
 }
 
 // printJSON writes v to stdout, indented, with URLs left readable (no

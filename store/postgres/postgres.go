@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,8 +22,11 @@ var _ store.Store = (*Store)(nil)
 // Store is the PostgreSQL backend of store.Store. It is safe for concurrent
 // use; a transaction carried in a context is not, as with any pgx.Tx.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool     *pgxpool.Pool
+	now      func() time.Time
+	timeouts Timeouts
+	// lastReset is when a failure last reset the pool (Unix nanoseconds).
+	lastReset atomic.Int64
 }
 
 // Option configures New.
@@ -36,30 +40,41 @@ func WithClock(now func() time.Time) Option {
 
 // New connects to the database at databaseURL, whose schema must be migrated
 // (package migrations).
+//
+// Whatever the options, the pool pings a connection that has been idle for
+// over a second before handing it out (for at most half a second), its
+// connections send TCP keepalives, and a failure that suggests broken
+// connections (a statement that timed out on the wire, a failed connect or
+// ping, a reset) resets the pool, so that the first request after the
+// database returns does not meet the dead connections of the outage.
 func New(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// The parse error may quote the URL, password included.
 		return nil, errors.New("postgres: cannot parse the database URL")
 	}
+	s := &Store{now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.configurePool(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	s.pool = pool
+	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	s := &Store{pool: pool, now: time.Now}
-	for _, o := range opts {
-		o(s)
 	}
 	return s, nil
 }
 
-// Ping reports whether the database answers.
+// Ping reports whether the database answers within the query timeout.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.outage(ctx, poolQuerier{s}.ping(bctx)); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
@@ -92,9 +107,9 @@ type querier interface {
 // tokens" runs in the one transaction it began.
 func (s *Store) db(ctx context.Context) querier {
 	if tx, ok := s.tx(ctx); ok {
-		return tx
+		return guarded{s: s, q: tx}
 	}
-	return s.pool
+	return guarded{s: s, q: poolQuerier{s}}
 }
 
 func (s *Store) tx(ctx context.Context) (pgx.Tx, bool) {
@@ -118,7 +133,9 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("postgres: commit: no transaction in context")
 	}
-	if err := tx.Commit(ctx); err != nil {
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.outage(ctx, tx.Commit(bctx)); err != nil {
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	return nil
@@ -131,7 +148,9 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if !ok {
 		return errors.New("postgres: rollback: no transaction in context")
 	}
-	if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	bctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.outage(ctx, tx.Rollback(bctx)); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return fmt.Errorf("postgres: rollback: %w", err)
 	}
 	return nil
