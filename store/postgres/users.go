@@ -81,6 +81,21 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 	return u, nil
 }
 
+// GetUserForUpdate locks the user's row (FOR UPDATE OF u: the roles are
+// read, not locked) until the caller's transaction ends; outside one the
+// lock ends with the statement, as the contract allows.
+func (s *Store) GetUserForUpdate(ctx context.Context, id string) (store.User, error) {
+	uid, ok := parseUUID(id)
+	if !ok {
+		return store.User{}, fmt.Errorf("postgres: get user for update %q: %w", id, store.ErrNotFound)
+	}
+	u, err := scanUser(s.db(ctx).QueryRow(ctx, userWithRoles+` WHERE u.id = $1 FOR UPDATE OF u`, uid), true)
+	if err != nil {
+		return store.User{}, fmt.Errorf("postgres: get user for update %q: %w", id, classify(err, nil))
+	}
+	return u, nil
+}
+
 // GetUserByUsername looks the username up case-insensitively, through the
 // unique index on lower(username).
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
