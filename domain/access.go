@@ -216,7 +216,8 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 			return err
 		}
 		c := diff(accessRequestFields(req), accessRequestFields(out))
-		user, err = s.store.GetUser(ctx, req.UserID)
+		// Held: the approval writes the whole user back.
+		user, err = s.store.GetUserForUpdate(ctx, req.UserID)
 		if err != nil {
 			return err
 		}
