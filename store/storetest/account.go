@@ -125,13 +125,22 @@ func testGetUserForUpdate(f *fixture) {
 }
 
 // testGetUserForUpdateSerializes runs read-modify-writes of one user at
-// once: each adds a goal to what it read. Without the hold, two would read
-// the same goals and the later write would drop the earlier one's goal.
+// once: each adds a goal and a role to what it read. Without the hold, two
+// would read the same goals and the later write would drop the earlier
+// one's goal; a hold whose read does not see what the holder before it
+// committed (a snapshot taken before the wait) would drop roles, which
+// live in a table of their own.
 func testGetUserForUpdateSerializes(f *fixture) {
-	u := f.newUser()
-	u.Goals = []string{}
-	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
 	const n = 8
+	var roles []string
+	for i := range n {
+		r := f.newRole(fmt.Sprintf("%s-%d", uniqueID("r"), i), "viewer")
+		f.must(f.s.CreateRole(f.ctx, r), "CreateRole")
+		roles = append(roles, r.Name)
+	}
+	u := f.newUser()
+	u.Goals, u.Roles = []string{}, []string{"user"}
+	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
 	errs := f.concurrently(n, func(ctx context.Context, i int) error {
 		return store.InTx(ctx, f.s, func(ctx context.Context) error {
 			cur, err := f.s.GetUserForUpdate(ctx, u.ID)
@@ -142,6 +151,7 @@ func testGetUserForUpdateSerializes(f *fixture) {
 			// read the same goals.
 			time.Sleep(holdWindow)
 			cur.Goals = append(cur.Goals, fmt.Sprintf("goal %d", i))
+			cur.Roles = append(cur.Roles, roles[i])
 			return f.s.UpdateUser(ctx, cur)
 		})
 	})
@@ -157,5 +167,10 @@ func testGetUserForUpdateSerializes(f *fixture) {
 	}
 	if !slices.Equal(got.Goals, want) {
 		f.t.Errorf("goals after %d concurrent additions = %v, want all of %v", n, got.Goals, want)
+	}
+	wantRoles := append(slices.Clone(roles), "user")
+	slices.Sort(wantRoles)
+	if !slices.Equal(got.Roles, wantRoles) {
+		f.t.Errorf("roles after %d concurrent additions = %v, want all of %v", n, got.Roles, wantRoles)
 	}
 }
