@@ -72,11 +72,10 @@ func (s *Service) RevokeAllowedApp(ctx context.Context, p Principal, userID, cli
 		}
 		// The zero time finds an expired consent too: it is forgotten all
 		// the same.
-		var scopes []string
 		c, err := s.store.GetConsent(ctx, userID, clientID, time.Time{})
+		hadConsent := err == nil
 		switch {
-		case err == nil:
-			scopes = c.Scopes
+		case hadConsent:
 			if err := s.store.DeleteConsent(ctx, userID, clientID); err != nil {
 				return err
 			}
@@ -87,12 +86,12 @@ func (s *Service) RevokeAllowedApp(ctx context.Context, p Principal, userID, cli
 		if err != nil {
 			return err
 		}
-		if scopes == nil && revoked == 0 {
+		if !hadConsent && revoked == 0 {
 			return notFound("%s has not allowed the app %q anything", u.Username, clientID)
 		}
 		ch := changes{"user_id": {Before: userID}, "grants": {Before: revoked, After: 0}}
-		if scopes != nil {
-			ch["scopes"] = store.Change{Before: auditList(scopes)}
+		if hadConsent {
+			ch["scopes"] = store.Change{Before: auditList(c.Scopes)}
 		}
 		return s.audit(ctx, p.Actor, "consent.revoke", TargetClient, clientID, ch)
 	})

@@ -124,6 +124,18 @@ func TestAllowedApps(t *testing.T) {
 		}
 	})
 
+	t.Run("a consent without scopes is a consent", func(t *testing.T) {
+		if err := e.store.SaveConsent(e.ctx, store.Consent{UserID: u.ID, ClientID: "wiki", GrantedAt: e.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.RevokeAllowedApp(e.ctx, self, u.ID, "wiki"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.GetConsent(e.ctx, u.ID, "wiki", e.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the consent is still there: %v", err)
+		}
+	})
+
 	t.Run("nobody revokes for someone with more power", func(t *testing.T) {
 		boss := e.user("carol", "admin")
 		if err := e.svc.GrantConsent(e.ctx, boss.ID, "crm", []string{"openid"}); err != nil {
