@@ -145,6 +145,9 @@ func routeTable() []route {
 		userOnly(r(http.MethodGet, "/users/me", http.StatusOK, profile, (*API).getMe)),
 		userOnly(r(http.MethodPatch, "/users/me", http.StatusOK, self, (*API).patchMe)),
 		userOnly(r(http.MethodPut, "/users/me/password", http.StatusNoContent, self, (*API).setMyPassword)),
+		userOnly(r(http.MethodPost, "/users/me/sessions/revoke-all", http.StatusOK, profile, (*API).signOutMe)),
+		userOnly(r(http.MethodGet, "/users/me/consents", http.StatusOK, profile, (*API).listMyConsents)),
+		userOnly(r(http.MethodDelete, "/users/me/consents/{client_id}", http.StatusNoContent, profile, (*API).revokeMyConsent)),
 		r(http.MethodGet, "/users/goals/suggestions", http.StatusOK, profile, (*API).goalSuggestions),
 		r(http.MethodGet, "/users", http.StatusOK, read, (*API).listUsers),
 		note(r(http.MethodPost, "/users", http.StatusCreated, []string{store.PermUsersWrite}, (*API).createUser),
@@ -157,6 +160,8 @@ func routeTable() []route {
 		r(http.MethodPut, "/users/{id}/status", http.StatusOK, []string{store.PermUsersStatus}, (*API).setUserStatus),
 		r(http.MethodPut, "/users/{id}/password", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).setUserPassword),
 		withOwner(r(http.MethodGet, "/users/{id}/sessions", http.StatusOK, read, (*API).listSessions),
+			"the user itself", (*API).ownsUserPath),
+		withOwner(r(http.MethodPost, "/users/{id}/sessions/revoke-all", http.StatusOK, []string{store.PermSessionsRevoke}, (*API).signOutUser),
 			"the user itself", (*API).ownsUserPath),
 		withOwner(r(http.MethodDelete, "/sessions/{id}", http.StatusNoContent, []string{store.PermSessionsRevoke}, (*API).revokeSession),
 			"the session's user", (*API).ownsSession),
@@ -197,6 +202,8 @@ func routeTable() []route {
 		r(http.MethodDelete, "/clients/{id}", http.StatusNoContent, clients, (*API).deleteClient),
 
 		r(http.MethodGet, "/audit", http.StatusOK, []string{store.PermAuditRead}, (*API).listAudit),
+
+		r(http.MethodGet, "/stats", http.StatusOK, read, (*API).getStats),
 	}
 }
 

@@ -150,6 +150,12 @@ func problemOf(err error) *apiError {
 		return problemf(http.StatusConflict, "%s", msg)
 	case domain.CodeForbidden:
 		return problemf(http.StatusForbidden, "%s", msg)
+	case domain.CodeStale:
+		// The only precondition the API takes is If-Match: name it as the
+		// refused field, so a client shows the conflict where it belongs.
+		e := problemf(http.StatusPreconditionFailed, "%s", msg)
+		e.problem.Errors = []FieldError{{Field: "If-Match", Message: msg}}
+		return e
 	case domain.CodeUnauthenticated:
 		if errors.Is(err, domain.ErrInvalidCredentials) {
 			// A credential in the body (a current password), not the

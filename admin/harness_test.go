@@ -448,6 +448,8 @@ type apiRequest struct {
 	Body        any
 	RawBody     *string
 	ContentType string
+	// Header holds further request headers (If-Match).
+	Header http.Header
 }
 
 // call makes the request from any goroutine: failures come back in Err.
@@ -479,6 +481,11 @@ func (e *env) call(ctx context.Context, r apiRequest) apiResponse {
 	}
 	if r.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.Token)
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	resp, err := plainClient().Do(req)
 	if err != nil {

@@ -151,12 +151,17 @@ func runMatrix(t *testing.T, e *env) {
 	fixtures := matrixFixtures()
 
 	routes := admin.Routes()
-	// Changing one's own password goes last: it is the one request that
-	// could end the caller's sessions.
+	// Changing one's own password goes late: it is a request that could
+	// end the caller's sessions. Signing oneself out everywhere goes
+	// last: it does revoke the caller's token, which is signed in again
+	// for the spot checks.
 	slices.SortStableFunc(routes, func(a, b admin.Route) int {
 		last := func(r admin.Route) int {
-			if r.Path == "/users/me/password" {
+			switch r.Path {
+			case "/users/me/password":
 				return 1
+			case "/users/me/sessions/revoke-all":
+				return 2
 			}
 			return 0
 		}
@@ -196,6 +201,11 @@ func runMatrix(t *testing.T, e *env) {
 		}
 	}
 
+	for _, c := range m.callers {
+		if c.kind == userCaller {
+			c.token = m.signIn(t, c.user)
+		}
+	}
 	runSpotChecks(t, m, fixtures)
 }
 
@@ -274,6 +284,15 @@ func runSpotChecks(t *testing.T, m *matrix, fixtures map[string][]fixture) {
 		{"no-api-scope", "GET /users/me", "", 403},
 		{"revoked-token", "GET /users/me", "", 401},
 		{"no-token", "GET /users", "", 401},
+		{"viewer", "GET /users/me/consents", "", 200},
+		{"viewer", "DELETE /users/me/consents/{client_id}", "", 204},
+		{"service-admin", "GET /users/me/consents", "", 403},
+		{"viewer", "GET /stats", "", 403},
+		{"user", "GET /stats", "", 403},
+		{"manager", "GET /stats", "", 200},
+		{"service-admin", "GET /stats", "", 200},
+		{"manager", "POST /users/{id}/sessions/revoke-all", "", 403},
+		{"admin", "POST /users/{id}/sessions/revoke-all", "", 200},
 	} {
 		method, path, _ := strings.Cut(sc.route, " ")
 		var fx *fixture
@@ -458,6 +477,24 @@ func matrixFixtures() map[string][]fixture {
 		"PUT /users/{id}/status":   one(freshUser("/status", map[string]any{"status": "locked"})),
 		"PUT /users/{id}/password": one(freshUser("/password", map[string]any{"password": "Another-Long-Passphrase-7"})),
 		"GET /users/{id}/sessions": one(freshUser("/sessions", nil)),
+		"POST /users/{id}/sessions/revoke-all": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			u := m.user(t, store.StatusActive, "viewer")
+			m.session(t, u.ID)
+			return apiRequest{Path: "/users/" + u.ID + "/sessions/revoke-all"}
+		}),
+		"POST /users/me/sessions/revoke-all": one(path("/users/me/sessions/revoke-all")),
+		"GET /users/me/consents":             one(path("/users/me/consents")),
+		// A consent of the caller for a client of its own, so that the
+		// caller's own token (of the console client) lives on.
+		"DELETE /users/me/consents/{client_id}": one(func(t *testing.T, m *matrix, c *caller) apiRequest {
+			id := m.serviceClient(t)
+			if c.user != nil {
+				if err := m.Svc.GrantConsent(ctxT(t), c.user.ID, id, []string{"openid"}); err != nil {
+					t.Fatalf("grant consent: %v", err)
+				}
+			}
+			return apiRequest{Path: "/users/me/consents/" + id}
+		}),
 		"DELETE /sessions/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			return apiRequest{Path: "/sessions/" + m.session(t, m.user(t, store.StatusActive, "viewer").ID)}
 		}),
@@ -541,5 +578,6 @@ func matrixFixtures() map[string][]fixture {
 		}),
 
 		"GET /audit": one(path("/audit?limit=10")),
+		"GET /stats": one(path("/stats")),
 	}
 }

@@ -163,6 +163,11 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		"APITokenView":      admin.APITokenView{},
 		"AuditEntryView":    admin.AuditEntryView{},
 		"SessionView":       admin.SessionView{},
+		"AllowedAppView":    admin.AllowedAppView{},
+		"SignedOutView":     admin.SignedOutView{},
+		"StatsView":         admin.StatsView{},
+		"UserCountsView":    admin.UserCountsView{},
+		"DayCountView":      admin.DayCountView{},
 		"Problem":           admin.Problem{},
 		"FieldError":        admin.FieldError{},
 	} {

@@ -80,6 +80,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", userETag(u))
 	writeCreated(w, r, u.ID, v)
 	return nil
 }
@@ -210,12 +211,14 @@ func (a *API) userView(ctx context.Context, u store.User) (UserView, error) {
 	return v[0], nil
 }
 
-// writeUser answers 200 with the user's full view (groups, effective roles).
+// writeUser answers 200 with the user's full view (groups, effective roles)
+// and its version as the ETag, for a later If-Match.
 func (a *API) writeUser(w http.ResponseWriter, r *http.Request, u store.User) error {
 	v, err := a.userView(r.Context(), u)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", userETag(u))
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -272,8 +275,14 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *domain.Princi
 	return a.applyUserPatch(w, r, p, id, up)
 }
 
+// applyUserPatch applies up, under If-Match when the request has one: a
+// stale tag is a 412 and nothing changes.
 func (a *API) applyUserPatch(w http.ResponseWriter, r *http.Request, p *domain.Principal, id string, up domain.UserPatch) error {
-	u, err := a.svc.UpdateUser(r.Context(), *p, id, up)
+	tags, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	u, err := a.svc.UpdateUser(r.Context(), *p, id, up, tags...)
 	if err != nil {
 		return conflict(err, conflictUser)
 	}

@@ -412,3 +412,75 @@ func orEmpty(list []string) []string {
 	}
 	return list
 }
+
+// AllowedAppView is a client the user allowed (a remembered consent).
+type AllowedAppView struct {
+	ClientID   string    `json:"client_id"`
+	ClientName string    `json:"client_name"`
+	Scopes     []string  `json:"scopes"`
+	GrantedAt  time.Time `json:"granted_at"`
+	// ExpiresAt is null for a consent that lasts until revoked.
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// NewAllowedAppView shows app.
+func NewAllowedAppView(app domain.AllowedApp) AllowedAppView {
+	return AllowedAppView{
+		ClientID:   app.ClientID,
+		ClientName: app.ClientName,
+		Scopes:     orEmpty(app.Scopes),
+		GrantedAt:  app.GrantedAt,
+		ExpiresAt:  app.ExpiresAt,
+	}
+}
+
+// SignedOutView is what signing out everywhere ended.
+type SignedOutView struct {
+	// SessionsEnded counts the live browser sessions ended.
+	SessionsEnded int `json:"sessions_ended"`
+	// GrantsRevoked counts the grants whose tokens stopped working.
+	GrantsRevoked int `json:"grants_revoked"`
+}
+
+// StatsView is the dashboard's figures.
+type StatsView struct {
+	At                    time.Time      `json:"at"`
+	Users                 UserCountsView `json:"users"`
+	PendingAccessRequests int            `json:"pending_access_requests"`
+	// SignInsPerDay has one entry per UTC day, the oldest first, today
+	// last.
+	SignInsPerDay []DayCountView `json:"sign_ins_per_day"`
+}
+
+// UserCountsView counts users by effective status.
+type UserCountsView struct {
+	Total    int `json:"total"`
+	Active   int `json:"active"`
+	Pending  int `json:"pending"`
+	Locked   int `json:"locked"`
+	Disabled int `json:"disabled"`
+	Expired  int `json:"expired"`
+}
+
+// DayCountView is a count for one UTC date.
+type DayCountView struct {
+	Date  string `json:"date"` // YYYY-MM-DD
+	Count int    `json:"count"`
+}
+
+// NewStatsView shows st.
+func NewStatsView(st domain.Stats) StatsView {
+	u := UserCountsView{
+		Active:   st.Users[store.StatusActive],
+		Pending:  st.Users[store.StatusPending],
+		Locked:   st.Users[store.StatusLocked],
+		Disabled: st.Users[store.StatusDisabled],
+		Expired:  st.Users[store.StatusExpired],
+	}
+	u.Total = u.Active + u.Pending + u.Locked + u.Disabled + u.Expired
+	days := make([]DayCountView, len(st.SignIns))
+	for i, d := range st.SignIns {
+		days[i] = DayCountView{Date: d.Day.UTC().Format(time.DateOnly), Count: d.Count}
+	}
+	return StatsView{At: st.At, Users: u, PendingAccessRequests: st.PendingAccessRequests, SignInsPerDay: days}
+}

@@ -27,7 +27,8 @@ func accessRequestFields(r store.AccessRequest) fields {
 
 // SubmitAccessRequest records a user's request for a role
 // ("access_request.create"). The user must be pending, or active and asking
-// for a further role (locked and disabled users: ErrForbidden); the role
+// for a further role (locked, disabled and expired users: ErrForbidden;
+// UserCanAct is the rule); the role
 // must exist, not be admin, and not be one the user holds already
 // (effectively); purpose 1–1000 characters; one pending request at a time
 // (store.ErrConflict).
@@ -51,8 +52,8 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 		if err != nil {
 			return err
 		}
-		if u.Status != store.StatusPending && u.Status != store.StatusActive {
-			return forbidden("user %s is %s", u.ID, u.Status)
+		if now := s.now(); !UserCanAct(u, now, ActKeepSession) {
+			return forbidden("user %s is %s", u.ID, u.EffectiveStatus(now))
 		}
 		all, err := s.roleMap(ctx)
 		if err != nil {
@@ -222,7 +223,8 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 			return err
 		}
 		c := diff(accessRequestFields(req), accessRequestFields(out))
-		user, err = s.store.GetUser(ctx, req.UserID)
+		// Held: the approval writes the whole user back.
+		user, err = s.store.GetUserForUpdate(ctx, req.UserID)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
@@ -290,5 +291,34 @@ func TestConcurrentDecisions(t *testing.T) {
 		if decisions != 1 {
 			t.Fatalf("%d decision entries, want 1", decisions)
 		}
+	}
+}
+
+// An account past its expiry may do nothing (UserCanAct), asking for a role
+// included: not itself through a page, nor a reviewer on its behalf.
+func TestSubmitAccessRequestExpired(t *testing.T) {
+	for _, status := range []store.UserStatus{store.StatusPending, store.StatusActive} {
+		t.Run(string(status), func(t *testing.T) {
+			e := newEnv(t)
+			var roles []string
+			if status == store.StatusActive {
+				roles = []string{"viewer"}
+			}
+			u, err := e.svc.CreateUser(e.ctx, admin, domain.NewUser{Username: "alice", Email: "alice@example.com",
+				Status: status, Roles: roles, ExpiresAt: ptr(e.clock.Now().Add(time.Hour))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(2 * time.Hour)
+			before := e.lastID()
+			_, err = e.svc.SubmitAccessRequest(e.ctx, admin, u.ID, "user", "I need tokens")
+			wantErr(t, err, domain.ErrForbidden)
+			if msg := domain.ErrorMessage(err); !strings.Contains(msg, "expired") {
+				t.Errorf("message %q does not say the user has expired", msg)
+			}
+			if len(e.since(before)) != 0 {
+				t.Error("the refused request was audited")
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ const (
 	CodeNotFound        Code = "not_found"       // the record does not exist (store.ErrNotFound)
 	CodeConflict        Code = "conflict"        // the current state forbids it (store.ErrConflict)
 	CodeForbidden       Code = "forbidden"       // the actor may not do it (ErrForbidden)
+	CodeStale           Code = "stale"           // the record changed since the caller read it (ErrStale)
 	CodeUnauthenticated Code = "unauthenticated" // the credentials are not (or no longer) good
 	CodeUnavailable     Code = "unavailable"     // the database did not answer in time (store.ErrUnavailable); retrying may work
 	CodeInternal        Code = "internal"        // a fault of ours
@@ -39,6 +40,9 @@ var (
 	// ErrUnauthenticated: an API token is unknown, expired, revoked, or its
 	// principal is no longer active.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrStale: an edit was made on the strength of a version of the
+	// record that is no longer the current one (a failed precondition).
+	ErrStale = errors.New("stale")
 )
 
 // Error is a failure with a code and a message written for whoever made the
@@ -73,6 +77,8 @@ func newError(code Code, format string, args ...any) *Error {
 		e.Err = ErrForbidden
 	case CodeUnauthenticated:
 		e.Err = ErrUnauthenticated
+	case CodeStale:
+		e.Err = ErrStale
 	}
 	return e
 }
@@ -144,6 +150,8 @@ func ErrorCode(err error) Code {
 		return CodeConflict
 	case errors.Is(err, ErrForbidden):
 		return CodeForbidden
+	case errors.Is(err, ErrStale):
+		return CodeStale
 	case errors.Is(err, ErrUnauthenticated), errors.Is(err, ErrInvalidCredentials):
 		return CodeUnauthenticated
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
@@ -173,6 +181,8 @@ func ErrorMessage(err error) string {
 		return "the request conflicts with the current state"
 	case CodeForbidden:
 		return "not allowed"
+	case CodeStale:
+		return "the record changed since it was read"
 	case CodeUnauthenticated:
 		return "the credentials are invalid, expired or revoked"
 	case CodeUnavailable:

@@ -249,11 +249,18 @@ func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) ([]store.Us
 // UpdateUser applies p ("user.update", with the before/after of each
 // changed field). A new email is unverified unless p sets EmailVerified
 // too. A patch that changes nothing writes nothing and records nothing.
-func (s *Service) UpdateUser(ctx context.Context, by Principal, id string, p UserPatch) (store.User, error) {
+// Given ifVersion, the versions (UserVersion) the caller's edit was based
+// on, it changes nothing and fails with ErrStale unless the user is at one
+// of them when the update's transaction reads it.
+func (s *Service) UpdateUser(ctx context.Context, by Principal, id string, p UserPatch, ifVersion ...string) (store.User, error) {
 	if err := notFoundID("user", id); err != nil {
 		return store.User{}, err
 	}
-	return update(ctx, s, by.Actor, s.userRecord("update user"), id, "user.update", func(ctx context.Context, cur store.User) (store.User, error) {
+	rec := s.userRecord("update user")
+	if len(ifVersion) > 0 {
+		rec.precondition = userAt(ifVersion)
+	}
+	return update(ctx, s, by.Actor, rec, id, "user.update", func(ctx context.Context, cur store.User) (store.User, error) {
 		if err := s.mayActOn(ctx, by, cur); err != nil {
 			return store.User{}, err
 		}
@@ -265,11 +272,13 @@ func (s *Service) UpdateUser(ctx context.Context, by Principal, id string, p Use
 	}, nil)
 }
 
-// userRecord is the user to the audited update.
+// userRecord is the user to the audited update. It is read held for
+// update: every field is written back, so a concurrent edit read before
+// this one committed would otherwise be lost.
 func (s *Service) userRecord(what string) record[store.User] {
 	return record[store.User]{
 		what: what, target: TargetUser,
-		get: s.store.GetUser, put: s.store.UpdateUser, fields: userFields,
+		get: s.store.GetUserForUpdate, put: s.store.UpdateUser, fields: userFields,
 		touch: func(u *store.User, now time.Time) { u.UpdatedAt = now },
 	}
 }
@@ -402,9 +411,10 @@ func (s *Service) SetPassword(ctx context.Context, p Principal, id string, curre
 		return err
 	}
 	return s.inTx(ctx, "set password", func(ctx context.Context) error {
-		// Read again inside the transaction, so that an edit made while the
-		// password was being hashed is not overwritten.
-		cur, err := s.store.GetUser(ctx, id)
+		// Read again inside the transaction, held, so that an edit made
+		// while the password was being hashed, or while it is written, is
+		// not overwritten.
+		cur, err := s.store.GetUserForUpdate(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -38,6 +38,7 @@ type Store interface {
 	JWTIDs
 	TrustedIssuers
 	IAM
+	Stats
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -274,6 +275,11 @@ type Users interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error)
 	GetUserByEmail(ctx context.Context, email string) (User, error)
+	// GetUserForUpdate is GetUser that, inside a transaction, holds the
+	// user until the transaction ends: a concurrent GetUserForUpdate or
+	// UpdateUser of the same user waits for it, so that a read-modify-write
+	// of a user is never interleaved with another one. ErrNotFound if absent.
+	GetUserForUpdate(ctx context.Context, id string) (User, error)
 	// UpdateUser replaces every field but ID and CreatedAt (roles included);
 	// ErrNotFound if absent, ErrConflict on a taken username or email.
 	UpdateUser(ctx context.Context, u User) error
@@ -426,6 +432,10 @@ type Tokens interface {
 	// RevokeGrantsBySession deactivates every token of every grant made in the
 	// login session, returning how many grants were affected.
 	RevokeGrantsBySession(ctx context.Context, loginSessionID string) (int, error)
+	// RevokeGrantsByUser deactivates every token of every grant of the user
+	// (only those of the client, when clientID is not empty), returning how
+	// many grants had an active token: what was revoked. No error if none.
+	RevokeGrantsByUser(ctx context.Context, userID, clientID string) (int, error)
 	// DeleteExpiredTokens removes up to limit tokens whose expiry is before
 	// now (and grants left without tokens), returning how many tokens went.
 	DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error)
@@ -504,6 +514,9 @@ type Consents interface {
 	SaveConsent(ctx context.Context, c Consent) error
 	// DeleteConsent returns ErrNotFound if absent.
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+	// ListConsents returns the user's unexpired consents (relative to now),
+	// ordered by client id.
+	ListConsents(ctx context.Context, userID string, now time.Time) ([]Consent, error)
 }
 
 // ---------------------------------------------------------------------------

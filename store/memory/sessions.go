@@ -223,3 +223,25 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 		return nil
 	})
 }
+
+func (s *Store) ListConsents(ctx context.Context, userID string, now time.Time) ([]store.Consent, error) {
+	out := []store.Consent{}
+	err := s.do(ctx, "list consents", func(op) error {
+		uid, ok := canonicalUUID(userID)
+		if !ok {
+			return nil
+		}
+		for k, c := range s.consents {
+			if k.userID == uid && (c.ExpiresAt == nil || now.Before(*c.ExpiresAt)) {
+				out = append(out, copyConsent(c))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Client ids are compared as PostgreSQL's "C" collation does: by bytes.
+	slices.SortFunc(out, func(a, b store.Consent) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out, nil
+}

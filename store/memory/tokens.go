@@ -223,6 +223,32 @@ func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string
 	return n, err
 }
 
+func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string) (int, error) {
+	var n int
+	err := s.do(ctx, "revoke grants by user", func(o op) error {
+		uid, ok := canonicalUUID(userID)
+		if !ok {
+			return nil
+		}
+		ids := map[string]bool{}
+		for id, g := range s.grants {
+			if g.UserID == uid && (clientID == "" || g.ClientID == clientID) {
+				ids[id] = true
+			}
+		}
+		live := map[string]bool{}
+		for _, t := range s.tokens {
+			if ids[t.RequestID] && t.Active {
+				live[t.RequestID] = true
+			}
+		}
+		s.revokeGrants(o, ids)
+		n = len(live)
+		return nil
+	})
+	return n, err
+}
+
 // DeleteExpiredTokens removes the longest-expired tokens first, then the
 // grants it left without any token.
 func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit int) (int, error) {

@@ -99,6 +99,12 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 	return s.getUser(ctx, "get user", func() (string, bool) { return canonicalUUID(id) })
 }
 
+// GetUserForUpdate needs no lock of its own: a transaction holds the whole
+// store until it ends.
+func (s *Store) GetUserForUpdate(ctx context.Context, id string) (store.User, error) {
+	return s.getUser(ctx, "get user for update", func() (string, bool) { return canonicalUUID(id) })
+}
+
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
 	return s.getUser(ctx, "get user by username", func() (string, bool) {
 		id, ok := s.usernames[strings.ToLower(username)]

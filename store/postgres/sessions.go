@@ -200,3 +200,30 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 	}
 	return nil
 }
+
+// ListConsents reads the user's consents through the primary key, whose
+// first column is the user.
+func (s *Store) ListConsents(ctx context.Context, userID string, now time.Time) ([]store.Consent, error) {
+	uid, ok := parseUUID(userID)
+	if !ok {
+		return []store.Consent{}, nil
+	}
+	rows, err := s.db(ctx).Query(ctx, `SELECT user_id, client_id, scopes, granted_at, expires_at FROM consents
+		WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY client_id`, uid, now)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list consents: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Consent, error) {
+		var c store.Consent
+		if err := r.Scan(&c.UserID, &c.ClientID, &c.Scopes, &c.GrantedAt, &c.ExpiresAt); err != nil {
+			return store.Consent{}, err
+		}
+		c.Scopes = list(c.Scopes)
+		c.GrantedAt, c.ExpiresAt = utc(c.GrantedAt), utcPtr(c.ExpiresAt)
+		return c, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list consents: %w", err)
+	}
+	return out, nil
+}

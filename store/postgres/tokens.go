@@ -221,6 +221,25 @@ func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string
 	return n, nil
 }
 
+// RevokeGrantsByUser walks the grants through grants_user_id_idx and their
+// tokens through oauth_tokens_request_id_kind_idx.
+func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string) (int, error) {
+	uid, ok := parseUUID(userID)
+	if !ok {
+		return 0, nil
+	}
+	var n int
+	err := s.db(ctx).QueryRow(ctx, `
+		WITH g AS (SELECT id FROM grants WHERE user_id = $1 AND ($2 = '' OR client_id = $2)),
+		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active
+			RETURNING request_id)
+		SELECT count(DISTINCT request_id) FROM u`, uid, clientID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: revoke grants of user: %w", err)
+	}
+	return n, nil
+}
+
 // DeleteExpiredTokens removes up to limit expired tokens, then the grants
 // among theirs that have no token left, so both deletes stay bounded by
 // limit. Grants emptied by DeleteToken are not swept here.

@@ -81,6 +81,32 @@ func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
 	return u, nil
 }
 
+// GetUserForUpdate, in a transaction, locks the user's row until the
+// transaction ends, then reads the user in a statement of its own. One
+// statement would not do: having waited for the lock, READ COMMITTED
+// re-reads the locked row but not the roles, which are in another table
+// and would come from the snapshot taken before the wait, without what the
+// holder before committed. Outside a transaction a lock would end with its
+// statement, so there is none: it is GetUser.
+func (s *Store) GetUserForUpdate(ctx context.Context, id string) (store.User, error) {
+	uid, ok := parseUUID(id)
+	if !ok {
+		return store.User{}, fmt.Errorf("postgres: get user for update %q: %w", id, store.ErrNotFound)
+	}
+	if _, inTx := s.tx(ctx); inTx {
+		var locked bool
+		err := s.db(ctx).QueryRow(ctx, `SELECT true FROM users WHERE id = $1 FOR UPDATE`, uid).Scan(&locked)
+		if err != nil {
+			return store.User{}, fmt.Errorf("postgres: lock user %q: %w", id, classify(err, nil))
+		}
+	}
+	u, err := scanUser(s.db(ctx).QueryRow(ctx, userWithRoles+` WHERE u.id = $1`, uid), true)
+	if err != nil {
+		return store.User{}, fmt.Errorf("postgres: get user for update %q: %w", id, classify(err, nil))
+	}
+	return u, nil
+}
+
 // GetUserByUsername looks the username up case-insensitively, through the
 // unique index on lower(username).
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {

@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Audit", auditTests},
 		{"SignIns", signInTests},
 		{"IAMReferences", iamReferenceTests},
+		{"Account", accountTests},
+		{"Stats", statsTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
