@@ -42,7 +42,7 @@ const (
 )
 
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	store  *memory.Store
 	keys   *keys.Manager
@@ -54,7 +54,7 @@ type testEnv struct {
 
 // newTestEnv starts a server whose issuer is its own loopback URL, with one
 // active user "alice" (role manager). mod may adjust the provider options.
-func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
+func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New()
@@ -210,7 +210,7 @@ type page struct {
 func (p page) location() string { return p.header.Get("Location") }
 
 // callback parses the redirect to the client's callback URL.
-func (p page) callback(t *testing.T) url.Values {
+func (p page) callback(t testing.TB) url.Values {
 	t.Helper()
 	if p.status != http.StatusSeeOther && p.status != http.StatusFound {
 		t.Fatalf("want a redirect to the client, got %d: %s", p.status, p.body)
@@ -229,7 +229,7 @@ func (p page) callback(t *testing.T) url.Values {
 // browser is a user agent with cookies that does not follow redirects, so
 // tests see every step.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	e *testEnv
 	c *http.Client
 }
@@ -291,7 +291,7 @@ var (
 )
 
 // form returns the action and hidden fields of the page's form.
-func (p page) form(t *testing.T) (string, url.Values) {
+func (p page) form(t testing.TB) (string, url.Values) {
 	t.Helper()
 	m := formAction.FindStringSubmatch(p.body)
 	if m == nil {
@@ -304,7 +304,7 @@ func (p page) form(t *testing.T) (string, url.Values) {
 	return html.UnescapeString(m[1]), fields
 }
 
-func (p page) isLogin(t *testing.T) bool {
+func (p page) isLogin(t testing.TB) bool {
 	t.Helper()
 	return (p.status == http.StatusSeeOther || p.status == http.StatusFound) && strings.HasPrefix(p.location(), "/login?")
 }
@@ -426,7 +426,7 @@ func (e *testEnv) resourceServer() (string, string) {
 	return "rs", secret
 }
 
-func refreshToken(t *testing.T, tok *oauth2.Token) string {
+func refreshToken(t testing.TB, tok *oauth2.Token) string {
 	t.Helper()
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token issued")
