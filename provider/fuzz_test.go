@@ -168,6 +168,19 @@ func (fe *fuzzEnv) verifiesAs(raw, iss string) bool {
 	return tok.Claims(&fe.key.PublicKey, &c) == nil && c.Issuer == iss
 }
 
+// expiryOf reads a JWT's exp without verifying it.
+func expiryOf(raw string) time.Time {
+	tok, err := josejwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		return time.Time{}
+	}
+	var c josejwt.Claims
+	if tok.UnsafeClaimsWithoutVerification(&c) != nil || c.Expiry == nil {
+		return time.Time{}
+	}
+	return c.Expiry.Time()
+}
+
 func basicAuth(id, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 }
@@ -303,6 +316,11 @@ func FuzzJWTBearerGrant(f *testing.F) {
 		}
 		if granted, _ := body["scope"].(string); granted != "" && granted != "api:read" {
 			t.Fatalf("granted scope %q, the issuer is trusted with api:read only", granted)
+		}
+		// Its jti is kept until it expires: an assertion valid for
+		// longer than the grant allows would pin the row that long.
+		if exp := expiryOf(assertion); exp.After(time.Now().Add(jwtBearerMaxAge + time.Minute)) {
+			t.Fatalf("tokens for an assertion that expires at %s, more than %s away", exp, jwtBearerMaxAge)
 		}
 	})
 }
