@@ -55,7 +55,10 @@ soak: build
 # targets' seeds (f.Add and testdata/fuzz/<Name>/) as ordinary tests. A
 # failing input is written to testdata/fuzz/<Name>/ of its package: commit it
 # with the fix. Minimizing new inputs is capped (FUZZMINIMIZETIME) so that it
-# cannot eat a short FUZZTIME; FUZZFLAGS passes more (e.g. -parallel 1).
+# cannot eat a short FUZZTIME; FUZZFLAGS passes more (e.g. -parallel=1).
+# Go 1.26's coordinator may end a run with a bare "context deadline
+# exceeded" as FUZZTIME runs out (golang/go#75804, fixed in Go 1.27): with
+# no failing input written that is reported and not counted as a failure.
 FUZZTIME         ?= 20s
 FUZZMINIMIZETIME ?= 5s
 FUZZFLAGS        ?=
@@ -63,12 +66,19 @@ FUZZ_PKGS        ?= $(shell grep -rl --include='*_test.go' --exclude-dir=node_mo
 
 .PHONY: fuzz
 fuzz:
-	@failed=""; \
+	@failed=""; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
 	for pkg in $(FUZZ_PKGS); do \
 		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "== $$pkg $$target ($(FUZZTIME))"; \
 			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) \
-				-fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) $$pkg || failed="$$failed $$pkg.$$target"; \
+				-fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) $$pkg > "$$out" 2>&1; rc=$$?; \
+			cat "$$out"; \
+			if [ $$rc -eq 0 ]; then continue; fi; \
+			if ! grep -q 'Failing input written' "$$out" && [ "$$(grep -c -- '--- FAIL' "$$out")" = 1 ] && \
+				grep -A1 -- "--- FAIL: $$target " "$$out" | grep -qx '    context deadline exceeded'; then \
+				echo "fuzz: $$pkg $$target: ignoring the end-of-run deadline race (golang/go#75804)"; continue; \
+			fi; \
+			failed="$$failed $$pkg.$$target"; \
 		done; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: failing targets:$$failed"; exit 1; fi
