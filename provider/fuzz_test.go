@@ -272,8 +272,31 @@ func FuzzTokenEndpoint(f *testing.F) {
 		f.Add(s.auth, s.ctype, s.body)
 	}
 	f.Fuzz(func(t *testing.T, authorization, contentType, body string) {
-		tokenAnswer(t, fe.postToken(authorization, contentType, body))
+		answer := tokenAnswer(t, fe.postToken(authorization, contentType, body))
+		if answer["access_token"] != nil && !fe.authenticates(authorization, body) {
+			t.Fatalf("tokens without the client's secret or a signed assertion: Authorization %q, body %q", authorization, body)
+		}
 	})
+}
+
+// authenticates reports whether a token request carries what a fuzz client
+// needs to be issued tokens: fuzzSecret (Basic, or anywhere in the body,
+// which covers client_secret_post in any encoding the parsers accept) or a
+// client assertion fuzzKey signed.
+func (fe *fuzzEnv) authenticates(authorization, body string) bool {
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("Authorization", authorization)
+	if _, secret, ok := r.BasicAuth(); ok {
+		if s, err := url.QueryUnescape(secret); secret == fuzzSecret || (err == nil && s == fuzzSecret) {
+			return true
+		}
+	}
+	if strings.Contains(body, fuzzSecret) {
+		return true
+	}
+	form, _ := url.ParseQuery(body)
+	return slices.Contains(form["client_secret"], fuzzSecret) ||
+		slices.ContainsFunc(form["client_assertion"], func(a string) bool { return fe.verifiesAs(a, "fz-pkjwt") })
 }
 
 func FuzzClientAssertion(f *testing.F) {
