@@ -36,7 +36,7 @@ const (
 var testPasswords = domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8}
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	pages  *consent.Pages
 	svc    *domain.Service
 	store  store.Store
@@ -52,14 +52,17 @@ type envOptions struct {
 	registration bool
 	email        bool
 	domain       domain.Options
+	// publicKeys, if set, stands between the pages and the key manager
+	// (the fuzz tests add a fixed key that committed seeds are signed with).
+	publicKeys func(*keys.Manager) consent.PublicKeys
 }
 
-func newEnv(t *testing.T, secure bool) *env {
+func newEnv(t testing.TB, secure bool) *env {
 	t.Helper()
 	return newEnvWith(t, envOptions{secure: secure})
 }
 
-func newEnvWith(t *testing.T, o envOptions) *env {
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	secure := o.secure
 	ctx := context.Background()
@@ -77,7 +80,11 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	dopts.Passwords = testPasswords
 	dopts.Now = clk.Now
 	svc := domain.NewService(st, dopts)
-	p, err := consent.New(svc, km, consent.Options{
+	var pk consent.PublicKeys = km
+	if o.publicKeys != nil {
+		pk = o.publicKeys(km)
+	}
+	p, err := consent.New(svc, pk, consent.Options{
 		Issuer:              testIssuer,
 		CookieSecure:        secure,
 		SessionLifetime:     testLifetime,
@@ -194,7 +201,7 @@ func (e *env) idToken(claims map[string]any) string {
 	return signJWT(e.t, sk.Private, sk.ID, jose.SignatureAlgorithm(sk.Algorithm), claims)
 }
 
-func signJWT(t *testing.T, key any, kid string, alg jose.SignatureAlgorithm, claims map[string]any) string {
+func signJWT(t testing.TB, key any, kid string, alg jose.SignatureAlgorithm, claims map[string]any) string {
 	t.Helper()
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, nil)
 	if err != nil {
@@ -233,7 +240,7 @@ func (e *env) post(c *http.Client, path string, form url.Values) (*http.Response
 	return resp, readBody(e.t, resp)
 }
 
-func readBody(t *testing.T, resp *http.Response) string {
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -252,7 +259,7 @@ func hiddenFields(body string) map[string][]string {
 	return pg.Hidden()
 }
 
-func csrfFrom(t *testing.T, body string) string {
+func csrfFrom(t testing.TB, body string) string {
 	t.Helper()
 	v := hiddenFields(body)["csrf_token"]
 	if len(v) != 1 || v[0] == "" {

@@ -45,7 +45,7 @@ func roleFields(r store.Role) fields {
 func (s *Service) CreateRole(ctx context.Context, a Actor, r store.Role) (store.Role, error) {
 	var out store.Role
 	err := s.inTx(ctx, "create role", func(ctx context.Context) error {
-		all, err := s.roleMap(ctx)
+		all, err := s.lockedRoleMap(ctx)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (s *Service) ListRoles(ctx context.Context) ([]store.Role, error) {
 func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, p RolePatch) (store.Role, error) {
 	var out store.Role
 	err := s.inTx(ctx, "update role", func(ctx context.Context) error {
-		all, err := s.roleMap(ctx)
+		all, err := s.lockedRoleMap(ctx)
 		if err != nil {
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Service) ImportRoles(ctx context.Context, a Actor, yamlDoc []byte) (cre
 		return 0, 0, invalid("document", "is not a roles document: %v", err)
 	}
 	err = s.inTx(ctx, "import roles", func(ctx context.Context) error {
-		all, err := s.roleMap(ctx)
+		all, err := s.lockedRoleMap(ctx)
 		if err != nil {
 			return err
 		}
@@ -397,6 +397,19 @@ func (s *Service) roleMap(ctx context.Context) (map[string]store.Role, error) {
 		m[r.Name] = r
 	}
 	return m, nil
+}
+
+// lockedRoleMap is roleMap for a writer of the hierarchy, inside its
+// transaction. Two edits that each keep the hierarchy acyclic can make a
+// cycle together (a -> b beside b -> a), so the check and the write must
+// not interleave with another writer's: the store's role lock, taken
+// before the read, orders them, and the second writer sees the first's
+// commit.
+func (s *Service) lockedRoleMap(ctx context.Context) (map[string]store.Role, error) {
+	if err := s.store.LockRoles(ctx); err != nil {
+		return nil, err
+	}
+	return s.roleMap(ctx)
 }
 
 // ancestry returns the role and its ancestors, nearest first. It stops at a

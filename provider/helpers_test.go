@@ -40,7 +40,7 @@ const (
 )
 
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	store  *memory.Store
 	keys   *keys.Manager
@@ -52,7 +52,7 @@ type testEnv struct {
 
 // newTestEnv starts a server whose issuer is its own loopback URL, with one
 // active user "alice" (role manager). mod may adjust the provider options.
-func newTestEnv(t *testing.T, mod ...func(*Options)) *testEnv {
+func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New()
@@ -208,7 +208,7 @@ type page struct {
 func (p page) location() string { return p.header.Get("Location") }
 
 // callback parses the redirect to the client's callback URL.
-func (p page) callback(t *testing.T) url.Values {
+func (p page) callback(t testing.TB) url.Values {
 	t.Helper()
 	if p.status != http.StatusSeeOther && p.status != http.StatusFound {
 		t.Fatalf("want a redirect to the client, got %d: %s", p.status, p.body)
@@ -227,7 +227,7 @@ func (p page) callback(t *testing.T) url.Values {
 // browser is a user agent with cookies that does not follow redirects, so
 // tests see every step.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	e *testEnv
 	c *http.Client
 }
@@ -277,7 +277,7 @@ func (b *browser) post(u string, form url.Values) page {
 }
 
 // form returns the action and fields of the page's first POST form.
-func (p page) form(t *testing.T) (string, url.Values) {
+func (p page) form(t testing.TB) (string, url.Values) {
 	t.Helper()
 	pg, err := formdriver.Parse(nil, []byte(p.body))
 	if err != nil {
@@ -292,7 +292,7 @@ func (p page) form(t *testing.T) (string, url.Values) {
 	return "", nil
 }
 
-func (p page) isLogin(t *testing.T) bool {
+func (p page) isLogin(t testing.TB) bool {
 	t.Helper()
 	return (p.status == http.StatusSeeOther || p.status == http.StatusFound) && strings.HasPrefix(p.location(), "/login?")
 }
@@ -414,7 +414,7 @@ func (e *testEnv) resourceServer() (string, string) {
 	return "rs", secret
 }
 
-func refreshToken(t *testing.T, tok *oauth2.Token) string {
+func refreshToken(t testing.TB, tok *oauth2.Token) string {
 	t.Helper()
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token issued")

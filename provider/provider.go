@@ -300,31 +300,36 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 const maxAssertionLifetime = time.Hour
 
 // checkAssertionLifetime refuses a client assertion whose exp is more than
-// maxAssertionLifetime away. It reads the claims without verifying them:
-// fosite verifies the signature next, and a forged exp can only make the
-// request fail sooner.
+// maxAssertionLifetime away.
 func checkAssertionLifetime(assertion string, now time.Time) error {
-	if assertion == "" {
-		return nil
+	if expiresTooLate(assertion, now, maxAssertionLifetime) {
+		return fosite.ErrInvalidClient.WithHintf("The client assertion must expire within %s.", maxAssertionLifetime)
 	}
+	return nil
+}
+
+// expiresTooLate reports whether a JWS's exp is more than max (and a minute
+// of clock skew) after now. It reads the claims without verifying them:
+// fosite verifies the signature next, and a forged exp can only make the
+// request fail sooner. What is not a JWS with a numeric exp is fosite's to
+// refuse. exp is compared as the number it is, so that no value overflows
+// into the past.
+func expiresTooLate(assertion string, now time.Time, max time.Duration) bool {
 	parts := strings.Split(assertion, ".")
 	if len(parts) != 3 {
-		return nil // not a JWS: fosite refuses it with its own message
+		return false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return nil
+		return false
 	}
 	var claims struct {
 		Exp *float64 `json:"exp"`
 	}
 	if json.Unmarshal(payload, &claims) != nil || claims.Exp == nil {
-		return nil
+		return false
 	}
-	if time.Unix(int64(*claims.Exp), 0).After(now.Add(maxAssertionLifetime + time.Minute)) {
-		return fosite.ErrInvalidClient.WithHintf("The client assertion must expire within %s.", maxAssertionLifetime)
-	}
-	return nil
+	return *claims.Exp > float64(now.Add(max+time.Minute).Unix())
 }
 
 // clientAuthError maps a failed client authentication to invalid_client,

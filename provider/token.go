@@ -38,6 +38,14 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// fosite bounds a jwt-bearer assertion's lifetime from its own iat, so
+	// one "issued" years ahead passes, and its jti is kept until it
+	// expires: bound it from now, before fosite stores anything.
+	if grant == grantTypeJWTBearer && expiresTooLate(r.PostForm.Get("assertion"), p.now(), jwtBearerMaxAge) {
+		p.writeToken(ctx, w, nil, nil, fosite.ErrInvalidGrant.WithHintf("The assertion must expire within %s.", jwtBearerMaxAge))
+		return
+	}
+
 	k, err := p.keys.Signer(ctx)
 	if err != nil {
 		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))

@@ -319,6 +319,13 @@ type Roles interface {
 	DeleteRole(ctx context.Context, name string) error
 	// ListRoles returns every role ordered by name.
 	ListRoles(ctx context.Context) ([]Role, error)
+	// LockRoles makes the transaction ctx carries the only one that may
+	// change the role hierarchy until it ends: another transaction's
+	// LockRoles waits for it (or for ctx). A check made on the roles read
+	// after it (no cycle, the parent exists) then still holds when the
+	// transaction writes, provided every writer of roles takes the lock
+	// first. Without a transaction in ctx it is an error.
+	LockRoles(ctx context.Context) error
 }
 
 // ---------------------------------------------------------------------------

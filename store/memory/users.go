@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -395,4 +396,18 @@ func (s *Store) ListRoles(ctx context.Context) ([]store.Role, error) {
 	}
 	slices.SortFunc(out, func(a, b store.Role) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// LockRoles has nothing to take: a transaction holds the store lock from
+// BeginTx to its end, so no other transaction reads or writes roles
+// meanwhile.
+func (s *Store) LockRoles(ctx context.Context) error {
+	t := s.txFrom(ctx)
+	switch {
+	case t == nil:
+		return errors.New("memory: lock roles: no transaction in context")
+	case t.finished():
+		return fmt.Errorf("memory: lock roles: %w", errTxFinished)
+	}
+	return nil
 }

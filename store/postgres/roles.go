@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -103,4 +104,22 @@ func (s *Store) ListRoles(ctx context.Context) ([]store.Role, error) {
 		return nil, fmt.Errorf("postgres: list roles: %w", err)
 	}
 	return roles, nil
+}
+
+// rolesLockKey names the advisory lock of the role hierarchy ("gaterole"
+// in ASCII); goose's migration lock uses another key.
+const rolesLockKey int64 = 0x67617465726f6c65
+
+// LockRoles takes a transaction-level advisory lock, released by the
+// commit or rollback. Under READ COMMITTED each statement after it sees
+// what the previous holder committed, so the caller's ListRoles reads the
+// hierarchy as it will be when its own write lands.
+func (s *Store) LockRoles(ctx context.Context) error {
+	if _, ok := s.tx(ctx); !ok {
+		return errors.New("postgres: lock roles: no transaction in context")
+	}
+	if _, err := s.db(ctx).Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, rolesLockKey); err != nil {
+		return fmt.Errorf("postgres: lock roles: %w", err)
+	}
+	return nil
 }

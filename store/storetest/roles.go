@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ var roleTests = []subtest{
 	{"CreateGet", testRoleCreateGet},
 	{"Update", testRoleUpdate},
 	{"Delete", testRoleDelete},
+	{"Lock", testRoleLock},
 }
 
 // sortedPermissions makes the comparison of built-in roles independent of
@@ -182,4 +184,62 @@ func testRoleDelete(f *fixture) {
 	f.wantErr(f.s.DeleteRole(f.ctx, "temp"), store.ErrConflict, "DeleteRole temp while assigned")
 	f.must(f.s.DeleteUser(f.ctx, u2.ID), "DeleteUser")
 	f.wantErr(f.s.DeleteRole(f.ctx, "temp"), nil, "DeleteRole temp after its user was deleted")
+}
+
+// testRoleLock: a second transaction's LockRoles waits for the first
+// transaction to end and then reads what it committed, which is what makes
+// the domain's cycle check hold at the write.
+func testRoleLock(f *fixture) {
+	if err := f.s.LockRoles(f.ctx); err == nil {
+		f.t.Error("LockRoles without a transaction succeeded")
+	}
+	f.must(f.s.CreateRole(f.ctx, f.newRole("desk", "")), "CreateRole")
+
+	first, err := f.s.BeginTx(f.ctx)
+	f.must(err, "BeginTx")
+	defer f.s.Rollback(first)
+	f.must(f.s.LockRoles(first), "LockRoles")
+
+	ctx, cancel := context.WithTimeout(f.ctx, concurrentDeadline)
+	defer cancel()
+	type result struct {
+		parent string
+		err    error
+	}
+	locked := make(chan result, 1)
+	go func() {
+		locked <- func() result {
+			second, err := f.s.BeginTx(ctx)
+			if err != nil {
+				return result{err: err}
+			}
+			defer f.s.Rollback(second)
+			if err := f.s.LockRoles(second); err != nil {
+				return result{err: err}
+			}
+			r, err := f.s.GetRole(second, "desk")
+			return result{parent: r.Parent, err: err}
+		}()
+	}()
+
+	// Long enough for a backend without the lock to have answered; with
+	// it the second transaction simply waits.
+	select {
+	case r := <-locked:
+		f.t.Fatalf("a second LockRoles returned (%+v) while the first transaction held the lock", r)
+	case <-time.After(5 * holdWindow):
+	}
+	desk := f.newRole("desk", "viewer")
+	f.must(f.s.UpdateRole(first, desk), "UpdateRole")
+	f.must(f.s.Commit(first), "Commit")
+
+	select {
+	case r := <-locked:
+		f.must(r.err, "second transaction")
+		if r.parent != "viewer" {
+			f.t.Errorf("after the lock the second transaction read parent %q, want the committed %q", r.parent, "viewer")
+		}
+	case <-ctx.Done():
+		f.t.Fatal("the second LockRoles still waits after the first transaction committed")
+	}
 }
