@@ -66,6 +66,12 @@ func (s *Service) keepAnAdmin(ctx context.Context, u store.User, after *store.Us
 	if err != nil || !before {
 		return err
 	}
+	// Two admins demoting each other at once must not both see the other
+	// still there: the role lock orders such changes, and the second then
+	// reads what the first committed.
+	if err := s.store.LockRoles(ctx); err != nil {
+		return err
+	}
 	if after != nil {
 		still, err := s.isAdmin(ctx, *after)
 		if err != nil || still {
