@@ -1,0 +1,5 @@
+import { pageHeader } from '../ui.js';
+
+export function render(main) {
+  main.append(pageHeader('API tokens'));
+}
