@@ -130,7 +130,9 @@ func scenario(t *testing.T, rep consoleReport, name string, v any) {
 	}
 }
 
-func person(u testUser) consolePerson { return consolePerson{Username: u.Username, Password: u.Password} }
+func person(u testUser) consolePerson {
+	return consolePerson{Username: u.Username, Password: u.Password}
+}
 
 // TestBrowserConsole: the console in a real browser, scenario by scenario.
 func TestBrowserConsole(t *testing.T) {
