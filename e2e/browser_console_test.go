@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
+
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // The console's browser tests (e2e/browser/console.mjs): one Chromium runs
@@ -83,6 +88,10 @@ func runConsole(t *testing.T, ts *testServer, plan consolePlan) consoleReport {
 		shots = filepath.Join(browserDir(t), "screenshots")
 	}
 	shots = filepath.Join(shots, "console")
+	// Only this run's pictures: a stale failure shot would mislead.
+	if err := os.RemoveAll(shots); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), consoleTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "console.mjs")
@@ -134,48 +143,317 @@ func person(u testUser) consolePerson {
 	return consolePerson{Username: u.Username, Password: u.Password}
 }
 
-// TestBrowserConsole: the console in a real browser, scenario by scenario.
+// TestBrowserConsole: the console in a real browser, scenario by scenario
+// (see console.mjs for what each does in the browser).
 func TestBrowserConsole(t *testing.T) {
 	ts := consoleServer(t)
-	admin := ts.createUser(t, "admin")
-	plan := consolePlan{
-		Scenarios: []string{"signin"},
-		People:    map[string]consolePerson{"admin": person(admin)},
-	}
-	rep := runConsole(t, ts, plan)
-
-	// signin: an unauthenticated visit goes to the login page and returns
-	// to the console; every view of an admin is in the navigation; no
-	// token in web storage; a reload signs in silently; sign-out ends the
-	// gatehouse session.
-	var signin struct {
-		LoginPage, AfterLogin, AfterReload, AfterSignOut string
-		Nav                                              []string
-		Storage                                          struct{ Local, Session int }
-		Problems                                         []string
-	}
-	scenario(t, rep, "signin", &signin)
-	if signin.LoginPage != "/login" || signin.AfterLogin != "/console/" || signin.AfterReload != "/console/users" {
-		t.Errorf("signin: login page %q, after login %q, after reload %q", signin.LoginPage, signin.AfterLogin, signin.AfterReload)
-	}
-	wantNav := []string{"Dashboard", "Users", "Access requests", "Roles", "Groups", "Clients", "API tokens", "Audit log", "Account"}
-	if strings.Join(signin.Nav, ",") != strings.Join(wantNav, ",") {
-		t.Errorf("signin: navigation %q, want %q", signin.Nav, wantNav)
-	}
-	if signin.Storage.Local != 0 || signin.Storage.Session != 0 {
-		t.Errorf("signin: web storage holds %d local and %d session items; tokens must stay in memory", signin.Storage.Local, signin.Storage.Session)
-	}
-	if signin.AfterSignOut != "/console/" {
-		t.Errorf("signin: after sign-out at %q", signin.AfterSignOut)
-	}
-	if len(signin.Problems) != 0 {
-		t.Errorf("signin: the page logged errors: %v", signin.Problems)
-	}
-	sessions, err := ts.Store.ListLoginSessions(ctxT(t), admin.ID, time.Now())
-	if err != nil {
+	ctx := ctxT(t)
+	trader := store.Role{Name: "trader", Description: "Trades on the desk.", Parent: "user",
+		SuggestedGoals: []string{"Reduce settlement risk", "Grow the desk's book"}}
+	if err := ts.Store.CreateRole(ctx, trader); err != nil {
 		t.Fatal(err)
 	}
-	if len(sessions) != 0 {
-		t.Errorf("%d login sessions left after sign-out, want 0", len(sessions))
+	admin := ts.createUser(t, "admin")
+	manager := ts.createUser(t, "manager")
+	viewer := ts.createUser(t, "viewer")
+	user := ts.createUser(t, "user")
+	target := ts.createUser(t, "user")
+	busy := ts.createUserWith(t, func(u *store.User) {
+		u.Goals = []string{"One", "Two", "Three", "Four", "Five"}
+	}, "user")
+	pending := ts.createUserWith(t, func(u *store.User) { u.Status = store.StatusPending })
+	desk := store.Group{ID: uuid.NewString(), Name: "Rates desk", Description: "Traders of the rates desk.", Roles: []string{"trader"}}
+	if err := ts.Store.CreateGroup(ctx, desk); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.AddGroupMember(ctx, desk.ID, busy.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The relying party the pending person signs in to, twice.
+	cb := newRPCallback(t)
+	client := ts.createConfidentialClient(t, func(c *store.Client) {
+		c.Name = "Desk reports"
+		c.RedirectURIs = []string{cb.redirectURI()}
+	})
+	rp := ts.newRP(t, client, oidc.ScopeOpenID, "profile", "roles")
+	first, second := rp.newAuthRequest(t, false), rp.newAuthRequest(t, false)
+
+	newUser := "nadia-" + randomHex(t, 4)
+	newPassword := "pw-" + randomHex(t, 12)
+	plan := consolePlan{
+		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "viewer", "token", "tour"},
+		People: map[string]consolePerson{
+			"admin": person(admin), "manager": person(manager), "viewer": person(viewer),
+			"user": person(user), "pending": person(pending),
+		},
+		Values: map[string]map[string]string{
+			"create-user": {"username": newUser, "password": newPassword, "role": "trader",
+				"suggested": "Reduce settlement risk", "custom": "Automate the month-end report", "busy": busy.Username},
+			"taken-username": {"taken": target.Username, "email": "fresh-" + randomHex(t, 4) + "@example.com",
+				"password": "pw-" + randomHex(t, 12), "free": "free-" + randomHex(t, 4)},
+			"access-request": {"first": first.URL, "second": second.URL, "redirect": cb.redirectURI(),
+				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
+			"manager": {"target": target.Username},
+			"token":   {"name": "nightly report", "fullName": "Renamed Person"},
+		},
+	}
+	ts.secret(newPassword)
+	rep := runConsole(t, ts, plan)
+
+	t.Run("create-user", func(t *testing.T) {
+		var r struct {
+			Card                              string
+			CardRoles, CardGoals, CardButtons []string
+			Searches, BusyGoals               []string
+			Listed                            int
+			Address                           string
+			Problems, Refused                 []string
+		}
+		scenario(t, rep, "create-user", &r)
+		if !strings.Contains(r.Card, newUser) || !strings.Contains(r.Card, "active") {
+			t.Errorf("card of the new user:\n%s\nwant its username and the status word active", r.Card)
+		}
+		if strings.Join(r.CardRoles, ",") != "trader" {
+			t.Errorf("card roles %q, want trader", r.CardRoles)
+		}
+		if strings.Join(r.CardGoals, "|") != "Reduce settlement risk|Automate the month-end report" {
+			t.Errorf("card goals %q", r.CardGoals)
+		}
+		for _, want := range []string{"Edit", "Lock", "Delete"} {
+			if !contains(r.CardButtons, want) {
+				t.Errorf("an admin's card buttons %q lack %s", r.CardButtons, want)
+			}
+		}
+		u, err := ts.Store.GetUserByUsername(ctxT(t), newUser)
+		if err != nil {
+			t.Fatalf("the created user is not in the database: %v", err)
+		}
+		if u.FullName != "Nadia Trader" || u.Department != "Markets" || u.Status != store.StatusActive ||
+			strings.Join(u.Roles, ",") != "trader" || strings.Join(u.Goals, "|") != "Reduce settlement risk|Automate the month-end report" {
+			t.Errorf("stored user: %+v", u)
+		}
+		// Four goals shown at most three, with the count of the rest.
+		if strings.Join(r.BusyGoals, "|") != "One|Two|Three|+2 more" {
+			t.Errorf("goals of a user with five: %q, want the first three and +2 more", r.BusyGoals)
+		}
+		if len(r.Searches) != 1 || r.Searches[0] != busy.Username || r.Listed != 1 {
+			t.Errorf("typing %q made the searches %q (want one, debounced) and listed %d users", busy.Username, r.Searches, r.Listed)
+		}
+		if r.Address != "?q="+busy.Username {
+			t.Errorf("address after the search %q: the filters should be in it", r.Address)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("taken-username", func(t *testing.T) {
+		var r struct {
+			UsernameInvalid, UsernameError, UsernameInvalidAfter, EmailInvalid, EmailError, FocusBack string
+			Focused                                                                                   bool
+			Problems, Refused                                                                         []string
+		}
+		scenario(t, rep, "taken-username", &r)
+		if r.UsernameInvalid != "true" || !strings.Contains(r.UsernameError, "already taken") || !r.Focused {
+			t.Errorf("taken username: aria-invalid %q, description %q, focused %v", r.UsernameInvalid, r.UsernameError, r.Focused)
+		}
+		if r.UsernameInvalidAfter != "" || r.EmailInvalid != "true" || r.EmailError == "" {
+			t.Errorf("invalid email: username aria-invalid %q, email aria-invalid %q, description %q", r.UsernameInvalidAfter, r.EmailInvalid, r.EmailError)
+		}
+		if r.FocusBack != "Create user" {
+			t.Errorf("after Escape the focus is on %q, want the Create user button", r.FocusBack)
+		}
+		if _, err := ts.Store.GetUserByEmail(ctxT(t), plan.Values["taken-username"]["email"]); err == nil {
+			t.Error("a refused user was stored")
+		}
+		want := []string{"409 POST /api/v1/users", "422 POST /api/v1/users"}
+		if strings.Join(r.Refused, ",") != strings.Join(want, ",") {
+			t.Errorf("refused API calls %q, want %q", r.Refused, want)
+		}
+		noProblems(t, r.Problems, nil)
+	})
+
+	t.Run("access-request", func(t *testing.T) {
+		var r struct {
+			BadgeBefore                                bool
+			Badge, BadgeDescription, Item, ApproveRole string
+			Decided                                    string
+			Problems, Refused                          []string
+		}
+		scenario(t, rep, "access-request", &r)
+		if r.BadgeBefore || r.Badge != "1" || r.BadgeDescription != "1 pending" {
+			t.Errorf("badge: shown before %v, then %q described %q", r.BadgeBefore, r.Badge, r.BadgeDescription)
+		}
+		for _, want := range []string{pending.Username, "user", "I reconcile the desk's trades."} {
+			if !strings.Contains(r.Item, want) {
+				t.Errorf("queue item lacks %q:\n%s", want, r.Item)
+			}
+		}
+		if r.ApproveRole != "user" {
+			t.Errorf("the approve dialog offered %q, want the requested role", r.ApproveRole)
+		}
+		for _, want := range []string{pending.Username, "approved", admin.Username, "Welcome to the desk"} {
+			if !strings.Contains(r.Decided, want) {
+				t.Errorf("decided row lacks %q:\n%s", want, r.Decided)
+			}
+		}
+		reqs, err := ts.Store.ListAccessRequests(ctxT(t), store.AccessRequestFilter{UserID: pending.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reqs) != 1 || reqs[0].Status != store.RequestApproved || reqs[0].GrantedRole != "user" || reqs[0].DecidedBy != "user:"+admin.ID {
+			t.Fatalf("stored requests: %+v", reqs)
+		}
+		// The next sign-in at the relying party gets a code, and the ID
+		// token carries the granted role.
+		var code string
+		for _, q := range cb.received() {
+			if q.Get("state") == second.State {
+				code = q.Get("code")
+			}
+			if q.Get("state") == first.State {
+				t.Errorf("the relying party got an answer to the first request while the person was pending: %v", q)
+			}
+		}
+		if code == "" {
+			t.Fatalf("no code for the second sign-in; callbacks: %v", cb.received())
+		}
+		ts.secret(code)
+		tok := rp.exchange(t, code, second)
+		idt := rp.verifyIDToken(t, tok, second.Nonce)
+		var claims struct {
+			Roles []string `json:"roles"`
+		}
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if idt.Subject != pending.ID || !contains(claims.Roles, "user") {
+			t.Errorf("ID token sub %q roles %q, want %s with the role user", idt.Subject, claims.Roles, pending.ID)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("manager", func(t *testing.T) {
+		var r struct {
+			Nav, CardButtons, DeleteButtons   []string
+			CreateUser, CreateRole, RoleEdits int
+			Problems, Refused                 []string
+		}
+		scenario(t, rep, "manager", &r)
+		wantNav := []string{"Dashboard", "Users", "Access requests", "Roles", "Groups", "API tokens", "Audit log", "Account"}
+		if strings.Join(r.Nav, ",") != strings.Join(wantNav, ",") {
+			t.Errorf("manager navigation %q, want %q", r.Nav, wantNav)
+		}
+		if r.CreateUser != 0 || contains(r.CardButtons, "Edit") || !contains(r.CardButtons, "Delete") || !contains(r.CardButtons, "Lock") {
+			t.Errorf("manager: Create user shown %d times, card buttons %q", r.CreateUser, r.CardButtons)
+		}
+		if strings.Join(r.DeleteButtons, ",") != "Close,Disable,Cancel" {
+			t.Errorf("manager's delete dialog buttons %q, want Disable and Cancel (no Delete permanently)", r.DeleteButtons)
+		}
+		if r.CreateRole != 0 || r.RoleEdits != 0 {
+			t.Errorf("manager sees Create role %d and Edit %d times on Roles", r.CreateRole, r.RoleEdits)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("viewer", func(t *testing.T) {
+		var r struct {
+			Address           string
+			Nav, Sections     []string
+			Problems, Refused []string
+		}
+		scenario(t, rep, "viewer", &r)
+		if r.Address != "/account/" || strings.Join(r.Nav, ",") != "Account" {
+			t.Errorf("viewer: at %q with navigation %q, want only Account", r.Address, r.Nav)
+		}
+		for _, want := range []string{"Profile", "Password", "Sessions", "API tokens"} {
+			if !contains(r.Sections, want) {
+				t.Errorf("viewer's account sections %q lack %s", r.Sections, want)
+			}
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("token", func(t *testing.T) {
+		var r struct {
+			Nav, Sections     []string
+			SessionRevokes    int
+			ShownOnce         bool
+			Copy              int
+			Token             string
+			Before, After     int
+			Problems, Refused []string
+		}
+		scenario(t, rep, "token", &r)
+		ts.secret(r.Token)
+		if strings.Join(r.Nav, ",") != "Account" {
+			t.Errorf("a user's navigation %q, want only Account", r.Nav)
+		}
+		for _, want := range []string{"Profile", "Password", "Sessions", "API tokens", "Request another role"} {
+			if !contains(r.Sections, want) {
+				t.Errorf("account sections %q lack %s", r.Sections, want)
+			}
+		}
+		if r.SessionRevokes < 1 || !r.ShownOnce || r.Copy != 1 || !strings.HasPrefix(r.Token, "gh_") {
+			t.Errorf("sessions with Revoke %d, shown-once text %v, Copy %d, token %.6q", r.SessionRevokes, r.ShownOnce, r.Copy, r.Token)
+		}
+		if r.Before != http.StatusOK || r.After != http.StatusUnauthorized {
+			t.Errorf("the token answered %d before and %d after its revocation, want 200 then 401", r.Before, r.After)
+		}
+		if got := apiCall(t, ts, http.MethodGet, "/api/v1/users/me", r.Token, nil); got.Status != http.StatusUnauthorized {
+			t.Errorf("the revoked token answers %d, want 401", got.Status)
+		}
+		u, err := ts.Store.GetUser(ctxT(t), user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.FullName != "Renamed Person" {
+			t.Errorf("full name %q after the profile save", u.FullName)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("tour", func(t *testing.T) {
+		var r struct {
+			LoginPage, AfterLogin, AfterReload, AfterSignOut string
+			Nav                                              []string
+			Storage                                          struct{ Local, Session int }
+			Problems, Refused                                []string
+		}
+		scenario(t, rep, "tour", &r)
+		if r.LoginPage != "/login" || r.AfterLogin != "/console/" || r.AfterReload != "/console/users" {
+			t.Errorf("login page %q, after login %q, after reload %q", r.LoginPage, r.AfterLogin, r.AfterReload)
+		}
+		wantNav := []string{"Dashboard", "Users", "Access requests", "Roles", "Groups", "Clients", "API tokens", "Audit log", "Account"}
+		if strings.Join(r.Nav, ",") != strings.Join(wantNav, ",") {
+			t.Errorf("navigation %q, want %q", r.Nav, wantNav)
+		}
+		if r.Storage.Local != 0 || r.Storage.Session != 0 {
+			t.Errorf("web storage holds %d local and %d session items; tokens must stay in memory", r.Storage.Local, r.Storage.Session)
+		}
+		if r.AfterSignOut != "/console/" {
+			t.Errorf("after sign-out at %q", r.AfterSignOut)
+		}
+		noProblems(t, r.Problems, r.Refused)
+		// The console's sign-out ended the gatehouse session (the other
+		// scenarios' sessions of the admin stay).
+		logouts, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{ActorID: admin.ID, Action: "logout", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(logouts) != 1 {
+			t.Errorf("%d logout audit entries of the admin, want 1 (the tour's sign-out)", len(logouts))
+		}
+	})
+}
+
+// noProblems fails on script errors and failed loads a scenario's pages
+// logged, and on API calls the console made that were refused.
+func noProblems(t *testing.T, problems, refused []string) {
+	t.Helper()
+	if len(problems) != 0 {
+		t.Errorf("the pages logged problems: %v", problems)
+	}
+	if len(refused) != 0 {
+		t.Errorf("the console made API calls that were refused: %v", refused)
 	}
 }

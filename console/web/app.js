@@ -1,7 +1,7 @@
 // app.js: the console's entry point. It signs in (auth.js), learns what the
 // signed-in person may do, draws the shell (navigation, header) and routes
 // between the views by address, without reloading the page.
-import { h, icon, replace, clear } from './dom.js';
+import { h, icon, replace, clear, debounce } from './dom.js';
 import * as auth from './auth.js';
 import { get, features, whenSessionEnds } from './api.js';
 import { button, alertBox, loading, problemText } from './ui.js';
@@ -113,10 +113,12 @@ function shell() {
       h('div', { class: 'content' }, sessionBanner, main)),
     h('div', { id: 'notices', class: 'notices', role: 'status', 'aria-live': 'polite' }));
   nav.addEventListener('click', follow);
+  window.addEventListener('resize', debounce(() => {
+    nav.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, 100));
   main.addEventListener('click', follow);
   if (ctx.can('access-requests:review')) {
     ctx.badge = updateBadge;
-    updateBadge();
     // The badge follows the queue without a reload.
     badgeTimer = setInterval(() => { if (!document.hidden) updateBadge(); }, 30000);
   }
@@ -164,10 +166,15 @@ async function render() {
   const seq = ++renderSeq;
   if (cleanup) { try { cleanup(); } catch { /* a view's cleanup must not stop the next */ } cleanup = null; }
   const v = viewFor(location.pathname);
+  // Moving between views also refreshes the badge, between the polls.
+  ctx.badge();
   for (const a of nav.querySelectorAll('a')) {
     if (v && a.dataset.path === v.path) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  // On a phone the navigation scrolls sideways: keep the current view's
+  // link in sight.
+  nav.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   if (!v) {
     document.title = 'Page not found · gatehouse';
     replace(main, h('header', { class: 'page-head' }, h('div', {}, h('h1', { id: 'page-title', tabindex: '-1' }, 'Page not found'),

@@ -32,7 +32,7 @@ export function field({ label, name, type = 'text', value = '', hint, required, 
   if (hintId) input.setAttribute('aria-describedby', hintId);
   const err = h('p', { id: errId, class: 'field-error', hidden: true });
   const el = h('div', { class: 'field' },
-    h('label', { for: id }, label, required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null),
+    h('label', { for: id }, label),
     input, hint ? h('p', { id: hintId, class: 'hint' }, hint) : null, err);
   const setError = (msg) => {
     if (!msg) return clearError();
@@ -304,4 +304,21 @@ export async function load(target, fn) {
   } catch (e) {
     replace(target, alertBox(e, () => load(target, fn)));
   }
+}
+
+// table lays rows out as a table on wide screens and as one card per row
+// on narrow ones, each cell then labelled with its column. The explicit
+// roles keep the table's semantics when CSS changes its display.
+export function table({ caption, columns, rows }) {
+  return h('div', { class: 'table-wrap' }, h('table', { role: 'table', class: 'stack' },
+    caption ? h('caption', { class: 'visually-hidden' }, caption) : null,
+    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, columns.map((c) => h('th', { scope: 'col', role: 'columnheader' }, c)))),
+    h('tbody', { role: 'rowgroup' }, rows.map((cells) => tableRow(columns, cells)))));
+}
+
+// tableRow is one row of a table() (for lists that grow page by page).
+export function tableRow(columns, cells) {
+  return h('tr', { role: 'row' }, cells.map((c, i) => h('td', {
+    role: 'cell', dataset: { label: columns[i] || '' }, class: columns[i] === '' ? 'actions' : undefined,
+  }, h('div', { class: 'cell' }, c))));
 }

@@ -25,7 +25,9 @@ function check(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-async function shoot(page, scenario, view) {
+// shoot saves the page at both widths; a view with a dialog open is taken
+// as the viewport shows it (the backdrop covers the viewport only).
+async function shoot(page, scenario, view, { full = true } = {}) {
   if (!shotDir) return;
   mkdirSync(shotDir, { recursive: true });
   const size = page.viewportSize();
@@ -34,7 +36,7 @@ async function shoot(page, scenario, view) {
     // Let the layout settle at the new width before the picture.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const path = join(shotDir, `${scenario}-${view}-${width}.png`);
-    await page.screenshot({ path, fullPage: true });
+    await page.screenshot({ path, fullPage: full });
     report.screenshots.push(path);
     const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
     check(fits, `${view} scrolls sideways at ${width} px`);
@@ -100,11 +102,269 @@ async function go(page, name) {
   check((await h1.innerText()).trim() === name, `${name}: heading is ${await h1.innerText()}`);
 }
 
+// describedBy is the text of the elements an element's aria-describedby
+// names: where the console puts a field's error.
+async function describedBy(locator) {
+  return locator.evaluate((el) => (el.getAttribute('aria-describedby') || '').split(/\s+/)
+    .map((id) => document.getElementById(id)?.textContent.trim() || '').filter(Boolean).join(' '));
+}
+
+function userCard(page, username) {
+  return page.getByRole('list', { name: 'Users' }).getByRole('listitem')
+    .filter({ has: page.getByRole('heading', { name: username, exact: true }) });
+}
+
+async function texts(locator) {
+  return (await locator.allInnerTexts()).map((t) => t.trim());
+}
+
+// names are the accessible names of buttons: the label of an icon
+// button, the text of the others.
+async function names(locator) {
+  return locator.evaluateAll((els) => els.map((el) => el.getAttribute('aria-label') || el.innerText.trim()));
+}
+
 const scenarios = {
-  // An administrator opens the console without a session: the login page,
-  // then back to the console; a reload signs in again silently; sign out
-  // goes through end_session and back.
-  async signin(browser, out) {
+  // An administrator creates a user through the dialog, with a goal the
+  // role suggests and one of its own, and sees the card; a search finds a
+  // user with many goals in one API call.
+  async 'create-user'(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values['create-user'];
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Create user' });
+    await dlg.waitFor();
+    await dlg.getByLabel('Username', { exact: true }).fill(v.username);
+    await dlg.getByLabel('Email', { exact: true }).fill(`${v.username}@example.com`);
+    await dlg.getByLabel('Password', { exact: true }).fill(v.password);
+    await dlg.getByLabel('Full name', { exact: true }).fill('Nadia Trader');
+    await dlg.getByLabel('Department', { exact: true }).fill('Markets');
+    await dlg.getByLabel('Role', { exact: true }).selectOption(v.role);
+    await dlg.getByRole('button', { name: `Add goal: ${v.suggested}` }).click();
+    await dlg.getByRole('button', { name: `Remove goal: ${v.suggested}` }).waitFor();
+    check(await dlg.getByRole('button', { name: `Add goal: ${v.suggested}` }).count() === 0, 'the added suggestion is still offered');
+    await dlg.getByLabel('New goal', { exact: true }).fill(v.custom);
+    await dlg.getByRole('button', { name: 'Add goal', exact: true }).click();
+    await dlg.getByRole('button', { name: `Remove goal: ${v.custom}` }).waitFor();
+    await shoot(page, 'create-user', 'dialog', { full: false });
+    await dlg.getByRole('button', { name: 'Save' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    const c = userCard(page, v.username);
+    await c.waitFor();
+    out.card = await c.innerText();
+    out.cardRoles = await texts(c.getByRole('list', { name: 'Roles' }).getByRole('listitem'));
+    out.cardGoals = await texts(c.getByRole('list', { name: 'Goals' }).getByRole('listitem'));
+    out.cardButtons = await texts(c.getByRole('button'));
+    await shoot(page, 'create-user', 'users');
+
+    // The search asks the API once per pause in typing.
+    const searches = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.endsWith('/api/v1/users') && u.searchParams.has('q')) searches.push(u.searchParams.get('q'));
+    });
+    await page.getByRole('searchbox', { name: 'Search' }).pressSequentially(v.busy, { delay: 40 });
+    const busy = userCard(page, v.busy);
+    await page.getByRole('status').filter({ hasText: 'Showing 1 user, all that match.' }).waitFor();
+    await busy.waitFor();
+    out.searches = searches;
+    out.busyGoals = await texts(busy.getByRole('list', { name: 'Goals' }).getByRole('listitem'));
+    out.listed = await page.locator('ul[aria-label="Users"] > li').count();
+    out.address = new URL(page.url()).search;
+    await shoot(page, 'create-user', 'search');
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // A taken username is shown at the Username field, an invalid email at
+  // the Email field: aria-invalid and the message as the description.
+  async 'taken-username'(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values['taken-username'];
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Create user' });
+    const username = dlg.getByRole('textbox', { name: 'Username', exact: true });
+    const email = dlg.getByRole('textbox', { name: 'Email', exact: true });
+    await username.fill(v.taken);
+    await email.fill(v.email);
+    await dlg.getByLabel('Password', { exact: true }).fill(v.password);
+    await dlg.getByRole('button', { name: 'Save' }).click();
+    await dlg.locator('[aria-invalid="true"]').first().waitFor();
+    out.usernameInvalid = await username.getAttribute('aria-invalid');
+    out.usernameError = await describedBy(username);
+    out.focused = await username.evaluate((el) => el === document.activeElement);
+    await shoot(page, 'taken-username', 'dialog', { full: false });
+
+    await username.fill(v.free);
+    await email.fill('not an email');
+    await dlg.getByRole('button', { name: 'Save' }).click();
+    await email.and(page.locator('[aria-invalid="true"]')).waitFor();
+    out.usernameInvalidAfter = await username.getAttribute('aria-invalid');
+    out.emailInvalid = await email.getAttribute('aria-invalid');
+    out.emailError = await describedBy(email);
+    await page.keyboard.press('Escape');
+    await dlg.waitFor({ state: 'detached' });
+    out.focusBack = await page.evaluate(() => document.activeElement?.textContent.trim());
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // A pending person signs in at a relying party and asks for access; an
+  // administrator, whose console is open, sees the badge and approves in
+  // the queue; the person's next sign-in at the relying party succeeds.
+  async 'access-request'(browser, out) {
+    const v = plan.values['access-request'];
+    const admin = await newPage(browser);
+    await openConsole(admin, plan.people.admin, '/console/', 'Dashboard');
+    out.badgeBefore = await admin.locator('#pending-badge').isVisible();
+
+    const person = await newPage(browser);
+    await person.goto(v.first);
+    await signInAt(person, plan.people.pending);
+    await person.waitForURL((u) => u.pathname.endsWith('/access/request'));
+    await person.getByLabel('Role').selectOption('user');
+    await person.getByLabel('Purpose').fill(v.purpose);
+    await person.getByRole('button', { name: 'Request access' }).click();
+    await person.waitForURL((u) => u.pathname.endsWith('/access/pending'));
+
+    // Without a reload: the badge follows the queue as the admin moves on.
+    current = admin;
+    await go(admin, 'Users');
+    const badge = admin.locator('#pending-badge');
+    await badge.filter({ hasText: '1' }).waitFor();
+    out.badge = await badge.innerText();
+    out.badgeDescription = await describedBy(nav(admin).getByRole('link', { name: 'Access requests', exact: true }));
+    await go(admin, 'Access requests');
+    const queue = admin.getByRole('list', { name: 'Pending requests' });
+    const item = queue.getByRole('listitem').filter({ hasText: plan.people.pending.username });
+    await item.waitFor();
+    out.item = await item.innerText();
+    await shoot(admin, 'access-request', 'queue');
+    await item.getByRole('button', { name: 'Approve' }).click();
+    const dlg = admin.getByRole('dialog', { name: /Approve/ });
+    await dlg.waitFor();
+    out.approveRole = await dlg.getByLabel('Role', { exact: true }).inputValue();
+    await dlg.getByLabel('Comment', { exact: true }).fill(v.comment);
+    await shoot(admin, 'access-request', 'approve', { full: false });
+    await dlg.getByRole('button', { name: 'Approve', exact: true }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await admin.getByText('No request is waiting').waitFor();
+    const decided = admin.getByRole('row').filter({ hasText: plan.people.pending.username });
+    await decided.waitFor();
+    out.decided = await decided.innerText();
+    await badge.waitFor({ state: 'hidden' });
+    await shoot(admin, 'access-request', 'decided');
+    out.problems = [...admin.problems];
+
+    current = person;
+    await person.goto(v.second);
+    const allow = person.locator('button[name=decision][value=allow]');
+    await Promise.race([allow.waitFor(), person.waitForURL((u) => u.href.startsWith(v.redirect))]);
+    if (!person.url().startsWith(v.redirect)) await allow.click();
+    await person.waitForURL((u) => u.href.startsWith(v.redirect));
+    out.problems.push(...person.problems);
+    out.refused = admin.refused;
+    await person.context().close();
+    await admin.context().close();
+  },
+
+  // A manager: no creating or editing users, no hard delete, no roles
+  // editing, no clients.
+  async manager(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values.manager;
+    await openConsole(page, plan.people.manager, '/console/users', 'Users');
+    out.nav = await navLinks(page);
+    out.createUser = await page.getByRole('button', { name: 'Create user' }).count();
+    await page.getByRole('searchbox', { name: 'Search' }).fill(v.target);
+    const c = userCard(page, v.target);
+    await c.waitFor();
+    out.cardButtons = await texts(c.getByRole('button'));
+    await c.getByRole('button', { name: 'Delete' }).click();
+    const dlg = page.getByRole('dialog', { name: `Delete ${v.target}?` });
+    await dlg.waitFor();
+    out.deleteButtons = await names(dlg.getByRole('button'));
+    await shoot(page, 'manager', 'delete', { full: false });
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await go(page, 'Roles');
+    await page.getByRole('heading', { level: 2, name: 'admin' }).waitFor();
+    out.createRole = await page.getByRole('button', { name: 'Create role' }).count();
+    out.roleEdits = await page.getByRole('button', { name: 'Edit' }).count();
+    await shoot(page, 'manager', 'roles');
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // A viewer sees only Account; a console address it may not use says so.
+  async viewer(browser, out) {
+    const page = await newPage(browser);
+    await page.goto(`${plan.issuer}/console/`);
+    await signInAt(page, plan.people.viewer);
+    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+    out.address = new URL(page.url()).pathname;
+    out.nav = await navLinks(page);
+    out.sections = await texts(page.getByRole('heading', { level: 2 }));
+    await shoot(page, 'viewer', 'account');
+    await page.goto(`${plan.issuer}/console/users`);
+    await page.getByRole('heading', { level: 1, name: 'Not available' }).waitFor();
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // A user edits the profile, creates an API token (shown once), uses it,
+  // and revokes it.
+  async token(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values.token;
+    await openConsole(page, plan.people.user, '/account/', 'Account');
+    out.nav = await navLinks(page);
+    out.sections = await texts(page.getByRole('heading', { level: 2 }));
+    const profile = page.getByRole('region', { name: 'Profile' });
+    await profile.getByLabel('Full name', { exact: true }).fill(v.fullName);
+    await profile.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Your profile was saved.').waitFor();
+    const sessions = page.getByRole('list', { name: 'Sessions' });
+    await sessions.waitFor();
+    out.sessionRevokes = await sessions.getByRole('button', { name: 'Revoke' }).count();
+
+    const tokens = page.getByRole('region', { name: 'API tokens' });
+    await tokens.getByText('You have no API tokens.').waitFor();
+    await tokens.getByRole('button', { name: 'Create token' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Create token' });
+    await dlg.getByLabel('Name', { exact: true }).fill(v.name);
+    await dlg.getByRole('button', { name: 'Create token' }).click();
+    const shown = page.getByRole('dialog', { name: 'Your new API token' });
+    await shown.waitFor();
+    out.shownOnce = (await shown.innerText()).includes('shown only once');
+    out.copy = await shown.getByRole('button', { name: 'Copy' }).count();
+    const secret = await shown.getByRole('textbox').inputValue();
+    out.token = secret;
+    await shoot(page, 'token', 'shown-once', { full: false });
+    await shown.getByRole('button', { name: 'Done' }).click();
+    const item = tokens.getByRole('listitem').filter({ hasText: v.name });
+    await item.waitFor();
+    await shoot(page, 'token', 'account');
+    const call = () => page.request.get(`${plan.issuer}/api/v1/users/me`, { headers: { Authorization: `Bearer ${secret}` } });
+    out.before = (await call()).status();
+    await item.getByRole('button', { name: 'Revoke' }).click();
+    await tokens.getByText('You have no API tokens.').waitFor();
+    out.after = (await call()).status();
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // An administrator's tour: every view in the navigation opens with its
+  // one heading and fits both widths; a reload signs in again silently;
+  // sign out goes through end_session and back.
+  async tour(browser, out) {
     const page = await newPage(browser);
     const admin = plan.people.admin;
     await page.goto(`${plan.issuer}/console/`);
@@ -115,9 +375,12 @@ const scenarios = {
     out.afterLogin = new URL(page.url()).pathname;
     out.nav = await navLinks(page);
     out.storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
-    for (const name of out.nav) await go(page, name);
-    await go(page, 'Dashboard');
-    await shoot(page, 'signin', 'dashboard');
+    for (const name of out.nav) {
+      await go(page, name);
+      await page.locator('main .loading').first().waitFor({ state: 'detached' }).catch(() => {});
+      await page.waitForLoadState('networkidle');
+      await shoot(page, 'tour', name.toLowerCase().replace(/\s+/g, '-'));
+    }
 
     // A reload keeps no token: it signs in again through the session cookie.
     await page.goto(`${plan.issuer}/console/users`);
@@ -131,6 +394,7 @@ const scenarios = {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL((u) => u.pathname.endsWith('/login'));
     out.problems = page.problems;
+    out.refused = page.refused;
     await page.context().close();
   },
 };
