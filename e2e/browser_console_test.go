@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -70,9 +71,11 @@ func consoleServer(t *testing.T) *testServer {
 	return startServer(t, func(c *config.Config) { c.DatabaseURL = dbURL })
 }
 
-// runConsole runs console.mjs with plan and returns its report; a scenario
+// runConsole runs console.mjs with plan, its screenshots going to dir under
+// e2e/browser/screenshots (or GATEHOUSE_E2E_SCREENSHOTS), and returns its
+// report; a scenario
 // that failed fails the test with what the page showed.
-func runConsole(t *testing.T, ts *testServer, plan consolePlan) consoleReport {
+func runConsole(t *testing.T, ts *testServer, dir string, plan consolePlan) consoleReport {
 	t.Helper()
 	node, chromium := requireBrowser(t)
 	plan.Issuer = ts.URL
@@ -87,7 +90,7 @@ func runConsole(t *testing.T, ts *testServer, plan consolePlan) consoleReport {
 	if shots == "" {
 		shots = filepath.Join(browserDir(t), "screenshots")
 	}
-	shots = filepath.Join(shots, "console")
+	shots = filepath.Join(shots, dir)
 	// Only this run's pictures: a stale failure shot would mislead.
 	if err := os.RemoveAll(shots); err != nil {
 		t.Fatal(err)
@@ -199,7 +202,7 @@ func TestBrowserConsole(t *testing.T) {
 		},
 	}
 	ts.secret(newPassword)
-	rep := runConsole(t, ts, plan)
+	rep := runConsole(t, ts, "console", plan)
 
 	t.Run("create-user", func(t *testing.T) {
 		var r struct {
@@ -444,6 +447,48 @@ func TestBrowserConsole(t *testing.T) {
 			t.Errorf("%d logout audit entries of the admin, want 1 (the tour's sign-out)", len(logouts))
 		}
 	})
+}
+
+// TestBrowserConsoleRefresh: with access tokens that live two seconds,
+// the console refreshes before it calls the API, rotating the refresh
+// token each time, and what was typed in a dialog is saved.
+func TestBrowserConsoleRefresh(t *testing.T) {
+	ts := consoleServer(t)
+	admin := ts.createUser(t, "admin")
+	c, err := ts.Store.GetClient(ctxT(t), domain.ConsoleClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Lifetimes.AccessToken = 2 * time.Second
+	if err := ts.Store.UpdateClient(ctxT(t), c); err != nil {
+		t.Fatal(err)
+	}
+	newUser := "late-" + randomHex(t, 4)
+	password := "pw-" + randomHex(t, 12)
+	ts.secret(password)
+	rep := runConsole(t, ts, "console-refresh", consolePlan{
+		Scenarios: []string{"refresh"},
+		People:    map[string]consolePerson{"admin": person(admin)},
+		Values:    map[string]map[string]string{"refresh": {"username": newUser, "password": password, "waitMs": "3000"}},
+	})
+	var r struct {
+		Grants            []string
+		Problems, Refused []string
+	}
+	scenario(t, rep, "refresh", &r)
+	refreshes := 0
+	for _, g := range r.Grants {
+		if g == "refresh_token" {
+			refreshes++
+		}
+	}
+	if len(r.Grants) == 0 || r.Grants[0] != "authorization_code" || refreshes == 0 {
+		t.Errorf("token requests %q, want the code redeemed, then refreshes", r.Grants)
+	}
+	if _, err := ts.Store.GetUserByUsername(ctxT(t), newUser); err != nil {
+		t.Errorf("the user typed before the token expired was not saved: %v", err)
+	}
+	noProblems(t, r.Problems, r.Refused)
 }
 
 // noProblems fails on script errors and failed loads a scenario's pages

@@ -48,20 +48,26 @@ async function allRoles() {
   return out;
 }
 
-// permissionsOf is the union of the permissions of the person's effective
-// roles, each with its ancestors': the rule of the domain, read from the
-// role definitions the API shows (or the list the API gives, if it does).
-function permissionsOf(me, roles) {
-  const given = me.permissions || me.effective_permissions;
-  if (Array.isArray(given)) return new Set(given);
+// expand is the union of the permissions of the named roles, each with its
+// ancestors': the domain's rule, read from the role definitions the API
+// shows.
+function expand(roles, names) {
   const byName = new Map(roles.map((r) => [r.name, r]));
   const perms = new Set();
-  for (const name of me.effective_roles || me.roles || []) {
+  for (const name of names || []) {
     for (let r = byName.get(name), seen = 0; r && seen < 50; r = byName.get(r.parent), seen += 1) {
       for (const p of r.permissions) perms.add(p);
     }
   }
   return perms;
+}
+
+// permissionsOf is what the signed-in person may do: the list the API
+// gives, if it does, or the expansion of their effective roles.
+function permissionsOf(me, roles) {
+  const given = me.permissions || me.effective_permissions;
+  if (Array.isArray(given)) return new Set(given);
+  return expand(roles, me.effective_roles || me.roles);
 }
 
 // context is what every view is handed.
@@ -72,6 +78,10 @@ async function context() {
     me, roles, perms, features: feat,
     can: (p) => perms.has(p),
     canAny: (...ps) => ps.some((p) => perms.has(p)),
+    // Nobody acts on someone with more power (the domain's rule): the
+    // buttons are shown only where the API would allow them. Acting on
+    // oneself goes through the account page.
+    mayActOn: (u) => u.id !== me.id && [...expand(roles, u.effective_roles || u.roles)].every((p) => perms.has(p)),
     navigate,
     badge: () => {},
     userCache: new Map(),

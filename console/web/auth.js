@@ -141,6 +141,7 @@ async function tokenRequest(d, form, nonce) {
     refresh: body.refresh_token || tokens?.refresh || null,
     idToken: body.id_token || tokens?.idToken || null,
     expiresAt: Date.now() + (Number(body.expires_in) || 300) * 1000,
+    lifetime: (Number(body.expires_in) || 300) * 1000,
     claims: tokens?.claims || null,
   };
   if (body.id_token) {
@@ -162,11 +163,12 @@ export function claims() {
   return tokens?.claims || {};
 }
 
-// accessToken returns a token valid for at least the next half minute,
-// refreshing first if needed; null when signed out.
+// accessToken returns a token that is not about to expire (half a minute
+// left, or half its lifetime if that is shorter), refreshing first if
+// needed; null when signed out.
 export async function accessToken() {
   if (!tokens) return null;
-  if (tokens.expiresAt - 30000 < Date.now()) await refresh();
+  if (tokens.expiresAt - Math.min(30000, tokens.lifetime / 2) < Date.now()) await refresh();
   return tokens?.access || null;
 }
 

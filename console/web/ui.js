@@ -205,7 +205,8 @@ export function formDialog({ title, fields, extra = [], submitLabel = 'Save', sa
 export function secretDialog({ title, label, secret, note }) {
   const id = uid('secret');
   const noteId = uid('note');
-  const input = h('input', { id, type: 'text', readonly: true, class: 'mono', 'aria-describedby': noteId });
+  // A textarea wraps the whole secret into view; it stays read-only.
+  const input = h('textarea', { id, readonly: true, rows: 2, class: 'mono secret', 'aria-describedby': noteId, spellcheck: 'false' });
   input.value = secret;
   const status = h('span', { class: 'copy-status', role: 'status' });
   const copy = button('Copy', {

@@ -361,6 +361,33 @@ const scenarios = {
     await page.context().close();
   },
 
+  // The access token expires while an administrator types: saving
+  // refreshes it (the refresh token rotating) and keeps what was typed.
+  async refresh(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values.refresh;
+    const grants = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname.endsWith('/oauth2/token')) grants.push(new URLSearchParams(r.postData() || '').get('grant_type'));
+    });
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const dlg = page.getByRole('dialog', { name: 'Create user' });
+    await dlg.getByLabel('Username', { exact: true }).fill(v.username);
+    await dlg.getByLabel('Email', { exact: true }).fill(`${v.username}@example.com`);
+    await dlg.getByLabel('Password', { exact: true }).fill(v.password);
+    // Longer than the access token lives.
+    await page.waitForTimeout(Number(v.waitMs));
+    await dlg.getByRole('button', { name: 'Save' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await userCard(page, v.username).waitFor();
+    await shoot(page, 'refresh', 'users');
+    out.grants = grants;
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
   // An administrator's tour: every view in the navigation opens with its
   // one heading and fits both widths; a reload signs in again silently;
   // sign out goes through end_session and back.

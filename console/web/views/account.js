@@ -231,7 +231,7 @@ function createToken(ctx, done) {
     save: async () => {
       const t = await post('/tokens', { name: name.value.trim(), kind: 'personal', scopes: perms.value, expires_in: Number(days.value) });
       done();
-      setTimeout(() => secretDialog({ title: 'Your new API token', label: `Token ${t.name}`, secret: t.token }), 0);
+      setTimeout(() => secretDialog({ title: 'Your new API token', label: `Token “${t.name}”`, secret: t.token }), 0);
       return true;
     },
   });

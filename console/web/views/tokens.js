@@ -78,7 +78,7 @@ function tokenDialog(ctx, refresh) {
       if (kind.value === 'system') body.client_id = client.value.trim();
       const t = await post('/tokens', body);
       refresh();
-      setTimeout(() => secretDialog({ title: 'Your new API token', label: `Token ${t.name}`, secret: t.token }), 0);
+      setTimeout(() => secretDialog({ title: 'Your new API token', label: `Token “${t.name}”`, secret: t.token }), 0);
       return true;
     },
   });

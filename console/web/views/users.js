@@ -111,10 +111,11 @@ function card(ctx, u) {
     const roles = user.roles || [];
     const actions = [];
     const describe = { 'aria-describedby': titleId };
-    if (ctx.can('users:write')) {
+    const may = ctx.mayActOn(user);
+    if (ctx.can('users:write') && (may || user.id === ctx.me.id)) {
       actions.push(button('Edit', { small: true, iconName: 'edit', attrs: describe, onClick: () => userDialog(ctx, user, draw) }));
     }
-    if (ctx.can('users:status') && ['active', 'locked', 'disabled'].includes(user.status)) {
+    if (may && ctx.can('users:status') && ['active', 'locked', 'disabled'].includes(user.status)) {
       const locking = user.status === 'active';
       const label = { active: 'Lock', locked: 'Unlock', disabled: 'Enable' }[user.status];
       actions.push(button(label, {
@@ -133,7 +134,7 @@ function card(ctx, u) {
         },
       }));
     }
-    if ((ctx.canAny('users:write', 'users:status') && user.status !== 'disabled') || ctx.can('users:delete')) {
+    if (may && ((ctx.canAny('users:write', 'users:status') && user.status !== 'disabled') || ctx.can('users:delete'))) {
       actions.push(button('Delete', { small: true, kind: 'danger-soft', iconName: 'trash', attrs: describe, onClick: () => deleteDialog(ctx, user, draw, () => { li.remove(); }) }));
     }
     replace(li,
@@ -154,7 +155,8 @@ function card(ctx, u) {
             : h('span', { class: 'hint' }, 'None'))),
         user.department ? h('div', { class: 'meta-row' }, h('span', { class: 'k' }, 'Dept.'), h('span', { class: 'v' }, user.department)) : null,
         h('div', { class: 'meta-row' }, h('span', { class: 'k' }, 'Seen'), h('span', { class: 'v' }, user.last_login_at ? ago(user.last_login_at) : 'never signed in'))),
-      actions.length ? h('div', { class: 'card-actions' }, actions) : null);
+      actions.length ? h('div', { class: 'card-actions' }, actions)
+        : !may && user.id !== ctx.me.id && ctx.canAny('users:write', 'users:status') ? h('p', { class: 'card-actions hint' }, 'Holds permissions you do not have.') : null);
   };
   draw(u);
   return li;
