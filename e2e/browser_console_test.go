@@ -185,7 +185,7 @@ func TestBrowserConsole(t *testing.T) {
 	newUser := "nadia-" + randomHex(t, 4)
 	newPassword := "pw-" + randomHex(t, 12)
 	plan := consolePlan{
-		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "viewer", "token", "tour"},
+		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "viewer", "token", "failure", "tour"},
 		People: map[string]consolePerson{
 			"admin": person(admin), "manager": person(manager), "viewer": person(viewer),
 			"user": person(user), "pending": person(pending),
@@ -206,8 +206,9 @@ func TestBrowserConsole(t *testing.T) {
 
 	t.Run("create-user", func(t *testing.T) {
 		var r struct {
-			Card                              string
+			Card, EditDepartment              string
 			CardRoles, CardGoals, CardButtons []string
+			EditedGoals                       []string
 			Searches, BusyGoals               []string
 			Listed                            int
 			Address                           string
@@ -232,9 +233,18 @@ func TestBrowserConsole(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the created user is not in the database: %v", err)
 		}
-		if u.FullName != "Nadia Trader" || u.Department != "Markets" || u.Status != store.StatusActive ||
-			strings.Join(u.Roles, ",") != "trader" || strings.Join(u.Goals, "|") != "Reduce settlement risk|Automate the month-end report" {
+		// Created with two goals, then edited: the department changed and
+		// the custom goal removed.
+		if u.FullName != "Nadia Trader" || u.Department != "Rates" || u.Status != store.StatusActive ||
+			strings.Join(u.Roles, ",") != "trader" || strings.Join(u.Goals, "|") != "Reduce settlement risk" {
 			t.Errorf("stored user: %+v", u)
+		}
+		if r.EditDepartment != "Markets" || strings.Join(r.EditedGoals, "|") != "Reduce settlement risk" {
+			t.Errorf("edit dialog showed department %q; goals after the edit %q", r.EditDepartment, r.EditedGoals)
+		}
+		created, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{TargetID: u.ID, Action: "user.create", Limit: 5})
+		if err != nil || len(created) != 1 || !strings.Contains(string(created[0].Changes), "Automate the month-end report") {
+			t.Errorf("user.create audit entry %+v (%v): want the custom goal in it", created, err)
 		}
 		// Four goals shown at most three, with the count of the rest.
 		if strings.Join(r.BusyGoals, "|") != "One|Two|Three|+2 more" {
@@ -413,6 +423,28 @@ func TestBrowserConsole(t *testing.T) {
 			t.Errorf("full name %q after the profile save", u.FullName)
 		}
 		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("failure", func(t *testing.T) {
+		var r struct {
+			ServerAlert, NetworkAlert string
+			AlertsLeft                int
+			Problems, Refused         []string
+		}
+		scenario(t, rep, "failure", &r)
+		if !strings.Contains(r.ServerAlert, "had a problem") || !strings.Contains(r.ServerAlert, "Retry") {
+			t.Errorf("a 503 shows %q, want the failure and a Retry", r.ServerAlert)
+		}
+		if !strings.Contains(r.NetworkAlert, "could not be reached") || !strings.Contains(r.NetworkAlert, "Retry") {
+			t.Errorf("a network failure shows %q, want it and a Retry", r.NetworkAlert)
+		}
+		if r.AlertsLeft != 0 {
+			t.Errorf("%d alerts left after the retries succeeded", r.AlertsLeft)
+		}
+		if strings.Join(r.Refused, ",") != "503 GET /api/v1/users" {
+			t.Errorf("refused API calls %q, want the one 503", r.Refused)
+		}
+		noProblems(t, r.Problems, nil)
 	})
 
 	t.Run("tour", func(t *testing.T) {

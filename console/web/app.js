@@ -1,7 +1,7 @@
 // app.js: the console's entry point. It signs in (auth.js), learns what the
 // signed-in person may do, draws the shell (navigation, header) and routes
 // between the views by address, without reloading the page.
-import { h, icon, replace, clear, debounce } from './dom.js';
+import { h, icon, replace, clear } from './dom.js';
 import * as auth from './auth.js';
 import { get, features, whenSessionEnds } from './api.js';
 import { button, alertBox, loading, problemText } from './ui.js';
@@ -123,9 +123,9 @@ function shell() {
       h('div', { class: 'content' }, sessionBanner, main)),
     h('div', { id: 'notices', class: 'notices', role: 'status', 'aria-live': 'polite' }));
   nav.addEventListener('click', follow);
-  window.addEventListener('resize', debounce(() => {
+  window.addEventListener('resize', () => {
     nav.querySelector('[aria-current="page"]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
-  }, 100));
+  });
   main.addEventListener('click', follow);
   if (ctx.can('access-requests:review')) {
     ctx.badge = updateBadge;

@@ -158,6 +158,19 @@ const scenarios = {
     out.cardButtons = await texts(c.getByRole('button'));
     await shoot(page, 'create-user', 'users');
 
+    // Edit: the dialog shows what was saved; a change and a removed goal
+    // reach the card.
+    await c.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit user' });
+    await edit.waitFor();
+    out.editDepartment = await edit.getByLabel('Department', { exact: true }).inputValue();
+    await edit.getByLabel('Department', { exact: true }).fill('Rates');
+    await edit.getByRole('button', { name: `Remove goal: ${v.custom}` }).click();
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'detached' });
+    await c.getByText('Rates', { exact: true }).waitFor();
+    out.editedGoals = await texts(c.getByRole('list', { name: 'Goals' }).getByRole('listitem'));
+
     // The search asks the API once per pause in typing.
     const searches = [];
     page.on('request', (r) => {
@@ -356,6 +369,43 @@ const scenarios = {
     await item.getByRole('button', { name: 'Revoke' }).click();
     await tokens.getByText('You have no API tokens.').waitFor();
     out.after = (await call()).status();
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // A 5xx and a network failure are shown in the view with a Retry that
+  // works once gatehouse answers again; never a blank page.
+  async failure(browser, out) {
+    const page = await newPage(browser);
+    await openConsole(page, plan.people.admin, '/console/', 'Dashboard');
+    let fail = 'server';
+    await page.route((u) => u.pathname.endsWith('/api/v1/users'), async (route) => {
+      const now = fail;
+      fail = '';
+      if (now === 'server') {
+        return route.fulfill({
+          status: 503, contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the database is unreachable' }),
+        });
+      }
+      if (now === 'network') return route.abort('connectionrefused');
+      return route.continue();
+    });
+    await go(page, 'Users');
+    const alert = page.getByRole('main').getByRole('alert');
+    await alert.waitFor();
+    out.serverAlert = await alert.innerText();
+    await shoot(page, 'failure', 'users');
+    await alert.getByRole('button', { name: 'Retry' }).click();
+    await userCard(page, plan.people.admin.username).waitFor();
+    fail = 'network';
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('active');
+    await alert.waitFor();
+    out.networkAlert = await alert.innerText();
+    await alert.getByRole('button', { name: 'Retry' }).click();
+    await userCard(page, plan.people.admin.username).waitFor();
+    out.alertsLeft = await alert.count();
     out.problems = page.problems;
     out.refused = page.refused;
     await page.context().close();

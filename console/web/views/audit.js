@@ -18,6 +18,7 @@ export async function render(main, ctx, params) {
   const rows = grid.querySelector('tbody');
   const problem = h('div');
   const more = button('Load more', { kind: 'secondary', onClick: () => page(false) });
+  more.hidden = true;
   const count = h('p', { role: 'status' });
   const who = people(ctx);
   let cursor = '';
@@ -70,6 +71,7 @@ export async function render(main, ctx, params) {
     } catch (e) {
       if (mine !== seq) return;
       more.disabled = false;
+      more.hidden = fresh || !cursor;
       const fe = e.fields || {};
       let placed = false;
       for (const f of fields) if (fe[f.name]) placed = f.setError(fe[f.name]) || placed;

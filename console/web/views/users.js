@@ -14,6 +14,7 @@ export async function render(main, ctx, params) {
   const list = h('ul', { class: 'cards', 'aria-label': 'Users' });
   const status = h('p', { class: 'count', role: 'status' });
   const more = button('Load more', { kind: 'secondary', onClick: () => load(false) });
+  more.hidden = true;
   const foot = h('div', { class: 'list-foot' }, status, more);
   const problem = h('div');
   let cursor = '';
@@ -92,6 +93,7 @@ export async function render(main, ctx, params) {
       if (mine !== seq) return;
       status.textContent = '';
       more.disabled = false;
+      more.hidden = fresh || !cursor;
       replace(problem, alertBox(e, () => load(fresh)));
     }
   }
