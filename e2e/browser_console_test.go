@@ -199,6 +199,7 @@ func TestBrowserConsole(t *testing.T) {
 				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
 			"manager": {"target": target.Username},
 			"token":   {"name": "nightly report", "fullName": "Renamed Person"},
+			"tour":    {"role": "analyst", "client": "risk-reports"},
 		},
 	}
 	ts.secret(newPassword)
@@ -261,9 +262,9 @@ func TestBrowserConsole(t *testing.T) {
 
 	t.Run("taken-username", func(t *testing.T) {
 		var r struct {
-			UsernameInvalid, UsernameError, UsernameInvalidAfter, EmailInvalid, EmailError, FocusBack string
-			Focused                                                                                   bool
-			Problems, Refused                                                                         []string
+			UsernameInvalid, UsernameError, UsernameInvalidAfter, EmailInvalid, EmailError, FocusBack, Wrapped string
+			Focused, FirstFocus                                                                                bool
+			Problems, Refused                                                                                  []string
 		}
 		scenario(t, rep, "taken-username", &r)
 		if r.UsernameInvalid != "true" || !strings.Contains(r.UsernameError, "already taken") || !r.Focused {
@@ -271,6 +272,9 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		if r.UsernameInvalidAfter != "" || r.EmailInvalid != "true" || r.EmailError == "" {
 			t.Errorf("invalid email: username aria-invalid %q, email aria-invalid %q, description %q", r.UsernameInvalidAfter, r.EmailInvalid, r.EmailError)
+		}
+		if !r.FirstFocus || r.Wrapped != "Save" {
+			t.Errorf("dialog focus: on the first field at open %v; Shift+Tab twice from it lands on %q, want Save", r.FirstFocus, r.Wrapped)
 		}
 		if r.FocusBack != "Create user" {
 			t.Errorf("after Escape the focus is on %q, want the Create user button", r.FocusBack)
@@ -450,6 +454,9 @@ func TestBrowserConsole(t *testing.T) {
 	t.Run("tour", func(t *testing.T) {
 		var r struct {
 			LoginPage, AfterLogin, AfterReload, AfterSignOut string
+			ClientShownOnce                                  bool
+			ClientCopy                                       int
+			ClientSecret                                     string
 			Nav                                              []string
 			Storage                                          struct{ Local, Session int }
 			Problems, Refused                                []string
@@ -469,6 +476,16 @@ func TestBrowserConsole(t *testing.T) {
 			t.Errorf("after sign-out at %q", r.AfterSignOut)
 		}
 		noProblems(t, r.Problems, r.Refused)
+		ts.secret(r.ClientSecret)
+		role, err := ts.Store.GetRole(ctxT(t), "analyst")
+		if err != nil || role.Parent != "viewer" || strings.Join(role.Permissions, ",") != "tokens:self" ||
+			strings.Join(role.SuggestedGoals, ",") != "Publish the weekly risk report" {
+			t.Errorf("the role created in the console: %+v (%v)", role, err)
+		}
+		c, err := ts.Store.GetClient(ctxT(t), "risk-reports")
+		if err != nil || c.Public || !domain.ClientSecretMatches(c.SecretHash, r.ClientSecret) || !r.ClientShownOnce || r.ClientCopy != 1 {
+			t.Errorf("the client created in the console: %+v (%v); shown once %v, Copy %d", c, err, r.ClientShownOnce, r.ClientCopy)
+		}
 		// The console's sign-out ended the gatehouse session (the other
 		// scenarios' sessions of the admin stay).
 		logouts, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{ActorID: admin.ID, Action: "logout", Limit: 10})

@@ -166,6 +166,7 @@ const scenarios = {
     out.editDepartment = await edit.getByLabel('Department', { exact: true }).inputValue();
     await edit.getByLabel('Department', { exact: true }).fill('Rates');
     await edit.getByRole('button', { name: `Remove goal: ${v.custom}` }).click();
+    await shoot(page, 'create-user', 'edit', { full: false });
     await edit.getByRole('button', { name: 'Save' }).click();
     await edit.waitFor({ state: 'detached' });
     await c.getByText('Rates', { exact: true }).waitFor();
@@ -201,6 +202,12 @@ const scenarios = {
     const dlg = page.getByRole('dialog', { name: 'Create user' });
     const username = dlg.getByRole('textbox', { name: 'Username', exact: true });
     const email = dlg.getByRole('textbox', { name: 'Email', exact: true });
+    // The dialog keeps Tab inside: back from its first field, past Close,
+    // comes round to Save.
+    out.firstFocus = await username.evaluate((el) => el === document.activeElement);
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    out.wrapped = await page.evaluate(() => document.activeElement?.textContent.trim());
     await username.fill(v.taken);
     await email.fill(v.email);
     await dlg.getByLabel('Password', { exact: true }).fill(v.password);
@@ -452,10 +459,41 @@ const scenarios = {
     out.afterLogin = new URL(page.url()).pathname;
     out.nav = await navLinks(page);
     out.storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
+    const v = plan.values.tour;
     for (const name of out.nav) {
       await go(page, name);
       await page.locator('main .loading').first().waitFor({ state: 'detached' }).catch(() => {});
       await page.waitForLoadState('networkidle');
+      if (name === 'Roles') {
+        // A custom role, a child of viewer with a suggested goal.
+        await page.getByRole('button', { name: 'Create role' }).click();
+        const dlg = page.getByRole('dialog', { name: 'Create role' });
+        await dlg.getByLabel('Name', { exact: true }).fill(v.role);
+        await dlg.getByLabel('Description', { exact: true }).fill('Reads the desk reports.');
+        await dlg.getByLabel('Parent', { exact: true }).selectOption('viewer');
+        await dlg.getByRole('checkbox', { name: 'tokens:self' }).check();
+        await dlg.getByLabel('Suggested goals', { exact: true }).fill('Publish the weekly risk report');
+        await dlg.getByRole('button', { name: 'Save' }).click();
+        await dlg.waitFor({ state: 'detached' });
+        await page.getByRole('heading', { level: 2, name: v.role, exact: true }).waitFor();
+      }
+      if (name === 'Clients') {
+        // A confidential client: its secret is shown once.
+        await page.getByRole('button', { name: 'Create client' }).click();
+        const dlg = page.getByRole('dialog', { name: 'Create client' });
+        await dlg.getByLabel('Client ID', { exact: true }).fill(v.client);
+        await dlg.getByLabel('Name', { exact: true }).fill('Risk reports');
+        await dlg.getByLabel('Redirect URIs', { exact: true }).fill('https://reports.example/callback');
+        await dlg.getByRole('button', { name: 'Save' }).click();
+        const shown = page.getByRole('dialog', { name: 'Secret of Risk reports' });
+        await shown.waitFor();
+        out.clientShownOnce = (await shown.innerText()).includes('shown only once');
+        out.clientCopy = await shown.getByRole('button', { name: 'Copy' }).count();
+        out.clientSecret = await shown.getByRole('textbox').inputValue();
+        await shoot(page, 'tour', 'client-secret', { full: false });
+        await shown.getByRole('button', { name: 'Done' }).click();
+        await page.getByRole('cell').filter({ hasText: 'Risk reports' }).first().waitFor();
+      }
       await shoot(page, 'tour', name.toLowerCase().replace(/\s+/g, '-'));
     }
 

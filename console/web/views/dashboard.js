@@ -9,8 +9,8 @@ import { people } from '../people.js';
 
 const statuses = ['active', 'pending', 'locked', 'disabled', 'expired'];
 // A count is read as one page of users: up to this many are counted
-// exactly, beyond it the panel says "200+" rather than page through all.
-const countCap = 200;
+// exactly, beyond it the panel says "100+" rather than page through all.
+const countCap = 100;
 
 export async function render(main, ctx) {
   main.append(pageHeader('Dashboard', 'How gatehouse is used, and what waits for you.'));

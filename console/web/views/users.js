@@ -1,9 +1,9 @@
 // Users: a server-side search over the whole directory (one API call per
 // pause in typing), filters, keyset paging, the users as cards, and the
 // create/edit and delete dialogs.
-import { h, replace, initials, hue, debounce, uid, ago } from '../dom.js';
+import { h, replace, initials, hue, debounce, uid, ago, time } from '../dom.js';
 import { api, get, post, put, del, enc, ApiError } from '../api.js';
-import { button, field, formDialog, choose, notice, pageHeader, statusBadge, badge, alertBox } from '../ui.js';
+import { button, field, formDialog, choose, notice, pageHeader, statusBadge, badge, alertBox, load } from '../ui.js';
 import { goalsEditor } from '../goals.js';
 
 const pageSize = 24;
@@ -203,11 +203,13 @@ async function userDialog(ctx, user, done) {
   if (mayGrant) role.input.addEventListener('change', () => goals.refresh());
   for (const f of [username, email, fullName, department]) f.el.classList.add('half');
   const fields = [username, email, password, fullName, department, ...(mayGrant ? [role] : []), goals];
+  const extra = editing ? [membership(current), sessionsOf(ctx, current)] : [];
 
   formDialog({
     title: editing ? 'Edit user' : 'Create user',
     wide: true,
     fields,
+    extra,
     submitLabel: 'Save',
     save: async () => {
       if (!editing) {
@@ -255,6 +257,33 @@ async function userDialog(ctx, user, done) {
       return true;
     },
   });
+}
+
+// membership says which groups the user is in (changed on Groups).
+function membership(u) {
+  return h('p', { class: 'hint' }, (u.groups || []).length
+    ? `Member of ${u.groups.join(', ')}; their roles apply too. Change groups under Groups.`
+    : 'Not in any group. Add people to groups under Groups.');
+}
+
+// sessionsOf lists the user's sign-in sessions, each with Revoke for
+// those who may end them.
+function sessionsOf(ctx, u) {
+  const box = h('div');
+  const titleId = uid('sessions');
+  const draw = async () => {
+    const page = await get(`/users/${enc(u.id)}/sessions`, { limit: 200 });
+    if (!page.items.length) return h('p', { class: 'hint' }, 'Not signed in anywhere.');
+    return h('ul', { class: 'rows', 'aria-labelledby': titleId }, page.items.map((s) => h('li', {},
+      h('div', { class: 'row-main' }, h('strong', {}, s.ip_address || 'unknown address'),
+        h('span', { class: 'row-sub' }, 'signed in ', time(s.auth_time, ago(s.auth_time)), ' · last seen ', time(s.last_seen_at, ago(s.last_seen_at)))),
+      ctx.can('sessions:revoke') ? button('Revoke', {
+        small: true, kind: 'danger-soft',
+        onClick: async () => { await del(`/sessions/${enc(s.id)}`); notice('The session was revoked.'); load(box, draw); },
+      }) : null)));
+  };
+  load(box, draw);
+  return h('section', { class: 'dialog-section', 'aria-labelledby': titleId }, h('h3', { id: titleId }, 'Sessions'), box);
 }
 
 // explainConflict turns the API's 409 ("the username or email is already
