@@ -65,10 +65,13 @@ type scenarioResult struct {
 // consoleServer starts a server on a database of its own: the console's
 // client is registered at every server start for that server's issuer,
 // and the package's other servers (other ports) would keep adding theirs.
-func consoleServer(t *testing.T) *testServer {
+func consoleServer(t *testing.T, issuerPath string) *testServer {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
-	return startServer(t, func(c *config.Config) { c.DatabaseURL = dbURL })
+	return startServer(t, func(c *config.Config) {
+		c.DatabaseURL = dbURL
+		c.Issuer += issuerPath
+	})
 }
 
 // runConsole runs console.mjs with plan, its screenshots going to dir under
@@ -149,7 +152,7 @@ func person(u testUser) consolePerson {
 // TestBrowserConsole: the console in a real browser, scenario by scenario
 // (see console.mjs for what each does in the browser).
 func TestBrowserConsole(t *testing.T) {
-	ts := consoleServer(t)
+	ts := consoleServer(t, "")
 	ctx := ctxT(t)
 	trader := store.Role{Name: "trader", Description: "Trades on the desk.", Parent: "user",
 		SuggestedGoals: []string{"Reduce settlement risk", "Grow the desk's book"}}
@@ -500,9 +503,10 @@ func TestBrowserConsole(t *testing.T) {
 
 // TestBrowserConsoleRefresh: with access tokens that live two seconds,
 // the console refreshes before it calls the API, rotating the refresh
-// token each time, and what was typed in a dialog is saved.
+// token each time, and what was typed in a dialog is saved. The server's
+// issuer has a path (/auth), under which the console lives too.
 func TestBrowserConsoleRefresh(t *testing.T) {
-	ts := consoleServer(t)
+	ts := consoleServer(t, "/auth")
 	admin := ts.createUser(t, "admin")
 	c, err := ts.Store.GetClient(ctxT(t), domain.ConsoleClientID)
 	if err != nil {
@@ -521,10 +525,14 @@ func TestBrowserConsoleRefresh(t *testing.T) {
 		Values:    map[string]map[string]string{"refresh": {"username": newUser, "password": password, "waitMs": "3000"}},
 	})
 	var r struct {
+		Address           string
 		Grants            []string
 		Problems, Refused []string
 	}
 	scenario(t, rep, "refresh", &r)
+	if r.Address != "/auth/console/users" {
+		t.Errorf("the console ended at %q, want /auth/console/users (under the issuer's path)", r.Address)
+	}
 	refreshes := 0
 	for _, g := range r.Grants {
 		if g == "refresh_token" {

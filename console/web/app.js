@@ -4,7 +4,7 @@
 import { h, icon, replace, clear } from './dom.js';
 import * as auth from './auth.js';
 import { get, features, whenSessionEnds } from './api.js';
-import { button, alertBox, loading, problemText } from './ui.js';
+import { button, alertBox, loading } from './ui.js';
 
 const { base } = auth;
 const root = document.getElementById('app');
@@ -93,7 +93,6 @@ let ctx = null;
 let nav = null;
 let main = null;
 let cleanup = null;
-let badgeTimer = null;
 let sessionBanner = null;
 
 function shell() {
@@ -130,7 +129,7 @@ function shell() {
   if (ctx.can('access-requests:review')) {
     ctx.badge = updateBadge;
     // The badge follows the queue without a reload.
-    badgeTimer = setInterval(() => { if (!document.hidden) updateBadge(); }, 30000);
+    setInterval(() => { if (!document.hidden) updateBadge(); }, 30000);
   }
 }
 

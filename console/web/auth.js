@@ -12,7 +12,7 @@ export const issuer = meta('gatehouse-issuer');
 export const clientId = meta('gatehouse-client-id');
 // The issuer's path: every page and API address lives under it.
 export const base = new URL(issuer).pathname.replace(/\/$/, '');
-export const redirectUri = `${issuer}/console/callback`;
+const redirectUri = `${issuer}/console/callback`;
 const postLogoutUri = `${issuer}/console/`;
 const scope = 'openid profile roles gatehouse:api offline_access';
 
@@ -32,7 +32,7 @@ export class AuthError extends Error {
   }
 }
 
-export async function discover() {
+async function discover() {
   if (discovery) return discovery;
   const resp = await fetch(`${issuer}/.well-known/openid-configuration`, { credentials: 'omit' });
   if (!resp.ok) throw new AuthError('discovery_failed', `The sign-in configuration could not be loaded (HTTP ${resp.status}).`);
@@ -155,14 +155,6 @@ async function tokenRequest(d, form, nonce) {
   tokens = next;
 }
 
-export function signedIn() {
-  return tokens !== null;
-}
-
-export function claims() {
-  return tokens?.claims || {};
-}
-
 // accessToken returns a token that is not about to expire (half a minute
 // left, or half its lifetime if that is shorter), refreshing first if
 // needed; null when signed out.
@@ -205,9 +197,4 @@ export async function signOut() {
   const q = new URLSearchParams({ post_logout_redirect_uri: postLogoutUri, client_id: clientId, state: 'signed-out' });
   if (t?.idToken) q.set('id_token_hint', t.idToken);
   location.assign(`${d.end_session_endpoint}?${q}`);
-}
-
-// forget drops the tokens (after the session was ended elsewhere).
-export function forget() {
-  tokens = null;
 }

@@ -439,6 +439,7 @@ const scenarios = {
     await dlg.waitFor({ state: 'detached' });
     await userCard(page, v.username).waitFor();
     await shoot(page, 'refresh', 'users');
+    out.address = new URL(page.url()).pathname;
     out.grants = grants;
     out.problems = page.problems;
     out.refused = page.refused;
