@@ -82,7 +82,10 @@ async function signIns() {
 // chart draws the counts as bars in inline SVG, with a table-like text
 // alternative for screen readers.
 function chart(counts, start) {
-  const w = 420;
+  // Drawn at about the size it is shown, so the labels stay readable.
+  const narrow = matchMedia('(max-width: 56rem)').matches;
+  const w = narrow ? 320 : 420;
+  const every = narrow ? 3 : 2; // a date label on every n-th day, today's always
   const hgt = 150;
   const pad = { l: 26, r: 6, t: 14, b: 22 };
   const max = Math.max(1, ...counts);
@@ -106,7 +109,7 @@ function chart(counts, start) {
     const top = c ? y(c) : y(0) - 2;
     nodes.push(s('rect', { class: c ? 'bar' : 'bar zero', x: x.toFixed(1), y: top.toFixed(1), width: bw.toFixed(1), height: (y(0) - top).toFixed(1), rx: 2 }));
     if (c) nodes.push(s('text', { class: 'val', x: (x + bw / 2).toFixed(1), y: (top - 3).toFixed(1), 'text-anchor': 'middle', text: String(c) }));
-    if ((counts.length - 1 - i) % 2 === 0) {
+    if ((counts.length - 1 - i) % every === 0) {
       const d = new Date(start);
       d.setDate(d.getDate() + i);
       nodes.push(s('text', { class: 'axis', x: (x + bw / 2).toFixed(1), y: hgt - 6, 'text-anchor': 'middle', text: fmtDay(d) }));
