@@ -62,6 +62,28 @@ func lifetimeFields(l store.Lifetimes) map[string]string {
 	return out
 }
 
+// ConsoleClientID is the client of the admin console (package console
+// registers it at start): a public PKCE client, first-party so that the
+// console signs in without a consent page.
+const ConsoleClientID = "gatehouse-console"
+
+// checkConsoleClient keeps the console's client what the console needs: a
+// confidential one would ask the browser for a secret it cannot keep, and
+// a third-party one would put a consent page before every administrator's
+// sign-in. Every create and update of a client checks it.
+func checkConsoleClient(c store.Client) *ValidationError {
+	if c.ID != ConsoleClientID {
+		return nil
+	}
+	if !c.Public || c.TokenEndpointAuthMethod != AuthNone {
+		return invalid("public", "the console's client %s must stay a public client", ConsoleClientID)
+	}
+	if !c.FirstParty {
+		return invalid("first_party", "the console's client %s must stay first-party", ConsoleClientID)
+	}
+	return nil
+}
+
 // validateClientRoles checks the roles a service account is given exist.
 func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error {
 	if len(c.Roles) == 0 {
@@ -87,6 +109,9 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (st
 	c.Roles = set(c.Roles)
 	if err := ValidateClient(c); err != nil {
 		return store.Client{}, "", err
+	}
+	if v := checkConsoleClient(c); v != nil {
+		return store.Client{}, "", v
 	}
 	var secret string
 	c.SecretHash = nil
@@ -156,6 +181,9 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p Client
 		next := applyClientPatch(cur, p)
 		if err := ValidateClient(next); err != nil {
 			return store.Client{}, err
+		}
+		if v := checkConsoleClient(next); v != nil {
+			return store.Client{}, v
 		}
 		return next, s.validateClientRoles(ctx, next)
 	}, nil)

@@ -116,3 +116,45 @@ func TestRevokeSession(t *testing.T) {
 		t.Fatalf("%d session.revoke entries", n)
 	}
 }
+
+// TestConsoleClientStaysPublicAndFirstParty: the console's own client can
+// be registered only as a public, first-party client, and no update turns
+// it third-party; other clients may be either.
+func TestConsoleClientStaysPublicAndFirstParty(t *testing.T) {
+	console := func() store.Client {
+		c := webClient()
+		c.ID = domain.ConsoleClientID
+		c.Public, c.TokenEndpointAuthMethod, c.FirstParty = true, domain.AuthNone, true
+		return c
+	}
+	e := newEnv(t)
+	confidential := console()
+	confidential.Public, confidential.TokenEndpointAuthMethod = false, domain.AuthClientSecretBasic
+	if _, _, err := e.svc.CreateClient(e.ctx, admin, confidential); !slices.Equal(fieldsOf(t, err), []string{"public"}) {
+		t.Fatalf("confidential console client: %v, want a validation error on public", err)
+	}
+	thirdParty := console()
+	thirdParty.FirstParty = false
+	if _, _, err := e.svc.CreateClient(e.ctx, admin, thirdParty); !slices.Equal(fieldsOf(t, err), []string{"first_party"}) {
+		t.Fatalf("third-party console client: %v, want a validation error on first_party", err)
+	}
+	if _, _, err := e.svc.CreateClient(e.ctx, admin, console()); err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	if _, err := e.svc.UpdateClient(e.ctx, admin, domain.ConsoleClientID, domain.ClientPatch{FirstParty: &off}); !slices.Equal(fieldsOf(t, err), []string{"first_party"}) {
+		t.Fatalf("update to third-party: %v, want a validation error on first_party", err)
+	}
+	got, err := e.svc.GetClient(e.ctx, domain.ConsoleClientID)
+	if err != nil || !got.FirstParty || !got.Public {
+		t.Fatalf("after the refused update: %+v, %v", got, err)
+	}
+	// Any other client may be third-party.
+	other := webClient()
+	if _, _, err := e.svc.CreateClient(e.ctx, admin, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdateClient(e.ctx, admin, other.ID, domain.ClientPatch{FirstParty: &off}); err != nil {
+		t.Fatalf("a third-party web client: %v", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/consent"
+	"github.com/gatehouse/gatehouse/console"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/logbound"
 	"github.com/gatehouse/gatehouse/internal/routes"
@@ -142,6 +143,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	}, admin.Options{Logger: logger})
 
 	s.keys, s.svc, s.prov = km, svc, prov
+	// After the fields are set: the registration's change reaches s.apply.
+	con, err := console.New(ctx, svc, console.Options{Issuer: cfg.Issuer, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("server: console: %w", err)
+	}
 	base, err := basePath(cfg.Issuer)
 	if err != nil {
 		return nil, err
@@ -161,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	prov.Mount(s.base)
 	pages.Mount(s.base)
 	api.Mount(s.base)
+	con.Mount(s.base)
 	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if allowed := routes.Allowed(root, r); allowed != "" {
 			w.Header().Set("Allow", allowed)

@@ -204,3 +204,28 @@ func TestOversizedAPIBodyIsAProblem(t *testing.T) {
 		t.Errorf("status %d %q %+v, want 413 application/problem+json", resp.StatusCode, resp.Header.Get("Content-Type"), p)
 	}
 }
+
+// TestConsoleIsMounted: the console and the account pages are served
+// under the issuer's path, and the start registered the console's client
+// for this issuer.
+func TestConsoleIsMounted(t *testing.T) {
+	st := memory.New()
+	in := start(t, st)
+	for _, p := range []string{"/console/", "/console/users", "/account/"} {
+		resp, err := http.Get(in.url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+			t.Errorf("GET %s: %d, CSP %q", p, resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	c, err := st.GetClient(context.Background(), domain.ConsoleClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Public || !c.FirstParty || len(c.RedirectURIs) != 1 || c.RedirectURIs[0] != in.url+"/console/callback" {
+		t.Errorf("console client: public %v first-party %v redirect URIs %v", c.Public, c.FirstParty, c.RedirectURIs)
+	}
+}

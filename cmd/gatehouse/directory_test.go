@@ -290,6 +290,9 @@ func TestDevDemoClientGetsUserAPIToken(t *testing.T) {
 	authorize := find(`open\s+(\S+/oauth2/auth\?\S+)`)
 	find(`curl -s -u demo:(\S+) -d grant_type=authorization_code`)
 	find(`curl -s -H "Authorization: Bearer ACCESS_TOKEN" (\S+/api/v1/users/me)`)
+	if console := find(`admin console:\s+(\S+)`); console != issuer+"/console/" {
+		t.Errorf("banner names the console at %q, want %s/console/", console, issuer)
+	}
 
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {

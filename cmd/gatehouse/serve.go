@@ -265,6 +265,7 @@ func (a *app) seedDev(ctx context.Context, cfg config.Config, st store.Store, sr
 	fmt.Fprintf(&banner, "  demo client    client_id: demo   client_secret: %s\n", orExisting(demoSecret))
 	fmt.Fprintf(&banner, "                 redirect_uri: %s\n", demo.RedirectURL(issuer))
 	fmt.Fprintf(&banner, "  service client client_id: demo-service   client_secret: %s   (an admin service account)\n\n", orExisting(serviceSecret))
+	fmt.Fprintf(&banner, "  admin console:                 %s/console/\n", issuer)
 	fmt.Fprintf(&banner, "  sign in through the demo app:  %s/demo\n", issuer)
 	fmt.Fprintf(&banner, "  discovery:                     %s/.well-known/openid-configuration\n\n", issuer)
 	writeUserTokenSteps(&banner, issuer, demoSecret)

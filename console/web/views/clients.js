@@ -1,0 +1,97 @@
+// Clients: the OAuth 2.0 clients (relying parties, single-page apps,
+// services). A new confidential client's secret is shown once.
+import { h, uid } from '../dom.js';
+import { get, post, patch, del, enc } from '../api.js';
+import { button, field, checks, formDialog, choose, secretDialog, notice, pageHeader, badge, load, table } from '../ui.js';
+import { clientId as consoleClient } from '../auth.js';
+
+const grants = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer', 'urn:ietf:params:oauth:grant-type:token-exchange'];
+const grantLabel = (g) => g.replace('urn:ietf:params:oauth:grant-type:', '');
+
+export async function render(main) {
+  const body = h('div');
+  main.append(pageHeader('Clients', 'Applications that sign people in with gatehouse, or call APIs as themselves.',
+    button('Create client', { kind: 'primary', iconName: 'plus', onClick: () => clientDialog(null, refresh) })), body);
+  const refresh = () => load(body, async () => {
+    const items = [];
+    let cursor;
+    do {
+      const page = await get('/clients', { limit: 200, cursor });
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    if (!items.length) return h('p', { class: 'empty' }, 'No clients yet.');
+    return table({ caption: 'Clients', columns: ['Client', 'Type', 'Grants', 'Redirect URIs', ''], rows: items.map((c) => row(c, refresh)) });
+  });
+  await refresh();
+}
+
+function row(c, refresh) {
+  const nameId = uid('client');
+  const own = c.client_id === consoleClient;
+  const describe = { 'aria-describedby': nameId };
+  return [
+    [h('strong', { id: nameId }, c.client_name || c.client_id), h('span', { class: 'sub mono' }, c.client_id)],
+    h('ul', { class: 'tags', 'aria-label': 'Type' }, h('li', {}, badge(c.public ? 'public' : 'confidential', c.public ? 'plain' : '')),
+      c.first_party ? h('li', {}, badge('first-party', 'plain')) : null),
+    h('ul', { class: 'tags', 'aria-label': 'Grants' }, c.grant_types.map((g) => h('li', {}, badge(grantLabel(g), 'plain')))),
+    c.redirect_uris.length ? [c.redirect_uris.slice(0, 2).map((u) => h('span', { class: 'sub mono uri' }, u)),
+      c.redirect_uris.length > 2 ? h('span', { class: 'more' }, `+${c.redirect_uris.length - 2} more`) : null] : '—',
+    h('div', { class: 'row-actions' },
+      button('Edit', { small: true, attrs: describe, onClick: () => clientDialog(c, refresh) }),
+      own ? null : button('Delete', {
+        small: true, kind: 'danger-soft', attrs: describe,
+        onClick: () => choose({
+          title: `Delete the client ${c.client_name || c.client_id}?`,
+          message: h('p', {}, 'Its grants and tokens are revoked at once; people signed in through it are signed out of it.'),
+          choices: [
+            { label: 'Delete client', kind: 'danger', run: async () => { await del(`/clients/${enc(c.client_id)}`); notice('The client was deleted.'); refresh(); } },
+            { label: 'Cancel' },
+          ],
+        }),
+      })),
+  ];
+}
+
+function clientDialog(c, refresh) {
+  const lines = (f) => f.value.split('\n').map((x) => x.trim()).filter(Boolean);
+  const id = field({ label: 'Client ID', name: 'client_id', value: c?.client_id, required: true, readonly: Boolean(c), hint: c ? undefined : 'Letters, digits, “.”, “_” or “-”.' });
+  id.conflict = true;
+  const name = field({ label: 'Name', name: 'client_name', value: c?.client_name, hint: 'Shown to people on the consent page.' });
+  const type = field({ label: 'Type', name: 'public', value: c ? String(c.public) : 'false', options: [{ value: 'false', label: 'Confidential (a server that keeps a secret)' }, { value: 'true', label: 'Public (a browser or mobile app, PKCE)' }] });
+  if (c) type.input.disabled = true;
+  const redirects = field({ label: 'Redirect URIs', name: 'redirect_uris', rows: 3, value: (c?.redirect_uris || []).join('\n'), hint: 'One per line.' });
+  const postLogout = field({ label: 'Post-logout redirect URIs', name: 'post_logout_redirect_uris', rows: 2, value: (c?.post_logout_redirect_uris || []).join('\n') });
+  const grantBoxes = checks({ legend: 'Grant types', name: 'grant_types', options: grants.map((g) => ({ value: g, label: grantLabel(g) })), values: c?.grant_types || ['authorization_code', 'refresh_token'] });
+  const scope = field({ label: 'Scopes', name: 'scope', value: c?.scope ?? 'openid profile email offline_access', hint: 'Space-separated.' });
+  const firstParty = field({ label: 'Consent', name: 'first_party', value: String(Boolean(c?.first_party)), options: [{ value: 'false', label: 'Ask people for consent' }, { value: 'true', label: 'First-party: skip the consent page' }] });
+  const format = field({ label: 'Access token format', name: 'access_token_format', value: c?.access_token_format || '', options: [{ value: '', label: 'Server default' }, { value: 'opaque', label: 'Opaque' }, { value: 'jwt', label: 'JWT (RFC 9068)' }] });
+  const accessLife = field({ label: 'Access token lifetime', name: 'lifetimes', value: c?.lifetimes?.access_token || '', hint: 'Such as 15m or 1h; empty for the server default.' });
+  formDialog({
+    title: c ? `Edit client ${c.client_name || c.client_id}` : 'Create client',
+    wide: true,
+    fields: [id, name, type, redirects, postLogout, grantBoxes, scope, firstParty, format, accessLife],
+    save: async () => {
+      const body = {
+        client_name: name.value.trim(), redirect_uris: lines(redirects), post_logout_redirect_uris: lines(postLogout),
+        grant_types: grantBoxes.value, scope: scope.value.trim(), first_party: firstParty.value === 'true',
+        access_token_format: format.value, lifetimes: accessLife.value.trim() ? { access_token: accessLife.value.trim() } : {},
+      };
+      if (c) {
+        await patch(`/clients/${enc(c.client_id)}`, body);
+        notice('The client was saved.');
+        refresh();
+        return true;
+      }
+      const made = await post('/clients', { ...body, client_id: id.value.trim(), public: type.value === 'true' });
+      refresh();
+      if (made.client_secret) {
+        setTimeout(() => secretDialog({ title: `Secret of ${made.client_name || made.client_id}`, label: 'Client secret', secret: made.client_secret }), 0);
+      } else {
+        notice('The client was created.');
+      }
+      return true;
+    },
+  });
+}

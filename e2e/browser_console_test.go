@@ -1,0 +1,561 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// The console's browser tests (e2e/browser/console.mjs): one Chromium runs
+// every scenario in turn, each in a fresh browser context, against one
+// server; the test then checks each scenario's report, the database and
+// the relying party.
+
+// consoleTimeout bounds the whole console.mjs run.
+const consoleTimeout = 3 * time.Minute
+
+type consolePerson struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type consolePlan struct {
+	Issuer    string                   `json:"issuer"`
+	Scenarios []string                 `json:"scenarios"`
+	People    map[string]consolePerson `json:"people"`
+	// Values scenarios need (a relying party's authorization URL, names
+	// to create), by scenario.
+	Values map[string]map[string]string `json:"values"`
+}
+
+type consoleReport struct {
+	OK             bool                       `json:"ok"`
+	Error          string                     `json:"error"`
+	BrowserVersion string                     `json:"browserVersion"`
+	Scenarios      map[string]json.RawMessage `json:"scenarios"`
+	Screenshots    []string                   `json:"screenshots"`
+}
+
+// scenarioResult is what every scenario reports beside its own fields.
+type scenarioResult struct {
+	OK       bool     `json:"ok"`
+	Error    string   `json:"error"`
+	FailedAt string   `json:"failedAt"`
+	Text     string   `json:"text"`
+	Problems []string `json:"problems"`
+	MS       int      `json:"ms"`
+}
+
+// consoleServer starts a server on a database of its own: the console's
+// client is registered at every server start for that server's issuer,
+// and the package's other servers (other ports) would keep adding theirs.
+func consoleServer(t *testing.T, issuerPath string) *testServer {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	return startServer(t, func(c *config.Config) {
+		c.DatabaseURL = dbURL
+		c.Issuer += issuerPath
+	})
+}
+
+// runConsole runs console.mjs with plan, its screenshots going to dir under
+// e2e/browser/screenshots (or GATEHOUSE_E2E_SCREENSHOTS), and returns its
+// report; a scenario
+// that failed fails the test with what the page showed.
+func runConsole(t *testing.T, ts *testServer, dir string, plan consolePlan) consoleReport {
+	t.Helper()
+	node, chromium := requireBrowser(t)
+	plan.Issuer = ts.URL
+	for _, p := range plan.People {
+		ts.secret(p.Password)
+	}
+	raw, err := json.Marshal(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("GATEHOUSE_E2E_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(browserDir(t), "screenshots")
+	}
+	shots = filepath.Join(shots, dir)
+	// Only this run's pictures: a stale failure shot would mislead.
+	if err := os.RemoveAll(shots); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), consoleTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "console.mjs")
+	cmd.Dir = browserDir(t)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "GATEHOUSE_CONSOLE_PLAN="+string(raw), "GATEHOUSE_E2E_SCREENSHOTS="+shots)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var rep consoleReport
+	if err := json.Unmarshal([]byte(lastLine(stdout.String())), &rep); err != nil {
+		t.Fatalf("console.mjs printed no report (exit: %v, timeout: %v): %v\nstdout:\n%s\nstderr:\n%s",
+			runErr, errors.Is(ctx.Err(), context.DeadlineExceeded), err, snippet(stdout.String()), snippet(stderr.String()))
+	}
+	for _, p := range plan.People {
+		if strings.Contains(stdout.String(), p.Password) || strings.Contains(stderr.String(), p.Password) {
+			t.Errorf("console.mjs printed a password")
+		}
+	}
+	if rep.Error != "" {
+		t.Fatalf("console.mjs: %s\nstderr:\n%s", rep.Error, snippet(stderr.String()))
+	}
+	for _, name := range plan.Scenarios {
+		var res scenarioResult
+		if err := json.Unmarshal(rep.Scenarios[name], &res); err != nil {
+			t.Fatalf("scenario %s: no result (%v)", name, err)
+		}
+		t.Logf("scenario %s: ok %v in %d ms", name, res.OK, res.MS)
+		if !res.OK {
+			t.Errorf("scenario %s failed at %s: %s\nproblems: %v\npage text:\n%s", name, res.FailedAt, res.Error, res.Problems, res.Text)
+		}
+	}
+	if runErr != nil && !t.Failed() {
+		t.Fatalf("console.mjs exited with %v\nstderr:\n%s", runErr, snippet(stderr.String()))
+	}
+	t.Logf("console.mjs: Chromium %s, %d screenshots in %s", rep.BrowserVersion, len(rep.Screenshots), shots)
+	return rep
+}
+
+// scenario decodes one scenario's own report fields into v.
+func scenario(t *testing.T, rep consoleReport, name string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(rep.Scenarios[name], v); err != nil {
+		t.Fatalf("scenario %s: %v", name, err)
+	}
+}
+
+func person(u testUser) consolePerson {
+	return consolePerson{Username: u.Username, Password: u.Password}
+}
+
+// TestBrowserConsole: the console in a real browser, scenario by scenario
+// (see console.mjs for what each does in the browser).
+func TestBrowserConsole(t *testing.T) {
+	ts := consoleServer(t, "")
+	ctx := ctxT(t)
+	trader := store.Role{Name: "trader", Description: "Trades on the desk.", Parent: "user",
+		SuggestedGoals: []string{"Reduce settlement risk", "Grow the desk's book"}}
+	if err := ts.Store.CreateRole(ctx, trader); err != nil {
+		t.Fatal(err)
+	}
+	admin := ts.createUser(t, "admin")
+	manager := ts.createUser(t, "manager")
+	viewer := ts.createUser(t, "viewer")
+	user := ts.createUser(t, "user")
+	target := ts.createUser(t, "user")
+	busy := ts.createUserWith(t, func(u *store.User) {
+		u.Goals = []string{"One", "Two", "Three", "Four", "Five"}
+	}, "user")
+	pending := ts.createUserWith(t, func(u *store.User) { u.Status = store.StatusPending })
+	desk := store.Group{ID: uuid.NewString(), Name: "Rates desk", Description: "Traders of the rates desk.", Roles: []string{"trader"}}
+	if err := ts.Store.CreateGroup(ctx, desk); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.AddGroupMember(ctx, desk.ID, busy.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The relying party the pending person signs in to, twice.
+	cb := newRPCallback(t)
+	client := ts.createConfidentialClient(t, func(c *store.Client) {
+		c.Name = "Desk reports"
+		c.RedirectURIs = []string{cb.redirectURI()}
+	})
+	rp := ts.newRP(t, client, oidc.ScopeOpenID, "profile", "roles")
+	first, second := rp.newAuthRequest(t, false), rp.newAuthRequest(t, false)
+
+	newUser := "nadia-" + randomHex(t, 4)
+	newPassword := "pw-" + randomHex(t, 12)
+	plan := consolePlan{
+		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "viewer", "token", "failure", "tour"},
+		People: map[string]consolePerson{
+			"admin": person(admin), "manager": person(manager), "viewer": person(viewer),
+			"user": person(user), "pending": person(pending),
+		},
+		Values: map[string]map[string]string{
+			"create-user": {"username": newUser, "password": newPassword, "role": "trader",
+				"suggested": "Reduce settlement risk", "custom": "Automate the month-end report", "busy": busy.Username},
+			"taken-username": {"taken": target.Username, "email": "fresh-" + randomHex(t, 4) + "@example.com",
+				"password": "pw-" + randomHex(t, 12), "free": "free-" + randomHex(t, 4)},
+			"access-request": {"first": first.URL, "second": second.URL, "redirect": cb.redirectURI(),
+				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
+			"manager": {"target": target.Username},
+			"token":   {"name": "nightly report", "fullName": "Renamed Person"},
+			"tour":    {"role": "analyst", "client": "risk-reports"},
+		},
+	}
+	ts.secret(newPassword)
+	rep := runConsole(t, ts, "console", plan)
+
+	t.Run("create-user", func(t *testing.T) {
+		var r struct {
+			Card, EditDepartment              string
+			CardRoles, CardGoals, CardButtons []string
+			EditedGoals                       []string
+			Searches, BusyGoals               []string
+			Listed                            int
+			Address                           string
+			Problems, Refused                 []string
+		}
+		scenario(t, rep, "create-user", &r)
+		if !strings.Contains(r.Card, newUser) || !strings.Contains(r.Card, "active") {
+			t.Errorf("card of the new user:\n%s\nwant its username and the status word active", r.Card)
+		}
+		if strings.Join(r.CardRoles, ",") != "trader" {
+			t.Errorf("card roles %q, want trader", r.CardRoles)
+		}
+		if strings.Join(r.CardGoals, "|") != "Reduce settlement risk|Automate the month-end report" {
+			t.Errorf("card goals %q", r.CardGoals)
+		}
+		for _, want := range []string{"Edit", "Lock", "Delete"} {
+			if !contains(r.CardButtons, want) {
+				t.Errorf("an admin's card buttons %q lack %s", r.CardButtons, want)
+			}
+		}
+		u, err := ts.Store.GetUserByUsername(ctxT(t), newUser)
+		if err != nil {
+			t.Fatalf("the created user is not in the database: %v", err)
+		}
+		// Created with two goals, then edited: the department changed and
+		// the custom goal removed.
+		if u.FullName != "Nadia Trader" || u.Department != "Rates" || u.Status != store.StatusActive ||
+			strings.Join(u.Roles, ",") != "trader" || strings.Join(u.Goals, "|") != "Reduce settlement risk" {
+			t.Errorf("stored user: %+v", u)
+		}
+		if r.EditDepartment != "Markets" || strings.Join(r.EditedGoals, "|") != "Reduce settlement risk" {
+			t.Errorf("edit dialog showed department %q; goals after the edit %q", r.EditDepartment, r.EditedGoals)
+		}
+		created, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{TargetID: u.ID, Action: "user.create", Limit: 5})
+		if err != nil || len(created) != 1 || !strings.Contains(string(created[0].Changes), "Automate the month-end report") {
+			t.Errorf("user.create audit entry %+v (%v): want the custom goal in it", created, err)
+		}
+		// Four goals shown at most three, with the count of the rest.
+		if strings.Join(r.BusyGoals, "|") != "One|Two|Three|+2 more" {
+			t.Errorf("goals of a user with five: %q, want the first three and +2 more", r.BusyGoals)
+		}
+		if len(r.Searches) != 1 || r.Searches[0] != busy.Username || r.Listed != 1 {
+			t.Errorf("typing %q made the searches %q (want one, debounced) and listed %d users", busy.Username, r.Searches, r.Listed)
+		}
+		if r.Address != "?q="+busy.Username {
+			t.Errorf("address after the search %q: the filters should be in it", r.Address)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("taken-username", func(t *testing.T) {
+		var r struct {
+			UsernameInvalid, UsernameError, UsernameInvalidAfter, EmailInvalid, EmailError, FocusBack, Wrapped string
+			Focused, FirstFocus                                                                                bool
+			Problems, Refused                                                                                  []string
+		}
+		scenario(t, rep, "taken-username", &r)
+		if r.UsernameInvalid != "true" || !strings.Contains(r.UsernameError, "already taken") || !r.Focused {
+			t.Errorf("taken username: aria-invalid %q, description %q, focused %v", r.UsernameInvalid, r.UsernameError, r.Focused)
+		}
+		if r.UsernameInvalidAfter != "" || r.EmailInvalid != "true" || r.EmailError == "" {
+			t.Errorf("invalid email: username aria-invalid %q, email aria-invalid %q, description %q", r.UsernameInvalidAfter, r.EmailInvalid, r.EmailError)
+		}
+		if !r.FirstFocus || r.Wrapped != "Save" {
+			t.Errorf("dialog focus: on the first field at open %v; Shift+Tab twice from it lands on %q, want Save", r.FirstFocus, r.Wrapped)
+		}
+		if r.FocusBack != "Create user" {
+			t.Errorf("after Escape the focus is on %q, want the Create user button", r.FocusBack)
+		}
+		if _, err := ts.Store.GetUserByEmail(ctxT(t), plan.Values["taken-username"]["email"]); err == nil {
+			t.Error("a refused user was stored")
+		}
+		want := []string{"409 POST /api/v1/users", "422 POST /api/v1/users"}
+		if strings.Join(r.Refused, ",") != strings.Join(want, ",") {
+			t.Errorf("refused API calls %q, want %q", r.Refused, want)
+		}
+		noProblems(t, r.Problems, nil)
+	})
+
+	t.Run("access-request", func(t *testing.T) {
+		var r struct {
+			BadgeBefore                                bool
+			Badge, BadgeDescription, Item, ApproveRole string
+			Decided                                    string
+			Problems, Refused                          []string
+		}
+		scenario(t, rep, "access-request", &r)
+		if r.BadgeBefore || r.Badge != "1" || r.BadgeDescription != "1 pending" {
+			t.Errorf("badge: shown before %v, then %q described %q", r.BadgeBefore, r.Badge, r.BadgeDescription)
+		}
+		for _, want := range []string{pending.Username, "user", "I reconcile the desk's trades."} {
+			if !strings.Contains(r.Item, want) {
+				t.Errorf("queue item lacks %q:\n%s", want, r.Item)
+			}
+		}
+		if r.ApproveRole != "user" {
+			t.Errorf("the approve dialog offered %q, want the requested role", r.ApproveRole)
+		}
+		for _, want := range []string{pending.Username, "approved", admin.Username, "Welcome to the desk"} {
+			if !strings.Contains(r.Decided, want) {
+				t.Errorf("decided row lacks %q:\n%s", want, r.Decided)
+			}
+		}
+		reqs, err := ts.Store.ListAccessRequests(ctxT(t), store.AccessRequestFilter{UserID: pending.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reqs) != 1 || reqs[0].Status != store.RequestApproved || reqs[0].GrantedRole != "user" || reqs[0].DecidedBy != "user:"+admin.ID {
+			t.Fatalf("stored requests: %+v", reqs)
+		}
+		// The next sign-in at the relying party gets a code, and the ID
+		// token carries the granted role.
+		var code string
+		for _, q := range cb.received() {
+			if q.Get("state") == second.State {
+				code = q.Get("code")
+			}
+			if q.Get("state") == first.State {
+				t.Errorf("the relying party got an answer to the first request while the person was pending: %v", q)
+			}
+		}
+		if code == "" {
+			t.Fatalf("no code for the second sign-in; callbacks: %v", cb.received())
+		}
+		ts.secret(code)
+		tok := rp.exchange(t, code, second)
+		idt := rp.verifyIDToken(t, tok, second.Nonce)
+		var claims struct {
+			Roles []string `json:"roles"`
+		}
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		if idt.Subject != pending.ID || !contains(claims.Roles, "user") {
+			t.Errorf("ID token sub %q roles %q, want %s with the role user", idt.Subject, claims.Roles, pending.ID)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("manager", func(t *testing.T) {
+		var r struct {
+			Nav, CardButtons, DeleteButtons   []string
+			CreateUser, CreateRole, RoleEdits int
+			Problems, Refused                 []string
+		}
+		scenario(t, rep, "manager", &r)
+		wantNav := []string{"Dashboard", "Users", "Access requests", "Roles", "Groups", "API tokens", "Audit log", "Account"}
+		if strings.Join(r.Nav, ",") != strings.Join(wantNav, ",") {
+			t.Errorf("manager navigation %q, want %q", r.Nav, wantNav)
+		}
+		if r.CreateUser != 0 || contains(r.CardButtons, "Edit") || !contains(r.CardButtons, "Delete") || !contains(r.CardButtons, "Lock") {
+			t.Errorf("manager: Create user shown %d times, card buttons %q", r.CreateUser, r.CardButtons)
+		}
+		if strings.Join(r.DeleteButtons, ",") != "Close,Disable,Cancel" {
+			t.Errorf("manager's delete dialog buttons %q, want Disable and Cancel (no Delete permanently)", r.DeleteButtons)
+		}
+		if r.CreateRole != 0 || r.RoleEdits != 0 {
+			t.Errorf("manager sees Create role %d and Edit %d times on Roles", r.CreateRole, r.RoleEdits)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("viewer", func(t *testing.T) {
+		var r struct {
+			Address           string
+			Nav, Sections     []string
+			Problems, Refused []string
+		}
+		scenario(t, rep, "viewer", &r)
+		if r.Address != "/account/" || strings.Join(r.Nav, ",") != "Account" {
+			t.Errorf("viewer: at %q with navigation %q, want only Account", r.Address, r.Nav)
+		}
+		for _, want := range []string{"Profile", "Password", "Sessions", "API tokens"} {
+			if !contains(r.Sections, want) {
+				t.Errorf("viewer's account sections %q lack %s", r.Sections, want)
+			}
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("token", func(t *testing.T) {
+		var r struct {
+			Nav, Sections     []string
+			SessionRevokes    int
+			ShownOnce         bool
+			Copy              int
+			Token             string
+			Before, After     int
+			Problems, Refused []string
+		}
+		scenario(t, rep, "token", &r)
+		ts.secret(r.Token)
+		if strings.Join(r.Nav, ",") != "Account" {
+			t.Errorf("a user's navigation %q, want only Account", r.Nav)
+		}
+		for _, want := range []string{"Profile", "Password", "Sessions", "API tokens", "Request another role"} {
+			if !contains(r.Sections, want) {
+				t.Errorf("account sections %q lack %s", r.Sections, want)
+			}
+		}
+		if r.SessionRevokes < 1 || !r.ShownOnce || r.Copy != 1 || !strings.HasPrefix(r.Token, "gh_") {
+			t.Errorf("sessions with Revoke %d, shown-once text %v, Copy %d, token %.6q", r.SessionRevokes, r.ShownOnce, r.Copy, r.Token)
+		}
+		if r.Before != http.StatusOK || r.After != http.StatusUnauthorized {
+			t.Errorf("the token answered %d before and %d after its revocation, want 200 then 401", r.Before, r.After)
+		}
+		if got := apiCall(t, ts, http.MethodGet, "/api/v1/users/me", r.Token, nil); got.Status != http.StatusUnauthorized {
+			t.Errorf("the revoked token answers %d, want 401", got.Status)
+		}
+		u, err := ts.Store.GetUser(ctxT(t), user.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.FullName != "Renamed Person" {
+			t.Errorf("full name %q after the profile save", u.FullName)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("failure", func(t *testing.T) {
+		var r struct {
+			ServerAlert, NetworkAlert string
+			AlertsLeft                int
+			Problems, Refused         []string
+		}
+		scenario(t, rep, "failure", &r)
+		if !strings.Contains(r.ServerAlert, "had a problem") || !strings.Contains(r.ServerAlert, "Retry") {
+			t.Errorf("a 503 shows %q, want the failure and a Retry", r.ServerAlert)
+		}
+		if !strings.Contains(r.NetworkAlert, "could not be reached") || !strings.Contains(r.NetworkAlert, "Retry") {
+			t.Errorf("a network failure shows %q, want it and a Retry", r.NetworkAlert)
+		}
+		if r.AlertsLeft != 0 {
+			t.Errorf("%d alerts left after the retries succeeded", r.AlertsLeft)
+		}
+		if strings.Join(r.Refused, ",") != "503 GET /api/v1/users" {
+			t.Errorf("refused API calls %q, want the one 503", r.Refused)
+		}
+		noProblems(t, r.Problems, nil)
+	})
+
+	t.Run("tour", func(t *testing.T) {
+		var r struct {
+			LoginPage, AfterLogin, AfterReload, AfterSignOut string
+			ClientShownOnce                                  bool
+			ClientCopy                                       int
+			ClientSecret                                     string
+			Nav                                              []string
+			Storage                                          struct{ Local, Session int }
+			Problems, Refused                                []string
+		}
+		scenario(t, rep, "tour", &r)
+		if r.LoginPage != "/login" || r.AfterLogin != "/console/" || r.AfterReload != "/console/users" {
+			t.Errorf("login page %q, after login %q, after reload %q", r.LoginPage, r.AfterLogin, r.AfterReload)
+		}
+		wantNav := []string{"Dashboard", "Users", "Access requests", "Roles", "Groups", "Clients", "API tokens", "Audit log", "Account"}
+		if strings.Join(r.Nav, ",") != strings.Join(wantNav, ",") {
+			t.Errorf("navigation %q, want %q", r.Nav, wantNav)
+		}
+		if r.Storage.Local != 0 || r.Storage.Session != 0 {
+			t.Errorf("web storage holds %d local and %d session items; tokens must stay in memory", r.Storage.Local, r.Storage.Session)
+		}
+		if r.AfterSignOut != "/console/" {
+			t.Errorf("after sign-out at %q", r.AfterSignOut)
+		}
+		noProblems(t, r.Problems, r.Refused)
+		ts.secret(r.ClientSecret)
+		role, err := ts.Store.GetRole(ctxT(t), "analyst")
+		if err != nil || role.Parent != "viewer" || strings.Join(role.Permissions, ",") != "tokens:self" ||
+			strings.Join(role.SuggestedGoals, ",") != "Publish the weekly risk report" {
+			t.Errorf("the role created in the console: %+v (%v)", role, err)
+		}
+		c, err := ts.Store.GetClient(ctxT(t), "risk-reports")
+		if err != nil || c.Public || !domain.ClientSecretMatches(c.SecretHash, r.ClientSecret) || !r.ClientShownOnce || r.ClientCopy != 1 {
+			t.Errorf("the client created in the console: %+v (%v); shown once %v, Copy %d", c, err, r.ClientShownOnce, r.ClientCopy)
+		}
+		// The console's sign-out ended the gatehouse session (the other
+		// scenarios' sessions of the admin stay).
+		logouts, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{ActorID: admin.ID, Action: "logout", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(logouts) != 1 {
+			t.Errorf("%d logout audit entries of the admin, want 1 (the tour's sign-out)", len(logouts))
+		}
+	})
+}
+
+// TestBrowserConsoleRefresh: with access tokens that live two seconds,
+// the console refreshes before it calls the API, rotating the refresh
+// token each time, and what was typed in a dialog is saved. The server's
+// issuer has a path (/auth), under which the console lives too.
+func TestBrowserConsoleRefresh(t *testing.T) {
+	ts := consoleServer(t, "/auth")
+	admin := ts.createUser(t, "admin")
+	c, err := ts.Store.GetClient(ctxT(t), domain.ConsoleClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Lifetimes.AccessToken = 2 * time.Second
+	if err := ts.Store.UpdateClient(ctxT(t), c); err != nil {
+		t.Fatal(err)
+	}
+	newUser := "late-" + randomHex(t, 4)
+	password := "pw-" + randomHex(t, 12)
+	ts.secret(password)
+	rep := runConsole(t, ts, "console-refresh", consolePlan{
+		Scenarios: []string{"refresh"},
+		People:    map[string]consolePerson{"admin": person(admin)},
+		Values:    map[string]map[string]string{"refresh": {"username": newUser, "password": password, "waitMs": "3000"}},
+	})
+	var r struct {
+		Address           string
+		Grants            []string
+		Problems, Refused []string
+	}
+	scenario(t, rep, "refresh", &r)
+	if r.Address != "/auth/console/users" {
+		t.Errorf("the console ended at %q, want /auth/console/users (under the issuer's path)", r.Address)
+	}
+	refreshes := 0
+	for _, g := range r.Grants {
+		if g == "refresh_token" {
+			refreshes++
+		}
+	}
+	if len(r.Grants) == 0 || r.Grants[0] != "authorization_code" || refreshes == 0 {
+		t.Errorf("token requests %q, want the code redeemed, then refreshes", r.Grants)
+	}
+	if _, err := ts.Store.GetUserByUsername(ctxT(t), newUser); err != nil {
+		t.Errorf("the user typed before the token expired was not saved: %v", err)
+	}
+	noProblems(t, r.Problems, r.Refused)
+}
+
+// noProblems fails on script errors and failed loads a scenario's pages
+// logged, and on API calls the console made that were refused.
+func noProblems(t *testing.T, problems, refused []string) {
+	t.Helper()
+	if len(problems) != 0 {
+		t.Errorf("the pages logged problems: %v", problems)
+	}
+	if len(refused) != 0 {
+		t.Errorf("the console made API calls that were refused: %v", refused)
+	}
+}
