@@ -285,3 +285,25 @@ func benchSerialAndParallel(b *testing.B, waits bool, worker func(ctx context.Co
 		cpu.report(b)
 	})
 }
+
+// BenchmarkClientCredentialsToken is the client_credentials token request
+// alone, serial on store/memory: the provider's own CPU per token with
+// nothing else in the profile (go test -bench ClientCredentialsToken
+// -cpuprofile cpu.out). It shows what the token endpoint spends outside
+// the grant's own work, such as fosite's handlers of other grants.
+func BenchmarkClientCredentialsToken(b *testing.B) {
+	e := newBenchEnv(b, memory.New(), benchOptions{alg: keys.RS256})
+	do, err := e.endpointCase(b, "token/client_credentials-opaque").worker(context.Background())
+	if err != nil {
+		b.Fatalf("prepare: %v", err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU()
+	for i := 0; i < b.N; i++ {
+		if err := do(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+}

@@ -96,10 +96,12 @@ func presentsClient(r *http.Request) bool {
 	return r.PostForm.Get("client_id") != "" || r.PostForm.Get("client_assertion") != ""
 }
 
-// exchange runs fosite's token request and response.
+// exchange runs fosite's token request and response, with the handlers of
+// the request's grant type only (call after ParseForm).
 func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
 	sess := NewSession()
-	ar, err := p.oauth.NewAccessRequest(ctx, r, sess)
+	oauth := p.tokenOAuth(r.PostForm.Get("grant_type"))
+	ar, err := oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		return ar, nil, err
 	}
@@ -119,7 +121,7 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 		// The rfc7523 handler set the subject to the assertion's.
 		sess.ClientID = ar.GetClient().GetID()
 	}
-	resp, err := p.oauth.NewAccessResponse(ctx, ar)
+	resp, err := oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
 		return ar, nil, err
 	}
