@@ -123,6 +123,13 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 	if form.Get("code_challenge") != "" && form.Get("code_challenge_method") != "S256" {
 		return fosite.ErrInvalidRequest.WithHint("The code_challenge_method must be S256.")
 	}
+	// OpenID Connect Core 3.1.2.1: max_age is a number of seconds. One we
+	// cannot read would otherwise mean no limit at all.
+	if raw := form.Get("max_age"); raw != "" {
+		if n, err := strconv.ParseInt(raw, 10, 64); err != nil || n < 0 {
+			return fosite.ErrInvalidRequest.WithHint("The max_age parameter must be a non-negative number of seconds.")
+		}
+	}
 	return nil
 }
 

@@ -463,6 +463,11 @@ func TestAuthorizeErrors(t *testing.T) {
 		{"implicit flow", with("response_type", "token", "code_challenge", strings.Repeat("p", 43), "code_challenge_method", "S256"), "unsupported_response_type"},
 		// Without openid fosite ignores request objects; we refuse them.
 		{"request object", with("scope", "profile", "request", "eyJhbGciOiJub25lIn0.e30.", "code_challenge", strings.Repeat("p", 43), "code_challenge_method", "S256"), "request_not_supported"},
+		// A max_age that is not a number of seconds must not be read as
+		// "no limit" (found by the fuzz target): the session is there, and
+		// a code would be issued however old the sign-in.
+		{"max_age not a number", with("max_age", "abc", "prompt", "none", "code_challenge", strings.Repeat("p", 43), "code_challenge_method", "S256"), "invalid_request"},
+		{"negative max_age", with("max_age", "-5", "code_challenge", strings.Repeat("p", 43), "code_challenge_method", "S256"), "invalid_request"},
 	}
 	for _, tc := range redirectCases {
 		t.Run(tc.name, func(t *testing.T) {
