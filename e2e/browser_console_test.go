@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +45,31 @@ type consolePlan struct {
 	// Values scenarios need (a relying party's authorization URL, names
 	// to create), by scenario.
 	Values map[string]map[string]string `json:"values"`
+	// Hooks is the base URL of consoleHooks: a scenario POSTs to
+	// <hooks>/<name> to have the test act (through the API) at that point.
+	Hooks string `json:"hooks,omitempty"`
+}
+
+// consoleHooks serves the plan's hooks: POST /<name> runs hooks[name] in
+// the test process while the scenario waits, answering 204, or 500 with
+// the error (which also fails the test).
+func consoleHooks(t *testing.T, hooks map[string]func(context.Context) error) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		run, ok := hooks[strings.TrimPrefix(r.URL.Path, "/")]
+		if !ok || r.Method != http.MethodPost {
+			http.NotFound(w, r)
+			return
+		}
+		if err := run(r.Context()); err != nil {
+			t.Errorf("hook %s: %v", r.URL.Path, err)
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 type consoleReport struct {
@@ -185,9 +213,67 @@ func TestBrowserConsole(t *testing.T) {
 	rp := ts.newRP(t, client, oidc.ScopeOpenID, "profile", "roles")
 	first, second := rp.newAuthRequest(t, false), rp.newAuthRequest(t, false)
 
+	// More users than one page of the API holds, so that the dashboard's
+	// counts can only be right if they come from /stats.
+	bulkHash, err := ts.passwords.Hash("pw-" + randomHex(t, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 110 {
+		name := fmt.Sprintf("zz-bulk-%03d", i)
+		st := store.StatusActive
+		if i%10 == 0 {
+			st = store.StatusDisabled
+		}
+		if err := ts.Store.CreateUser(ctx, store.User{ID: uuid.NewString(), Username: name, Email: name + "@example.com",
+			PasswordHash: bulkHash, Status: st, Roles: []string{"user"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A third-party app the user allowed (the consent is remembered) and
+	// holds a refresh token of; the token scenario revokes it.
+	expenses := ts.createConfidentialClient(t, func(c *store.Client) { c.Name = "Expense tracker" })
+	expensesRP := ts.newRP(t, expenses)
+	expensesTok, _, _ := expensesRP.signIn(t, user)
+	if expensesTok.RefreshToken == "" || !ts.isActive(t, expensesTok.RefreshToken, authOf(expenses)) {
+		t.Fatal("the app's refresh token is not active after the sign-in")
+	}
+	if _, err := ts.Store.GetConsent(ctx, user.ID, expenses.ID, time.Now()); err != nil {
+		t.Fatalf("the consent to %s was not remembered: %v", expenses.ID, err)
+	}
+
 	newUser := "nadia-" + randomHex(t, 4)
 	newPassword := "pw-" + randomHex(t, 12)
+	// A second administrator changes the user the first one is editing,
+	// between the Edit dialog's opening and its Save.
+	otherAdmin := apiTokenFor(t, ts, ts.createUser(t, "admin"))
+	ts.secret(otherAdmin)
+	hooks := consoleHooks(t, map[string]func(context.Context) error{
+		"other-admin-edits": func(ctx context.Context) error {
+			u, err := ts.Store.GetUserByUsername(ctx, newUser)
+			if err != nil {
+				return err
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPatch, ts.endpoint("/api/v1/users/"+u.ID), strings.NewReader(`{"department":"Risk"}`))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+otherAdmin)
+			req.Header.Set("Content-Type", "application/merge-patch+json")
+			resp, err := httpClient().Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("PATCH by the other admin: status %d", resp.StatusCode)
+			}
+			return nil
+		},
+	})
 	plan := consolePlan{
+		Hooks:     hooks,
 		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "viewer", "token", "failure", "tour"},
 		People: map[string]consolePerson{
 			"admin": person(admin), "manager": person(manager), "viewer": person(viewer),
@@ -201,8 +287,9 @@ func TestBrowserConsole(t *testing.T) {
 			"access-request": {"first": first.URL, "second": second.URL, "redirect": cb.redirectURI(),
 				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
 			"manager": {"target": target.Username},
-			"token":   {"name": "nightly report", "fullName": "Renamed Person"},
-			"tour":    {"role": "analyst", "client": "risk-reports"},
+			"token": {"name": "nightly report", "fullName": "Renamed Person", "app": expenses.Name,
+				"again": expensesRP.newAuthRequest(t, false).URL},
+			"tour": {"role": "analyst", "client": "risk-reports"},
 		},
 	}
 	ts.secret(newPassword)
@@ -210,7 +297,7 @@ func TestBrowserConsole(t *testing.T) {
 
 	t.Run("create-user", func(t *testing.T) {
 		var r struct {
-			Card, EditDepartment              string
+			Card, EditDepartment, Conflict    string
 			CardRoles, CardGoals, CardButtons []string
 			EditedGoals                       []string
 			Searches, BusyGoals               []string
@@ -238,8 +325,9 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("the created user is not in the database: %v", err)
 		}
 		// Created with two goals, then edited: the department changed and
-		// the custom goal removed.
-		if u.FullName != "Nadia Trader" || u.Department != "Rates" || u.Status != store.StatusActive ||
+		// the custom goal removed; then the other admin's department
+		// (Risk) stood against the console's later save with the old ETag.
+		if u.FullName != "Nadia Trader" || u.Department != "Risk" || u.Status != store.StatusActive ||
 			strings.Join(u.Roles, ",") != "trader" || strings.Join(u.Goals, "|") != "Reduce settlement risk" {
 			t.Errorf("stored user: %+v", u)
 		}
@@ -254,13 +342,19 @@ func TestBrowserConsole(t *testing.T) {
 		if strings.Join(r.BusyGoals, "|") != "One|Two|Three|+2 more" {
 			t.Errorf("goals of a user with five: %q, want the first three and +2 more", r.BusyGoals)
 		}
+		if !strings.Contains(r.Conflict, "Someone else changed this") {
+			t.Errorf("saving over the other admin's change showed %q, want the conflict message", r.Conflict)
+		}
 		if len(r.Searches) != 1 || r.Searches[0] != busy.Username || r.Listed != 1 {
 			t.Errorf("typing %q made the searches %q (want one, debounced) and listed %d users", busy.Username, r.Searches, r.Listed)
 		}
 		if r.Address != "?q="+busy.Username {
 			t.Errorf("address after the search %q: the filters should be in it", r.Address)
 		}
-		noProblems(t, r.Problems, r.Refused)
+		if want := "412 PATCH /api/v1/users/" + u.ID; strings.Join(r.Refused, ",") != want {
+			t.Errorf("refused API calls %q, want only the stale save: %s", r.Refused, want)
+		}
+		noProblems(t, r.Problems, nil)
 	})
 
 	t.Run("taken-username", func(t *testing.T) {
@@ -401,6 +495,10 @@ func TestBrowserConsole(t *testing.T) {
 			Copy              int
 			Token             string
 			Before, After     int
+			Apps              []string
+			AppsAfter         string
+			AskedAgain        bool
+			SignedOut         string
 			Problems, Refused []string
 		}
 		scenario(t, rep, "token", &r)
@@ -428,6 +526,31 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		if u.FullName != "Renamed Person" {
 			t.Errorf("full name %q after the profile save", u.FullName)
+		}
+		// Allowed apps: the app was listed, its Revoke forgot the consent
+		// and ended its tokens, and its next authorization asked again.
+		if len(r.Apps) != 1 || !strings.Contains(r.Apps[0], expenses.Name) || !strings.Contains(r.Apps[0], "offline_access") {
+			t.Errorf("allowed apps %q, want %s with its scopes", r.Apps, expenses.Name)
+		}
+		if !strings.Contains(r.AppsAfter, "You have not allowed any app") || !r.AskedAgain {
+			t.Errorf("after Revoke the section shows %q; the app asked for consent again: %v", r.AppsAfter, r.AskedAgain)
+		}
+		if _, err := ts.Store.GetConsent(ctxT(t), user.ID, expenses.ID, time.Time{}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the revoked consent is still stored (%v)", err)
+		}
+		if ts.isActive(t, expensesTok.RefreshToken, authOf(expenses)) {
+			t.Error("the app's refresh token is still active after Revoke")
+		}
+		// Sign out everywhere: one revoke-all, no session left, and the
+		// console went through end_session.
+		if r.SignedOut != "/console/" {
+			t.Errorf("after Sign out everywhere at %q, want the signed-out page /console/", r.SignedOut)
+		}
+		if live, err := ts.Store.ListLoginSessions(ctxT(t), user.ID, time.Now()); err != nil || len(live) != 0 {
+			t.Errorf("%d sessions left after Sign out everywhere (%v)", len(live), err)
+		}
+		if all, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{TargetID: user.ID, Action: "session.revoke_all", Limit: 5}); err != nil || len(all) != 1 {
+			t.Errorf("%d session.revoke_all audit entries (%v), want 1", len(all), err)
 		}
 		noProblems(t, r.Problems, r.Refused)
 	})
@@ -462,9 +585,46 @@ func TestBrowserConsole(t *testing.T) {
 			ClientSecret                                     string
 			Nav                                              []string
 			Storage                                          struct{ Local, Session int }
+			StatusCounts                                     map[string]string
+			SignIns                                          string
+			DashboardCalls                                   []string
 			Problems, Refused                                []string
 		}
 		scenario(t, rep, "tour", &r)
+		// The dashboard's figures are the database's (more than a page of
+		// users), read from /stats alone.
+		byStatus, err := ts.Store.CountUsersByStatus(ctxT(t), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if byStatus[store.StatusActive] <= 100 {
+			t.Fatalf("only %d active users: the test means more than a page", byStatus[store.StatusActive])
+		}
+		for _, st := range []store.UserStatus{store.StatusActive, store.StatusPending, store.StatusLocked, store.StatusDisabled, store.StatusExpired} {
+			if got := r.StatusCounts[string(st)]; got != strconv.Itoa(byStatus[st]) {
+				t.Errorf("dashboard shows %q %s users, the database counts %d", got, st, byStatus[st])
+			}
+		}
+		today := time.Now().UTC().Truncate(24 * time.Hour)
+		days, err := ts.Store.CountAuditByDay(ctxT(t), "login.success", today.AddDate(0, 0, -(domain.SignInDays-1)), today.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		signIns := 0
+		for _, d := range days {
+			signIns += d.Count
+		}
+		if want := fmt.Sprintf("%d sign-ins in 14 days", signIns); !strings.HasPrefix(r.SignIns, want) {
+			t.Errorf("dashboard says %q, want %q", r.SignIns, want)
+		}
+		if !contains(r.DashboardCalls, "GET /api/v1/stats") {
+			t.Errorf("the dashboard's API calls %q lack GET /api/v1/stats", r.DashboardCalls)
+		}
+		for _, c := range r.DashboardCalls {
+			if strings.Contains(c, "/api/v1/users?") || strings.Contains(c, "action=login.success") {
+				t.Errorf("the dashboard counted by itself: %s", c)
+			}
+		}
 		if r.LoginPage != "/login" || r.AfterLogin != "/console/" || r.AfterReload != "/console/users" {
 			t.Errorf("login page %q, after login %q, after reload %q", r.LoginPage, r.AfterLogin, r.AfterReload)
 		}

@@ -92,20 +92,3 @@ export const patch = async (path, body, headers) => (await api('PATCH', path, { 
 export const del = async (path, query) => (await api('DELETE', path, { query })).data;
 
 export const enc = encodeURIComponent;
-
-// features reads the public OpenAPI document once, so that sections whose
-// routes this gatehouse does not have yet stay hidden rather than fail.
-let openapi = null;
-export async function features() {
-  if (!openapi) {
-    openapi = fetch(`${issuer}/api/v1/openapi.json`, { credentials: 'omit' })
-      .then((r) => (r.ok ? r.json() : {}))
-      .catch(() => ({}));
-  }
-  const doc = await openapi;
-  const paths = doc.paths || {};
-  return {
-    has: (path, method = 'get') => Boolean(paths[path]?.[method]),
-    paths: Object.keys(paths),
-  };
-}

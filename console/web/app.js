@@ -3,7 +3,7 @@
 // between the views by address, without reloading the page.
 import { h, icon, replace, clear } from './dom.js';
 import * as auth from './auth.js';
-import { get, features, whenSessionEnds } from './api.js';
+import { get, whenSessionEnds } from './api.js';
 import { button, alertBox, loading } from './ui.js';
 
 const { base } = auth;
@@ -72,10 +72,10 @@ function permissionsOf(me, roles) {
 
 // context is what every view is handed.
 async function context() {
-  const [me, roles, feat] = await Promise.all([get('/users/me'), allRoles(), features()]);
+  const [me, roles] = await Promise.all([get('/users/me'), allRoles()]);
   const perms = permissionsOf(me, roles);
   const ctx = {
-    me, roles, perms, features: feat,
+    me, roles, perms,
     can: (p) => perms.has(p),
     canAny: (...ps) => ps.some((p) => perms.has(p)),
     // Nobody acts on someone with more power (the domain's rule): the

@@ -118,6 +118,13 @@ async function texts(locator) {
   return (await locator.allInnerTexts()).map((t) => t.trim());
 }
 
+// hook has the Go test act at this point (see consoleHooks) and waits
+// until it has.
+async function hook(name) {
+  const r = await fetch(`${plan.hooks}/${name}`, { method: 'POST' });
+  check(r.ok, `hook ${name}: ${r.status} ${await r.text()}`);
+}
+
 // names are the accessible names of buttons: the label of an icon
 // button, the text of the others.
 async function names(locator) {
@@ -171,6 +178,20 @@ const scenarios = {
     await edit.waitFor({ state: 'detached' });
     await c.getByText('Rates', { exact: true }).waitFor();
     out.editedGoals = await texts(c.getByRole('list', { name: 'Goals' }).getByRole('listitem'));
+
+    // Two admins: the other one saves while this dialog is open; this
+    // save, with the ETag the dialog read, is refused as a conflict.
+    await c.getByRole('button', { name: 'Edit' }).click();
+    await edit.waitFor();
+    await hook('other-admin-edits');
+    await edit.getByLabel('Department', { exact: true }).fill('Treasury');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    const conflict = edit.getByRole('alert').filter({ hasText: /\S/ });
+    await conflict.waitFor();
+    out.conflict = await conflict.innerText();
+    await shoot(page, 'create-user', 'conflict', { full: false });
+    await page.keyboard.press('Escape');
+    await edit.waitFor({ state: 'detached' });
 
     // The search asks the API once per pause in typing.
     const searches = [];
@@ -376,6 +397,31 @@ const scenarios = {
     await item.getByRole('button', { name: 'Revoke' }).click();
     await tokens.getByText('You have no API tokens.').waitFor();
     out.after = (await call()).status();
+
+    // Allowed apps: the app the user allowed (in the Go test) is listed;
+    // Revoke forgets it, and its next authorization asks again.
+    const apps = page.getByRole('region', { name: 'Allowed apps' });
+    const appList = apps.getByRole('list', { name: 'Allowed apps' });
+    await appList.waitFor();
+    out.apps = await texts(appList.getByRole('listitem'));
+    await appList.getByRole('listitem').filter({ hasText: v.app }).getByRole('button', { name: 'Revoke' }).click();
+    await apps.getByText('You have not allowed any app.').waitFor();
+    out.appsAfter = await apps.innerText();
+    await shoot(page, 'token', 'apps-revoked');
+    await page.goto(v.again);
+    await page.locator('button[name=decision][value=allow]').waitFor();
+    out.askedAgain = true;
+
+    // Sign out everywhere: this browser too.
+    await page.goto(`${plan.issuer}/account/`);
+    await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+    const bye = page.getByRole('dialog', { name: 'Sign out everywhere?' });
+    await bye.waitFor();
+    await shoot(page, 'token', 'sign-out-everywhere', { full: false });
+    await bye.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await page.getByRole('heading', { level: 1, name: 'You are signed out' }).waitFor();
+    out.signedOut = new URL(page.url()).pathname;
     out.problems = page.problems;
     out.refused = page.refused;
     await page.context().close();
@@ -452,12 +498,27 @@ const scenarios = {
   async tour(browser, out) {
     const page = await newPage(browser);
     const admin = plan.people.admin;
+    const calls = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.includes('/api/v1/')) calls.push(`${r.method()} ${u.pathname}${u.search}`);
+    });
     await page.goto(`${plan.issuer}/console/`);
     await page.waitForURL((u) => u.pathname.endsWith('/login'));
     out.loginPage = new URL(page.url()).pathname;
     await signInAt(page, admin);
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     out.afterLogin = new URL(page.url()).pathname;
+    // The dashboard's figures, as shown.
+    const byStatus = page.getByRole('list', { name: 'Users by status' });
+    await byStatus.waitFor();
+    out.statusCounts = Object.fromEntries(await byStatus.getByRole('listitem').evaluateAll((els) => els.map((el) => [
+      el.querySelector('.k').innerText.trim(), el.querySelector('.n').innerText.trim()])));
+    const signIns = page.getByText(/sign-ins? in 14 days/);
+    await signIns.waitFor();
+    out.signIns = await signIns.innerText();
+    await page.getByRole('region', { name: 'Recent activity' }).getByRole('list').waitFor();
+    out.dashboardCalls = [...calls];
     out.nav = await navLinks(page);
     out.storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));
     const v = plan.values.tour;

@@ -1,6 +1,6 @@
 // Account: what every signed-in person manages for themselves: profile,
-// password, sessions, personal API tokens, the apps they allowed (where the
-// API lists them) and a request for another role.
+// password, sessions, personal API tokens, the apps they allowed and a
+// request for another role.
 import { h, replace, time, ago } from '../dom.js';
 import { get, post, put, patch, del, enc } from '../api.js';
 import { signOut } from '../auth.js';
@@ -95,9 +95,9 @@ export async function render(main, ctx) {
     kind: 'secondary', iconName: 'out',
     onClick: () => choose({
       title: 'Sign out everywhere?',
-      message: h('p', {}, 'Every browser where you are signed in to gatehouse is signed out, this one included. Apps you signed in to keep their own sessions until their tokens expire.'),
+      message: h('p', {}, 'Every browser where you are signed in to gatehouse is signed out, this one included, and the apps you signed in to lose their tokens: they ask you to sign in again.'),
       choices: [
-        { label: 'Sign out everywhere', kind: 'danger', run: () => signOutEverywhere(ctx) },
+        { label: 'Sign out everywhere', kind: 'danger', run: () => signOutEverywhere() },
         { label: 'Cancel', value: null },
       ],
     }),
@@ -157,28 +157,33 @@ export async function render(main, ctx) {
     main.append(section('tokens-h', 'API tokens', 'Your role does not include personal API tokens.'));
   }
 
-  // Allowed apps, where this gatehouse's API lists them.
-  const consentsPath = '/users/me/consents';
-  if (ctx.features.has(consentsPath)) {
+  // Allowed apps: the consents gatehouse remembers. Revoking one also ends
+  // the app's tokens, so it asks again at the next sign-in.
+  if (ctx.can('profile:read')) {
     const apps = h('div');
-    const revokePath = ctx.features.paths.find((p) => p.startsWith(`${consentsPath}/{`) && ctx.features.has(p, 'delete'));
     const drawApps = async () => {
-      const page = await get(consentsPath, { limit: 200 });
-      const items = page.items || page || [];
-      if (!items.length) return h('p', { class: 'hint' }, 'You have not allowed any app yet.');
-      return h('ul', { class: 'rows', 'aria-label': 'Allowed apps' }, items.map((c) => h('li', {},
+      const page = await get('/users/me/consents', { limit: 200 });
+      if (!page.items.length) return h('p', { class: 'hint' }, 'You have not allowed any app.');
+      return h('ul', { class: 'rows', 'aria-label': 'Allowed apps' }, page.items.map((c) => h('li', {},
         h('div', { class: 'row-main' }, h('strong', {}, c.client_name || c.client_id),
-          h('span', { class: 'row-sub' }, [].concat(c.scopes || c.scope || []).join(' '), c.granted_at || c.created_at ? [' · allowed ', time(c.granted_at || c.created_at, ago(c.granted_at || c.created_at))] : null)),
-        revokePath ? button('Revoke', {
+          h('span', { class: 'row-sub' }, c.scopes.length ? c.scopes.join(' ') : 'no scopes',
+            ' · allowed ', time(c.granted_at, ago(c.granted_at)),
+            c.expires_at ? [' · until ', time(c.expires_at)] : null)),
+        button('Revoke', {
           small: true, kind: 'danger-soft',
-          onClick: async () => {
-            await del(revokePath.replace(/\{[^}]+\}/, enc(c.client_id)));
-            notice(`${c.client_name || c.client_id} will ask again next time.`);
+          onClick: async (ev) => {
+            ev.currentTarget.disabled = true;
+            try {
+              await del(`/users/me/consents/${enc(c.client_id)}`);
+              notice(`${c.client_name || c.client_id} can no longer use your account; it will ask again.`);
+            } catch (e) {
+              notice(`The app could not be revoked: ${e.message}`);
+            }
             load(apps, drawApps);
           },
-        }) : null)));
+        }))));
     };
-    main.append(section('apps-h', 'Allowed apps', 'Apps you allowed to use your account. Revoking makes an app ask again.', apps));
+    main.append(section('apps-h', 'Allowed apps', 'Apps you allowed to use your account. Revoking one signs it out and makes it ask again.', apps));
     load(apps, drawApps);
   }
 
@@ -207,13 +212,10 @@ function device(ua) {
   return os ? `${browser} on ${os}` : browser;
 }
 
-async function signOutEverywhere(ctx) {
-  if (ctx.features.has('/users/me/sessions', 'delete')) {
-    await del('/users/me/sessions');
-  } else {
-    const page = await get(`/users/${enc(ctx.me.id)}/sessions`, { limit: 200 });
-    await Promise.all(page.items.map((s) => del(`/sessions/${enc(s.id)}`)));
-  }
+// signOutEverywhere ends every session and every app's tokens at once,
+// this console's too, then leaves through end_session like Sign out.
+async function signOutEverywhere() {
+  await post('/users/me/sessions/revoke-all');
   await signOut();
 }
 

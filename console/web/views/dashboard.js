@@ -1,16 +1,19 @@
 // Dashboard: users by status, the access requests waiting, sign-ins per
 // day for the last 14 days and the latest audit events — each panel only
-// for those whose permissions cover it.
-import { h, s, ago, fmtDay } from '../dom.js';
+// for those whose permissions cover it. The figures come from one call to
+// /stats (users:read); only the list of requests and the activity feed
+// read their own endpoints.
+import { h, s, ago } from '../dom.js';
 import { get } from '../api.js';
 import { pageHeader, statusBadge, load } from '../ui.js';
 import { base } from '../auth.js';
 import { people } from '../people.js';
 
 const statuses = ['active', 'pending', 'locked', 'disabled', 'expired'];
-// A count is read as one page of users: up to this many are counted
-// exactly, beyond it the panel says "100+" rather than page through all.
-const countCap = 100;
+const days = 14;
+// The days of /stats are UTC dates; they are labelled as such, so that a
+// day's bar does not shift with the viewer's time zone.
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
 
 export async function render(main, ctx) {
   main.append(pageHeader('Dashboard', 'How gatehouse is used, and what waits for you.'));
@@ -21,28 +24,31 @@ export async function render(main, ctx) {
     grid.append(h('section', { class: ['panel', wide && 'wide'], 'aria-labelledby': id }, h('h2', { id }, title), body));
     return body;
   };
-  if (ctx.can('users:read')) load(panel('d-users', 'Users by status', true), () => usersByStatus(ctx));
-  if (ctx.can('audit:read')) load(panel('d-signins', 'Sign-ins, last 14 days'), () => signIns(ctx));
-  if (ctx.can('access-requests:review')) load(panel('d-requests', 'Access requests'), () => pending(ctx));
+  // One request for every panel that shows figures; each panel's Retry
+  // asks again.
+  let stats = null;
+  const figures = () => {
+    if (!stats) stats = get('/stats').catch((e) => { stats = null; throw e; });
+    return stats;
+  };
+  const counts = ctx.can('users:read');
+  if (counts) load(panel('d-users', 'Users by status', true), () => usersByStatus(figures));
+  if (counts || ctx.can('audit:read')) load(panel('d-signins', 'Sign-ins, last 14 days'), () => signIns(counts ? figures : auditDays));
+  if (ctx.can('access-requests:review')) load(panel('d-requests', 'Access requests'), () => pending(ctx, counts ? figures : null));
   if (ctx.can('audit:read')) load(panel('d-audit', 'Recent activity', true), () => recent(ctx));
 }
 
-async function usersByStatus(ctx) {
-  const stats = ctx.features.has('/stats') ? await get('/stats').catch(() => null) : null;
-  const counts = await Promise.all(statuses.map(async (st) => {
-    const given = stats?.users_by_status?.[st];
-    if (typeof given === 'number') return String(given);
-    const page = await get('/users', { status: st, limit: countCap });
-    return page.next_cursor ? `${countCap}+` : String(page.items.length);
-  }));
-  return h('ul', { class: 'stats', 'aria-label': 'Users by status' }, statuses.map((st, i) => h('li', { class: 'stat' },
+async function usersByStatus(figures) {
+  const { users } = await figures();
+  return h('ul', { class: 'stats', 'aria-label': 'Users by status' }, statuses.map((st) => h('li', { class: 'stat' },
     h('a', { href: `${base}/console/users?status=${st}` },
-      h('span', { class: 'n' }, counts[i]), h('span', { class: 'k' }, statusBadge(st))))));
+      h('span', { class: 'n' }, String(users[st] ?? 0)), h('span', { class: 'k' }, statusBadge(st))))));
 }
 
-async function pending(ctx) {
-  const page = await get('/access-requests', { status: 'pending', limit: 100 });
-  const n = page.next_cursor ? '100+' : String(page.items.length);
+async function pending(ctx, figures) {
+  const [page, st] = await Promise.all([get('/access-requests', { status: 'pending', limit: 100 }), figures ? figures() : null]);
+  // /stats counts the whole queue; without it, one page is counted.
+  const n = st ? String(st.pending_access_requests) : page.next_cursor ? '100+' : String(page.items.length);
   const who = people(ctx);
   await who.resolve(page.items.slice(0, 5).map((r) => r.user_id));
   return [
@@ -53,35 +59,41 @@ async function pending(ctx) {
   ];
 }
 
-// signIns counts login.success entries of the audit log by day. Without a
-// statistics endpoint the log is read newest first, at most a few pages.
-async function signIns() {
-  const days = 14;
-  const start = new Date();
-  start.setHours(0, 0, 0, 0);
-  start.setDate(start.getDate() - (days - 1));
-  const counts = new Array(days).fill(0);
+// signIns draws the sign-ins per UTC day, oldest first, from figures: /stats,
+// or for those who may read the audit log but not /stats, that log.
+async function signIns(figures) {
+  const { sign_ins_per_day: perDay, capped } = await figures();
+  const total = perDay.reduce((a, d) => a + d.count, 0);
+  return [chart(perDay), h('p', { class: 'hint' }, capped ? `At least ${total} sign-ins (the latest 2,000 counted).` : `${total} sign-in${total === 1 ? '' : 's'} in 14 days (UTC dates).`)];
+}
+
+// auditDays counts login.success entries of the audit log by UTC day, in
+// the shape of /stats; the log is read newest first, at most ten pages.
+async function auditDays() {
+  const today = new Date();
+  today.setUTCHours(0, 0, 0, 0);
+  const start = new Date(today.getTime() - (days - 1) * 86400000);
+  const perDay = Array.from({ length: days }, (_, i) => ({ date: new Date(start.getTime() + i * 86400000).toISOString().slice(0, 10), count: 0 }));
   let cursor;
   let capped = false;
   for (let pageNo = 0; ; pageNo += 1) {
     const page = await get('/audit', { action: 'login.success', since: start.toISOString(), limit: 200, cursor });
     for (const e of page.items) {
-      const d = new Date(e.at);
-      d.setHours(0, 0, 0, 0);
-      const i = Math.round((d - start) / 86400000);
-      if (i >= 0 && i < days) counts[i] += 1;
+      const i = Math.floor((new Date(e.at) - start) / 86400000);
+      if (i >= 0 && i < days) perDay[i].count += 1;
     }
     cursor = page.next_cursor;
     if (!cursor) break;
     if (pageNo >= 9) { capped = true; break; }
   }
-  const total = counts.reduce((a, b) => a + b, 0);
-  return [chart(counts, start), h('p', { class: 'hint' }, capped ? `At least ${total} sign-ins (the latest 2,000 counted).` : `${total} sign-in${total === 1 ? '' : 's'} in 14 days.`)];
+  return { sign_ins_per_day: perDay, capped };
 }
 
 // chart draws the counts as bars in inline SVG, with a table-like text
 // alternative for screen readers.
-function chart(counts, start) {
+function chart(perDay) {
+  const counts = perDay.map((d) => d.count);
+  const day = (i) => dayFmt.format(new Date(`${perDay[i].date}T00:00:00Z`));
   // Drawn at about the size it is shown, so the labels stay readable.
   const narrow = matchMedia('(max-width: 56rem)').matches;
   const w = narrow ? 320 : 420;
@@ -92,11 +104,7 @@ function chart(counts, start) {
   const step = (w - pad.l - pad.r) / counts.length;
   const bw = Math.max(4, step * 0.62);
   const y = (v) => pad.t + (hgt - pad.t - pad.b) * (1 - v / max);
-  const label = counts.map((c, i) => {
-    const d = new Date(start);
-    d.setDate(d.getDate() + i);
-    return `${fmtDay(d)}: ${c}`;
-  }).join(', ');
+  const label = counts.map((c, i) => `${day(i)}: ${c}`).join(', ');
   const nodes = [
     s('title', { text: `Sign-ins per day. ${label}` }),
     s('line', { class: 'gridline', x1: pad.l, x2: w - pad.r, y1: y(max), y2: y(max) }),
@@ -110,12 +118,10 @@ function chart(counts, start) {
     nodes.push(s('rect', { class: c ? 'bar' : 'bar zero', x: x.toFixed(1), y: top.toFixed(1), width: bw.toFixed(1), height: (y(0) - top).toFixed(1), rx: 2 }));
     if (c) nodes.push(s('text', { class: 'val', x: (x + bw / 2).toFixed(1), y: (top - 3).toFixed(1), 'text-anchor': 'middle', text: String(c) }));
     if ((counts.length - 1 - i) % every === 0) {
-      const d = new Date(start);
-      d.setDate(d.getDate() + i);
-      nodes.push(s('text', { class: 'axis', x: (x + bw / 2).toFixed(1), y: hgt - 6, 'text-anchor': 'middle', text: fmtDay(d) }));
+      nodes.push(s('text', { class: 'axis', x: (x + bw / 2).toFixed(1), y: hgt - 6, 'text-anchor': 'middle', text: day(i) }));
     }
   });
-  return s('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': `Sign-ins per day for the last 14 days: ${label}` }, nodes);
+  return s('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': `Sign-ins per UTC day for the last 14 days: ${label}` }, nodes);
 }
 
 async function recent(ctx) {
