@@ -190,7 +190,11 @@ func TestBrowserConsole(t *testing.T) {
 	admin := ts.createUser(t, "admin")
 	manager := ts.createUser(t, "manager")
 	viewer := ts.createUser(t, "viewer")
-	user := ts.createUser(t, "user")
+	// An app's preferences: the account page edits the string and keeps
+	// the number it cannot show as a string untouched.
+	user := ts.createUserWith(t, func(u *store.User) {
+		u.Preferences = json.RawMessage(`{"theme":"dark","zoom":1.25}`)
+	}, "user")
 	target := ts.createUser(t, "user")
 	busy := ts.createUserWith(t, func(u *store.User) {
 		u.Goals = []string{"One", "Two", "Three", "Four", "Five"}
@@ -288,6 +292,7 @@ func TestBrowserConsole(t *testing.T) {
 				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
 			"manager": {"target": target.Username},
 			"token": {"name": "nightly report", "fullName": "Renamed Person", "app": expenses.Name,
+				"prefName": "language", "prefValue": "fr-CA", "prefRemove": "theme",
 				"again": expensesRP.newAuthRequest(t, false).URL},
 			"tour": {"role": "analyst", "client": "risk-reports"},
 		},
@@ -491,6 +496,8 @@ func TestBrowserConsole(t *testing.T) {
 		var r struct {
 			Nav, Sections     []string
 			SessionRevokes    int
+			PrefInvalid       string
+			PrefError         string
 			ShownOnce         bool
 			Copy              int
 			Token             string
@@ -527,6 +534,15 @@ func TestBrowserConsole(t *testing.T) {
 		if u.FullName != "Renamed Person" {
 			t.Errorf("full name %q after the profile save", u.FullName)
 		}
+		// Preferences: a too-long value was refused at its field, then the
+		// added one saved, the removed one gone and the number kept.
+		if r.PrefInvalid != "true" || !strings.Contains(r.PrefError, "at most") {
+			t.Errorf("a too-long preference: aria-invalid %q, described by %q; want the API's size error at the field", r.PrefInvalid, r.PrefError)
+		}
+		var prefs map[string]any
+		if err := json.Unmarshal(u.Preferences, &prefs); err != nil || len(prefs) != 2 || prefs["language"] != "fr-CA" || prefs["zoom"] != 1.25 {
+			t.Errorf("stored preferences %s (%v), want {language: fr-CA, zoom: 1.25}", u.Preferences, err)
+		}
 		// Allowed apps: the app was listed, its Revoke forgot the consent
 		// and ended its tokens, and its next authorization asked again.
 		if len(r.Apps) != 1 || !strings.Contains(r.Apps[0], expenses.Name) || !strings.Contains(r.Apps[0], "offline_access") {
@@ -552,7 +568,11 @@ func TestBrowserConsole(t *testing.T) {
 		if all, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{TargetID: user.ID, Action: "session.revoke_all", Limit: 5}); err != nil || len(all) != 1 {
 			t.Errorf("%d session.revoke_all audit entries (%v), want 1", len(all), err)
 		}
-		noProblems(t, r.Problems, r.Refused)
+		// The one refusal is the too-long preference's save.
+		if want := "422 PATCH /api/v1/users/me"; strings.Join(r.Refused, ",") != want {
+			t.Errorf("refused API calls %q, want only the too-long preference: %s", r.Refused, want)
+		}
+		noProblems(t, r.Problems, nil)
 	})
 
 	t.Run("failure", func(t *testing.T) {

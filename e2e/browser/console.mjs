@@ -369,8 +369,21 @@ const scenarios = {
     out.sections = await texts(page.getByRole('heading', { level: 2 }));
     const profile = page.getByRole('region', { name: 'Profile' });
     await profile.getByLabel('Full name', { exact: true }).fill(v.fullName);
+    // Preferences: remove one, add one whose value the API refuses as too
+    // long (shown at the field), then a good value.
+    await profile.getByRole('button', { name: `Remove preference: ${v.prefRemove}` }).click();
+    await profile.getByRole('button', { name: 'Add preference' }).click();
+    await profile.getByLabel('Preference name', { exact: true }).last().fill(v.prefName);
+    const prefValue = profile.getByLabel('Value', { exact: true }).last();
+    await prefValue.fill('x'.repeat(17000));
+    await profile.getByRole('button', { name: 'Save profile' }).click();
+    await profile.locator('input[aria-invalid="true"][name="pref-value"]').last().waitFor();
+    out.prefInvalid = await prefValue.getAttribute('aria-invalid');
+    out.prefError = await prefValue.evaluate((i) => document.getElementById(i.getAttribute('aria-describedby'))?.textContent || '');
+    await prefValue.fill(v.prefValue);
     await profile.getByRole('button', { name: 'Save profile' }).click();
     await page.getByText('Your profile was saved.').waitFor();
+    await profile.getByRole('button', { name: `Remove preference: ${v.prefName}` }).waitFor();
     const sessions = page.getByRole('list', { name: 'Sessions' });
     await sessions.waitFor();
     out.sessionRevokes = await sessions.getByRole('button', { name: 'Revoke' }).count();

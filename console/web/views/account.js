@@ -6,6 +6,7 @@ import { get, post, put, patch, del, enc } from '../api.js';
 import { signOut } from '../auth.js';
 import { button, field, checks, showErrors, notice, pageHeader, badge, statusBadge, load, choose, formDialog, secretDialog } from '../ui.js';
 import { goalsEditor } from '../goals.js';
+import { prefsEditor, prefsList } from '../prefs.js';
 
 // section is one settings panel: its heading and what it is for beside
 // its content on a wide screen, above it on a phone.
@@ -52,14 +53,18 @@ export async function render(main, ctx) {
   let profile;
   if (canWrite) {
     const goals = goalsEditor({ goals: me.goals || [], roles: () => me.roles || [] });
-    profileFields.push(goals);
+    const prefs = prefsEditor({ preferences: me.preferences });
+    profileFields.push(goals, prefs);
     profile = formIn(profileFields, 'Save profile', async () => {
-      const saved = await patch('/users/me', { full_name: fullName.value.trim(), department: department.value.trim(), goals: goals.value });
+      const preferences = prefs.patch();
+      if (preferences === null) return;
+      const saved = await patch('/users/me', { full_name: fullName.value.trim(), department: department.value.trim(), goals: goals.value, preferences });
       Object.assign(me, saved);
+      prefs.saved(saved.preferences);
       notice('Your profile was saved.');
     });
   } else {
-    profile = h('div', {}, profileFields.map((f) => f.el),
+    profile = h('div', {}, profileFields.map((f) => f.el), prefsList(me.preferences),
       h('p', { class: 'hint' }, 'Your role lets you read your profile; ask an administrator to change it.'));
   }
   main.append(section('profile-h', 'Profile', 'How you appear to administrators and to the apps you allow.',
