@@ -184,7 +184,7 @@ func TestPKCEErrors(t *testing.T) {
 		rp := ts.newRP(t, client)
 		ar := rp.newAuthRequest(t, false)
 		code, _ := rp.code(t, ts.newBrowser(t), ar, &user)
-		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {client.RedirectURIs[0]}, "code_verifier": {"x" + ar.Verifier[1:]}}
+		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {client.RedirectURIs[0]}, "code_verifier": {otherVerifier(ar.Verifier)}}
 		wantOAuthError(t, ts.token(t, form, authOf(client)), http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("public client without PKCE", func(t *testing.T) {
@@ -639,4 +639,15 @@ func hasCookie(c *http.Client, rawURL, name string) bool {
 		}
 	}
 	return false
+}
+
+// otherVerifier is a valid PKCE verifier that differs from v: its first
+// character changed (to another one than it was, so that it never comes out
+// the same).
+func otherVerifier(v string) string {
+	first := byte('x')
+	if v[0] == first {
+		first = 'y'
+	}
+	return string(first) + v[1:]
 }
