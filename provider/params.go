@@ -1,17 +1,15 @@
 package provider
 
 import (
-	"bytes"
-	"io"
-	"mime"
-	"mime/multipart"
+	"errors"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 
 	"github.com/ory/fosite"
+
+	"github.com/gatehouse/gatehouse/internal/formbody"
 )
 
 // maxParamsBody bounds the form body read to look for repeated parameters
@@ -58,7 +56,7 @@ type refuseFunc func(w http.ResponseWriter, r *http.Request, err error, repeated
 // for h.
 func (p *Provider) onceParams(h http.HandlerFunc, refuse refuseFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		repeated, err := repeatedParams(r)
+		r, repeated, err := repeatedParams(r)
 		if err != nil {
 			refuse(w, r, err, nil)
 			return
@@ -71,12 +69,8 @@ func (p *Provider) onceParams(h http.HandlerFunc, refuse refuseFunc) http.Handle
 	}
 }
 
-// paramName is what a parameter name must look like to be quoted in an
-// error_description, whose characters RFC 6749 §5.2 restricts.
-var paramName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
-
 func repeatedParamError(name string) error {
-	if !paramName.MatchString(name) {
+	if !formbody.Quotable(name) {
 		return fosite.ErrInvalidRequest.WithHint("A request parameter is included more than once.")
 	}
 	return fosite.ErrInvalidRequest.WithHintf("The request parameter '%s' is included more than once.", name)
@@ -90,10 +84,12 @@ func errParamsBodyTooLarge() error {
 }
 
 // repeatedParams returns, sorted, the parameters that r carries more than
-// once and may not. A body that cannot be read (or a multipart body that
-// cannot be parsed) is left to the handler, whose parser fails on it as
-// well; a body larger than maxParamsBody is an error.
-func repeatedParams(r *http.Request) ([]string, error) {
+// once and may not, and the request to pass on (its body put back). A body
+// that cannot be read (or a multipart body that cannot be parsed) is left
+// to the handler, whose parser fails on it as well; a body larger than
+// maxParamsBody is an error. Behind the server's edge check the body was
+// parsed already, and is not read again.
+func repeatedParams(r *http.Request) (*http.Request, []string, error) {
 	counts := map[string]int{}
 	// A malformed query still yields the pairs that parsed; the handler's
 	// own parsing reports the rest.
@@ -101,9 +97,12 @@ func repeatedParams(r *http.Request) ([]string, error) {
 	for k, vs := range query {
 		counts[k] += len(vs)
 	}
-	body, err := formBody(r)
-	if err != nil {
-		return nil, err
+	r, body, err := formbody.Read(r, maxParamsBody)
+	switch {
+	case errors.Is(err, formbody.ErrTooLarge):
+		return r, nil, errParamsBodyTooLarge()
+	case err != nil:
+		body = nil // the handler meets the same failure
 	}
 	for k, vs := range body {
 		counts[k] += len(vs)
@@ -115,58 +114,7 @@ func repeatedParams(r *http.Request) ([]string, error) {
 		}
 	}
 	sort.Strings(repeated)
-	return repeated, nil
-}
-
-// formBody parses the form body of r, as http.Request.ParseForm and
-// ParseMultipartForm would (same methods, same content types), from a copy:
-// r.Body is replaced by one that yields the same bytes again, then whatever
-// the original has left (an oversized body keeps failing as it would have).
-func formBody(r *http.Request) (url.Values, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch:
-	default:
-		return nil, nil
-	}
-	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data") {
-		return nil, nil
-	}
-	buf, readErr := io.ReadAll(io.LimitReader(r.Body, maxParamsBody+1))
-	r.Body = replayBody{Reader: io.MultiReader(bytes.NewReader(buf), r.Body), Closer: r.Body}
-	if readErr != nil {
-		return nil, nil // the handler meets the same failure
-	}
-	if len(buf) > maxParamsBody {
-		return nil, errParamsBodyTooLarge()
-	}
-	if ct == "application/x-www-form-urlencoded" {
-		// Malformed pairs are skipped, as ParseForm skips them: the values
-		// a handler would act on are the ones that parsed.
-		values, _ := url.ParseQuery(string(buf))
-		return values, nil
-	}
-	if params["boundary"] == "" {
-		return nil, nil
-	}
-	form, err := multipart.NewReader(bytes.NewReader(buf), params["boundary"]).ReadForm(maxParamsBody)
-	if err != nil {
-		return nil, nil
-	}
-	defer func() { _ = form.RemoveAll() }()
-	// File parts are not parameters: ParseMultipartForm keeps them out of
-	// the form fosite reads.
-	return url.Values(form.Value), nil
-}
-
-// replayBody is a request body read again from a buffer, closed as the
-// original.
-type replayBody struct {
-	io.Reader
-	io.Closer
+	return r, repeated, nil
 }
 
 // refuseJSON answers with an RFC 6749 §5.2 JSON error, as the token,

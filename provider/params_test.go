@@ -47,7 +47,7 @@ func TestRepeatedParams(t *testing.T) {
 			if tc.contentType != "" {
 				r.Header.Set("Content-Type", tc.contentType)
 			}
-			got, err := repeatedParams(r)
+			r, got, err := repeatedParams(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestRepeatedParams(t *testing.T) {
 		body := "a=" + strings.Repeat("x", maxParamsBody)
 		r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if _, err := repeatedParams(r); err == nil {
+		if _, _, err := repeatedParams(r); err == nil {
 			t.Fatal("no error for a body over the limit")
 		}
 	})
@@ -74,7 +74,7 @@ func TestRepeatedParams(t *testing.T) {
 		r := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader("a=1&a=2&padding=xxxxxxxx"))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Body = http.MaxBytesReader(w, r.Body, 8)
-		got, err := repeatedParams(r)
+		_, got, err := repeatedParams(r)
 		if err != nil || len(got) != 0 {
 			t.Fatalf("repeated %q err %v, want neither", got, err)
 		}

@@ -1,19 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/formbody"
 )
 
 // plainText refuses, with 400 in the surface's format, a request whose path,
@@ -42,7 +38,7 @@ func (s surfaces) plainText(next http.Handler) http.Handler {
 			s.refuseText(w, r, msg)
 			return
 		}
-		form, err := readForm(r)
+		r, form, err := formbody.Read(r, 0)
 		if err != nil {
 			s.refuseBody(w, r, err)
 			return
@@ -82,50 +78,6 @@ func isTimeout(err error) bool {
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
-// readForm returns the parsed body of a form (POST, PUT or PATCH, URL-encoded
-// or multipart, as http.Request.ParseMultipartForm reads them) and replaces
-// r.Body with one that yields the same bytes; nil for any other request.
-// What does not parse is left to the handler, whose parser fails on it as
-// well; malformed URL-encoded pairs are skipped, as ParseForm skips them,
-// and file parts are no parameters.
-func readForm(r *http.Request) (url.Values, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodPatch:
-	default:
-		return nil, nil
-	}
-	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (ct != "application/x-www-form-urlencoded" && ct != "multipart/form-data") {
-		return nil, nil
-	}
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, err
-	}
-	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if ct == "application/x-www-form-urlencoded" {
-		values, _ := url.ParseQuery(string(body))
-		return values, nil
-	}
-	if params["boundary"] == "" {
-		return nil, nil
-	}
-	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)))
-	if err != nil {
-		return nil, nil
-	}
-	defer func() { _ = form.RemoveAll() }()
-	return url.Values(form.Value), nil
-}
-
-// quotableName is a parameter name safe to quote in an error message (and
-// in an OAuth error_description, whose characters RFC 6749 §5.2 limits).
-var quotableName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
-
 // valuesProblem describes the first name or value in values that is not
 // text, "" if none.
 func valuesProblem(where string, values url.Values) string {
@@ -138,7 +90,7 @@ func valuesProblem(where string, values url.Values) string {
 			if msg == "" {
 				continue
 			}
-			if quotableName.MatchString(name) {
+			if formbody.Quotable(name) {
 				return fmt.Sprintf("The %s parameter %s %s.", where, name, msg)
 			}
 			return fmt.Sprintf("A %s parameter %s.", where, msg)
