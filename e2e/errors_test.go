@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -330,13 +329,7 @@ func TestOversizedBody(t *testing.T) {
 // if no response comes: the server is waiting for the rest of the body.
 func postPartialBody(t *testing.T, ts *testServer, path string, size, sendAtMost int64, chunked bool, auth clientAuth) (int, []byte, int64) {
 	t.Helper()
-	host := strings.TrimPrefix(ts.URL, "http://")
-	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+	conn, host := ts.dialRaw(t)
 
 	var head strings.Builder
 	fmt.Fprintf(&head, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\n", path, host)

@@ -143,6 +143,24 @@ func (ts *testServer) secret(values ...string) {
 	}
 }
 
+// dialRaw opens a plain TCP connection to the server, closed at the end of
+// the test, for requests net/http's client would not send as written (bad
+// bytes, partial bodies); host is what the Host header should say.
+func (ts *testServer) dialRaw(t *testing.T) (net.Conn, string) {
+	t.Helper()
+	host := strings.TrimPrefix(ts.URL, "http://")
+	if u, err := url.Parse(ts.URL); err == nil {
+		host = u.Host
+	}
+	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+	return conn, host
+}
+
 // endpoint returns the absolute URL of a path on the server.
 func (ts *testServer) endpoint(path string) string { return ts.URL + path }
 

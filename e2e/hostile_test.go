@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -173,13 +172,7 @@ func wantQuietLog(t *testing.T, ts *testServer) {
 // the answer.
 func (ts *testServer) sendRaw(t *testing.T, r hostileRequest) oauthResponse {
 	t.Helper()
-	host := strings.TrimPrefix(ts.URL, "http://")
-	conn, err := net.DialTimeout("tcp", host, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+	conn, host := ts.dialRaw(t)
 	var head strings.Builder
 	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nContent-Length: %d\r\n", r.method, r.path, host, len(r.body))
 	if r.contentType != "" {
@@ -215,13 +208,7 @@ func TestSlowFormBody(t *testing.T) {
 	client := ts.createConfidentialClient(t, nil)
 	for _, path := range []string{"/oauth2/token", "/oauth2/revoke", "/login"} {
 		t.Run(path, func(t *testing.T) {
-			host := strings.TrimPrefix(ts.URL, "http://")
-			conn, err := net.DialTimeout("tcp", host, 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			_ = conn.SetDeadline(time.Now().Add(requestTimeout))
+			conn, host := ts.dialRaw(t)
 			// 100 bytes announced, 29 sent, then nothing: a slow client.
 			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n", path, host)
 			fmt.Fprintf(conn, "Authorization: Basic %s\r\n\r\ngrant_type=client_credentials",
