@@ -65,6 +65,9 @@ func TestStrictTransportSecurity(t *testing.T) {
 					t.Fatalf("%s: %v", rq.name, err)
 				}
 				_ = resp.Body.Close()
+				if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+					t.Errorf("%s (status %d): X-Content-Type-Options = %q, want nosniff", rq.name, resp.StatusCode, got)
+				}
 				got := resp.Header.Get("Strict-Transport-Security")
 				if strings.HasPrefix(issuer, "https:") && got != want {
 					t.Errorf("%s (status %d): Strict-Transport-Security = %q, want %q", rq.name, resp.StatusCode, got, want)
