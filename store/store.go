@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -183,6 +184,14 @@ type User struct {
 	// LockedUntil is set by repeated failed sign-ins: until then the user
 	// cannot sign in, whatever its Status. Admin locks use StatusLocked.
 	LockedUntil *time.Time
+	// IPAllow and IPDeny are the user's address rules (domain.CheckAddress):
+	// masked prefixes, single addresses as /32 or /128, in the order given.
+	// nil and empty are the same: no rule.
+	IPAllow []netip.Prefix
+	IPDeny  []netip.Prefix
+	// SessionLimit caps the user's live login sessions; nil means the
+	// server's default (sessions.limit), 0 no limit.
+	SessionLimit *int
 }
 
 // EffectiveStatus is the status the user has at now: the stored status,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -30,7 +31,20 @@ func copyUser(u store.User) store.User {
 	u.LastLoginAt = stampPtr(u.LastLoginAt)
 	u.ExpiresAt = stampPtr(u.ExpiresAt)
 	u.LockedUntil = stampPtr(u.LockedUntil)
+	// Empty lists read back as nil, as PostgreSQL's empty arrays do here.
+	u.IPAllow, u.IPDeny = prefixList(u.IPAllow), prefixList(u.IPDeny)
+	if u.SessionLimit != nil {
+		n := *u.SessionLimit
+		u.SessionLimit = &n
+	}
 	return u
+}
+
+func prefixList(in []netip.Prefix) []netip.Prefix {
+	if len(in) == 0 {
+		return nil
+	}
+	return slices.Clone(in)
 }
 
 // checkUser applies the rules shared by create and update, other than the
