@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +16,7 @@ const defaultUserLimit = 100
 
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.full_name, u.department, u.goals,
 	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at,
-	u.failed_logins, u.locked_until`
+	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit`
 
 // userWithRoles reads one user and its sorted roles in one round trip.
 const userWithRoles = `SELECT ` + userColumns + `,
@@ -27,7 +28,7 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	var status string
 	dest := []any{&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FullName, &u.Department, &u.Goals,
 		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt,
-		&u.FailedLogins, &u.LockedUntil}
+		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit}
 	if withRoles {
 		dest = append(dest, &u.Roles)
 	}
@@ -39,6 +40,7 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
 	u.LastLoginAt, u.ExpiresAt = utcPtr(u.LastLoginAt), utcPtr(u.ExpiresAt)
 	u.LockedUntil = utcPtr(u.LockedUntil)
+	u.IPAllow, u.IPDeny = prefixes(u.IPAllow), prefixes(u.IPDeny)
 	return u, nil
 }
 
@@ -53,15 +55,16 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		WITH u AS (
 			INSERT INTO users (id, username, email, password_hash, full_name, department, goals,
 				preferences, status, email_verified, created_at, updated_at, last_login_at, expires_at,
-				failed_logins, locked_until)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17)
+				failed_logins, locked_until, ip_allow, ip_deny, session_limit)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20)
 			RETURNING id
 		)
 		INSERT INTO user_roles (user_id, role_name)
 		SELECT u.id, r.name FROM u CROSS JOIN (SELECT DISTINCT unnest($15::text[]) AS name) r`,
 		id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 		jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.CreatedAt, u.UpdatedAt,
-		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil)
+		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
+		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit)
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Username, classify(err, store.ErrNotFound))
 	}
@@ -179,7 +182,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 				UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
 					department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
 					updated_at = $11, last_login_at = $12, expires_at = $13, failed_logins = $15,
-					locked_until = $16
+					locked_until = $16, ip_allow = $17, ip_deny = $18, session_limit = $19
 				WHERE id = $1
 				RETURNING id
 			), gone AS (
@@ -190,7 +193,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			ON CONFLICT DO NOTHING`,
 			id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
-			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil)
+			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
+			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit)
 		return err
 	})
 	if err != nil {
@@ -312,4 +316,21 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		return nil, fmt.Errorf("postgres: list users: roles: %w", err)
 	}
 	return users, nil
+}
+
+// prefixArray is a rule list as the NOT NULL cidr[] column takes it.
+func prefixArray(in []netip.Prefix) []netip.Prefix {
+	if in == nil {
+		return []netip.Prefix{}
+	}
+	return in
+}
+
+// prefixes reads a rule list back as the memory store keeps it: nil when
+// empty.
+func prefixes(in []netip.Prefix) []netip.Prefix {
+	if len(in) == 0 {
+		return nil
+	}
+	return in
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,6 +144,7 @@ var (
 	rawJSONType = reflect.TypeFor[json.RawMessage]()
 	bytesType   = reflect.TypeFor[[]byte]()
 	stringsType = reflect.TypeFor[[]string]()
+	prefixType  = reflect.TypeFor[netip.Prefix]()
 )
 
 func compare(what, path string, got, want reflect.Value, skip map[string]bool, diffs *[]string) {
@@ -174,6 +176,12 @@ func compare(what, path string, got, want reflect.Value, skip map[string]bool, d
 		g, w := got.Bytes(), want.Bytes()
 		if !bytes.Equal(g, w) {
 			*diffs = append(*diffs, fmt.Sprintf("%s = %x, want %x", name, g, w))
+		}
+		return
+	case prefixType:
+		// Compared as written: its fields are unexported.
+		if g, w := got.Interface().(netip.Prefix), want.Interface().(netip.Prefix); g != w {
+			*diffs = append(*diffs, fmt.Sprintf("%s = %s, want %s", name, g, w))
 		}
 		return
 	case stringsType:

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ var userTests = []subtest{
 	{"ListPagesWhileInserting", testUserListPagesWhileInserting},
 	{"ListDefaultLimit", testUserListDefaultLimit},
 	{"NoAliasing", testUserNoAliasing},
+	{"IPRulesAndSessionLimit", testUserIPRulesAndSessionLimit},
 }
 
 func testUserCreateGet(f *fixture) {
@@ -635,4 +637,57 @@ func testUserNoAliasing(f *fixture) {
 		f.t.Fatalf("ListUsers returned %d users, want 1", len(list))
 	}
 	f.equal("user after changing a copy read out", list[0], want)
+}
+
+// testUserIPRulesAndSessionLimit: the address rules round-trip in order,
+// IPv4 and IPv6, single addresses as /32 and /128; an update replaces and
+// clears them; the session limit tells nil (the server default) from 0 (no
+// limit).
+func testUserIPRulesAndSessionLimit(f *fixture) {
+	u := f.newUser()
+	u.IPAllow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("192.0.2.7/32")}
+	u.IPDeny = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("2001:db8::1/128")}
+	limit := 3
+	u.SessionLimit = &limit
+	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
+	want := u
+	want.Roles = []string{"user"}
+	want.IPAllow, want.IPDeny = slices.Clone(u.IPAllow), slices.Clone(u.IPDeny)
+	wantLimit := limit
+	want.SessionLimit = &wantLimit
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser")
+	f.equal("user with IP rules", got, want)
+	got, err = f.s.GetUserByUsername(f.ctx, u.Username)
+	f.must(err, "GetUserByUsername")
+	f.equal("user with IP rules by username", got, want)
+
+	// The caller's slices are not the store's.
+	u.IPAllow[0] = netip.MustParsePrefix("0.0.0.0/0")
+	limit = 99
+	got, err = f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser after changing the caller's slices")
+	f.equal("user after changing the caller's slices", got, want)
+
+	upd := got
+	upd.IPAllow = nil
+	upd.IPDeny = []netip.Prefix{netip.MustParsePrefix("::/0")}
+	zero := 0
+	upd.SessionLimit = &zero
+	f.must(f.s.UpdateUser(f.ctx, upd), "UpdateUser")
+	got, err = f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser after update")
+	f.equal("user with updated IP rules", got, upd)
+	if len(got.IPAllow) != 0 || got.SessionLimit == nil || *got.SessionLimit != 0 {
+		f.t.Errorf("after update: allow %v, session limit %v; want none and 0", got.IPAllow, got.SessionLimit)
+	}
+
+	upd.IPDeny, upd.SessionLimit = nil, nil
+	f.must(f.s.UpdateUser(f.ctx, upd), "UpdateUser clearing")
+	got, err = f.s.GetUser(f.ctx, u.ID)
+	f.must(err, "GetUser after clearing")
+	if len(got.IPAllow)+len(got.IPDeny) != 0 || got.SessionLimit != nil {
+		f.t.Errorf("after clearing: allow %v, deny %v, session limit %v; want none, none, nil", got.IPAllow, got.IPDeny, got.SessionLimit)
+	}
 }
