@@ -4,8 +4,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 // Config is the whole server configuration. The yaml tags are the keys of the
@@ -44,6 +47,7 @@ type Config struct {
 	HTTP     HTTP     `yaml:"http"`
 
 	Login        Login        `yaml:"login"`
+	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
 	SMTP         SMTP         `yaml:"smtp"`
 	Janitor      Janitor      `yaml:"janitor"`
@@ -96,6 +100,18 @@ type Login struct {
 	// MaxFailures failed sign-ins in a row lock the user for Lockout.
 	MaxFailures int           `yaml:"max_failures"`
 	Lockout     time.Duration `yaml:"lockout"`
+}
+
+// Sessions is the policy of browser login sessions. Their absolute
+// lifetime is lifetimes.login_session.
+type Sessions struct {
+	// Limit is how many live login sessions a user may have at once, for
+	// users whose own session_limit is unset: a sign-in over it ends the
+	// oldest ones, with their grants' tokens. 0: no limit.
+	Limit int `yaml:"limit"`
+	// IdleTimeout ends a login session that has not been used for that
+	// long (the user signs in again). 0: no idle timeout.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Registration configures self-service sign-up.
@@ -167,6 +183,24 @@ type HTTP struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
 	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	// TrustedProxies are the CIDR prefixes (or addresses) of the reverse
+	// proxies in front of the server: only a request from one of them has
+	// its X-Forwarded-For read for the client's address. Empty: the peer's
+	// address is the client's, and the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// TrustedProxyPrefixes returns TrustedProxies parsed (single addresses as
+// /32 or /128); entries that do not parse, which Validate refuses, are left
+// out.
+func (h HTTP) TrustedProxyPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range h.TrustedProxies {
+		if p, err := domain.ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Default returns the configuration used for every field that neither the

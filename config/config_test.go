@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -298,6 +299,8 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_HTTP_MAX_HEADER_BYTES", "8192", func(c config.Config) any { return c.HTTP.MaxHeaderBytes }, 8192},
 		{"GATEHOUSE_LOGIN_MAX_FAILURES", "7", func(c config.Config) any { return c.Login.MaxFailures }, 7},
 		{"GATEHOUSE_LOGIN_LOCKOUT", "1h", func(c config.Config) any { return c.Login.Lockout }, time.Hour},
+		{"GATEHOUSE_SESSIONS_LIMIT", "3", func(c config.Config) any { return c.Sessions.Limit }, 3},
+		{"GATEHOUSE_SESSIONS_IDLE_TIMEOUT", "30m", func(c config.Config) any { return c.Sessions.IdleTimeout }, 30 * time.Minute},
 		{"GATEHOUSE_JANITOR_INTERVAL", "30s", func(c config.Config) any { return c.Janitor.Interval }, 30 * time.Second},
 		{"GATEHOUSE_JANITOR_BATCH_SIZE", "50", func(c config.Config) any { return c.Janitor.BatchSize }, 50},
 		{"GATEHOUSE_METRICS_ADDR", "127.0.0.1:9090", func(c config.Config) any { return c.Metrics.Addr }, "127.0.0.1:9090"},
@@ -325,6 +328,44 @@ func TestLoadEnv(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTrustedProxies: a list from the environment is comma-separated, from
+// YAML a sequence; Validate names a bad entry.
+func TestTrustedProxies(t *testing.T) {
+	got, err := config.Load("", envMap(map[string]string{"GATEHOUSE_HTTP_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.1 ,,2001:db8::/32"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"}; !slices.Equal(got.HTTP.TrustedProxies, want) {
+		t.Fatalf("trusted proxies = %q, want %q", got.HTTP.TrustedProxies, want)
+	}
+	var ps []string
+	for _, p := range got.HTTP.TrustedProxyPrefixes() {
+		ps = append(ps, p.String())
+	}
+	if want := []string{"10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"}; !slices.Equal(ps, want) {
+		t.Fatalf("prefixes = %q, want %q", ps, want)
+	}
+	if d := config.Default().HTTP.TrustedProxies; len(d) != 0 {
+		t.Fatalf("default trusted proxies = %q, want none", d)
+	}
+
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("http:\n  trusted_proxies: [10.0.0.0/8, \"::1\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err = config.Load(path, envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.0/8", "::1"}; !slices.Equal(got.HTTP.TrustedProxies, want) {
+		t.Fatalf("trusted proxies from YAML = %q, want %q", got.HTTP.TrustedProxies, want)
+	}
+
+	c := validConfig()
+	c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "10.1.2.3/8"}
+	assertProblemFields(t, c.Validate(), "http.trusted_proxies")
 }
 
 func TestEnvOverridesYAML(t *testing.T) {
@@ -509,6 +550,12 @@ func TestValidateRules(t *testing.T) {
 		{"login session zero", func(c *config.Config) { c.Lifetimes.LoginSession = 0 }, "lifetimes.login_session"},
 		{"consent zero means forever", func(c *config.Config) { c.Lifetimes.Consent = 0 }, ""},
 		{"consent negative", func(c *config.Config) { c.Lifetimes.Consent = -time.Hour }, "lifetimes.consent"},
+		{"session limit", func(c *config.Config) { c.Sessions.Limit = 2 }, ""},
+		{"session limit negative", func(c *config.Config) { c.Sessions.Limit = -1 }, "sessions.limit"},
+		{"idle timeout", func(c *config.Config) { c.Sessions.IdleTimeout = 30 * time.Minute }, ""},
+		{"idle timeout negative", func(c *config.Config) { c.Sessions.IdleTimeout = -time.Second }, "sessions.idle_timeout"},
+		{"trusted proxy address", func(c *config.Config) { c.HTTP.TrustedProxies = []string{"::1", "10.0.0.0/8"} }, ""},
+		{"trusted proxy garbage", func(c *config.Config) { c.HTTP.TrustedProxies = []string{"proxy.internal"} }, "http.trusted_proxies"},
 
 		{"refresh reuse interval off", func(c *config.Config) { c.RefreshToken.ReuseInterval = 0 }, ""},
 		{"refresh reuse interval at its bound", func(c *config.Config) { c.RefreshToken.ReuseInterval = config.MaxRefreshReuseInterval }, ""},

@@ -206,7 +206,10 @@ func readSecretFile(name string, env func(string) (string, bool)) (string, bool,
 	return strings.TrimSpace(string(b)), true, nil
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	stringsType  = reflect.TypeOf([]string(nil))
+)
 
 func setValue(v reflect.Value, raw string) error {
 	raw = strings.TrimSpace(raw)
@@ -225,6 +228,16 @@ func setValue(v reflect.Value, raw string) error {
 			return fmt.Errorf("must be true or false, got %q", raw)
 		}
 		v.SetBool(b)
+	case v.Type() == stringsType:
+		// A list from the environment is comma-separated
+		// (GATEHOUSE_HTTP_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.1); empty is none.
+		var list []string
+		for _, item := range strings.Split(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
 	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
 		n, err := strconv.ParseInt(raw, 10, v.Type().Bits())
 		if err != nil {

@@ -134,6 +134,26 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"http.trusted_proxies", func(c Config) string {
+			for i, p := range c.HTTP.TrustedProxies {
+				if _, err := domain.ParsePrefix(p); err != nil {
+					return fmt.Sprintf("entry %d (%q) %s", i, p, err)
+				}
+			}
+			return ""
+		}},
+		{"sessions.limit", func(c Config) string {
+			if c.Sessions.Limit < 0 {
+				return fmt.Sprintf("must not be negative (0 is no limit), got %d", c.Sessions.Limit)
+			}
+			return ""
+		}},
+		{"sessions.idle_timeout", func(c Config) string {
+			if d := c.Sessions.IdleTimeout; d < 0 {
+				return fmt.Sprintf("must not be negative (0 is no idle timeout), got %s", d)
+			}
+			return ""
+		}},
 		{"http.max_header_bytes", func(c Config) string {
 			if c.HTTP.MaxHeaderBytes < 1024 {
 				return fmt.Sprintf("must be at least 1024 (1 KiB), got %d", c.HTTP.MaxHeaderBytes)

@@ -181,12 +181,13 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	s.mountTelemetry(root, cfg)
 
 	// The telemetry middleware (metrics, request log, request id, trace)
-	// is outermost, so that it sees every answer, refused bodies and
+	// is outermost but for the client address, resolved once before
+	// anything reads it, so that it sees every answer, refused bodies and
 	// panics included; HSTS goes on every answer too. Input that is not
 	// text is refused after the body limit, which bounds its reading.
 	faces := surfaces{base: base, pages: pages}
-	s.handler = s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(
-		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root))))))
+	s.handler = clientAddress(cfg.HTTP.TrustedProxyPrefixes(), s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(
+		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root)))))))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)

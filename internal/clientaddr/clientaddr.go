@@ -1,12 +1,43 @@
 package clientaddr
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"strings"
 )
 
-// IP returns the address of the client r comes from, normalized (an
+// ctxKey is the context key of the resolved address.
+type ctxKey struct{}
+
+// WithIP returns a copy of ctx carrying ip as the request's client address.
+// The server's outermost middleware calls it once per request with Resolve's
+// answer, so that every consumer (audit, sessions, IP rules, rate limits)
+// reads the same value.
+func WithIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, ip)
+}
+
+// FromContext returns the address WithIP stored in ctx, and whether there
+// was one; for code that has the request's context but not the request
+// (fosite's token handlers).
+func FromContext(ctx context.Context) (string, bool) {
+	ip, ok := ctx.Value(ctxKey{}).(string)
+	return ip, ok
+}
+
+// IP returns the address of the client r comes from: the one the server
+// resolved for the request (WithIP), or else the peer's address, with no
+// proxy trusted (for handlers run without the server's middleware, as in
+// package tests).
+func IP(r *http.Request) string {
+	if ip, ok := FromContext(r.Context()); ok {
+		return ip
+	}
+	return Resolve(r)
+}
+
+// Resolve returns the address of the client r comes from, normalized (an
 // IPv4-mapped IPv6 address as IPv4, no zone), or "" if there is no usable
 // one, so that stored addresses compare equal and never hold garbage.
 //
@@ -14,9 +45,9 @@ import (
 // in trusted. Only then is X-Forwarded-For read, from the right: each hop a
 // trusted proxy appended is believed, and the first address not in trusted
 // is the client. An entry that is not an address ends the walk at the last
-// hop believed. With no trusted proxies (the configuration has none today)
-// the header is never read.
-func IP(r *http.Request, trusted ...netip.Prefix) string {
+// hop believed. With no trusted proxies (http.trusted_proxies empty, the
+// default) the header is never read.
+func Resolve(r *http.Request, trusted ...netip.Prefix) string {
 	peer, ok := parse(r.RemoteAddr)
 	if !ok {
 		return ""

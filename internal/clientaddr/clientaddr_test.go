@@ -58,9 +58,25 @@ func TestIP(t *testing.T) {
 			for _, v := range tc.forwarded {
 				r.Header.Add("X-Forwarded-For", v)
 			}
-			if got := clientaddr.IP(r, tc.trusted...); got != tc.want {
-				t.Errorf("IP = %q, want %q", got, tc.want)
+			if got := clientaddr.Resolve(r, tc.trusted...); got != tc.want {
+				t.Errorf("Resolve = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestIPReadsTheResolvedAddress(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "10.0.0.2:1000"
+	r.Header.Set("X-Forwarded-For", "198.51.100.7")
+	if got := clientaddr.IP(r); got != "10.0.0.2" {
+		t.Errorf("IP without a resolved address = %q, want the peer 10.0.0.2 (no proxy trusted)", got)
+	}
+	r = r.WithContext(clientaddr.WithIP(r.Context(), "198.51.100.7"))
+	if got := clientaddr.IP(r); got != "198.51.100.7" {
+		t.Errorf("IP = %q, want the resolved 198.51.100.7", got)
+	}
+	if got, ok := clientaddr.FromContext(r.Context()); !ok || got != "198.51.100.7" {
+		t.Errorf("FromContext = %q, %v", got, ok)
 	}
 }
