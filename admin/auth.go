@@ -69,6 +69,14 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 		if err != nil {
 			return domain.Principal{}, principalError(err)
 		}
+		// The user's IP rules hold for the access tokens of its grants
+		// as for its API tokens.
+		if err := a.svc.AdmitAddress(ctx, u, ip, "access_token"); err != nil {
+			if errors.Is(err, domain.ErrAddressRefused) {
+				return domain.Principal{}, invalidToken("the access token is invalid, expired or revoked")
+			}
+			return domain.Principal{}, err
+		}
 	} else {
 		c, err := a.svc.GetClient(ctx, at.ClientID)
 		if err != nil {

@@ -329,7 +329,8 @@ func (s *Service) RevokeAPIToken(ctx context.Context, p Principal, id string) er
 
 // AuthenticateAPIToken returns the principal of an API token secret (its
 // permissions narrowed to the token's scopes) and records its use;
-// ErrUnauthenticated if unknown, expired, revoked or its principal inactive.
+// ErrUnauthenticated if unknown, expired, revoked, its principal inactive,
+// or its user's IP rules refuse ip (audited, AdmitAddress).
 // The principal's permissions are its current ones, so a role taken away
 // after issuance is gone from the token too. The use is recorded at most
 // once a minute per token.
@@ -360,6 +361,12 @@ func (s *Service) AuthenticateAPIToken(ctx context.Context, secret, ip string) (
 	p, err := s.tokenPrincipal(ctx, t)
 	if err != nil {
 		return Principal{}, err
+	}
+	if p.User != nil {
+		// The user's IP rules hold for its tokens too, whoever made them.
+		if err := s.AdmitAddress(ctx, *p.User, ip, "api_token"); err != nil {
+			return Principal{}, fmt.Errorf("domain: API token %s: %w", t.ID, err)
+		}
 	}
 	issuer, err := s.tokenIssuer(ctx, t, p)
 	if err != nil {

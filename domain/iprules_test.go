@@ -2,7 +2,9 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/domain"
@@ -105,5 +107,85 @@ func TestParseIPRulesNamesEachEntry(t *testing.T) {
 	}
 	if len(allow) != 2 || allow[0].String() != "192.0.2.1/32" || allow[1].String() != "2001:db8::/32" || len(deny) != 0 {
 		t.Fatalf("allow = %v, deny = %v: want repeats dropped, order kept", allow, deny)
+	}
+}
+
+// TestIPRulesAtSignIn: the rules an administrator sets are audited with
+// before and after, and a right password from a refused address fails as a
+// wrong one would, audited with the address and not counted toward the
+// lockout.
+func TestIPRulesAtSignIn(t *testing.T) {
+	e := newEnv(t)
+	boss := e.user("boss", "admin")
+	alice := e.user("alice", "user")
+	p := e.principal(boss)
+	p.Actor.IP = "192.0.2.1"
+
+	_, err := e.svc.SetIPRules(e.ctx, p, alice.ID, domain.IPRules{Allow: []string{"10.0.0.0/8", "bogus"}})
+	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "allow[1]" {
+		t.Fatalf("fields = %v, want [allow[1]]", got)
+	}
+
+	before := e.lastID()
+	u, err := e.svc.SetIPRules(e.ctx, p, alice.ID, domain.IPRules{Allow: []string{"10.0.0.0/8", "2001:db8::/32"}, Deny: []string{"10.9.9.9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := domain.IPRulesOf(u); !slices.Equal(r.Allow, []string{"10.0.0.0/8", "2001:db8::/32"}) || !slices.Equal(r.Deny, []string{"10.9.9.9/32"}) {
+		t.Fatalf("rules = %+v", r)
+	}
+	entries := e.since(before)
+	if len(entries) != 1 || entries[0].Action != "user.ip_rules" || entries[0].TargetID != alice.ID {
+		t.Fatalf("audit = %+v, want one user.ip_rules for alice", entries)
+	}
+	c := changesOf(t, entries[0])
+	if fmt.Sprint(c["ip_allow"]["after"]) != "[10.0.0.0/8 2001:db8::/32]" || fmt.Sprint(c["ip_deny"]["before"]) != "[]" ||
+		fmt.Sprint(c["ip_deny"]["after"]) != "[10.9.9.9/32]" {
+		t.Fatalf("changes = %v", c)
+	}
+	// The same rules again change nothing and record nothing.
+	before = e.lastID()
+	if _, err := e.svc.SetIPRules(e.ctx, p, alice.ID, domain.IPRules{Allow: []string{"10.0.0.0/8", "2001:db8::/32"}, Deny: []string{"10.9.9.9/32"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.since(before); len(got) != 0 {
+		t.Fatalf("unchanged rules recorded %+v", got)
+	}
+
+	for _, tc := range []struct {
+		ip string
+		ok bool
+	}{{"10.1.2.3", true}, {"2001:db8::7", true}, {"10.9.9.9", false}, {"192.0.2.50", false}, {"", false}} {
+		before := e.lastID()
+		_, err := e.svc.Authenticate(e.ctx, "alice", goodPassword, tc.ip)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("sign-in from %q: %v", tc.ip, err)
+			}
+			continue
+		}
+		if !errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatalf("sign-in from %q: %v, want ErrInvalidCredentials", tc.ip, err)
+		}
+		entries := e.since(before)
+		if len(entries) != 1 || entries[0].Action != "signin.refused_address" || entries[0].IPAddress != tc.ip ||
+			changesOf(t, entries[0])["address"]["after"] != tc.ip || changesOf(t, entries[0])["via"]["after"] != "password" {
+			t.Fatalf("sign-in from %q audited %+v", tc.ip, entries)
+		}
+	}
+	got, err := e.svc.GetUser(e.ctx, alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.FailedLogins != 0 || got.LockedUntil != nil {
+		t.Fatalf("refused addresses counted toward the lockout: %d failures", got.FailedLogins)
+	}
+
+	// Nobody locks themselves out by mistake.
+	p.Actor.IP = "192.0.2.1"
+	_, err = e.svc.SetIPRules(e.ctx, p, boss.ID, domain.IPRules{Deny: []string{"192.0.2.0/24"}})
+	wantErr(t, err, domain.ErrForbidden)
+	if _, err := e.svc.SetIPRules(e.ctx, p, boss.ID, domain.IPRules{Allow: []string{"192.0.2.0/24"}}); err != nil {
+		t.Fatalf("rules that admit the caller: %v", err)
 	}
 }

@@ -17,6 +17,10 @@ import (
 // whose password is right is returned with a nil error: the caller sends it
 // to the request-access page.
 //
+// A right password from an address the user's IP rules refuse
+// (CheckAddress) is ErrInvalidCredentials too, audited as
+// "signin.refused_address".
+//
 // Input containing "@" is looked up as an email. Only a wrong password
 // counts toward the lockout: attempts while locked, and right passwords of
 // locked, disabled or expired users, are recorded but not counted.
@@ -92,6 +96,16 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 			refused = lockedOut(refused)
 		}
 		return store.User{}, refused
+	}
+	// After the password: a right password from a refused address is
+	// worth an audit entry of its own, and the answer is the same either
+	// way. It does not count toward the lockout: the owner knows the
+	// password, and the rule, not guessing, kept it out.
+	if err := s.AdmitAddress(ctx, u, ip, "password"); err != nil {
+		if errors.Is(err, ErrAddressRefused) {
+			return store.User{}, ErrInvalidCredentials
+		}
+		return store.User{}, fmt.Errorf("domain: authenticate: %w", err)
 	}
 
 	var newHash string

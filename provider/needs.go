@@ -25,10 +25,11 @@ type Pages interface {
 }
 
 // Directory is what the protocol needs of the identity model
-// (domain.Service): whether a user may hold tokens, their roles, and the
-// consent rules. The provider reads no identity record from the store.
+// (domain.Service): whether a user may hold tokens (and from the client's
+// address), their roles, and the consent rules. The provider reads no identity record from the store.
 type Directory interface {
 	ActiveUser(ctx context.Context, id string) (store.User, error)
+	AdmitAddress(ctx context.Context, u store.User, ip, via string) error
 	EffectiveRoles(ctx context.Context, u store.User) ([]string, error)
 	ConsentNeeded(ctx context.Context, q domain.ConsentQuestion) (bool, error)
 	GrantConsent(ctx context.Context, userID, clientID string, scopes []string) error

@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 )
 
 // handleToken is the token endpoint. Redeeming a code or a refresh token runs
@@ -240,8 +241,9 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 // grantGuard is a token endpoint handler of our own, run after fosite's
 // grant handlers have loaded the grant's session:
 //   - authorization_code and refresh_token: the grant's user must still
-//     exist and be active, and a refresh re-reads the user's claims so that
-//     a new ID token reflects the current directory;
+//     exist and be active, a refresh must come from an address the user's
+//     IP rules admit, and it re-reads the user's claims so that a new ID
+//     token reflects the current directory;
 //   - jwt-bearer: the requested scopes must be allowed to the client too,
 //     not only to the trusted issuer's key (fosite checks only the latter).
 type grantGuard struct {
@@ -284,6 +286,15 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
 	}
 	if r.GetGrantTypes().ExactOne("refresh_token") {
+		// Checked here, before fosite rotates anything: a refused refresh
+		// leaves the token as it was, usable from an allowed address.
+		ip, _ := clientaddr.FromContext(ctx)
+		switch err := g.p.svc.AdmitAddress(ctx, u, ip, "refresh"); {
+		case errors.Is(err, domain.ErrAddressRefused):
+			return fosite.ErrInvalidGrant.WithDebug(err.Error())
+		case err != nil:
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
 		claims, err := g.p.userClaims(ctx, u, r.GetGrantedScopes())
 		if err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
