@@ -268,6 +268,24 @@ func (f *fieldPatcher) timestamp(name string) **time.Time {
 	return &t
 }
 
+// optionalInt patches an optional integer: null clears it.
+func (f *fieldPatcher) optionalInt(name string) **int {
+	raw, present, null := f.get(name)
+	if !present {
+		return nil
+	}
+	var n *int
+	if !null {
+		var v int
+		if err := decodeStrict(raw, &v, name); err != nil {
+			f.fail(err)
+			return nil
+		}
+		n = &v
+	}
+	return &n
+}
+
 // object merges the member into current per RFC 7396 (recursively); null
 // resets it to {}.
 func (f *fieldPatcher) object(name string, current json.RawMessage) *json.RawMessage {

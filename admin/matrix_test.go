@@ -267,6 +267,9 @@ func runSpotChecks(t *testing.T, m *matrix, fixtures map[string][]fixture) {
 		{"manager", "GET /users", "", 200},
 		{"manager", "PUT /users/{id}/status", "", 200},
 		{"manager", "PUT /users/{id}/roles", "", 403},
+		{"manager", "GET /users/{id}/ip-rules", "", 200},
+		{"manager", "PUT /users/{id}/ip-rules", "", 403},
+		{"admin", "PUT /users/{id}/ip-rules", "", 200},
 		{"manager", "POST /users", "", 403},
 		{"manager", "DELETE /users/{id}", "hard", 403},
 		{"manager", "POST /access-requests/{id}/approve", "", 200},
@@ -476,6 +479,8 @@ func matrixFixtures() map[string][]fixture {
 		"PUT /users/{id}/roles":    one(freshUser("/roles", map[string]any{"roles": []string{"user"}})),
 		"PUT /users/{id}/status":   one(freshUser("/status", map[string]any{"status": "locked"})),
 		"PUT /users/{id}/password": one(freshUser("/password", map[string]any{"password": "Another-Long-Passphrase-7"})),
+		"GET /users/{id}/ip-rules": one(freshUser("/ip-rules", nil)),
+		"PUT /users/{id}/ip-rules": one(freshUser("/ip-rules", map[string]any{"deny": []string{"203.0.113.0/24"}})),
 		"GET /users/{id}/sessions": one(freshUser("/sessions", nil)),
 		"POST /users/{id}/sessions/revoke-all": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			u := m.user(t, store.StatusActive, "viewer")

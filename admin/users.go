@@ -264,6 +264,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *domain.Princi
 		Preferences:   f.object("preferences", cur.Preferences),
 		EmailVerified: f.boolean("email_verified"),
 		ExpiresAt:     f.timestamp("expires_at"),
+		SessionLimit:  f.optionalInt("session_limit"),
 	}
 	f.readOnly("is changed with PUT /users/{id}/status", "status")
 	f.readOnly("is changed with PUT /users/{id}/roles", "roles")
@@ -303,7 +304,7 @@ func (a *API) patchMe(w http.ResponseWriter, r *http.Request, p *domain.Principa
 		Goals:       f.strings("goals"),
 		Preferences: f.object("preferences", p.User.Preferences),
 	}
-	f.readOnly("cannot be changed by the user; an administrator can change it", "username", "email", "email_verified", "expires_at", "status", "roles")
+	f.readOnly("cannot be changed by the user; an administrator can change it", "username", "email", "email_verified", "expires_at", "status", "roles", "session_limit")
 	f.readOnly("is changed with PUT /users/me/password", "password")
 	f.readOnly("is read-only", userReadOnly()...)
 	if err := f.done(); err != nil {
@@ -450,5 +451,29 @@ func (a *API) revokeSession(w http.ResponseWriter, r *http.Request, p *domain.Pr
 		return err
 	}
 	noContent(w)
+	return nil
+}
+
+func (a *API) getIPRules(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+	u, err := a.svc.GetUser(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, domain.IPRulesOf(u))
+	return nil
+}
+
+// setIPRules replaces both lists: a member left out is an empty list, so
+// that what was sent is what holds.
+func (a *API) setIPRules(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
+	var in domain.IPRules
+	if err := decodeBody(w, r, &in); err != nil {
+		return err
+	}
+	u, err := a.svc.SetIPRules(r.Context(), *p, mux.Vars(r)["id"], in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, domain.IPRulesOf(u))
 	return nil
 }

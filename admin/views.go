@@ -43,6 +43,9 @@ type UserView struct {
 	// locked-out user as it answers a wrong password, so this is where an
 	// administrator learns why someone cannot get in.
 	LockedUntil *time.Time `json:"locked_until,omitempty"`
+	// SessionLimit caps the user's live login sessions; null means the
+	// server's default (sessions.limit), 0 no limit.
+	SessionLimit *int `json:"session_limit"`
 }
 
 // NewUserView shows u as it is at now, with its groups and effective
@@ -72,6 +75,7 @@ func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 		LastLoginAt:    u.LastLoginAt,
 		ExpiresAt:      u.ExpiresAt,
 		LockedUntil:    lockedUntil(u, now),
+		SessionLimit:   u.SessionLimit,
 	}
 }
 

@@ -228,3 +228,7 @@ func truncateUTF8(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// MaxSessionLimit bounds a user's session_limit: more is no limit in
+// practice, and 0 says that plainly.
+const MaxSessionLimit = 1000

@@ -43,6 +43,9 @@ type UserPatch struct {
 	Preferences   *json.RawMessage
 	EmailVerified *bool
 	ExpiresAt     **time.Time
+	// SessionLimit set to a pointer to nil returns the user to the
+	// server's default limit (sessions.limit); 0 is no limit.
+	SessionLimit **int
 }
 
 // userFields are the audited fields of a user: never the password hash.
@@ -59,7 +62,16 @@ func userFields(u store.User) fields {
 		"email_verified": u.EmailVerified,
 		"expires_at":     auditTime(u.ExpiresAt),
 		"locked_until":   auditTime(u.LockedUntil),
+		"session_limit":  auditInt(u.SessionLimit),
 	}
+}
+
+// auditInt is an optional number as the audit log records it: nil as null.
+func auditInt(n *int) any {
+	if n == nil {
+		return nil
+	}
+	return *n
 }
 
 // passwordChanged is how the audit log records a password: that it was set
@@ -316,6 +328,12 @@ func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
 	if p.ExpiresAt != nil {
 		u.ExpiresAt = *p.ExpiresAt
 		v.checkFuture("expires_at", u.ExpiresAt, s.now())
+	}
+	if p.SessionLimit != nil {
+		u.SessionLimit = *p.SessionLimit
+		if n := u.SessionLimit; n != nil && (*n < 0 || *n > MaxSessionLimit) {
+			v.add("session_limit", "must be between 0 (no limit) and %d, or null for the server's default", MaxSessionLimit)
+		}
 	}
 	return u, v.err()
 }
