@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func newUsersCmd(a *app) *cobra.Command {
 		newUsersDeleteCmd(a),
 		newUsersSetPasswordCmd(a),
 		newUsersSetRolesCmd(a),
+		newUsersIPRulesCmd(a),
 	)
 	return cmd
 }
@@ -183,7 +185,7 @@ func newUsersGetCmd(a *app) *cobra.Command {
 }
 
 type userUpdateFlags struct {
-	username, email, fullName, department, expiresAt string
+	username, email, fullName, department, expiresAt, sessionLimit string
 	goals                                            []string
 	clearGoals, emailVerified                        bool
 }
@@ -229,8 +231,19 @@ func (f userUpdateFlags) patch(cmd *cobra.Command) (domain.UserPatch, error) {
 		}
 		p.ExpiresAt = &at
 	}
+	if changed("session-limit") {
+		var n *int
+		if f.sessionLimit != "default" {
+			v, err := strconv.Atoi(f.sessionLimit)
+			if err != nil {
+				return p, fmt.Errorf("--session-limit must be a number (0 for no limit) or default, got %q", f.sessionLimit)
+			}
+			n = &v
+		}
+		p.SessionLimit = &n
+	}
 	if p == (domain.UserPatch{}) {
-		return p, fmt.Errorf("nothing to change: give at least one of --username, --email, --full-name, --department, --goal, --clear-goals, --email-verified, --expires-at")
+		return p, fmt.Errorf("nothing to change: give at least one of --username, --email, --full-name, --department, --goal, --clear-goals, --email-verified, --expires-at, --session-limit")
 	}
 	return p, nil
 }
@@ -272,6 +285,7 @@ func newUsersUpdateCmd(a *app) *cobra.Command {
 	fl.BoolVar(&f.clearGoals, "clear-goals", false, "remove every goal")
 	fl.BoolVar(&f.emailVerified, "email-verified", false, "mark the email address verified (--email-verified=false to unmark)")
 	fl.StringVar(&f.expiresAt, "expires-at", "", "RFC 3339 expiry time, or none to remove it")
+	fl.StringVar(&f.sessionLimit, "session-limit", "", "most live login sessions (0: no limit), or default for sessions.limit")
 	return cmd
 }
 
@@ -398,6 +412,55 @@ func newUsersSetRolesCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&none, "none", false, "remove every directly assigned role")
 	cmd.MarkFlagsOneRequired("role", "none")
 	cmd.MarkFlagsMutuallyExclusive("role", "none")
+	return cmd
+}
+
+func newUsersIPRulesCmd(a *app) *cobra.Command {
+	var allow, deny []string
+	var clearAll bool
+	cmd := &cobra.Command{
+		Use:   "ip-rules USER",
+		Short: "Print or replace a user's IP allow and deny rules",
+		Long: "Print or replace a user's IP allow and deny rules (CIDR prefixes or single addresses, IPv4\n" +
+			"or IPv6). A deny rule wins; an empty allow list allows every address not denied. Without flags\n" +
+			"the rules are printed. --allow replaces the allow list and --deny the deny list (the other one\n" +
+			"is kept); --clear removes both first.",
+		Example: "  gatehouse users ip-rules alice\n" +
+			"  gatehouse users ip-rules alice --allow 10.0.0.0/8 --allow 2001:db8::/32 --deny 10.9.9.9\n" +
+			"  gatehouse users ip-rules alice --clear",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			changed := cmd.Flags().Changed
+			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
+				u, err := resolveUser(ctx, svc, st, args[0])
+				if err != nil {
+					return failure("users ip-rules", err, fmt.Sprintf("user %q", args[0]), "")
+				}
+				rules := domain.IPRulesOf(u)
+				if !clearAll && !changed("allow") && !changed("deny") {
+					return a.printJSON(rules)
+				}
+				if clearAll {
+					rules = domain.IPRules{Allow: []string{}, Deny: []string{}}
+				}
+				if changed("allow") {
+					rules.Allow = allow
+				}
+				if changed("deny") {
+					rules.Deny = deny
+				}
+				u, err = svc.SetIPRules(ctx, domain.Operator(domain.CLIActor()), u.ID, rules)
+				if err != nil {
+					return failure("users ip-rules", err, fmt.Sprintf("user %q", args[0]), "")
+				}
+				return a.printJSON(domain.IPRulesOf(u))
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&allow, "allow", nil, "CIDR prefix or address the user may act from (repeatable; replaces the allow list)")
+	cmd.Flags().StringArrayVar(&deny, "deny", nil, "CIDR prefix or address the user may never act from (repeatable; replaces the deny list)")
+	cmd.Flags().BoolVar(&clearAll, "clear", false, "remove every rule (before applying --allow and --deny)")
 	return cmd
 }
 

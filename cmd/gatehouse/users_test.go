@@ -267,3 +267,43 @@ func assertNoPasswordHash(t *testing.T, out string) {
 		t.Fatalf("output mentions the password or its hash:\n%s", out)
 	}
 }
+
+// TestUsersIPRulesAndSessionLimit: ip-rules prints, replaces one list
+// keeping the other, clears, and refuses a bad entry by its index; update
+// sets and resets the session limit.
+func TestUsersIPRulesAndSessionLimit(t *testing.T) {
+	e, url := newDBEnv(t)
+	st := openTestStore(t, url)
+	e.ok(nil, "users", "create", "--username", "carol", "--email", "carol@example.com",
+		"--password", "correct horse battery", "--role", "user")
+
+	var rules domain.IPRules
+	e.ok(&rules, "users", "ip-rules", "carol")
+	if len(rules.Allow) != 0 || len(rules.Deny) != 0 || rules.Allow == nil || rules.Deny == nil {
+		t.Fatalf("no rules printed as %+v", rules)
+	}
+	e.audited(st, "user.ip_rules", nil, &rules, "users", "ip-rules", "carol", "--allow", "10.0.0.0/8", "--allow", "2001:db8::/32", "--deny", "10.9.9.9")
+	if !slices.Equal(rules.Allow, []string{"10.0.0.0/8", "2001:db8::/32"}) || !slices.Equal(rules.Deny, []string{"10.9.9.9/32"}) {
+		t.Fatalf("ip-rules printed %+v", rules)
+	}
+	e.audited(st, "user.ip_rules", nil, &rules, "users", "ip-rules", "carol", "--deny", "::1")
+	if !slices.Equal(rules.Allow, []string{"10.0.0.0/8", "2001:db8::/32"}) || !slices.Equal(rules.Deny, []string{"::1/128"}) {
+		t.Fatalf("--deny alone printed %+v, want the allow list kept", rules)
+	}
+	e.fails([]string{"allow[1]"}, "users", "ip-rules", "carol", "--allow", "10.0.0.0/8", "--allow", "10.1.2.3/8")
+	e.audited(st, "user.ip_rules", nil, &rules, "users", "ip-rules", "carol", "--clear")
+	if len(rules.Allow)+len(rules.Deny) != 0 {
+		t.Fatalf("--clear printed %+v", rules)
+	}
+
+	var v admin.UserView
+	e.audited(st, "user.update", nil, &v, "users", "update", "carol", "--session-limit", "3")
+	if v.SessionLimit == nil || *v.SessionLimit != 3 {
+		t.Fatalf("--session-limit 3 printed %+v", v.SessionLimit)
+	}
+	e.audited(st, "user.update", nil, &v, "users", "update", "carol", "--session-limit", "default")
+	if v.SessionLimit != nil {
+		t.Fatalf("--session-limit default printed %v", *v.SessionLimit)
+	}
+	e.fails([]string{"session-limit"}, "users", "update", "carol", "--session-limit", "many")
+}
