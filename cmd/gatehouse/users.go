@@ -186,8 +186,8 @@ func newUsersGetCmd(a *app) *cobra.Command {
 
 type userUpdateFlags struct {
 	username, email, fullName, department, expiresAt, sessionLimit string
-	goals                                            []string
-	clearGoals, emailVerified                        bool
+	goals                                                          []string
+	clearGoals, emailVerified                                      bool
 }
 
 // patch builds the partial update from the flags that were given; a flag
