@@ -135,6 +135,14 @@ type Options struct {
 	// CacheRecorder is told of every lookup of the role cache ("roles");
 	// nil: nobody.
 	CacheRecorder cache.Recorder
+	// SessionLimit is the number of live login sessions a user whose own
+	// SessionLimit is nil may have (0: no limit; sessions.limit).
+	SessionLimit int
+	// SessionIdleTimeout ends a login session unused for longer (0: none;
+	// sessions.idle_timeout); SessionLifetime one older than it, whatever
+	// its stored expiry (0: the stored expiry only; lifetimes.login_session).
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
 }
 
 // Defaults of the zero Options fields.

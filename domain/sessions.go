@@ -15,26 +15,114 @@ func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.Logi
 	if err := notFoundID("user", userID); err != nil {
 		return nil, err
 	}
-	out, err := s.store.ListLoginSessions(ctx, userID, s.now())
+	now := s.now()
+	all, err := s.store.ListLoginSessions(ctx, userID, now)
 	if err != nil {
 		return nil, fmt.Errorf("domain: list sessions: %w", err)
 	}
-	if out == nil {
-		out = []store.LoginSession{}
+	out := []store.LoginSession{}
+	for _, ls := range all {
+		if s.sessionLive(ls, now) {
+			out = append(out, ls)
+		}
 	}
 	return out, nil
 }
 
-// GetSession returns store.ErrNotFound if absent or expired.
+// GetSession returns store.ErrNotFound if absent, expired or idle for too
+// long (SessionLive).
 func (s *Service) GetSession(ctx context.Context, id string) (store.LoginSession, error) {
 	if err := notFoundKey("session", id); err != nil {
 		return store.LoginSession{}, err
 	}
-	ls, err := s.store.GetLoginSession(ctx, id, s.now())
+	now := s.now()
+	ls, err := s.store.GetLoginSession(ctx, id, now)
 	if err != nil {
 		return store.LoginSession{}, fmt.Errorf("domain: get session: %w", err)
 	}
+	if !s.sessionLive(ls, now) {
+		return store.LoginSession{}, fmt.Errorf("domain: session is idle or too old: %w", store.ErrNotFound)
+	}
 	return ls, nil
+}
+
+// SessionLive is the one rule of whether a login session still counts at
+// now: before its stored expiry, no older than lifetime (its AuthTime, the
+// sign-in, plus lifetime: the absolute lifetime as configured now, which a
+// shortened lifetimes.login_session applies to sessions started before),
+// and used within idle (LastSeenAt plus idle). A zero idle or lifetime sets
+// no such bound. A session that does not count is not ended: its grants'
+// tokens live on as they would after its expiry; the browser signs in
+// again.
+func SessionLive(ls store.LoginSession, now time.Time, idle, lifetime time.Duration) bool {
+	if !now.Before(ls.ExpiresAt) {
+		return false
+	}
+	if lifetime > 0 && !now.Before(ls.AuthTime.Add(lifetime)) {
+		return false
+	}
+	if idle > 0 && now.Sub(ls.LastSeenAt) > idle {
+		return false
+	}
+	return true
+}
+
+func (s *Service) sessionLive(ls store.LoginSession, now time.Time) bool {
+	return SessionLive(ls, now, s.opts.SessionIdleTimeout, s.opts.SessionLifetime)
+}
+
+// touchInterval is how stale LastSeenAt may get: touchEvery, or a quarter
+// of the idle timeout when that is shorter, so that a session in use is
+// never taken for idle (it may be judged idle up to a quarter early).
+func (s *Service) touchInterval() time.Duration {
+	if idle := s.opts.SessionIdleTimeout; idle > 0 && idle/4 < touchEvery {
+		return idle / 4
+	}
+	return touchEvery
+}
+
+// SessionLimitOf is how many live login sessions u may have: its own
+// limit, else the server's default; 0 is no limit.
+func (s *Service) SessionLimitOf(u store.User) int {
+	if u.SessionLimit != nil {
+		return *u.SessionLimit
+	}
+	return s.opts.SessionLimit
+}
+
+// evictOverLimit ends, oldest sign-in first, as many of the user's live
+// sessions as leave room for one more under its limit, with their grants'
+// tokens ("session.evicted", target the session, recording its user and
+// the limit). It holds the user for the transaction, so that two sign-ins
+// at once cannot both find room for one. Runs in the caller's transaction.
+func (s *Service) evictOverLimit(ctx context.Context, u store.User, ip string, now time.Time) error {
+	limit := s.SessionLimitOf(u)
+	if limit <= 0 {
+		return nil
+	}
+	if _, err := s.store.GetUserForUpdate(ctx, u.ID); err != nil {
+		return err
+	}
+	all, err := s.store.ListLoginSessions(ctx, u.ID, now)
+	if err != nil {
+		return err
+	}
+	var live []store.LoginSession // newest first, as listed
+	for _, ls := range all {
+		if s.sessionLive(ls, now) {
+			live = append(live, ls)
+		}
+	}
+	for i := len(live) - 1; i >= limit-1; i-- {
+		if err := s.endSession(ctx, live[i].ID); err != nil {
+			return err
+		}
+		c := changes{"user_id": {Before: u.ID}, "session_limit": {After: limit}}
+		if err := s.audit(ctx, Actor{Type: store.ActorSystem, IP: ip}, "session.evicted", TargetSession, live[i].ID, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RevokeSession ends a session and revokes the tokens of the grants made in
@@ -85,7 +173,8 @@ type NewSession struct {
 }
 
 // StartSession replaces the browser's previous session (if any) by a new one
-// for in.User, in one transaction. A fresh id at every sign-in means an id
+// for in.User, in one transaction, ending the user's oldest sessions first
+// when it has as many as its limit allows (SessionLimitOf, evictOverLimit). A fresh id at every sign-in means an id
 // planted in the browser beforehand (session fixation) is never the
 // signed-in one. If the previous session was someone else's, it ends as
 // that user's logout would, grants and all; a user who merely signs in
@@ -123,6 +212,9 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 				return err
 			}
 		}
+		if err := s.evictOverLimit(ctx, in.User, in.IP, now); err != nil {
+			return err
+		}
 		return s.store.CreateLoginSession(ctx, ls)
 	})
 	if err != nil {
@@ -132,8 +224,9 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 }
 
 // CurrentSession returns the live session with id and its user; an error
-// wrapping store.ErrNotFound if there is none, it has expired, or its user
-// may no longer keep a session (UserCanAct). A pending user's session is
+// wrapping store.ErrNotFound if there is none, it has expired, is idle or
+// too old (SessionLive), or its user may no longer keep a session
+// (UserCanAct). A pending user's session is
 // returned: callers that grant anything must check the user's status.
 func (s *Service) CurrentSession(ctx context.Context, id string) (store.LoginSession, store.User, error) {
 	if err := notFoundKey("session", id); err != nil {
@@ -144,6 +237,9 @@ func (s *Service) CurrentSession(ctx context.Context, id string) (store.LoginSes
 	if err != nil {
 		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: get login session: %w", err)
 	}
+	if !s.sessionLive(ls, now) {
+		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: login session idle or too old: %w", store.ErrNotFound)
+	}
 	u, err := s.store.GetUser(ctx, ls.UserID)
 	if err != nil {
 		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: get session user: %w", err)
@@ -151,7 +247,7 @@ func (s *Service) CurrentSession(ctx context.Context, id string) (store.LoginSes
 	if !UserCanAct(u, now, ActKeepSession) {
 		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: session user %s may not act: %w", u.ID, store.ErrNotFound)
 	}
-	if now.Sub(ls.LastSeenAt) >= touchEvery {
+	if now.Sub(ls.LastSeenAt) >= s.touchInterval() {
 		// Best effort: LastSeenAt is informational (session lists), not a
 		// reason to fail the request.
 		if err := s.store.TouchLoginSession(ctx, id, now); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -29,5 +29,9 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
 		ConsentLifetime:  cfg.Lifetimes.Consent,
+
+		SessionLimit:       cfg.Sessions.Limit,
+		SessionIdleTimeout: cfg.Sessions.IdleTimeout,
+		SessionLifetime:    cfg.Lifetimes.LoginSession,
 	}
 }
