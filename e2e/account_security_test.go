@@ -406,4 +406,3 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("a session unused for more than %s still signs the user in", idle)
 	}
 }
-
