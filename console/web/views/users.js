@@ -186,6 +186,16 @@ async function userDialog(ctx, user, done) {
     }
   }
   const editing = Boolean(current);
+  // The IP rules are their own resource; without them (an older server,
+  // or no permission to read them) the dialog goes without the editor.
+  let rules = null;
+  if (editing) {
+    try {
+      rules = await get(`/users/${enc(current.id)}/ip-rules`);
+    } catch {
+      rules = null;
+    }
+  }
   const username = field({ label: 'Username', name: 'username', value: current?.username, required: true, autocomplete: 'off', hint: '3–50 lowercase letters, digits, ".", "_" or "-".' });
   username.conflict = true;
   const email = field({ label: 'Email', name: 'email', type: 'email', value: current?.email, required: true, autocomplete: 'off' });
@@ -202,7 +212,8 @@ async function userDialog(ctx, user, done) {
   const goals = goalsEditor({ goals: current?.goals || [], roles: () => (mayGrant ? [role.value] : current?.roles || []).filter(Boolean) });
   if (mayGrant) role.input.addEventListener('change', () => goals.refresh());
   for (const f of [username, email, fullName, department]) f.el.classList.add('half');
-  const fields = [username, email, password, fullName, department, ...(mayGrant ? [role] : []), goals];
+  const security = editing ? accountSecurity(current, rules) : null;
+  const fields = [username, email, password, fullName, department, ...(mayGrant ? [role] : []), goals, ...(security ? security.fields : [])];
   const extra = editing ? [membership(current), sessionsOf(ctx, current)] : [];
 
   formDialog({
@@ -236,6 +247,7 @@ async function userDialog(ctx, user, done) {
       changed('full_name', fullName.value.trim());
       changed('department', department.value.trim());
       changed('goals', goals.value);
+      if (security && security.sessionLimit() !== (current.session_limit ?? null)) patchBody.session_limit = security.sessionLimit();
       if (Object.keys(patchBody).length) {
         const headers = etag ? { 'If-Match': etag } : undefined;
         try {
@@ -252,11 +264,62 @@ async function userDialog(ctx, user, done) {
         saved = await put(`/users/${enc(current.id)}/roles`, { roles: [...new Set(next)] });
       }
       if (password.value) await put(`/users/${enc(current.id)}/password`, { password: password.value });
+      if (security) await security.saveRules(current.id);
       notice(`${saved.username} was saved.`);
       done(saved);
       return true;
     },
   });
+}
+
+// accountSecurity is the session limit and the IP rules of a user being
+// edited: fields of the edit form, one rule per line. The API names a
+// refused rule by its index (allow[2]); the form says which line.
+function accountSecurity(user, rules) {
+  const limit = field({
+    label: 'Session limit', name: 'session_limit', type: 'number', inputmode: 'numeric',
+    value: user.session_limit ?? '', hint: 'Most sign-in sessions at once; a new one ends the oldest. Empty: the server default; 0: no limit.',
+  });
+  limit.el.classList.add('half');
+  const fields = [limit];
+  let allow = null;
+  let deny = null;
+  if (rules) {
+    allow = field({
+      label: 'Allowed addresses', name: 'allow', rows: 3, value: (rules.allow || []).join('\n'), placeholder: '10.0.0.0/8',
+      hint: 'One CIDR prefix or address per line, IPv4 or IPv6. Empty: every address not denied.',
+    });
+    deny = field({
+      label: 'Denied addresses', name: 'deny', rows: 3, value: (rules.deny || []).join('\n'), placeholder: '203.0.113.7',
+      hint: 'Sign-in, refresh and API tokens are refused from these, whatever is allowed.',
+    });
+    allow.el.classList.add('half');
+    deny.el.classList.add('half');
+    fields.push(allow, deny);
+  }
+  const lines = (f) => f.value.split('\n').map((l) => l.trim()).filter(Boolean);
+  return {
+    fields,
+    sessionLimit() {
+      const v = limit.value.trim();
+      return v === '' ? null : Number(v);
+    },
+    async saveRules(id) {
+      if (!rules) return;
+      const next = { allow: lines(allow), deny: lines(deny) };
+      if (JSON.stringify(next) === JSON.stringify({ allow: rules.allow || [], deny: rules.deny || [] })) return;
+      try {
+        rules = await put(`/users/${enc(id)}/ip-rules`, next);
+      } catch (e) {
+        if (!(e instanceof ApiError) || !e.problem.errors?.length) throw e;
+        const errors = e.problem.errors.map((fe) => {
+          const m = /^(allow|deny)\[(\d+)\]$/.exec(fe.field || '');
+          return m ? { field: m[1], message: `line ${Number(m[2]) + 1} (${next[m[1]][Number(m[2])]}) ${fe.message}` } : fe;
+        });
+        throw new ApiError(e.status, { ...e.problem, errors });
+      }
+    },
+  };
 }
 
 // membership says which groups the user is in (changed on Groups).
