@@ -587,6 +587,39 @@ const scenarios = {
     out.refused = page.refused;
     await page.context().close();
   },
+
+  // The user dialog's account security: a refused IP rule is shown at its
+  // field, naming the line; the rules and the session limit saved read back.
+  async 'ip-rules'(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values['ip-rules'];
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    const c = userCard(page, v.target);
+    await c.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit user' });
+    await edit.waitFor();
+    const deny = edit.getByLabel('Denied addresses', { exact: true });
+    await deny.fill(v.bad);
+    await edit.getByRole('button', { name: 'Save' }).click();
+    const err = edit.locator('.field-error:not([hidden])');
+    await err.first().waitFor();
+    out.denyError = await err.first().innerText();
+    out.denyInvalid = await deny.getAttribute('aria-invalid');
+    await deny.fill(v.good);
+    await edit.getByLabel('Session limit', { exact: true }).fill(v.limit);
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'detached' });
+    await c.getByRole('button', { name: 'Edit' }).click();
+    await edit.waitFor();
+    out.denyAfter = await edit.getByLabel('Denied addresses', { exact: true }).inputValue();
+    out.allowAfter = await edit.getByLabel('Allowed addresses', { exact: true }).inputValue();
+    out.limitAfter = await edit.getByLabel('Session limit', { exact: true }).inputValue();
+    await page.keyboard.press('Escape');
+    await edit.waitFor({ state: 'detached' });
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
 };
 
 async function main() {
