@@ -406,3 +406,51 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatalf("a session unused for more than %s still signs the user in", idle)
 	}
 }
+
+// TestSessionLimitConcurrent: sign-ins of one user at the same moment
+// cannot all find room under the limit: afterwards at most the limit's
+// sessions are live.
+func TestSessionLimitConcurrent(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *config.Config) { c.Sessions.Limit = 2 })
+	alice := ts.createUser(t, "user")
+	rp := ts.newRP(t, ts.createConfidentialClient(t, nil))
+	const n = 6
+	type pending struct {
+		browser *http.Client
+		form    *formdriver.Form
+	}
+	var ready []pending
+	for range n {
+		b := ts.newBrowser(t)
+		pg := readPage(t, get(t, b, rp.newAuthRequest(t, false).URL))
+		ready = append(ready, pending{b, loginForm(t, pg)})
+	}
+	statuses := make(chan int, n)
+	start := make(chan struct{})
+	for _, p := range ready {
+		go func() {
+			<-start
+			resp, err := p.form.Submit(ctxT(t), p.browser, url.Values{"username": {alice.Username}, "password": {alice.Password}})
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			closeBody(resp)
+			statuses <- resp.StatusCode
+		}()
+	}
+	close(start)
+	for range n {
+		if s := <-statuses; s != http.StatusOK {
+			t.Errorf("a concurrent sign-in ended with status %d, want 200 (the consent page)", s)
+		}
+	}
+	sessions, err := ts.Store.ListLoginSessions(ctxT(t), alice.ID, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != 2 {
+		t.Fatalf("%d live sessions after %d concurrent sign-ins, limit 2", len(sessions), n)
+	}
+}
