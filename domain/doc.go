@@ -2,7 +2,10 @@
 // place every entry point (the pages, the resource API, the CLI) calls:
 // validation of users, roles, groups and clients; password hashing and the
 // sign-in lockout; the role hierarchy and effective permissions; the
-// access-request state machine; API tokens; and the audit log that every
+// access-request state machine; API tokens; per-user IP rules
+// (CheckAddress, applied by AdmitAddress wherever a user signs in or
+// presents a token); login sessions' limit and lifetimes (SessionLive);
+// and the audit log that every
 // mutation writes in the same store transaction as the change itself.
 //
 // Service is the entry point; the free functions (ValidateUsername,
