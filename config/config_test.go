@@ -80,8 +80,8 @@ func TestDefault(t *testing.T) {
 			Default:      config.RateLimit{PerMinute: 1200, Burst: 300},
 			MaxAddresses: 100000,
 		},
-		Metrics:      config.Metrics{Addr: ""},
-		Tracing:      config.Tracing{Enabled: false},
+		Metrics: config.Metrics{Addr: ""},
+		Tracing: config.Tracing{Enabled: false},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
