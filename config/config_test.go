@@ -73,6 +73,8 @@ func TestDefault(t *testing.T) {
 		Registration: config.Registration{Enabled: false},
 		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
 		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
+		Metrics:      config.Metrics{Addr: ""},
+		Tracing:      config.Tracing{Enabled: false},
 		RateLimits: config.RateLimits{
 			SignIn:       config.RateLimit{PerMinute: 30, Burst: 20},
 			Token:        config.RateLimit{PerMinute: 1200, Burst: 300},
@@ -80,8 +82,6 @@ func TestDefault(t *testing.T) {
 			Default:      config.RateLimit{PerMinute: 1200, Burst: 300},
 			MaxAddresses: 100000,
 		},
-		Metrics: config.Metrics{Addr: ""},
-		Tracing: config.Tracing{Enabled: false},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
