@@ -4,22 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/store"
 )
 
 // Authenticate checks a username (or email) and password: unknown users,
 // wrong passwords, users not active or temporarily locked all give
-// ErrInvalidCredentials, in equal time. Failures count toward the lockout
-// ("login.failure", and "user.lock" when it locks); success resets the count
-// and re-hashes an old-parameter hash ("login.success"). A pending user
-// whose password is right is returned with a nil error: the caller sends it
-// to the request-access page.
+// ErrInvalidCredentials, in equal time (one password hash). Failures are
+// counted per (account, address) ("login.failure"): LockoutThreshold of
+// them within LockoutDuration refuse that address for that account for a
+// while, and nobody else; AccountLockoutThreshold of them from all
+// addresses together lock the account for everyone ("user.lock"), against
+// guessing spread over many addresses. A success clears its address's
+// count and re-hashes an old-parameter hash ("login.success"). A pending
+// user whose password is right is returned with a nil error: the caller
+// sends it to the request-access page.
+//
+// ip is the client's address as clientaddr gives it; IPv6 addresses are
+// counted by /64 (ratelimit.Group), so that walking through a subscriber's
+// block buys no fresh attempts.
 //
 // Input containing "@" is looked up as an email. Only a wrong password
-// counts toward the lockout: attempts while locked, and right passwords of
-// locked, disabled or expired users, are recorded but not counted.
+// counts: attempts while refused, and right passwords of locked, disabled
+// or expired users, are recorded but not counted.
 // login.failure entries have the anonymous actor (nobody proved who they
 // are) and the user as target when the name matched one; the name typed is
 // not recorded, since people type passwords into the username field.
@@ -64,15 +74,42 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 		s.verify(u.PasswordHash, password)
 		return store.User{}, lockedOut(s.signInRefused(ctx, anonymous, u.ID))
 	}
+	address := addressKey(ip)
+	since := now.Add(-s.opts.LockoutDuration)
+	tried, _, err := s.store.CountSignInFailures(ctx, u.ID, address, since)
+	if err != nil {
+		return store.User{}, fmt.Errorf("domain: authenticate: %w", err)
+	}
+	if tried.Count >= s.opts.LockoutThreshold {
+		// This address has had its tries at this account for now; the
+		// right password from it is refused too, or it could keep going.
+		s.verify(u.PasswordHash, password)
+		return store.User{}, lockedOut(s.signInRefused(ctx, anonymous, u.ID))
+	}
 	ok, rehash := s.verify(u.PasswordHash, password)
 	if !ok {
 		err := s.inTx(ctx, "authenticate", func(ctx context.Context) error {
-			after, err := s.store.RecordLoginFailure(ctx, u.ID, now, s.opts.LockoutThreshold, s.opts.LockoutDuration)
+			row, total, err := s.store.RecordSignInFailure(ctx, u.ID, address, now, since)
+			if err != nil {
+				return err
+			}
+			// FailedLogins keeps counting failures in a row for the user
+			// view; it locks only at the account-wide threshold, reached
+			// by the failures of every address within the window.
+			lockAt := 0 // count only
+			if limit := s.opts.AccountLockoutThreshold; limit > 0 && total >= limit {
+				lockAt = 1
+			}
+			after, err := s.store.RecordLoginFailure(ctx, u.ID, now, lockAt, s.opts.LockoutDuration)
 			if err != nil {
 				return err
 			}
 			if err := s.audit(ctx, anonymous, "login.failure", TargetUser, u.ID, nil); err != nil {
 				return err
+			}
+			if row.Count == s.opts.LockoutThreshold {
+				s.opts.Logger.WarnContext(ctx, "sign-in: an address reached the failure threshold; refused for this account for a while",
+					"user_id", u.ID, "address", address, "failures", row.Count, "for", s.opts.LockoutDuration.String())
 			}
 			if after.LockedOut(now) {
 				lock := Actor{Type: store.ActorSystem, IP: ip}
@@ -107,6 +144,9 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 		if err := s.store.RecordLoginSuccess(ctx, u.ID, now, newHash); err != nil {
 			return err
 		}
+		if err := s.store.ClearSignInFailures(ctx, u.ID, address); err != nil {
+			return err
+		}
 		return s.audit(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, "login.success", TargetUser, u.ID, nil)
 	})
 	if err != nil {
@@ -117,6 +157,21 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 		u.PasswordHash = newHash
 	}
 	return u, nil
+}
+
+// addressKey is the key failures are counted under: the address itself
+// for IPv4, its /64 for IPv6 (as the rate limits group them), and the
+// address as given when it does not parse ("" when none is known).
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	p := ratelimit.Group(a)
+	if p.Bits() == 32 {
+		return p.Addr().String()
+	}
+	return p.String()
 }
 
 func (s *Service) signInUser(ctx context.Context, name string) (store.User, error) {

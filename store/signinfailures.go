@@ -35,6 +35,9 @@ type SignInFailures interface {
 	RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time) (SignInFailure, int, error)
 	// ClearSignInFailures deletes userID's row for address, if any.
 	ClearSignInFailures(ctx context.Context, userID, address string) error
+	// ClearUserSignInFailures deletes every row of userID (an admin lifting
+	// its lockouts), if any.
+	ClearUserSignInFailures(ctx context.Context, userID string) error
 	// DeleteSignInFailuresBefore deletes up to limit rows whose LastAt is
 	// before before, oldest first, and returns how many it deleted.
 	DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error)

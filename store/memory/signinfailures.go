@@ -80,6 +80,18 @@ func (s *Store) ClearSignInFailures(ctx context.Context, userID, address string)
 	})
 }
 
+func (s *Store) ClearUserSignInFailures(ctx context.Context, userID string) error {
+	return s.do(ctx, "clear user sign-in failures", func(o op) error {
+		uid, _ := canonicalUUID(userID)
+		for k := range s.failures {
+			if k.userID == uid {
+				del(o, s.failures, k)
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Store) DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete old sign-in failures", func(o op) error {

@@ -82,6 +82,17 @@ func (s *Store) ClearSignInFailures(ctx context.Context, userID, address string)
 	return nil
 }
 
+func (s *Store) ClearUserSignInFailures(ctx context.Context, userID string) error {
+	id, ok := parseUUID(userID)
+	if !ok {
+		return nil
+	}
+	if _, err := s.db(ctx).Exec(ctx, `DELETE FROM sign_in_failures WHERE user_id = $1`, id); err != nil {
+		return fmt.Errorf("postgres: clear user sign-in failures: %w", err)
+	}
+	return nil
+}
+
 // DeleteSignInFailuresBefore is the janitor's bounded delete (see
 // expiredBatch), on last_at rather than an expires_at: how long a row
 // counts is the caller's window, not the row's.

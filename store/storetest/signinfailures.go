@@ -115,6 +115,15 @@ func testSignInFailureClear(f *fixture) {
 	// Nothing to clear is no error.
 	f.must(f.iam.ClearSignInFailures(f.ctx, u.ID, addrA), "ClearSignInFailures again")
 	f.must(f.iam.ClearSignInFailures(f.ctx, "not-a-uuid", addrA), "ClearSignInFailures of a non-UUID")
+
+	// Clearing a user clears all its addresses and nobody else's.
+	f.recordFailure(u.ID, addrA, f.now)
+	f.must(f.iam.ClearUserSignInFailures(f.ctx, strings.ToUpper(u.ID)), "ClearUserSignInFailures")
+	f.wantFailures("user cleared, A", u.ID, addrA, f.at(-time.Hour), store.SignInFailure{}, 0)
+	f.wantFailures("user cleared, B", u.ID, addrB, f.at(-time.Hour), store.SignInFailure{}, 0)
+	f.wantFailures("another user after clearing one", other.ID, addrA, f.at(-time.Hour),
+		store.SignInFailure{UserID: other.ID, Address: addrA, Count: 1, FirstAt: f.now, LastAt: f.now}, 1)
+	f.must(f.iam.ClearUserSignInFailures(f.ctx, "not-a-uuid"), "ClearUserSignInFailures of a non-UUID")
 }
 
 func testSignInFailureSweep(f *fixture) {
