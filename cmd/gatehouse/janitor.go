@@ -23,7 +23,8 @@ func newJanitorCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			res, err := janitor.New(st, janitor.Options{BatchSize: a.cfg.Janitor.BatchSize, Now: a.now, Logger: a.logger}).RunOnce(cmd.Context())
+			res, err := janitor.New(st, janitor.Options{BatchSize: a.cfg.Janitor.BatchSize, Now: a.now, Logger: a.logger,
+				SignInFailureWindow: a.cfg.Login.Lockout}).RunOnce(cmd.Context())
 			if err != nil {
 				return err
 			}
