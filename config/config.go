@@ -119,7 +119,7 @@ type RateLimits struct {
 	API RateLimit `yaml:"api"`
 	// Default: every other route (pages, discovery, JWKS, authorize).
 	Default RateLimit `yaml:"default"`
-	// MaxAddresses bounds the addresses each class tracks (about 40 bytes
+	// MaxAddresses bounds the addresses each class tracks (about 100 bytes
 	// each); past it the least recently seen is forgotten.
 	MaxAddresses int `yaml:"max_addresses"`
 }

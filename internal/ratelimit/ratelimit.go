@@ -15,7 +15,7 @@ type Options struct {
 	// Burst requests may come at once after a quiet spell (default 1, and
 	// at least 1).
 	Burst int
-	// MaxKeys bounds the addresses tracked (default 100,000), about 40
+	// MaxKeys bounds the addresses tracked (default 100,000), about 100
 	// bytes each.
 	MaxKeys int
 	// Now is the clock (default time.Now).
