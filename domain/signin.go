@@ -27,9 +27,12 @@ import (
 // counted by /64 (ratelimit.Group), so that walking through a subscriber's
 // block buys no fresh attempts.
 //
-// Input containing "@" is looked up as an email. Only a wrong password
-// counts: attempts while refused, and right passwords of locked, disabled
-// or expired users, are recorded but not counted.
+// Input containing "@" is looked up as an email. Attempts while refused
+// are recorded but not counted. An attempt is counted for its address
+// before the hash (so parallel guesses cannot slip under the threshold)
+// and the count is deleted by a success, so the right password of a user
+// who may not sign in (locked, disabled, expired) counts for its address;
+// FailedLogins and the account-wide lock count wrong passwords only.
 // login.failure entries have the anonymous actor (nobody proved who they
 // are) and the user as target when the name matched one; the name typed is
 // not recorded, since people type passwords into the username field.
@@ -74,13 +77,18 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 		s.verify(u.PasswordHash, password)
 		return store.User{}, lockedOut(s.signInRefused(ctx, anonymous, u.ID))
 	}
+	// The attempt is counted before the password is checked, in one atomic
+	// step with the check of the address's count: guesses sent in
+	// parallel (a hash takes a while) cannot all slip under the threshold.
+	// A success deletes the count again; so the right password of a user
+	// who may not sign in (disabled, expired) counts like a wrong one, for
+	// its address only.
 	address := addressKey(ip)
-	since := now.Add(-s.opts.LockoutDuration)
-	tried, _, err := s.store.CountSignInFailures(ctx, u.ID, address, since)
+	attempt, err := s.store.RecordSignInFailure(ctx, u.ID, address, now, now.Add(-s.opts.LockoutDuration), s.opts.LockoutThreshold)
 	if err != nil {
 		return store.User{}, fmt.Errorf("domain: authenticate: %w", err)
 	}
-	if tried.Count >= s.opts.LockoutThreshold {
+	if !attempt.Counted {
 		// This address has had its tries at this account for now; the
 		// right password from it is refused too, or it could keep going.
 		s.verify(u.PasswordHash, password)
@@ -89,15 +97,11 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 	ok, rehash := s.verify(u.PasswordHash, password)
 	if !ok {
 		err := s.inTx(ctx, "authenticate", func(ctx context.Context) error {
-			row, total, err := s.store.RecordSignInFailure(ctx, u.ID, address, now, since)
-			if err != nil {
-				return err
-			}
 			// FailedLogins keeps counting failures in a row for the user
 			// view; it locks only at the account-wide threshold, reached
 			// by the failures of every address within the window.
 			lockAt := 0 // count only
-			if limit := s.opts.AccountLockoutThreshold; limit > 0 && total >= limit {
+			if limit := s.opts.AccountLockoutThreshold; limit > 0 && attempt.Account >= limit {
 				lockAt = 1
 			}
 			after, err := s.store.RecordLoginFailure(ctx, u.ID, now, lockAt, s.opts.LockoutDuration)
@@ -107,9 +111,9 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 			if err := s.audit(ctx, anonymous, "login.failure", TargetUser, u.ID, nil); err != nil {
 				return err
 			}
-			if row.Count == s.opts.LockoutThreshold {
+			if attempt.Failure.Count == s.opts.LockoutThreshold {
 				s.opts.Logger.WarnContext(ctx, "sign-in: an address reached the failure threshold; refused for this account for a while",
-					"user_id", u.ID, "address", address, "failures", row.Count, "for", s.opts.LockoutDuration.String())
+					"user_id", u.ID, "address", address, "failures", attempt.Failure.Count, "for", s.opts.LockoutDuration.String())
 			}
 			if after.LockedOut(now) {
 				lock := Actor{Type: store.ActorSystem, IP: ip}

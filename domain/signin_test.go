@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,5 +297,33 @@ func TestAuthenticateRehashesOldParameters(t *testing.T) {
 		if containsAny(string(a.Changes), string(old), stored.PasswordHash, goodPassword) {
 			t.Fatalf("%s records a password or hash: %s", a.Action, a.Changes)
 		}
+	}
+}
+
+// TestParallelGuessesStopAtThreshold: guesses sent at once from one address
+// (each waits on a hash) get no more than login.max_failures password
+// checks that count; the rest are refused without being counted.
+func TestParallelGuessesStopAtThreshold(t *testing.T) {
+	e := newEnv(t)
+	u := e.user("alice", "user")
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = e.svc.Authenticate(e.ctx, "alice", "wrong password", "203.0.113.66")
+		}()
+	}
+	wg.Wait()
+	got, _ := e.svc.GetUser(e.ctx, u.ID)
+	if got.FailedLogins != domain.DefaultLockoutThreshold {
+		t.Errorf("%d parallel guesses: %d counted wrong passwords, want %d", n, got.FailedLogins, domain.DefaultLockoutThreshold)
+	}
+	if _, err := e.svc.Authenticate(e.ctx, "alice", goodPassword, "203.0.113.66"); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Errorf("the address signed in after its parallel guesses: %v", err)
+	}
+	if _, err := e.svc.Authenticate(e.ctx, "alice", goodPassword, "198.51.100.7"); err != nil {
+		t.Errorf("the owner from elsewhere: %v", err)
 	}
 }

@@ -238,7 +238,7 @@ func TestRunOnceSweepsOldSignInFailures(t *testing.T) {
 			const window = 15 * time.Minute
 			record := func(addr string, at time.Time) {
 				t.Helper()
-				if _, _, err := st.RecordSignInFailure(ctx, user.ID, addr, at, at.Add(-window)); err != nil {
+				if _, err := st.RecordSignInFailure(ctx, user.ID, addr, at, at.Add(-window), 5); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -41,9 +41,8 @@ func (s *Store) countFailures(uid, address string, since time.Time) (store.SignI
 	return row, total
 }
 
-func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time) (store.SignInFailure, int, error) {
-	var row store.SignInFailure
-	var total int
+func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time, max int) (store.SignInAttempt, error) {
+	var out store.SignInAttempt
 	err := s.do(ctx, "record sign-in failure", func(o op) error {
 		uid, ok := canonicalUUID(userID)
 		if !ok {
@@ -58,6 +57,9 @@ func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string,
 		switch {
 		case !ok || f.LastAt.Before(since):
 			f = store.SignInFailure{UserID: uid, Address: address, Count: 1, FirstAt: at, LastAt: at}
+		case max > 0 && f.Count >= max:
+			out.Failure, out.Account = s.countFailures(uid, address, since)
+			return nil
 		default:
 			f.Count++
 			if at.After(f.LastAt) {
@@ -65,10 +67,11 @@ func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string,
 			}
 		}
 		put(o, s.failures, k, f)
-		row, total = s.countFailures(uid, address, since)
+		out.Failure, out.Account = s.countFailures(uid, address, since)
+		out.Counted = true
 		return nil
 	})
-	return row, total, err
+	return out, err
 }
 
 func (s *Store) ClearSignInFailures(ctx context.Context, userID, address string) error {

@@ -275,7 +275,7 @@ func TestDeleteUserLeavesNoRow(t *testing.T) {
 	if _, err := s.RecordLoginFailure(ctx, u.ID, now, 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.RecordSignInFailure(ctx, u.ID, "192.0.2.1", now, now.Add(-time.Hour)); err != nil {
+	if _, err := s.RecordSignInFailure(ctx, u.ID, "192.0.2.1", now, now.Add(-time.Hour), 5); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AppendAudit(ctx, store.AuditEntry{At: now, ActorType: store.ActorCLI, Action: "user.delete",

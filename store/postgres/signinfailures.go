@@ -38,17 +38,19 @@ func (s *Store) CountSignInFailures(ctx context.Context, userID, address string,
 }
 
 // RecordSignInFailure counts in one upsert, so concurrent failures from one
-// address queue on the row and each counts. The account-wide sum adds the
-// other rows as the statement's snapshot sees them: concurrent failures
-// from other addresses may each miss one another, so the account-wide
-// threshold can be passed by as many as arrive at the same instant.
-func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time) (store.SignInFailure, int, error) {
+// address queue on the row lock and the WHERE sees each one's count: no
+// more than max are counted. A row left as it was (at max) is read from
+// the statement's snapshot instead. The account-wide sum adds the other
+// rows as that snapshot sees them: concurrent failures from other
+// addresses may each miss one another, so the account-wide threshold can
+// be passed by as many as arrive at the same instant.
+func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time, max int) (store.SignInAttempt, error) {
 	id, ok := parseUUID(userID)
 	if !ok {
-		return store.SignInFailure{}, 0, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, store.ErrNotFound)
+		return store.SignInAttempt{}, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, store.ErrNotFound)
 	}
-	f := store.SignInFailure{UserID: id, Address: address}
-	var total int
+	out := store.SignInAttempt{Failure: store.SignInFailure{UserID: id, Address: address}}
+	f := &out.Failure
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH r AS (
 			INSERT INTO sign_in_failures AS f (user_id, address, count, first_at, last_at)
@@ -57,18 +59,24 @@ func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string,
 				count = CASE WHEN f.last_at < $4 THEN 1 ELSE f.count + 1 END,
 				first_at = CASE WHEN f.last_at < $4 THEN excluded.first_at ELSE f.first_at END,
 				last_at = CASE WHEN f.last_at < $4 THEN excluded.last_at ELSE greatest(f.last_at, excluded.last_at) END
+			WHERE f.last_at < $4 OR $5 <= 0 OR f.count < $5
 			RETURNING count, first_at, last_at
+		), row AS (
+			SELECT true AS counted, count, first_at, last_at FROM r
+			UNION ALL
+			SELECT false, o.count, o.first_at, o.last_at FROM sign_in_failures o
+			WHERE o.user_id = $1 AND o.address = $2 AND NOT EXISTS (SELECT 1 FROM r)
 		)
-		SELECT r.count, r.first_at, r.last_at, r.count + coalesce((
+		SELECT row.counted, row.count, row.first_at, row.last_at, row.count + coalesce((
 			SELECT sum(o.count) FROM sign_in_failures o
 			WHERE o.user_id = $1 AND o.address <> $2 AND o.last_at >= $4), 0)
-		FROM r`,
-		id, address, at, since).Scan(&f.Count, &f.FirstAt, &f.LastAt, &total)
+		FROM row`,
+		id, address, at, since, max).Scan(&out.Counted, &f.Count, &f.FirstAt, &f.LastAt, &out.Account)
 	if err != nil {
-		return store.SignInFailure{}, 0, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, classify(err, store.ErrNotFound))
+		return store.SignInAttempt{}, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, classify(err, store.ErrNotFound))
 	}
 	f.FirstAt, f.LastAt = utc(f.FirstAt), utc(f.LastAt)
-	return f, total, nil
+	return out, nil
 }
 
 func (s *Store) ClearSignInFailures(ctx context.Context, userID, address string) error {

@@ -16,7 +16,9 @@ var signInFailureTests = []subtest{
 	{"WindowStartsOver", testSignInFailureWindow},
 	{"Clear", testSignInFailureClear},
 	{"SweepInBatches", testSignInFailureSweep},
+	{"StopsAtMax", testSignInFailureMax},
 	{"Concurrent", testConcurrentSignInFailures},
+	{"ConcurrentStopAtMax", testConcurrentSignInFailuresMax},
 	{"DeleteUserCascades", testSignInFailureCascade},
 	{"RolledBack", testSignInFailureRollback},
 }
@@ -27,12 +29,15 @@ const (
 )
 
 // recordFailure records one failure with a window starting an hour before
-// f.now, returning the row and the account's sum.
+// f.now and no maximum, returning the row and the account's sum.
 func (f *fixture) recordFailure(userID, address string, at time.Time) (store.SignInFailure, int) {
 	f.t.Helper()
-	row, total, err := f.iam.RecordSignInFailure(f.ctx, userID, address, at, f.at(-time.Hour))
+	a, err := f.iam.RecordSignInFailure(f.ctx, userID, address, at, f.at(-time.Hour), 0)
 	f.must(err, "RecordSignInFailure %s %s", userID, address)
-	return row, total
+	if !a.Counted {
+		f.t.Errorf("RecordSignInFailure %s %s without a maximum: not counted", userID, address)
+	}
+	return a.Failure, a.Account
 }
 
 func (f *fixture) wantFailures(what, userID, address string, since time.Time, wantRow store.SignInFailure, wantTotal int) {
@@ -75,7 +80,7 @@ func testSignInFailureCounts(f *fixture) {
 		store.SignInFailure{UserID: other.ID, Address: addrA, Count: 1, FirstAt: f.at(5 * time.Second), LastAt: f.at(5 * time.Second)}, 1)
 	for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
 		f.wantFailures("no such user "+id, id, addrA, f.at(-time.Hour), store.SignInFailure{}, 0)
-		_, _, err := f.iam.RecordSignInFailure(f.ctx, id, addrA, f.now, f.at(-time.Hour))
+		_, err := f.iam.RecordSignInFailure(f.ctx, id, addrA, f.now, f.at(-time.Hour), 5)
 		f.wantErr(err, store.ErrNotFound, "RecordSignInFailure %q", id)
 	}
 }
@@ -93,12 +98,10 @@ func testSignInFailureWindow(f *fixture) {
 	// An hour later, with the window starting after the last failure, the
 	// row starts over.
 	later := f.at(3 * time.Hour)
-	row, total, err := f.iam.RecordSignInFailure(f.ctx, u.ID, addrA, later, f.at(2*time.Hour))
+	a, err := f.iam.RecordSignInFailure(f.ctx, u.ID, addrA, later, f.at(2*time.Hour), 4)
 	f.must(err, "RecordSignInFailure after the window")
-	f.equal("row after its window passed", row, store.SignInFailure{UserID: u.ID, Address: addrA, Count: 1, FirstAt: later, LastAt: later})
-	if total != 1 {
-		f.t.Errorf("account total after the window = %d, want 1", total)
-	}
+	f.equal("attempt after its window passed, at the maximum before", a,
+		store.SignInAttempt{Failure: store.SignInFailure{UserID: u.ID, Address: addrA, Count: 1, FirstAt: later, LastAt: later}, Account: 1, Counted: true})
 }
 
 func testSignInFailureClear(f *fixture) {
@@ -157,6 +160,65 @@ func testSignInFailureSweep(f *fixture) {
 		store.SignInFailure{UserID: u.ID, Address: addrs[3], Count: 1, FirstAt: before, LastAt: before}, 2)
 }
 
+// At max, a failure is not counted and changes nothing, LastAt included;
+// other addresses and the account's sum go on.
+func testSignInFailureMax(f *fixture) {
+	u := f.createUser()
+	since := f.at(-time.Hour)
+	for i := 1; i <= 3; i++ {
+		a, err := f.iam.RecordSignInFailure(f.ctx, u.ID, addrA, f.at(time.Duration(i)*time.Second), since, 3)
+		f.must(err, "RecordSignInFailure %d", i)
+		if !a.Counted || a.Failure.Count != i || a.Account != i {
+			f.t.Errorf("failure %d of 3: %+v, want counted, count %d", i, a, i)
+		}
+	}
+	full := store.SignInFailure{UserID: u.ID, Address: addrA, Count: 3, FirstAt: f.at(time.Second), LastAt: f.at(3 * time.Second)}
+	for range 2 {
+		a, err := f.iam.RecordSignInFailure(f.ctx, strings.ToUpper(u.ID), addrA, f.at(time.Minute), since, 3)
+		f.must(err, "RecordSignInFailure past the maximum")
+		f.equal("attempt past the maximum", a, store.SignInAttempt{Failure: full, Account: 3, Counted: false})
+	}
+	f.wantFailures("after refused attempts", u.ID, addrA, since, full, 3)
+	a, err := f.iam.RecordSignInFailure(f.ctx, u.ID, addrB, f.at(time.Minute), since, 3)
+	f.must(err, "RecordSignInFailure from another address")
+	f.equal("another address", a, store.SignInAttempt{
+		Failure: store.SignInFailure{UserID: u.ID, Address: addrB, Count: 1, FirstAt: f.at(time.Minute), LastAt: f.at(time.Minute)},
+		Account: 4, Counted: true})
+	// A greater max counts again.
+	a, err = f.iam.RecordSignInFailure(f.ctx, u.ID, addrA, f.at(2*time.Minute), since, 4)
+	f.must(err, "RecordSignInFailure with a greater maximum")
+	if !a.Counted || a.Failure.Count != 4 || a.Account != 5 {
+		f.t.Errorf("with max 4: %+v, want counted, count 4, account 5", a)
+	}
+}
+
+// Ten failures at once with max 5 count exactly five: the check and the
+// increment are one step.
+func testConcurrentSignInFailuresMax(f *fixture) {
+	const n, max = 10, 5
+	u := f.createUser()
+	counted := make([]bool, n)
+	errs := f.concurrently(n, func(ctx context.Context, i int) error {
+		a, err := f.iam.RecordSignInFailure(ctx, u.ID, addrA, f.now, f.at(-time.Hour), max)
+		counted[i] = a.Counted
+		return err
+	})
+	yes := 0
+	for i, err := range errs {
+		if err != nil {
+			f.t.Errorf("RecordSignInFailure in goroutine %d: %v", i, err)
+		}
+		if counted[i] {
+			yes++
+		}
+	}
+	if yes != max {
+		f.t.Errorf("%d of %d concurrent failures counted with max %d, want %d", yes, n, max, max)
+	}
+	f.wantFailures("after concurrent failures at the maximum", u.ID, addrA, f.at(-time.Hour),
+		store.SignInFailure{UserID: u.ID, Address: addrA, Count: max, FirstAt: f.now, LastAt: f.now}, max)
+}
+
 // Ten failures at once from one address count ten, each caller seeing its
 // own step.
 func testConcurrentSignInFailures(f *fixture) {
@@ -164,8 +226,8 @@ func testConcurrentSignInFailures(f *fixture) {
 	u := f.createUser()
 	counts := make([]int, n)
 	errs := f.concurrently(n, func(ctx context.Context, i int) error {
-		row, _, err := f.iam.RecordSignInFailure(ctx, u.ID, addrA, f.now, f.at(-time.Hour))
-		counts[i] = row.Count
+		a, err := f.iam.RecordSignInFailure(ctx, u.ID, addrA, f.now, f.at(-time.Hour), 0)
+		counts[i] = a.Failure.Count
 		return err
 	})
 	for i, err := range errs {
@@ -196,10 +258,10 @@ func testSignInFailureRollback(f *fixture) {
 	f.recordFailure(u.ID, addrA, f.now)
 	ctx, err := f.s.BeginTx(f.ctx)
 	f.must(err, "BeginTx")
-	_, _, err = f.iam.RecordSignInFailure(ctx, u.ID, addrA, f.now, f.at(-time.Hour))
+	_, err = f.iam.RecordSignInFailure(ctx, u.ID, addrA, f.now, f.at(-time.Hour), 0)
 	f.must(err, "RecordSignInFailure in a transaction")
 	f.must(f.iam.ClearSignInFailures(ctx, u.ID, addrB), "ClearSignInFailures in a transaction")
-	_, _, err = f.iam.RecordSignInFailure(ctx, u.ID, addrB, f.now, f.at(-time.Hour))
+	_, err = f.iam.RecordSignInFailure(ctx, u.ID, addrB, f.now, f.at(-time.Hour), 0)
 	f.must(err, "RecordSignInFailure of B in a transaction")
 	f.must(f.s.Rollback(ctx), "Rollback")
 	f.wantFailures("after rollback", u.ID, addrA, f.at(-time.Hour),
