@@ -153,6 +153,10 @@ func matchPath(path string, paths []string) bool {
 func (l *rateLimits) refuse(w http.ResponseWriter, r *http.Request, wait time.Duration) {
 	secs := max(int64((wait+time.Second-1)/time.Second), 1)
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	when := fmt.Sprintf("%d seconds", secs)
+	if secs == 1 {
+		when = "a second"
+	}
 	l.faces.fail(w, r, http.StatusTooManyRequests, "temporarily_unavailable", "Too many requests",
-		fmt.Sprintf("Too many requests from your address. Please try again in %d seconds.", secs))
+		"Too many requests from your address. Please try again in "+when+".")
 }
