@@ -12,7 +12,7 @@ import (
 func newJanitorCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "janitor",
-		Short: "Delete expired codes, tokens, PAR requests, login sessions, JWT ids and retired keys once",
+		Short: "Delete expired codes, tokens, PAR requests, login sessions, JWT ids, old sign-in failure counts and retired keys once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.cfg.ValidateFields("janitor"); err != nil {
