@@ -51,6 +51,7 @@ type Config struct {
 	Registration Registration `yaml:"registration"`
 	SMTP         SMTP         `yaml:"smtp"`
 	Janitor      Janitor      `yaml:"janitor"`
+	RateLimits   RateLimits   `yaml:"rate_limits"`
 
 	Metrics Metrics `yaml:"metrics"`
 	Tracing Tracing `yaml:"tracing"`
@@ -94,12 +95,44 @@ type Janitor struct {
 	BatchSize int           `yaml:"batch_size"`
 }
 
-// Login is the sign-in policy: repeated failures lock the account for a
-// while, which turns password guessing into a very slow affair.
+// Login is the sign-in policy: failures are counted per (account, client
+// address), so that guessing from one address soon stops while the owner,
+// elsewhere, still signs in; an account-wide threshold stops guessing
+// spread over many addresses.
 type Login struct {
-	// MaxFailures failed sign-ins in a row lock the user for Lockout.
+	// MaxFailures failed sign-ins for one account from one address (an
+	// IPv6 /64) within Lockout refuse that address for that account until
+	// Lockout has passed since the last of them.
 	MaxFailures int           `yaml:"max_failures"`
 	Lockout     time.Duration `yaml:"lockout"`
+	// AccountMaxFailures failed sign-ins for one account within Lockout,
+	// from all addresses together, lock the account for everyone for
+	// Lockout (a distributed attack). 0 turns the account-wide lock off.
+	AccountMaxFailures int `yaml:"account_max_failures"`
+}
+
+// RateLimits are the per-client-address request limits, one per class of
+// route. A class whose PerMinute is 0 is not limited.
+type RateLimits struct {
+	// SignIn: the POSTs of sign-in, registration, password recovery,
+	// passkeys, the second factor and verification resends.
+	SignIn RateLimit `yaml:"sign_in"`
+	// Token: the token, introspection and revocation endpoints.
+	Token RateLimit `yaml:"token"`
+	// API: the resource API under /api/v1.
+	API RateLimit `yaml:"api"`
+	// Default: every other route (pages, discovery, JWKS, authorize).
+	Default RateLimit `yaml:"default"`
+	// MaxAddresses bounds the addresses each class tracks (about 100 bytes
+	// each); past it the least recently seen is forgotten.
+	MaxAddresses int `yaml:"max_addresses"`
+}
+
+// RateLimit allows PerMinute requests a minute from one address (an IPv6
+// /64) in the long run, and Burst at once.
+type RateLimit struct {
+	PerMinute int `yaml:"per_minute"`
+	Burst     int `yaml:"burst"`
 }
 
 // Sessions is the policy of browser login sessions. Their absolute
@@ -231,9 +264,16 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 			MaxHeaderBytes:    64 << 10,
 		},
-		Login:   Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		Login:   Login{MaxFailures: 5, Lockout: 15 * time.Minute, AccountMaxFailures: 100},
 		SMTP:    SMTP{Port: 587},
 		Janitor: Janitor{Interval: time.Minute, BatchSize: 500},
+		RateLimits: RateLimits{
+			SignIn:       RateLimit{PerMinute: 30, Burst: 20},
+			Token:        RateLimit{PerMinute: 1200, Burst: 300},
+			API:          RateLimit{PerMinute: 1200, Burst: 300},
+			Default:      RateLimit{PerMinute: 1200, Burst: 300},
+			MaxAddresses: 100_000,
+		},
 	}
 }
 

@@ -70,12 +70,19 @@ func TestDefault(t *testing.T) {
 			MaxBodyBytes:      1048576,
 			MaxHeaderBytes:    65536,
 		},
-		Login:        config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		Login:        config.Login{MaxFailures: 5, Lockout: 15 * time.Minute, AccountMaxFailures: 100},
 		Registration: config.Registration{Enabled: false},
 		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
 		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
 		Metrics:      config.Metrics{Addr: ""},
 		Tracing:      config.Tracing{Enabled: false},
+		RateLimits: config.RateLimits{
+			SignIn:       config.RateLimit{PerMinute: 30, Burst: 20},
+			Token:        config.RateLimit{PerMinute: 1200, Burst: 300},
+			API:          config.RateLimit{PerMinute: 1200, Burst: 300},
+			Default:      config.RateLimit{PerMinute: 1200, Burst: 300},
+			MaxAddresses: 100000,
+		},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -139,6 +146,7 @@ http:
 login:
   max_failures: 3
   lockout: 30m
+  account_max_failures: 50
 registration:
   enabled: true
 smtp:
@@ -155,6 +163,12 @@ metrics:
   addr: 127.0.0.1:9090
 tracing:
   enabled: true
+rate_limits:
+  sign_in: {per_minute: 10, burst: 5}
+  token: {per_minute: 0, burst: 0}
+  api: {per_minute: 600, burst: 60}
+  default: {per_minute: 6000, burst: 1000}
+  max_addresses: 5000
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -184,13 +198,19 @@ tracing:
 			MaxBodyBytes:      2048,
 			MaxHeaderBytes:    4096,
 		},
-		Login:        config.Login{MaxFailures: 3, Lockout: 30 * time.Minute},
+		Login:        config.Login{MaxFailures: 3, Lockout: 30 * time.Minute, AccountMaxFailures: 50},
 		Registration: config.Registration{Enabled: true},
 		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
 			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
 		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
 		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
 		Tracing: config.Tracing{Enabled: true},
+		RateLimits: config.RateLimits{
+			SignIn:       config.RateLimit{PerMinute: 10, Burst: 5},
+			API:          config.RateLimit{PerMinute: 600, Burst: 60},
+			Default:      config.RateLimit{PerMinute: 6000, Burst: 1000},
+			MaxAddresses: 5000,
+		},
 	}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
@@ -301,6 +321,10 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_LOGIN_LOCKOUT", "1h", func(c config.Config) any { return c.Login.Lockout }, time.Hour},
 		{"GATEHOUSE_SESSIONS_LIMIT", "3", func(c config.Config) any { return c.Sessions.Limit }, 3},
 		{"GATEHOUSE_SESSIONS_IDLE_TIMEOUT", "30m", func(c config.Config) any { return c.Sessions.IdleTimeout }, 30 * time.Minute},
+		{"GATEHOUSE_LOGIN_ACCOUNT_MAX_FAILURES", "40", func(c config.Config) any { return c.Login.AccountMaxFailures }, 40},
+		{"GATEHOUSE_RATE_LIMITS_SIGN_IN_PER_MINUTE", "12", func(c config.Config) any { return c.RateLimits.SignIn.PerMinute }, 12},
+		{"GATEHOUSE_RATE_LIMITS_API_BURST", "7", func(c config.Config) any { return c.RateLimits.API.Burst }, 7},
+		{"GATEHOUSE_RATE_LIMITS_MAX_ADDRESSES", "2000", func(c config.Config) any { return c.RateLimits.MaxAddresses }, 2000},
 		{"GATEHOUSE_JANITOR_INTERVAL", "30s", func(c config.Config) any { return c.Janitor.Interval }, 30 * time.Second},
 		{"GATEHOUSE_JANITOR_BATCH_SIZE", "50", func(c config.Config) any { return c.Janitor.BatchSize }, 50},
 		{"GATEHOUSE_METRICS_ADDR", "127.0.0.1:9090", func(c config.Config) any { return c.Metrics.Addr }, "127.0.0.1:9090"},
@@ -584,6 +608,13 @@ func TestValidateRules(t *testing.T) {
 
 		{"login max failures 1", func(c *config.Config) { c.Login.MaxFailures = 1 }, ""},
 		{"login max failures 0", func(c *config.Config) { c.Login.MaxFailures = 0 }, "login.max_failures"},
+		{"account max failures off", func(c *config.Config) { c.Login.AccountMaxFailures = 0 }, ""},
+		{"account max failures below per-address", func(c *config.Config) { c.Login.AccountMaxFailures = 4 }, "login.account_max_failures"},
+		{"sign-in rate limit off", func(c *config.Config) { c.RateLimits.SignIn = config.RateLimit{} }, ""},
+		{"sign-in rate negative", func(c *config.Config) { c.RateLimits.SignIn.PerMinute = -1 }, "rate_limits.sign_in"},
+		{"api burst 0", func(c *config.Config) { c.RateLimits.API.Burst = 0 }, "rate_limits.api"},
+		{"token burst 0 with rate 0", func(c *config.Config) { c.RateLimits.Token = config.RateLimit{PerMinute: 0, Burst: 0} }, ""},
+		{"max addresses too few", func(c *config.Config) { c.RateLimits.MaxAddresses = 3 }, "rate_limits.max_addresses"},
 		{"login lockout zero", func(c *config.Config) { c.Login.Lockout = 0 }, "login.lockout"},
 		{"login lockout negative", func(c *config.Config) { c.Login.Lockout = -time.Minute }, "login.lockout"},
 		{"janitor interval zero", func(c *config.Config) { c.Janitor.Interval = 0 }, "janitor.interval"},

@@ -50,6 +50,21 @@ type check struct {
 	rule  func(c Config) string
 }
 
+// rateLimitCheck checks one class of rate_limits: a negative rate or a burst
+// below 1 (with a rate) is a typo, not a policy.
+func rateLimitCheck(class string, get func(c Config) RateLimit) check {
+	return check{"rate_limits." + class, func(c Config) string {
+		l := get(c)
+		switch {
+		case l.PerMinute < 0:
+			return fmt.Sprintf("per_minute must be 0 (off) or positive, got %d", l.PerMinute)
+		case l.PerMinute > 0 && l.Burst < 1:
+			return fmt.Sprintf("burst must be at least 1, got %d", l.Burst)
+		}
+		return ""
+	}}
+}
+
 // checks returns the validation table. It is a function rather than a
 // package variable so the package holds no mutable state.
 func checks() []check {
@@ -167,6 +182,25 @@ func checks() []check {
 			return ""
 		}},
 		{"login.lockout", positive(func(c Config) time.Duration { return c.Login.Lockout })},
+		{"login.account_max_failures", func(c Config) string {
+			// Below the per-address threshold, one address would lock the
+			// account for everyone: the self-inflicted denial of service
+			// the per-address count exists to prevent.
+			if n := c.Login.AccountMaxFailures; n != 0 && n < c.Login.MaxFailures {
+				return fmt.Sprintf("must be 0 (off) or at least login.max_failures (%d), got %d", c.Login.MaxFailures, n)
+			}
+			return ""
+		}},
+		rateLimitCheck("sign_in", func(c Config) RateLimit { return c.RateLimits.SignIn }),
+		rateLimitCheck("token", func(c Config) RateLimit { return c.RateLimits.Token }),
+		rateLimitCheck("api", func(c Config) RateLimit { return c.RateLimits.API }),
+		rateLimitCheck("default", func(c Config) RateLimit { return c.RateLimits.Default }),
+		{"rate_limits.max_addresses", func(c Config) string {
+			if n := c.RateLimits.MaxAddresses; n < 16 || n > 10_000_000 {
+				return fmt.Sprintf("must be between 16 and 10000000, got %d", n)
+			}
+			return ""
+		}},
 		{"janitor.interval", positive(func(c Config) time.Duration { return c.Janitor.Interval })},
 		{"janitor.batch_size", func(c Config) string {
 			if c.Janitor.BatchSize < 1 || c.Janitor.BatchSize > 100000 {

@@ -352,7 +352,9 @@ func TestHomePageOfAPendingUser(t *testing.T) {
 // A lockout must not be visible on the login page: the page is the one a
 // wrong password gets, byte for byte, even with the right password.
 func TestLockoutLooksLikeAWrongPassword(t *testing.T) {
-	e := newEnvWith(t, envOptions{domain: domain.Options{LockoutThreshold: 3, LockoutDuration: 15 * time.Minute}})
+	// The account-wide threshold at the per-address one: three failures
+	// from this browser lock the account itself.
+	e := newEnvWith(t, envOptions{domain: domain.Options{LockoutThreshold: 3, LockoutDuration: 15 * time.Minute, AccountLockoutThreshold: 3}})
 	alice := e.createUser("alice", "alice@example.com", store.StatusActive)
 	c := e.browser()
 

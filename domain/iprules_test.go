@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
@@ -179,6 +180,13 @@ func TestIPRulesAtSignIn(t *testing.T) {
 	}
 	if got.FailedLogins != 0 || got.LockedUntil != nil {
 		t.Fatalf("refused addresses counted toward the lockout: %d failures", got.FailedLogins)
+	}
+	// Nor toward the refusal of an address: the attempt counted before the
+	// hash is taken back once the rule refuses it.
+	for _, ip := range []string{"10.9.9.9", "192.0.2.50"} {
+		if f, _, err := e.store.CountSignInFailures(e.ctx, alice.ID, ip, e.clock.Now().Add(-time.Hour)); err != nil || f.Count != 0 {
+			t.Fatalf("failures from %s = %+v, %v; want none", ip, f, err)
+		}
 	}
 
 	// Nobody locks themselves out by mistake.

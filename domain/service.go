@@ -110,10 +110,17 @@ type Options struct {
 	Now       func() time.Time
 	Notifier  Notifier // nil: no notification
 	Logger    *slog.Logger
-	// LockoutThreshold failed sign-ins in a row lock the user for
-	// LockoutDuration (defaults 5 and 15m).
+	// LockoutThreshold failed sign-ins for one account from one address
+	// (an IPv6 /64) within LockoutDuration refuse that address for that
+	// account until LockoutDuration has passed since the last of them
+	// (defaults 5 and 15m); other addresses are not affected.
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+	// AccountLockoutThreshold failed sign-ins for one account within
+	// LockoutDuration, from all addresses together, lock the account for
+	// everyone for LockoutDuration (default 100; negative: never). It is
+	// never below LockoutThreshold.
+	AccountLockoutThreshold int
 	// Maximum API token lifetimes (defaults 90 days for personal and user
 	// tokens, 365 days for system tokens).
 	MaxUserTokenLifetime   time.Duration
@@ -153,6 +160,10 @@ const (
 	DefaultMaxSystemTokenLifetime = 365 * 24 * time.Hour
 )
 
+// DefaultAccountLockoutThreshold is AccountLockoutThreshold's default: twenty
+// addresses' worth of per-address failures.
+const DefaultAccountLockoutThreshold = 100
+
 // Service applies the identity model's rules. Every mutation and its audit
 // entry are written in one store transaction.
 type Service struct {
@@ -185,6 +196,14 @@ func NewService(s store.Store, opts Options) *Service {
 	}
 	if opts.LockoutDuration <= 0 {
 		opts.LockoutDuration = DefaultLockoutDuration
+	}
+	if opts.AccountLockoutThreshold == 0 {
+		opts.AccountLockoutThreshold = DefaultAccountLockoutThreshold
+	}
+	if opts.AccountLockoutThreshold > 0 {
+		// Below the per-address threshold one address would lock the
+		// account for everyone, which the per-address count prevents.
+		opts.AccountLockoutThreshold = max(opts.AccountLockoutThreshold, opts.LockoutThreshold)
 	}
 	if opts.MaxUserTokenLifetime <= 0 {
 		opts.MaxUserTokenLifetime = DefaultMaxUserTokenLifetime

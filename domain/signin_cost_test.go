@@ -3,6 +3,7 @@ package domain_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,6 +44,8 @@ func TestEveryRefusalCostsOneHash(t *testing.T) {
 		Passwords:        domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8, Hasher: hashes},
 		Now:              clock.Now,
 		LockoutThreshold: 3,
+		// Six failures from six addresses lock the account for everyone.
+		AccountLockoutThreshold: 6,
 	})
 	newUser := func(name string) store.User {
 		t.Helper()
@@ -56,11 +59,19 @@ func TestEveryRefusalCostsOneHash(t *testing.T) {
 	}
 	newUser("known")
 	temporarily := newUser("temporarily")
-	for range 3 {
-		_, _ = svc.Authenticate(ctx, "temporarily", "wrong password", "")
+	for i := range 6 {
+		_, _ = svc.Authenticate(ctx, "temporarily", "wrong password", fmt.Sprintf("203.0.113.%d", i))
 	}
 	if u, _ := svc.GetUser(ctx, temporarily.ID); u.LockedUntil == nil {
-		t.Fatal("the lockout did not lock")
+		t.Fatal("the account-wide lockout did not lock")
+	}
+	// Refused at the address every case comes from, not locked.
+	throttled := newUser("throttled")
+	for range 3 {
+		_, _ = svc.Authenticate(ctx, "throttled", "wrong password", "192.0.2.7")
+	}
+	if u, _ := svc.GetUser(ctx, throttled.ID); u.LockedUntil != nil {
+		t.Fatal("three failures from one address locked the account")
 	}
 	locked := newUser("locked")
 	if _, err := svc.SetUserStatus(ctx, domain.Operator(admin), locked.ID, store.StatusLocked); err != nil {
@@ -90,6 +101,9 @@ func TestEveryRefusalCostsOneHash(t *testing.T) {
 		{"known username, right password cut to 72 bytes", "known", goodPassword + strings.Repeat(" ", 72)},
 		{"locked out for a while, right password", "temporarily", goodPassword},
 		{"locked out for a while, password over 72 bytes", "temporarily", long},
+		{"refused at this address, right password", "throttled", goodPassword},
+		{"refused at this address, wrong password", "throttled", "wrong password"},
+		{"refused at this address, by email", "throttled@example.com", goodPassword},
 		{"locked by an admin, right password", "locked", goodPassword},
 		{"locked by an admin, by email", "locked@example.com", goodPassword},
 		{"disabled, right password", "disabled", goodPassword},

@@ -46,7 +46,9 @@ func TestAuthenticateReportsItsOutcome(t *testing.T) {
 	rec := &outcomes{}
 	svc := domain.NewService(memory.New(memory.WithClock(c.Now)), domain.Options{
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
-		Now:       c.Now, SignIns: rec, LockoutThreshold: 2,
+		// Two failures refuse the address and lock the account: both
+		// refusals are "locked".
+		Now: c.Now, SignIns: rec, LockoutThreshold: 2, AccountLockoutThreshold: 2,
 	})
 	e := &env{t: t, ctx: context.Background(), clock: c, svc: svc}
 	active := e.user("alice", "user")

@@ -341,7 +341,7 @@ func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
 // SetUserStatus moves the user to active, locked or disabled ("user.status";
 // locking or disabling ends its login sessions and revokes its grants and
 // API tokens' usability). Setting active also lifts a lockout after failed
-// sign-ins. Setting the status the user has already changes nothing and
+// sign-ins, the account-wide one and every address's. Setting the status the user has already changes nothing and
 // records nothing. A user may not lock or disable itself (ErrForbidden).
 func (s *Service) SetUserStatus(ctx context.Context, p Principal, id string, status store.UserStatus) (store.User, error) {
 	return s.changeStatus(ctx, p, id, status, "user.status")
@@ -369,6 +369,13 @@ func (s *Service) changeStatus(ctx context.Context, p Principal, id string, stat
 		next.Status = status
 		if status == store.StatusActive {
 			next.FailedLogins, next.LockedUntil = 0, nil
+			// Every address refused for its failures gets its tries back,
+			// also when the user was active already (no other field
+			// changes then, and nothing is recorded: the per-address
+			// refusals are not part of the user record).
+			if err := s.store.ClearUserSignInFailures(ctx, cur.ID); err != nil {
+				return store.User{}, err
+			}
 		}
 		return next, s.keepAnAdmin(ctx, cur, &next)
 	}, func(ctx context.Context, _, _ store.User) error {

@@ -21,8 +21,12 @@ type Options struct {
 	// MaxBatches bounds one run per table (default 200); what is left waits
 	// for the next run rather than starving the database.
 	MaxBatches int
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// SignInFailureWindow is how long a failed sign-in counts (the
+	// configuration's login.lockout, default 15m): rows whose last failure
+	// is older count for nothing and are deleted.
+	SignInFailureWindow time.Duration
+	Now                 func() time.Time
+	Logger              *slog.Logger
 	// Recorder is told what each run deleted (nil: nobody).
 	Recorder Recorder
 }
@@ -35,13 +39,14 @@ type Store interface {
 	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
+	DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 var _ Store = store.Store(nil)
 
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
-// jwt_ids, signing_keys.
+// jwt_ids, signing_keys, sign_in_failures.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -69,6 +74,9 @@ func New(st Store, opts Options) *Janitor {
 	if opts.MaxBatches <= 0 {
 		opts.MaxBatches = 200
 	}
+	if opts.SignInFailureWindow <= 0 {
+		opts.SignInFailureWindow = 15 * time.Minute
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -88,6 +96,9 @@ type Result struct {
 	LoginSessions int `json:"login_sessions"`
 	JWTIDs        int `json:"jwt_ids"`
 	SigningKeys   int `json:"signing_keys"`
+	// SignInFailures counts (account, address) failure rows older than
+	// the window.
+	SignInFailures int `json:"sign_in_failures"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -116,6 +127,12 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 	}); err != nil {
 		return res, fmt.Errorf("janitor: jwt ids: %w", err)
 	}
+	before := now.Add(-j.opts.SignInFailureWindow)
+	if res.SignInFailures, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteSignInFailuresBefore(ctx, before, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: sign-in failures: %w", err)
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -130,6 +147,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("login_sessions", res.LoginSessions)
 	r.JanitorDeleted("jwt_ids", res.JWTIDs)
 	r.JanitorDeleted("signing_keys", res.SigningKeys)
+	r.JanitorDeleted("sign_in_failures", res.SignInFailures)
 	r.JanitorRun(err == nil)
 }
 
@@ -170,7 +188,8 @@ func (j *Janitor) Run(ctx context.Context) {
 		}
 		if res != (Result{}) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
-				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys)
+				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
+				"sign_in_failures", res.SignInFailures)
 		}
 	}
 }

@@ -198,7 +198,7 @@ func TestRunOnceReportsToTheRecorder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0}
+			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0}
 			if fmt.Sprint(rec.deleted) != fmt.Sprint(want) {
 				t.Errorf("reported deletions %v, want %v", rec.deleted, want)
 			}
@@ -221,4 +221,47 @@ func TestRunOnceReportsToTheRecorder(t *testing.T) {
 			t.Errorf("reported runs %v, want one failed run", rec.runs)
 		}
 	})
+}
+
+// Failure rows older than the window go, in bounded batches; rows within
+// it stay, since they still count.
+func TestRunOnceSweepsOldSignInFailures(t *testing.T) {
+	for name, newStore := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			st := newStore(t)
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			user := store.User{ID: uuid.NewString(), Username: "u", Email: "u@example.com", Status: store.StatusActive, CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateUser(ctx, user); err != nil {
+				t.Fatal(err)
+			}
+			const window = 15 * time.Minute
+			record := func(addr string, at time.Time) {
+				t.Helper()
+				if _, err := st.RecordSignInFailure(ctx, user.ID, addr, at, at.Add(-window), 5); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 23 {
+				record(fmt.Sprintf("192.0.2.%d", i), now.Add(-window-time.Minute))
+			}
+			record("198.51.100.1", now.Add(-window+time.Minute))
+
+			j := janitor.New(st, janitor.Options{BatchSize: 5, MaxBatches: 3, SignInFailureWindow: window, Now: func() time.Time { return now }})
+			res, err := j.RunOnce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.SignInFailures != 15 {
+				t.Errorf("first run deleted %d failure rows, want 15 (3 batches of 5)", res.SignInFailures)
+			}
+			if res, _ = j.RunOnce(ctx); res.SignInFailures != 8 {
+				t.Errorf("second run deleted %d, want the 8 left", res.SignInFailures)
+			}
+			_, total, err := st.CountSignInFailures(ctx, user.ID, "198.51.100.1", now.Add(-24*time.Hour))
+			if err != nil || total != 1 {
+				t.Errorf("rows left: %d (%v), want the one within the window", total, err)
+			}
+		})
+	}
 }

@@ -22,7 +22,7 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 			From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
 		})
 	}
-	return domain.Options{
+	o := domain.Options{
 		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
 		Notifier:         notifier,
 		Logger:           logger,
@@ -34,4 +34,11 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		SessionIdleTimeout: cfg.Sessions.IdleTimeout,
 		SessionLifetime:    cfg.Lifetimes.LoginSession,
 	}
+	// The configuration's 0 turns the account-wide lock off; the domain's
+	// 0 is its default.
+	o.AccountLockoutThreshold = cfg.Login.AccountMaxFailures
+	if o.AccountLockoutThreshold == 0 {
+		o.AccountLockoutThreshold = -1
+	}
+	return o
 }

@@ -21,6 +21,13 @@ func TestDomainOptions(t *testing.T) {
 	if o.LockoutThreshold != 3 || o.LockoutDuration != 2*time.Hour {
 		t.Errorf("lockout = %d for %v, want 3 for 2h", o.LockoutThreshold, o.LockoutDuration)
 	}
+	if o.AccountLockoutThreshold != 100 {
+		t.Errorf("AccountLockoutThreshold = %d, want the default 100", o.AccountLockoutThreshold)
+	}
+	cfg.Login.AccountMaxFailures = 0
+	if o := server.DomainOptions(cfg, nil); o.AccountLockoutThreshold >= 0 {
+		t.Errorf("login.account_max_failures 0 gave AccountLockoutThreshold %d, want negative (off)", o.AccountLockoutThreshold)
+	}
 	if o.Notifier != nil {
 		t.Errorf("Notifier = %T without smtp.host, want none", o.Notifier)
 	}

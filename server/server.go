@@ -186,8 +186,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// panics included; HSTS goes on every answer too. Input that is not
 	// text is refused after the body limit, which bounds its reading.
 	faces := surfaces{base: base, pages: pages}
-	s.handler = clientAddress(cfg.HTTP.TrustedProxyPrefixes(), s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(
-		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root)))))))
+	s.handler = clientAddress(cfg.HTTP.TrustedProxyPrefixes(), s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(faces.rateLimit(cfg.RateLimits, s.tel,
+		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root))))))))
 
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)

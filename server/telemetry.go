@@ -48,6 +48,8 @@ func newTelemetry(ctx context.Context, cfg config.Config, st store.Store, logger
 		Logger:         logger,
 		QuietRoutes:    []string{"/healthz", "/readyz", MetricsPath},
 		SignInOutcomes: domain.SignInOutcomes(),
+		// The classes of rate limits, each a series from the start.
+		RateLimitClasses: rateLimitClasses(),
 		Tracing: telemetry.Tracing{
 			Enabled:   telemetry.TracingRequested(cfg.Tracing.Enabled, os.LookupEnv),
 			LookupEnv: os.LookupEnv,

@@ -16,6 +16,7 @@ type IAM interface {
 	APITokens
 	Audit
 	SignIns
+	SignInFailures
 }
 
 // ---------------------------------------------------------------------------

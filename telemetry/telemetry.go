@@ -38,6 +38,9 @@ type Options struct {
 	SignInOutcomes []string
 	// Tracing configures OpenTelemetry tracing; off when not Enabled.
 	Tracing Tracing
+	// RateLimitClasses are the class label's values of
+	// gatehouse_rate_limited_total, each a series from the start.
+	RateLimitClasses []string
 }
 
 // Telemetry holds one instance's metrics (in a private registry), its
@@ -54,6 +57,8 @@ type Telemetry struct {
 	deleted  *prometheus.CounterVec
 	janitor  *prometheus.CounterVec
 	cache    *prometheus.CounterVec
+
+	rateLimited *prometheus.CounterVec
 
 	// tracer is nil when tracing is off.
 	tracer *sdktrace.TracerProvider
@@ -99,6 +104,10 @@ func New(ctx context.Context, opts Options) (*Telemetry, error) {
 		Namespace: namespace, Name: "cache_requests_total",
 		Help: "In-process cache lookups, by cache and result (hit or miss).",
 	}, []string{"cache", "result"})
+	t.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "rate_limited_total",
+		Help: "Requests refused with 429 by the per-address rate limits, by class of route (sign_in, token, api, default).",
+	}, []string{"class"})
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
 		Help: "Always 1; the labels say which gatehouse build is running.",
@@ -109,6 +118,7 @@ func New(ctx context.Context, opts Options) (*Telemetry, error) {
 		t.requests, t.duration, t.tokens, t.signIns, t.deleted, t.janitor, t.cache, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		t.rateLimited,
 	}
 	if opts.Pool != nil {
 		collectorsToRegister = append(collectorsToRegister, newPoolCollector(opts.Pool))
@@ -120,6 +130,9 @@ func New(ctx context.Context, opts Options) (*Telemetry, error) {
 	}
 	for _, o := range opts.SignInOutcomes {
 		t.signIns.WithLabelValues(o)
+	}
+	for _, c := range opts.RateLimitClasses {
+		t.rateLimited.WithLabelValues(c)
 	}
 
 	if opts.Tracing.Enabled {
@@ -158,6 +171,9 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 
 // TokenIssued counts a token endpoint success (provider.TokenRecorder).
 func (t *Telemetry) TokenIssued(grantType string) { t.tokens.WithLabelValues(grantType).Inc() }
+
+// RateLimited counts a request refused by the rate limit of class.
+func (t *Telemetry) RateLimited(class string) { t.rateLimited.WithLabelValues(class).Inc() }
 
 // SignIn counts a password sign-in by outcome (domain.SignInRecorder).
 func (t *Telemetry) SignIn(outcome string) { t.signIns.WithLabelValues(outcome).Inc() }

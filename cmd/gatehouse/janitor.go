@@ -12,7 +12,7 @@ import (
 func newJanitorCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "janitor",
-		Short: "Delete expired codes, tokens, PAR requests, login sessions, JWT ids and retired keys once",
+		Short: "Delete expired codes, tokens, PAR requests, login sessions, JWT ids, old sign-in failure counts and retired keys once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.cfg.ValidateFields("janitor"); err != nil {
@@ -23,7 +23,8 @@ func newJanitorCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			res, err := janitor.New(st, janitor.Options{BatchSize: a.cfg.Janitor.BatchSize, Now: a.now, Logger: a.logger}).RunOnce(cmd.Context())
+			res, err := janitor.New(st, janitor.Options{BatchSize: a.cfg.Janitor.BatchSize, Now: a.now, Logger: a.logger,
+				SignInFailureWindow: a.cfg.Login.Lockout}).RunOnce(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -35,7 +35,7 @@ func (e *env) writeConfig(extra string) {
 func TestCLIServiceHasTheServersPolicy(t *testing.T) {
 	e, _ := newDBEnv(t)
 	smtp := smtptest.Start(t, smtptest.Options{})
-	e.writeConfig(fmt.Sprintf("login:\n  max_failures: 2\n  lockout: 1h\nsmtp:\n  host: %s\n  port: %d\n  from: gatehouse <no-reply@gatehouse.example>\n",
+	e.writeConfig(fmt.Sprintf("login:\n  max_failures: 2\n  lockout: 1h\n  account_max_failures: 3\nsmtp:\n  host: %s\n  port: %d\n  from: gatehouse <no-reply@gatehouse.example>\n",
 		smtp.Host, smtp.Port))
 	var alice, bob admin.UserView
 	e.ok(&alice, "users", "create", "--username", "alice", "--email", "alice@example.com", "--password", "correct horse battery", "--role", "user")
@@ -54,14 +54,25 @@ func TestCLIServiceHasTheServersPolicy(t *testing.T) {
 				return fmt.Errorf("failure %d: %v, want ErrInvalidCredentials", i+1, err)
 			}
 		}
+		// login.max_failures from one address refuse that address only.
+		if _, err := svc.Authenticate(ctx, "alice", "correct horse battery", "192.0.2.1"); !errors.Is(err, domain.ErrInvalidCredentials) {
+			return fmt.Errorf("the right password from the refused address: %v, want ErrInvalidCredentials", err)
+		}
+		if _, err := svc.Authenticate(ctx, "alice", "correct horse battery", "192.0.2.2"); err != nil {
+			return fmt.Errorf("the right password from another address: %v", err)
+		}
+		// login.account_max_failures from all addresses lock the account.
+		if _, err := svc.Authenticate(ctx, "alice", "wrong password", "192.0.2.3"); !errors.Is(err, domain.ErrInvalidCredentials) {
+			return fmt.Errorf("failure 3: %v, want ErrInvalidCredentials", err)
+		}
 		u, err := st.GetUserByUsername(ctx, "alice")
 		if err != nil {
 			return err
 		}
 		if u.LockedUntil == nil || !u.LockedUntil.Equal(now.Add(time.Hour)) {
-			return fmt.Errorf("after login.max_failures (2) failures: locked until %v, want %v (login.lockout later)", u.LockedUntil, now.Add(time.Hour))
+			return fmt.Errorf("after login.account_max_failures (3) failures: locked until %v, want %v (login.lockout later)", u.LockedUntil, now.Add(time.Hour))
 		}
-		if _, err := svc.Authenticate(ctx, "alice", "correct horse battery", "192.0.2.1"); !errors.Is(err, domain.ErrInvalidCredentials) {
+		if _, err := svc.Authenticate(ctx, "alice", "correct horse battery", "192.0.2.2"); !errors.Is(err, domain.ErrInvalidCredentials) {
 			return fmt.Errorf("the right password while locked: %v, want ErrInvalidCredentials", err)
 		}
 

@@ -51,6 +51,8 @@ type Store struct {
 	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
 	// it is not rolled back, so ids only ever increase (with gaps).
 	auditSeq int64
+
+	failures map[failureKey]store.SignInFailure
 }
 
 type memberKey struct{ groupID, userID string }
@@ -98,6 +100,7 @@ func New(opts ...Option) *Store {
 		apiTokens:  map[string]store.APIToken{},
 		apiHashes:  map[string]string{},
 		audit:      map[int64]store.AuditEntry{},
+		failures:   map[failureKey]store.SignInFailure{},
 	}
 	for _, o := range opts {
 		o(s)

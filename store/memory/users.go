@@ -197,6 +197,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			}
 		}
 		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.UserID == uid })
+		for k := range s.failures {
+			if k.userID == uid {
+				del(o, s.failures, k)
+			}
+		}
 		del(o, s.usernames, strings.ToLower(u.Username))
 		del(o, s.emails, strings.ToLower(u.Email))
 		del(o, s.users, uid)

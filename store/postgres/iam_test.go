@@ -275,6 +275,9 @@ func TestDeleteUserLeavesNoRow(t *testing.T) {
 	if _, err := s.RecordLoginFailure(ctx, u.ID, now, 5, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.RecordSignInFailure(ctx, u.ID, "192.0.2.1", now, now.Add(-time.Hour), 5); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.AppendAudit(ctx, store.AuditEntry{At: now, ActorType: store.ActorCLI, Action: "user.delete",
 		TargetType: "user", TargetID: u.ID}); err != nil {
 		t.Fatal(err)
@@ -313,7 +316,7 @@ func TestDeleteUserLeavesNoRow(t *testing.T) {
 	}
 	before := mentions()
 	for _, table := range []string{"users", "user_roles", "group_members", "access_requests", "api_tokens",
-		"login_sessions", "grants", "consents", "audit_log"} {
+		"login_sessions", "grants", "consents", "audit_log", "sign_in_failures"} {
 		if before[table] == 0 {
 			t.Errorf("before the delete, no row of %s names the user: the test does not cover it", table)
 		}

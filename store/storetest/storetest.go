@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"APITokens", apiTokenTests},
 		{"Audit", auditTests},
 		{"SignIns", signInTests},
+		{"SignInFailures", signInFailureTests},
 		{"IAMReferences", iamReferenceTests},
 		{"Account", accountTests},
 		{"Stats", statsTests},
