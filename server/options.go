@@ -2,9 +2,11 @@ package server
 
 import (
 	"log/slog"
+	"net/url"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/notify"
 )
 
@@ -29,5 +31,17 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
 		ConsentLifetime:  cfg.Lifetimes.Consent,
+		MFAKey:           keys.Derive([]byte(cfg.Secret), "mfa-secret-encryption", 32),
+		MFAIssuer:        mfaIssuer(cfg.Issuer),
+		MFARequiredRoles: cfg.MFA.RequiredRoles,
 	}
+}
+
+// mfaIssuer names this server in authenticator apps: the issuer's host,
+// which is what the person recognises, or "gatehouse".
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "gatehouse"
 }
