@@ -159,6 +159,7 @@ func routeTable() []route {
 		r(http.MethodPut, "/users/{id}/roles", http.StatusOK, []string{store.PermUsersRoles}, (*API).setUserRoles),
 		r(http.MethodPut, "/users/{id}/status", http.StatusOK, []string{store.PermUsersStatus}, (*API).setUserStatus),
 		r(http.MethodPut, "/users/{id}/password", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).setUserPassword),
+		r(http.MethodDelete, "/users/{id}/mfa", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).resetMFA),
 		withOwner(r(http.MethodGet, "/users/{id}/sessions", http.StatusOK, read, (*API).listSessions),
 			"the user itself", (*API).ownsUserPath),
 		withOwner(r(http.MethodPost, "/users/{id}/sessions/revoke-all", http.StatusOK, []string{store.PermSessionsRevoke}, (*API).signOutUser),

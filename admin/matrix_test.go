@@ -476,6 +476,7 @@ func matrixFixtures() map[string][]fixture {
 		"PUT /users/{id}/roles":    one(freshUser("/roles", map[string]any{"roles": []string{"user"}})),
 		"PUT /users/{id}/status":   one(freshUser("/status", map[string]any{"status": "locked"})),
 		"PUT /users/{id}/password": one(freshUser("/password", map[string]any{"password": "Another-Long-Passphrase-7"})),
+		"DELETE /users/{id}/mfa":   one(freshUser("/mfa", nil)),
 		"GET /users/{id}/sessions": one(freshUser("/sessions", nil)),
 		"POST /users/{id}/sessions/revoke-all": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			u := m.user(t, store.StatusActive, "viewer")
