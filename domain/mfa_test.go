@@ -36,7 +36,7 @@ func newMFAEnv(t *testing.T, required ...string) *env {
 	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc, notes: n}
 }
 
-func totpCode(t *testing.T, secret string, at time.Time) string {
+func totpCode(t testing.TB, secret string, at time.Time) string {
 	t.Helper()
 	c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
