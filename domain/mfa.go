@@ -33,9 +33,9 @@ const (
 	// MFAChallengeLifetime is how long a right password waits for its
 	// second step.
 	MFAChallengeLifetime = 5 * time.Minute
-	// MFAMaxAttempts wrong second-step answers end the sign-in attempt:
-	// the user starts again with the password (which counts toward the
-	// account lockout), so codes cannot be guessed at leisure.
+	// MFAMaxAttempts wrong second-step answers end the sign-in attempt
+	// and lock the account for the lockout duration, so that knowing the
+	// password does not let anyone guess codes at leisure.
 	MFAMaxAttempts = 5
 	// FreshAuthWindow is how recent a sign-in must be to disable a factor
 	// without typing the password again.
@@ -523,8 +523,9 @@ func (s *Service) CompleteTOTPEnrolmentChallenge(ctx context.Context, id, factor
 
 // mfaFailed counts a wrong second-step answer and audits "mfa.failed"
 // (the method, never what was typed). It returns ErrMFACode while attempts
-// remain, and ErrMFAChallengeEnded, the challenge deleted, at the
-// MFAMaxAttempts-th.
+// remain, and ErrMFAChallengeEnded at the MFAMaxAttempts-th: the challenge
+// is deleted and the account locked for Options.LockoutDuration
+// ("user.lock").
 func (s *Service) mfaFailed(ctx context.Context, c store.MFAChallenge, ip, method string) error {
 	ended := false
 	err := s.inTx(ctx, "count MFA failure", func(ctx context.Context) error {
@@ -540,11 +541,26 @@ func (s *Service) mfaFailed(ctx context.Context, c store.MFAChallenge, ip, metho
 		if err := s.audit(ctx, Actor{Type: store.ActorAnonymous, IP: ip}, "mfa.failed", TargetUser, c.UserID, ch); err != nil {
 			return err
 		}
-		if n >= MFAMaxAttempts {
-			ended = true
-			if err := s.store.DeleteMFAChallenge(ctx, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
+		if n < MFAMaxAttempts {
+			return nil
+		}
+		ended = true
+		if err := s.store.DeleteMFAChallenge(ctx, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// The right password resets the failure count, so counting the
+		// ended attempt as one failure would never lock: whoever knows the
+		// password could try five codes per password, for ever. An ended
+		// attempt locks the account for the lockout duration instead, as
+		// LockoutThreshold wrong passwords would.
+		now := s.now()
+		after, err := s.store.RecordLoginFailure(ctx, c.UserID, now, 1, s.opts.LockoutDuration)
+		if err != nil {
+			return err
+		}
+		if after.LockedOut(now) {
+			lock := changes{"locked_until": {After: auditTime(after.LockedUntil)}}
+			return s.audit(ctx, Actor{Type: store.ActorSystem, IP: ip}, "user.lock", TargetUser, after.ID, lock)
 		}
 		return nil
 	})

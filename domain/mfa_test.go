@@ -231,6 +231,18 @@ func TestMFAFiveFailuresEndTheAttempt(t *testing.T) {
 	if _, err := e.store.GetMFAChallenge(e.ctx, id, e.clock.Now()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the challenge is still stored: %v", err)
 	}
+	// The ended attempt locked the account: the right password does not
+	// start another one until the lockout passes.
+	if got := e.since(e.lastID() - 2); !slices.Contains(actions(got), "user.lock") {
+		t.Fatalf("no user.lock after the fifth wrong code: %v", actions(got))
+	}
+	if _, err := e.svc.Authenticate(e.ctx, "alice", goodPassword, ""); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Fatalf("password right after an ended attempt: %v", err)
+	}
+	e.clock.Advance(domain.DefaultLockoutDuration + time.Second)
+	if _, err := e.svc.Authenticate(e.ctx, "alice", goodPassword, ""); err != nil {
+		t.Fatalf("password after the lockout: %v", err)
+	}
 	// Recovery codes count toward the same limit.
 	id = e.challenge(u)
 	for i := 1; i < domain.MFAMaxAttempts; i++ {

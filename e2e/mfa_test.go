@@ -256,6 +256,12 @@ func TestTOTPSignIn(t *testing.T) {
 	if pg.Form("password") == nil {
 		t.Fatalf("the second step is still open after five wrong codes: %s\n%s", pg.URL, snippet(pg.Body))
 	}
+	// And the account is locked for login.lockout: the right password is
+	// refused like a wrong one.
+	pg = readPage(t, submit(t, b, loginForm(t, pg), url.Values{"username": {u.Username}, "password": {u.Password}}))
+	if pg.Status != http.StatusUnauthorized || pg.Form("password") == nil {
+		t.Fatalf("password after an ended attempt: status %d at %s\n%s", pg.Status, pg.URL, snippet(pg.Body))
+	}
 	var failed int
 	entries, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{TargetID: u.ID, Limit: 200})
 	if err != nil {
@@ -268,7 +274,8 @@ func TestTOTPSignIn(t *testing.T) {
 			failed++
 		}
 	}
-	if actions["mfa.enrolled"] != 1 || actions["mfa.recovery_code_used"] != 1 || failed != 2+domain.MFAMaxAttempts {
+	if actions["mfa.enrolled"] != 1 || actions["mfa.recovery_code_used"] != 1 || failed != 2+domain.MFAMaxAttempts ||
+		actions["user.lock"] != 1 {
 		t.Fatalf("audit actions: %v", actions)
 	}
 
