@@ -268,6 +268,11 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, passwo
 			return ErrInvalidCredentials
 		}
 		if ok, _ := s.verify(u.PasswordHash, password); !ok {
+			// A session must not become a way to guess the password
+			// without the lockout: this counts as a failed sign-in.
+			if err := s.passwordFailed(ctx, a.IP, u); err != nil {
+				return err
+			}
 			return ErrInvalidCredentials
 		}
 	}
@@ -571,4 +576,24 @@ func (s *Service) mfaFailed(ctx context.Context, c store.MFAChallenge, ip, metho
 		return ErrMFAChallengeEnded
 	}
 	return ErrMFACode
+}
+
+// passwordFailed records a wrong password typed to confirm an action as a
+// failed sign-in: "login.failure", toward the lockout ("user.lock").
+func (s *Service) passwordFailed(ctx context.Context, ip string, u store.User) error {
+	now := s.now()
+	return s.inTx(ctx, "record password failure", func(ctx context.Context) error {
+		after, err := s.store.RecordLoginFailure(ctx, u.ID, now, s.opts.LockoutThreshold, s.opts.LockoutDuration)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, "login.failure", TargetUser, u.ID, nil); err != nil {
+			return err
+		}
+		if after.LockedOut(now) {
+			c := changes{"locked_until": {Before: auditTime(u.LockedUntil), After: auditTime(after.LockedUntil)}}
+			return s.audit(ctx, Actor{Type: store.ActorSystem, IP: ip}, "user.lock", TargetUser, u.ID, c)
+		}
+		return nil
+	})
 }

@@ -302,13 +302,21 @@ func TestDisableTOTPNeedsFreshAuthentication(t *testing.T) {
 	if err := e.svc.DisableTOTP(e.ctx, e.self(u), u, "", old); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatalf("disable with an old sign-in and no password: %v", err)
 	}
+	before := e.lastID()
 	if err := e.svc.DisableTOTP(e.ctx, e.self(u), u, "wrong password!", old); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatalf("disable with a wrong password: %v", err)
+	}
+	// The wrong password counts toward the lockout like a sign-in's.
+	if got := actions(e.since(before)); !slices.Equal(got, []string{"login.failure"}) {
+		t.Fatalf("audit of a wrong password = %v", got)
+	}
+	if after, _ := e.store.GetUser(e.ctx, u.ID); after.FailedLogins != 1 {
+		t.Fatalf("failed logins = %d, want 1", after.FailedLogins)
 	}
 	if st, _ := e.svc.MFAState(e.ctx, u); !st.Enrolled() {
 		t.Fatal("disabled without a fresh authentication")
 	}
-	before := e.lastID()
+	before = e.lastID()
 	if err := e.svc.DisableTOTP(e.ctx, e.self(u), u, goodPassword, old); err != nil {
 		t.Fatal(err)
 	}
