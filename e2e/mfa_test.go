@@ -385,9 +385,11 @@ func TestAcrValuesStepUp(t *testing.T) {
 	}
 	ts.secret(en.Secret)
 	a := domain.Actor{Type: store.ActorUser, ID: u.ID}
-	if _, err := svc.ConfirmTOTPEnrolment(ctxT(t), a, u.ID, en.FactorID, totpAt(t, en.Secret, time.Now())); err != nil {
+	recovery, err := svc.ConfirmTOTPEnrolment(ctxT(t), a, u.ID, en.FactorID, totpAt(t, en.Secret, time.Now()))
+	if err != nil {
 		t.Fatal(err)
 	}
+	ts.secret(recovery...)
 
 	// No acr_values: single sign-on as before.
 	ar := rp.newAuthRequest(t, false)
@@ -409,6 +411,24 @@ func TestAcrValuesStepUp(t *testing.T) {
 	ar = rp.newAuthRequest(t, false, oauth2.SetAuthURLParam("acr_values", "aal2"))
 	if res := rp.authorize(t, browser, ar, nil); res.SawLogin {
 		t.Fatal("an aal2 session was asked to sign in again for aal2")
+	}
+
+	// max_age=0 asks for a fresh sign-in: password and second step again.
+	ar = rp.newAuthRequest(t, false, oauth2.SetAuthURLParam("max_age", "0"))
+	pg = passwordStep(t, browser, ar, u)
+	if pg.URL.Path != "/login/mfa" || pg.Form("code") == nil {
+		t.Fatalf("max_age=0 after the password: %s status %d\n%s", pg.URL.Path, pg.Status, snippet(pg.Body))
+	}
+	// (A recovery code: the app's next code was used a moment ago.)
+	pg = readPage(t, get(t, browser, ts.endpoint("/login/mfa?recovery=1")))
+	tok = rp.exchange(t, finishAuthorize(t, browser, rp, ar, submitCode(t, browser, pg, "recovery_code", recovery[0])), ar)
+	idt = rp.verifyIDToken(t, tok, ar.Nonce)
+	wantAuth(t, "after max_age=0", idt, []string{"pwd", "mfa"}, "aal2")
+	var at struct {
+		AuthTime int64 `json:"auth_time"`
+	}
+	if err := idt.Claims(&at); err != nil || time.Since(time.Unix(at.AuthTime, 0)) > time.Minute {
+		t.Fatalf("auth_time %d is not the fresh sign-in (%v)", at.AuthTime, err)
 	}
 
 	// A user without any factor asked for aal2 is sent to set one up.
