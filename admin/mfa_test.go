@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,7 +14,21 @@ import (
 // power rules.
 func TestResetMFAThroughAPI(t *testing.T) {
 	e := newMemoryEnv(t)
-	admin := e.signIn(t, e.createUser(t, "admin"))
+	root := e.createUser(t, "admin")
+	admin := e.signIn(t, root)
+	// The sessions list says how each sign-in authenticated.
+	r := e.do(t, http.MethodGet, "/users/"+root.ID+"/sessions", admin, nil)
+	want(t, r, http.StatusOK, "list sessions")
+	var sessions struct {
+		Items []struct {
+			AMR []string `json:"amr"`
+			ACR string   `json:"acr"`
+		} `json:"items"`
+	}
+	r.decode(t, &sessions)
+	if len(sessions.Items) != 1 || !slices.Equal(sessions.Items[0].AMR, []string{"pwd"}) || sessions.Items[0].ACR != "aal1" {
+		t.Fatalf("sessions: %s", r.Raw)
+	}
 	viewer := e.signIn(t, e.createUser(t, "viewer"))
 	u := e.createUser(t, "viewer")
 	ctx := ctxT(t)
@@ -53,7 +68,7 @@ func TestResetMFAThroughAPI(t *testing.T) {
 	if !found {
 		t.Fatalf("no mfa.reset entry for the user: %+v", entries)
 	}
-	r := e.do(t, http.MethodDelete, "/users/"+newUUID(t)+"/mfa", admin, nil)
+	r = e.do(t, http.MethodDelete, "/users/"+newUUID(t)+"/mfa", admin, nil)
 	want(t, r, http.StatusNotFound, "reset of an unknown user")
 	if r.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("404 content type %q", r.Header.Get("Content-Type"))
