@@ -161,6 +161,7 @@ func routeTable() []route {
 		r(http.MethodPut, "/users/{id}/password", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).setUserPassword),
 		r(http.MethodGet, "/users/{id}/ip-rules", http.StatusOK, read, (*API).getIPRules),
 		r(http.MethodPut, "/users/{id}/ip-rules", http.StatusOK, []string{store.PermUsersWrite}, (*API).setIPRules),
+		r(http.MethodDelete, "/users/{id}/mfa", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).resetMFA),
 		withOwner(r(http.MethodGet, "/users/{id}/sessions", http.StatusOK, read, (*API).listSessions),
 			"the user itself", (*API).ownsUserPath),
 		withOwner(r(http.MethodPost, "/users/{id}/sessions/revoke-all", http.StatusOK, []string{store.PermSessionsRevoke}, (*API).signOutUser),

@@ -481,6 +481,7 @@ func matrixFixtures() map[string][]fixture {
 		"PUT /users/{id}/password": one(freshUser("/password", map[string]any{"password": "Another-Long-Passphrase-7"})),
 		"GET /users/{id}/ip-rules": one(freshUser("/ip-rules", nil)),
 		"PUT /users/{id}/ip-rules": one(freshUser("/ip-rules", map[string]any{"deny": []string{"203.0.113.0/24"}})),
+		"DELETE /users/{id}/mfa":   one(freshUser("/mfa", nil)),
 		"GET /users/{id}/sessions": one(freshUser("/sessions", nil)),
 		"POST /users/{id}/sessions/revoke-all": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			u := m.user(t, store.StatusActive, "viewer")

@@ -394,6 +394,10 @@ type SessionView struct {
 	LastSeenAt time.Time `json:"last_seen_at"`
 	UserAgent  string    `json:"user_agent"`
 	IPAddress  string    `json:"ip_address"`
+	// AMR and ACR say how the sign-in authenticated ([] and "" for
+	// sessions from before multi-factor sign-in).
+	AMR []string `json:"amr"`
+	ACR string   `json:"acr"`
 }
 
 // NewSessionView shows s.
@@ -406,6 +410,8 @@ func NewSessionView(s store.LoginSession) SessionView {
 		LastSeenAt: s.LastSeenAt,
 		UserAgent:  s.UserAgent,
 		IPAddress:  s.IPAddress,
+		AMR:        orEmpty(s.AMR),
+		ACR:        s.ACR,
 	}
 }
 

@@ -49,6 +49,7 @@ type Config struct {
 	Login        Login        `yaml:"login"`
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
+	MFA          MFA          `yaml:"mfa"`
 	SMTP         SMTP         `yaml:"smtp"`
 	Janitor      Janitor      `yaml:"janitor"`
 	RateLimits   RateLimits   `yaml:"rate_limits"`
@@ -152,6 +153,15 @@ type Registration struct {
 	// Enabled lets anyone create an account at /register. New accounts are
 	// pending: they can only ask for access until a manager grants it.
 	Enabled bool `yaml:"enabled"`
+}
+
+// MFA configures multi-factor sign-in (README "Multi-factor authentication").
+type MFA struct {
+	// RequiredRoles: a user holding one of these roles (directly, through
+	// a group or as an ancestor) who has no second factor is sent to set
+	// one up at the next sign-in, and cannot finish it without. From the
+	// environment: a comma-separated list.
+	RequiredRoles []string `yaml:"required_roles"`
 }
 
 // SMTP is the mail server that tells users about decisions on their access

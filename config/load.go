@@ -228,16 +228,15 @@ func setValue(v reflect.Value, raw string) error {
 			return fmt.Errorf("must be true or false, got %q", raw)
 		}
 		v.SetBool(b)
-	case v.Type() == stringsType:
-		// A list from the environment is comma-separated
-		// (GATEHOUSE_HTTP_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.1); empty is none.
-		var list []string
-		for _, item := range strings.Split(raw, ",") {
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		// A comma-separated list; empty items (a trailing comma) go.
+		var items []string
+		for item := range strings.SplitSeq(raw, ",") {
 			if item = strings.TrimSpace(item); item != "" {
-				list = append(list, item)
+				items = append(items, item)
 			}
 		}
-		v.Set(reflect.ValueOf(list))
+		v.Set(reflect.ValueOf(items))
 	case v.Kind() == reflect.Int || v.Kind() == reflect.Int64:
 		n, err := strconv.ParseInt(raw, 10, v.Type().Bits())
 		if err != nil {

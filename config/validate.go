@@ -201,6 +201,14 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"mfa.required_roles", func(c Config) string {
+			for _, r := range c.MFA.RequiredRoles {
+				if strings.TrimSpace(r) == "" {
+					return "must not contain an empty role name"
+				}
+			}
+			return ""
+		}},
 		{"janitor.interval", positive(func(c Config) time.Duration { return c.Janitor.Interval })},
 		{"janitor.batch_size", func(c Config) string {
 			if c.Janitor.BatchSize < 1 || c.Janitor.BatchSize > 100000 {

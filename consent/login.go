@@ -9,7 +9,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
-	"github.com/gatehouse/gatehouse/store"
 )
 
 // Messages shown on the login page. One message for every failed sign-in,
@@ -118,16 +117,7 @@ func (p *Pages) handleLogin(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, "login: authenticate", err)
 		return
 	}
-	if err := p.startSession(w, r, u); err != nil {
-		p.internalError(w, r, "login: start session", err)
-		return
-	}
-	p.log.Info("consent: signed in", "user_id", u.ID, "ip", clientaddr.IP(r))
-	if u.Status == store.StatusPending {
-		// Signed in, but with no access yet: the only thing to do is ask.
-		p.RedirectToAccessRequest(w, r, returnTo)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	// A second factor, if the user has one or must set one up, comes
+	// before the login session.
+	p.afterPassword(w, r, u, returnTo)
 }

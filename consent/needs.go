@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -15,6 +16,16 @@ import (
 type Directory interface {
 	Authenticate(ctx context.Context, username, password, ip string) (store.User, error)
 	CreateUser(ctx context.Context, a domain.Actor, in domain.NewUser) (store.User, error)
+
+	MFAState(ctx context.Context, u store.User) (domain.MFAState, error)
+	StartMFAChallenge(ctx context.Context, in domain.NewMFAChallenge) (store.MFAChallenge, error)
+	MFAChallenge(ctx context.Context, id string) (store.MFAChallenge, store.User, error)
+	VerifyTOTPChallenge(ctx context.Context, id, code, ip string) (domain.MFAResult, error)
+	VerifyRecoveryChallenge(ctx context.Context, id, code, ip string) (domain.MFAResult, error)
+	CompleteTOTPEnrolmentChallenge(ctx context.Context, id, factorID, code, ip string) (domain.MFAResult, []string, error)
+	BeginTOTPEnrolment(ctx context.Context, u store.User) (domain.TOTPEnrolment, error)
+	ConfirmTOTPEnrolment(ctx context.Context, a domain.Actor, userID, factorID, code string) ([]string, error)
+	DisableTOTP(ctx context.Context, a domain.Actor, u store.User, password string, authTime time.Time) error
 
 	StartSession(ctx context.Context, in domain.NewSession) (store.LoginSession, error)
 	CurrentSession(ctx context.Context, id string) (store.LoginSession, store.User, error)

@@ -107,7 +107,7 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 	// Each page is its own template set with base.html, so that every page
 	// can define "content" without clashing.
 	for _, name := range []string{"login", "consent", "error", "logout", "signedout", "endsession", "home",
-		"accessrequest", "accesspending", "register"} {
+		"accessrequest", "accesspending", "register", "mfa", "totpsetup", "recoverycodes", "security"} {
 		t, err := template.New(name).Funcs(funcs).
 			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
 		if err != nil {
@@ -155,6 +155,12 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/register", p.handleRegisterForm).Methods(http.MethodGet)
 	r.HandleFunc("/register", p.handleRegister).Methods(http.MethodPost)
 	r.HandleFunc("/static/style.css", p.handleStyle).Methods(http.MethodGet)
+	r.HandleFunc("/login/mfa", p.handleMFAForm).Methods(http.MethodGet)
+	r.HandleFunc("/login/mfa", p.handleMFA).Methods(http.MethodPost)
+	r.HandleFunc("/security", p.handleSecurity).Methods(http.MethodGet)
+	r.HandleFunc("/security/totp", p.handleTOTPBegin).Methods(http.MethodPost)
+	r.HandleFunc("/security/totp/confirm", p.handleTOTPConfirm).Methods(http.MethodPost)
+	r.HandleFunc("/security/totp/disable", p.handleTOTPDisable).Methods(http.MethodPost)
 }
 
 // layout is what base.html needs; every page's data embeds it.
@@ -191,6 +197,10 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, data any)
 		return
 	}
 	setPageHeaders(w.Header())
+	if v, ok := data.(interface{ inlineImages() bool }); ok && v.inlineImages() {
+		// This page's images (the authenticator QR code) are data: URLs.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

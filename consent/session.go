@@ -21,6 +21,10 @@ type Session struct {
 	ID       string
 	User     store.User
 	AuthTime time.Time
+	// AMR and ACR say how the session's sign-in authenticated (domain's
+	// AMR* and ACR* values); empty for sessions from before MFA.
+	AMR []string
+	ACR string
 }
 
 func (p *Pages) sessionCookieName() string {
@@ -64,12 +68,18 @@ func (p *Pages) CurrentSession(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consent: current session: %w", err)
 	}
-	return &Session{ID: ls.ID, User: u, AuthTime: ls.AuthTime}, nil
+	return &Session{ID: ls.ID, User: u, AuthTime: ls.AuthTime, AMR: ls.AMR, ACR: ls.ACR}, nil
 }
 
 // startSession replaces the request's login session (if any) by a new one for
 // u and sets its cookie; the domain decides what happens to the old one.
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
+	return p.startSessionAMR(w, r, u, nil)
+}
+
+// startSessionAMR is startSession recording the sign-in's methods (nil:
+// the password alone).
+func (p *Pages) startSessionAMR(w http.ResponseWriter, r *http.Request, u store.User, amr []string) error {
 	value, err := randomValue()
 	if err != nil {
 		return err
@@ -81,6 +91,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.Use
 		UserAgent: r.UserAgent(),
 		IP:        clientaddr.IP(r),
 		Lifetime:  p.opts.SessionLifetime,
+		AMR:       amr,
 	})
 	if err != nil {
 		return fmt.Errorf("consent: start session: %w", err)

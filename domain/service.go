@@ -150,6 +150,15 @@ type Options struct {
 	// its stored expiry (0: the stored expiry only; lifetimes.login_session).
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
+	// MFAKey (32 bytes, derived from the server secret) seals the secrets
+	// of second factors at rest; without it no factor can be set up.
+	MFAKey []byte
+	// MFAIssuer names the server in authenticator apps (default
+	// "gatehouse").
+	MFAIssuer string
+	// MFARequiredRoles: users holding one of these roles (effective
+	// roles) must set up a second factor at their next sign-in.
+	MFARequiredRoles []string
 }
 
 // Defaults of the zero Options fields.
@@ -174,6 +183,8 @@ type Service struct {
 	// validate a write do not use it: they must see the transaction's
 	// view.
 	roles *cache.Cache[struct{}, map[string]store.Role]
+	// secrets seals factor secrets; nil without Options.MFAKey.
+	secrets *secretBox
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -214,9 +225,18 @@ func NewService(s store.Store, opts Options) *Service {
 	if opts.SignIns == nil {
 		opts.SignIns = noSignInRecorder{}
 	}
+	if opts.MFAIssuer == "" {
+		opts.MFAIssuer = "gatehouse"
+	}
+	opts.MFARequiredRoles = slices.Clone(opts.MFARequiredRoles)
+	// A key of the wrong size leaves secrets nil: enrolment then fails
+	// with an error naming the missing key rather than the server not
+	// starting for a feature nobody uses.
+	secrets, _ := newSecretBox(opts.MFAKey)
 	return &Service{
-		store: s,
-		opts:  opts,
+		secrets: secrets,
+		store:   s,
+		opts:    opts,
 		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now,
 			Name: "roles", Recorder: opts.CacheRecorder}),
 	}

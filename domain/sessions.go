@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -170,6 +171,9 @@ type NewSession struct {
 	UserAgent string
 	IP        string
 	Lifetime  time.Duration
+	// AMR are the methods the sign-in passed (default: the password);
+	// the session's acr follows from them (ACRValue).
+	AMR []string
 }
 
 // StartSession replaces the browser's previous session (if any) by a new one
@@ -192,7 +196,12 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 		LastSeenAt: now,
 		UserAgent:  truncateUTF8(in.UserAgent, maxUserAgent),
 		IPAddress:  in.IP,
+		AMR:        slices.Clone(in.AMR),
 	}
+	if len(ls.AMR) == 0 {
+		ls.AMR = []string{AMRPassword}
+	}
+	ls.ACR = ACRValue(ls.AMR)
 	err := s.inTx(ctx, "start session", func(ctx context.Context) error {
 		if in.Previous != "" {
 			old, err := s.store.GetLoginSession(ctx, in.Previous, now)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,19 +10,6 @@ import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/store"
 )
-
-// browserFrom is a test browser whose connections leave from local, one of
-// the loopback addresses (the whole of 127.0.0.0/8 is usable), so that the
-// server sees it as a client of its own.
-func (ts *testServer) browserFrom(t *testing.T, local string) *http.Client {
-	t.Helper()
-	b := ts.newBrowser(t)
-	dialer := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
-	tr := &http.Transport{DialContext: dialer.DialContext}
-	t.Cleanup(tr.CloseIdleConnections)
-	b.Transport = tr
-	return b
-}
 
 // TestLockoutFromAnotherAddress: an attacker who knows a username guesses
 // from 127.0.0.2. After login.max_failures wrong passwords that address is

@@ -152,6 +152,22 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		reason = "The client asked for the user to sign in again."
 	case maxAgeExceeded(ar, sess.AuthTime):
 		reason = "The user's sign-in is older than max_age allows."
+	case !acrSatisfied(ar, sess.ACR):
+		// Step-up: the client asked for two factors (acr_values=aal2);
+		// the login sends the user through the second step (or enrolment).
+		reason = "The client asked for a higher authentication level than the user's sign-in has."
+	}
+	if reason == "" && sess.ACR != domain.ACRMultiFactor && sess.User.Status != store.StatusPending {
+		// A session from before the user's role came to require MFA (or
+		// from before MFA) does not let them skip it.
+		required, err := p.svc.MFARequired(r.Context(), sess.User)
+		if err != nil {
+			p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return nil, false
+		}
+		if required {
+			reason = "The user's roles require a second factor, which their sign-in lacks."
+		}
 	}
 	if reason == "" && sess.User.Status == store.StatusPending {
 		// Signed in, but no access yet: never a code. The browser goes to
@@ -190,6 +206,22 @@ func maxAgeExceeded(ar fosite.AuthorizeRequester, authTime time.Time) bool {
 		return true
 	}
 	return authTime.UTC().Truncate(time.Second).Add(time.Duration(n) * time.Second).Before(ar.GetRequestedAt())
+}
+
+// acrSatisfied reports whether a session of level acr meets the
+// request's acr_values (OpenID Connect Core 3.1.2.1): any one of them will
+// do, as the parameter lists them in order of preference.
+func acrSatisfied(ar fosite.AuthorizeRequester, acr string) bool {
+	wanted := strings.Fields(ar.GetRequestForm().Get("acr_values"))
+	if len(wanted) == 0 {
+		return true
+	}
+	for _, w := range wanted {
+		if domain.ACRSatisfies(acr, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func promptsOf(ar fosite.AuthorizeRequester) fosite.Arguments {
@@ -268,7 +300,7 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	session, err := p.userSession(ctx, sess.User, sess.ID, sess.AuthTime, ar)
+	session, err := p.userSession(ctx, sess.User, sess.ID, sess.AuthTime, sess.AMR, sess.ACR, ar)
 	if err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return

@@ -3,6 +3,8 @@ package provider
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 // discoveryDoc is the OpenID Provider Metadata / OAuth 2.0 Authorization Server
@@ -32,6 +34,7 @@ type discoveryDoc struct {
 	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
 	PromptValuesSupported                     []string `json:"prompt_values_supported"`
 	ClaimsSupported                           []string `json:"claims_supported"`
+	ACRValuesSupported                        []string `json:"acr_values_supported"`
 	RequirePushedAuthorizationRequests        bool     `json:"require_pushed_authorization_requests"`
 	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
@@ -74,7 +77,8 @@ func (p *Provider) discovery(idTokenAlg string) discoveryDoc {
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		PromptValuesSupported:                     []string{"none", "login", "consent"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
-			"name", "preferred_username", "updated_at", "email", "email_verified", "roles"},
+			"name", "preferred_username", "updated_at", "email", "email_verified", "roles", "amr", "acr"},
+		ACRValuesSupported:                 []string{domain.ACRPassword, domain.ACRMultiFactor},
 		RequirePushedAuthorizationRequests: false,
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,

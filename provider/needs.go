@@ -31,6 +31,8 @@ type Directory interface {
 	ActiveUser(ctx context.Context, id string) (store.User, error)
 	AdmitAddress(ctx context.Context, u store.User, ip, via string) error
 	EffectiveRoles(ctx context.Context, u store.User) ([]string, error)
+	// MFARequired: the user's roles demand a second factor at sign-in.
+	MFARequired(ctx context.Context, u store.User) (bool, error)
 	ConsentNeeded(ctx context.Context, q domain.ConsentQuestion) (bool, error)
 	GrantConsent(ctx context.Context, userID, clientID string, scopes []string) error
 }

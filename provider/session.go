@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/mohae/deepcopy"
@@ -129,7 +130,7 @@ func (p *Provider) userClaims(ctx context.Context, u store.User, scopes fosite.A
 // userSession builds the session of an authorization made by user u in
 // browser session loginSessionID, authenticated at authTime, for the
 // authorize request ar with its scopes already granted.
-func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID string, authTime time.Time, ar fosite.AuthorizeRequester) (*Session, error) {
+func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID string, authTime time.Time, amr []string, acr string, ar fosite.AuthorizeRequester) (*Session, error) {
 	claims, err := p.userClaims(ctx, u, ar.GetGrantedScopes())
 	if err != nil {
 		return nil, err
@@ -146,6 +147,12 @@ func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID
 	// fosite compares auth_time with the request time for prompt=none and
 	// max_age; both must come from the same (fosite's) clock.
 	c.RequestedAt = ar.GetRequestedAt().UTC()
+	// How the login session's sign-in authenticated (domain.AMR*,
+	// domain.ACR*); sessions from before MFA have neither.
+	if len(amr) > 0 {
+		c.AuthenticationMethodsReferences = slices.Clone(amr)
+	}
+	c.AuthenticationContextClassReference = acr
 	c.Extra = claims
 	return s, nil
 }

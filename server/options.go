@@ -2,9 +2,11 @@ package server
 
 import (
 	"log/slog"
+	"net/url"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/notify"
 )
 
@@ -33,6 +35,9 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		SessionLimit:       cfg.Sessions.Limit,
 		SessionIdleTimeout: cfg.Sessions.IdleTimeout,
 		SessionLifetime:    cfg.Lifetimes.LoginSession,
+		MFAKey:             keys.Derive([]byte(cfg.Secret), "mfa-secret-encryption", 32),
+		MFAIssuer:          mfaIssuer(cfg.Issuer),
+		MFARequiredRoles:   cfg.MFA.RequiredRoles,
 	}
 	// The configuration's 0 turns the account-wide lock off; the domain's
 	// 0 is its default.
@@ -41,4 +46,13 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		o.AccountLockoutThreshold = -1
 	}
 	return o
+}
+
+// mfaIssuer names this server in authenticator apps: the issuer's host,
+// which is what the person recognises, or "gatehouse".
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "gatehouse"
 }

@@ -40,6 +40,7 @@ type Store interface {
 	TrustedIssuers
 	IAM
 	Stats
+	MFA
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -492,6 +493,11 @@ type LoginSession struct {
 	LastSeenAt time.Time
 	UserAgent  string
 	IPAddress  string
+	// AMR are the authentication methods of the sign-in (RFC 8176 values:
+	// "pwd", "otp", "mfa"); ACR its assurance level ("aal1", "aal2").
+	// Sessions from before multi-factor sign-in have neither.
+	AMR []string
+	ACR string
 }
 
 // LoginSessions stores browser login sessions.

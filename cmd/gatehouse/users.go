@@ -34,8 +34,36 @@ func newUsersCmd(a *app) *cobra.Command {
 		newUsersSetPasswordCmd(a),
 		newUsersSetRolesCmd(a),
 		newUsersIPRulesCmd(a),
+		newUsersResetMFACmd(a),
 	)
 	return cmd
+}
+
+// newUsersResetMFACmd removes a user's second factors and recovery codes,
+// as DELETE /api/v1/users/{id}/mfa does, for someone locked out by a lost
+// phone (audited mfa.reset).
+func newUsersResetMFACmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-mfa USER",
+		Short: "Remove a user's authenticator apps and recovery codes (they sign in with the password again)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
+				u, err := resolveUser(ctx, svc, st, args[0])
+				if err != nil {
+					return failure("users reset-mfa", err, fmt.Sprintf("user %q", args[0]), "")
+				}
+				if err := svc.ResetMFA(ctx, domain.Operator(domain.CLIActor()), u.ID); err != nil {
+					return failure("users reset-mfa", err, fmt.Sprintf("user %q", args[0]), "")
+				}
+				return a.printJSON(struct {
+					Reset    string `json:"mfa_reset"`
+					Username string `json:"username"`
+				}{u.ID, u.Username})
+			})
+		},
+	}
 }
 
 type userCreateFlags struct {

@@ -48,6 +48,9 @@ type Store struct {
 	apiTokens  map[string]store.APIToken
 	apiHashes  map[string]string // secret digest -> API token id
 	audit      map[int64]store.AuditEntry
+	factors    map[string]store.MFAFactor
+	recovery   map[recoveryKey]recoveryCode
+	challenges map[string]store.MFAChallenge
 	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
 	// it is not rolled back, so ids only ever increase (with gaps).
 	auditSeq int64
@@ -101,6 +104,9 @@ func New(opts ...Option) *Store {
 		apiHashes:  map[string]string{},
 		audit:      map[int64]store.AuditEntry{},
 		failures:   map[failureKey]store.SignInFailure{},
+		factors:    map[string]store.MFAFactor{},
+		recovery:   map[recoveryKey]recoveryCode{},
+		challenges: map[string]store.MFAChallenge{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -202,6 +202,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 				del(o, s.failures, k)
 			}
 		}
+		s.deleteMFAOf(o, uid)
 		del(o, s.usernames, strings.ToLower(u.Username))
 		del(o, s.emails, strings.ToLower(u.Email))
 		del(o, s.users, uid)

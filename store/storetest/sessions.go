@@ -116,6 +116,13 @@ func testSessionCreateGet(f *fixture) {
 	f.must(err, "GetLoginSession")
 	f.equal("bare login session", got, bare)
 
+	mfa := f.newSession(u.ID)
+	mfa.AMR, mfa.ACR = []string{"pwd", "otp"}, "aal2"
+	f.must(f.s.CreateLoginSession(f.ctx, mfa), "CreateLoginSession with amr and acr")
+	got, err = f.s.GetLoginSession(f.ctx, mfa.ID, f.now)
+	f.must(err, "GetLoginSession")
+	f.equal("login session with amr and acr", got, mfa)
+
 	dup := f.newSession(u.ID)
 	dup.ID = s.ID
 	f.wantErr(f.s.CreateLoginSession(f.ctx, dup), store.ErrConflict, "CreateLoginSession with a taken id")

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IAMReferences", iamReferenceTests},
 		{"Account", accountTests},
 		{"Stats", statsTests},
+		{"MFA", mfaTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {

@@ -3,7 +3,7 @@
 // request for another role.
 import { h, replace, time, ago } from '../dom.js';
 import { get, post, put, patch, del, enc } from '../api.js';
-import { signOut } from '../auth.js';
+import { signOut, base } from '../auth.js';
 import { button, field, checks, showErrors, notice, pageHeader, badge, statusBadge, load, choose, formDialog, secretDialog } from '../ui.js';
 import { goalsEditor } from '../goals.js';
 import { prefsEditor, prefsList } from '../prefs.js';
@@ -93,6 +93,11 @@ export async function render(main, ctx) {
   } else {
     main.append(section('password-h', 'Password', 'Your role does not include changing your password here; ask an administrator.'));
   }
+
+  // Two-step verification lives on the server-rendered security page
+  // (authenticator app set-up needs a fresh sign-in and shows a QR code).
+  main.append(section('mfa-h', 'Two-step verification', 'An authenticator app asks for a code after your password, and recovery codes stand in for it if you lose your phone.',
+    h('p', {}, h('a', { href: `${base}/security` }, 'Manage two-step verification'))));
 
   // Sessions.
   const sessions = h('div');
