@@ -33,6 +33,7 @@ type Store interface {
 	Tokens
 	PARRequests
 	LoginSessions
+	WebAuthn
 	Consents
 	SigningKeys
 	JWTIDs
@@ -483,6 +484,11 @@ type LoginSession struct {
 	LastSeenAt time.Time
 	UserAgent  string
 	IPAddress  string
+	// AMR are the authentication methods of the sign-in (RFC 8176 values:
+	// "pwd", "hwk", "user", ...), never nil once stored; ACR is its
+	// authentication context class ("" when none was claimed).
+	AMR []string
+	ACR string
 }
 
 // LoginSessions stores browser login sessions.

@@ -36,10 +36,13 @@ type Store struct {
 	grants    map[string]store.Grant
 	pars      map[string]store.PARRequest
 	sessions  map[string]store.LoginSession
-	consents  map[consentKey]store.Consent
-	keys      map[string]store.SigningKey
-	jtis      map[string]time.Time
-	issuers   map[string]store.TrustedIssuer
+	// credentials and ceremonies are the passkeys and their ceremonies.
+	credentials map[string]store.WebAuthnCredential
+	ceremonies  map[string]store.WebAuthnCeremony
+	consents    map[consentKey]store.Consent
+	keys        map[string]store.SigningKey
+	jtis        map[string]time.Time
+	issuers     map[string]store.TrustedIssuer
 
 	groups     map[string]store.Group
 	groupNames map[string]string // name -> group id
@@ -75,21 +78,23 @@ func WithClock(now func() time.Time) Option {
 // New returns an empty store holding the built-in roles.
 func New(opts ...Option) *Store {
 	s := &Store{
-		now:       time.Now,
-		lock:      make(chan struct{}, 1),
-		clients:   map[string]store.Client{},
-		users:     map[string]store.User{},
-		usernames: map[string]string{},
-		emails:    map[string]string{},
-		roles:     map[string]store.Role{},
-		tokens:    map[tokenKey]store.Token{},
-		grants:    map[string]store.Grant{},
-		pars:      map[string]store.PARRequest{},
-		sessions:  map[string]store.LoginSession{},
-		consents:  map[consentKey]store.Consent{},
-		keys:      map[string]store.SigningKey{},
-		jtis:      map[string]time.Time{},
-		issuers:   map[string]store.TrustedIssuer{},
+		now:         time.Now,
+		lock:        make(chan struct{}, 1),
+		clients:     map[string]store.Client{},
+		users:       map[string]store.User{},
+		usernames:   map[string]string{},
+		emails:      map[string]string{},
+		roles:       map[string]store.Role{},
+		tokens:      map[tokenKey]store.Token{},
+		grants:      map[string]store.Grant{},
+		pars:        map[string]store.PARRequest{},
+		sessions:    map[string]store.LoginSession{},
+		credentials: map[string]store.WebAuthnCredential{},
+		ceremonies:  map[string]store.WebAuthnCeremony{},
+		consents:    map[consentKey]store.Consent{},
+		keys:        map[string]store.SigningKey{},
+		jtis:        map[string]time.Time{},
+		issuers:     map[string]store.TrustedIssuer{},
 
 		groups:     map[string]store.Group{},
 		groupNames: map[string]string{},

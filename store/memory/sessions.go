@@ -73,6 +73,7 @@ func copySession(ls store.LoginSession) store.LoginSession {
 	ls.AuthTime = stamp(ls.AuthTime)
 	ls.ExpiresAt = stamp(ls.ExpiresAt)
 	ls.LastSeenAt = stamp(ls.LastSeenAt)
+	ls.AMR = list(ls.AMR)
 	return ls
 }
 

@@ -57,13 +57,19 @@ func (s *Store) DeleteExpiredPARRequests(ctx context.Context, now time.Time, lim
 // ---------------------------------------------------------------------------
 // Login sessions
 
-const loginSessionColumns = `id, user_id, auth_time, expires_at, last_seen_at, user_agent, ip_address`
+const loginSessionColumns = `id, user_id, auth_time, expires_at, last_seen_at, user_agent, ip_address, amr, acr`
 
 func scanLoginSession(row pgx.Row) (store.LoginSession, error) {
 	var ls store.LoginSession
+	// Sessions started before migration 00008/00009 have NULL amr and acr.
+	var acr *string
 	if err := row.Scan(&ls.ID, &ls.UserID, &ls.AuthTime, &ls.ExpiresAt, &ls.LastSeenAt, &ls.UserAgent,
-		&ls.IPAddress); err != nil {
+		&ls.IPAddress, &ls.AMR, &acr); err != nil {
 		return store.LoginSession{}, err
+	}
+	ls.AMR = list(ls.AMR)
+	if acr != nil {
+		ls.ACR = *acr
 	}
 	ls.AuthTime, ls.ExpiresAt, ls.LastSeenAt = utc(ls.AuthTime), utc(ls.ExpiresAt), utc(ls.LastSeenAt)
 	return ls, nil
@@ -77,8 +83,8 @@ func (s *Store) CreateLoginSession(ctx context.Context, ls store.LoginSession) e
 		return fmt.Errorf("postgres: create login session: user %q: %w", ls.UserID, store.ErrNotFound)
 	}
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO login_sessions (`+loginSessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		ls.ID, userID, ls.AuthTime, ls.ExpiresAt, ls.LastSeenAt, ls.UserAgent, ls.IPAddress)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		ls.ID, userID, ls.AuthTime, ls.ExpiresAt, ls.LastSeenAt, ls.UserAgent, ls.IPAddress, list(ls.AMR), ls.ACR)
 	if err != nil {
 		return fmt.Errorf("postgres: create login session: %w", classify(err, store.ErrNotFound))
 	}
