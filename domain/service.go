@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -135,6 +137,8 @@ type Options struct {
 	// CacheRecorder is told of every lookup of the role cache ("roles");
 	// nil: nobody.
 	CacheRecorder cache.Recorder
+	// Passkeys configures the WebAuthn relying party; zero: no passkeys.
+	Passkeys PasskeyConfig
 }
 
 // Defaults of the zero Options fields.
@@ -155,6 +159,8 @@ type Service struct {
 	// validate a write do not use it: they must see the transaction's
 	// view.
 	roles *cache.Cache[struct{}, map[string]store.Role]
+	// rp is the WebAuthn relying party; nil when passkeys are off.
+	rp *webauthn.WebAuthn
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -187,11 +193,19 @@ func NewService(s store.Store, opts Options) *Service {
 	if opts.SignIns == nil {
 		opts.SignIns = noSignInRecorder{}
 	}
+	rp, err := newRelyingParty(opts.Passkeys)
+	if err != nil {
+		// Configuration is validated before the service is built
+		// (ValidatePasskeyConfig); if it still fails, sign-in by password
+		// keeps working and passkeys are off.
+		opts.Logger.Error("passkeys disabled", "error", err.Error())
+	}
 	return &Service{
 		store: s,
 		opts:  opts,
 		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now,
 			Name: "roles", Recorder: opts.CacheRecorder}),
+		rp: rp,
 	}
 }
 
