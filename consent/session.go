@@ -21,6 +21,9 @@ type Session struct {
 	ID       string
 	User     store.User
 	AuthTime time.Time
+	// AMR and ACR say how the user authenticated (store.LoginSession).
+	AMR []string
+	ACR string
 }
 
 func (p *Pages) sessionCookieName() string {
@@ -64,12 +67,18 @@ func (p *Pages) CurrentSession(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consent: current session: %w", err)
 	}
-	return &Session{ID: ls.ID, User: u, AuthTime: ls.AuthTime}, nil
+	return &Session{ID: ls.ID, User: u, AuthTime: ls.AuthTime, AMR: ls.AMR, ACR: ls.ACR}, nil
 }
 
 // startSession replaces the request's login session (if any) by a new one for
 // u and sets its cookie; the domain decides what happens to the old one.
 func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.User) error {
+	return p.startSessionWith(w, r, u, nil, "")
+}
+
+// startSessionWith is startSession recording how the user authenticated
+// (amr, acr), for the ID tokens of the session's grants.
+func (p *Pages) startSessionWith(w http.ResponseWriter, r *http.Request, u store.User, amr []string, acr string) error {
 	value, err := randomValue()
 	if err != nil {
 		return err
@@ -81,6 +90,8 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.Use
 		UserAgent: r.UserAgent(),
 		IP:        clientaddr.IP(r),
 		Lifetime:  p.opts.SessionLifetime,
+		AMR:       amr,
+		ACR:       acr,
 	})
 	if err != nil {
 		return fmt.Errorf("consent: start session: %w", err)

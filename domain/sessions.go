@@ -82,6 +82,10 @@ type NewSession struct {
 	UserAgent string
 	IP        string
 	Lifetime  time.Duration
+	// AMR and ACR say how the user authenticated (RFC 8176 methods and the
+	// context class); ID tokens of grants made in the session carry them.
+	AMR []string
+	ACR string
 }
 
 // StartSession replaces the browser's previous session (if any) by a new one
@@ -103,6 +107,8 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 		LastSeenAt: now,
 		UserAgent:  truncateUTF8(in.UserAgent, maxUserAgent),
 		IPAddress:  in.IP,
+		AMR:        append([]string{}, in.AMR...),
+		ACR:        in.ACR,
 	}
 	err := s.inTx(ctx, "start session", func(ctx context.Context) error {
 		if in.Previous != "" {

@@ -29,5 +29,6 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
 		ConsentLifetime:  cfg.Lifetimes.Consent,
+		Passkeys:         cfg.PasskeyConfig(),
 	}
 }
