@@ -64,6 +64,11 @@ type Pages struct {
 
 	tmpl map[string]*template.Template
 	css  []byte
+
+	// passkeys is the domain's passkeys (nil: none); passkeysJS the
+	// script of the pages that use them.
+	passkeys   Passkeys
+	passkeysJS []byte
 }
 
 // New returns the pages. dir and k are required; opts.CSRFKey and
@@ -115,6 +120,9 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 		}
 		p.tmpl[name] = t
 	}
+	if err := p.initPasskeys(dir, funcs); err != nil {
+		return nil, err
+	}
 	css, err := fs.ReadFile(assets, "static/style.css")
 	if err != nil {
 		return nil, fmt.Errorf("consent: read stylesheet: %w", err)
@@ -155,6 +163,7 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/register", p.handleRegisterForm).Methods(http.MethodGet)
 	r.HandleFunc("/register", p.handleRegister).Methods(http.MethodPost)
 	r.HandleFunc("/static/style.css", p.handleStyle).Methods(http.MethodGet)
+	p.mountPasskeys(r)
 }
 
 // layout is what base.html needs; every page's data embeds it.
@@ -191,6 +200,9 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, data any)
 		return
 	}
 	setPageHeaders(w.Header())
+	if p.scripted(name) {
+		w.Header().Set("Content-Security-Policy", scriptCSP)
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
