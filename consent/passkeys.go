@@ -32,6 +32,10 @@ type Passkeys interface {
 	FinishPasskeySignIn(ctx context.Context, secret string, response io.Reader, ip string) (domain.PasskeySignIn, error)
 }
 
+// The domain service is what the server hands New as its Directory; pin
+// that it offers passkeys, since New finds them by a type assertion.
+var _ Passkeys = (*domain.Service)(nil)
+
 // securityPath is the account security page; the console owns /account/.
 const securityPath = "/security"
 

@@ -275,3 +275,17 @@ func TestPasskeysOff(t *testing.T) {
 		t.Errorf("login/begin with passkeys off: %d", resp.StatusCode)
 	}
 }
+
+// TestPasskeyPendingUser: a pending user's passkey signs in to the access
+// request, as the password does.
+func TestPasskeyPendingUser(t *testing.T) {
+	e := newPasskeyEnv(t)
+	u := e.createUser("pat", "pat@example.com", store.StatusPending)
+	c, _ := e.signIn(u)
+	key := e.addPasskey(c, "Phone")
+	_, resp, out := e.passkeyLogin(key, "/oauth2/auth?client_id=x")
+	want := `"redirect":"/access/request?return_to=%2Foauth2%2Fauth%3Fclient_id%3Dx"`
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(out), want) {
+		t.Fatalf("pending user's passkey sign-in: %d %s, want %s", resp.StatusCode, out, want)
+	}
+}
