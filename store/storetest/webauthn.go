@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +22,7 @@ var webAuthnTests = []subtest{
 	{"CeremonyExpired", testCeremonyExpired},
 	{"CeremonyDeleteExpired", testCeremonyDeleteExpired},
 	{"SessionAMR", testSessionAMR},
+	{"CeremonyTakenOnceConcurrently", testCeremonyTakenOnceConcurrently},
 }
 
 func randomBytes(n int) []byte {
@@ -220,5 +223,34 @@ func testSessionAMR(f *fixture) {
 	f.must(err, "GetLoginSession")
 	if got.AMR == nil || len(got.AMR) != 0 || got.ACR != "" {
 		f.t.Errorf("session without amr reads back amr %#v acr %q, want [] and \"\"", got.AMR, got.ACR)
+	}
+}
+
+// testCeremonyTakenOnceConcurrently: finishes racing for one ceremony, in
+// transactions held open a moment, get it exactly once.
+func testCeremonyTakenOnceConcurrently(f *fixture) {
+	c := f.newCeremony("", "login")
+	f.must(f.s.CreateWebAuthnCeremony(f.ctx, c), "CreateWebAuthnCeremony")
+	const n = 8
+	errs := f.concurrently(n, func(ctx context.Context, _ int) error {
+		return store.InTx(ctx, f.s, func(ctx context.Context) error {
+			if _, err := f.s.TakeWebAuthnCeremony(ctx, c.ID, c.Kind, f.now); err != nil {
+				return err
+			}
+			time.Sleep(holdWindow)
+			return nil
+		})
+	})
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrNotFound):
+			f.t.Errorf("finish %d: %v, want success or ErrNotFound", i, err)
+		}
+	}
+	if won != 1 {
+		f.t.Errorf("%d of %d concurrent finishes took the ceremony, want exactly 1", won, n)
 	}
 }
