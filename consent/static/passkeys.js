@@ -134,17 +134,22 @@
     });
   }
 
-  function wire(id, fn) {
+  // wire connects a button. The login page's passkey box is hidden until
+  // this script finds a browser that can use it (without the script, or
+  // without WebAuthn, the page is the password form alone); the security
+  // page says why it cannot add one.
+  function wire(id, fn, box) {
     var button = document.getElementById(id);
     if (!button) { return; }
     if (!supported()) {
       button.disabled = true;
-      showError(document.getElementById("passkey-error"), "This browser cannot use passkeys here.");
+      if (!box) { showError(document.getElementById("passkey-error"), "This browser cannot use passkeys here."); }
       return;
     }
+    if (box) { document.getElementById(box).hidden = false; }
     button.addEventListener("click", function () { fn(button); });
   }
 
   wire("passkey-add", register);
-  wire("passkey-signin", signIn);
+  wire("passkey-signin", signIn, "passkey-signin-box");
 })();
