@@ -198,9 +198,10 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 			MaxHeaderBytes:    64 << 10,
 		},
-		Login:    Login{MaxFailures: 5, Lockout: 15 * time.Minute},
-		SMTP:     SMTP{Port: 587},
-		Janitor:  Janitor{Interval: time.Minute, BatchSize: 500},
+		Login:   Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		SMTP:    SMTP{Port: 587},
+		Janitor: Janitor{Interval: time.Minute, BatchSize: 500},
+
 		WebAuthn: WebAuthn{Enabled: true, RPName: "gatehouse"},
 	}
 }

@@ -36,13 +36,10 @@ type Store struct {
 	grants    map[string]store.Grant
 	pars      map[string]store.PARRequest
 	sessions  map[string]store.LoginSession
-	// credentials and ceremonies are the passkeys and their ceremonies.
-	credentials map[string]store.WebAuthnCredential
-	ceremonies  map[string]store.WebAuthnCeremony
-	consents    map[consentKey]store.Consent
-	keys        map[string]store.SigningKey
-	jtis        map[string]time.Time
-	issuers     map[string]store.TrustedIssuer
+	consents  map[consentKey]store.Consent
+	keys      map[string]store.SigningKey
+	jtis      map[string]time.Time
+	issuers   map[string]store.TrustedIssuer
 
 	groups     map[string]store.Group
 	groupNames map[string]string // name -> group id
@@ -54,6 +51,11 @@ type Store struct {
 	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
 	// it is not rolled back, so ids only ever increase (with gaps).
 	auditSeq int64
+
+	// credentials and ceremonies are the passkeys and the state of their
+	// ceremonies.
+	credentials map[string]store.WebAuthnCredential
+	ceremonies  map[string]store.WebAuthnCeremony
 }
 
 type memberKey struct{ groupID, userID string }
@@ -78,23 +80,21 @@ func WithClock(now func() time.Time) Option {
 // New returns an empty store holding the built-in roles.
 func New(opts ...Option) *Store {
 	s := &Store{
-		now:         time.Now,
-		lock:        make(chan struct{}, 1),
-		clients:     map[string]store.Client{},
-		users:       map[string]store.User{},
-		usernames:   map[string]string{},
-		emails:      map[string]string{},
-		roles:       map[string]store.Role{},
-		tokens:      map[tokenKey]store.Token{},
-		grants:      map[string]store.Grant{},
-		pars:        map[string]store.PARRequest{},
-		sessions:    map[string]store.LoginSession{},
-		credentials: map[string]store.WebAuthnCredential{},
-		ceremonies:  map[string]store.WebAuthnCeremony{},
-		consents:    map[consentKey]store.Consent{},
-		keys:        map[string]store.SigningKey{},
-		jtis:        map[string]time.Time{},
-		issuers:     map[string]store.TrustedIssuer{},
+		now:       time.Now,
+		lock:      make(chan struct{}, 1),
+		clients:   map[string]store.Client{},
+		users:     map[string]store.User{},
+		usernames: map[string]string{},
+		emails:    map[string]string{},
+		roles:     map[string]store.Role{},
+		tokens:    map[tokenKey]store.Token{},
+		grants:    map[string]store.Grant{},
+		pars:      map[string]store.PARRequest{},
+		sessions:  map[string]store.LoginSession{},
+		consents:  map[consentKey]store.Consent{},
+		keys:      map[string]store.SigningKey{},
+		jtis:      map[string]time.Time{},
+		issuers:   map[string]store.TrustedIssuer{},
 
 		groups:     map[string]store.Group{},
 		groupNames: map[string]string{},
@@ -103,6 +103,9 @@ func New(opts ...Option) *Store {
 		apiTokens:  map[string]store.APIToken{},
 		apiHashes:  map[string]string{},
 		audit:      map[int64]store.AuditEntry{},
+
+		credentials: map[string]store.WebAuthnCredential{},
+		ceremonies:  map[string]store.WebAuthnCeremony{},
 	}
 	for _, o := range opts {
 		o(s)
