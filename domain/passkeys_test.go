@@ -374,3 +374,30 @@ func TestPasskeysDisabled(t *testing.T) {
 		t.Fatalf("BeginPasskeySignIn: %v", err)
 	}
 }
+
+// TestPasskeyPastPasswordLockout: wrong passwords lock the password path
+// only; the owner's passkey still signs in, and clears the lock.
+func TestPasskeyPastPasswordLockout(t *testing.T) {
+	e := newPasskeyEnv(t)
+	u := e.user("ada", "viewer")
+	key, _ := e.register(u, "Laptop")
+	for range domain.DefaultLockoutThreshold {
+		if _, err := e.svc.Authenticate(e.ctx, "ada", "wrong password!", ""); !errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if _, err := e.svc.Authenticate(e.ctx, "ada", goodPassword, ""); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Fatalf("right password while locked out: %v, want refused", err)
+	}
+	got, err := e.passkeySignIn(key)
+	if err != nil || got.User.ID != u.ID {
+		t.Fatalf("passkey sign-in while the password is locked out: %+v, %v", got.User, err)
+	}
+	after, err := e.store.GetUser(e.ctx, u.ID)
+	if err != nil || after.LockedUntil != nil || after.FailedLogins != 0 {
+		t.Fatalf("after the passkey sign-in: locked until %v, failures %d (%v); want the lock cleared", after.LockedUntil, after.FailedLogins, err)
+	}
+	if _, err := e.svc.Authenticate(e.ctx, "ada", goodPassword, ""); err != nil {
+		t.Fatalf("password after the passkey cleared the lock: %v", err)
+	}
+}
