@@ -53,6 +53,7 @@ type Config struct {
 	SMTP         SMTP         `yaml:"smtp"`
 	Janitor      Janitor      `yaml:"janitor"`
 	RateLimits   RateLimits   `yaml:"rate_limits"`
+	WebAuthn     WebAuthn     `yaml:"webauthn"`
 
 	Metrics Metrics `yaml:"metrics"`
 	Tracing Tracing `yaml:"tracing"`
@@ -284,6 +285,8 @@ func Default() Config {
 			Default:      RateLimit{PerMinute: 1200, Burst: 300},
 			MaxAddresses: 100_000,
 		},
+
+		WebAuthn: WebAuthn{Enabled: true, RPName: "gatehouse"},
 	}
 }
 

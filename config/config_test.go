@@ -74,6 +74,7 @@ func TestDefault(t *testing.T) {
 		Registration: config.Registration{Enabled: false},
 		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
 		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
+		WebAuthn:     config.WebAuthn{Enabled: true, RPName: "gatehouse"},
 		Metrics:      config.Metrics{Addr: ""},
 		Tracing:      config.Tracing{Enabled: false},
 		RateLimits: config.RateLimits{
@@ -159,6 +160,11 @@ smtp:
 janitor:
   interval: 15s
   batch_size: 100
+webauthn:
+  enabled: true
+  rp_id: example.com
+  rp_name: Example ID
+  origins: [https://id.example.com, https://login.example.com]
 metrics:
   addr: 127.0.0.1:9090
 tracing:
@@ -203,6 +209,8 @@ rate_limits:
 		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
 			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
 		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
+		WebAuthn: config.WebAuthn{Enabled: true, RPID: "example.com", RPName: "Example ID",
+			Origins: []string{"https://id.example.com", "https://login.example.com"}},
 		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
 		Tracing: config.Tracing{Enabled: true},
 		RateLimits: config.RateLimits{
@@ -327,6 +335,9 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_RATE_LIMITS_MAX_ADDRESSES", "2000", func(c config.Config) any { return c.RateLimits.MaxAddresses }, 2000},
 		{"GATEHOUSE_JANITOR_INTERVAL", "30s", func(c config.Config) any { return c.Janitor.Interval }, 30 * time.Second},
 		{"GATEHOUSE_JANITOR_BATCH_SIZE", "50", func(c config.Config) any { return c.Janitor.BatchSize }, 50},
+		{"GATEHOUSE_WEBAUTHN_ENABLED", "false", func(c config.Config) any { return c.WebAuthn.Enabled }, false},
+		{"GATEHOUSE_WEBAUTHN_RP_ID", "example.com", func(c config.Config) any { return c.WebAuthn.RPID }, "example.com"},
+		{"GATEHOUSE_WEBAUTHN_RP_NAME", "Example", func(c config.Config) any { return c.WebAuthn.RPName }, "Example"},
 		{"GATEHOUSE_METRICS_ADDR", "127.0.0.1:9090", func(c config.Config) any { return c.Metrics.Addr }, "127.0.0.1:9090"},
 		{"GATEHOUSE_TRACING_ENABLED", "true", func(c config.Config) any { return c.Tracing.Enabled }, true},
 		{"GATEHOUSE_REGISTRATION_ENABLED", "true", func(c config.Config) any { return c.Registration.Enabled }, true},
@@ -622,6 +633,18 @@ func TestValidateRules(t *testing.T) {
 		{"janitor batch size huge", func(c *config.Config) { c.Janitor.BatchSize = 1_000_000 }, "janitor.batch_size"},
 
 		{"registration on", func(c *config.Config) { c.Registration.Enabled = true }, ""},
+
+		{"webauthn rp_id the issuer's host", func(c *config.Config) { c.Issuer = "https://id.example.com"; c.WebAuthn.RPID = "id.example.com" }, ""},
+		{"webauthn rp_id a parent domain", func(c *config.Config) { c.Issuer = "https://id.example.com"; c.WebAuthn.RPID = "example.com" }, ""},
+		{"webauthn rp_id another domain", func(c *config.Config) { c.Issuer = "https://id.example.com"; c.WebAuthn.RPID = "example.org" }, "webauthn"},
+		{"webauthn rp_id a lookalike suffix", func(c *config.Config) { c.Issuer = "https://id.badexample.com"; c.WebAuthn.RPID = "example.com" }, "webauthn"},
+		{"webauthn rp_id ignored when off", func(c *config.Config) { c.WebAuthn.Enabled = false; c.WebAuthn.RPID = "example.org" }, ""},
+		{"webauthn origins", func(c *config.Config) {
+			c.Issuer = "https://id.example.com"
+			c.WebAuthn.Origins = []string{"https://id.example.com", "https://login.example.com:8443"}
+		}, ""},
+		{"webauthn origin with a path", func(c *config.Config) { c.WebAuthn.Origins = []string{"https://id.example.com/auth"} }, "webauthn"},
+		{"webauthn origin without scheme", func(c *config.Config) { c.WebAuthn.Origins = []string{"id.example.com"} }, "webauthn"},
 
 		{"metrics on the main listener", func(c *config.Config) { c.Metrics.Addr = "" }, ""},
 		{"metrics on their own port", func(c *config.Config) { c.Metrics.Addr = "127.0.0.1:9090" }, ""},

@@ -243,6 +243,15 @@ func setValue(v reflect.Value, raw string) error {
 			return fmt.Errorf("must be an integer, got %q", raw)
 		}
 		v.SetInt(n)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		// A list: comma-separated, blanks dropped ("" is the empty list).
+		var items []string
+		for _, item := range strings.Split(raw, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		v.Set(reflect.ValueOf(items).Convert(v.Type()))
 	default:
 		// Only reachable if Config gains a field of a new kind.
 		return fmt.Errorf("cannot be set from the environment (type %s)", v.Type())

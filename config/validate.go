@@ -78,6 +78,7 @@ func checks() []check {
 	}
 	return []check{
 		{"issuer", checkIssuer},
+		{"webauthn", checkWebAuthn},
 		{"addr", func(c Config) string { return checkAddr(c.Addr) }},
 		{"database_url", func(c Config) string {
 			if c.DatabaseURL == "" && !c.Dev {

@@ -28,6 +28,8 @@ type loginView struct {
 	ReturnTo string
 	// Register is true when self-registration is on (a link to /register).
 	Register bool
+	// Passkeys offers "Sign in with a passkey".
+	Passkeys bool
 }
 
 // RedirectToLogin answers 303 See Other to /login?return_to=<returnTo>;
@@ -84,6 +86,7 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		Username: username,
 		ReturnTo: returnTo,
 		Register: p.opts.RegistrationEnabled,
+		Passkeys: p.passkeysEnabled(),
 	})
 }
 

@@ -333,8 +333,13 @@ type securityView struct {
 	RecoveryCodes int
 	Required      bool
 	// Fresh: the sign-in is recent enough to turn the app off without the
-	// password.
-	Fresh bool
+	// password, or to remove a passkey; ReauthURL signs in again and comes
+	// back here.
+	Fresh     bool
+	ReauthURL string
+	// PasskeysEnabled and Passkeys: the passkeys section.
+	PasskeysEnabled bool
+	Passkeys        []passkeyRow
 }
 
 // securitySession returns the signed-in session, or redirects to the login
@@ -357,7 +362,7 @@ func (p *Pages) handleSecurity(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	p.renderSecurity(w, r, http.StatusOK, sess, "", "")
+	p.renderSecurity(w, r, http.StatusOK, sess, securityNotices[r.URL.Query().Get("notice")], "")
 }
 
 func (p *Pages) renderSecurity(w http.ResponseWriter, r *http.Request, status int, sess *Session, msg, errMsg string) {
@@ -373,7 +378,14 @@ func (p *Pages) renderSecurity(w http.ResponseWriter, r *http.Request, status in
 	}
 	v := securityView{layout: layout{Title: "Account security", CSRFToken: token}, Message: msg, Error: errMsg,
 		Username: sess.User.Username, RecoveryCodes: st.RecoveryCodes, Required: st.Required,
-		Fresh: p.now().Sub(sess.AuthTime) < domain.FreshAuthWindow}
+		Fresh: p.fresh(sess), ReauthURL: p.pathWithReturn("/login", p.path(securityPath)),
+		PasskeysEnabled: p.passkeysEnabled()}
+	if v.PasskeysEnabled {
+		if v.Passkeys, err = p.passkeyRows(r.Context(), sess.User.ID); err != nil {
+			p.internalError(w, r, "security: list passkeys", err)
+			return
+		}
+	}
 	for _, f := range st.Factors {
 		if f.Kind == store.FactorTOTP {
 			v.TOTP, v.TOTPSince = true, f.CreatedAt.Format("2 January 2006")

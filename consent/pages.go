@@ -64,6 +64,11 @@ type Pages struct {
 
 	tmpl map[string]*template.Template
 	css  []byte
+
+	// passkeys is the domain's passkeys (nil: none); passkeysJS the
+	// script of the pages that use them.
+	passkeys   Passkeys
+	passkeysJS []byte
 }
 
 // New returns the pages. dir and k are required; opts.CSRFKey and
@@ -115,6 +120,9 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 		}
 		p.tmpl[name] = t
 	}
+	if err := p.initPasskeys(dir, funcs); err != nil {
+		return nil, err
+	}
 	css, err := fs.ReadFile(assets, "static/style.css")
 	if err != nil {
 		return nil, fmt.Errorf("consent: read stylesheet: %w", err)
@@ -161,6 +169,7 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/security/totp", p.handleTOTPBegin).Methods(http.MethodPost)
 	r.HandleFunc("/security/totp/confirm", p.handleTOTPConfirm).Methods(http.MethodPost)
 	r.HandleFunc("/security/totp/disable", p.handleTOTPDisable).Methods(http.MethodPost)
+	p.mountPasskeys(r)
 }
 
 // layout is what base.html needs; every page's data embeds it.
@@ -200,6 +209,8 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, data any)
 	if v, ok := data.(interface{ inlineImages() bool }); ok && v.inlineImages() {
 		// This page's images (the authenticator QR code) are data: URLs.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
+	} else if p.scripted(name) {
+		w.Header().Set("Content-Security-Policy", scriptCSP)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

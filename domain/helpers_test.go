@@ -180,3 +180,12 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+// actions are the audit entries' actions, in order.
+func actions(entries []store.AuditEntry) []string {
+	out := make([]string, len(entries))
+	for i, a := range entries {
+		out[i] = a.Action
+	}
+	return out
+}

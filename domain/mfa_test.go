@@ -76,14 +76,6 @@ func (e *env) challenge(u store.User) string {
 	return id
 }
 
-func actions(entries []store.AuditEntry) []string {
-	var out []string
-	for _, a := range entries {
-		out = append(out, a.Action)
-	}
-	return out
-}
-
 func TestTOTPEnrolment(t *testing.T) {
 	e := newMFAEnv(t)
 	u := e.user("alice", "viewer")

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -159,6 +161,8 @@ type Options struct {
 	// MFARequiredRoles: users holding one of these roles (effective
 	// roles) must set up a second factor at their next sign-in.
 	MFARequiredRoles []string
+	// Passkeys configures the WebAuthn relying party; zero: no passkeys.
+	Passkeys PasskeyConfig
 }
 
 // Defaults of the zero Options fields.
@@ -185,6 +189,8 @@ type Service struct {
 	roles *cache.Cache[struct{}, map[string]store.Role]
 	// secrets seals factor secrets; nil without Options.MFAKey.
 	secrets *secretBox
+	// rp is the WebAuthn relying party; nil when passkeys are off.
+	rp *webauthn.WebAuthn
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -233,12 +239,20 @@ func NewService(s store.Store, opts Options) *Service {
 	// with an error naming the missing key rather than the server not
 	// starting for a feature nobody uses.
 	secrets, _ := newSecretBox(opts.MFAKey)
+	rp, err := newRelyingParty(opts.Passkeys)
+	if err != nil {
+		// Configuration is validated before the service is built
+		// (ValidatePasskeyConfig); if it still fails, sign-in by password
+		// keeps working and passkeys are off.
+		opts.Logger.Error("passkeys disabled", "error", err.Error())
+	}
 	return &Service{
 		secrets: secrets,
 		store:   s,
 		opts:    opts,
 		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now,
 			Name: "roles", Recorder: opts.CacheRecorder}),
+		rp: rp,
 	}
 }
 

@@ -30,7 +30,8 @@ func backends(t *testing.T) map[string]func(t *testing.T) store.Store {
 	}
 }
 
-// seed stores expired and live access tokens, login sessions and JWT ids.
+// seed stores expired and live access tokens, login sessions, JWT ids and
+// passkey ceremonies.
 func seed(t *testing.T, st store.Store, now time.Time, expired, live int) {
 	t.Helper()
 	ctx := context.Background()
@@ -54,6 +55,10 @@ func seed(t *testing.T, st store.Store, now time.Time, expired, live int) {
 			t.Fatal(err)
 		}
 		if err := st.MarkJWTIDUsed(ctx, fmt.Sprintf("j-%d-%d", i, exp.Unix()), exp, now.Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateWebAuthnCeremony(ctx, store.WebAuthnCeremony{ID: fmt.Sprintf("w-%d-%d", i, exp.Unix()), Kind: "login",
+			SessionData: json.RawMessage(`{}`), ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.CreatePARRequest(ctx, store.PARRequest{RequestURI: fmt.Sprintf("urn:par:%d-%d", i, exp.Unix()),
@@ -80,7 +85,7 @@ func TestRunOnceDeletesOnlyExpired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25}
+			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25, WebAuthnCeremonies: 25}
 			if res != want {
 				t.Fatalf("RunOnce = %+v, want %+v", res, want)
 			}
@@ -110,7 +115,7 @@ func TestRunOnceIsBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Tokens != 20 || res.PARRequests != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 {
+			if res.Tokens != 20 || res.PARRequests != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 || res.WebAuthnCeremonies != 20 {
 				t.Fatalf("one bounded run deleted %+v, want 20 of each (2 batches of 10)", res)
 			}
 			// The rest goes on the following runs.
@@ -151,8 +156,9 @@ func TestConcurrentJanitorsShareTheWork(t *testing.T) {
 				total.PARRequests += r.PARRequests
 				total.LoginSessions += r.LoginSessions
 				total.JWTIDs += r.JWTIDs
+				total.WebAuthnCeremonies += r.WebAuthnCeremonies
 			}
-			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60}) {
+			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60, WebAuthnCeremonies: 60}) {
 				t.Fatalf("three janitors deleted %+v in all, want exactly 60 of each", total)
 			}
 		})
@@ -198,7 +204,7 @@ func TestRunOnceReportsToTheRecorder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0}
+			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12}
 			if fmt.Sprint(rec.deleted) != fmt.Sprint(want) {
 				t.Errorf("reported deletions %v, want %v", rec.deleted, want)
 			}

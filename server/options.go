@@ -38,6 +38,7 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		MFAKey:             keys.Derive([]byte(cfg.Secret), "mfa-secret-encryption", 32),
 		MFAIssuer:          mfaIssuer(cfg.Issuer),
 		MFARequiredRoles:   cfg.MFA.RequiredRoles,
+		Passkeys:           cfg.PasskeyConfig(),
 	}
 	// The configuration's 0 turns the account-wide lock off; the domain's
 	// 0 is its default.

@@ -34,6 +34,7 @@ type Store interface {
 	Tokens
 	PARRequests
 	LoginSessions
+	WebAuthn
 	Consents
 	SigningKeys
 	JWTIDs
@@ -494,8 +495,9 @@ type LoginSession struct {
 	UserAgent  string
 	IPAddress  string
 	// AMR are the authentication methods of the sign-in (RFC 8176 values:
-	// "pwd", "otp", "mfa"); ACR its assurance level ("aal1", "aal2").
-	// Sessions from before multi-factor sign-in have neither.
+	// "pwd", "otp", "mfa", "hwk", "user"), never nil once stored; ACR
+	// its assurance level ("aal1", "aal2"). Sessions from before
+	// multi-factor sign-in have neither.
 	AMR []string
 	ACR string
 }

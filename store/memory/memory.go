@@ -56,6 +56,10 @@ type Store struct {
 	auditSeq int64
 
 	failures map[failureKey]store.SignInFailure
+	// credentials and ceremonies are the passkeys and the state of their
+	// ceremonies.
+	credentials map[string]store.WebAuthnCredential
+	ceremonies  map[string]store.WebAuthnCeremony
 }
 
 type memberKey struct{ groupID, userID string }
@@ -107,6 +111,9 @@ func New(opts ...Option) *Store {
 		factors:    map[string]store.MFAFactor{},
 		recovery:   map[recoveryKey]recoveryCode{},
 		challenges: map[string]store.MFAChallenge{},
+
+		credentials: map[string]store.WebAuthnCredential{},
+		ceremonies:  map[string]store.WebAuthnCeremony{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -181,6 +181,16 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 				del(o, s.sessions, k)
 			}
 		}
+		for k, c := range s.credentials {
+			if c.UserID == uid {
+				del(o, s.credentials, k)
+			}
+		}
+		for k, c := range s.ceremonies {
+			if c.UserID == uid {
+				del(o, s.ceremonies, k)
+			}
+		}
 		for k := range s.consents {
 			if k.userID == uid {
 				del(o, s.consents, k)

@@ -16,6 +16,8 @@ const (
 	expiringPARRequests   expiring = "par_requests"
 	expiringLoginSessions expiring = "login_sessions"
 	expiringJWTIDs        expiring = "jwt_ids"
+
+	expiringWebAuthnCeremonies expiring = "webauthn_ceremonies"
 )
 
 // expiredBatch is the janitor's bounded delete: the rows of table whose

@@ -50,6 +50,11 @@ func TestDeleteExpired(t *testing.T) {
 				VALUES ($1, $2, $3, $4, $3)`, key, userID, now.Add(-time.Hour), exp)
 			return err
 		},
+		expiringWebAuthnCeremonies: func(key string, exp time.Time) error {
+			_, err := s.pool.Exec(ctx, `INSERT INTO webauthn_ceremonies (id, kind, session_data, expires_at)
+				VALUES ($1, 'login', '{}', $2)`, key, exp)
+			return err
+		},
 		expiringTokens: func(key string, exp time.Time) error {
 			_, err := s.pool.Exec(ctx, `INSERT INTO oauth_tokens (kind, signature, request_id, requested_at, expires_at)
 				VALUES ('access_token', $1, 'g', $2, $3)`, key, now.Add(-time.Hour), exp)

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Concurrency", concurrencyTests},
 		{"PARRequests", parTests},
 		{"LoginSessions", sessionTests},
+		{"WebAuthn", webAuthnTests},
 		{"Consents", consentTests},
 		{"SigningKeys", keyTests},
 		{"JWTIDs", jtiTests},
