@@ -39,6 +39,8 @@ type Store interface {
 	TrustedIssuers
 	IAM
 	Stats
+	Tickets
+	MailOutbox
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -51,6 +51,9 @@ type Store struct {
 	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
 	// it is not rolled back, so ids only ever increase (with gaps).
 	auditSeq int64
+
+	tickets map[string]store.Ticket // string(digest) -> ticket
+	outbox  map[string]store.Mail
 }
 
 type memberKey struct{ groupID, userID string }
@@ -98,6 +101,9 @@ func New(opts ...Option) *Store {
 		apiTokens:  map[string]store.APIToken{},
 		apiHashes:  map[string]string{},
 		audit:      map[int64]store.AuditEntry{},
+
+		tickets: map[string]store.Ticket{},
+		outbox:  map[string]store.Mail{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -44,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IAMReferences", iamReferenceTests},
 		{"Account", accountTests},
 		{"Stats", statsTests},
+		{"Tickets", ticketTests},
+		{"MailOutbox", outboxTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
