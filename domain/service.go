@@ -135,6 +135,8 @@ type Options struct {
 	// CacheRecorder is told of every lookup of the role cache ("roles");
 	// nil: nobody.
 	CacheRecorder cache.Recorder
+	// Recovery configures password recovery and email verification.
+	Recovery RecoveryOptions
 }
 
 // Defaults of the zero Options fields.
