@@ -69,12 +69,16 @@ func TestDefault(t *testing.T) {
 			MaxBodyBytes:      1048576,
 			MaxHeaderBytes:    65536,
 		},
-		Login:        config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
-		Registration: config.Registration{Enabled: false},
-		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
-		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
-		Metrics:      config.Metrics{Addr: ""},
-		Tracing:      config.Tracing{Enabled: false},
+		Login:             config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		Registration:      config.Registration{Enabled: false},
+		SMTP:              config.SMTP{Port: 587, RequireTLS: false},
+		Janitor:           config.Janitor{Interval: time.Minute, BatchSize: 500},
+		Recovery:          config.Recovery{TicketLifetime: time.Hour},
+		EmailVerification: config.EmailVerification{Lifetime: 24 * time.Hour},
+		MailQueue: config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000,
+			PollInterval: 2 * time.Second},
+		Metrics: config.Metrics{Addr: ""},
+		Tracing: config.Tracing{Enabled: false},
 	}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
@@ -140,6 +144,7 @@ login:
   lockout: 30m
 registration:
   enabled: true
+  require_verified_email: true
 smtp:
   host: mail.example.com
   port: 2525
@@ -150,6 +155,15 @@ smtp:
 janitor:
   interval: 15s
   batch_size: 100
+recovery:
+  ticket_lifetime: 30m
+email_verification:
+  lifetime: 48h
+mail_queue:
+  max_attempts: 4
+  max_age: 6h
+  max_rows: 500
+  poll_interval: 1s
 metrics:
   addr: 127.0.0.1:9090
 tracing:
@@ -184,12 +198,15 @@ tracing:
 			MaxHeaderBytes:    4096,
 		},
 		Login:        config.Login{MaxFailures: 3, Lockout: 30 * time.Minute},
-		Registration: config.Registration{Enabled: true},
+		Registration: config.Registration{Enabled: true, RequireVerifiedEmail: true},
 		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
 			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
-		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
-		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
-		Tracing: config.Tracing{Enabled: true},
+		Janitor:           config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
+		Recovery:          config.Recovery{TicketLifetime: 30 * time.Minute},
+		EmailVerification: config.EmailVerification{Lifetime: 48 * time.Hour},
+		MailQueue:         config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second},
+		Metrics:           config.Metrics{Addr: "127.0.0.1:9090"},
+		Tracing:           config.Tracing{Enabled: true},
 	}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"

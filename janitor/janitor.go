@@ -34,6 +34,7 @@ type Store interface {
 	DeleteExpiredPARRequests(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteExpiredTickets(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 }
 
@@ -88,6 +89,8 @@ type Result struct {
 	LoginSessions int `json:"login_sessions"`
 	JWTIDs        int `json:"jwt_ids"`
 	SigningKeys   int `json:"signing_keys"`
+	// Tickets are password-reset and email-verification tickets.
+	Tickets int `json:"tickets"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -116,6 +119,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 	}); err != nil {
 		return res, fmt.Errorf("janitor: jwt ids: %w", err)
 	}
+	if res.Tickets, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredTickets(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: tickets: %w", err)
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -130,6 +138,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("login_sessions", res.LoginSessions)
 	r.JanitorDeleted("jwt_ids", res.JWTIDs)
 	r.JanitorDeleted("signing_keys", res.SigningKeys)
+	r.JanitorDeleted("tickets", res.Tickets)
 	r.JanitorRun(err == nil)
 }
 

@@ -29,5 +29,24 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,
 		ConsentLifetime:  cfg.Lifetimes.Consent,
+		Recovery: domain.RecoveryOptions{
+			Issuer:               cfg.Issuer,
+			MailEnabled:          cfg.SMTP.Host != "",
+			TicketLifetime:       cfg.Recovery.TicketLifetime,
+			VerificationLifetime: cfg.EmailVerification.Lifetime,
+			OutboxMaxRows:        cfg.MailQueue.MaxRows,
+			RequireVerifiedEmail: cfg.Registration.RequireVerifiedEmail,
+		},
 	}
+}
+
+// smtpSender is the SMTP sender of cfg; nil when SMTP is off.
+func smtpSender(cfg config.Config, logger *slog.Logger) *notify.SMTP {
+	if cfg.SMTP.Host == "" {
+		return nil
+	}
+	return notify.NewSMTP(notify.Options{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+		From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
+	})
 }

@@ -42,6 +42,8 @@ type Server struct {
 	background context.Context
 	stop       context.CancelFunc
 	done       chan struct{}
+	// mailDone is closed when the mail outbox's sender has stopped.
+	mailDone chan struct{}
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -60,7 +62,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// Requests put their own bytes into log values (an id they sent, an
 	// error echoing a parameter): none may make a line longer than a bound.
 	logger = slog.New(logbound.New(logger.Handler(), logbound.Max))
-	s := &Server{store: st, logger: logger, done: make(chan struct{})}
+	s := &Server{store: st, logger: logger, done: make(chan struct{}), mailDone: make(chan struct{})}
 	s.background, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	started := false
 	defer func() {
@@ -188,6 +190,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	s.handler = s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(
 		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root))))))
 
+	if err := s.startMail(cfg, st); err != nil {
+		return nil, err
+	}
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
 	} else {
@@ -204,6 +209,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 func (s *Server) Close() {
 	s.stop()
 	<-s.done
+	<-s.mailDone
 	s.closeTelemetry()
 }
 
