@@ -115,6 +115,14 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 		}
 		p.tmpl[name] = t
 	}
+	for _, name := range recoveryPages {
+		t, err := template.New(name).Funcs(funcs).
+			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("consent: parse template %s: %w", name, err)
+		}
+		p.tmpl[name] = t
+	}
 	css, err := fs.ReadFile(assets, "static/style.css")
 	if err != nil {
 		return nil, fmt.Errorf("consent: read stylesheet: %w", err)
@@ -155,6 +163,7 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/register", p.handleRegisterForm).Methods(http.MethodGet)
 	r.HandleFunc("/register", p.handleRegister).Methods(http.MethodPost)
 	r.HandleFunc("/static/style.css", p.handleStyle).Methods(http.MethodGet)
+	p.mountRecovery(r)
 }
 
 // layout is what base.html needs; every page's data embeds it.
