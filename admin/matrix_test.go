@@ -476,6 +476,23 @@ func matrixFixtures() map[string][]fixture {
 		"PUT /users/{id}/roles":    one(freshUser("/roles", map[string]any{"roles": []string{"user"}})),
 		"PUT /users/{id}/status":   one(freshUser("/status", map[string]any{"status": "locked"})),
 		"PUT /users/{id}/password": one(freshUser("/password", map[string]any{"password": "Another-Long-Passphrase-7"})),
+
+		"POST /users/{id}/password-reset": one(freshUser("/password-reset", nil)),
+		// The caller's own address, unverified and sent no link yet, so that
+		// the resend is neither refused (409) nor limited (429).
+		"POST /users/me/email-verification": one(func(t *testing.T, m *matrix, c *caller) apiRequest {
+			if c.user != nil {
+				u, err := m.Store.GetUser(ctxT(t), c.user.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u.EmailVerified = false
+				if err := m.Store.UpdateUser(ctxT(t), u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return apiRequest{Path: "/users/me/email-verification"}
+		}),
 		"GET /users/{id}/sessions": one(freshUser("/sessions", nil)),
 		"POST /users/{id}/sessions/revoke-all": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			u := m.user(t, store.StatusActive, "viewer")
