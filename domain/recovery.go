@@ -146,13 +146,14 @@ func (s *Service) issueTicket(ctx context.Context, u store.User, purpose store.T
 // address, a reset ticket is stored and its link queued for mail, in one
 // transaction with the audit entry "password.reset_request"; otherwise only
 // the entry is written (with an empty target). Either way the answer is
-// nil, and the work until the transaction is the same (one lookup, one
-// token, one mail composed): the page and its timing must not tell which
-// accounts exist. The known case writes two rows more (the ticket and the
-// mail) in the same transaction. The mail is sent by the outbox's sender,
-// never during the request. With mail disabled it records the request and
-// does nothing else (ErrMailDisabled). A full outbox is a CodeUnavailable
-// error: the caller decides what to show.
+// nil and the work is the same, store calls included: one lookup, one
+// token, one mail composed, and in a savepoint the outbox insert and the
+// ticket insert. For nobody the ticket names a user that does not exist,
+// which the store refuses, and the savepoint is undone: the page and its
+// timing must not tell which accounts exist. The mail is sent by the
+// outbox's sender, never during the request. With mail disabled it records
+// the request and does nothing else (ErrMailDisabled). A full outbox is a
+// CodeUnavailable error, for an account and for nobody alike.
 func (s *Service) RequestPasswordReset(ctx context.Context, ip, name string) error {
 	token, digest, err := newTicketToken()
 	if err != nil {
@@ -166,22 +167,34 @@ func (s *Service) RequestPasswordReset(ctx context.Context, ip, name string) err
 		return fmt.Errorf("domain: request password reset: %w", err)
 	}
 	known := u.ID != "" && u.Email != "" && UserCanAct(u, s.now(), ActKeepSession)
-	subject, body := resetMail(u, s.link("/password/reset", token), s.ticketLifetime())
-	anonymous := Actor{Type: store.ActorAnonymous, IP: ip}
-	target := ""
-	if known {
-		target = u.ID
+	target := u
+	if !known {
+		// A user that does not exist: the store refuses its ticket.
+		target = store.User{ID: uuid.NewString()}
 	}
+	subject, body := resetMail(target, s.link("/password/reset", token), s.ticketLifetime())
+	audited := ""
+	if known {
+		audited = u.ID
+	}
+	errNobody := errors.New("no account: undo")
 	err = s.inTx(ctx, "request password reset", func(ctx context.Context) error {
-		if known && s.MailEnabled() {
-			if err := s.issueTicket(ctx, u, store.TicketPasswordReset, token, digest); err != nil {
+		if s.MailEnabled() {
+			err := store.InTx(ctx, s.store, func(ctx context.Context) error {
+				if err := s.enqueue(ctx, target.Email, subject, body); err != nil {
+					return err
+				}
+				err := s.issueTicket(ctx, target, store.TicketPasswordReset, token, digest)
+				if !known && (err == nil || errors.Is(err, store.ErrNotFound)) {
+					return errNobody
+				}
 				return err
-			}
-			if err := s.enqueue(ctx, u.Email, subject, body); err != nil {
+			})
+			if err != nil && !errors.Is(err, errNobody) {
 				return err
 			}
 		}
-		return s.audit(ctx, anonymous, "password.reset_request", TargetUser, target, nil)
+		return s.audit(ctx, Actor{Type: store.ActorAnonymous, IP: ip}, "password.reset_request", TargetUser, audited, nil)
 	})
 	if err != nil {
 		return err

@@ -287,7 +287,11 @@ func TestOutboxFullRefused(t *testing.T) {
 	if !errors.Is(err, store.ErrOutboxFull) || domain.ErrorCode(err) != domain.CodeUnavailable {
 		t.Fatalf("RequestPasswordReset with a full outbox: %v, want ErrOutboxFull (unavailable)", err)
 	}
-	// Nothing of the refused request stays: no ticket, no entry.
+	// Nobody's request meets the same refusal: the answer does not tell.
+	if err := e.svc.RequestPasswordReset(e.ctx, "", "nobody"); !errors.Is(err, store.ErrOutboxFull) {
+		t.Errorf("RequestPasswordReset for nobody with a full outbox: %v, want ErrOutboxFull as for an account", err)
+	}
+	// Nothing of the refused requests stays: no ticket, no entry.
 	for _, en := range e.audit() {
 		if en.Action == "password.reset_request" {
 			t.Errorf("a refused request was audited: %+v", en)
