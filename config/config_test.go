@@ -586,6 +586,17 @@ func TestValidateRules(t *testing.T) {
 		{"smtp from header injection", func(c *config.Config) { c.SMTP.From = "a@example.com\r\nBcc: x@evil.example" }, "smtp.from"},
 		{"smtp username line break", func(c *config.Config) { c.SMTP.Username = "u\r\nx"; c.SMTP.Password = "p" }, "smtp.username"},
 		{"smtp username without password", func(c *config.Config) { c.SMTP.Username = "u" }, "smtp.password"},
+		{"verified email required without smtp", func(c *config.Config) { c.Registration.RequireVerifiedEmail = true }, "registration.require_verified_email"},
+		{"verified email required with smtp", func(c *config.Config) {
+			c.Registration.RequireVerifiedEmail = true
+			c.SMTP.Host, c.SMTP.From = "smtp.example.com", "a@example.com"
+		}, ""},
+		{"zero ticket lifetime", func(c *config.Config) { c.Recovery.TicketLifetime = 0 }, "recovery.ticket_lifetime"},
+		{"zero verification lifetime", func(c *config.Config) { c.EmailVerification.Lifetime = 0 }, "email_verification.lifetime"},
+		{"zero mail attempts", func(c *config.Config) { c.MailQueue.MaxAttempts = 0 }, "mail_queue.max_attempts"},
+		{"zero mail age", func(c *config.Config) { c.MailQueue.MaxAge = 0 }, "mail_queue.max_age"},
+		{"zero mail rows", func(c *config.Config) { c.MailQueue.MaxRows = 0 }, "mail_queue.max_rows"},
+		{"zero mail poll interval", func(c *config.Config) { c.MailQueue.PollInterval = 0 }, "mail_queue.poll_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
