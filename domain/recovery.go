@@ -153,7 +153,9 @@ func (s *Service) issueTicket(ctx context.Context, u store.User, purpose store.T
 // timing must not tell which accounts exist. The mail is sent by the
 // outbox's sender, never during the request. With mail disabled it records
 // the request and does nothing else (ErrMailDisabled). A full outbox is a
-// CodeUnavailable error, for an account and for nobody alike.
+// CodeUnavailable error, for an account and for nobody alike. An account
+// that was sent a link less than ResendInterval ago is sent none (its
+// request goes the way of nobody's, audited with the user as target).
 func (s *Service) RequestPasswordReset(ctx context.Context, ip, name string) error {
 	token, digest, err := newTicketToken()
 	if err != nil {
@@ -167,16 +169,28 @@ func (s *Service) RequestPasswordReset(ctx context.Context, ip, name string) err
 		return fmt.Errorf("domain: request password reset: %w", err)
 	}
 	known := u.ID != "" && u.Email != "" && UserCanAct(u, s.now(), ActKeepSession)
-	target := u
-	if !known {
-		// A user that does not exist: the store refuses its ticket.
-		target = store.User{ID: uuid.NewString()}
-	}
-	subject, body := resetMail(target, s.link("/password/reset", token), s.ticketLifetime())
 	audited := ""
 	if known {
 		audited = u.ID
 	}
+	lookup := u.ID
+	if !known {
+		lookup = uuid.NewString()
+	}
+	// One mail a minute per account at most, so that the form cannot
+	// flood a mailbox (or fill the outbox with one account's mail). The
+	// lookup is made for nobody too.
+	last, err := s.store.LastTicketAt(ctx, lookup, store.TicketPasswordReset)
+	if err != nil {
+		return fmt.Errorf("domain: request password reset: %w", err)
+	}
+	send := known && (last.IsZero() || s.now().Sub(last) >= ResendInterval)
+	target := u
+	if !send {
+		// A user that does not exist: the store refuses its ticket.
+		target = store.User{ID: lookup}
+	}
+	subject, body := resetMail(target, s.link("/password/reset", token), s.ticketLifetime())
 	errNobody := errors.New("no account: undo")
 	err = s.inTx(ctx, "request password reset", func(ctx context.Context) error {
 		if s.MailEnabled() {
@@ -185,7 +199,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, ip, name string) err
 					return err
 				}
 				err := s.issueTicket(ctx, target, store.TicketPasswordReset, token, digest)
-				if !known && (err == nil || errors.Is(err, store.ErrNotFound)) {
+				if !send && (err == nil || errors.Is(err, store.ErrNotFound)) {
 					return errNobody
 				}
 				return err

@@ -151,6 +151,36 @@ func TestPasswordResetFlow(t *testing.T) {
 	}
 }
 
+func TestPasswordResetOncePerMinute(t *testing.T) {
+	e := newMailEnv(t, domain.RecoveryOptions{})
+	e.user("nina", "user")
+	e.mails()
+	for range 3 {
+		if err := e.svc.RequestPasswordReset(e.ctx, "", "nina"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ms := e.mails(); len(ms) != 1 {
+		t.Errorf("three requests within a minute queued %d mails, want 1", len(ms))
+	}
+	e.clock.Advance(domain.ResendInterval)
+	if err := e.svc.RequestPasswordReset(e.ctx, "", "nina"); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.mails(); len(ms) != 1 {
+		t.Errorf("a request a minute later queued %d mails, want 1", len(ms))
+	}
+	n := 0
+	for _, en := range e.audit() {
+		if en.Action == "password.reset_request" {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d password.reset_request entries, want 4 (each request is recorded)", n)
+	}
+}
+
 func TestPasswordResetLockoutLifted(t *testing.T) {
 	e := newMailEnv(t, domain.RecoveryOptions{})
 	e.user("bob", "user")

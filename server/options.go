@@ -16,11 +16,8 @@ import (
 // OnChange).
 func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 	var notifier domain.Notifier // nil: no email
-	if cfg.SMTP.Host != "" {
-		notifier = notify.NewSMTP(notify.Options{
-			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
-			From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
-		})
+	if sender := smtpSender(cfg, logger); sender != nil {
+		notifier = sender
 	}
 	return domain.Options{
 		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
