@@ -344,10 +344,18 @@ func (s *Service) ResetPassword(ctx context.Context, ip, token, password string)
 			return err
 		}
 		cur, err := s.store.GetUserForUpdate(ctx, t.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundTicket()
+		}
 		if err != nil {
 			return err
 		}
 		now := s.now()
+		if !UserCanAct(cur, now, ActKeepSession) {
+			// Locked or disabled while the password was being hashed: the
+			// ticket is refused (and, rolled back, stays unused).
+			return notFoundTicket()
+		}
 		cur.PasswordHash, cur.UpdatedAt = hash, now
 		cur.FailedLogins, cur.LockedUntil = 0, nil
 		if err := s.store.UpdateUser(ctx, cur); err != nil {

@@ -440,3 +440,26 @@ func TestNoVerificationMailWithoutSMTP(t *testing.T) {
 		t.Errorf("%d mails queued without SMTP", n)
 	}
 }
+
+func TestPasswordResetOfADisabledUser(t *testing.T) {
+	e := newMailEnv(t, domain.RecoveryOptions{})
+	root := e.user("root", "admin")
+	u := e.user("oscar", "user")
+	e.mails()
+	if err := e.svc.RequestPasswordReset(e.ctx, "", "oscar"); err != nil {
+		t.Fatal(err)
+	}
+	token := e.ticketIn(e.mails()[0], "/password/reset")
+	if _, err := e.svc.SetUserStatus(e.ctx, e.principal(root), u.ID, store.StatusDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ResetPassword(e.ctx, "", token, "a brand new secret"); !errors.Is(err, domain.ErrInvalidTicket) {
+		t.Errorf("a disabled user's reset: %v, want ErrInvalidTicket", err)
+	}
+	if err := e.svc.RequestPasswordReset(e.ctx, "", "oscar"); err != nil {
+		t.Fatal(err)
+	}
+	if ms := e.mails(); len(ms) != 0 {
+		t.Errorf("a disabled user was sent a reset link: %+v", ms)
+	}
+}
