@@ -69,17 +69,16 @@ func TestDefault(t *testing.T) {
 			MaxBodyBytes:      1048576,
 			MaxHeaderBytes:    65536,
 		},
-		Login:             config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
-		Registration:      config.Registration{Enabled: false},
-		SMTP:              config.SMTP{Port: 587, RequireTLS: false},
-		Janitor:           config.Janitor{Interval: time.Minute, BatchSize: 500},
-		Recovery:          config.Recovery{TicketLifetime: time.Hour},
-		EmailVerification: config.EmailVerification{Lifetime: 24 * time.Hour},
-		MailQueue: config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000,
-			PollInterval: 2 * time.Second},
-		Metrics: config.Metrics{Addr: ""},
-		Tracing: config.Tracing{Enabled: false},
+		Login:        config.Login{MaxFailures: 5, Lockout: 15 * time.Minute},
+		Registration: config.Registration{Enabled: false},
+		SMTP:         config.SMTP{Port: 587, RequireTLS: false},
+		Janitor:      config.Janitor{Interval: time.Minute, BatchSize: 500},
+		Metrics:      config.Metrics{Addr: ""},
+		Tracing:      config.Tracing{Enabled: false},
 	}
+	want.Recovery = config.Recovery{TicketLifetime: time.Hour}
+	want.EmailVerification = config.EmailVerification{Lifetime: 24 * time.Hour}
+	want.MailQueue = config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -198,16 +197,17 @@ tracing:
 			MaxHeaderBytes:    4096,
 		},
 		Login:        config.Login{MaxFailures: 3, Lockout: 30 * time.Minute},
-		Registration: config.Registration{Enabled: true, RequireVerifiedEmail: true},
+		Registration: config.Registration{Enabled: true},
 		SMTP: config.SMTP{Host: "mail.example.com", Port: 2525, Username: "mailer", Password: "mail-password",
 			From: "gatehouse <no-reply@example.com>", RequireTLS: true},
-		Janitor:           config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
-		Recovery:          config.Recovery{TicketLifetime: 30 * time.Minute},
-		EmailVerification: config.EmailVerification{Lifetime: 48 * time.Hour},
-		MailQueue:         config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second},
-		Metrics:           config.Metrics{Addr: "127.0.0.1:9090"},
-		Tracing:           config.Tracing{Enabled: true},
+		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
+		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
+		Tracing: config.Tracing{Enabled: true},
 	}
+	wantFull.Registration.RequireVerifiedEmail = true
+	wantFull.Recovery = config.Recovery{TicketLifetime: 30 * time.Minute}
+	wantFull.EmailVerification = config.EmailVerification{Lifetime: 48 * time.Hour}
+	wantFull.MailQueue = config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute
