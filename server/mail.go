@@ -13,6 +13,7 @@ import (
 // delivery under way is cut at once; its message is tried again after its
 // lease). Without SMTP nothing is queued and nothing runs.
 func (s *Server) startMail(cfg config.Config, st store.Store) error {
+	s.mailDone = make(chan struct{})
 	sender := smtpSender(cfg, s.logger)
 	if sender == nil {
 		close(s.mailDone)

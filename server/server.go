@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// Requests put their own bytes into log values (an id they sent, an
 	// error echoing a parameter): none may make a line longer than a bound.
 	logger = slog.New(logbound.New(logger.Handler(), logbound.Max))
-	s := &Server{store: st, logger: logger, done: make(chan struct{}), mailDone: make(chan struct{})}
+	s := &Server{store: st, logger: logger, done: make(chan struct{})}
 	s.background, s.stop = context.WithCancel(context.WithoutCancel(ctx))
 	started := false
 	defer func() {
