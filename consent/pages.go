@@ -115,7 +115,7 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 		}
 		p.tmpl[name] = t
 	}
-	for _, name := range recoveryPages {
+	for _, name := range recoveryPages() {
 		t, err := template.New(name).Funcs(funcs).
 			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
 		if err != nil {

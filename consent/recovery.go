@@ -39,8 +39,9 @@ type Recovery interface {
 	Passwords() domain.Passwords
 }
 
-// recoveryPages are the templates of this file, parsed by New.
-var recoveryPages = []string{"forgot", "reset", "notice"}
+// recoveryPages are the templates of this file, parsed by New (a function:
+// the package holds no mutable state).
+func recoveryPages() []string { return []string{"forgot", "reset", "notice"} }
 
 // mountRecovery registers the pages of this file on r (the issuer's path).
 func (p *Pages) mountRecovery(r *mux.Router) {

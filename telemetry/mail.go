@@ -13,10 +13,6 @@ type MailMetrics struct {
 	deliveries *prometheus.CounterVec
 }
 
-// MailOutcomes are the values of the result label of
-// gatehouse_mail_deliveries_total.
-var mailOutcomes = []string{"sent", "retry", "given_up"}
-
 // MailOutbox registers the outbox's metrics in t's registry and returns
 // them; call it once per Telemetry (a second registration fails).
 func (t *Telemetry) MailOutbox() (*MailMetrics, error) {
@@ -35,7 +31,8 @@ func (t *Telemetry) MailOutbox() (*MailMetrics, error) {
 			return nil, fmt.Errorf("telemetry: register mail metrics: %w", err)
 		}
 	}
-	for _, o := range mailOutcomes {
+	// Every result starts at 0, so that a rate over it exists from the start.
+	for _, o := range []string{"sent", "retry", "given_up"} {
 		m.deliveries.WithLabelValues(o)
 	}
 	return m, nil
