@@ -187,7 +187,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, ip, name string) err
 	send := known && (last.IsZero() || s.now().Sub(last) >= ResendInterval)
 	target := u
 	if !send {
-		// A user that does not exist: the store refuses its ticket.
+		// Nobody (a user id that does not exist, whose ticket the store
+		// refuses) or an account sent a link within the minute: the same
+		// inserts are made, and undone with their savepoint.
 		target = store.User{ID: lookup}
 	}
 	subject, body := resetMail(target, s.link("/password/reset", token), s.ticketLifetime())
