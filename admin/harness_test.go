@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/formdriver"
 	"github.com/gatehouse/gatehouse/internal/logcheck"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
+	"github.com/gatehouse/gatehouse/notify/smtptest"
 	"github.com/gatehouse/gatehouse/server"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
@@ -90,6 +91,10 @@ func startEnv(t *testing.T, st store.Store) *env {
 	// Every request of these tests comes from 127.0.0.1, hundreds a
 	// second: the per-address rate limits (tested in server/) are off.
 	cfg.RateLimits = config.RateLimits{MaxAddresses: cfg.RateLimits.MaxAddresses}
+	// Mail on, so that the routes that send it answer as in production;
+	// the test SMTP server keeps what the outbox sends.
+	mail := smtptest.Start(t, smtptest.Options{})
+	cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.From = mail.Host, mail.Port, "gatehouse <no-reply@gatehouse.test>"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

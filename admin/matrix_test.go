@@ -482,6 +482,23 @@ func matrixFixtures() map[string][]fixture {
 		"GET /users/{id}/ip-rules": one(freshUser("/ip-rules", nil)),
 		"PUT /users/{id}/ip-rules": one(freshUser("/ip-rules", map[string]any{"deny": []string{"203.0.113.0/24"}})),
 		"DELETE /users/{id}/mfa":   one(freshUser("/mfa", nil)),
+
+		"POST /users/{id}/password-reset": one(freshUser("/password-reset", nil)),
+		// The caller's own address, unverified and sent no link yet, so that
+		// the resend is neither refused (409) nor limited (429).
+		"POST /users/me/email-verification": one(func(t *testing.T, m *matrix, c *caller) apiRequest {
+			if c.user != nil {
+				u, err := m.Store.GetUser(ctxT(t), c.user.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u.EmailVerified = false
+				if err := m.Store.UpdateUser(ctxT(t), u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return apiRequest{Path: "/users/me/email-verification"}
+		}),
 		"GET /users/{id}/sessions": one(freshUser("/sessions", nil)),
 		"POST /users/{id}/sessions/revoke-all": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			u := m.user(t, store.StatusActive, "viewer")

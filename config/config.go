@@ -55,6 +55,10 @@ type Config struct {
 	RateLimits   RateLimits   `yaml:"rate_limits"`
 	WebAuthn     WebAuthn     `yaml:"webauthn"`
 
+	Recovery          Recovery          `yaml:"recovery"`
+	EmailVerification EmailVerification `yaml:"email_verification"`
+	MailQueue         MailQueue         `yaml:"mail_queue"`
+
 	Metrics Metrics `yaml:"metrics"`
 	Tracing Tracing `yaml:"tracing"`
 }
@@ -154,6 +158,39 @@ type Registration struct {
 	// Enabled lets anyone create an account at /register. New accounts are
 	// pending: they can only ask for access until a manager grants it.
 	Enabled bool `yaml:"enabled"`
+	// RequireVerifiedEmail makes a self-registered (pending) user follow
+	// its email verification link before it may request access. It needs
+	// smtp.host: without mail nobody could verify.
+	RequireVerifiedEmail bool `yaml:"require_verified_email"`
+}
+
+// Recovery is password recovery by an emailed single-use link (needs SMTP).
+type Recovery struct {
+	// TicketLifetime is how long a reset link works.
+	TicketLifetime time.Duration `yaml:"ticket_lifetime"`
+}
+
+// EmailVerification is the proof of a user's address by an emailed link,
+// sent when SMTP is configured.
+type EmailVerification struct {
+	// Lifetime is how long a verification link works.
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// MailQueue is the durable outbox recovery and verification mail waits in,
+// and its sender (one per instance; they share the rows).
+type MailQueue struct {
+	// MaxAttempts delivery attempts, each after a longer wait, and a
+	// message is given up (deleted, logged).
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxAge gives a message up however few attempts it had: its links
+	// have expired by then.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxRows bounds the outbox: past it, new mail is refused (the page or
+	// API call that wanted to send it says so) rather than the table grown.
+	MaxRows int `yaml:"max_rows"`
+	// PollInterval is how often the sender looks for due mail.
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // MFA configures multi-factor sign-in (README "Multi-factor authentication").
@@ -287,6 +324,10 @@ func Default() Config {
 		},
 
 		WebAuthn: WebAuthn{Enabled: true, RPName: "gatehouse"},
+
+		Recovery:          Recovery{TicketLifetime: time.Hour},
+		EmailVerification: EmailVerification{Lifetime: 24 * time.Hour},
+		MailQueue:         MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second},
 	}
 }
 

@@ -85,6 +85,9 @@ func TestDefault(t *testing.T) {
 			MaxAddresses: 100000,
 		},
 	}
+	want.Recovery = config.Recovery{TicketLifetime: time.Hour}
+	want.EmailVerification = config.EmailVerification{Lifetime: 24 * time.Hour}
+	want.MailQueue = config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -150,6 +153,7 @@ login:
   account_max_failures: 50
 registration:
   enabled: true
+  require_verified_email: true
 smtp:
   host: mail.example.com
   port: 2525
@@ -165,6 +169,15 @@ webauthn:
   rp_id: example.com
   rp_name: Example ID
   origins: [https://id.example.com, https://login.example.com]
+recovery:
+  ticket_lifetime: 30m
+email_verification:
+  lifetime: 48h
+mail_queue:
+  max_attempts: 4
+  max_age: 6h
+  max_rows: 500
+  poll_interval: 1s
 metrics:
   addr: 127.0.0.1:9090
 tracing:
@@ -220,6 +233,10 @@ rate_limits:
 			MaxAddresses: 5000,
 		},
 	}
+	wantFull.Registration.RequireVerifiedEmail = true
+	wantFull.Recovery = config.Recovery{TicketLifetime: 30 * time.Minute}
+	wantFull.EmailVerification = config.EmailVerification{Lifetime: 48 * time.Hour}
+	wantFull.MailQueue = config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute
@@ -670,6 +687,17 @@ func TestValidateRules(t *testing.T) {
 		{"smtp from header injection", func(c *config.Config) { c.SMTP.From = "a@example.com\r\nBcc: x@evil.example" }, "smtp.from"},
 		{"smtp username line break", func(c *config.Config) { c.SMTP.Username = "u\r\nx"; c.SMTP.Password = "p" }, "smtp.username"},
 		{"smtp username without password", func(c *config.Config) { c.SMTP.Username = "u" }, "smtp.password"},
+		{"verified email required without smtp", func(c *config.Config) { c.Registration.RequireVerifiedEmail = true }, "registration.require_verified_email"},
+		{"verified email required with smtp", func(c *config.Config) {
+			c.Registration.RequireVerifiedEmail = true
+			c.SMTP.Host, c.SMTP.From = "smtp.example.com", "a@example.com"
+		}, ""},
+		{"zero ticket lifetime", func(c *config.Config) { c.Recovery.TicketLifetime = 0 }, "recovery.ticket_lifetime"},
+		{"zero verification lifetime", func(c *config.Config) { c.EmailVerification.Lifetime = 0 }, "email_verification.lifetime"},
+		{"zero mail attempts", func(c *config.Config) { c.MailQueue.MaxAttempts = 0 }, "mail_queue.max_attempts"},
+		{"zero mail age", func(c *config.Config) { c.MailQueue.MaxAge = 0 }, "mail_queue.max_age"},
+		{"zero mail rows", func(c *config.Config) { c.MailQueue.MaxRows = 0 }, "mail_queue.max_rows"},
+		{"zero mail poll interval", func(c *config.Config) { c.MailQueue.PollInterval = 0 }, "mail_queue.poll_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -229,6 +229,28 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"recovery.ticket_lifetime", positive(func(c Config) time.Duration { return c.Recovery.TicketLifetime })},
+		{"email_verification.lifetime", positive(func(c Config) time.Duration { return c.EmailVerification.Lifetime })},
+		{"mail_queue.max_attempts", func(c Config) string {
+			if c.MailQueue.MaxAttempts < 1 || c.MailQueue.MaxAttempts > 100 {
+				return fmt.Sprintf("must be between 1 and 100, got %d", c.MailQueue.MaxAttempts)
+			}
+			return ""
+		}},
+		{"mail_queue.max_age", positive(func(c Config) time.Duration { return c.MailQueue.MaxAge })},
+		{"mail_queue.max_rows", func(c Config) string {
+			if c.MailQueue.MaxRows < 1 {
+				return fmt.Sprintf("must be at least 1, got %d", c.MailQueue.MaxRows)
+			}
+			return ""
+		}},
+		{"mail_queue.poll_interval", positive(func(c Config) time.Duration { return c.MailQueue.PollInterval })},
+		{"registration.require_verified_email", func(c Config) string {
+			if c.Registration.RequireVerifiedEmail && c.SMTP.Host == "" {
+				return "needs smtp.host: without email nobody can verify an address"
+			}
+			return ""
+		}},
 		{"smtp.host", func(c Config) string { return checkSMTPHost(c.SMTP.Host) }},
 		{"smtp.port", func(c Config) string {
 			if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {

@@ -53,6 +53,10 @@ type accessRequestView struct {
 	// Denied is the user's last request when it was denied, so the page
 	// can say so.
 	Denied *store.AccessRequest
+	// MustVerify: the user must verify its email address first
+	// (registration.require_verified_email); Email is that address.
+	MustVerify bool
+	Email      string
 }
 
 type accessPendingView struct {
@@ -144,6 +148,9 @@ func (p *Pages) handleAccessRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, store.ErrNotFound):
 		v.Errors = map[string]string{"role": "Choose one of the roles in the list."}
+	case errors.Is(err, domain.ErrEmailUnverified):
+		p.renderAccessRequest(w, r, http.StatusForbidden, sess, v, role)
+		return
 	case errors.Is(err, domain.ErrForbidden):
 		p.redirectWithReturn(w, r, p.path(accessPendingPath), returnTo)
 		return
@@ -232,6 +239,7 @@ func (p *Pages) renderAccessRequest(w http.ResponseWriter, r *http.Request, stat
 	}
 	v.layout = layout{Title: "Request access", CSRFToken: token}
 	v.Username = sess.User.Username
+	v.MustVerify, v.Email = p.svc.MustVerifyEmail(sess.User), sess.User.Email
 	p.render(w, status, "accessrequest", v)
 }
 

@@ -37,6 +37,8 @@ type Directory interface {
 	SubmitAccessRequest(ctx context.Context, a domain.Actor, userID, role, purpose string) (store.AccessRequest, error)
 	PendingAccessRequest(ctx context.Context, userID string) (*store.AccessRequest, error)
 	ListAccessRequests(ctx context.Context, f store.AccessRequestFilter) ([]store.AccessRequest, error)
+
+	Recovery
 }
 
 // PublicKeys is what the pages need of the signing keys (keys.Manager):

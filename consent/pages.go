@@ -123,6 +123,14 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 	if err := p.initPasskeys(dir, funcs); err != nil {
 		return nil, err
 	}
+	for _, name := range recoveryPages() {
+		t, err := template.New(name).Funcs(funcs).
+			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("consent: parse template %s: %w", name, err)
+		}
+		p.tmpl[name] = t
+	}
 	css, err := fs.ReadFile(assets, "static/style.css")
 	if err != nil {
 		return nil, fmt.Errorf("consent: read stylesheet: %w", err)
@@ -170,6 +178,7 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/security/totp/confirm", p.handleTOTPConfirm).Methods(http.MethodPost)
 	r.HandleFunc("/security/totp/disable", p.handleTOTPDisable).Methods(http.MethodPost)
 	p.mountPasskeys(r)
+	p.mountRecovery(r)
 }
 
 // layout is what base.html needs; every page's data embeds it.

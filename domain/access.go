@@ -55,6 +55,9 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 		if now := s.now(); !UserCanAct(u, now, ActKeepSession) {
 			return forbidden("user %s is %s", u.ID, u.EffectiveStatus(now))
 		}
+		if err := s.mayRequestAccess(u); err != nil {
+			return err
+		}
 		all, err := s.roleMap(ctx)
 		if err != nil {
 			return err

@@ -163,6 +163,8 @@ type Options struct {
 	MFARequiredRoles []string
 	// Passkeys configures the WebAuthn relying party; zero: no passkeys.
 	Passkeys PasskeyConfig
+	// Recovery configures password recovery and email verification.
+	Recovery RecoveryOptions
 }
 
 // Defaults of the zero Options fields.

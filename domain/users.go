@@ -161,7 +161,10 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (store.Us
 		if in.Password != "" {
 			c["password"] = passwordChanged
 		}
-		return s.audit(ctx, a, "user.create", TargetUser, u.ID, c)
+		if err := s.audit(ctx, a, "user.create", TargetUser, u.ID, c); err != nil {
+			return err
+		}
+		return s.queueVerification(ctx, u)
 	})
 	if err != nil {
 		return store.User{}, err
@@ -280,7 +283,16 @@ func (s *Service) UpdateUser(ctx context.Context, by Principal, id string, p Use
 		if err != nil {
 			return store.User{}, err
 		}
-		return next, s.checkUnique(ctx, next.ID, next.Username, next.Email)
+		if err := s.checkUnique(ctx, next.ID, next.Username, next.Email); err != nil {
+			return store.User{}, err
+		}
+		if next.Email != cur.Email {
+			// A new address gets its own proof of ownership.
+			if err := s.queueVerification(ctx, next); err != nil {
+				return store.User{}, err
+			}
+		}
+		return next, nil
 	}, nil)
 }
 

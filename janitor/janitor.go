@@ -40,6 +40,7 @@ type Store interface {
 	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteExpiredMFAChallenges(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteExpiredWebAuthnCeremonies(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteExpiredTickets(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 	DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
@@ -49,7 +50,7 @@ var _ Store = store.Store(nil)
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
 // jwt_ids, signing_keys, sign_in_failures, mfa_challenges,
-// webauthn_ceremonies.
+// webauthn_ceremonies, tickets.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -106,6 +107,8 @@ type Result struct {
 	MFAChallenges int `json:"mfa_challenges"`
 	// WebAuthnCeremonies are passkey ceremonies begun and never finished.
 	WebAuthnCeremonies int `json:"webauthn_ceremonies"`
+	// Tickets are password-reset and email-verification tickets.
+	Tickets int `json:"tickets"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -150,6 +153,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 	}); err != nil {
 		return res, fmt.Errorf("janitor: webauthn ceremonies: %w", err)
 	}
+	if res.Tickets, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredTickets(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: tickets: %w", err)
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -167,6 +175,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("sign_in_failures", res.SignInFailures)
 	r.JanitorDeleted("mfa_challenges", res.MFAChallenges)
 	r.JanitorDeleted("webauthn_ceremonies", res.WebAuthnCeremonies)
+	r.JanitorDeleted("tickets", res.Tickets)
 	r.JanitorRun(err == nil)
 }
 
@@ -208,7 +217,7 @@ func (j *Janitor) Run(ctx context.Context) {
 		if res != (Result{}) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
-				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies)
+				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets)
 		}
 	}
 }

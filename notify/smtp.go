@@ -97,6 +97,29 @@ func (s *SMTP) AccessRequestDecided(ctx context.Context, u store.User, r store.A
 	return nil
 }
 
+// Send delivers one message of the outbox: plain text to one recipient.
+// The error says why it failed, for the outbox's last_error (never the
+// message's content).
+func (s *SMTP) Send(ctx context.Context, to, subject, body string) error {
+	rcpt, err := mail.ParseAddress(to)
+	if err != nil || rcpt.Address != to || strings.ContainsAny(to, "\r\n") {
+		return errors.New("notify: recipient is not a plain email address")
+	}
+	from, err := mail.ParseAddress(s.cfg.From)
+	if err != nil || strings.ContainsAny(s.cfg.From, "\r\n") {
+		return errors.New("notify: smtp.from is not an email address")
+	}
+	body = strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(body)
+	msg, err := s.compose(from, mail.Address{Address: to}, cleanLine(subject), body)
+	if err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	if err := s.send(ctx, from.Address, to, msg); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
 // subjectAndBody is the text of the email, without any header.
 func (s *SMTP) subjectAndBody(u store.User, r store.AccessRequest) (string, string) {
 	name := cleanLine(u.FullName)
@@ -133,14 +156,19 @@ func (s *SMTP) subjectAndBody(u store.User, r store.AccessRequest) (string, stri
 // body, CRLF line endings throughout.
 func (s *SMTP) message(from *mail.Address, u store.User, r store.AccessRequest) ([]byte, error) {
 	subject, body := s.subjectAndBody(u, r)
+	// A display name is the one header part a user controls (its full name);
+	// control characters are dropped and the rest is quoted or encoded by
+	// net/mail, so it can never start a header line of its own.
+	return s.compose(from, mail.Address{Name: cleanLine(u.FullName), Address: u.Email}, subject, body)
+}
+
+// compose is the message of subject and body (text, \n line endings) from
+// from to to.
+func (s *SMTP) compose(from *mail.Address, to mail.Address, subject, body string) ([]byte, error) {
 	id, err := s.messageID(from.Address)
 	if err != nil {
 		return nil, err
 	}
-	// A display name is the one header part a user controls (its full name);
-	// control characters are dropped and the rest is quoted or encoded by
-	// net/mail, so it can never start a header line of its own.
-	to := mail.Address{Name: cleanLine(u.FullName), Address: u.Email}
 	headers := []struct{ name, value string }{
 		{"From", from.String()},
 		{"To", to.String()},

@@ -18,11 +18,8 @@ import (
 // OnChange).
 func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 	var notifier domain.Notifier // nil: no email
-	if cfg.SMTP.Host != "" {
-		notifier = notify.NewSMTP(notify.Options{
-			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
-			From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
-		})
+	if sender := smtpSender(cfg, logger); sender != nil {
+		notifier = sender
 	}
 	o := domain.Options{
 		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
@@ -39,6 +36,14 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		MFAIssuer:          mfaIssuer(cfg.Issuer),
 		MFARequiredRoles:   cfg.MFA.RequiredRoles,
 		Passkeys:           cfg.PasskeyConfig(),
+		Recovery: domain.RecoveryOptions{
+			Issuer:               cfg.Issuer,
+			MailEnabled:          cfg.SMTP.Host != "",
+			TicketLifetime:       cfg.Recovery.TicketLifetime,
+			VerificationLifetime: cfg.EmailVerification.Lifetime,
+			OutboxMaxRows:        cfg.MailQueue.MaxRows,
+			RequireVerifiedEmail: cfg.Registration.RequireVerifiedEmail,
+		},
 	}
 	// The configuration's 0 turns the account-wide lock off; the domain's
 	// 0 is its default.
@@ -56,4 +61,15 @@ func mfaIssuer(issuer string) string {
 		return u.Hostname()
 	}
 	return "gatehouse"
+}
+
+// smtpSender is the SMTP sender of cfg; nil when SMTP is off.
+func smtpSender(cfg config.Config, logger *slog.Logger) *notify.SMTP {
+	if cfg.SMTP.Host == "" {
+		return nil
+	}
+	return notify.NewSMTP(notify.Options{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+		From: cfg.SMTP.From, RequireTLS: cfg.SMTP.RequireTLS, Issuer: cfg.Issuer, Logger: logger,
+	})
 }

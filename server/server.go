@@ -42,6 +42,8 @@ type Server struct {
 	background context.Context
 	stop       context.CancelFunc
 	done       chan struct{}
+	// mailDone is closed when the mail outbox's sender has stopped.
+	mailDone chan struct{}
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -189,6 +191,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	s.handler = clientAddress(cfg.HTTP.TrustedProxyPrefixes(), s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(faces.rateLimit(cfg.RateLimits, s.tel,
 		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root))))))))
 
+	if err := s.startMail(cfg, st); err != nil {
+		return nil, err
+	}
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
 	} else {
@@ -205,6 +210,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 func (s *Server) Close() {
 	s.stop()
 	<-s.done
+	<-s.mailDone
 	s.closeTelemetry()
 }
 

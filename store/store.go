@@ -42,6 +42,8 @@ type Store interface {
 	IAM
 	Stats
 	MFA
+	Tickets
+	MailOutbox
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

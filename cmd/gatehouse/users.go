@@ -32,6 +32,7 @@ func newUsersCmd(a *app) *cobra.Command {
 		newUsersStatusCmd(a, "unlock", store.StatusActive, "Unlock (or re-activate) a user"),
 		newUsersDeleteCmd(a),
 		newUsersSetPasswordCmd(a),
+		newUsersResetPasswordCmd(a),
 		newUsersSetRolesCmd(a),
 		newUsersIPRulesCmd(a),
 		newUsersResetMFACmd(a),

@@ -60,6 +60,8 @@ type Store struct {
 	// ceremonies.
 	credentials map[string]store.WebAuthnCredential
 	ceremonies  map[string]store.WebAuthnCeremony
+	tickets     map[string]store.Ticket // string(digest) -> ticket
+	outbox      map[string]store.Mail
 }
 
 type memberKey struct{ groupID, userID string }
@@ -114,6 +116,9 @@ func New(opts ...Option) *Store {
 
 		credentials: map[string]store.WebAuthnCredential{},
 		ceremonies:  map[string]store.WebAuthnCeremony{},
+
+		tickets: map[string]store.Ticket{},
+		outbox:  map[string]store.Mail{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -213,6 +213,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			}
 		}
 		s.deleteMFAOf(o, uid)
+		for k, t := range s.tickets {
+			if t.UserID == uid {
+				del(o, s.tickets, k)
+			}
+		}
 		del(o, s.usernames, strings.ToLower(u.Username))
 		del(o, s.emails, strings.ToLower(u.Email))
 		del(o, s.users, uid)

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Account", accountTests},
 		{"Stats", statsTests},
 		{"MFA", mfaTests},
+		{"Tickets", ticketTests},
+		{"MailOutbox", outboxTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
