@@ -48,9 +48,10 @@ type Store struct {
 	apiTokens  map[string]store.APIToken
 	apiHashes  map[string]string // secret digest -> API token id
 	audit      map[int64]store.AuditEntry
-	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
-	// it is not rolled back, so ids only ever increase (with gaps).
-	auditSeq int64
+	// auditHead is the audit chain's head: the last id and its digest. It
+	// is rolled back with the append, as PostgreSQL's audit_chain_head row
+	// is, so chained ids have no gaps.
+	auditHead store.AuditChainHead
 }
 
 type memberKey struct{ groupID, userID string }

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,23 +15,104 @@ import (
 // defaultAuditLimit is ListAudit's page size when the filter names none.
 const defaultAuditLimit = 100
 
-const auditColumns = `id, at, actor_type, actor_id, action, target_type, target_id, ip_address, act, changes`
+const auditColumns = `id, at, actor_type, actor_id, action, target_type, target_id, ip_address, act, changes, digest`
 
-// AppendAudit inserts e; the identity column assigns the id. Inside the
-// caller's transaction the entry commits or rolls back with the change it
-// records. The table refuses UPDATE and DELETE (migration 00002).
+// AppendAudit chains e to the head and inserts it, in a transaction of its
+// own or nested in the caller's (then the entry commits or rolls back with
+// the change it records). The head row stays locked until that transaction
+// ends, so concurrent appends take turns: each links to the one committed
+// before it. The table refuses UPDATE and DELETE (migration 00002).
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
-	var id int64
-	err := s.db(ctx).QueryRow(ctx, `INSERT INTO audit_log (at, actor_type, actor_id, action, target_type,
-			target_id, ip_address, act, changes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		RETURNING id`,
-		e.At, string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress, e.Act,
-		jsonArg(e.Changes)).Scan(&id)
+	e.At = utc(e.At).Truncate(time.Microsecond) // what timestamptz keeps
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		head, err := s.lockChainHead(ctx)
+		if err != nil {
+			return err
+		}
+		e.ID = head.LastID + 1
+		d, err := store.AuditDigest(head.Digest, e)
+		if err != nil {
+			return err
+		}
+		// One statement moves the head and inserts the entry. The id is
+		// the head's, not the identity sequence's, which would leave gaps.
+		_, err = s.db(ctx).Exec(ctx, `WITH head AS (
+				UPDATE audit_chain_head SET last_id = $1, digest = $10 WHERE singleton)
+			INSERT INTO audit_log (id, at, actor_type, actor_id, action, target_type,
+				target_id, ip_address, act, changes, digest) OVERRIDING SYSTEM VALUE
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10)`,
+			e.ID, e.At, string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress, e.Act,
+			d, jsonArg(e.Changes))
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: append audit %q: %w", e.Action, err)
 	}
-	return id, nil
+	return e.ID, nil
+}
+
+// lockChainHead locks and returns the head row, first creating it after
+// the newest entry if it is missing (a truncated table: internal/pgtest).
+func (s *Store) lockChainHead(ctx context.Context) (store.AuditChainHead, error) {
+	for range 2 {
+		var h store.AuditChainHead
+		err := s.db(ctx).QueryRow(ctx, `SELECT first_id, last_id, digest FROM audit_chain_head
+			WHERE singleton FOR UPDATE`).Scan(&h.FirstID, &h.LastID, &h.Digest)
+		if err == nil {
+			return h, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return h, fmt.Errorf("lock chain head: %w", err)
+		}
+		if _, err := s.db(ctx).Exec(ctx, `INSERT INTO audit_chain_head (first_id, last_id, digest)
+			SELECT coalesce(max(id), 0) + 1, coalesce(max(id), 0), NULL FROM audit_log
+			ON CONFLICT (singleton) DO NOTHING`); err != nil {
+			return h, fmt.Errorf("create chain head: %w", err)
+		}
+	}
+	return store.AuditChainHead{}, errors.New("lock chain head: no head row")
+}
+
+// AuditChainHead reads the head without locking it; on a log never
+// appended to since a truncation it is the start of an empty chain.
+func (s *Store) AuditChainHead(ctx context.Context) (store.AuditChainHead, error) {
+	var h store.AuditChainHead
+	err := s.db(ctx).QueryRow(ctx, `SELECT first_id, last_id, digest FROM audit_chain_head WHERE singleton`).
+		Scan(&h.FirstID, &h.LastID, &h.Digest)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.db(ctx).QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM audit_log`).Scan(&h.LastID)
+		h.FirstID = h.LastID + 1
+	}
+	if err != nil {
+		return h, fmt.Errorf("postgres: audit chain head: %w", err)
+	}
+	return h, nil
+}
+
+// ListAuditChain walks the primary key from after, in one bounded batch.
+func (s *Store) ListAuditChain(ctx context.Context, after int64, limit int) ([]store.AuditEntry, error) {
+	rows, err := s.db(ctx).Query(ctx, `SELECT `+auditColumns+` FROM audit_log
+		WHERE id > $1 ORDER BY id LIMIT $2`, after, max(limit, 0))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list audit chain: %w", err)
+	}
+	entries, err := pgx.CollectRows(rows, scanAudit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list audit chain: %w", err)
+	}
+	return entries, nil
+}
+
+func scanAudit(r pgx.CollectableRow) (store.AuditEntry, error) {
+	var e store.AuditEntry
+	var actorType string
+	if err := r.Scan(&e.ID, &e.At, &actorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
+		&e.IPAddress, &e.Act, &e.Changes, &e.Digest); err != nil {
+		return store.AuditEntry{}, err
+	}
+	e.ActorType = store.ActorType(actorType)
+	e.At = utc(e.At)
+	return e, nil
 }
 
 // ListAudit pages newest first by id (keyset: Before is the last id of the
@@ -79,17 +162,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list audit: %w", err)
 	}
-	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AuditEntry, error) {
-		var e store.AuditEntry
-		var actorType string
-		if err := r.Scan(&e.ID, &e.At, &actorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID,
-			&e.IPAddress, &e.Act, &e.Changes); err != nil {
-			return store.AuditEntry{}, err
-		}
-		e.ActorType = store.ActorType(actorType)
-		e.At = utc(e.At)
-		return e, nil
-	})
+	entries, err := pgx.CollectRows(rows, scanAudit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list audit: %w", err)
 	}
