@@ -88,11 +88,28 @@ func AuditDigest(prev []byte, e AuditEntry) ([]byte, error) {
 }
 
 // AuditCanonical is the canonical encoding of e (see the package comment
-// above AuditChainVersion).
+// above AuditChainVersion): AuditCanonicalPrefix(e.ID) followed by
+// AuditCanonicalRest(e).
 func AuditCanonical(e AuditEntry) ([]byte, error) {
+	rest, err := AuditCanonicalRest(e)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(AuditCanonicalPrefix(e.ID)), rest...), nil
+}
+
+// AuditCanonicalPrefix is the start of the encoding, the part that depends
+// on the id: `[1,<id>,`. Split off so that a store which assigns the id in
+// the database can finish the digest there: PostgreSQL computes
+// sha256(prev || prefix || rest) in the statement that moves the head.
+func AuditCanonicalPrefix(id int64) string {
+	return "[" + strconv.Itoa(AuditChainVersion) + "," + strconv.FormatInt(id, 10) + ","
+}
+
+// AuditCanonicalRest is the encoding after AuditCanonicalPrefix: every field
+// but the id, and the closing bracket.
+func AuditCanonicalRest(e AuditEntry) ([]byte, error) {
 	var b bytes.Buffer
-	b.WriteString("[" + strconv.Itoa(AuditChainVersion) + ",")
-	b.WriteString(strconv.FormatInt(e.ID, 10) + ",")
 	b.WriteString(strconv.FormatInt(e.At.UnixMicro(), 10))
 	for _, s := range []string{string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress, e.Act} {
 		b.WriteByte(',')

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,60 +18,52 @@ const defaultAuditLimit = 100
 
 const auditColumns = `id, at, actor_type, actor_id, action, target_type, target_id, ip_address, act, changes, digest`
 
-// AppendAudit chains e to the head and inserts it, in a transaction of its
-// own or nested in the caller's (then the entry commits or rolls back with
-// the change it records). The head row stays locked until that transaction
-// ends, so concurrent appends take turns: each links to the one committed
-// before it. The table refuses UPDATE and DELETE (migration 00002).
+// AppendAudit chains e to the head and inserts it in one statement: the
+// UPDATE of the head row locks it, takes the next id and computes the
+// digest from the old head's (sha256(prev || AuditCanonicalPrefix(id) ||
+// AuditCanonicalRest(e)), which store.AuditDigest computes in Go), and the
+// INSERT stores the entry with both. Inside the caller's transaction the
+// entry commits or rolls back with the change it records, and the head row
+// stays locked until then, so concurrent appends take turns: each links to
+// the one committed before it. The id is the head's, not the identity
+// sequence's, which would leave gaps. The table refuses UPDATE and DELETE
+// (migration 00002).
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
 	e.At = utc(e.At).Truncate(time.Microsecond) // what timestamptz keeps
-	err := s.inTx(ctx, func(ctx context.Context) error {
-		head, err := s.lockChainHead(ctx)
-		if err != nil {
-			return err
-		}
-		e.ID = head.LastID + 1
-		d, err := store.AuditDigest(head.Digest, e)
-		if err != nil {
-			return err
-		}
-		// One statement moves the head and inserts the entry. The id is
-		// the head's, not the identity sequence's, which would leave gaps.
-		_, err = s.db(ctx).Exec(ctx, `WITH head AS (
-				UPDATE audit_chain_head SET last_id = $1, digest = $10 WHERE singleton)
-			INSERT INTO audit_log (id, at, actor_type, actor_id, action, target_type,
-				target_id, ip_address, act, changes, digest) OVERRIDING SYSTEM VALUE
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $10)`,
-			e.ID, e.At, string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress, e.Act,
-			d, jsonArg(e.Changes))
-		return err
-	})
+	rest, err := store.AuditCanonicalRest(e)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: append audit %q: %w", e.Action, err)
 	}
-	return e.ID, nil
-}
-
-// lockChainHead locks and returns the head row, first creating it after
-// the newest entry if it is missing (a truncated table: internal/pgtest).
-func (s *Store) lockChainHead(ctx context.Context) (store.AuditChainHead, error) {
 	for range 2 {
-		var h store.AuditChainHead
-		err := s.db(ctx).QueryRow(ctx, `SELECT first_id, last_id, digest FROM audit_chain_head
-			WHERE singleton FOR UPDATE`).Scan(&h.FirstID, &h.LastID, &h.Digest)
+		var id int64
+		err = s.db(ctx).QueryRow(ctx, `WITH head AS (
+				UPDATE audit_chain_head SET last_id = last_id + 1,
+					digest = sha256(coalesce(digest, $1) || convert_to('[`+strconv.Itoa(store.AuditChainVersion)+`,'
+						|| (last_id + 1)::text || ',', 'UTF8') || $2)
+				WHERE singleton
+				RETURNING last_id, digest)
+			INSERT INTO audit_log (id, at, actor_type, actor_id, action, target_type,
+				target_id, ip_address, act, changes, digest) OVERRIDING SYSTEM VALUE
+			SELECT head.last_id, $3, $4, $5, $6, $7, $8, $9, $10, $11, head.digest FROM head
+			RETURNING id`,
+			make([]byte, store.AuditDigestSize), rest,
+			e.At, string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IPAddress, e.Act,
+			jsonArg(e.Changes)).Scan(&id)
 		if err == nil {
-			return h, nil
+			return id, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return h, fmt.Errorf("lock chain head: %w", err)
+			break
 		}
-		if _, err := s.db(ctx).Exec(ctx, `INSERT INTO audit_chain_head (first_id, last_id, digest)
+		// No head row (a truncated table: internal/pgtest): the chain
+		// starts after the newest entry.
+		if _, err = s.db(ctx).Exec(ctx, `INSERT INTO audit_chain_head (first_id, last_id, digest)
 			SELECT coalesce(max(id), 0) + 1, coalesce(max(id), 0), NULL FROM audit_log
 			ON CONFLICT (singleton) DO NOTHING`); err != nil {
-			return h, fmt.Errorf("create chain head: %w", err)
+			break
 		}
 	}
-	return store.AuditChainHead{}, errors.New("lock chain head: no head row")
+	return 0, fmt.Errorf("postgres: append audit %q: %w", e.Action, err)
 }
 
 // AuditChainHead reads the head without locking it; on a log never
