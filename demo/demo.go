@@ -263,6 +263,8 @@ func (rp *RP) render(w http.ResponseWriter, r *http.Request, status int, p page)
 	p.Root = root(strings.TrimPrefix(r.URL.Path, rp.base))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// Its own policy: the server's default would refuse the stylesheets.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	_ = tmpl.Execute(w, p)
 }
