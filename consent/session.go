@@ -23,12 +23,7 @@ type Session struct {
 	AuthTime time.Time
 }
 
-func (p *Pages) sessionCookieName() string {
-	if p.opts.CookieSecure {
-		return "__Host-gatehouse_session"
-	}
-	return "gatehouse_session"
-}
+func (p *Pages) sessionCookieName() string { return p.jar().Name(p.sessionCookie()) }
 
 // sessionID is the store id of a cookie value; the value itself is never
 // stored, so a leaked table does not yield usable cookies.
@@ -85,15 +80,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, u store.Use
 	if err != nil {
 		return fmt.Errorf("consent: start session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.sessionCookieName(),
-		Value:    value,
-		Path:     "/",
-		MaxAge:   int(p.opts.SessionLifetime / time.Second),
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	p.jar().Set(w, p.sessionCookie(), value)
 	return nil
 }
 
@@ -114,14 +101,4 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (p *Pages) clearSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.sessionCookieName(),
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteLaxMode,
-	})
-}
+func (p *Pages) clearSessionCookie(w http.ResponseWriter) { p.jar().Clear(w, p.sessionCookie()) }
