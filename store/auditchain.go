@@ -261,7 +261,10 @@ type AuditVerification struct {
 
 // VerifyAuditChain walks the whole log oldest first, batch entries at a
 // time, recomputing every digest; it stops at the first break. Only a
-// failure to read is an error.
+// failure to read is an error. It may run while entries are appended: it
+// reads the head again when it meets an entry past the one it read, and
+// at the end, so that what was appended meanwhile is neither an insertion
+// nor a deletion.
 func VerifyAuditChain(ctx context.Context, c AuditChain, batch int) (AuditVerification, error) {
 	var v AuditVerification
 	if batch < 1 {
@@ -278,8 +281,38 @@ func VerifyAuditChain(ctx context.Context, c AuditChain, batch int) (AuditVerifi
 		if err != nil {
 			return v, fmt.Errorf("store: verify audit chain: %w", err)
 		}
+		if len(es) == 0 {
+			// The end as this listing saw it. Entries appended meanwhile
+			// are not missing: read the head, then list once more. Every
+			// entry up to a head read before a listing is in that listing
+			// (the head moves in the statement that appends), so if the
+			// second listing is empty too, the head it follows is the one
+			// the chain must end at.
+			if head, err = c.AuditChainHead(ctx); err != nil {
+				return v, fmt.Errorf("store: verify audit chain: %w", err)
+			}
+			if es, err = c.ListAuditChain(ctx, after, batch); err != nil {
+				return v, fmt.Errorf("store: verify audit chain: %w", err)
+			}
+			if len(es) == 0 {
+				break
+			}
+		}
 		for _, e := range es {
 			after = e.ID
+			if e.ID > head.LastID && e.ID >= head.FirstID {
+				// Appended since the head was read, or inserted behind
+				// its back: an append moves the head in the statement
+				// that inserts the entry, so a head read now covers
+				// every entry that was appended.
+				h, err := c.AuditChainHead(ctx)
+				if err != nil {
+					return v, fmt.Errorf("store: verify audit chain: %w", err)
+				}
+				if h.FirstID == head.FirstID && h.LastID >= e.ID {
+					head = h
+				}
+			}
 			switch {
 			case e.ID < head.FirstID:
 				if e.Digest != nil {
@@ -309,9 +342,6 @@ func VerifyAuditChain(ctx context.Context, c AuditChain, batch int) (AuditVerifi
 			}
 			prevID, prev = e.ID, e.Digest
 			v.Checked++
-		}
-		if len(es) < batch {
-			break
 		}
 	}
 	if prevID < head.LastID {

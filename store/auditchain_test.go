@@ -68,10 +68,20 @@ func TestAuditCanonical(t *testing.T) {
 type chain struct {
 	head    store.AuditChainHead
 	entries []store.AuditEntry
+	// stale, when set, is the head the first read returns: one read
+	// before the entries after it were appended.
+	stale *store.AuditChainHead
 }
 
-func (c chain) AuditChainHead(context.Context) (store.AuditChainHead, error) { return c.head, nil }
-func (c chain) ListAuditChain(_ context.Context, after int64, limit int) ([]store.AuditEntry, error) {
+func (c *chain) AuditChainHead(context.Context) (store.AuditChainHead, error) {
+	if c.stale != nil {
+		h := *c.stale
+		c.stale = nil
+		return h, nil
+	}
+	return c.head, nil
+}
+func (c *chain) ListAuditChain(_ context.Context, after int64, limit int) ([]store.AuditEntry, error) {
 	var out []store.AuditEntry
 	for _, e := range c.entries {
 		if e.ID > after && len(out) < limit {
@@ -103,7 +113,7 @@ func TestVerifyAuditChain(t *testing.T) {
 	}
 	for _, batch := range []int{1, 3, 100} {
 		ok := build(4, 12)
-		v, err := store.VerifyAuditChain(context.Background(), ok, batch)
+		v, err := store.VerifyAuditChain(context.Background(), &ok, batch)
 		if err != nil || v.Break != nil || v.Checked != 9 || v.Unchained != 3 || v.Head != hex.EncodeToString(ok.head.Digest) {
 			t.Errorf("batch %d: intact chain: %+v, %v", batch, v, err)
 		}
@@ -123,13 +133,32 @@ func TestVerifyAuditChain(t *testing.T) {
 		} {
 			c := build(4, 12)
 			tc.tamper(&c)
-			v, err := store.VerifyAuditChain(context.Background(), c, batch)
+			v, err := store.VerifyAuditChain(context.Background(), &c, batch)
 			if err != nil || v.Break == nil || *v.Break != tc.want {
 				t.Errorf("batch %d, %s: %+v (break %+v), %v; want break %+v", batch, name, v, v.Break, err, tc.want)
 			}
 		}
 	}
-	empty, err := store.VerifyAuditChain(context.Background(), chain{head: store.AuditChainHead{FirstID: 1}}, 10)
+	// Entries appended while verify runs are not insertions.
+	for _, batch := range []int{1, 3, 100} {
+		live := build(4, 12)
+		stale := build(4, 9).head
+		live.stale = &stale
+		v, err := store.VerifyAuditChain(context.Background(), &live, batch)
+		if err != nil || v.Break != nil || v.Checked != 9 {
+			t.Errorf("batch %d: appends during verify: %+v (break %+v), %v", batch, v, v.Break, err)
+		}
+		// An insertion is still one when the head was stale.
+		forged := build(4, 12)
+		forged.entries = append(forged.entries, store.AuditEntry{ID: 13})
+		stale = build(4, 9).head
+		forged.stale = &stale
+		v, err = store.VerifyAuditChain(context.Background(), &forged, batch)
+		if err != nil || v.Break == nil || *v.Break != (store.AuditBreak{ID: 13, Reason: store.AuditBreakAfter}) {
+			t.Errorf("batch %d: insertion behind a stale head: %+v (break %+v), %v", batch, v, v.Break, err)
+		}
+	}
+	empty, err := store.VerifyAuditChain(context.Background(), &chain{head: store.AuditChainHead{FirstID: 1}}, 10)
 	if err != nil || empty.Break != nil || empty.Checked != 0 {
 		t.Errorf("empty log: %+v, %v", empty, err)
 	}

@@ -67,15 +67,15 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, err
 }
 
 // AuditChainHead reads the head without locking it; on a log never
-// appended to since a truncation it is the start of an empty chain.
+// appended to since a truncation, whose head row is gone, it is the start
+// of a chain after the newest entry. One statement, so that the head and
+// the entries it is derived from are read in one snapshot.
 func (s *Store) AuditChainHead(ctx context.Context) (store.AuditChainHead, error) {
 	var h store.AuditChainHead
-	err := s.db(ctx).QueryRow(ctx, `SELECT first_id, last_id, digest FROM audit_chain_head WHERE singleton`).
-		Scan(&h.FirstID, &h.LastID, &h.Digest)
-	if errors.Is(err, pgx.ErrNoRows) {
-		err = s.db(ctx).QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM audit_log`).Scan(&h.LastID)
-		h.FirstID = h.LastID + 1
-	}
+	err := s.db(ctx).QueryRow(ctx, `SELECT first_id, last_id, digest FROM audit_chain_head WHERE singleton
+		UNION ALL
+		SELECT coalesce(max(id), 0) + 1, coalesce(max(id), 0), NULL FROM audit_log
+		HAVING NOT EXISTS (SELECT 1 FROM audit_chain_head)`).Scan(&h.FirstID, &h.LastID, &h.Digest)
 	if err != nil {
 		return h, fmt.Errorf("postgres: audit chain head: %w", err)
 	}

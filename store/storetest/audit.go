@@ -269,7 +269,8 @@ func testAuditChainRollback(f *fixture) {
 }
 
 // testAuditChainConcurrent: appends from many goroutines, some inside
-// transactions that also wait, still form one unbroken chain.
+// transactions, form one unbroken chain, also as seen by a verification
+// running meanwhile.
 func testAuditChainConcurrent(f *fixture) {
 	const writers, each = 8, 10
 	var wg sync.WaitGroup
@@ -292,7 +293,33 @@ func testAuditChainConcurrent(f *fixture) {
 			}
 		}()
 	}
+	// Verifying while they append finds no break: entries appended after
+	// it read the head are not taken for insertions.
+	done := make(chan struct{})
+	verified := make(chan []string, 1)
+	go func() {
+		var breaks []string
+		for {
+			select {
+			case <-done:
+				verified <- breaks
+				return
+			default:
+			}
+			v, err := store.VerifyAuditChain(f.ctx, f.iam, 3)
+			switch {
+			case err != nil:
+				breaks = append(breaks, err.Error())
+			case v.Break != nil:
+				breaks = append(breaks, fmt.Sprintf("%+v", *v.Break))
+			}
+		}
+	}()
 	wg.Wait()
+	close(done)
+	if breaks := <-verified; len(breaks) > 0 {
+		f.t.Errorf("VerifyAuditChain during concurrent appends reported %v", breaks)
+	}
 	close(errs)
 	for err := range errs {
 		f.must(err, "concurrent AppendAudit")
