@@ -20,12 +20,7 @@ const randomBytes = 32
 // never see the token values.
 var errCSRF = errors.New("consent: CSRF token missing or invalid")
 
-func (p *Pages) csrfCookieName() string {
-	if p.opts.CookieSecure {
-		return "__Host-gatehouse_csrf"
-	}
-	return "gatehouse_csrf"
-}
+func (p *Pages) csrfCookieName() string { return p.jar().Name(csrfCookie()) }
 
 // randomValue returns 32 random bytes, base64url encoded.
 func randomValue() (string, error) {
@@ -61,16 +56,7 @@ func (p *Pages) ensureCSRF(w http.ResponseWriter, r *http.Request) (string, erro
 	if err != nil {
 		return "", err
 	}
-	// A session cookie (no Max-Age): forms left open across a browser
-	// restart simply ask again.
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.csrfCookieName(),
-		Value:    v,
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	p.jar().Set(w, csrfCookie(), v)
 	return p.csrfToken(v), nil
 }
 

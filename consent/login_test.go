@@ -65,8 +65,8 @@ func TestLoginPageRendersForm(t *testing.T) {
 		}
 	}
 	csrf := cookieNamed(resp.Cookies(), "gatehouse_csrf")
-	if csrf == nil || !csrf.HttpOnly || csrf.SameSite != http.SameSiteLaxMode || csrf.Path != "/" {
-		t.Errorf("CSRF cookie = %+v, want HttpOnly, SameSite=Lax, Path=/", csrf)
+	if csrf == nil || !csrf.HttpOnly || csrf.SameSite != http.SameSiteStrictMode || csrf.Path != "/" {
+		t.Errorf("CSRF cookie = %+v, want HttpOnly, SameSite=Strict, Path=/", csrf)
 	}
 }
 

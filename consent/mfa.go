@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/pquerna/otp"
 
@@ -28,33 +27,22 @@ const (
 	maxCodeInput = 64
 )
 
-func (p *Pages) mfaCookieName() string {
-	if p.opts.CookieSecure {
-		return "__Host-gatehouse_mfa"
-	}
-	return "gatehouse_mfa"
-}
-
 // requestChallengeID is the store id named by the request's second-step
 // cookie, or "".
 func (p *Pages) requestChallengeID(r *http.Request) string {
-	c, err := r.Cookie(p.mfaCookieName())
-	if err != nil || !validCookieValue(c.Value) {
+	v := p.jar().Get(r, mfaCookie())
+	if !validCookieValue(v) {
 		return ""
 	}
-	return sessionID(c.Value)
+	return sessionID(v)
 }
 
-func (p *Pages) setMFACookie(w http.ResponseWriter, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.mfaCookieName(),
-		Value:    value,
-		Path:     "/",
-		MaxAge:   maxAge,
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteLaxMode,
-	})
+func (p *Pages) setMFACookie(w http.ResponseWriter, value string) {
+	p.jar().Set(w, mfaCookie(), value)
+}
+
+func (p *Pages) clearMFACookie(w http.ResponseWriter) {
+	p.jar().Clear(w, mfaCookie())
 }
 
 // wantsAAL2 reports whether the sign-in continues to an authorization
@@ -92,7 +80,7 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, u store.Us
 			p.internalError(w, r, "login: MFA challenge", err)
 			return
 		}
-		p.setMFACookie(w, value, int(domain.MFAChallengeLifetime/time.Second))
+		p.setMFACookie(w, value)
 		p.log.Info("consent: password right, second step pending", "user_id", u.ID, "ip", clientaddr.IP(r))
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, p.path("/login/mfa"), http.StatusSeeOther)
@@ -174,14 +162,14 @@ func qrDataURL(uri string) (template.URL, error) {
 // mfaEnded sends someone whose second step is gone back to the password,
 // with the cookie cleared.
 func (p *Pages) mfaEnded(w http.ResponseWriter, r *http.Request, returnTo string) {
-	p.setMFACookie(w, "", -1)
+	p.clearMFACookie(w)
 	p.renderLogin(w, r, http.StatusUnauthorized, msgMFAEnded, "", p.safeReturnTo(returnTo))
 }
 
 func (p *Pages) handleMFAForm(w http.ResponseWriter, r *http.Request) {
 	c, u, err := p.svc.MFAChallenge(r.Context(), p.requestChallengeID(r))
 	if errors.Is(err, domain.ErrMFAChallengeEnded) {
-		p.setMFACookie(w, "", -1)
+		p.clearMFACookie(w)
 		p.RedirectToLogin(w, r, "")
 		return
 	}
@@ -303,7 +291,7 @@ func (p *Pages) handleMFA(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, "mfa: verify", err)
 		return
 	}
-	p.setMFACookie(w, "", -1)
+	p.clearMFACookie(w)
 	if codes == nil {
 		p.signedIn(w, r, res.User, p.safeReturnTo(res.ReturnTo), res.AMR)
 		return

@@ -57,13 +57,6 @@ const csrfHeader = "X-CSRF-Token"
 // script, no eval, nothing from elsewhere.
 const scriptCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-func (p *Pages) ceremonyCookieName() string {
-	if p.opts.CookieSecure {
-		return "__Host-gatehouse_webauthn"
-	}
-	return "gatehouse_webauthn"
-}
-
 // initPasskeys sets up the passkey pages: the domain's passkeys if dir
 // offers them, the security page's templates and the script.
 func (p *Pages) initPasskeys(dir Directory, funcs template.FuncMap) error {
@@ -222,27 +215,20 @@ func (p *Pages) passkeyRequest(w http.ResponseWriter, r *http.Request) bool {
 // setCeremony hands the browser the ceremony's secret: HttpOnly, so that
 // only a finish from this browser can use it, and only for its lifetime.
 func (p *Pages) setCeremony(w http.ResponseWriter, c domain.PasskeyCeremony) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.ceremonyCookieName(),
-		Value:    c.Secret,
-		Path:     "/",
-		MaxAge:   int(c.ExpiresAt.Sub(p.now()) / time.Second),
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteStrictMode,
-	})
+	spec := ceremonyCookie()
+	spec.MaxAge = c.ExpiresAt.Sub(p.now())
+	p.jar().Set(w, spec, c.Secret)
 }
 
 // takeCeremonyCookie returns the ceremony secret and clears the cookie:
 // the domain consumes the ceremony whatever the outcome.
 func (p *Pages) takeCeremonyCookie(w http.ResponseWriter, r *http.Request) string {
-	c, err := r.Cookie(p.ceremonyCookieName())
-	if err != nil {
+	v := p.jar().Get(r, ceremonyCookie())
+	if v == "" {
 		return ""
 	}
-	http.SetCookie(w, &http.Cookie{Name: p.ceremonyCookieName(), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: p.opts.CookieSecure, SameSite: http.SameSiteStrictMode})
-	return c.Value
+	p.jar().Clear(w, ceremonyCookie())
+	return v
 }
 
 // jsonSession is the current session of a JSON request, answering 401 when

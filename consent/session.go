@@ -27,12 +27,7 @@ type Session struct {
 	ACR string
 }
 
-func (p *Pages) sessionCookieName() string {
-	if p.opts.CookieSecure {
-		return "__Host-gatehouse_session"
-	}
-	return "gatehouse_session"
-}
+func (p *Pages) sessionCookieName() string { return p.jar().Name(p.sessionCookie()) }
 
 // sessionID is the store id of a cookie value; the value itself is never
 // stored, so a leaked table does not yield usable cookies.
@@ -96,15 +91,7 @@ func (p *Pages) startSessionAMR(w http.ResponseWriter, r *http.Request, u store.
 	if err != nil {
 		return fmt.Errorf("consent: start session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.sessionCookieName(),
-		Value:    value,
-		Path:     "/",
-		MaxAge:   int(p.opts.SessionLifetime / time.Second),
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteLaxMode,
-	})
+	p.jar().Set(w, p.sessionCookie(), value)
 	return nil
 }
 
@@ -125,14 +112,4 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (p *Pages) clearSessionCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     p.sessionCookieName(),
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		HttpOnly: true,
-		Secure:   p.opts.CookieSecure,
-		SameSite: http.SameSiteLaxMode,
-	})
-}
+func (p *Pages) clearSessionCookie(w http.ResponseWriter) { p.jar().Clear(w, p.sessionCookie()) }

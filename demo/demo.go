@@ -16,6 +16,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/cookies"
 )
 
 // Options configure the demo relying party.
@@ -52,7 +54,15 @@ func New(opts Options) *RP {
 // RedirectURL is the callback the demo client must have registered.
 func RedirectURL(issuer string) string { return strings.TrimRight(issuer, "/") + "/demo/callback" }
 
-const cookieName = "gatehouse_demo_flow"
+// flowCookie carries the sealed flow between /demo and /demo/callback,
+// set through internal/cookies like every cookie: scoped to the demo's
+// path (so __Secure-, not __Host-, for an https issuer), Lax so that the
+// redirect back from the sign-in carries it, ten minutes.
+func (rp *RP) flowCookie() cookies.Spec {
+	return cookies.Spec{Name: "gatehouse_demo_flow", Path: rp.base + "/demo", SameSite: http.SameSiteLaxMode, MaxAge: 10 * time.Minute}
+}
+
+func (rp *RP) jar() cookies.Jar { return cookies.New(strings.HasPrefix(rp.opts.Issuer, "https://")) }
 
 type flow struct {
 	State    string `json:"s"`
@@ -106,10 +116,7 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := flow{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(10 * time.Minute).Unix()}
-	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: rp.seal(f), Path: rp.base + "/demo", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(rp.opts.Issuer, "https://"), MaxAge: 600,
-	})
+	rp.jar().Set(w, rp.flowCookie(), rp.seal(f))
 	http.Redirect(w, r, cfg.AuthCodeURL(f.State, oidc.Nonce(f.Nonce), oauth2.S256ChallengeOption(f.Verifier)), http.StatusSeeOther)
 }
 
@@ -124,8 +131,8 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 		rp.render(w, r, http.StatusOK, page{Error: e + ": " + q.Get("error_description")})
 		return
 	}
-	c, err := r.Cookie(cookieName)
-	if err != nil {
+	sealed := rp.jar().Get(r, rp.flowCookie())
+	if sealed == "" {
 		if code := q.Get("code"); code != "" {
 			// A flow started by hand (the dev banner's steps for a user's
 			// API token): the code is the person's to exchange, so show it
@@ -136,12 +143,12 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 		rp.render(w, r, http.StatusBadRequest, page{Error: "no sign-in in progress: start again at " + rp.base + "/demo"})
 		return
 	}
-	f, ok := rp.open(c.Value)
+	f, ok := rp.open(sealed)
 	if !ok || !hmac.Equal([]byte(f.State), []byte(q.Get("state"))) || time.Now().Unix() > f.Expires {
 		rp.render(w, r, http.StatusBadRequest, page{Error: "state mismatch or expired: start again at " + rp.base + "/demo"})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Path: rp.base + "/demo", MaxAge: -1})
+	rp.jar().Clear(w, rp.flowCookie())
 	tok, err := cfg.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(f.Verifier))
 	if err != nil {
 		rp.render(w, r, http.StatusBadGateway, page{Error: "token exchange failed: " + err.Error()})
@@ -263,6 +270,8 @@ func (rp *RP) render(w http.ResponseWriter, r *http.Request, status int, p page)
 	p.Root = root(strings.TrimPrefix(r.URL.Path, rp.base))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	// Its own policy: the server's default would refuse the stylesheets.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.WriteHeader(status)
 	_ = tmpl.Execute(w, p)
 }

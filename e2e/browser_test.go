@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -45,6 +46,11 @@ type flowReport struct {
 	FinalURL      string   `json:"finalURL"`
 	Screenshots   []string `json:"screenshots"`
 
+	// The cross-site scenario (browser_cookies_test.go).
+	CSRFSameSite          string `json:"csrfSameSite"`
+	CrossSiteLoginHadCSRF bool   `json:"crossSiteLoginHadCSRF"`
+	CSRFRotated           bool   `json:"csrfRotated"`
+
 	// The demo scenario (browser_demo_test.go).
 	LoginLayout    pageLayout `json:"loginLayout"`
 	ConsentLayout  pageLayout `json:"consentLayout"`
@@ -59,12 +65,22 @@ type rpCallback struct {
 	*httptest.Server
 	mu      sync.Mutex
 	queries []url.Values
+	// signIn is the authorization URL /start links to, when set.
+	signIn string
 }
 
 func newRPCallback(t *testing.T) *rpCallback {
 	t.Helper()
 	cb := &rpCallback{}
 	cb.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/start" {
+			cb.mu.Lock()
+			link := cb.signIn
+			cb.mu.Unlock()
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(`<!doctype html><title>RP</title><a id="signin" href="` + html.EscapeString(link) + `">Sign in</a>`))
+			return
+		}
 		// The browser also asks for /favicon.ico; only the redirect URI counts.
 		if r.URL.Path != "/callback" {
 			http.NotFound(w, r)
@@ -121,7 +137,7 @@ func requireBrowser(t *testing.T) (node, chromium string) {
 
 // runFlow runs flow.mjs for one scenario and returns its report. It fails
 // the test if the script exits non-zero or prints no report.
-func runFlow(t *testing.T, scenario, authURL, redirectURI string, user testUser) flowReport {
+func runFlow(t *testing.T, scenario, authURL, redirectURI string, user testUser, extra ...string) flowReport {
 	t.Helper()
 	node, chromium := requireBrowser(t)
 	ctx, cancel := context.WithTimeout(t.Context(), browserTimeout)
@@ -133,8 +149,8 @@ func runFlow(t *testing.T, scenario, authURL, redirectURI string, user testUser)
 	} else {
 		shots = filepath.Join(shots, scenario)
 	}
-	cmd := exec.CommandContext(ctx, node, "flow.mjs",
-		"--scenario="+scenario, "--url="+authURL, "--redirect="+redirectURI, "--username="+user.Username)
+	args := []string{"flow.mjs", "--scenario=" + scenario, "--url=" + authURL, "--redirect=" + redirectURI, "--username=" + user.Username}
+	cmd := exec.CommandContext(ctx, node, append(args, extra...)...)
 	cmd.Dir = browserDir(t)
 	cmd.Env = append(os.Environ(),
 		"CHROMIUM="+chromium,

@@ -188,7 +188,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	// panics included; HSTS goes on every answer too. Input that is not
 	// text is refused after the body limit, which bounds its reading.
 	faces := surfaces{base: base, pages: pages}
-	s.handler = clientAddress(cfg.HTTP.TrustedProxyPrefixes(), s.tel.Middleware(strictTransport(cfg.Issuer, retryAfter(faces.rateLimit(cfg.RateLimits, s.tel,
+	s.handler = clientAddress(cfg.HTTP.TrustedProxyPrefixes(), s.tel.Middleware(securityHeaders(cfg.Issuer, retryAfter(faces.rateLimit(cfg.RateLimits, s.tel,
 		faces.limitBody(cfg.HTTP.MaxBodyBytes, faces.plainText(faces.recoverPanics(logger, root))))))))
 
 	if err := s.startMail(cfg, st); err != nil {

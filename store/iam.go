@@ -230,6 +230,9 @@ type AuditEntry struct {
 	Act string
 	// Changes maps field names to Change, as JSON; nil if none.
 	Changes json.RawMessage
+	// Digest chains the entry to the one before (AuditDigest); assigned by
+	// the store, nil for entries written before the chain began.
+	Digest []byte
 }
 
 // AuditFilter narrows ListAudit. Zero fields do not filter.
@@ -246,8 +249,12 @@ type AuditFilter struct {
 
 // Audit is the append-only audit log.
 type Audit interface {
-	// AppendAudit stores e (ignoring e.ID) and returns its assigned ID.
+	// AppendAudit stores e (ignoring e.ID and e.Digest) and returns its
+	// assigned ID: the chain head's plus one, with the digest chaining it
+	// to the head (AuditDigest). Appends inside transactions are ordered
+	// by the head: a second waits for the first's transaction to end.
 	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
 	// ListAudit returns entries newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+	AuditChain
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -18,9 +19,64 @@ func newAuditCmd(a *app) *cobra.Command {
 		Short: "Read the audit log",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newAuditListCmd(a))
+	cmd.AddCommand(newAuditListCmd(a), newAuditVerifyCmd(a))
 	return cmd
 }
+
+// auditVerification is what audit verify prints: the store's finding and
+// a status a script can test without knowing the fields.
+type auditVerification struct {
+	Status string `json:"status"` // "ok" or "broken"
+	store.AuditVerification
+}
+
+func newAuditVerifyCmd(a *app) *cobra.Command {
+	var batch int
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check the audit log's hash chain",
+		Long: "Walk the audit log oldest first, --batch entries per query, recomputing every entry's\n" +
+			"digest from its content and the digest before it. Prints {\"status\": \"ok\", \"checked\": N,\n" +
+			"\"head\": <newest digest>} or, at the first entry an edit, a deletion or an insertion broke,\n" +
+			"{\"status\": \"broken\", \"break\": {\"id\": <entry>, \"reason\": ...}} and exits 1. Entries\n" +
+			"written before the chain began (migration 00012) are counted as \"unchained\". Record the\n" +
+			"head somewhere the database's administrators cannot write: whoever can rewrite the table\n" +
+			"could recompute every digest after an edit, but not the head you kept.",
+		Example: "  gatehouse audit verify\n  gatehouse audit verify --batch 5000",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if batch < 1 || batch > maxVerifyBatch {
+				return fmt.Errorf("audit verify: --batch must be between 1 and %d, got %d", maxVerifyBatch, batch)
+			}
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v, err := store.VerifyAuditChain(ctx, st, batch)
+			if err != nil {
+				return fmt.Errorf("audit verify: %w", errors.Unwrap(err))
+			}
+			out := auditVerification{Status: "ok", AuditVerification: v}
+			if v.Break != nil {
+				out.Status = "broken"
+			}
+			if err := a.printJSON(out); err != nil {
+				return err
+			}
+			if v.Break != nil {
+				return fmt.Errorf("audit verify: chain broken at entry %d: %s", v.Break.ID, v.Break.Reason)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&batch, "batch", 1000, fmt.Sprintf("entries read per query (at most %d)", maxVerifyBatch))
+	return cmd
+}
+
+// maxVerifyBatch bounds what one query of audit verify holds in memory.
+const maxVerifyBatch = 10000
 
 func newAuditListCmd(a *app) *cobra.Command {
 	var f store.AuditFilter

@@ -6,6 +6,14 @@
 //   node flow.mjs --scenario=allow|deny|wrong-password|demo \
 //                 --url=<authorization URL> --redirect=<redirect URI> --username=<name>
 //
+// The cross-site scenario (--start=<a page of the relying party on another
+// site, with a link a#signin to the authorization URL>) first visits the
+// login page directly, so that the browser holds a CSRF cookie, then starts
+// at the relying party and follows its link: gatehouse is reached by a
+// cross-site navigation, on which the SameSite=Strict CSRF cookie is not
+// sent. It reports whether the login page's request carried it and whether
+// the cookie was replaced, and signs in and allows as "allow" does.
+//
 // The demo scenario starts at the dev-mode demo relying party (--url is its
 // /demo, --redirect its callback) on a 375 px wide phone, signs in, and
 // measures the demo's page there and again on a 1280 px desktop.
@@ -20,7 +28,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const scenarios = new Set(['allow', 'deny', 'wrong-password', 'demo']);
+const scenarios = new Set(['allow', 'deny', 'wrong-password', 'demo', 'cross-site']);
 const stepTimeoutMs = 15000;
 
 function parseArgs(argv) {
@@ -34,6 +42,7 @@ function parseArgs(argv) {
     if (!args[k]) throw new Error(`missing --${k}`);
   }
   if (!scenarios.has(args.scenario)) throw new Error(`unknown scenario ${args.scenario}`);
+  if (args.scenario === 'cross-site' && !args.start) throw new Error('missing --start');
   return args;
 }
 
@@ -138,6 +147,45 @@ async function demo(browser, args, password) {
   result.failedRequests = failed;
 }
 
+// crossSite signs in from a relying party on another site (see the top).
+async function crossSite(browser, args, password) {
+  const context = await browser.newContext({ viewport: { width: 800, height: 700 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(stepTimeoutMs);
+  page.setDefaultNavigationTimeout(stepTimeoutMs);
+  const csrfCookie = async () => (await context.cookies()).find((c) => c.name.endsWith('gatehouse_csrf'));
+
+  await page.goto(new URL('/login', args.url).href, { waitUntil: 'load' });
+  await record(page, 'earlier-login');
+  const before = await csrfCookie();
+  if (!before) throw new Error('the login page set no CSRF cookie');
+  result.csrfSameSite = before.sameSite;
+
+  const sent = [];
+  page.on('request', (r) => {
+    if (r.method() === 'GET' && new URL(r.url()).pathname === '/login') sent.push(r.allHeaders().then((h) => h.cookie ?? ''));
+  });
+  await page.goto(args.start, { waitUntil: 'load' });
+  await record(page, 'rp-start');
+  await page.locator('a#signin').click();
+  await page.waitForURL((u) => u.pathname === '/login', { waitUntil: 'load' });
+  const loginPage = await record(page, 'login');
+  result.loginTitle = loginPage.title;
+  const cookies = await Promise.all(sent);
+  if (cookies.length === 0) throw new Error('no GET /login was seen');
+  result.crossSiteLoginHadCSRF = /gatehouse_csrf=/.test(cookies[0]);
+  result.csrfRotated = (await csrfCookie())?.value !== before.value;
+
+  result.loginStatus = await submitLogin(page, args.username, password);
+  if (!page.url().startsWith(args.redirect)) {
+    const allow = page.locator('button[name=decision][value=allow]');
+    await allow.waitFor({ state: 'visible' });
+    result.consentTitle = (await record(page, 'consent')).title;
+    await allow.click();
+  }
+  await untilRedirect(page, args.redirect);
+}
+
 async function run(args) {
   const password = process.env.GATEHOUSE_E2E_PASSWORD;
   if (!password) throw new Error('GATEHOUSE_E2E_PASSWORD is not set');
@@ -154,6 +202,11 @@ async function run(args) {
     result.browserVersion = browser.version();
     if (args.scenario === 'demo') {
       await demo(browser, args, password);
+      result.ok = true;
+      return;
+    }
+    if (args.scenario === 'cross-site') {
+      await crossSite(browser, args, password);
       result.ok = true;
       return;
     }

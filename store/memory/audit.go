@@ -19,6 +19,7 @@ const defaultAuditLimit = 100
 func copyAudit(e store.AuditEntry) store.AuditEntry {
 	e.At = stamp(e.At)
 	e.Changes = rawJSON(e.Changes)
+	e.Digest = blob(e.Digest)
 	return e
 }
 
@@ -28,13 +29,59 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, err
 		if err := checkJSON("changes", e.Changes); err != nil {
 			return err
 		}
-		s.auditSeq++
-		e.ID = s.auditSeq
-		put(o, s.audit, e.ID, copyAudit(e))
+		head := s.chainHead()
+		e = copyAudit(e)
+		e.ID = head.LastID + 1
+		d, err := store.AuditDigest(head.Digest, e)
+		if err != nil {
+			return err
+		}
+		e.Digest = d
+		put(o, s.audit, e.ID, e)
+		old := s.auditHead
+		s.auditHead = store.AuditChainHead{FirstID: head.FirstID, LastID: e.ID, Digest: d}
+		o.undo(func() { s.auditHead = old })
 		id = e.ID
 		return nil
 	})
 	return id, err
+}
+
+// chainHead is the head; a new store's chain starts at id 1.
+func (s *Store) chainHead() store.AuditChainHead {
+	if s.auditHead.FirstID == 0 {
+		return store.AuditChainHead{FirstID: 1}
+	}
+	return s.auditHead
+}
+
+func (s *Store) AuditChainHead(ctx context.Context) (store.AuditChainHead, error) {
+	var h store.AuditChainHead
+	err := s.do(ctx, "read audit chain head", func(op) error {
+		h = s.chainHead()
+		h.Digest = blob(h.Digest)
+		return nil
+	})
+	return h, err
+}
+
+// ListAuditChain sorts the ids above after: the log is small in memory.
+func (s *Store) ListAuditChain(ctx context.Context, after int64, limit int) ([]store.AuditEntry, error) {
+	var out []store.AuditEntry
+	err := s.do(ctx, "list audit chain", func(op) error {
+		var ids []int64
+		for id := range s.audit {
+			if id > after {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		for _, id := range ids[:min(max(limit, 0), len(ids))] {
+			out = append(out, copyAudit(s.audit[id]))
+		}
+		return nil
+	})
+	return out, err
 }
 
 // ListAudit orders by ID, newest first: ids are handed out in append order,

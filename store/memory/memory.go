@@ -51,9 +51,10 @@ type Store struct {
 	factors    map[string]store.MFAFactor
 	recovery   map[recoveryKey]recoveryCode
 	challenges map[string]store.MFAChallenge
-	// auditSeq is the last audit id handed out. Like a PostgreSQL sequence
-	// it is not rolled back, so ids only ever increase (with gaps).
-	auditSeq int64
+	// auditHead is the audit chain's head: the last id and its digest. It
+	// is rolled back with the append, as PostgreSQL's audit_chain_head row
+	// is, so chained ids have no gaps.
+	auditHead store.AuditChainHead
 
 	failures map[failureKey]store.SignInFailure
 	// credentials and ceremonies are the passkeys and the state of their

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -13,6 +15,9 @@ var auditTests = []subtest{
 	{"Filters", testAuditFilters},
 	{"Pages", testAuditPages},
 	{"DefaultLimit", testAuditDefaultLimit},
+	{"ChainDigests", testAuditChainDigests},
+	{"ChainRollback", testAuditChainRollback},
+	{"ChainConcurrent", testAuditChainConcurrent},
 }
 
 func auditIDs(es []store.AuditEntry) []int64 {
@@ -39,7 +44,11 @@ func testAuditAppendList(f *fixture) {
 
 	var appended []store.AuditEntry
 	var last int64
+	head, err := f.iam.AuditChainHead(f.ctx)
+	f.must(err, "AuditChainHead")
+	prev := head.Digest
 	for i, e := range []store.AuditEntry{full, bare, ipv6} {
+		e.Digest = []byte("ignored")
 		id, err := f.iam.AppendAudit(f.ctx, e)
 		f.must(err, "AppendAudit %d", i)
 		if id <= last {
@@ -47,6 +56,11 @@ func testAuditAppendList(f *fixture) {
 		}
 		last = id
 		e.ID = id
+		// The digest chains the entry as stored: at microseconds, UTC.
+		e.At = e.At.UTC().Truncate(time.Microsecond)
+		e.Digest, err = store.AuditDigest(prev, e)
+		f.must(err, "AuditDigest %d", i)
+		prev = e.Digest
 		appended = append(appended, e)
 	}
 
@@ -180,5 +194,139 @@ func testAuditDefaultLimit(f *fixture) {
 	}
 	if got[0].ID != ids[100] || got[99].ID != ids[1] {
 		f.t.Errorf("ListAudit first/last = %d/%d, want %d/%d", got[0].ID, got[99].ID, ids[100], ids[1])
+	}
+}
+
+// testAuditChainDigests: a fixed sequence of entries gets fixed digests on
+// every backend (pinned here, so memory and PostgreSQL agree byte for
+// byte), ids follow the head without gaps, and the chain verifies.
+func testAuditChainDigests(f *fixture) {
+	head, err := f.iam.AuditChainHead(f.ctx)
+	f.must(err, "AuditChainHead")
+	if head.LastID != head.FirstID-1 || head.Digest != nil {
+		f.t.Fatalf("head of an empty log = %+v", head)
+	}
+	at := time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("x", 3600))
+	entries := []store.AuditEntry{
+		{At: at, ActorType: store.ActorUser, ActorID: "5f0c1f8e-8a47-4f43-9d0b-3f1a3c1e2d10", Action: "user.update",
+			TargetType: "user", TargetID: "0b1d2c3e-0000-4000-8000-000000000001", IPAddress: "192.0.2.10",
+			Changes: json.RawMessage(`{"roles": {"before": ["viewer"], "after": ["user", "viewer"]}, "n": {"before": 1.50, "after": 12345678901234567890}, "é<": "\u00e9"}`)},
+		{At: at.Add(time.Second), ActorType: store.ActorAnonymous, Action: "login.failure"},
+		{At: at.Add(2 * time.Second), ActorType: store.ActorCLI, Action: "token.revoke", Act: "user:x", Changes: json.RawMessage(`null`)},
+	}
+	var got []string
+	for i, e := range entries {
+		id, err := f.iam.AppendAudit(f.ctx, e)
+		f.must(err, "AppendAudit %d", i)
+		if id != head.FirstID+int64(i) {
+			f.t.Errorf("entry %d got id %d, want %d (the head's plus one)", i, id, head.FirstID+int64(i))
+		}
+	}
+	chained, err := f.iam.ListAuditChain(f.ctx, 0, 10)
+	f.must(err, "ListAuditChain")
+	for _, e := range chained {
+		got = append(got, fmt.Sprintf("%x", e.Digest))
+	}
+	pinned := []string{auditPin0, auditPin1, auditPin2}
+	f.equal("digests", got, pinned)
+	head, err = f.iam.AuditChainHead(f.ctx)
+	f.must(err, "AuditChainHead")
+	if fmt.Sprintf("%x", head.Digest) != auditPin2 || head.LastID != head.FirstID+2 {
+		f.t.Errorf("head after three appends = %+v", head)
+	}
+	v, err := store.VerifyAuditChain(f.ctx, f.iam, 2)
+	f.must(err, "VerifyAuditChain")
+	if v.Break != nil || v.Checked != 3 || v.Head != auditPin2 {
+		f.t.Errorf("VerifyAuditChain = %+v (break %+v), want 3 checked, no break", v, v.Break)
+	}
+}
+
+// The digests of testAuditChainDigests' entries, ids 1 to 3.
+const (
+	auditPin0 = "558f8d87afe7dcb9cca7eff8121359e84babc46d44fadf8a10777e9c5c09dace"
+	auditPin1 = "931f233c16d720ff2d2938438e546e06de1a1897f428241e5e23ff086bedaa7a"
+	auditPin2 = "88b86a38d5da5254e55253347df5b11cbeb3f73a7c06120aeadaddd3f5b30359"
+)
+
+// testAuditChainRollback: a rolled-back append leaves no gap: the next
+// entry takes its id and links to the entry before it.
+func testAuditChainRollback(f *fixture) {
+	first := f.appendAudit(f.newAuditEntry("user.create", "u1"))
+	tx, err := f.s.BeginTx(f.ctx)
+	f.must(err, "BeginTx")
+	rolled, err := f.iam.AppendAudit(tx, f.newAuditEntry("user.update", "u1"))
+	f.must(err, "AppendAudit in tx")
+	f.must(f.s.Rollback(tx), "Rollback")
+	next := f.appendAudit(f.newAuditEntry("user.delete", "u1"))
+	if rolled != first.ID+1 || next.ID != first.ID+1 {
+		f.t.Errorf("ids: first %d, rolled back %d, next %d; want the next to take the rolled-back id", first.ID, rolled, next.ID)
+	}
+	v, err := store.VerifyAuditChain(f.ctx, f.iam, 10)
+	f.must(err, "VerifyAuditChain")
+	if v.Break != nil || v.Checked != 2 {
+		f.t.Errorf("VerifyAuditChain after a rollback = %+v (break %+v)", v, v.Break)
+	}
+}
+
+// testAuditChainConcurrent: appends from many goroutines, some inside
+// transactions, form one unbroken chain, also as seen by a verification
+// running meanwhile.
+func testAuditChainConcurrent(f *fixture) {
+	const writers, each = 8, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				e := f.newAuditEntry("user.update", fmt.Sprintf("w%d-%d", w, i))
+				if w%2 == 0 {
+					_, err := f.iam.AppendAudit(f.ctx, e)
+					errs <- err
+					continue
+				}
+				errs <- store.InTx(f.ctx, f.s, func(ctx context.Context) error {
+					_, err := f.iam.AppendAudit(ctx, e)
+					return err
+				})
+			}
+		}()
+	}
+	// Verifying while they append finds no break: entries appended after
+	// it read the head are not taken for insertions.
+	done := make(chan struct{})
+	verified := make(chan []string, 1)
+	go func() {
+		var breaks []string
+		for {
+			select {
+			case <-done:
+				verified <- breaks
+				return
+			default:
+			}
+			v, err := store.VerifyAuditChain(f.ctx, f.iam, 3)
+			switch {
+			case err != nil:
+				breaks = append(breaks, err.Error())
+			case v.Break != nil:
+				breaks = append(breaks, fmt.Sprintf("%+v", *v.Break))
+			}
+		}
+	}()
+	wg.Wait()
+	close(done)
+	if breaks := <-verified; len(breaks) > 0 {
+		f.t.Errorf("VerifyAuditChain during concurrent appends reported %v", breaks)
+	}
+	close(errs)
+	for err := range errs {
+		f.must(err, "concurrent AppendAudit")
+	}
+	v, err := store.VerifyAuditChain(f.ctx, f.iam, 7)
+	f.must(err, "VerifyAuditChain")
+	if v.Break != nil || v.Checked != writers*each {
+		f.t.Errorf("VerifyAuditChain after concurrent appends = %+v (break %+v), want %d checked", v, v.Break, writers*each)
 	}
 }
