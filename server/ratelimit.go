@@ -52,10 +52,11 @@ func rateLimitClasses() []string {
 // Paths are functions, not variables: the package holds no mutable state.
 
 // signInPaths are the POSTs that take a secret someone could be guessing
-// (password, second factor, recovery ticket) or that send email: exact
-// paths, and prefixes ending in "/".
+// (password, second factor, recovery ticket, the password that confirms a
+// change on the security page) or that send email: exact paths, and
+// prefixes ending in "/".
 func signInPaths() []string {
-	return []string{"/login", "/login/", "/register", "/password/", "/passkeys/", "/email/", "/verify-email/", "/recovery/"}
+	return []string{"/login", "/login/", "/register", "/password/", "/passkeys/", "/email/", "/security/"}
 }
 
 // tokenPaths are the endpoints OAuth clients call with their credentials.
