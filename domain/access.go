@@ -251,24 +251,68 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 				user = next
 			}
 		}
+		if err := s.queueDecisionMail(ctx, user, out); err != nil {
+			return err
+		}
 		return s.audit(ctx, p.Actor, action, TargetAccessRequest, id, c)
 	})
 	if err != nil {
 		return store.AccessRequest{}, err
 	}
-	s.notify(ctx, user, out)
 	return out, nil
 }
 
-// notify tells the user of a committed decision. A failure is logged and
-// nothing more: the decision stands, and the user sees it at the next
-// sign-in.
-func (s *Service) notify(ctx context.Context, u store.User, r store.AccessRequest) {
-	if s.opts.Notifier == nil {
-		return
+// queueDecisionMail puts the mail that tells u of the decision r into the
+// outbox, in the decision's transaction: the decision and its notice
+// commit together, and the sender delivers it (with retries) whatever
+// happens to this process afterwards. A full outbox is logged and nothing
+// more: the decision stands, and the user sees it at the next sign-in.
+func (s *Service) queueDecisionMail(ctx context.Context, u store.User, r store.AccessRequest) error {
+	if !s.MailEnabled() || u.Email == "" {
+		return nil
 	}
-	if err := s.opts.Notifier.AccessRequestDecided(ctx, u, r); err != nil {
-		s.opts.Logger.ErrorContext(ctx, "notify access request decision",
-			"request_id", r.ID, "user_id", u.ID, "status", string(r.Status), "error", err.Error())
+	subject, body, ok := decisionMail(u, r, s.opts.Recovery.Issuer)
+	if !ok {
+		return nil
 	}
+	return s.tryEnqueue(ctx, u.Email, subject, body)
+}
+
+// decisionMail words the notice of a decision on an access request; ok is
+// false for a request in any other state (there is nothing to tell).
+func decisionMail(u store.User, r store.AccessRequest, issuer string) (subject, body string, ok bool) {
+	if r.Status != store.RequestApproved && r.Status != store.RequestDenied {
+		return "", "", false
+	}
+	name := strings.TrimSpace(strings.Map(func(c rune) rune {
+		if c < 0x20 || c == 0x7f {
+			return ' '
+		}
+		return c
+	}, u.FullName))
+	if name == "" {
+		name = u.Username
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", name)
+	if r.Status == store.RequestApproved {
+		subject = "Your access request was approved"
+		role := r.GrantedRole
+		if role == "" {
+			role = r.RequestedRole
+		}
+		fmt.Fprintf(&b, "Your access request was approved (role: %s).\n", role)
+		if c := strings.TrimSpace(r.Comment); c != "" {
+			fmt.Fprintf(&b, "\nComment from the reviewer:\n%s\n", c)
+		}
+		fmt.Fprintf(&b, "\nYou can sign in now: %s\n", issuer)
+	} else {
+		subject = "Your access request was denied"
+		fmt.Fprintf(&b, "Your access request was denied: %s\n", strings.TrimSpace(r.Comment))
+		fmt.Fprintf(&b, "\nIf you think this is a mistake, ask your administrator. %s\n", issuer)
+	}
+	b.WriteString("\n-- \ngatehouse\n")
+	// Whatever line endings the comment came with, the body has only \n;
+	// the sender's quoted-printable writer turns each into CRLF.
+	return subject, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(b.String()), true
 }

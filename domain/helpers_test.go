@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,38 +17,12 @@ import (
 	"github.com/gatehouse/gatehouse/store/memory"
 )
 
-// notifier records the decisions it is told about.
-type notifier struct {
-	mu    sync.Mutex
-	calls []notification
-	err   error
-}
-
-type notification struct {
-	User    store.User
-	Request store.AccessRequest
-}
-
-func (n *notifier) AccessRequestDecided(_ context.Context, u store.User, r store.AccessRequest) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.calls = append(n.calls, notification{u, r})
-	return n.err
-}
-
-func (n *notifier) Calls() []notification {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.calls)
-}
-
 type env struct {
 	t     *testing.T
 	ctx   context.Context
 	clock *fakeclock.Clock // shared by the store and the service
 	store *memory.Store
 	svc   *domain.Service
-	notes *notifier
 }
 
 // admin is the actor of the setup steps; tests look for other actors.
@@ -59,15 +32,13 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	c := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	st := memory.New(memory.WithClock(c.Now))
-	n := &notifier{}
 	svc := domain.NewService(st, domain.Options{
 		// The lowest cost keeps the tests fast; Verify's re-hash rule is
 		// tested with a hash of another cost.
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
 		Now:       c.Now,
-		Notifier:  n,
 	})
-	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc, notes: n}
+	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc}
 }
 
 const goodPassword = "correct horse battery staple"

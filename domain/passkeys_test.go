@@ -28,7 +28,6 @@ func newPasskeyEnv(t *testing.T) *env {
 	e.svc = domain.NewService(e.store, domain.Options{
 		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
 		Now:       e.clock.Now,
-		Notifier:  e.notes,
 		Passkeys:  cfg,
 	})
 	return e

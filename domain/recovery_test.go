@@ -28,7 +28,7 @@ func newMailEnv(t *testing.T, ro domain.RecoveryOptions) *env {
 		Now:       c.Now,
 		Recovery:  ro,
 	})
-	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc, notes: &notifier{}}
+	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc}
 }
 
 var ticketLink = regexp.MustCompile(`https://id\.example(/[a-z/]+)\?ticket=([A-Za-z0-9_-]+)`)

@@ -100,17 +100,10 @@ func (p Principal) holdsRole(role string) bool {
 	return p.Issuer == nil || p.Issuer.holdsRole(role)
 }
 
-// Notifier tells a user about the decision on its access request. Called
-// after the decision is committed; a failure is logged, never undoes it.
-type Notifier interface {
-	AccessRequestDecided(ctx context.Context, u store.User, r store.AccessRequest) error
-}
-
 // Options configure a Service.
 type Options struct {
 	Passwords Passwords
 	Now       func() time.Time
-	Notifier  Notifier // nil: no notification
 	Logger    *slog.Logger
 	// LockoutThreshold failed sign-ins for one account from one address
 	// (an IPv6 /64) within LockoutDuration refuse that address for that

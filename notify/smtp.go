@@ -18,9 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gatehouse/gatehouse/domain"
-	"github.com/gatehouse/gatehouse/store"
 )
 
 // sendTimeout bounds one whole delivery (connect, TLS, auth, data): the
@@ -47,7 +44,8 @@ type Options struct {
 	Logger *slog.Logger // nil discards
 }
 
-// SMTP sends access-request decisions by email.
+// SMTP delivers the outbox's mail (recovery and verification links,
+// access-request decisions) to the configured mail server.
 type SMTP struct {
 	cfg    Options
 	issuer string
@@ -60,8 +58,6 @@ type SMTP struct {
 	timeout   time.Duration
 }
 
-var _ domain.Notifier = (*SMTP)(nil)
-
 // NewSMTP returns a notifier that sends through the server of opts (which
 // must have a Host).
 func NewSMTP(opts Options) *SMTP {
@@ -70,31 +66,6 @@ func NewSMTP(opts Options) *SMTP {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &SMTP{cfg: opts, issuer: opts.Issuer, log: logger, now: time.Now, timeout: sendTimeout}
-}
-
-// AccessRequestDecided emails u the decision on r (approved or denied). A
-// request in any other state has nothing to report and sends nothing.
-func (s *SMTP) AccessRequestDecided(ctx context.Context, u store.User, r store.AccessRequest) error {
-	if r.Status != store.RequestApproved && r.Status != store.RequestDenied {
-		return nil
-	}
-	to, err := mail.ParseAddress(u.Email)
-	if err != nil || to.Address != u.Email || strings.ContainsAny(u.Email, "\r\n") {
-		return fmt.Errorf("notify: access request %s: recipient is not a plain email address", r.ID)
-	}
-	from, err := mail.ParseAddress(s.cfg.From)
-	if err != nil || strings.ContainsAny(s.cfg.From, "\r\n") {
-		return fmt.Errorf("notify: access request %s: smtp.from is not an email address", r.ID)
-	}
-	msg, err := s.message(from, u, r)
-	if err != nil {
-		return fmt.Errorf("notify: access request %s: %w", r.ID, err)
-	}
-	if err := s.send(ctx, from.Address, u.Email, msg); err != nil {
-		return fmt.Errorf("notify: access request %s: %w", r.ID, err)
-	}
-	s.log.InfoContext(ctx, "notify: access request decision emailed", "request_id", r.ID, "user_id", u.ID, "status", string(r.Status))
-	return nil
 }
 
 // Send delivers one message of the outbox: plain text to one recipient.
@@ -118,48 +89,6 @@ func (s *SMTP) Send(ctx context.Context, to, subject, body string) error {
 		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
-}
-
-// subjectAndBody is the text of the email, without any header.
-func (s *SMTP) subjectAndBody(u store.User, r store.AccessRequest) (string, string) {
-	name := cleanLine(u.FullName)
-	if name == "" {
-		name = u.Username
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\n", name)
-	var subject string
-	if r.Status == store.RequestApproved {
-		subject = "Your access request was approved"
-		role := r.GrantedRole
-		if role == "" {
-			role = r.RequestedRole
-		}
-		fmt.Fprintf(&b, "Your access request was approved (role: %s).\n", role)
-		if c := strings.TrimSpace(r.Comment); c != "" {
-			fmt.Fprintf(&b, "\nComment from the reviewer:\n%s\n", c)
-		}
-		fmt.Fprintf(&b, "\nYou can sign in now: %s\n", s.issuer)
-	} else {
-		subject = "Your access request was denied"
-		fmt.Fprintf(&b, "Your access request was denied: %s\n", strings.TrimSpace(r.Comment))
-		fmt.Fprintf(&b, "\nIf you think this is a mistake, ask your administrator. %s\n", s.issuer)
-	}
-	b.WriteString("\n-- \ngatehouse\n")
-	// Whatever line endings the comment came with, the body has only \n
-	// here; the quoted-printable writer turns each into CRLF.
-	body := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(b.String())
-	return subject, body
-}
-
-// message is the whole RFC 5322 message: headers and a quoted-printable
-// body, CRLF line endings throughout.
-func (s *SMTP) message(from *mail.Address, u store.User, r store.AccessRequest) ([]byte, error) {
-	subject, body := s.subjectAndBody(u, r)
-	// A display name is the one header part a user controls (its full name);
-	// control characters are dropped and the rest is quoted or encoded by
-	// net/mail, so it can never start a header line of its own.
-	return s.compose(from, mail.Address{Name: cleanLine(u.FullName), Address: u.Email}, subject, body)
 }
 
 // compose is the message of subject and body (text, \n line endings) from

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/notify/smtptest"
-	"github.com/gatehouse/gatehouse/store"
 )
 
 const testIssuer = "https://id.example.com"
@@ -34,16 +33,11 @@ func newNotifier(srv *smtptest.Server, mod func(*Options)) *SMTP {
 	return n
 }
 
-func alice() store.User {
-	return store.User{ID: "u-1", Username: "alice", Email: "alice@example.com", FullName: "Alice Example"}
-}
+const aliceEmail = "alice@example.com"
 
-func approved(role string) store.AccessRequest {
-	return store.AccessRequest{ID: "ar-1", UserID: "u-1", RequestedRole: "user", GrantedRole: role, Status: store.RequestApproved, Comment: "welcome aboard"}
-}
-
-func denied(comment string) store.AccessRequest {
-	return store.AccessRequest{ID: "ar-2", UserID: "u-1", RequestedRole: "trader", Status: store.RequestDenied, Comment: comment}
+// sendOne sends the message every transport test sends.
+func sendOne(ctx context.Context, n *SMTP) error {
+	return n.Send(ctx, aliceEmail, "Your access request was approved", "Hello Alice,\n\nwelcome aboard\n")
 }
 
 // parsed is an accepted message read back as a mail client would.
@@ -74,99 +68,61 @@ func parse(t *testing.T, m smtptest.Message) parsed {
 	return parsed{header: msg.Header, raw: head, body: strings.ReplaceAll(string(b), "\r\n", "\n")}
 }
 
-func TestAccessRequestDecidedSendsTheDecision(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		req         store.AccessRequest
-		wantSubject string
-		wantBody    []string
-	}{
-		{
-			name:        "approved",
-			req:         approved("trader"),
-			wantSubject: "Your access request was approved",
-			wantBody:    []string{"Hello Alice Example,", "Your access request was approved (role: trader).", "welcome aboard", "You can sign in now: " + testIssuer},
-		},
-		{
-			name:        "approved with the requested role",
-			req:         approved(""),
-			wantSubject: "Your access request was approved",
-			wantBody:    []string{"Your access request was approved (role: user)."},
-		},
-		{
-			name:        "denied",
-			req:         denied("Not in the trading team.\r\nAsk your lead first."),
-			wantSubject: "Your access request was denied",
-			wantBody:    []string{"Your access request was denied: Not in the trading team.\nAsk your lead first.", testIssuer},
-		},
-		{
-			name:        "denied with non-ASCII and long comment",
-			req:         denied("Désolé — " + strings.Repeat("too long a line ", 20)),
-			wantSubject: "Your access request was denied",
-			wantBody:    []string{"Your access request was denied: Désolé — too long a line too long a line"},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := smtptest.Start(t, smtptest.Options{})
-			n := newNotifier(srv, nil)
-			if err := n.AccessRequestDecided(context.Background(), alice(), tc.req); err != nil {
-				t.Fatalf("AccessRequestDecided: %v", err)
-			}
-			msgs := srv.Messages()
-			if len(msgs) != 1 {
-				t.Fatalf("%d messages, want 1", len(msgs))
-			}
-			m := msgs[0]
-			if m.From != "no-reply@gatehouse.example" || !slices.Equal(m.To, []string{"alice@example.com"}) {
-				t.Errorf("envelope from %q to %v", m.From, m.To)
-			}
-			p := parse(t, m)
-			dec := new(mime.WordDecoder)
-			subject, err := dec.DecodeHeader(p.header.Get("Subject"))
-			if err != nil || subject != tc.wantSubject {
-				t.Errorf("Subject = %q (%v), want %q", subject, err, tc.wantSubject)
-			}
-			to, err := p.header.AddressList("To")
-			if err != nil || len(to) != 1 || to[0].Address != "alice@example.com" || to[0].Name != "Alice Example" {
-				t.Errorf("To = %v (%v)", to, err)
-			}
-			from, err := p.header.AddressList("From")
-			if err != nil || len(from) != 1 || from[0].Address != "no-reply@gatehouse.example" {
-				t.Errorf("From = %v (%v)", from, err)
-			}
-			if d, err := p.header.Date(); err != nil || !d.Equal(testNow) {
-				t.Errorf("Date = %v (%v), want %v", d, err, testNow)
-			}
-			if id := p.header.Get("Message-Id"); !regexp.MustCompile(`^<[0-9a-f]{32}@gatehouse\.example>$`).MatchString(id) {
-				t.Errorf("Message-ID = %q", id)
-			}
-			if ct := p.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
-				t.Errorf("Content-Type = %q", ct)
-			}
-			for _, want := range tc.wantBody {
-				if !strings.Contains(p.body, want) {
-					t.Errorf("body lacks %q:\n%s", want, p.body)
-				}
-			}
-		})
-	}
-}
-
-// A user controls its full name; whatever it holds must stay inside the To
-// header's display name.
-func TestNameCannotInjectHeaders(t *testing.T) {
+// TestSendComposesThePlainTextMessage: what the outbox hands Send goes
+// out as one plain-text, quoted-printable message with the usual headers,
+// whatever its body holds (non-ASCII, long lines, CRLF or LF).
+func TestSendComposesThePlainTextMessage(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{})
 	n := newNotifier(srv, nil)
-	u := alice()
-	u.FullName = "Eve\r\nBcc: attacker@evil.example\r\n\r\nFake body"
-	if err := n.AccessRequestDecided(context.Background(), u, approved("user")); err != nil {
-		t.Fatalf("AccessRequestDecided: %v", err)
+	body := "Hello Alice,\r\n\nYour access request was denied: Désolé — " + strings.Repeat("too long a line ", 20) + "\n"
+	if err := n.Send(context.Background(), aliceEmail, "Your access request was denied", body); err != nil {
+		t.Fatalf("Send: %v", err)
 	}
 	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages, want 1", len(msgs))
 	}
-	if !slices.Equal(msgs[0].To, []string{"alice@example.com"}) {
+	m := msgs[0]
+	if m.From != "no-reply@gatehouse.example" || !slices.Equal(m.To, []string{aliceEmail}) {
+		t.Errorf("envelope from %q to %v", m.From, m.To)
+	}
+	p := parse(t, m)
+	dec := new(mime.WordDecoder)
+	if subject, err := dec.DecodeHeader(p.header.Get("Subject")); err != nil || subject != "Your access request was denied" {
+		t.Errorf("Subject = %q (%v)", subject, err)
+	}
+	if to, err := p.header.AddressList("To"); err != nil || len(to) != 1 || to[0].Address != aliceEmail {
+		t.Errorf("To = %v (%v)", to, err)
+	}
+	if from, err := p.header.AddressList("From"); err != nil || len(from) != 1 || from[0].Address != "no-reply@gatehouse.example" {
+		t.Errorf("From = %v (%v)", from, err)
+	}
+	if d, err := p.header.Date(); err != nil || !d.Equal(testNow) {
+		t.Errorf("Date = %v (%v), want %v", d, err, testNow)
+	}
+	if id := p.header.Get("Message-Id"); !regexp.MustCompile(`^<[0-9a-f]{32}@gatehouse\.example>$`).MatchString(id) {
+		t.Errorf("Message-ID = %q", id)
+	}
+	if ct := p.header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if want := "Hello Alice,\n\nYour access request was denied: Désolé — too long a line too long a line"; !strings.Contains(p.body, want) {
+		t.Errorf("body lacks %q:\n%s", want, p.body)
+	}
+}
+
+// A subject is ours, but it must stay one header line whatever it holds.
+func TestSubjectCannotInjectHeaders(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	n := newNotifier(srv, nil)
+	if err := n.Send(context.Background(), aliceEmail, "Hi\r\nBcc: attacker@evil.example\r\n\r\nFake body", "Hello\n"); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+	if !slices.Equal(msgs[0].To, []string{aliceEmail}) {
 		t.Errorf("RCPT TO %v, want only the user", msgs[0].To)
 	}
 	p := parse(t, msgs[0])
@@ -178,15 +134,8 @@ func TestNameCannotInjectHeaders(t *testing.T) {
 			t.Errorf("header section has the line %q", line)
 		}
 	}
-	to, err := p.header.AddressList("To")
-	if err != nil || len(to) != 1 || to[0].Address != "alice@example.com" {
-		t.Fatalf("To = %v (%v), want the one address", to, err)
-	}
-	if strings.ContainsAny(to[0].Name, "\r\n") {
-		t.Errorf("display name %q kept a line break", to[0].Name)
-	}
-	if strings.Contains(p.body, "\nFake body") {
-		t.Errorf("the name's line breaks reached the body:\n%s", p.body)
+	if strings.Contains(p.body, "Fake body") {
+		t.Errorf("the subject's line breaks reached the body:\n%s", p.body)
 	}
 }
 
@@ -199,8 +148,8 @@ func TestRefusesBadAddresses(t *testing.T) {
 		{"line break in the email", "alice@example.com\r\nRCPT TO:<x@evil.example>", ""},
 		{"display name as email", "Alice <alice@example.com>", ""},
 		{"two recipients", "alice@example.com, bob@example.com", ""},
-		{"line break in the sender", "alice@example.com", "a@example.com\r\nBcc: x@evil.example"},
-		{"no sender", "alice@example.com", "-"},
+		{"line break in the sender", aliceEmail, "a@example.com\r\nBcc: x@evil.example"},
+		{"no sender", aliceEmail, "-"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := smtptest.Start(t, smtptest.Options{})
@@ -213,28 +162,13 @@ func TestRefusesBadAddresses(t *testing.T) {
 					c.From = tc.from
 				}
 			})
-			u := alice()
-			u.Email = tc.email
-			if err := n.AccessRequestDecided(context.Background(), u, approved("user")); err == nil {
+			if err := n.Send(context.Background(), tc.email, "Subject", "Body\n"); err == nil {
 				t.Fatal("sent")
 			}
 			if cmds := srv.Commands(); len(cmds) != 0 {
 				t.Errorf("the server saw %v", cmds)
 			}
 		})
-	}
-}
-
-func TestOtherStatesSendNothing(t *testing.T) {
-	srv := smtptest.Start(t, smtptest.Options{})
-	n := newNotifier(srv, nil)
-	for _, st := range []store.AccessRequestStatus{store.RequestPending, store.RequestCancelled} {
-		if err := n.AccessRequestDecided(context.Background(), alice(), store.AccessRequest{ID: "x", Status: st}); err != nil {
-			t.Errorf("%s: %v", st, err)
-		}
-	}
-	if cmds := srv.Commands(); len(cmds) != 0 {
-		t.Errorf("the server saw %v", cmds)
 	}
 }
 
@@ -280,7 +214,7 @@ func TestTransportSecurityAndAuth(t *testing.T) {
 			if tc.trust {
 				n.tlsConfig = &tls.Config{RootCAs: roots}
 			}
-			err := n.AccessRequestDecided(context.Background(), alice(), approved("user"))
+			err := sendOne(context.Background(), n)
 			msgs := srv.Messages()
 			if tc.wantErr {
 				if err == nil {
@@ -295,7 +229,7 @@ func TestTransportSecurityAndAuth(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("AccessRequestDecided: %v", err)
+				t.Fatalf("Send: %v", err)
 			}
 			if len(msgs) != 1 {
 				t.Fatalf("%d messages, want 1", len(msgs))
@@ -310,7 +244,7 @@ func TestTransportSecurityAndAuth(t *testing.T) {
 func TestRequireTLSSendsNoMail(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{})
 	n := newNotifier(srv, func(c *Options) { c.RequireTLS = true })
-	if err := n.AccessRequestDecided(context.Background(), alice(), approved("user")); err == nil {
+	if err := sendOne(context.Background(), n); err == nil {
 		t.Fatal("sent without TLS")
 	}
 	if cmds := srv.Commands(); slices.Contains(cmds, "MAIL") || slices.Contains(cmds, "DATA") {
@@ -344,14 +278,14 @@ func TestSilentServerTimesOut(t *testing.T) {
 	n := NewSMTP(Options{Host: "127.0.0.1", Port: addr.Port, From: "a@example.com", Issuer: testIssuer})
 	n.timeout = 200 * time.Millisecond
 	done := make(chan error, 1)
-	go func() { done <- n.AccessRequestDecided(context.Background(), alice(), approved("user")) }()
+	go func() { done <- sendOne(context.Background(), n) }()
 	select {
 	case err := <-done:
 		if err == nil {
 			t.Fatal("no error from a silent server")
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("AccessRequestDecided did not give up on a silent server")
+		t.Fatal("Send did not give up on a silent server")
 	}
 }
 
@@ -360,7 +294,7 @@ func TestCanceledContextStopsTheSend(t *testing.T) {
 	n := newNotifier(srv, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := n.AccessRequestDecided(ctx, alice(), approved("user"))
+	err := sendOne(ctx, n)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}

@@ -11,19 +11,15 @@ import (
 )
 
 // DomainOptions are the domain service's settings taken from cfg: the
-// password policy, the sign-in lockout and, when SMTP is configured, the
-// email notifier of access-request decisions. New and the CLI's commands
+// password policy, the sign-in lockout and, when SMTP is configured, mail
+// (recovery, verification and access-request decisions, all queued in the
+// outbox that the sender of server/mail.go delivers). New and the CLI's commands
 // both build their service from it, so a policy set in the configuration
 // holds however a change is made. Callers add what is their own (the clock,
 // OnChange).
 func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
-	var notifier domain.Notifier // nil: no email
-	if sender := smtpSender(cfg, logger); sender != nil {
-		notifier = sender
-	}
 	o := domain.Options{
 		Passwords:        domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength},
-		Notifier:         notifier,
 		Logger:           logger,
 		LockoutThreshold: cfg.Login.MaxFailures,
 		LockoutDuration:  cfg.Login.Lockout,

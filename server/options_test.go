@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
-	"github.com/gatehouse/gatehouse/notify"
 	"github.com/gatehouse/gatehouse/server"
 )
 
@@ -28,8 +27,8 @@ func TestDomainOptions(t *testing.T) {
 	if o := server.DomainOptions(cfg, nil); o.AccountLockoutThreshold >= 0 {
 		t.Errorf("login.account_max_failures 0 gave AccountLockoutThreshold %d, want negative (off)", o.AccountLockoutThreshold)
 	}
-	if o.Notifier != nil {
-		t.Errorf("Notifier = %T without smtp.host, want none", o.Notifier)
+	if o.Recovery.MailEnabled {
+		t.Errorf("mail on without smtp.host")
 	}
 	// What is the caller's own is left to it.
 	if o.Now != nil || o.OnChange != nil {
@@ -37,7 +36,7 @@ func TestDomainOptions(t *testing.T) {
 	}
 
 	cfg.SMTP.Host, cfg.SMTP.From = "mail.example.com", "gatehouse <no-reply@example.com>"
-	if n, ok := server.DomainOptions(cfg, nil).Notifier.(*notify.SMTP); !ok || n == nil {
-		t.Errorf("Notifier = %T with smtp.host set, want *notify.SMTP", server.DomainOptions(cfg, nil).Notifier)
+	if o := server.DomainOptions(cfg, nil); !o.Recovery.MailEnabled || o.Recovery.Issuer != cfg.Issuer {
+		t.Errorf("smtp.host set: Recovery = %+v, want mail on with the issuer's links", o.Recovery)
 	}
 }
