@@ -195,3 +195,78 @@ func TestPasskeySecondStepRefuses(t *testing.T) {
 		t.Errorf("GET /login/mfa after the attempt ended: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestSecondStepWithoutPasskey: on a server with passkeys, a user with an
+// app alone is not offered a passkey.
+func TestSecondStepWithoutPasskey(t *testing.T) {
+	e := newPasskeyMFAEnv(t)
+	u := e.createUser("ada", "ada@example.com", store.StatusActive)
+	e.enrolled(t, u)
+	b := e.browser()
+	e.login(b, "ada", testPassword, "/")
+	_, body := e.get(b, "/login/mfa")
+	if !strings.Contains(body, `name="code"`) || strings.Contains(body, "passkey") {
+		t.Fatalf("app-only second step:\n%s", body)
+	}
+}
+
+// TestPasskeySatisfiesPolicyPages: a user whose role requires a second
+// factor and who has a passkey gets the passkey step after the password,
+// not the app set-up, and the security page does not tell them to set up
+// an app.
+func TestPasskeySatisfiesPolicyPages(t *testing.T) {
+	e := newPasskeyMFAEnv(t, "admin")
+	h, err := testPasswords.Hash(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := store.User{ID: newID("root"), Username: "root", Email: "root@example.com", PasswordHash: h,
+		Status: store.StatusActive, Roles: []string{"admin"}, CreatedAt: e.clock.Now(), UpdatedAt: e.clock.Now()}
+	if err := e.store.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	// Until the user has a factor, the password leads to the app set-up.
+	b := e.browser()
+	e.login(b, "root", testPassword, "/")
+	if _, body := e.get(b, "/login/mfa"); !strings.Contains(body, `name="factor_id"`) {
+		t.Fatalf("required user without a factor is not sent to set-up:\n%s", body)
+	}
+	key := e.enrolledPasskey(u)
+	b = e.browser()
+	e.login(b, "root", testPassword, "/security")
+	if resp, out := e.passkeyStep(b, key); resp.StatusCode != http.StatusOK || !strings.Contains(string(out), `"redirect":"/security"`) {
+		t.Fatalf("passkey step of a required user: %d %s", resp.StatusCode, out)
+	}
+	_, body := e.get(b, "/security")
+	if strings.Contains(body, "asked to set it up") || !strings.Contains(body, "Your passkeys are the second factor") {
+		t.Fatalf("security page of a required user with a passkey:\n%s", body)
+	}
+}
+
+// enrolledPasskey registers a software passkey for u through the domain
+// (for a user who cannot reach the security page yet).
+func (e *env) enrolledPasskey(u store.User) *softauthn.Key {
+	e.t.Helper()
+	ctx := context.Background()
+	key, err := softauthn.New(testIssuer)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := e.svc.BeginPasskeyRegistration(ctx, u)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	opts, err := json.Marshal(c.Options)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	body, err := key.Create(opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := domain.Actor{Type: store.ActorUser, ID: u.ID}
+	if _, err := e.svc.FinishPasskeyRegistration(ctx, a, u.ID, c.Secret, "Key", bytes.NewReader(body)); err != nil {
+		e.t.Fatal(err)
+	}
+	return key
+}

@@ -276,8 +276,9 @@ func (s *Service) confirmTOTP(ctx context.Context, a Actor, userID, factorID, co
 // DisableTOTP removes the user's authenticator app. It needs a fresh
 // authentication: a sign-in within FreshAuthWindow (authTime), or the
 // password typed again; otherwise ErrInvalidCredentials. The recovery
-// codes go too when no other factor remains, since they stand in for
-// one. "mfa.disabled" is audited; not found if there is no app.
+// codes go too when no other factor (a passkey among them) remains, since
+// they stand in for one. "mfa.disabled" is audited; not found if there is
+// no app.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, password string, authTime time.Time) error {
 	now := s.now()
 	if authTime.IsZero() || now.Sub(authTime) > FreshAuthWindow {
@@ -298,30 +299,58 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, passwo
 		if err != nil {
 			return err
 		}
-		removed, others := 0, 0
+		removed := 0
 		for _, f := range factors {
-			switch {
-			case f.Kind == store.FactorTOTP:
+			if f.Kind == store.FactorTOTP {
 				if err := s.store.DeleteMFAFactor(ctx, f.ID); err != nil {
 					return err
 				}
 				if f.Active() {
 					removed++
 				}
-			case f.Active():
-				others++
 			}
 		}
 		if removed == 0 {
 			return notFound("no authenticator app is set up")
 		}
-		if others == 0 {
-			if _, err := s.store.DeleteRecoveryCodes(ctx, u.ID); err != nil {
-				return err
-			}
+		if _, err := s.dropOrphanRecoveryCodes(ctx, u.ID); err != nil {
+			return err
 		}
 		return s.audit(ctx, a, "mfa.disabled", TargetUser, u.ID, changes{"kind": {Before: string(store.FactorTOTP)}})
 	})
+}
+
+// secondFactors counts what can answer the user's second step: confirmed
+// factors, and passkeys while passkeys are configured (as MFAState).
+func (s *Service) secondFactors(ctx context.Context, userID string) (int, error) {
+	factors, err := s.store.ListMFAFactors(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range factors {
+		if f.Active() {
+			n++
+		}
+	}
+	if s.rp != nil {
+		creds, err := s.store.ListWebAuthnCredentials(ctx, userID)
+		if err != nil {
+			return 0, err
+		}
+		n += len(creds)
+	}
+	return n, nil
+}
+
+// dropOrphanRecoveryCodes deletes the user's recovery codes once no second
+// factor remains (they stand in for one), and returns how many went.
+func (s *Service) dropOrphanRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	n, err := s.secondFactors(ctx, userID)
+	if err != nil || n > 0 {
+		return 0, err
+	}
+	return s.store.DeleteRecoveryCodes(ctx, userID)
 }
 
 // ResetMFA removes every factor, passkey and recovery code of the user,

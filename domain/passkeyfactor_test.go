@@ -241,3 +241,40 @@ func TestResetMFARemovesPasskeys(t *testing.T) {
 		t.Fatalf("passwordless sign-in with a reset passkey: %v", err)
 	}
 }
+
+// TestRecoveryCodesOutliveTheAppWhileAPasskeyRemains: recovery codes stand
+// in for a second factor, so turning the app off keeps them while a
+// passkey remains, and removing the last passkey then takes them too.
+func TestRecoveryCodesOutliveTheAppWhileAPasskeyRemains(t *testing.T) {
+	e := newPasskeyMFAEnv(t)
+	u := e.user("ada", "viewer")
+	e.enrol(u)
+	_, cred := e.register(u, "Laptop")
+	if err := e.svc.DisableTOTP(e.ctx, e.self(u), u, "", e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := e.svc.MFAState(e.ctx, u)
+	if !st.Enrolled() || !slices.Equal(st.Kinds, []store.FactorKind{store.FactorPasskey}) || st.RecoveryCodes != 10 {
+		t.Fatalf("after turning the app off = %+v; want the passkey and ten recovery codes", st)
+	}
+	mark := e.lastID()
+	if err := e.svc.RemovePasskey(e.ctx, e.self(u), u.ID, cred.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := e.since(mark)
+	if !slices.Equal(actions(got), []string{"passkey.removed"}) || changesOf(t, got[0])["recovery_codes"]["before"] != float64(10) {
+		t.Fatalf("audit = %q %s; want passkey.removed counting ten recovery codes", actions(got), got[0].Changes)
+	}
+	if st, _ := e.svc.MFAState(e.ctx, u); st.Enrolled() || st.RecoveryCodes != 0 {
+		t.Fatalf("after removing the last passkey = %+v; want nothing left", st)
+	}
+	// A passkey removed while another factor remains leaves the codes.
+	e.enrol(u)
+	_, cred = e.register(u, "Phone")
+	if err := e.svc.RemovePasskey(e.ctx, e.self(u), u.ID, cred.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.svc.MFAState(e.ctx, u); st.RecoveryCodes != 10 || !st.Has(store.FactorTOTP) {
+		t.Fatalf("after removing a passkey beside the app = %+v", st)
+	}
+}

@@ -378,8 +378,10 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]store.WebA
 }
 
 // RemovePasskey deletes the user's passkey id ("passkey.removed"); not
-// found if it is absent or another user's. The caller decides whether the
-// authentication is fresh enough to allow it.
+// found if it is absent or another user's. A passkey is a second factor:
+// when it was the user's last, their recovery codes go too (counted in
+// the audit entry). The caller decides whether the authentication is
+// fresh enough to allow it.
 func (s *Service) RemovePasskey(ctx context.Context, a Actor, userID, id string) error {
 	if err := notFoundID("user", userID); err != nil {
 		return err
@@ -394,7 +396,15 @@ func (s *Service) RemovePasskey(ctx context.Context, a Actor, userID, id string)
 			}
 			return err
 		}
-		return s.audit(ctx, a, "passkey.removed", TargetUser, userID, changes{"passkey_id": {Before: id}})
+		c := changes{"passkey_id": {Before: id}}
+		codes, err := s.dropOrphanRecoveryCodes(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if codes > 0 {
+			c["recovery_codes"] = store.Change{Before: codes, After: 0}
+		}
+		return s.audit(ctx, a, "passkey.removed", TargetUser, userID, c)
 	})
 }
 
