@@ -3,7 +3,9 @@ package domain_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -276,5 +278,65 @@ func TestRecoveryCodesOutliveTheAppWhileAPasskeyRemains(t *testing.T) {
 	}
 	if st, _ := e.svc.MFAState(e.ctx, u); st.RecoveryCodes != 10 || !st.Has(store.FactorTOTP) {
 		t.Fatalf("after removing a passkey beside the app = %+v", st)
+	}
+}
+
+// BenchmarkPasskeySecondStep is the server's part of a passkey second
+// step (begin, then verify; the authenticator's signing is not timed), to
+// compare with BenchmarkSecondStep's app code and the password's bcrypt.
+func BenchmarkPasskeySecondStep(b *testing.B) {
+	ctx := context.Background()
+	cfg, err := domain.DefaultPasskeyConfig(passkeyOrigin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clock := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	st := memory.New(memory.WithClock(clock.Now))
+	svc := domain.NewService(st, domain.Options{
+		Passwords: domain.Passwords{BcryptCost: 4, MinLength: 8}, Now: clock.Now, Passkeys: cfg,
+	})
+	u, err := svc.CreateUser(ctx, domain.CLIActor(), domain.NewUser{
+		Username: "bench", Email: "bench@example.com", Password: benchPassword, Roles: []string{"viewer"},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, err := softauthn.New(passkeyOrigin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg, err := svc.BeginPasskeyRegistration(ctx, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts, _ := json.Marshal(reg.Options)
+	body, err := key.Create(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := svc.FinishPasskeyRegistration(ctx, domain.CLIActor(), u.ID, reg.Secret, "Key", bytes.NewReader(body)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("bench-challenge-%d", i)
+		if _, err := svc.StartMFAChallenge(ctx, domain.NewMFAChallenge{ID: id, User: u}); err != nil {
+			b.Fatal(err)
+		}
+		c, err := svc.BeginPasskeyChallenge(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		opts, _ := json.Marshal(c.Options)
+		assertion, err := key.Get(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := svc.VerifyPasskeyChallenge(ctx, id, c.Secret, bytes.NewReader(assertion), "192.0.2.1"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
