@@ -270,3 +270,21 @@ func (e *env) enrolledPasskey(u store.User) *softauthn.Key {
 	}
 	return key
 }
+
+// TestPasskeySecondStepPendingUser: a pending user's second step ends at
+// the access request, as their code would.
+func TestPasskeySecondStepPendingUser(t *testing.T) {
+	e := newPasskeyMFAEnv(t)
+	u := e.createUser("pat", "pat@example.com", store.StatusPending)
+	c, _ := e.signIn(u)
+	key := e.addPasskey(c, "Phone")
+	b := e.browser()
+	if resp, _ := e.login(b, "pat", testPassword, "/oauth2/auth?client_id=x"); resp.Header.Get("Location") != "/login/mfa" {
+		t.Fatalf("pending user's password: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, out := e.passkeyStep(b, key)
+	want := `"redirect":"/access/request?return_to=%2Foauth2%2Fauth%3Fclient_id%3Dx"`
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(out), want) || e.sessionCookie(b) == nil {
+		t.Fatalf("pending user's passkey step: %d %s, want %s", resp.StatusCode, out, want)
+	}
+}
