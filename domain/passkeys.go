@@ -63,7 +63,7 @@ var ErrPasskeysDisabled = errors.New("passkeys are not configured")
 // passkeyAMR and passkeyACR describe a passwordless passkey sign-in: a
 // hardware-bound key ("hwk", RFC 8176) used with user verification
 // ("user"), which NIST SP 800-63B counts as AAL2.
-var passkeyAMR = []string{"hwk", "user"}
+var passkeyAMR = []string{AMRHardwareKey, AMRUserVerified}
 
 const passkeyACR = "aal2"
 
@@ -636,9 +636,9 @@ func (s *Service) VerifyPasskeyFactor(ctx context.Context, userID, secret string
 		changes{"passkey_id": {After: rec.ID}}); err != nil {
 		return nil, fmt.Errorf("domain: passkey factor: %w", err)
 	}
-	amr := []string{"hwk"}
+	amr := []string{AMRHardwareKey}
 	if parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
-		amr = append(amr, "user")
+		amr = append(amr, AMRUserVerified)
 	}
 	return amr, nil
 }
