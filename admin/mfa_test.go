@@ -3,6 +3,7 @@ package admin_test
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,12 @@ func TestResetMFAThroughAPI(t *testing.T) {
 	if err := e.Store.ReplaceRecoveryCodes(ctx, u.ID, []string{"a", "b", "c"}, now); err != nil {
 		t.Fatal(err)
 	}
+	// A passkey is a factor too.
+	pk := store.WebAuthnCredential{ID: newUUID(t), UserID: u.ID, CredentialID: []byte(u.ID), PublicKey: []byte{1},
+		AttestationType: "none", Transports: []string{"internal"}, Name: "Phone", CreatedAt: now}
+	if err := e.Store.CreateWebAuthnCredential(ctx, pk); err != nil {
+		t.Fatal(err)
+	}
 
 	want(t, e.do(t, http.MethodDelete, "/users/"+u.ID+"/mfa", viewer, nil), http.StatusForbidden, "reset by a viewer")
 	want(t, e.do(t, http.MethodDelete, "/users/"+u.ID+"/mfa", "", nil), http.StatusUnauthorized, "reset without a token")
@@ -58,11 +65,19 @@ func TestResetMFAThroughAPI(t *testing.T) {
 	if n, err := e.Store.CountRecoveryCodes(ctx, u.ID); err != nil || n != 0 {
 		t.Fatalf("recovery codes after reset: %d, %v", n, err)
 	}
+	if pks, err := e.Store.ListWebAuthnCredentials(ctx, u.ID); err != nil || len(pks) != 0 {
+		t.Fatalf("passkeys after reset: %d, %v", len(pks), err)
+	}
 	entries := e.auditSince(t, before)
 	found := false
 	for _, a := range entries {
 		if a.Action == "mfa.reset" && a.TargetID == u.ID {
 			found = true
+			for _, w := range []string{`"passkeys":{"before":1,"after":0}`, `"factors":{"before":2,"after":0}`, `"recovery_codes":{"before":3,"after":0}`} {
+				if !strings.Contains(string(a.Changes), w) {
+					t.Errorf("mfa.reset changes %s lack %s", a.Changes, w)
+				}
+			}
 		}
 	}
 	if !found {

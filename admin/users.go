@@ -342,8 +342,8 @@ func (a *API) setUserPassword(w http.ResponseWriter, r *http.Request, p *domain.
 	return nil
 }
 
-// resetMFA removes every second factor and recovery code of the user, for
-// one who lost them (domain.Service.ResetMFA).
+// resetMFA removes every second factor, passkey and recovery code of the
+// user, for one who lost them (domain.Service.ResetMFA).
 func (a *API) resetMFA(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
 	if err := a.svc.ResetMFA(r.Context(), *p, mux.Vars(r)["id"]); err != nil {
 		return err

@@ -107,14 +107,16 @@ func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, u store.User, r
 }
 
 // mfaView is the second-step page. Kinds are the factor kinds the user
-// can answer with; each kind has its block in mfa.html, so another kind
-// (passkeys) adds a block and a branch in handleMFA.
+// can answer with; each kind has its block in mfa.html. Codes post to
+// handleMFA; a passkey is answered by the script (passkeyfactor.go).
 type mfaView struct {
 	layout
 	Error    string
 	Kinds    []string
 	Recovery bool // show the recovery code form
-	ReturnTo string
+	// HasRecovery: the user has unused recovery codes to offer.
+	HasRecovery bool
+	ReturnTo    string
 }
 
 // Offers reports whether the page offers kind.
@@ -196,7 +198,7 @@ func (p *Pages) renderMFA(w http.ResponseWriter, r *http.Request, status int, u 
 		return
 	}
 	v := mfaView{layout: layout{Title: "Two-step verification", CSRFToken: token}, Error: msg,
-		Recovery: recovery || len(st.Kinds) == 0, ReturnTo: returnTo}
+		Recovery: recovery || len(st.Kinds) == 0, HasRecovery: st.RecoveryCodes > 0, ReturnTo: returnTo}
 	for _, k := range st.Kinds {
 		v.Kinds = append(v.Kinds, string(k))
 	}

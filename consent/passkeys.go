@@ -30,6 +30,9 @@ type Passkeys interface {
 	RemovePasskey(ctx context.Context, a domain.Actor, userID, id string) error
 	BeginPasskeySignIn(ctx context.Context) (domain.PasskeyCeremony, error)
 	FinishPasskeySignIn(ctx context.Context, secret string, response io.Reader, ip string) (domain.PasskeySignIn, error)
+	// The second step of a password sign-in (passkeyfactor.go).
+	BeginPasskeyChallenge(ctx context.Context, challengeID string) (domain.PasskeyCeremony, error)
+	VerifyPasskeyChallenge(ctx context.Context, challengeID, secret string, response io.Reader, ip string) (domain.MFAResult, error)
 }
 
 // The domain service is what the server hands New as its Directory; pin
@@ -79,7 +82,7 @@ func (p *Pages) initPasskeys(dir Directory, funcs template.FuncMap) error {
 
 // scripted reports whether page runs our script (and so needs scriptCSP).
 func (p *Pages) scripted(page string) bool {
-	return page == "security" || (page == "login" && p.passkeysEnabled())
+	return page == "security" || ((page == "login" || page == "mfa") && p.passkeysEnabled())
 }
 
 // mountPasskeys registers the passkey endpoints (the security page is
@@ -90,6 +93,8 @@ func (p *Pages) mountPasskeys(r *mux.Router) {
 	r.HandleFunc("/passkeys/register/finish", p.handleRegisterFinish).Methods(http.MethodPost)
 	r.HandleFunc("/passkeys/login/begin", p.handlePasskeyLoginBegin).Methods(http.MethodPost)
 	r.HandleFunc("/passkeys/login/finish", p.handlePasskeyLoginFinish).Methods(http.MethodPost)
+	r.HandleFunc("/login/mfa/passkey/begin", p.handleMFAPasskeyBegin).Methods(http.MethodPost)
+	r.HandleFunc("/login/mfa/passkey/finish", p.handleMFAPasskeyFinish).Methods(http.MethodPost)
 	r.HandleFunc("/static/passkeys.js", p.handlePasskeysScript).Methods(http.MethodGet)
 }
 

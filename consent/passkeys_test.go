@@ -219,7 +219,7 @@ func TestPasskeyRemoveNeedsFreshSignIn(t *testing.T) {
 	e := newPasskeyEnv(t)
 	u := e.createUser("ada", "ada@example.com", store.StatusActive)
 	c, _ := e.signIn(u)
-	e.addPasskey(c, "Laptop")
+	key := e.addPasskey(c, "Laptop")
 	list, _ := e.svc.ListPasskeys(context.Background(), u.ID)
 	if len(list) != 1 {
 		t.Fatalf("passkeys = %+v", list)
@@ -239,9 +239,13 @@ func TestPasskeyRemoveNeedsFreshSignIn(t *testing.T) {
 		t.Fatal("a stale session removed the passkey")
 	}
 
-	// Signing in again makes the session fresh.
+	// Signing in again makes the session fresh: the password, then the
+	// passkey as the second step.
 	if resp, _ := e.login(c, u.Username, testPassword, "/security"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("re-authentication: %d", resp.StatusCode)
+	}
+	if resp, out := e.passkeyStep(c, key); resp.StatusCode != http.StatusOK || !strings.Contains(string(out), `"redirect":"/security"`) {
+		t.Fatalf("re-authentication, second step: %d %s", resp.StatusCode, out)
 	}
 	_, body = e.get(c, "/security")
 	resp, _ = e.post(c, "/security/passkeys/remove", url.Values{"csrf_token": {pageCSRF(t, body)}, "id": {id}})

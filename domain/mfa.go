@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -21,6 +22,10 @@ const (
 	// code. RFC 8176 has no value for look-up secrets; "mfa" says that more
 	// than one factor was used without claiming an app code.
 	AMRRecoveryCode = "mfa"
+	// AMRHardwareKey is a passkey (a hardware-bound key); AMRUserVerified
+	// ("user") follows it when the authenticator verified the user.
+	AMRHardwareKey  = "hwk"
+	AMRUserVerified = "user"
 
 	// ACRPassword and ACRMultiFactor are the NIST SP 800-63B assurance
 	// levels: one factor, or two of which one is a possession factor.
@@ -76,8 +81,11 @@ func ACRSatisfies(have, want string) bool {
 type MFAState struct {
 	// Factors are the confirmed factors, oldest first.
 	Factors []store.MFAFactor
-	// Kinds are the kinds of the confirmed factors, each once: what the
-	// second step page offers.
+	// Passkeys is the number of the user's passkeys, each a second factor
+	// (0 when passkeys are not configured: none could answer).
+	Passkeys int
+	// Kinds are the kinds of the confirmed factors, each once, passkeys
+	// (store.FactorPasskey) last: what the second step page offers.
 	Kinds []store.FactorKind
 	// RecoveryCodes is the number of unused recovery codes.
 	RecoveryCodes int
@@ -86,8 +94,8 @@ type MFAState struct {
 	Required bool
 }
 
-// Enrolled reports whether the user has a confirmed factor.
-func (m MFAState) Enrolled() bool { return len(m.Factors) > 0 }
+// Enrolled reports whether the user has a confirmed factor or a passkey.
+func (m MFAState) Enrolled() bool { return len(m.Factors) > 0 || m.Passkeys > 0 }
 
 // Has reports whether a confirmed factor of kind exists.
 func (m MFAState) Has(kind store.FactorKind) bool { return slices.Contains(m.Kinds, kind) }
@@ -107,6 +115,15 @@ func (s *Service) MFAState(ctx context.Context, u store.User) (MFAState, error) 
 		st.Factors = append(st.Factors, f)
 		if !slices.Contains(st.Kinds, f.Kind) {
 			st.Kinds = append(st.Kinds, f.Kind)
+		}
+	}
+	if s.rp != nil {
+		creds, err := s.store.ListWebAuthnCredentials(ctx, u.ID)
+		if err != nil {
+			return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
+		}
+		if st.Passkeys = len(creds); st.Passkeys > 0 {
+			st.Kinds = append(st.Kinds, store.FactorPasskey)
 		}
 	}
 	if st.RecoveryCodes, err = s.store.CountRecoveryCodes(ctx, u.ID); err != nil {
@@ -259,8 +276,9 @@ func (s *Service) confirmTOTP(ctx context.Context, a Actor, userID, factorID, co
 // DisableTOTP removes the user's authenticator app. It needs a fresh
 // authentication: a sign-in within FreshAuthWindow (authTime), or the
 // password typed again; otherwise ErrInvalidCredentials. The recovery
-// codes go too when no other factor remains, since they stand in for
-// one. "mfa.disabled" is audited; not found if there is no app.
+// codes go too when no other factor (a passkey among them) remains, since
+// they stand in for one. "mfa.disabled" is audited; not found if there is
+// no app.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, password string, authTime time.Time) error {
 	now := s.now()
 	if authTime.IsZero() || now.Sub(authTime) > FreshAuthWindow {
@@ -281,36 +299,65 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, passwo
 		if err != nil {
 			return err
 		}
-		removed, others := 0, 0
+		removed := 0
 		for _, f := range factors {
-			switch {
-			case f.Kind == store.FactorTOTP:
+			if f.Kind == store.FactorTOTP {
 				if err := s.store.DeleteMFAFactor(ctx, f.ID); err != nil {
 					return err
 				}
 				if f.Active() {
 					removed++
 				}
-			case f.Active():
-				others++
 			}
 		}
 		if removed == 0 {
 			return notFound("no authenticator app is set up")
 		}
-		if others == 0 {
-			if _, err := s.store.DeleteRecoveryCodes(ctx, u.ID); err != nil {
-				return err
-			}
+		if _, err := s.dropOrphanRecoveryCodes(ctx, u.ID); err != nil {
+			return err
 		}
 		return s.audit(ctx, a, "mfa.disabled", TargetUser, u.ID, changes{"kind": {Before: string(store.FactorTOTP)}})
 	})
 }
 
-// ResetMFA removes every factor and recovery code of the user, for the
-// one who lost them all; the next sign-in is by password alone (or sent
-// to enrolment by policy). The caller may not act on someone with more
-// power (mayActOn). "mfa.reset" records how many factors went.
+// secondFactors counts what can answer the user's second step: confirmed
+// factors, and passkeys while passkeys are configured (as MFAState).
+func (s *Service) secondFactors(ctx context.Context, userID string) (int, error) {
+	factors, err := s.store.ListMFAFactors(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range factors {
+		if f.Active() {
+			n++
+		}
+	}
+	if s.rp != nil {
+		creds, err := s.store.ListWebAuthnCredentials(ctx, userID)
+		if err != nil {
+			return 0, err
+		}
+		n += len(creds)
+	}
+	return n, nil
+}
+
+// dropOrphanRecoveryCodes deletes the user's recovery codes once no second
+// factor remains (they stand in for one), and returns how many went.
+func (s *Service) dropOrphanRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	n, err := s.secondFactors(ctx, userID)
+	if err != nil || n > 0 {
+		return 0, err
+	}
+	return s.store.DeleteRecoveryCodes(ctx, userID)
+}
+
+// ResetMFA removes every factor, passkey and recovery code of the user,
+// for the one who lost them all (a passkey is a factor: a lost device must
+// not keep asking for itself); the next sign-in is by password alone (or
+// sent to enrolment by policy). The caller may not act on someone with
+// more power (mayActOn). "mfa.reset" records how many of each went.
 func (s *Service) ResetMFA(ctx context.Context, p Principal, userID string) error {
 	if err := notFoundID("user", userID); err != nil {
 		return err
@@ -331,7 +378,17 @@ func (s *Service) ResetMFA(ctx context.Context, p Principal, userID string) erro
 		if err != nil {
 			return err
 		}
-		c := changes{"factors": {Before: n, After: 0}, "recovery_codes": {Before: codes, After: 0}}
+		creds, err := s.store.ListWebAuthnCredentials(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		for _, cred := range creds {
+			if err := s.store.DeleteWebAuthnCredential(ctx, u.ID, cred.ID); err != nil {
+				return err
+			}
+		}
+		c := changes{"factors": {Before: n, After: 0}, "recovery_codes": {Before: codes, After: 0},
+			"passkeys": {Before: len(creds), After: 0}}
 		return s.audit(ctx, p.Actor, "mfa.reset", TargetUser, u.ID, c)
 	})
 }
@@ -396,8 +453,10 @@ type MFAResult struct {
 	ReturnTo string
 }
 
-func completed(c store.MFAChallenge, u store.User, method string) MFAResult {
-	amr := append(slices.Clone(c.AMR), method)
+// completed is the result of challenge c answered with methods (one, or
+// a passkey's "hwk" and "user").
+func completed(c store.MFAChallenge, u store.User, methods ...string) MFAResult {
+	amr := append(slices.Clone(c.AMR), methods...)
 	return MFAResult{User: u, AMR: amr, ACR: ACRValue(amr), ReturnTo: c.ReturnTo}
 }
 
@@ -490,6 +549,51 @@ func (s *Service) VerifyRecoveryChallenge(ctx context.Context, id, code, ip stri
 		return MFAResult{}, err
 	}
 	return completed(c, u, AMRRecoveryCode), nil
+}
+
+// BeginPasskeyChallenge starts answering the second step id with one of
+// its user's passkeys (BeginPasskeyFactor): the ceremony is bound to the
+// challenge's user, so only their passkeys can finish it. Not found if
+// the user has none; ErrMFAChallengeEnded if the step is gone or is an
+// enrolment.
+func (s *Service) BeginPasskeyChallenge(ctx context.Context, id string) (PasskeyCeremony, error) {
+	c, u, err := s.MFAChallenge(ctx, id)
+	if err != nil {
+		return PasskeyCeremony{}, err
+	}
+	if c.Enrol {
+		return PasskeyCeremony{}, ErrMFAChallengeEnded
+	}
+	return s.BeginPasskeyFactor(ctx, u)
+}
+
+// VerifyPasskeyChallenge completes the second step id with the assertion
+// of the passkey ceremony of secret (VerifyPasskeyFactor): amr gains "hwk",
+// and "user" when the authenticator verified the user. A refused assertion
+// counts as a wrong code does (mfaFailed, method "passkey"): ErrMFACode,
+// and the MFAMaxAttempts-th ends the attempt. Success ends the challenge.
+func (s *Service) VerifyPasskeyChallenge(ctx context.Context, id, secret string, response io.Reader, ip string) (MFAResult, error) {
+	c, u, err := s.MFAChallenge(ctx, id)
+	if err != nil {
+		return MFAResult{}, err
+	}
+	if c.Enrol {
+		return MFAResult{}, ErrMFAChallengeEnded
+	}
+	methods, err := s.VerifyPasskeyFactor(ctx, u.ID, secret, response, ip)
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		return MFAResult{}, s.mfaFailed(ctx, c, ip, "passkey")
+	case err != nil:
+		return MFAResult{}, err
+	}
+	if err := s.store.DeleteMFAChallenge(ctx, c.ID); errors.Is(err, store.ErrNotFound) {
+		// Completed (or ended) by another request meanwhile: it works once.
+		return MFAResult{}, ErrMFAChallengeEnded
+	} else if err != nil {
+		return MFAResult{}, fmt.Errorf("domain: verify passkey challenge: %w", err)
+	}
+	return completed(c, u, methods...), nil
 }
 
 // CompleteTOTPEnrolmentChallenge is the second step of a user whom policy

@@ -63,7 +63,7 @@ var ErrPasskeysDisabled = errors.New("passkeys are not configured")
 // passkeyAMR and passkeyACR describe a passwordless passkey sign-in: a
 // hardware-bound key ("hwk", RFC 8176) used with user verification
 // ("user"), which NIST SP 800-63B counts as AAL2.
-var passkeyAMR = []string{"hwk", "user"}
+var passkeyAMR = []string{AMRHardwareKey, AMRUserVerified}
 
 const passkeyACR = "aal2"
 
@@ -378,8 +378,10 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]store.WebA
 }
 
 // RemovePasskey deletes the user's passkey id ("passkey.removed"); not
-// found if it is absent or another user's. The caller decides whether the
-// authentication is fresh enough to allow it.
+// found if it is absent or another user's. A passkey is a second factor:
+// when it was the user's last, their recovery codes go too (counted in
+// the audit entry). The caller decides whether the authentication is
+// fresh enough to allow it.
 func (s *Service) RemovePasskey(ctx context.Context, a Actor, userID, id string) error {
 	if err := notFoundID("user", userID); err != nil {
 		return err
@@ -394,7 +396,15 @@ func (s *Service) RemovePasskey(ctx context.Context, a Actor, userID, id string)
 			}
 			return err
 		}
-		return s.audit(ctx, a, "passkey.removed", TargetUser, userID, changes{"passkey_id": {Before: id}})
+		c := changes{"passkey_id": {Before: id}}
+		codes, err := s.dropOrphanRecoveryCodes(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if codes > 0 {
+			c["recovery_codes"] = store.Change{Before: codes, After: 0}
+		}
+		return s.audit(ctx, a, "passkey.removed", TargetUser, userID, c)
 	})
 }
 
@@ -626,9 +636,9 @@ func (s *Service) VerifyPasskeyFactor(ctx context.Context, userID, secret string
 		changes{"passkey_id": {After: rec.ID}}); err != nil {
 		return nil, fmt.Errorf("domain: passkey factor: %w", err)
 	}
-	amr := []string{"hwk"}
+	amr := []string{AMRHardwareKey}
 	if parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
-		amr = append(amr, "user")
+		amr = append(amr, AMRUserVerified)
 	}
 	return amr, nil
 }

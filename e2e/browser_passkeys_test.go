@@ -31,6 +31,9 @@ type passkeyReport struct {
 	SecurityAfter            string                    `json:"securityAfter"`
 	LoginButton              string                    `json:"loginButton"`
 	FinalURL                 string                    `json:"finalURL"`
+	MFAButton                string                    `json:"mfaButton"`
+	MFAText                  string                    `json:"mfaText"`
+	FinalURL2                string                    `json:"finalURL2"`
 	AuthenticatorCredentials []struct{ Resident bool } `json:"authenticatorCredentials"`
 	SignCountAfter           []int                     `json:"signCountAfter"`
 	Widths                   map[string]map[string]int `json:"widths"`
@@ -42,7 +45,9 @@ type passkeyReport struct {
 // TestBrowserPasskeys: in Chromium with a virtual authenticator, a user
 // signs in with the password, adds a passkey on the security page, signs
 // out, and signs in to a relying party with the passkey alone; the ID
-// token the relying party gets says so (amr hwk and user, acr aal2).
+// token the relying party gets says so (amr hwk and user, acr aal2). Then
+// a password sign-in of that user asks for the second step, answered with
+// the passkey: the ID token says pwd, hwk and user (aal2).
 //
 // WebAuthn needs a secure context and a domain as RP id: the issuer is
 // http://localhost:<port>, which Chromium treats as secure, and the RP id
@@ -63,10 +68,11 @@ func TestBrowserPasskeys(t *testing.T) {
 	rp := ts.newRP(t, client)
 	user := ts.createUser(t, "user")
 	ar := rp.newAuthRequest(t, false)
+	ar2 := rp.newAuthRequest(t, false)
 	ts.secret(user.Password)
 
 	plan, err := json.Marshal(map[string]string{
-		"issuer": ts.URL, "authURL": ar.URL, "redirect": cb.redirectURI(), "username": user.Username,
+		"issuer": ts.URL, "authURL": ar.URL, "authURL2": ar2.URL, "redirect": cb.redirectURI(), "username": user.Username,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +119,9 @@ func TestBrowserPasskeys(t *testing.T) {
 	if rep.LoginButton != "Sign in with a passkey" {
 		t.Errorf("login button %q", rep.LoginButton)
 	}
+	if rep.MFAButton != "Use a passkey" || strings.Contains(rep.MFAText, "Authentication code") {
+		t.Errorf("second step: button %q, page:\n%s", rep.MFAButton, rep.MFAText)
+	}
 	if len(rep.AuthenticatorCredentials) != 1 || !rep.AuthenticatorCredentials[0].Resident {
 		t.Errorf("authenticator holds %+v, want one resident (discoverable) credential", rep.AuthenticatorCredentials)
 	}
@@ -128,22 +137,33 @@ func TestBrowserPasskeys(t *testing.T) {
 	// The relying party's view: a code that redeems for an ID token whose
 	// amr and acr tell a passkey sign-in.
 	got := cb.received()
-	if len(got) != 1 || got[0].Get("state") != ar.State || got[0].Get("code") == "" {
-		t.Fatalf("callback received %v, want one code with the state", got)
+	if len(got) != 2 || got[0].Get("state") != ar.State || got[0].Get("code") == "" ||
+		got[1].Get("state") != ar2.State || got[1].Get("code") == "" {
+		t.Fatalf("callback received %v, want two codes with their states", got)
 	}
-	code := got[0].Get("code")
-	ts.secret(code)
-	tok := rp.exchange(t, code, ar)
-	idt := rp.verifyIDToken(t, tok, ar.Nonce)
-	var claims struct {
+	type amrACR struct {
 		AMR []string `json:"amr"`
 		ACR string   `json:"acr"`
 	}
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
+	idToken := func(code string, ar authRequest) (string, amrACR) {
+		t.Helper()
+		ts.secret(code)
+		tok := rp.exchange(t, code, ar)
+		idt := rp.verifyIDToken(t, tok, ar.Nonce)
+		var claims amrACR
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		return idt.Subject, claims
 	}
-	if idt.Subject != user.ID || !slices.Contains(claims.AMR, "hwk") || !slices.Contains(claims.AMR, "user") || claims.ACR != "aal2" {
-		t.Fatalf("ID token sub %q amr %q acr %q; want %s, amr with hwk and user, acr aal2", idt.Subject, claims.AMR, claims.ACR, user.ID)
+	sub, claims := idToken(got[0].Get("code"), ar)
+	if sub != user.ID || !slices.Contains(claims.AMR, "hwk") || !slices.Contains(claims.AMR, "user") || claims.ACR != "aal2" {
+		t.Fatalf("ID token sub %q amr %q acr %q; want %s, amr with hwk and user, acr aal2", sub, claims.AMR, claims.ACR, user.ID)
+	}
+	// The password sign-in with the passkey as its second step.
+	sub, claims = idToken(got[1].Get("code"), ar2)
+	if sub != user.ID || !slices.Equal(claims.AMR, []string{"pwd", "hwk", "user"}) || claims.ACR != "aal2" {
+		t.Fatalf("second-step ID token sub %q amr %q acr %q; want %s, [pwd hwk user], aal2", sub, claims.AMR, claims.ACR, user.ID)
 	}
 
 	// The server's records: the credential, its use, and the audit trail.
@@ -165,7 +185,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	for _, e := range entries {
 		actions = append(actions, e.Action)
 	}
-	for _, want := range []string{"login.success", "passkey.registered", "logout", "signin.passkey"} {
+	for _, want := range []string{"login.success", "passkey.registered", "logout", "signin.passkey", "mfa.passkey"} {
 		if !slices.Contains(actions, want) {
 			t.Errorf("audit of the user %q lacks %s", actions, want)
 		}

@@ -14,6 +14,11 @@ type FactorKind string
 
 const FactorTOTP FactorKind = "totp"
 
+// FactorPasskey is a passkey used as the second factor. Passkeys are kept
+// as WebAuthn credentials, never as MFAFactor rows: the kind only names
+// them where the second step lists what a user can answer with.
+const FactorPasskey FactorKind = "passkey"
+
 // MFAFactor is one second factor of a user. A factor is pending from its
 // creation until ConfirmedAt is set (the user proved it works); only
 // confirmed factors count at sign-in.

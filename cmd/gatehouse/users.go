@@ -40,13 +40,13 @@ func newUsersCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// newUsersResetMFACmd removes a user's second factors and recovery codes,
-// as DELETE /api/v1/users/{id}/mfa does, for someone locked out by a lost
-// phone (audited mfa.reset).
+// newUsersResetMFACmd removes a user's second factors (authenticator
+// apps and passkeys) and recovery codes, as DELETE /api/v1/users/{id}/mfa
+// does, for someone locked out by a lost phone or key (audited mfa.reset).
 func newUsersResetMFACmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "reset-mfa USER",
-		Short: "Remove a user's authenticator apps and recovery codes (they sign in with the password again)",
+		Short: "Remove a user's authenticator apps, passkeys and recovery codes (they sign in with the password again)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -1,5 +1,6 @@
 // gatehouse passkeys: the WebAuthn ceremonies of the login page ("Sign in
-// with a passkey") and the security page ("Add a passkey"). The server
+// with a passkey"), the second step ("Use a passkey") and the security
+// page ("Add a passkey"). The server
 // sends the options as JSON (binary fields base64url), this script turns
 // them into what navigator.credentials wants, and posts the answer back.
 // Every request carries the page's CSRF token in X-CSRF-Token.
@@ -99,7 +100,18 @@
     });
   }
 
+  // signIn is the passwordless sign-in of the login page; verify is the
+  // second step of /login/mfa after a password (the pending step rides in
+  // its cookie, and so does where the sign-in goes next).
   function signIn(button) {
+    assert(button, { return_to: button.dataset.returnTo || "" });
+  }
+
+  function verify(button) {
+    assert(button, {});
+  }
+
+  function assert(button, body) {
     var errEl = document.getElementById("passkey-error");
     var csrf = button.dataset.csrf;
     button.disabled = true;
@@ -110,22 +122,20 @@
       return navigator.credentials.get({ publicKey: pk });
     }).then(function (cred) {
       var r = cred.response;
-      return post(button.dataset.finish, csrf, {
-        return_to: button.dataset.returnTo || "",
-        credential: {
-          id: cred.id,
-          rawId: toB64url(cred.rawId),
-          type: cred.type,
-          authenticatorAttachment: cred.authenticatorAttachment || undefined,
-          clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-          response: {
-            clientDataJSON: toB64url(r.clientDataJSON),
-            authenticatorData: toB64url(r.authenticatorData),
-            signature: toB64url(r.signature),
-            userHandle: r.userHandle ? toB64url(r.userHandle) : null
-          }
+      body.credential = {
+        id: cred.id,
+        rawId: toB64url(cred.rawId),
+        type: cred.type,
+        authenticatorAttachment: cred.authenticatorAttachment || undefined,
+        clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+        response: {
+          clientDataJSON: toB64url(r.clientDataJSON),
+          authenticatorData: toB64url(r.authenticatorData),
+          signature: toB64url(r.signature),
+          userHandle: r.userHandle ? toB64url(r.userHandle) : null
         }
-      });
+      };
+      return post(button.dataset.finish, csrf, body);
     }).then(function (data) {
       window.location.assign(data.redirect);
     }).catch(function (err) {
@@ -137,7 +147,7 @@
   // wire connects a button. The login page's passkey box is hidden until
   // this script finds a browser that can use it (without the script, or
   // without WebAuthn, the page is the password form alone); the security
-  // page says why it cannot add one.
+  // page and the second step say why they cannot use one.
   function wire(id, fn, box) {
     var button = document.getElementById(id);
     if (!button) { return; }
@@ -152,4 +162,5 @@
 
   wire("passkey-add", register);
   wire("passkey-signin", signIn, "passkey-signin-box");
+  wire("passkey-factor", verify);
 })();

@@ -6,10 +6,12 @@
 // database.
 //
 // The plan comes from GATEHOUSE_PASSKEY_PLAN (JSON: issuer, authURL,
-// redirect, username), the password from GATEHOUSE_E2E_PASSWORD. Steps:
-// sign in with the password (return_to the security page), add a passkey
-// there, sign out, open the relying party's authorization URL, sign in
-// with "Sign in with a passkey", allow, and arrive at the callback.
+// authURL2, redirect, username), the password from GATEHOUSE_E2E_PASSWORD.
+// Steps: sign in with the password (return_to the security page), add a
+// passkey there, sign out, open the relying party's authorization URL,
+// sign in with "Sign in with a passkey", allow, and arrive at the
+// callback; then forget the session, open authURL2, sign in with the password,
+// which now asks for the second step, and answer it with "Use a passkey".
 // Screenshots (375 and 1280 px wide) go to GATEHOUSE_E2E_SCREENSHOTS.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +49,7 @@ async function shoot(page, name) {
 async function run() {
   const plan = JSON.parse(process.env.GATEHOUSE_PASSKEY_PLAN || '{}');
   const password = process.env.GATEHOUSE_E2E_PASSWORD;
-  for (const k of ['issuer', 'authURL', 'redirect', 'username']) {
+  for (const k of ['issuer', 'authURL', 'authURL2', 'redirect', 'username']) {
     if (!plan[k]) throw new Error(`plan lacks ${k}`);
   }
   if (!password) throw new Error('GATEHOUSE_E2E_PASSWORD is not set');
@@ -134,6 +136,36 @@ async function run() {
     await page.waitForURL((u) => u.href.startsWith(plan.redirect), { waitUntil: 'load' });
     result.finalURL = page.url();
     await record(page, 'callback');
+
+    // 5. Forget the session (cookies cleared, not signed out: signing out
+    // would revoke the code the relying party has yet to redeem), and sign
+    // in to the relying party with the password: the passkey is now a
+    // second factor, asked for on /login/mfa.
+    await context.clearCookies();
+    await page.goto(plan.authURL2, { waitUntil: 'load' });
+    await record(page, 'login-password-for-rp');
+    await page.locator('input[name=username]').fill(plan.username);
+    await page.locator('input[name=password]').fill(password);
+    await page.locator('form:has(input[name=password]) button[type=submit]').click();
+    await page.waitForURL((u) => u.pathname === '/login/mfa', { waitUntil: 'load' });
+    await record(page, 'mfa');
+    const factor = page.locator('#passkey-factor');
+    await factor.waitFor({ state: 'visible' });
+    result.mfaButton = (await factor.innerText()).trim();
+    result.mfaText = (await page.locator('main').innerText()).trim();
+    await shoot(page, 'passkeys-second-step');
+    await factor.click();
+    await page.waitForURL((u) => u.href.startsWith(plan.redirect) || u.pathname.endsWith('/consent') ||
+      !!u.pathname.match(/oauth2\/auth/), { waitUntil: 'load' });
+    if (!page.url().startsWith(plan.redirect)) {
+      const allow = page.locator('button[name=decision][value=allow]');
+      await allow.waitFor({ state: 'visible' });
+      await record(page, 'consent-2');
+      await allow.click();
+    }
+    await page.waitForURL((u) => u.href.startsWith(plan.redirect), { waitUntil: 'load' });
+    result.finalURL2 = page.url();
+    await record(page, 'callback-2');
     const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     result.signCountAfter = after.credentials.map((c) => c.signCount);
     result.ok = true;

@@ -96,7 +96,7 @@ export async function render(main, ctx) {
 
   // Two-step verification lives on the server-rendered security page
   // (authenticator app set-up needs a fresh sign-in and shows a QR code).
-  main.append(section('mfa-h', 'Two-step verification', 'An authenticator app asks for a code after your password, and recovery codes stand in for it if you lose your phone.',
+  main.append(section('mfa-h', 'Two-step verification', 'After your password, an authenticator app code or a passkey is asked for; recovery codes stand in for the app if you lose your phone.',
     h('p', {}, h('a', { href: `${base}/security` }, 'Manage two-step verification'))));
 
   // Sessions.
