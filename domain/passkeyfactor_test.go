@@ -29,17 +29,15 @@ func newPasskeyMFAEnv(t *testing.T, required ...string) *env {
 	}
 	c := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	st := memory.New(memory.WithClock(c.Now))
-	n := &notifier{}
 	svc := domain.NewService(st, domain.Options{
 		Passwords:        domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
 		Now:              c.Now,
-		Notifier:         n,
 		MFAKey:           bytes.Repeat([]byte{42}, 32),
 		MFAIssuer:        "Gatehouse Test",
 		MFARequiredRoles: required,
 		Passkeys:         cfg,
 	})
-	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc, notes: n}
+	return &env{t: t, ctx: context.Background(), clock: c, store: st, svc: svc}
 }
 
 // passkeyAnswer begins the passkey answer of challenge id and has key sign
