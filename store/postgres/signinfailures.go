@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -50,8 +53,30 @@ func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string,
 		return store.SignInAttempt{}, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, store.ErrNotFound)
 	}
 	out := store.SignInAttempt{Failure: store.SignInFailure{UserID: id, Address: address}}
+	// A refused attempt (the upsert's WHERE false) reads the row with a
+	// plain SELECT, which sees the statement's snapshot: when the row was
+	// inserted by a transaction that committed after that snapshot was
+	// taken, ON CONFLICT saw it but the SELECT does not, and no row comes
+	// back. The next statement's snapshot has it, so the statement is
+	// run again (READ COMMITTED takes a snapshot per statement, inside a
+	// transaction too).
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = s.recordSignInFailure(ctx, id, address, at, since, max, &out)
+		if !errors.Is(err, pgx.ErrNoRows) || attempt == 3 {
+			break
+		}
+	}
+	if err != nil {
+		return store.SignInAttempt{}, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, classify(err, store.ErrNotFound))
+	}
+	out.Failure.FirstAt, out.Failure.LastAt = utc(out.Failure.FirstAt), utc(out.Failure.LastAt)
+	return out, nil
+}
+
+func (s *Store) recordSignInFailure(ctx context.Context, id, address string, at, since time.Time, max int, out *store.SignInAttempt) error {
 	f := &out.Failure
-	err := s.db(ctx).QueryRow(ctx, `
+	return s.db(ctx).QueryRow(ctx, `
 		WITH r AS (
 			INSERT INTO sign_in_failures AS f (user_id, address, count, first_at, last_at)
 			VALUES ($1, $2, 1, $3, $3)
@@ -72,11 +97,6 @@ func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string,
 			WHERE o.user_id = $1 AND o.address <> $2 AND o.last_at >= $4), 0)
 		FROM row`,
 		id, address, at, since, max).Scan(&out.Counted, &f.Count, &f.FirstAt, &f.LastAt, &out.Account)
-	if err != nil {
-		return store.SignInAttempt{}, fmt.Errorf("postgres: record sign-in failure %q: %w", userID, classify(err, store.ErrNotFound))
-	}
-	f.FirstAt, f.LastAt = utc(f.FirstAt), utc(f.LastAt)
-	return out, nil
 }
 
 func (s *Store) ClearSignInFailures(ctx context.Context, userID, address string) error {
