@@ -272,6 +272,12 @@ type TOTPComparison struct {
 	TOTP  float64         `json:"totp_per_second"`
 	Login float64         `json:"login_per_second"`
 	ByC   map[int]float64 `json:"ratio_by_concurrency,omitempty"`
+	// TOTPCPUms and LoginCPUms are server CPU milliseconds per flow over
+	// every run of each: the cost of the second step itself, which other
+	// load on the machine (it moves the rates from one run to the next)
+	// hardly changes.
+	TOTPCPUms  float64 `json:"totp_server_cpu_ms_per_flow"`
+	LoginCPUms float64 `json:"login_server_cpu_ms_per_flow"`
 	// Users is the size of the TOTP user pool; Waits counts the waits for
 	// a free one over every run.
 	Users int   `json:"users"`
@@ -282,12 +288,15 @@ type TOTPComparison struct {
 func compareTOTP(rows []ResultJSON, users int) *TOTPComparison {
 	best := map[string]float64{}
 	at := map[string]map[int]float64{}
+	cpu, count := map[string]float64{}, map[string]uint64{}
 	var waits int64
 	for _, r := range rows {
 		if r.Workload != "authcode-login" && r.Workload != totpWorkload {
 			continue
 		}
 		best[r.Workload] = max(best[r.Workload], r.Rate)
+		cpu[r.Workload] += r.ServerCPU
+		count[r.Workload] += r.Count
 		if at[r.Workload] == nil {
 			at[r.Workload] = map[int]float64{}
 		}
@@ -301,6 +310,10 @@ func compareTOTP(rows []ResultJSON, users int) *TOTPComparison {
 	}
 	c := &TOTPComparison{Ratio: best[totpWorkload] / best["authcode-login"], TOTP: best[totpWorkload],
 		Login: best["authcode-login"], ByC: map[int]float64{}, Users: users, Waits: waits}
+	if count[totpWorkload] > 0 && count["authcode-login"] > 0 {
+		c.TOTPCPUms = 1000 * cpu[totpWorkload] / float64(count[totpWorkload])
+		c.LoginCPUms = 1000 * cpu["authcode-login"] / float64(count["authcode-login"])
+	}
 	for n, login := range at["authcode-login"] {
 		if totp, ok := at[totpWorkload][n]; ok && login > 0 {
 			c.ByC[n] = totp / login
@@ -318,6 +331,10 @@ func printTOTPComparison(w io.Writer, c *TOTPComparison) {
 	}
 	fmt.Fprintf(w, "%s / authcode-login = %.2f (best %.1f / %.1f flows/s; %s); %d TOTP users, %d waits for a free one\n",
 		totpWorkload, c.Ratio, c.TOTP, c.Login, strings.Join(parts, ", "), c.Users, c.Waits)
+	if c.LoginCPUms > 0 {
+		fmt.Fprintf(w, "server CPU per flow: %s %.1f ms, authcode-login %.1f ms (%.2f)\n",
+			totpWorkload, c.TOTPCPUms, c.LoginCPUms, c.TOTPCPUms/c.LoginCPUms)
+	}
 }
 
 // TargetJSON is one of issue 4's targets beside what was measured.

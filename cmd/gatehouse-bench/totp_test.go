@@ -227,6 +227,11 @@ func TestCompareTOTP(t *testing.T) {
 		row("authcode-sso", 8, 450, 20, 0),
 	}
 	rows[3].Waits = 2
+	// 30 flows at 250 ms and 65 at 240 ms; 29 and 60 at 260 ms.
+	rows[0].Count, rows[0].ServerCPU = 30, 7.5
+	rows[1].Count, rows[1].ServerCPU = 65, 15.6
+	rows[2].Count, rows[2].ServerCPU = 29, 29*0.26
+	rows[3].Count, rows[3].ServerCPU = 60, 60*0.26
 	c := compareTOTP(rows, 392)
 	if c == nil {
 		t.Fatal("no comparison")
@@ -239,7 +244,8 @@ func TestCompareTOTP(t *testing.T) {
 	}
 	var out bytes.Buffer
 	printTOTPComparison(&out, c)
-	want := "authcode-login-totp / authcode-login = 0.92 (best 6.0 / 6.5 flows/s; c=1 0.97, c=8 0.92); 392 TOTP users, 2 waits for a free one\n"
+	want := "authcode-login-totp / authcode-login = 0.92 (best 6.0 / 6.5 flows/s; c=1 0.97, c=8 0.92); 392 TOTP users, 2 waits for a free one\n" +
+		"server CPU per flow: authcode-login-totp 260.0 ms, authcode-login 243.2 ms (1.07)\n"
 	if out.String() != want {
 		t.Errorf("printed %q\nwant    %q", out.String(), want)
 	}
