@@ -31,7 +31,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
   gatehouse-bench roundtrips  count PostgreSQL round trips per operation of each workload
   gatehouse-bench run         run workloads against an issuer that is already running
 
-Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp, authcode-sso, api-users.
+Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
+only: the bench makes its users), authcode-sso, api-users.
 Run "gatehouse-bench <command> -h" for its flags; each also reads the environment variable
 named in its description.
 `
@@ -128,12 +129,13 @@ type runFlags struct {
 	jsonPath         string
 }
 
-func (f *runFlags) register(fs *flagSet, duration, warmup time.Duration, conc string) {
+// register adds the flags; the workloads default to names.
+func (f *runFlags) register(fs *flagSet, duration, warmup time.Duration, conc string, names []string) {
 	fs.DurationVar(&f.duration, "duration", duration, "measured time of each run")
 	fs.fromEnv("duration", "BENCH_DURATION")
 	fs.DurationVar(&f.warmup, "warmup", warmup, "unmeasured time before each run")
 	fs.fromEnv("warmup", "BENCH_WARMUP")
-	fs.StringVar(&f.workloads, "workloads", strings.Join(workloadNames, ","), "comma-separated workloads")
+	fs.StringVar(&f.workloads, "workloads", strings.Join(names, ","), "comma-separated workloads")
 	fs.fromEnv("workloads", "BENCH_WORKLOADS")
 	fs.StringVar(&f.concurrency, "concurrency", conc, "comma-separated numbers of concurrent workers")
 	fs.fromEnv("concurrency", "BENCH_CONCURRENCY")
@@ -188,6 +190,10 @@ func (f *localFlags) register(fs *flagSet, users int) {
 	fs.fromEnv("server-log", "BENCH_SERVER_LOG")
 	fs.IntVar(&f.users, "users", users, "users in the directory for api-users")
 	fs.fromEnv("users", "BENCH_USERS")
+}
+
+// registerTOTP adds the flag of the commands that can run authcode-login-totp.
+func (f *localFlags) registerTOTP(fs *flagSet) {
 	fs.IntVar(&f.totpUsers, "totp-users", 0, "users with an authenticator app for "+totpWorkload+
 		" (0: enough for twice the bcrypt bound on sign-ins for 30 s, plus one per worker)")
 	fs.fromEnv("totp-users", "BENCH_TOTP_USERS")
@@ -216,8 +222,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", stderr)
 	var rf runFlags
 	var lf localFlags
-	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32")
+	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32", workloadNames)
 	lf.register(fs, 100_000)
+	lf.registerTOTP(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -385,8 +392,9 @@ func cmdRoundTrips(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlagSet("roundtrips", stderr)
 	var rf runFlags
 	var lf localFlags
-	rf.register(fs, 3*time.Second, time.Second, "1")
+	rf.register(fs, 3*time.Second, time.Second, "1", workloadNames)
 	lf.register(fs, 100_000)
+	lf.registerTOTP(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -460,7 +468,9 @@ type selectable interface{ only(label string) }
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	var rf runFlags
-	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32")
+	// authcode-login-totp needs users whose keys the bench made itself.
+	remote := slices.DeleteFunc(slices.Clone(workloadNames), func(n string) bool { return n == totpWorkload })
+	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32", remote)
 	t := &Target{}
 	var users string
 	var pid int
