@@ -195,7 +195,7 @@ func (f *localFlags) register(fs *flagSet, users int) {
 // registerTOTP adds the flag of the commands that can run authcode-login-totp.
 func (f *localFlags) registerTOTP(fs *flagSet) {
 	fs.IntVar(&f.totpUsers, "totp-users", 0, "users with an authenticator app for "+totpWorkload+
-		" (0: enough for twice the bcrypt bound on sign-ins for 30 s, plus one per worker)")
+		" (0: enough for four times the bcrypt bound on sign-ins for 30 s, plus one per worker)")
 	fs.fromEnv("totp-users", "BENCH_TOTP_USERS")
 }
 

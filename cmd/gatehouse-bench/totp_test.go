@@ -167,11 +167,11 @@ func TestTOTPPoolSize(t *testing.T) {
 		checks float64
 		want   int
 	}{
-		{32, 6.0, 32 + 360},  // twice 6 sign-ins/s for 30 s, plus one per worker
+		{32, 6.0, 32 + 720},  // four times 6 sign-ins/s for 30 s, plus one per worker
 		{1, 0, 2},            // nothing measured: two per worker
-		{8, 0.01, 16},        // at least two per worker
-		{32, 5000, 20_000},   // a cheap hash: bounded
-		{32, 6.01, 32 + 361}, // rounded up
+		{8, 0.001, 16},       // at least two per worker
+		{32, 5000, 10_000},   // a cheap hash: bounded
+		{32, 6.01, 32 + 722}, // rounded up
 	} {
 		if got := totpPoolSize(c.conc, c.checks, 30); got != c.want {
 			t.Errorf("totpPoolSize(%d, %v) = %d, want %d", c.conc, c.checks, got, c.want)
