@@ -18,7 +18,9 @@
 //
 // The bench, soak and chaos commands start gatehouse themselves: a fresh database,
 // migrations and seeding through the CLI (plus a bulk COPY of the directory
-// users, all sharing one precomputed password hash), gatehouse serve as a
+// users, all sharing one precomputed password hash, and the users of
+// authcode-login-totp, whose authenticator apps are set up through the
+// domain service with the server's configuration), gatehouse serve as a
 // child on a free loopback port, and /proc readings of its CPU time and peak
 // RSS around each measured window. Everything they start they stop; they
 // talk only to 127.0.0.1. The run command measures an issuer already

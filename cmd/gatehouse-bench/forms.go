@@ -82,6 +82,20 @@ func (f *form) hasPassword() bool {
 	return false
 }
 
+// otpField is the input of a second-step form that takes the code of an
+// authenticator app (gatehouse's /login/mfa).
+const otpField = "code"
+
+// hasInput reports whether the form has a visible input called name.
+func (f *form) hasInput(name string) bool {
+	for _, in := range f.inputs {
+		if in.name == name && in.typ != "hidden" {
+			return true
+		}
+	}
+	return false
+}
+
 // allowButton is the submit button that grants consent, if the form has one.
 func (f *form) allowButton() *formInput {
 	for i, b := range f.buttons {

@@ -52,6 +52,9 @@ type localOptions struct {
 	// are inserted in bulk with one precomputed hash.
 	LoginUsers int
 	Users      int
+	// TOTPUsers are created with an authenticator app each, for
+	// authcode-login-totp (createTOTPUsers).
+	TOTPUsers int
 	// Env is added to the server's environment (GATEHOUSE_* settings).
 	Env []string
 	// CountRoundTrips puts a counting proxy between the server and
@@ -250,6 +253,14 @@ func (l *local) seed(ctx context.Context) (*Target, error) {
 		if t.Users, err = l.createLoginUsers(ctx, t.Password); err != nil {
 			return nil, err
 		}
+	}
+	if l.opts.TOTPUsers > 0 {
+		l.opts.Logf("creating %d users with an authenticator app", l.opts.TOTPUsers)
+		start := time.Now()
+		if t.TOTPUsers, err = l.createTOTPUsers(ctx, t.Password, l.opts.TOTPUsers); err != nil {
+			return nil, err
+		}
+		l.opts.Logf("created %d TOTP users in %s", l.opts.TOTPUsers, time.Since(start).Round(100*time.Millisecond))
 	}
 	if l.opts.Users > 0 {
 		l.opts.Logf("inserting %d users", l.opts.Users)

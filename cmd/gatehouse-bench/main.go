@@ -31,7 +31,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
   gatehouse-bench roundtrips  count PostgreSQL round trips per operation of each workload
   gatehouse-bench run         run workloads against an issuer that is already running
 
-Workloads: cc, introspect, refresh, authcode-login, authcode-sso, api-users.
+Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
+only: the bench makes its users), authcode-sso, api-users.
 Run "gatehouse-bench <command> -h" for its flags; each also reads the environment variable
 named in its description.
 `
@@ -128,12 +129,13 @@ type runFlags struct {
 	jsonPath         string
 }
 
-func (f *runFlags) register(fs *flagSet, duration, warmup time.Duration, conc string) {
+// register adds the flags; the workloads default to names.
+func (f *runFlags) register(fs *flagSet, duration, warmup time.Duration, conc string, names []string) {
 	fs.DurationVar(&f.duration, "duration", duration, "measured time of each run")
 	fs.fromEnv("duration", "BENCH_DURATION")
 	fs.DurationVar(&f.warmup, "warmup", warmup, "unmeasured time before each run")
 	fs.fromEnv("warmup", "BENCH_WARMUP")
-	fs.StringVar(&f.workloads, "workloads", strings.Join(workloadNames, ","), "comma-separated workloads")
+	fs.StringVar(&f.workloads, "workloads", strings.Join(names, ","), "comma-separated workloads")
 	fs.fromEnv("workloads", "BENCH_WORKLOADS")
 	fs.StringVar(&f.concurrency, "concurrency", conc, "comma-separated numbers of concurrent workers")
 	fs.fromEnv("concurrency", "BENCH_CONCURRENCY")
@@ -173,6 +175,7 @@ type localFlags struct {
 	gatehouse, databaseURL, database, serverLog string
 	keepDB                                      bool
 	users                                       int
+	totpUsers                                   int
 }
 
 func (f *localFlags) register(fs *flagSet, users int) {
@@ -189,6 +192,13 @@ func (f *localFlags) register(fs *flagSet, users int) {
 	fs.fromEnv("users", "BENCH_USERS")
 }
 
+// registerTOTP adds the flag of the commands that can run authcode-login-totp.
+func (f *localFlags) registerTOTP(fs *flagSet) {
+	fs.IntVar(&f.totpUsers, "totp-users", 0, "users with an authenticator app for "+totpWorkload+
+		" (0: enough for four times the bcrypt bound on sign-ins for 30 s, plus one per worker)")
+	fs.fromEnv("totp-users", "BENCH_TOTP_USERS")
+}
+
 func (f *localFlags) options(stderr io.Writer, loginUsers, users int, env []string, countRoundTrips bool) localOptions {
 	return localOptions{
 		Gatehouse: f.gatehouse, ServerURL: f.databaseURL, DBName: f.database, KeepDB: f.keepDB,
@@ -197,10 +207,11 @@ func (f *localFlags) options(stderr io.Writer, loginUsers, users int, env []stri
 	}
 }
 
-// needsLogin reports whether any of the workloads signs users in.
+// needsLogin reports whether any of the workloads signs the login users
+// in (authcode-login-totp has users of its own).
 func needsLogin(names []string) bool {
 	for _, n := range names {
-		if n == "refresh" || strings.HasPrefix(n, "authcode-") {
+		if n == "refresh" || (strings.HasPrefix(n, "authcode-") && n != totpWorkload) {
 			return true
 		}
 	}
@@ -211,8 +222,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", stderr)
 	var rf runFlags
 	var lf localFlags
-	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32")
+	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32", workloadNames)
 	lf.register(fs, 100_000)
+	lf.registerTOTP(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -230,7 +242,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	l, e, stop, err := startFor(ctx, stderr, lf, names, conc, false)
+	l, e, stop, err := startFor(ctx, stderr, lf, names, conc, false, checksPerSec)
 	if err != nil {
 		return err
 	}
@@ -266,6 +278,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	probe.notePeak()
 	rep.PeakRSSMB = mb(probe.peakEver)
 	rep.Targets = evaluateTargets(rep.Results, machine.CPUs, checksPerSec, rep.PeakRSSMB)
+	rep.TOTP = compareTOTP(rep.Results, len(l.target.TOTPUsers))
 
 	fmt.Fprintf(stdout, "\ngatehouse-bench %s  %d CPUs (%s), %d MB, Linux %s, %s, load average before %s\n",
 		rep.Date.Format(time.RFC3339), machine.CPUs, machine.CPUModel, machine.MemoryMB, machine.Kernel, machine.GoVersion, machine.LoadAvg)
@@ -277,6 +290,10 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	printTable(stdout, rep.Results, tableFull)
 	fmt.Fprintf(stdout, "\nserver peak RSS over the whole bench: %.1f MB; bcrypt at cost %d: %.0f ms a check alone, %.1f checks/s on %d CPUs\n\n",
 		rep.PeakRSSMB, cost, ms(check), checksPerSec, machine.CPUs)
+	if rep.TOTP != nil {
+		printTOTPComparison(stdout, rep.TOTP)
+		fmt.Fprintln(stdout)
+	}
 	printTargets(stdout, rep.Targets)
 	if rf.jsonPath != "" {
 		if err := writeJSON(rf.jsonPath, rep); err != nil {
@@ -287,12 +304,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// prepareEnv discovers the issuer's endpoints.
 // startFor starts a local gatehouse seeded for the named workloads (login
-// users for the code flows, the bulk users for api-users), optionally behind
-// the round-trip counting proxy, and prepares the workloads' environment.
-// stop closes the connections and the server.
-func startFor(ctx context.Context, stderr io.Writer, lf localFlags, names []string, conc []int, countRoundTrips bool) (*local, *env, func(), error) {
+// users for the code flows, TOTP users for authcode-login-totp, enough for
+// checksPerSec password checks a second, the bulk users for api-users),
+// optionally behind the round-trip counting proxy, and prepares the
+// workloads' environment. stop closes the connections and the server.
+func startFor(ctx context.Context, stderr io.Writer, lf localFlags, names []string, conc []int, countRoundTrips bool,
+	checksPerSec float64) (*local, *env, func(), error) {
 	loginUsers, users := 0, 0
 	if needsLogin(names) {
 		loginUsers = slices.Max(conc)
@@ -300,7 +318,14 @@ func startFor(ctx context.Context, stderr io.Writer, lf localFlags, names []stri
 	if slices.Contains(names, "api-users") {
 		users = lf.users
 	}
-	l, err := startLocal(ctx, lf.options(stderr, loginUsers, users, nil, countRoundTrips))
+	opts := lf.options(stderr, loginUsers, users, nil, countRoundTrips)
+	if slices.Contains(names, totpWorkload) {
+		opts.TOTPUsers = lf.totpUsers
+		if opts.TOTPUsers == 0 {
+			opts.TOTPUsers = totpPoolSize(slices.Max(conc), checksPerSec, totpPeriod)
+		}
+	}
+	l, err := startLocal(ctx, opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -317,6 +342,7 @@ func startFor(ctx context.Context, stderr io.Writer, lf localFlags, names []stri
 	return l, e, stop, nil
 }
 
+// prepareEnv discovers the issuer's endpoints.
 func prepareEnv(ctx context.Context, t *Target, transport *http.Transport) (*env, error) {
 	e := newEnv(t, Discovery{}, transport)
 	d, err := discover(ctx, e.plain, t.Issuer)
@@ -366,8 +392,9 @@ func cmdRoundTrips(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := newFlagSet("roundtrips", stderr)
 	var rf runFlags
 	var lf localFlags
-	rf.register(fs, 3*time.Second, time.Second, "1")
+	rf.register(fs, 3*time.Second, time.Second, "1", workloadNames)
 	lf.register(fs, 100_000)
+	lf.registerTOTP(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -375,7 +402,13 @@ func cmdRoundTrips(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	l, e, stop, err := startFor(ctx, stderr, lf, names, conc, true)
+	var checksPerSec float64
+	if slices.Contains(names, totpWorkload) {
+		if _, checksPerSec, err = bcryptBound(bcryptCost()); err != nil {
+			return err
+		}
+	}
+	l, e, stop, err := startFor(ctx, stderr, lf, names, conc, true, checksPerSec)
 	if err != nil {
 		return err
 	}
@@ -435,7 +468,9 @@ type selectable interface{ only(label string) }
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	var rf runFlags
-	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32")
+	// authcode-login-totp needs users whose keys the bench made itself.
+	remote := slices.DeleteFunc(slices.Clone(workloadNames), func(n string) bool { return n == totpWorkload })
+	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32", remote)
 	t := &Target{}
 	var users string
 	var pid int

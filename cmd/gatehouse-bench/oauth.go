@@ -32,6 +32,9 @@ type Target struct {
 	// Users sign in through the login form; worker i uses Users[i%len].
 	Users    []string
 	Password string
+	// TOTPUsers have the same password and an authenticator app; the
+	// bench seeds them itself, since it must know their keys.
+	TOTPUsers []TOTPUser
 	// APIBase is the resource API root, e.g. http://127.0.0.1:8080/api/v1.
 	APIBase string
 }
@@ -201,10 +204,14 @@ type authorizer struct {
 	browser *http.Client
 	// rp is the relying party's own client (no cookies).
 	rp *http.Client
+	// otp is the authenticator app code for a second-step form ("": the
+	// user has none).
+	otp string
 }
 
 // maxHops bounds one flow: authorize, login page, login POST, authorize
-// again, consent page, consent POST come to six.
+// again, consent page, consent POST come to six (two more with a second
+// step: its page and its POST).
 const maxHops = 12
 
 // errLoginPage reports that the flow reached a login form while it was
@@ -265,8 +272,8 @@ func (a *authorizer) flow(ctx context.Context, scope string, allowLogin bool) (t
 }
 
 // submitPage fills in the form of an HTML page met during the flow: a
-// login form (any form with a password input) or a consent form (a submit
-// button whose value allows).
+// login form (any form with a password input), a consent form (a submit
+// button whose value allows) or a second-step form (an input named code).
 func (a *authorizer) submitPage(ctx context.Context, page *url.URL, body []byte, allowLogin bool) (*http.Request, error) {
 	forms, err := parseForms(body)
 	if err != nil {
@@ -284,6 +291,12 @@ func (a *authorizer) submitPage(ctx context.Context, page *url.URL, body []byte,
 			vals = f.hiddenValues()
 			b := f.allowButton()
 			vals.Set(b.name, b.value)
+		case f.hasInput(otpField):
+			if a.otp == "" {
+				return nil, fmt.Errorf("page %s: asks for an authentication code, and %s has no authenticator app", page.Path, a.username)
+			}
+			vals = f.hiddenValues()
+			vals.Set(otpField, a.otp)
 		default:
 			continue
 		}

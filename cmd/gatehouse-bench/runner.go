@@ -15,6 +15,18 @@ type Worker interface {
 	Do(ctx context.Context) (label string, err error)
 }
 
+// A waiter is a worker that may have to wait before its next operation
+// can start, for something its workload rations (authcode-login-totp's
+// users, whose code of a time step works once). Run calls Wait before
+// the clock of each operation starts, so the wait is no part of the
+// operation's latency, and counts the waits that overlap the measured
+// window, so that they show in the report rather than silently lowering
+// the rate. waited reports whether it had to wait; an error means ctx
+// ended.
+type waiter interface {
+	Wait(ctx context.Context) (waited bool, err error)
+}
+
 // Workload makes the workers of one benchmark. Unit is what one operation
 // is ("req", or "flow" for a whole authorization).
 type Workload struct {
@@ -56,6 +68,10 @@ type Result struct {
 	// ErrorSamples are the first distinct error messages.
 	ErrorSamples []string
 	Usage        Usage
+	// Waits counts the waits of waiter workers that overlapped the
+	// measured window; Waited is how much of the window they took.
+	Waits  int64
+	Waited time.Duration
 }
 
 // Rate is successful operations per second.
@@ -87,6 +103,8 @@ type workerStats struct {
 	opErrors map[string]int64
 	errors   int64
 	samples  []string
+	waits    int64
+	waited   time.Duration
 }
 
 func (s *workerStats) record(label string, d time.Duration, err error) {
@@ -144,7 +162,26 @@ func Run(ctx context.Context, wl Workload, spec RunSpec, probe Probe) (*Result, 
 		st := &workerStats{ops: map[string]*Histogram{}, opErrors: map[string]int64{}}
 		stats[i] = st
 		wg.Go(func() {
+			wt, _ := w.(waiter)
 			for ctx.Err() == nil {
+				if wt != nil {
+					// A wait ends with the window at the latest: what the
+					// worker would then do is not measured anyway.
+					wctx, cancel := context.WithDeadline(ctx, measureTo)
+					w0 := time.Now()
+					waited, err := wt.Wait(wctx)
+					w1 := time.Now()
+					cancel()
+					if waited {
+						if d := overlap(w0, w1, measureFrom, measureTo); d > 0 {
+							st.waits++
+							st.waited += d
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
 				t0 := time.Now()
 				if !t0.Before(measureTo) {
 					return
@@ -198,6 +235,8 @@ func Run(ctx context.Context, wl Workload, spec RunSpec, probe Probe) (*Result, 
 			res.OpErrors[l] += n
 		}
 		res.Errors += st.errors
+		res.Waits += st.waits
+		res.Waited += st.waited
 		for _, s := range st.samples {
 			if !seen[s] && len(res.ErrorSamples) < maxErrorSamples {
 				seen[s] = true
@@ -206,6 +245,17 @@ func Run(ctx context.Context, wl Workload, spec RunSpec, probe Probe) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// overlap is how much of [from, to] lies in [winFrom, winTo].
+func overlap(from, to, winFrom, winTo time.Time) time.Duration {
+	if from.Before(winFrom) {
+		from = winFrom
+	}
+	if to.After(winTo) {
+		to = winTo
+	}
+	return max(0, to.Sub(from))
 }
 
 func sleepUntil(ctx context.Context, t time.Time) error {

@@ -25,7 +25,10 @@ const (
 const apiPageSize = 50
 
 // workloadNames lists every workload in the order they run.
-var workloadNames = []string{"cc", "introspect", "refresh", "authcode-login", "authcode-sso", "api-users"}
+var workloadNames = []string{"cc", "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
+
+// totpWorkload is authcode-login for users with an authenticator app.
+const totpWorkload = "authcode-login-totp"
 
 // env is what every worker shares.
 type env struct {
@@ -35,11 +38,18 @@ type env struct {
 	transport *http.Transport
 	// plain is a client without cookies that never follows redirects.
 	plain *http.Client
+	// totp hands out the TOTP users (nil without any); shared by every
+	// run, since the server remembers each user's last step across them.
+	totp *totpPool
 }
 
 func newEnv(t *Target, d Discovery, transport *http.Transport) *env {
-	return &env{t: t, d: d, transport: transport,
+	e := &env{t: t, d: d, transport: transport,
 		plain: &http.Client{Transport: transport, CheckRedirect: noRedirect, Timeout: 60 * time.Second}}
+	if len(t.TOTPUsers) > 0 {
+		e.totp = newTOTPPool(t.TOTPUsers, time.Now)
+	}
+	return e
 }
 
 // workload returns the named workload.
@@ -53,6 +63,8 @@ func (e *env) workload(name string) (Workload, error) {
 		return Workload{Name: name, Unit: "req", NewWorker: e.newRefresh}, nil
 	case "authcode-login":
 		return Workload{Name: name, Unit: "flow", NewWorker: e.newAuthcodeLogin}, nil
+	case totpWorkload:
+		return Workload{Name: name, Unit: "flow", NewWorker: e.newAuthcodeLoginTOTP}, nil
 	case "authcode-sso":
 		return Workload{Name: name, Unit: "flow", NewWorker: e.newAuthcodeSSO}, nil
 	case "api-users":
