@@ -253,6 +253,12 @@ func apiTokenFor(t *testing.T, ts *testServer, u testUser) string {
 // for none).
 func apiCall(t *testing.T, ts *testServer, method, path, token string, body any) oauthResponse {
 	t.Helper()
+	return apiCallWith(t, ts, httpClient(), method, path, token, body)
+}
+
+// apiCallWith is apiCall through client (one bound to an address, say).
+func apiCallWith(t *testing.T, ts *testServer, client *http.Client, method, path, token string, body any) oauthResponse {
+	t.Helper()
 	var r io.Reader = http.NoBody
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -269,7 +275,7 @@ func apiCall(t *testing.T, ts *testServer, method, path, token string, body any)
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	return doJSON(t, httpClient(), req)
+	return doJSON(t, client, req)
 }
 
 // readEmail returns the decoded subject and plain-text body of a message.

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -209,23 +206,7 @@ func TestIPRules(t *testing.T) {
 // apiCallFrom is apiCall from ip.
 func apiCallFrom(t *testing.T, ts *testServer, ip, method, path, token string, body any) oauthResponse {
 	t.Helper()
-	var r io.Reader = http.NoBody
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctxT(t), method, ts.endpoint(path), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	return doJSON(t, clientFrom(ip), req)
+	return apiCallWith(t, ts, clientFrom(ip), method, path, token, body)
 }
 
 // TestTrustedProxy: X-Forwarded-For names the client only when the peer is
