@@ -6,6 +6,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -122,4 +123,29 @@ func sortedCopy(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// TestIDTokenDefaultAlgorithmConfigured: signing_algorithm ES256 makes ES256
+// the server default (the ID tokens of clients that register nothing, and
+// discovery's first algorithm), while RS256 stays live and a client that
+// registers it still gets it.
+func TestIDTokenDefaultAlgorithmConfigured(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) { c.SigningAlgorithm = "ES256" })
+	user := ts.createUser(t, "user")
+	doc := getJSON(t, ts.endpoint("/.well-known/openid-configuration"))
+	var offered []string
+	for _, v := range doc.JSON["id_token_signing_alg_values_supported"].([]any) {
+		offered = append(offered, v.(string))
+	}
+	if !slices.Equal(offered, []string{"ES256", "RS256"}) {
+		t.Fatalf("discovery offers %v, want [ES256 RS256]", offered)
+	}
+	for _, tc := range []struct{ registered, want string }{{"", "ES256"}, {"RS256", "RS256"}} {
+		c := ts.createConfidentialClient(t, func(c *store.Client) { c.IDTokenSignedResponseAlg = tc.registered })
+		tok, _, _ := ts.newRP(t, c).signIn(t, user)
+		raw, _ := tok.Extra("id_token").(string)
+		if alg := decodeJWTPart(t, raw, 0)["alg"]; alg != tc.want {
+			t.Errorf("client registering %q: ID token alg %v, want %s", tc.registered, alg, tc.want)
+		}
+	}
 }
