@@ -199,6 +199,7 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request, p *domain.Prin
 		format := store.AccessTokenFormat(*s)
 		cp.AccessTokenFormat = &format
 	}
+	cp.IDTokenSignedResponseAlg = f.str("id_token_signed_response_alg", true)
 	if merged := f.object("lifetimes", mustJSON(NewLifetimesView(cur.Lifetimes))); merged != nil {
 		var lv LifetimesView
 		if err := decodeStrict(*merged, &lv, "lifetimes"); err != nil {

@@ -136,6 +136,14 @@ func TestValidation(t *testing.T) {
 		{"client lifetime malformed", apiRequest{Method: "POST", Path: "/clients", Body: map[string]any{
 			"client_id": "c-" + randomHex(t, 3), "token_endpoint_auth_method": "client_secret_basic",
 			"grant_types": []string{"client_credentials"}, "lifetimes": map[string]any{"access_token": "soon"}}}, 422, []string{"lifetimes.access_token"}},
+		{"client id token alg unknown", apiRequest{Method: "POST", Path: "/clients", Body: map[string]any{
+			"client_id": "c-" + randomHex(t, 3), "redirect_uris": []string{"https://app.example/cb"},
+			"id_token_signed_response_alg": "HS256"}}, 422, []string{"id_token_signed_response_alg"}},
+		{"client id token alg none", apiRequest{Method: "POST", Path: "/clients", Body: map[string]any{
+			"client_id": "c-" + randomHex(t, 3), "redirect_uris": []string{"https://app.example/cb"},
+			"id_token_signed_response_alg": "none"}}, 422, []string{"id_token_signed_response_alg"}},
+		{"client patch id token alg", apiRequest{Method: "PATCH", Path: "/clients/" + e.Console.ID, Body: map[string]any{"id_token_signed_response_alg": "PS256"}}, 422, []string{"id_token_signed_response_alg"}},
+		{"client patch id token alg type", apiRequest{Method: "PATCH", Path: "/clients/" + e.Console.ID, Body: map[string]any{"id_token_signed_response_alg": 256}}, 400, []string{"id_token_signed_response_alg"}},
 		{"client patch auth method", apiRequest{Method: "PATCH", Path: "/clients/" + e.Console.ID, Body: map[string]any{"public": true}}, 422, []string{"public"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -121,8 +121,11 @@ type ClientView struct {
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 	// AccessTokenFormat is omitted when the client uses the server's.
-	AccessTokenFormat string        `json:"access_token_format,omitempty"`
-	Lifetimes         LifetimesView `json:"lifetimes"`
+	AccessTokenFormat string `json:"access_token_format,omitempty"`
+	// IDTokenSignedResponseAlg is omitted when the client takes the RS256
+	// default.
+	IDTokenSignedResponseAlg string        `json:"id_token_signed_response_alg,omitempty"`
+	Lifetimes                LifetimesView `json:"lifetimes"`
 	// Roles make a client_credentials client a service account.
 	Roles     []string  `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
@@ -141,24 +144,25 @@ type LifetimesView struct {
 // NewClientView shows c (without any secret).
 func NewClientView(c store.Client) ClientView {
 	return ClientView{
-		ClientID:                c.ID,
-		ClientName:              c.Name,
-		RedirectURIs:            orEmpty(c.RedirectURIs),
-		PostLogoutRedirectURIs:  orEmpty(c.PostLogoutRedirectURIs),
-		AllowedOrigins:          orEmpty(c.AllowedOrigins),
-		GrantTypes:              orEmpty(c.GrantTypes),
-		ResponseTypes:           orEmpty(c.ResponseTypes),
-		Scope:                   strings.Join(c.Scopes, " "),
-		Audience:                orEmpty(c.Audience),
-		Public:                  c.Public,
-		FirstParty:              c.FirstParty,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-		JWKS:                    c.JWKS,
-		AccessTokenFormat:       string(c.AccessTokenFormat),
-		Lifetimes:               NewLifetimesView(c.Lifetimes),
-		Roles:                   orEmpty(c.Roles),
-		CreatedAt:               c.CreatedAt,
-		UpdatedAt:               c.UpdatedAt,
+		ClientID:                 c.ID,
+		ClientName:               c.Name,
+		RedirectURIs:             orEmpty(c.RedirectURIs),
+		PostLogoutRedirectURIs:   orEmpty(c.PostLogoutRedirectURIs),
+		AllowedOrigins:           orEmpty(c.AllowedOrigins),
+		GrantTypes:               orEmpty(c.GrantTypes),
+		ResponseTypes:            orEmpty(c.ResponseTypes),
+		Scope:                    strings.Join(c.Scopes, " "),
+		Audience:                 orEmpty(c.Audience),
+		Public:                   c.Public,
+		FirstParty:               c.FirstParty,
+		TokenEndpointAuthMethod:  c.TokenEndpointAuthMethod,
+		JWKS:                     c.JWKS,
+		AccessTokenFormat:        string(c.AccessTokenFormat),
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		Lifetimes:                NewLifetimesView(c.Lifetimes),
+		Roles:                    orEmpty(c.Roles),
+		CreatedAt:                c.CreatedAt,
+		UpdatedAt:                c.UpdatedAt,
 	}
 }
 
@@ -214,22 +218,23 @@ func (v ClientView) ToClient() (store.Client, error) {
 		return store.Client{}, err
 	}
 	return store.Client{
-		ID:                      v.ClientID,
-		Name:                    v.ClientName,
-		TokenEndpointAuthMethod: v.TokenEndpointAuthMethod,
-		RedirectURIs:            v.RedirectURIs,
-		PostLogoutRedirectURIs:  v.PostLogoutRedirectURIs,
-		AllowedOrigins:          v.AllowedOrigins,
-		GrantTypes:              v.GrantTypes,
-		ResponseTypes:           v.ResponseTypes,
-		Scopes:                  strings.Fields(v.Scope),
-		Audience:                v.Audience,
-		Public:                  v.Public,
-		FirstParty:              v.FirstParty,
-		JWKS:                    v.JWKS,
-		AccessTokenFormat:       store.AccessTokenFormat(v.AccessTokenFormat),
-		Lifetimes:               l,
-		Roles:                   v.Roles,
+		ID:                       v.ClientID,
+		Name:                     v.ClientName,
+		TokenEndpointAuthMethod:  v.TokenEndpointAuthMethod,
+		RedirectURIs:             v.RedirectURIs,
+		PostLogoutRedirectURIs:   v.PostLogoutRedirectURIs,
+		AllowedOrigins:           v.AllowedOrigins,
+		GrantTypes:               v.GrantTypes,
+		ResponseTypes:            v.ResponseTypes,
+		Scopes:                   strings.Fields(v.Scope),
+		Audience:                 v.Audience,
+		Public:                   v.Public,
+		FirstParty:               v.FirstParty,
+		JWKS:                     v.JWKS,
+		AccessTokenFormat:        store.AccessTokenFormat(v.AccessTokenFormat),
+		IDTokenSignedResponseAlg: v.IDTokenSignedResponseAlg,
+		Lifetimes:                l,
+		Roles:                    v.Roles,
 	}, nil
 }
 

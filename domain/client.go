@@ -26,6 +26,11 @@ const (
 	AuthNone              = "none"
 
 	ResponseTypeCode = "code"
+
+	// ID-token signing algorithms a client may register; keys.Manager keeps
+	// a live key of each.
+	IDTokenAlgRS256 = "RS256"
+	IDTokenAlgES256 = "ES256"
 )
 
 // ClientGrantTypes returns the grant types a client may use.
@@ -310,6 +315,13 @@ func validateClientTokens(c store.Client) *ValidationError {
 	case store.FormatDefault, store.FormatOpaque, store.FormatJWT:
 	default:
 		return invalid("access_token_format", "must be opaque or jwt, got %q", c.AccessTokenFormat)
+	}
+	// "" leaves the client on RS256, the default OIDC Registration requires
+	// of a client that registers no algorithm.
+	switch c.IDTokenSignedResponseAlg {
+	case "", IDTokenAlgRS256, IDTokenAlgES256:
+	default:
+		return invalid("id_token_signed_response_alg", "must be RS256 or ES256, got %q", c.IDTokenSignedResponseAlg)
 	}
 	for _, l := range []struct {
 		field string

@@ -112,6 +112,11 @@ func TestValidateClient(t *testing.T) {
 		{"empty role", func(c *store.Client) { c.Roles = []string{""} }, "roles"},
 
 		{"unknown token format", func(c *store.Client) { c.AccessTokenFormat = "paseto" }, "access_token_format"},
+		{"id token ES256", func(c *store.Client) { c.IDTokenSignedResponseAlg = "ES256" }, ""},
+		{"id token RS256", func(c *store.Client) { c.IDTokenSignedResponseAlg = "RS256" }, ""},
+		{"id token HS256", func(c *store.Client) { c.IDTokenSignedResponseAlg = "HS256" }, "id_token_signed_response_alg"},
+		{"id token none", func(c *store.Client) { c.IDTokenSignedResponseAlg = "none" }, "id_token_signed_response_alg"},
+		{"id token lowercase", func(c *store.Client) { c.IDTokenSignedResponseAlg = "es256" }, "id_token_signed_response_alg"},
 		{"negative lifetime", func(c *store.Client) { c.Lifetimes.RefreshToken = -time.Hour }, "lifetimes.refresh_token"},
 	}
 	for _, tt := range tests {

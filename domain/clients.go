@@ -21,7 +21,9 @@ type ClientPatch struct {
 	Roles                  *[]string
 	FirstParty             *bool
 	AccessTokenFormat      *store.AccessTokenFormat
-	Lifetimes              *store.Lifetimes
+	// IDTokenSignedResponseAlg: "" (the RS256 default), RS256 or ES256.
+	IDTokenSignedResponseAlg *string
+	Lifetimes                *store.Lifetimes
 }
 
 // clientFields are the audited fields of a client: never its secret or its
@@ -29,21 +31,22 @@ type ClientPatch struct {
 // not: its bulk says nothing a reader of the log needs.
 func clientFields(c store.Client) fields {
 	return fields{
-		"client_name":                c.Name,
-		"token_endpoint_auth_method": c.TokenEndpointAuthMethod,
-		"redirect_uris":              auditList(c.RedirectURIs),
-		"post_logout_redirect_uris":  auditList(c.PostLogoutRedirectURIs),
-		"allowed_origins":            auditList(c.AllowedOrigins),
-		"grant_types":                auditList(c.GrantTypes),
-		"response_types":             auditList(c.ResponseTypes),
-		"scope":                      auditList(c.Scopes),
-		"audience":                   auditList(c.Audience),
-		"public":                     c.Public,
-		"first_party":                c.FirstParty,
-		"jwks":                       len(c.JWKS) > 0,
-		"access_token_format":        string(c.AccessTokenFormat),
-		"lifetimes":                  lifetimeFields(c.Lifetimes),
-		"roles":                      auditList(set(c.Roles)),
+		"client_name":                  c.Name,
+		"token_endpoint_auth_method":   c.TokenEndpointAuthMethod,
+		"redirect_uris":                auditList(c.RedirectURIs),
+		"post_logout_redirect_uris":    auditList(c.PostLogoutRedirectURIs),
+		"allowed_origins":              auditList(c.AllowedOrigins),
+		"grant_types":                  auditList(c.GrantTypes),
+		"response_types":               auditList(c.ResponseTypes),
+		"scope":                        auditList(c.Scopes),
+		"audience":                     auditList(c.Audience),
+		"public":                       c.Public,
+		"first_party":                  c.FirstParty,
+		"jwks":                         len(c.JWKS) > 0,
+		"access_token_format":          string(c.AccessTokenFormat),
+		"id_token_signed_response_alg": c.IDTokenSignedResponseAlg,
+		"lifetimes":                    lifetimeFields(c.Lifetimes),
+		"roles":                        auditList(set(c.Roles)),
 	}
 }
 
@@ -238,6 +241,9 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 	}
 	if p.AccessTokenFormat != nil {
 		c.AccessTokenFormat = *p.AccessTokenFormat
+	}
+	if p.IDTokenSignedResponseAlg != nil {
+		c.IDTokenSignedResponseAlg = *p.IDTokenSignedResponseAlg
 	}
 	if p.Lifetimes != nil {
 		c.Lifetimes = *p.Lifetimes

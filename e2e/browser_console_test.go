@@ -669,6 +669,9 @@ func TestBrowserConsole(t *testing.T) {
 		if err != nil || c.Public || !domain.ClientSecretMatches(c.SecretHash, r.ClientSecret) || !r.ClientShownOnce || r.ClientCopy != 1 {
 			t.Errorf("the client created in the console: %+v (%v); shown once %v, Copy %d", c, err, r.ClientShownOnce, r.ClientCopy)
 		}
+		if c.IDTokenSignedResponseAlg != "ES256" {
+			t.Errorf("the client created in the console has id_token_signed_response_alg %q, want the ES256 chosen in its form", c.IDTokenSignedResponseAlg)
+		}
 		// The console's sign-out ended the gatehouse session (the other
 		// scenarios' sessions of the admin stay).
 		logouts, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{ActorID: admin.ID, Action: "logout", Limit: 10})

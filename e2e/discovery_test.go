@@ -55,7 +55,7 @@ func TestDiscovery(t *testing.T) {
 			[]string{"client_secret_basic", "client_secret_post", "none"}, nil)
 		wantList(t, name, doc, "scopes_supported", []string{"openid", "profile", "email", "offline_access"}, nil)
 	}
-	wantList(t, "openid-configuration", oidcDoc, "id_token_signing_alg_values_supported", []string{"RS256"}, []string{"none"})
+	wantList(t, "openid-configuration", oidcDoc, "id_token_signing_alg_values_supported", []string{"RS256", "ES256"}, []string{"none", "HS256"})
 	wantList(t, "openid-configuration", oidcDoc, "subject_types_supported", []string{"public"}, nil)
 	wantList(t, "openid-configuration", oidcDoc, "claims_supported", []string{"sub", "iss", "aud", "exp", "iat", "email", "name"}, nil)
 

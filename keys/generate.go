@@ -37,24 +37,24 @@ func generatePrivate(alg string) (crypto.Signer, error) {
 	}
 }
 
-// newStoredKey generates a key pair and returns it as a store row in state.
+// newStoredKey generates a key pair of alg and returns it as a store row in state.
 // The kid is the RFC 7638 thumbprint of the public key: opaque to relying
 // parties, unique without coordination between instances, and checkable
 // against the key it names.
-func newStoredKey(m *Manager, state store.KeyState) (store.SigningKey, error) {
-	priv, err := generatePrivate(m.alg)
+func newStoredKey(m *Manager, alg string, state store.KeyState) (store.SigningKey, error) {
+	priv, err := generatePrivate(alg)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("keys: generate %s key: %w", m.alg, err)
+		return store.SigningKey{}, fmt.Errorf("keys: generate %s key: %w", alg, err)
 	}
 	kid, err := thumbprint(priv.Public())
 	if err != nil {
 		return store.SigningKey{}, err
 	}
-	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: m.alg, Use: "sig"})
+	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Algorithm: alg, Use: "sig"})
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("keys: marshal public key %s: %w", kid, err)
 	}
-	privJSON, err := json.Marshal(jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: m.alg, Use: "sig"})
+	privJSON, err := json.Marshal(jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: alg, Use: "sig"})
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("keys: marshal private key %s: %w", kid, err)
 	}
@@ -65,7 +65,7 @@ func newStoredKey(m *Manager, state store.KeyState) (store.SigningKey, error) {
 	}
 	return store.SigningKey{
 		ID:         kid,
-		Algorithm:  m.alg,
+		Algorithm:  alg,
 		State:      state,
 		PrivateKey: sealed,
 		PublicKey:  pub,

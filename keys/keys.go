@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -44,10 +45,15 @@ const (
 
 // Options tune a Manager. Zero fields take the documented defaults.
 type Options struct {
-	// Algorithm of newly generated keys: RS256 (default, RSA-2048) or ES256
-	// (P-256). Existing keys keep theirs, so a change takes effect as keys
-	// rotate.
+	// Algorithm is the server default: the algorithm of the key Signer
+	// returns, which signs JWT access tokens and the ID tokens of clients
+	// that register no id_token_signed_response_alg. RS256 (default,
+	// RSA-2048; the default OIDC Registration requires) or ES256 (P-256).
 	Algorithm string
+	// Algorithms keep a live key each (an active and a next one, rotated
+	// together), so that a client may have its ID tokens signed with any of
+	// them. Default RS256 and ES256; Algorithm must be among them.
+	Algorithms []string
 	// RetireAfter is how long a retired key stays published: the longest
 	// lifetime of a token it may have signed (ID token, JWT access token).
 	// Default 2h. CacheTTL is added on rotation, because another instance
@@ -63,7 +69,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// SigningKey is the key that signs new tokens. Private is a raw
+// SigningKey is an active key: one that signs new tokens. Private is a raw
 // *rsa.PrivateKey or *ecdsa.PrivateKey: fosite v0.49's signer understands
 // raw keys, not go-jose v4 types. Sign with the kid in the JWT header.
 type SigningKey struct {
@@ -86,7 +92,8 @@ type Info struct {
 type Manager struct {
 	store       store.SigningKeys
 	aead        cipher.AEAD
-	alg         string
+	alg         string   // the server default
+	algs        []string // every algorithm kept live, alg first
 	retireAfter time.Duration
 	cacheTTL    time.Duration
 	now         func() time.Time
@@ -102,13 +109,15 @@ type Manager struct {
 	cache *keySet
 }
 
-// keySet is one snapshot of the store, with the active private key
+// keySet is one snapshot of the store, with the active private keys
 // decrypted.
 type keySet struct {
 	loadedAt time.Time
-	active   *SigningKey // nil if the store has no active key
-	sealed   []byte      // the active key as stored, to skip decrypting it again
-	keys     []published // active, next, then retired newest first
+	// active holds the active key of each algorithm that has one; sealed
+	// the same keys as stored, to skip decrypting them again.
+	active map[string]*SigningKey
+	sealed map[string][]byte
+	keys   []published // active, next, then retired newest first
 }
 
 type published struct {
@@ -128,12 +137,27 @@ func NewManager(s store.SigningKeys, secret []byte, opts Options) (*Manager, err
 		return nil, fmt.Errorf("keys: secret is %d bytes, need at least %d", len(secret), MinSecretLen)
 	}
 	alg := opts.Algorithm
-	switch alg {
-	case "":
+	if alg == "" {
 		alg = RS256
-	case RS256, ES256:
-	default:
+	}
+	if !supported(alg) {
 		return nil, fmt.Errorf("keys: unsupported algorithm %q (want %s or %s)", alg, RS256, ES256)
+	}
+	algs := []string{alg}
+	others := opts.Algorithms
+	if others == nil {
+		others = []string{RS256, ES256}
+	}
+	for _, a := range others {
+		if !supported(a) {
+			return nil, fmt.Errorf("keys: unsupported algorithm %q (want %s or %s)", a, RS256, ES256)
+		}
+		if !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
+	}
+	if opts.Algorithms != nil && !slices.Contains(opts.Algorithms, alg) {
+		return nil, fmt.Errorf("keys: default algorithm %s is not among Algorithms %v", alg, opts.Algorithms)
 	}
 	if opts.RetireAfter < 0 || opts.CacheTTL < 0 {
 		return nil, errors.New("keys: RetireAfter and CacheTTL must not be negative")
@@ -141,6 +165,7 @@ func NewManager(s store.SigningKeys, secret []byte, opts Options) (*Manager, err
 	m := &Manager{
 		store:       s,
 		alg:         alg,
+		algs:        algs,
 		retireAfter: opts.RetireAfter,
 		cacheTTL:    opts.CacheTTL,
 		now:         opts.Now,
@@ -162,8 +187,9 @@ func NewManager(s store.SigningKeys, secret []byte, opts Options) (*Manager, err
 	return m, nil
 }
 
-// Ensure makes sure an active and a next key exist, creating what is
-// missing. Instances starting together may all try: the store accepts one
+// Ensure makes sure an active and a next key exist for every algorithm,
+// creating what is missing (so a store from before a second algorithm was
+// kept gains its keys at the next start). Instances starting together may all try: the store accepts one
 // key per state and the losers' ErrConflict just means another instance
 // won. Ensure also decrypts the active key, so a wrong secret fails here, at
 // start, rather than on the first token.
@@ -173,19 +199,21 @@ func (m *Manager) Ensure(ctx context.Context) error {
 		return err
 	}
 	added := false
-	for _, state := range []store.KeyState{store.KeyActive, store.KeyNext} {
-		if ks.find(state) != nil {
-			continue
-		}
-		k, err := newStoredKey(m, state)
-		if err != nil {
-			return err
-		}
-		switch err := m.store.AddSigningKey(ctx, k); {
-		case err == nil, errors.Is(err, store.ErrConflict):
-			added = true
-		default:
-			return fmt.Errorf("keys: add %s key: %w", state, err)
+	for _, alg := range m.algs {
+		for _, state := range []store.KeyState{store.KeyActive, store.KeyNext} {
+			if ks.find(alg, state) != nil {
+				continue
+			}
+			k, err := newStoredKey(m, alg, state)
+			if err != nil {
+				return err
+			}
+			switch err := m.store.AddSigningKey(ctx, k); {
+			case err == nil, errors.Is(err, store.ErrConflict):
+				added = true
+			default:
+				return fmt.Errorf("keys: add %s %s key: %w", alg, state, err)
+			}
 		}
 	}
 	if added {
@@ -193,37 +221,50 @@ func (m *Manager) Ensure(ctx context.Context) error {
 			return err
 		}
 	}
-	if ks.active == nil || ks.find(store.KeyNext) == nil {
-		return fmt.Errorf("keys: ensure: store has no active or no next key after adding them")
+	for _, alg := range m.algs {
+		if ks.active[alg] == nil || ks.find(alg, store.KeyNext) == nil {
+			return fmt.Errorf("keys: ensure: store has no active or no next %s key after adding them", alg)
+		}
 	}
 	return nil
 }
 
-// Rotate promotes the next key to active, retires the active key (published
-// until now + RetireAfter + CacheTTL) and adds a new next key. The new key is
-// generated before the store is touched and committed with a compare-and-
-// swap on the ids this Manager saw; if another instance rotated first, Rotate
-// does not rotate again and returns the key that is active now. It then
+// Rotate rotates the keys of every algorithm: for each, it promotes the
+// next key to active, retires the active key (published until now +
+// RetireAfter + CacheTTL) and adds a new next key. The new keys are
+// generated before the store is touched and each algorithm's are committed
+// with a compare-and-swap on the ids this Manager saw; if another instance
+// rotated an algorithm first, Rotate does not rotate it again. It then
 // deletes retired keys whose VerifyUntil has passed. It returns the active
-// key.
+// key of the default algorithm (List shows them all).
 func (m *Manager) Rotate(ctx context.Context) (Info, error) {
 	ks, err := m.refresh(ctx, nil, reloadForce)
 	if err != nil {
 		return Info{}, err
 	}
-	active, next := ks.find(store.KeyActive), ks.find(store.KeyNext)
-	if active == nil || next == nil {
-		return Info{}, fmt.Errorf("keys: rotate: %w", ErrNoActiveKey)
+	type swap struct {
+		active, next *published
+		newNext      store.SigningKey
 	}
-	newNext, err := newStoredKey(m, store.KeyNext)
-	if err != nil {
-		return Info{}, err
+	swaps := make([]swap, 0, len(m.algs))
+	for _, alg := range m.algs {
+		active, next := ks.find(alg, store.KeyActive), ks.find(alg, store.KeyNext)
+		if active == nil || next == nil {
+			return Info{}, fmt.Errorf("keys: rotate %s: %w", alg, ErrNoActiveKey)
+		}
+		newNext, err := newStoredKey(m, alg, store.KeyNext)
+		if err != nil {
+			return Info{}, err
+		}
+		swaps = append(swaps, swap{active, next, newNext})
 	}
 	now := m.now()
 	retireUntil := now.Add(m.retireAfter + m.cacheTTL).UTC().Truncate(time.Microsecond)
-	err = m.store.RotateSigningKeys(ctx, active.info.ID, next.info.ID, newNext, retireUntil)
-	if err != nil && !errors.Is(err, store.ErrConflict) {
-		return Info{}, fmt.Errorf("keys: rotate: %w", err)
+	for _, sw := range swaps {
+		err = m.store.RotateSigningKeys(ctx, sw.active.info.ID, sw.next.info.ID, sw.newNext, retireUntil)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return Info{}, fmt.Errorf("keys: rotate %s: %w", sw.newNext.Algorithm, err)
+		}
 	}
 	if _, err := m.store.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return Info{}, fmt.Errorf("keys: delete retired keys: %w", err)
@@ -231,23 +272,67 @@ func (m *Manager) Rotate(ctx context.Context) (Info, error) {
 	if ks, err = m.refresh(ctx, nil, reloadForce); err != nil {
 		return Info{}, err
 	}
-	a := ks.find(store.KeyActive)
+	a := ks.find(m.alg, store.KeyActive)
 	if a == nil {
 		return Info{}, fmt.Errorf("keys: rotate: %w", ErrNoActiveKey)
 	}
 	return a.info, nil
 }
 
-// Signer returns the active key, for signing new tokens.
+// Signer returns the active key of the default algorithm, for signing new
+// tokens.
 func (m *Manager) Signer(ctx context.Context) (SigningKey, error) {
-	ks, err := m.current(ctx)
+	a, err := m.Active(ctx)
 	if err != nil {
 		return SigningKey{}, err
 	}
-	if ks.active == nil {
-		return SigningKey{}, ErrNoActiveKey
+	return a.Default()
+}
+
+// Active returns the active key of every algorithm, taken from one snapshot
+// of the key set: the token endpoint reads it once, before its
+// transaction, and picks the key of each token from it.
+func (m *Manager) Active(ctx context.Context) (Active, error) {
+	ks, err := m.current(ctx)
+	if err != nil {
+		return Active{}, err
 	}
-	return *ks.active, nil
+	return Active{def: m.alg, order: m.algs, keys: ks.active}, nil
+}
+
+// Active is the active key of each algorithm at one moment.
+type Active struct {
+	def   string
+	order []string
+	keys  map[string]*SigningKey // read-only: shared with the cached keySet
+}
+
+// Default is the active key of the server's default algorithm.
+func (a Active) Default() (SigningKey, error) { return a.For("") }
+
+// For is the active key of alg ("" for the server default); ErrNoActiveKey
+// if the algorithm has none.
+func (a Active) For(alg string) (SigningKey, error) {
+	if alg == "" {
+		alg = a.def
+	}
+	k := a.keys[alg]
+	if k == nil {
+		return SigningKey{}, fmt.Errorf("%w for %s", ErrNoActiveKey, alg)
+	}
+	return *k, nil
+}
+
+// Algorithms lists the algorithms that have an active key, the server
+// default first: what discovery may truthfully offer.
+func (a Active) Algorithms() []string {
+	out := make([]string, 0, len(a.keys))
+	for _, alg := range a.order {
+		if a.keys[alg] != nil {
+			out = append(out, alg)
+		}
+	}
+	return out
 }
 
 // JWKS returns the public keys relying parties may verify with: the active
@@ -371,15 +456,16 @@ func (m *Manager) refresh(ctx context.Context, seen *keySet, mode reloadMode) (*
 	return ks, nil
 }
 
-// load reads every key from the store and decrypts the active one (reusing
-// prev's copy when the stored bytes have not changed).
+// load reads every key from the store and decrypts the active ones (reusing
+// prev's copies when the stored bytes have not changed).
 func (m *Manager) load(ctx context.Context, prev *keySet) (*keySet, error) {
 	rows, err := m.store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: load: %w", err)
 	}
-	ks := &keySet{loadedAt: m.now(), keys: make([]published, 0, len(rows))}
-	var activeRow *store.SigningKey
+	ks := &keySet{loadedAt: m.now(), keys: make([]published, 0, len(rows)),
+		active: map[string]*SigningKey{}, sealed: map[string][]byte{}}
+	activeRows := map[string]*store.SigningKey{}
 	for i, r := range rows {
 		jwk, err := parsePublic(r)
 		if err != nil {
@@ -387,10 +473,10 @@ func (m *Manager) load(ctx context.Context, prev *keySet) (*keySet, error) {
 		}
 		ks.keys = append(ks.keys, published{info: infoOf(r), jwk: jwk})
 		if r.State == store.KeyActive {
-			if activeRow != nil {
-				return nil, fmt.Errorf("keys: load: two active keys (%s, %s)", activeRow.ID, r.ID)
+			if a := activeRows[r.Algorithm]; a != nil {
+				return nil, fmt.Errorf("keys: load: two active %s keys (%s, %s)", r.Algorithm, a.ID, r.ID)
 			}
-			activeRow = &rows[i]
+			activeRows[r.Algorithm] = &rows[i]
 		}
 	}
 	sort.SliceStable(ks.keys, func(i, j int) bool {
@@ -400,19 +486,20 @@ func (m *Manager) load(ctx context.Context, prev *keySet) (*keySet, error) {
 		}
 		return a.CreatedAt.After(b.CreatedAt)
 	})
-	if activeRow == nil {
-		return ks, nil
+	for alg, row := range activeRows {
+		if prev != nil && prev.active[alg] != nil && prev.active[alg].ID == row.ID && bytes.Equal(prev.sealed[alg], row.PrivateKey) {
+			ks.active[alg], ks.sealed[alg] = prev.active[alg], prev.sealed[alg]
+			continue
+		}
+		if ks.active[alg], err = m.decryptPrivate(*row); err != nil {
+			return nil, err
+		}
+		ks.sealed[alg] = bytes.Clone(row.PrivateKey)
 	}
-	if prev != nil && prev.active != nil && prev.active.ID == activeRow.ID && bytes.Equal(prev.sealed, activeRow.PrivateKey) {
-		ks.active, ks.sealed = prev.active, prev.sealed
-		return ks, nil
-	}
-	if ks.active, err = m.decryptPrivate(*activeRow); err != nil {
-		return nil, err
-	}
-	ks.sealed = bytes.Clone(activeRow.PrivateKey)
 	return ks, nil
 }
+
+func supported(alg string) bool { return alg == RS256 || alg == ES256 }
 
 func (m *Manager) decryptPrivate(r store.SigningKey) (*SigningKey, error) {
 	plain, err := open(m.aead, r.ID, r.PrivateKey)
@@ -487,9 +574,9 @@ func stateRank(s store.KeyState) int {
 	return 2
 }
 
-func (ks *keySet) find(state store.KeyState) *published {
+func (ks *keySet) find(alg string, state store.KeyState) *published {
 	for i := range ks.keys {
-		if ks.keys[i].info.State == state {
+		if ks.keys[i].info.Algorithm == alg && ks.keys[i].info.State == state {
 			return &ks.keys[i]
 		}
 	}

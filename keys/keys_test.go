@@ -72,7 +72,13 @@ const (
 
 func newManager(t *testing.T, s store.SigningKeys, secret []byte, c *fakeclock.Clock, alg string) *keys.Manager {
 	t.Helper()
-	m, err := keys.NewManager(s, secret, keys.Options{Algorithm: alg, RetireAfter: retireAfter, CacheTTL: cacheTTL, Now: c.Now})
+	// One algorithm, so these tests see the mechanics of one key pair;
+	// TestTwoAlgorithms* cover the default pair of algorithms.
+	only := alg
+	if only == "" {
+		only = keys.RS256
+	}
+	m, err := keys.NewManager(s, secret, keys.Options{Algorithm: alg, Algorithms: []string{only}, RetireAfter: retireAfter, CacheTTL: cacheTTL, Now: c.Now})
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
 	}

@@ -171,6 +171,11 @@ func TestConstraints(t *testing.T) {
 			VALUES ('k3', 'RS256', 'active', '\x00', '{}', now())`, "23505"},
 		{"second next key", `INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
 			VALUES ('k3', 'RS256', 'next', '\x00', '{}', now())`, "23505"},
+		{"second active ES256 key", `WITH a AS (INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
+			VALUES ('e1', 'ES256', 'active', '\x00', '{}', now()))
+			INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
+			VALUES ('e2', 'ES256', 'active', '\x00', '{}', now())`, "23505"},
+		{"client id token alg enumerated", `UPDATE clients SET id_token_signed_response_alg = 'HS256' WHERE id = 'web'`, "23514"},
 		{"key state enumerated", `INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
 			VALUES ('k3', 'RS256', 'spare', '\x00', '{}', now())`, "23514"},
 		{"grant needs its client", `INSERT INTO grants (id, client_id, subject, requested_at) VALUES ('r1', 'nope', 's', now())`, "23503"},
@@ -203,6 +208,10 @@ func TestConstraints(t *testing.T) {
 	mustExec(t, conn, `UPDATE signing_keys SET state = 'active' WHERE id = 'k2'`)
 	mustExec(t, conn, `INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
 		VALUES ('k3', 'RS256', 'next', '\x00', '{}', now()), ('k4', 'RS256', 'retired', '\x00', '{}', now())`)
+	// Each algorithm has an active and a next key of its own, side by side.
+	mustExec(t, conn, `INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
+		VALUES ('e3', 'ES256', 'active', '\x00', '{}', now()), ('e4', 'ES256', 'next', '\x00', '{}', now())`)
+	mustExec(t, conn, `UPDATE clients SET id_token_signed_response_alg = 'ES256' WHERE id = 'web'`)
 }
 
 func TestCascades(t *testing.T) {

@@ -55,7 +55,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 				"response_types_supported":              {"code"},
 				"response_modes_supported":              {"query", "form_post"},
 				"code_challenge_methods_supported":      {"S256"},
-				"id_token_signing_alg_values_supported": {"RS256"},
+				"id_token_signing_alg_values_supported": {"RS256", "ES256"},
 				"subject_types_supported":               {"public"},
 				"scopes_supported":                      {"openid", "profile", "email", "offline_access", "roles"},
 				"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"},

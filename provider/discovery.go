@@ -45,9 +45,9 @@ type discoveryDoc struct {
 // verifies.
 var clientAssertionAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 
-// discovery builds the document; idTokenAlg is the algorithm of the key
-// that signs now.
-func (p *Provider) discovery(idTokenAlg string) discoveryDoc {
+// discovery builds the document; idTokenAlgs are the algorithms that have
+// an active key, any of which a client may register for its ID tokens.
+func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 	u := func(path string) string { return p.issuer + path }
 	clientAuth := []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
 	return discoveryDoc{
@@ -66,7 +66,7 @@ func (p *Provider) discovery(idTokenAlg string) discoveryDoc {
 		GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials",
 			grantTypeJWTBearer},
 		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  []string{idTokenAlg},
+		IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 		TokenEndpointAuthMethodsSupported: clientAuth,
 		TokenEndpointAuthSigningAlgValues: clientAssertionAlgs,
 		// fosite's introspection authenticates clients by HTTP Basic only
@@ -87,7 +87,10 @@ func (p *Provider) discovery(idTokenAlg string) discoveryDoc {
 }
 
 func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
-	k, err := p.keys.Signer(r.Context())
+	active, err := p.keys.Active(r.Context())
+	if err == nil {
+		_, err = active.Default()
+	}
 	if err != nil && unavailable(err) {
 		p.writeUnavailable(r.Context(), w, "discovery", err)
 		return
@@ -98,7 +101,7 @@ func (p *Provider) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
-	writeJSON(w, http.StatusOK, p.discovery(k.Algorithm))
+	writeJSON(w, http.StatusOK, p.discovery(active.Algorithms()))
 }
 
 // handleJWKS publishes the public keys (next, active and retired): relying

@@ -38,10 +38,13 @@ type Directory interface {
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):
-// the key that signs now, a key by id (to verify what an earlier key
-// signed), and the set relying parties verify with.
+// the key of the server default that signs now, the active key of every
+// algorithm (a client's ID tokens are signed with the algorithm it
+// registered), a key by id (to verify what an earlier key signed), and the
+// set relying parties verify with.
 type SigningKeys interface {
 	Signer(ctx context.Context) (keys.SigningKey, error)
+	Active(ctx context.Context) (keys.Active, error)
 	PublicKey(ctx context.Context, kid string) (*jose.JSONWebKey, error)
 	JWKS(ctx context.Context) (jose.JSONWebKeySet, error)
 }

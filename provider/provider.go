@@ -255,7 +255,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	}
 	strategy := &compose.CommonStrategy{
 		CoreStrategy:               tokens,
-		OpenIDConnectTokenStrategy: &openid.DefaultStrategy{Signer: sgn, Config: cfg},
+		OpenIDConnectTokenStrategy: &idTokenStrategy{DefaultStrategy: &openid.DefaultStrategy{Signer: sgn, Config: cfg}, keys: p.keys},
 		Signer:                     sgn,
 	}
 	fs := &fositeStore{

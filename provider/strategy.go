@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	jose3 "github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/keys"
@@ -165,6 +167,46 @@ func newSigner(k SigningKeys) *signer {
 }
 
 type signingKeyKey struct{}
+
+type activeKeysKey struct{}
+
+// withActiveKeys fixes the active key of every algorithm for one request,
+// for the ID token of a client that registered its own algorithm; read
+// before the transaction, like withSigningKey.
+func withActiveKeys(ctx context.Context, a keys.Active) context.Context {
+	return context.WithValue(ctx, activeKeysKey{}, a)
+}
+
+// idTokenStrategy signs each ID token with the active key of the algorithm
+// its client registered (id_token_signed_response_alg; "" takes the server
+// default, RS256 unless configured otherwise), through fosite's own
+// strategy: only the key it is handed changes. JWT access tokens keep the
+// server default key, whatever the client's ID-token algorithm.
+type idTokenStrategy struct {
+	*openid.DefaultStrategy
+	keys SigningKeys
+}
+
+var _ openid.OpenIDConnectTokenStrategy = (*idTokenStrategy)(nil)
+
+func (s *idTokenStrategy) GenerateIDToken(ctx context.Context, lifespan time.Duration, r fosite.Requester) (string, error) {
+	alg := ""
+	if c, ok := r.GetClient().(*client); ok {
+		alg = c.IDTokenSignedResponseAlg
+	}
+	a, ok := ctx.Value(activeKeysKey{}).(keys.Active)
+	if !ok {
+		var err error
+		if a, err = s.keys.Active(ctx); err != nil {
+			return "", fosite.ErrServerError.WithWrap(err).WithDebugf("ID token signing keys: %v", err)
+		}
+	}
+	k, err := a.For(alg)
+	if err != nil {
+		return "", fosite.ErrServerError.WithWrap(err).WithDebugf("ID token signing key: %v", err)
+	}
+	return s.DefaultStrategy.GenerateIDToken(withSigningKey(ctx, k), lifespan, r)
+}
 
 // withSigningKey fixes the key that signs the tokens of one request. The
 // token endpoint looks it up before it opens its transaction, so that key

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
+	"github.com/gatehouse/gatehouse/keys"
 )
 
 // handleToken is the token endpoint. Redeeming a code or a refresh token runs
@@ -47,12 +48,17 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	k, err := p.keys.Signer(ctx)
+	active, err := p.keys.Active(ctx)
+	if err == nil {
+		var k keys.SigningKey
+		if k, err = active.Default(); err == nil {
+			ctx = withActiveKeys(withSigningKey(ctx, k), active)
+		}
+	}
 	if err != nil {
 		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	ctx = withSigningKey(ctx, k)
 
 	if grant != "authorization_code" && grant != "refresh_token" {
 		ar, resp, err := p.exchange(ctx, r)

@@ -127,7 +127,11 @@ type Client struct {
 	// JWKS is the client's public key set (RFC 7517 JSON) for private_key_jwt.
 	JWKS              json.RawMessage
 	AccessTokenFormat AccessTokenFormat
-	Lifetimes         Lifetimes
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
+	// tokens (OIDC Registration id_token_signed_response_alg): "" for the
+	// RS256 default, "RS256" or "ES256".
+	IDTokenSignedResponseAlg string
+	Lifetimes                Lifetimes
 	// Roles make a client_credentials client a service account.
 	Roles     []string
 	CreatedAt time.Time
@@ -555,7 +559,7 @@ const (
 	// KeyNext is published in the JWKS but does not sign yet, so relying
 	// parties have it cached before it is used.
 	KeyNext KeyState = "next"
-	// KeyActive signs new tokens. At most one key is active.
+	// KeyActive signs new tokens. At most one key per algorithm is active.
 	KeyActive KeyState = "active"
 	// KeyRetired no longer signs but stays published until VerifyUntil.
 	KeyRetired KeyState = "retired"
@@ -579,13 +583,16 @@ type SigningKeys interface {
 	// ListSigningKeys returns every key, oldest first.
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// AddSigningKey stores k, whose State must be KeyActive or KeyNext. It
-	// returns ErrConflict if a key of that state exists already (another
-	// instance won the race) or the id is taken.
+	// returns ErrConflict if a key of that algorithm and state exists
+	// already (another instance won the race) or the id is taken. Keys of
+	// different algorithms live side by side: one active and one next each.
 	AddSigningKey(ctx context.Context, k SigningKey) error
-	// RotateSigningKeys atomically retires the active key (VerifyUntil =
-	// retireUntil), promotes the next key to active and adds newNext as the
-	// next key. It returns ErrConflict, changing nothing, unless the current
-	// active and next keys have the expected ids: another instance rotated.
+	// RotateSigningKeys atomically retires the active key of newNext's
+	// algorithm (VerifyUntil = retireUntil), promotes that algorithm's next
+	// key to active and adds newNext as its next key; keys of other
+	// algorithms are untouched. It returns ErrConflict, changing nothing,
+	// unless that algorithm's current active and next keys have the
+	// expected ids: another instance rotated.
 	RotateSigningKeys(ctx context.Context, expectActive, expectNext string, newNext SigningKey, retireUntil time.Time) error
 	// DeleteRetiredSigningKeys removes retired keys whose VerifyUntil is
 	// before now, returning how many.

@@ -24,23 +24,24 @@ func TestClientsConfidential(t *testing.T) {
 	e.audited(st, "client.create", nil, &created, "clients", "create", "--id", "web", "--name", "Web app",
 		"--redirect-uri", "https://app.example/cb", "--redirect-uri", "http://localhost:3000/cb",
 		"--post-logout-redirect-uri", "https://app.example/bye",
-		"--audience", "https://api.example", "--access-token-format", "jwt",
+		"--audience", "https://api.example", "--access-token-format", "jwt", "--id-token-alg", "ES256",
 		"--access-token-lifetime", "15m", "--refresh-token-lifetime", "720h")
 
 	want := admin.ClientView{
-		ClientID:                "web",
-		ClientName:              "Web app",
-		RedirectURIs:            []string{"https://app.example/cb", "http://localhost:3000/cb"},
-		PostLogoutRedirectURIs:  []string{"https://app.example/bye"},
-		AllowedOrigins:          []string{},
-		GrantTypes:              []string{"authorization_code", "refresh_token"},
-		ResponseTypes:           []string{"code"},
-		Scope:                   "openid profile email offline_access",
-		Audience:                []string{"https://api.example"},
-		TokenEndpointAuthMethod: "client_secret_basic",
-		AccessTokenFormat:       "jwt",
-		Lifetimes:               admin.LifetimesView{AccessToken: "15m0s", RefreshToken: "720h0m0s"},
-		Roles:                   []string{},
+		ClientID:                 "web",
+		ClientName:               "Web app",
+		RedirectURIs:             []string{"https://app.example/cb", "http://localhost:3000/cb"},
+		PostLogoutRedirectURIs:   []string{"https://app.example/bye"},
+		AllowedOrigins:           []string{},
+		GrantTypes:               []string{"authorization_code", "refresh_token"},
+		ResponseTypes:            []string{"code"},
+		Scope:                    "openid profile email offline_access",
+		Audience:                 []string{"https://api.example"},
+		TokenEndpointAuthMethod:  "client_secret_basic",
+		AccessTokenFormat:        "jwt",
+		IDTokenSignedResponseAlg: "ES256",
+		Lifetimes:                admin.LifetimesView{AccessToken: "15m0s", RefreshToken: "720h0m0s"},
+		Roles:                    []string{},
 	}
 	secret := created.ClientSecret
 	if !strings.HasPrefix(secret, "ghs_") {
@@ -72,6 +73,9 @@ func TestClientsConfidential(t *testing.T) {
 	}
 	if strings.Contains(string(stored.SecretHash), secret) {
 		t.Fatal("the secret itself is stored")
+	}
+	if stored.IDTokenSignedResponseAlg != "ES256" {
+		t.Fatalf("stored id_token_signed_response_alg %q, want ES256", stored.IDTokenSignedResponseAlg)
 	}
 	if stored.Lifetimes.AccessToken != 15*time.Minute || stored.AccessTokenFormat != store.FormatJWT {
 		t.Fatalf("stored lifetimes %+v, format %q", stored.Lifetimes, stored.AccessTokenFormat)
@@ -182,6 +186,7 @@ func TestClientsCreateRejects(t *testing.T) {
 			[]string{"--jwks-file"}},
 		{"origin with path", []string{"--id", "x", "--redirect-uri", "https://a.example/cb", "--allowed-origin", "https://a.example/app"}, []string{"allowed_origins"}},
 		{"unknown token format", []string{"--id", "x", "--redirect-uri", "https://a.example/cb", "--access-token-format", "paseto"}, []string{"access_token_format"}},
+		{"unknown id token alg", []string{"--id", "x", "--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"}, []string{"id_token_signed_response_alg", "HS256"}},
 		{"malformed lifetime", []string{"--id", "x", "--redirect-uri", "https://a.example/cb", "--access-token-lifetime", "soon"}, []string{"access-token-lifetime"}},
 		{"unknown role", []string{"--id", "x", "--grant-type", "client_credentials", "--role", "wizard"}, []string{"wizard"}},
 		{"missing id", []string{"--redirect-uri", "https://a.example/cb"}, []string{"id"}},

@@ -19,16 +19,16 @@ func TestKeysRotateAndList(t *testing.T) {
 		t.Fatalf("keys list on a new database = %q, want []", r.stdout)
 	}
 
-	// On a new database, rotate first creates the active and next keys,
-	// then rotates them: one retired, one active, one next.
+	// On a new database, rotate first creates the active and next keys of
+	// each algorithm (RS256 and ES256, live side by side), then rotates
+	// them: one retired, one active, one next of each.
 	var rotated []keys.Info
 	e.ok(&rotated, "keys", "rotate")
-	first := byState(t, rotated, map[store.KeyState]int{store.KeyRetired: 1, store.KeyActive: 1, store.KeyNext: 1})
-	for _, k := range rotated {
-		if k.Algorithm != "RS256" {
-			t.Errorf("key %s has algorithm %s, want the default RS256", k.ID, k.Algorithm)
-		}
+	if n := len(ofAlg(rotated, "RS256")) + len(ofAlg(rotated, "ES256")); n != len(rotated) {
+		t.Fatalf("rotate printed keys of other algorithms than RS256 and ES256: %+v", rotated)
 	}
+	byState(t, ofAlg(rotated, "ES256"), map[store.KeyState]int{store.KeyRetired: 1, store.KeyActive: 1, store.KeyNext: 1})
+	first := byState(t, ofAlg(rotated, "RS256"), map[store.KeyState]int{store.KeyRetired: 1, store.KeyActive: 1, store.KeyNext: 1})
 	// The retired key verifies tokens for the longest token lifetime (60m
 	// by default) and a little more, not forever.
 	until := first[store.KeyRetired][0].VerifyUntil
@@ -46,7 +46,8 @@ func TestKeysRotateAndList(t *testing.T) {
 	// first retired key published.
 	var again []keys.Info
 	e.ok(&again, "keys", "rotate")
-	second := byState(t, again, map[store.KeyState]int{store.KeyRetired: 2, store.KeyActive: 1, store.KeyNext: 1})
+	byState(t, ofAlg(again, "ES256"), map[store.KeyState]int{store.KeyRetired: 2, store.KeyActive: 1, store.KeyNext: 1})
+	second := byState(t, ofAlg(again, "RS256"), map[store.KeyState]int{store.KeyRetired: 2, store.KeyActive: 1, store.KeyNext: 1})
 	if got, want := second[store.KeyActive][0].ID, first[store.KeyNext][0].ID; got != want {
 		t.Fatalf("active key after the second rotation is %s, want the former next key %s", got, want)
 	}
@@ -62,13 +63,13 @@ func TestKeysUseConfiguredAlgorithm(t *testing.T) {
 	e.vars["GATEHOUSE_SIGNING_ALGORITHM"] = "ES256"
 	var rotated []keys.Info
 	e.ok(&rotated, "keys", "rotate")
-	if len(rotated) != 3 {
-		t.Fatalf("rotate printed %d keys, want 3", len(rotated))
+	// ES256 as the default still keeps RS256 live, for the clients that
+	// register it.
+	for _, alg := range []string{"ES256", "RS256"} {
+		byState(t, ofAlg(rotated, alg), map[store.KeyState]int{store.KeyRetired: 1, store.KeyActive: 1, store.KeyNext: 1})
 	}
-	for _, k := range rotated {
-		if k.Algorithm != "ES256" {
-			t.Fatalf("key %s has algorithm %s, want ES256 from GATEHOUSE_SIGNING_ALGORITHM", k.ID, k.Algorithm)
-		}
+	if len(rotated) != 6 {
+		t.Fatalf("rotate printed %d keys, want 6", len(rotated))
 	}
 	e.vars["GATEHOUSE_SIGNING_ALGORITHM"] = "HS256"
 	e.fails([]string{"signing_algorithm"}, "keys", "rotate")
@@ -103,4 +104,15 @@ func sortedIDs(list []keys.Info) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// ofAlg returns the keys of alg.
+func ofAlg(list []keys.Info, alg string) []keys.Info {
+	var out []keys.Info
+	for _, k := range list {
+		if k.Algorithm == alg {
+			out = append(out, k)
+		}
+	}
+	return out
 }

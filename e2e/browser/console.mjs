@@ -559,6 +559,7 @@ const scenarios = {
         await dlg.getByLabel('Client ID', { exact: true }).fill(v.client);
         await dlg.getByLabel('Name', { exact: true }).fill('Risk reports');
         await dlg.getByLabel('Redirect URIs', { exact: true }).fill('https://reports.example/callback');
+        await dlg.getByLabel('ID token signature', { exact: true }).selectOption('ES256');
         await dlg.getByRole('button', { name: 'Save' }).click();
         const shown = page.getByRole('dialog', { name: 'Secret of Risk reports' });
         await shown.waitFor();

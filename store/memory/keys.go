@@ -41,10 +41,10 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 	return out, nil
 }
 
-// keyIn returns the id of the key in state, or "" if there is none.
-func (s *Store) keyIn(state store.KeyState) string {
+// keyIn returns the id of the key of alg in state, or "" if there is none.
+func (s *Store) keyIn(alg string, state store.KeyState) string {
 	for id, k := range s.keys {
-		if k.State == state {
+		if k.Algorithm == alg && k.State == state {
 			return id
 		}
 	}
@@ -62,19 +62,20 @@ func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
 		if _, ok := s.keys[k.ID]; ok {
 			return store.ErrConflict
 		}
-		if s.keyIn(k.State) != "" {
-			return fmt.Errorf("a %s key exists: %w", k.State, store.ErrConflict)
+		if s.keyIn(k.Algorithm, k.State) != "" {
+			return fmt.Errorf("a %s %s key exists: %w", k.State, k.Algorithm, store.ErrConflict)
 		}
 		put(o, s.keys, k.ID, copyKey(k))
 		return nil
 	})
 }
 
-// RotateSigningKeys compares the current active and next keys (absent ones
-// as "") with the expectations and swaps only if both match.
+// RotateSigningKeys compares the current active and next keys of
+// newNext's algorithm (absent ones as "") with the expectations and swaps
+// only if both match; keys of other algorithms are untouched.
 func (s *Store) RotateSigningKeys(ctx context.Context, expectActive, expectNext string, newNext store.SigningKey, retireUntil time.Time) error {
 	return s.do(ctx, "rotate signing keys", func(o op) error {
-		active, next := s.keyIn(store.KeyActive), s.keyIn(store.KeyNext)
+		active, next := s.keyIn(newNext.Algorithm, store.KeyActive), s.keyIn(newNext.Algorithm, store.KeyNext)
 		if active != expectActive || next != expectNext {
 			return fmt.Errorf("active %q and next %q, expected %q and %q: %w", active, next, expectActive, expectNext, store.ErrConflict)
 		}

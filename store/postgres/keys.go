@@ -36,8 +36,8 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 }
 
 // AddSigningKey stores an active or next key. The partial unique index on
-// state makes a second active (or next) key a unique violation: ErrConflict,
-// another instance won the race.
+// (algorithm, state) makes a second active (or next) key of one algorithm a
+// unique violation: ErrConflict, another instance won the race.
 func (s *Store) AddSigningKey(ctx context.Context, k store.SigningKey) error {
 	if k.State != store.KeyActive && k.State != store.KeyNext {
 		return fmt.Errorf("postgres: add signing key %q: state %q, want %q or %q", k.ID, k.State,
@@ -56,14 +56,15 @@ func (s *Store) insertSigningKey(ctx context.Context, k store.SigningKey) error 
 	return err
 }
 
-// RotateSigningKeys is a compare-and-swap: it locks the active and next rows,
-// and changes nothing unless their ids are the expected ones. A concurrent
+// RotateSigningKeys is a compare-and-swap: it locks the active and next rows
+// of newNext's algorithm, and changes nothing unless their ids are the
+// expected ones. A concurrent
 // rotation that committed first has moved those rows to other states, so the
 // waiting one sees other ids and reports ErrConflict.
 func (s *Store) RotateSigningKeys(ctx context.Context, expectActive, expectNext string, newNext store.SigningKey, retireUntil time.Time) error {
 	err := s.inTx(ctx, func(ctx context.Context) error {
 		rows, err := s.db(ctx).Query(ctx, `SELECT id, state FROM signing_keys
-			WHERE state IN ('active', 'next') FOR UPDATE`)
+			WHERE algorithm = $1 AND state IN ('active', 'next') FOR UPDATE`, newNext.Algorithm)
 		if err != nil {
 			return err
 		}

@@ -50,6 +50,9 @@ func testClientEmptyFields(f *fixture) {
 	if got.AccessTokenFormat != store.FormatDefault {
 		f.t.Errorf("AccessTokenFormat = %q, want default", got.AccessTokenFormat)
 	}
+	if got.IDTokenSignedResponseAlg != "" {
+		f.t.Errorf("IDTokenSignedResponseAlg = %q, want \"\" (the RS256 default)", got.IDTokenSignedResponseAlg)
+	}
 }
 
 func testClientDuplicate(f *fixture) {
@@ -66,23 +69,24 @@ func testClientDuplicate(f *fixture) {
 func testClientUpdate(f *fixture) {
 	c := f.createClient()
 	u := store.Client{
-		ID:                      c.ID,
-		Name:                    "Renamed",
-		SecretHash:              []byte{0xde, 0xad, 0xbe, 0xef},
-		TokenEndpointAuthMethod: "private_key_jwt",
-		RedirectURIs:            []string{"https://new.example/cb"},
-		PostLogoutRedirectURIs:  nil,
-		AllowedOrigins:          []string{"https://new.example", "https://other.example:8443"},
-		GrantTypes:              []string{"client_credentials"},
-		ResponseTypes:           nil,
-		Scopes:                  []string{"gatehouse:api"},
-		Audience:                nil,
-		Public:                  false,
-		FirstParty:              false,
-		JWKS:                    json.RawMessage(`{"keys":[]}`),
-		AccessTokenFormat:       store.FormatOpaque,
-		Lifetimes:               store.Lifetimes{AccessToken: 90 * time.Second},
-		Roles:                   []string{"admin"},
+		ID:                       c.ID,
+		Name:                     "Renamed",
+		SecretHash:               []byte{0xde, 0xad, 0xbe, 0xef},
+		TokenEndpointAuthMethod:  "private_key_jwt",
+		RedirectURIs:             []string{"https://new.example/cb"},
+		PostLogoutRedirectURIs:   nil,
+		AllowedOrigins:           []string{"https://new.example", "https://other.example:8443"},
+		GrantTypes:               []string{"client_credentials"},
+		ResponseTypes:            nil,
+		Scopes:                   []string{"gatehouse:api"},
+		Audience:                 nil,
+		Public:                   false,
+		FirstParty:               false,
+		JWKS:                     json.RawMessage(`{"keys":[]}`),
+		AccessTokenFormat:        store.FormatOpaque,
+		IDTokenSignedResponseAlg: "RS256",
+		Lifetimes:                store.Lifetimes{AccessToken: 90 * time.Second},
+		Roles:                    []string{"admin"},
 		// CreatedAt is not replaced: the store keeps the original.
 		CreatedAt: f.at(-1000 * time.Hour),
 		UpdatedAt: f.now,

@@ -15,6 +15,7 @@ var keyTests = []subtest{
 	{"AddDuplicateID", testKeysAddDuplicateID},
 	{"Rotate", testKeysRotate},
 	{"RotateStale", testKeysRotateStale},
+	{"RotatePerAlgorithm", testKeysRotatePerAlgorithm},
 	{"DeleteRetired", testKeysDeleteRetired},
 }
 
@@ -42,11 +43,18 @@ func testKeysAddList(f *fixture) {
 	}
 	next := f.newSigningKey(store.KeyNext, time.Hour)
 	active := f.newSigningKey(store.KeyActive, 2*time.Hour)
-	active.Algorithm = "ES256"
 	// Added out of age order: the list is oldest first.
 	f.must(f.s.AddSigningKey(f.ctx, next), "AddSigningKey next")
 	f.must(f.s.AddSigningKey(f.ctx, active), "AddSigningKey active")
 	f.equal("ListSigningKeys", f.listKeys(), []store.SigningKey{active, next})
+
+	// Another algorithm has an active and a next key of its own.
+	esActive := f.newSigningKeyOf("ES256", store.KeyActive, 90*time.Minute)
+	esNext := f.newSigningKeyOf("ES256", store.KeyNext, 30*time.Minute)
+	f.must(f.s.AddSigningKey(f.ctx, esActive), "AddSigningKey ES256 active")
+	f.must(f.s.AddSigningKey(f.ctx, esNext), "AddSigningKey ES256 next")
+	want := []store.SigningKey{active, esActive, next, esNext}
+	f.equal("ListSigningKeys with two algorithms", f.listKeys(), want)
 
 	cases := []struct {
 		name string
@@ -54,11 +62,49 @@ func testKeysAddList(f *fixture) {
 	}{
 		{"second active key", f.newSigningKey(store.KeyActive, 0)},
 		{"second next key", f.newSigningKey(store.KeyNext, 0)},
+		{"second ES256 active key", f.newSigningKeyOf("ES256", store.KeyActive, 0)},
+		{"second ES256 next key", f.newSigningKeyOf("ES256", store.KeyNext, 0)},
 	}
 	for _, tc := range cases {
 		f.wantErr(f.s.AddSigningKey(f.ctx, tc.key), store.ErrConflict, "AddSigningKey %s", tc.name)
 	}
-	f.equal("keys after refused additions", f.listKeys(), []store.SigningKey{active, next})
+	f.equal("keys after refused additions", f.listKeys(), want)
+}
+
+// testKeysRotatePerAlgorithm: rotating one algorithm's keys leaves the
+// other's alone, and expectations naming the other algorithm's keys are
+// stale.
+func testKeysRotatePerAlgorithm(f *fixture) {
+	rsActive := f.newSigningKey(store.KeyActive, 4*time.Hour)
+	rsNext := f.newSigningKey(store.KeyNext, 3*time.Hour)
+	esActive := f.newSigningKeyOf("ES256", store.KeyActive, 2*time.Hour)
+	esNext := f.newSigningKeyOf("ES256", store.KeyNext, time.Hour)
+	for _, k := range []store.SigningKey{rsActive, rsNext, esActive, esNext} {
+		f.must(f.s.AddSigningKey(f.ctx, k), "AddSigningKey %s %s", k.Algorithm, k.State)
+	}
+	until := f.at(24 * time.Hour)
+	before := f.listKeys()
+	f.wantErr(f.s.RotateSigningKeys(f.ctx, esActive.ID, esNext.ID, f.newSigningKey(store.KeyNext, 0), until),
+		store.ErrConflict, "RotateSigningKeys of RS256 expecting the ES256 keys")
+	f.wantErr(f.s.RotateSigningKeys(f.ctx, rsActive.ID, rsNext.ID, f.newSigningKeyOf("ES256", store.KeyNext, 0), until),
+		store.ErrConflict, "RotateSigningKeys of ES256 expecting the RS256 keys")
+	f.equal("keys after refused rotations", f.listKeys(), before)
+
+	esNew := f.newSigningKeyOf("ES256", store.KeyNext, 0)
+	f.must(f.s.RotateSigningKeys(f.ctx, esActive.ID, esNext.ID, esNew, until), "RotateSigningKeys ES256")
+	esRetired := esActive
+	esRetired.State, esRetired.VerifyUntil = store.KeyRetired, &until
+	esPromoted := esNext
+	esPromoted.State = store.KeyActive
+	f.equal("keys after the ES256 rotation", f.listKeys(), []store.SigningKey{rsActive, rsNext, esRetired, esPromoted, esNew})
+
+	rsNew := f.newSigningKey(store.KeyNext, -time.Minute)
+	f.must(f.s.RotateSigningKeys(f.ctx, rsActive.ID, rsNext.ID, rsNew, until), "RotateSigningKeys RS256")
+	rsRetired := rsActive
+	rsRetired.State, rsRetired.VerifyUntil = store.KeyRetired, &until
+	rsPromoted := rsNext
+	rsPromoted.State = store.KeyActive
+	f.equal("keys after both rotations", f.listKeys(), []store.SigningKey{rsRetired, rsPromoted, esRetired, esPromoted, esNew, rsNew})
 }
 
 func testKeysAddDuplicateID(f *fixture) {

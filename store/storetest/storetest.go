@@ -271,21 +271,22 @@ func uniqueID(prefix string) string {
 
 func (f *fixture) newClient() store.Client {
 	return store.Client{
-		ID:                      uniqueID("client"),
-		Name:                    "Example App",
-		SecretHash:              []byte{0x00, 0x01, 0xfe, 0xff, 0x42, 0x00},
-		TokenEndpointAuthMethod: "client_secret_basic",
-		RedirectURIs:            []string{"https://app.example/cb", "http://127.0.0.1:8080/callback"},
-		PostLogoutRedirectURIs:  []string{"https://app.example/bye"},
-		AllowedOrigins:          []string{"https://app.example"},
-		GrantTypes:              []string{"authorization_code", "refresh_token"},
-		ResponseTypes:           []string{"code"},
-		Scopes:                  []string{"openid", "profile", "email", "offline_access"},
-		Audience:                []string{"https://api.example"},
-		Public:                  false,
-		FirstParty:              true,
-		JWKS:                    json.RawMessage(`{"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "k1"}]}`),
-		AccessTokenFormat:       store.FormatJWT,
+		ID:                       uniqueID("client"),
+		Name:                     "Example App",
+		SecretHash:               []byte{0x00, 0x01, 0xfe, 0xff, 0x42, 0x00},
+		TokenEndpointAuthMethod:  "client_secret_basic",
+		RedirectURIs:             []string{"https://app.example/cb", "http://127.0.0.1:8080/callback"},
+		PostLogoutRedirectURIs:   []string{"https://app.example/bye"},
+		AllowedOrigins:           []string{"https://app.example"},
+		GrantTypes:               []string{"authorization_code", "refresh_token"},
+		ResponseTypes:            []string{"code"},
+		Scopes:                   []string{"openid", "profile", "email", "offline_access"},
+		Audience:                 []string{"https://api.example"},
+		Public:                   false,
+		FirstParty:               true,
+		JWKS:                     json.RawMessage(`{"keys": [{"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", "kid": "k1"}]}`),
+		AccessTokenFormat:        store.FormatJWT,
+		IDTokenSignedResponseAlg: "ES256",
 		Lifetimes: store.Lifetimes{
 			AuthorizationCode: 5 * time.Minute,
 			AccessToken:       30 * time.Minute,
@@ -421,6 +422,15 @@ func (f *fixture) newSigningKey(state store.KeyState, age time.Duration) store.S
 		PublicKey:  json.RawMessage(fmt.Sprintf(`{"kty": "RSA", "kid": %q, "use": "sig", "alg": "RS256", "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw", "e": "AQAB"}`, id)),
 		CreatedAt:  f.at(-age),
 	}
+}
+
+// newSigningKeyOf is newSigningKey of another algorithm (ES256): its public
+// key is an EC one.
+func (f *fixture) newSigningKeyOf(alg string, state store.KeyState, age time.Duration) store.SigningKey {
+	k := f.newSigningKey(state, age)
+	k.Algorithm = alg
+	k.PublicKey = json.RawMessage(fmt.Sprintf(`{"kty": "EC", "crv": "P-256", "kid": %q, "use": "sig", "alg": %q, "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`, k.ID, alg))
+	return k
 }
 
 func (f *fixture) newTrustedIssuer(issuer, subject, keyID string) store.TrustedIssuer {
