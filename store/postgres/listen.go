@@ -40,7 +40,8 @@ const (
 // connection would be shared with queries and given back. A lost
 // connection is reconnected after a backoff (100 ms doubling to 10 s, with
 // jitter so that instances do not reconnect in step after a database
-// restart); each (re)connection is announced with store.ChangeAll.
+// restart); each loss is announced with store.ChangeFeedLost, each
+// (re)connection with store.ChangeAll.
 // Listen returns nil once ctx is done, with its connection closed.
 func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
 	cfg := s.pool.Config().ConnConfig
@@ -60,6 +61,8 @@ func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		// Until the next connection's ChangeAll, changes go unheard.
+		fn(store.ChangeEvent{Kind: store.ChangeFeedLost})
 		if time.Since(started) >= listenStableAfter {
 			backoff = listenMinBackoff
 		}

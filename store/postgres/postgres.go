@@ -27,6 +27,8 @@ type Store struct {
 	timeouts Timeouts
 	// lastReset is when a failure last reset the pool (Unix nanoseconds).
 	lastReset atomic.Int64
+	// observers hear of revocations of access tokens (tokenchanges.go).
+	observers tokenObservers
 }
 
 // Option configures New.
