@@ -48,16 +48,14 @@ func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	if cfg.RuntimeParams["application_name"] == "" {
-		cfg.RuntimeParams["application_name"] = listenerAppName
-	}
+	cfg.RuntimeParams["application_name"] = s.listenerName()
 	backoff := listenMinBackoff
 	for {
 		started := time.Now()
 		// The session's error is not returned: retrying is the only
 		// remedy, and the ChangeAll of the next connection tells the
 		// caller that it happened.
-		_ = listenSession(ctx, cfg, fn)
+		_ = listenSession(ctx, cfg, &s.feed, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -77,9 +75,20 @@ func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
 	}
 }
 
+// listenerName is the application name of the listener sessions, by which
+// a revocation finds every instance's listener (tokenchanges.go): the
+// database URL's application name, if any, with a suffix, so that no
+// pooled connection bears it.
+func (s *Store) listenerName() string {
+	if name := s.pool.Config().ConnConfig.RuntimeParams["application_name"]; name != "" {
+		return name + "-listener"
+	}
+	return listenerAppName
+}
+
 // listenSession connects, listens and delivers notifications until the
 // connection fails (its error) or ctx is done (nil).
-func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.ChangeEvent)) error {
+func listenSession(ctx context.Context, cfg *pgx.ConnConfig, b *barrier, fn func(store.ChangeEvent)) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("postgres: listen: connect: %w", err)
@@ -93,15 +102,37 @@ func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.Chang
 	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
+	if _, err := conn.Exec(ctx, "LISTEN "+ackChannel); err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
 	fn(store.ChangeEvent{Kind: store.ChangeAll})
+	// From here every notification is received: revocations may wait for
+	// theirs (tokenchanges.go). Until the loss is announced they must not
+	// be released for want of it, nor after it be made to wait.
+	b.connected()
+	defer b.lost()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenPingInterval)
 		n, err := conn.WaitForNotification(wctx)
 		idle := wctx.Err() != nil
 		cancel()
 		switch {
+		case err == nil && n.Channel == ackChannel:
+			b.acked(n.Payload, n.PID)
+			continue
 		case err == nil:
-			fn(parseChange(n.Payload))
+			e, nonce := parseChange(n.Payload)
+			fn(e)
+			if nonce != "" {
+				// After fn: the revocation waiting for it returns once
+				// this instance's caches have dropped what it revoked.
+				if _, err := conn.Exec(ctx, "SELECT pg_notify('"+ackChannel+"', $1)", nonce); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("postgres: listen: acknowledge: %w", err)
+				}
+			}
 			continue
 		case ctx.Err() != nil:
 			return nil
@@ -123,13 +154,15 @@ func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.Chang
 // parseChange decodes a trigger's payload. One it cannot read (from a
 // future migration, say) becomes ChangeAll: dropping every cache is never
 // wrong, only slower.
-func parseChange(payload string) store.ChangeEvent {
+// The nonce is that of a revocation waiting for it (tokenchanges.go), or "".
+func parseChange(payload string) (store.ChangeEvent, string) {
 	var p struct {
-		Kind string `json:"kind"`
-		ID   string `json:"id"`
+		Kind  string `json:"kind"`
+		ID    string `json:"id"`
+		Nonce string `json:"n"`
 	}
 	if err := json.Unmarshal([]byte(payload), &p); err != nil || p.Kind == "" {
-		return store.ChangeEvent{Kind: store.ChangeAll}
+		return store.ChangeEvent{Kind: store.ChangeAll}, p.Nonce
 	}
-	return store.ChangeEvent{Kind: store.ChangeKind(p.Kind), ID: p.ID}
+	return store.ChangeEvent{Kind: store.ChangeKind(p.Kind), ID: p.ID}, p.Nonce
 }

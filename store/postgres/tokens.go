@@ -95,14 +95,14 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 // changed.
 func (s *Store) changeAccessToken(ctx context.Context, verb, sql string, signature string) error {
 	var requestID string
+	n := s.announce(store.ChangeGrantTokens, "")
 	err := s.db(ctx).QueryRow(ctx, `WITH d AS (`+sql+`)
 		SELECT d.request_id FROM d, LATERAL (SELECT pg_notify('`+changeChannel+`',
-			json_build_object('kind', $3::text, 'id', d.request_id)::text)) n`,
-		string(store.KindAccessToken), signature, string(store.ChangeGrantTokens)).Scan(&requestID)
-	if err != nil {
+			json_build_object('kind', $3::text, 'id', d.request_id, 'n', $4::text)::text)) n`,
+		string(store.KindAccessToken), signature, string(store.ChangeGrantTokens), n.nonce).Scan(&requestID)
+	if err := n.done(ctx, err, requestID); err != nil {
 		return fmt.Errorf("postgres: %s %s: %w", verb, store.KindAccessToken, classify(err, nil))
 	}
-	s.tokensChanged(store.ChangeGrantTokens, requestID)
 	return nil
 }
 
@@ -211,12 +211,12 @@ func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind,
 // of a grant ($1), and notifies the change in the same statement: the
 // notification is delivered if and only if the change commits.
 func (s *Store) changeGrantAccessTokens(ctx context.Context, verb, sql, requestID string) error {
+	n := s.announce(store.ChangeGrantTokens, requestID)
 	_, err := s.db(ctx).Exec(ctx, `WITH d AS (`+sql+`) SELECT pg_notify('`+changeChannel+`', $3)`,
-		requestID, string(store.KindAccessToken), tokenNotice(store.ChangeGrantTokens, requestID))
-	if err != nil {
+		requestID, string(store.KindAccessToken), n.payload)
+	if err := n.done(ctx, err, ""); err != nil {
 		return fmt.Errorf("postgres: %s %s of grant: %w", verb, store.KindAccessToken, err)
 	}
-	s.tokensChanged(store.ChangeGrantTokens, requestID)
 	return nil
 }
 
@@ -238,15 +238,15 @@ func (s *Store) GetGrant(ctx context.Context, requestID string) (store.Grant, er
 // RevokeGrant deactivates every token of the grant in one statement.
 func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
 	var found bool
+	nt := s.announce(store.ChangeGrantTokens, requestID)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH g AS (SELECT id FROM grants WHERE id = $1),
 		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active),
 		n AS (SELECT pg_notify('`+changeChannel+`', $2))
-		SELECT EXISTS (SELECT 1 FROM g) FROM n`, requestID, tokenNotice(store.ChangeGrantTokens, requestID)).Scan(&found)
-	if err != nil {
+		SELECT EXISTS (SELECT 1 FROM g) FROM n`, requestID, nt.payload).Scan(&found)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return fmt.Errorf("postgres: revoke grant: %w", err)
 	}
-	s.tokensChanged(store.ChangeGrantTokens, requestID)
 	if !found {
 		return fmt.Errorf("postgres: revoke grant: %w", store.ErrNotFound)
 	}
@@ -257,15 +257,15 @@ func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
 // returns how many grants the session had.
 func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string) (int, error) {
 	var n int
+	nt := s.announce(store.ChangeSessionTokens, loginSessionID)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH g AS (SELECT id FROM grants WHERE login_session_id = $1),
 		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active),
 		n AS (SELECT pg_notify('`+changeChannel+`', $2))
-		SELECT count(*) FROM g, n`, loginSessionID, tokenNotice(store.ChangeSessionTokens, loginSessionID)).Scan(&n)
-	if err != nil {
+		SELECT count(*) FROM g, n`, loginSessionID, nt.payload).Scan(&n)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return 0, fmt.Errorf("postgres: revoke grants of session: %w", err)
 	}
-	s.tokensChanged(store.ChangeSessionTokens, loginSessionID)
 	return n, nil
 }
 
@@ -277,16 +277,16 @@ func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string)
 		return 0, nil
 	}
 	var n int
+	nt := s.announce(store.ChangeUserTokens, uid)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH g AS (SELECT id FROM grants WHERE user_id = $1 AND ($2 = '' OR client_id = $2)),
 		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active
 			RETURNING request_id),
 		n AS (SELECT pg_notify('`+changeChannel+`', $3))
-		SELECT (SELECT count(DISTINCT request_id) FROM u) FROM n`, uid, clientID, tokenNotice(store.ChangeUserTokens, uid)).Scan(&n)
-	if err != nil {
+		SELECT (SELECT count(DISTINCT request_id) FROM u) FROM n`, uid, clientID, nt.payload).Scan(&n)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return 0, fmt.Errorf("postgres: revoke grants of user: %w", err)
 	}
-	s.tokensChanged(store.ChangeUserTokens, uid)
 	return n, nil
 }
 

@@ -214,13 +214,13 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	// The user's grants go with it (ON DELETE CASCADE): the notification
 	// tells the other instances' introspection caches.
 	var deleted int
+	nt := s.announce(store.ChangeUserTokens, uid)
 	err := s.db(ctx).QueryRow(ctx, `WITH d AS (DELETE FROM users WHERE id = $1 RETURNING 1),
 		n AS (SELECT pg_notify('`+changeChannel+`', $2))
-		SELECT (SELECT count(*) FROM d) FROM n`, uid, tokenNotice(store.ChangeUserTokens, uid)).Scan(&deleted)
-	if err != nil {
+		SELECT (SELECT count(*) FROM d) FROM n`, uid, nt.payload).Scan(&deleted)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return fmt.Errorf("postgres: delete user %q: %w", id, err)
 	}
-	s.tokensChanged(store.ChangeUserTokens, uid)
 	if deleted == 0 {
 		return fmt.Errorf("postgres: delete user %q: %w", id, store.ErrNotFound)
 	}
