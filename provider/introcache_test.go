@@ -144,3 +144,48 @@ func TestRevokedTokenIsInactiveOnTheNextIntrospection(t *testing.T) {
 		})
 	}
 }
+
+// With a shared store the cache serves only while the change feed is
+// connected: nothing before its first ChangeAll, nothing from its loss
+// until it reconnects, since revocations made elsewhere meanwhile would go
+// unheard.
+func TestIntrospectionCacheFollowsTheFeed(t *testing.T) {
+	e := newTestEnv(t, func(o *Options) { o.SharedStore = true })
+	secret := e.addClient(store.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api:read"}})
+	rsID, rsSecret := e.resourceServer()
+	at := e.ccToken("svc", secret)
+	reads := func(n int) int64 {
+		t.Helper()
+		before := e.reads.n.Load()
+		for range n {
+			if got := e.introspect(at, rsID, rsSecret); got["active"] != true {
+				t.Fatalf("introspect: %v", got)
+			}
+		}
+		return e.reads.n.Load() - before
+	}
+	if n := reads(3); n != 3 {
+		t.Errorf("before the feed connected: %d reads for 3 introspections, want 3", n)
+	}
+	e.p.Invalidate(store.ChangeEvent{Kind: store.ChangeAll})
+	if n := reads(3); n != 1 {
+		t.Errorf("feed connected: %d reads for 3 introspections, want 1", n)
+	}
+	e.p.Invalidate(store.ChangeEvent{Kind: store.ChangeFeedLost})
+	if n := reads(3); n != 3 {
+		t.Errorf("feed lost: %d reads for 3 introspections, want 3", n)
+	}
+	e.p.Invalidate(store.ChangeEvent{Kind: store.ChangeAll})
+	if n := reads(3); n != 1 {
+		t.Errorf("feed reconnected: %d reads for 3 introspections, want 1", n)
+	}
+	// A revocation this instance writes is held out of the cache even
+	// before its notification comes back.
+	status, body := e.postForm("/oauth2/revoke", url.Values{"token": {at}}, "svc", secret)
+	if status != http.StatusOK {
+		t.Fatalf("revoke: %d %v", status, body)
+	}
+	if got := e.introspect(at, rsID, rsSecret); got["active"] != false {
+		t.Errorf("revoked, before any notification: %v", got)
+	}
+}
