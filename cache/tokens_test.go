@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,4 +203,57 @@ func TestTokensNotLiveBypasses(t *testing.T) {
 	if c.Len() != 0 {
 		t.Fatal("a load that raced a reconnection was stored")
 	}
+}
+
+// Under concurrent loads and revocations, no entry survives the
+// invalidation of its grant that followed the revocation: the property
+// the generation gives, checked with the race detector's help.
+func TestTokensConcurrentRevocations(t *testing.T) {
+	c := cache.NewTokens[bool](cache.TokenOptions{Max: 100, Live: true})
+	var mu sync.Mutex
+	revoked := map[string]bool{} // the "database"
+	load := func(key string) func() (bool, cache.TokenOwner, bool, error) {
+		return func() (bool, cache.TokenOwner, bool, error) {
+			mu.Lock()
+			active := !revoked[key]
+			mu.Unlock()
+			return active, cache.TokenOwner{RequestID: key, ExpiresAt: time.Now().Add(time.Hour)}, active, nil
+		}
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprint("g", (i+w)%20)
+				if _, err := c.Get(key, load(key)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		key := fmt.Sprint("g", i)
+		mu.Lock()
+		revoked[key] = true // committed
+		mu.Unlock()
+		c.Invalidate(cache.ByRequest, key) // announced
+		// From here on the token must never be reported active.
+		for range 50 {
+			active, err := c.Get(key, load(key))
+			if err != nil || active {
+				t.Fatalf("%s reported active after its revocation was announced", key)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
 }
