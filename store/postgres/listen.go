@@ -27,11 +27,15 @@ const (
 	// listenPingInterval: an idle listener checks its connection this
 	// often. A connection cut without a word (a NAT table flushed, a
 	// failover) would otherwise be waited on forever while the instance
-	// misses every change.
-	listenPingInterval = 30 * time.Second
-	listenPingTimeout  = 5 * time.Second
+	// misses every change. It is short because until the loss is noticed
+	// the introspection cache goes on answering from memory (it is
+	// bypassed from then on): this bounds that window to 7 s, at one
+	// round trip per 5 idle seconds.
+	listenPingInterval = 5 * time.Second
+	listenPingTimeout  = 2 * time.Second
 	// listenerAppName names the listener's connection in pg_stat_activity
-	// unless the database URL names the application.
+	// (with the database URL's application name, if any, before it): the
+	// revocations find every instance's listener by it.
 	listenerAppName = "gatehouse-listener"
 )
 
