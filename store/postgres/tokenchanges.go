@@ -158,7 +158,10 @@ func (s *Store) await(ctx context.Context, nonce string, ch chan struct{}) {
 		return
 	}
 	var pids []uint32
-	err := poolQuerier{s}.QueryRow(ctx, `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
+	// Outside the transaction ctx may still carry (committed by now), with
+	// the pool's deadlines.
+	outside := context.WithValue(ctx, txKey{s}, nil)
+	err := s.db(outside).QueryRow(outside, `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
 		WHERE datname = current_database() AND application_name = $1`, s.listenerName()).Scan(&pids)
 	if err != nil {
 		// Who must acknowledge is unknown: wait for the bound.
@@ -172,6 +175,8 @@ func (s *Store) await(ctx context.Context, nonce string, ch chan struct{}) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	// Satisfied waiters are gone already; one that timed out must not stay.
+	s.feed.forget(nonce)
 }
 
 // pendingKey carries, in a transaction's context, the notifications its

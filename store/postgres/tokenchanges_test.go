@@ -1,14 +1,18 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/postgres"
 )
 
 // Every revocation of access tokens is announced, by grant, user or login
@@ -114,5 +118,84 @@ func TestTokenRevocationsAreAnnounced(t *testing.T) {
 	case e := <-l.events:
 		t.Errorf("unexpected extra event %+v", e)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// The barrier: a revocation returns only once every instance's listener
+// has applied its notification, however slow one of them is; inside a
+// transaction, once the transaction has committed.
+func TestRevocationWaitsForEveryListener(t *testing.T) {
+	a, dbURL := newStore(t)
+	b, err := postgres.New(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	ctx := t.Context()
+
+	const slow = 300 * time.Millisecond
+	var applied atomic.Int64 // grant_tokens events B has finished applying
+	la := startListening(t, a)
+	lctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	bReady := make(chan struct{}, 1)
+	go func() {
+		done <- b.Listen(lctx, func(e store.ChangeEvent) {
+			switch e.Kind {
+			case store.ChangeAll:
+				bReady <- struct{}{}
+			case store.ChangeGrantTokens:
+				time.Sleep(slow) // an instance busy elsewhere
+				applied.Add(1)
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if e := la.next(t); e.Kind != store.ChangeAll {
+		t.Fatalf("first event = %+v", e)
+	}
+	<-bReady
+
+	for _, tc := range []struct {
+		name   string
+		revoke func() error
+	}{
+		{"alone", func() error { return a.RevokeGrant(ctx, "no-such-grant") }},
+		{"in a transaction", func() error {
+			return store.InTx(ctx, a, func(ctx context.Context) error {
+				return a.DeleteTokensByRequest(ctx, store.KindAccessToken, "g1")
+			})
+		}},
+	} {
+		before := applied.Load()
+		start := time.Now()
+		err := tc.revoke()
+		took := time.Since(start)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if applied.Load() != before+1 {
+			t.Errorf("%s: returned after %v, before the slow listener had applied it", tc.name, took)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s: took %v: the acknowledgement was not seen, the wait ran out", tc.name, took)
+		}
+		la.next(t)
+	}
+
+	// A revocation rolled back sends nothing, and waits for nothing.
+	start := time.Now()
+	txCtx, err := a.BeginTx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteTokensByRequest(txCtx, store.KindAccessToken, "g1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Rollback(txCtx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= slow {
+		t.Errorf("rolled back: took %v, as if it waited", took)
 	}
 }
