@@ -227,12 +227,15 @@ func isChangeFeed(st store.Store) bool {
 // listen applies the feed's changes until Close.
 func (s *Server) listen(feed store.ChangeFeed) {
 	defer close(s.done)
-	connections := 0
+	connections, lost := 0, false
 	err := feed.Listen(s.background, func(e store.ChangeEvent) {
-		if e.Kind == store.ChangeFeedLost {
+		if e.Kind == store.ChangeFeedLost && !lost {
+			// Once per loss: the feed announces one per failed attempt.
+			lost = true
 			s.logger.Warn("change feed lost; introspection is answered from the database until it reconnects")
 		}
 		if e.Kind == store.ChangeAll {
+			lost = false
 			// Logged: an instance that keeps reconnecting is one whose
 			// caches keep being flushed, and may have missed changes for
 			// a moment each time.

@@ -56,7 +56,10 @@ type ChangeFeed interface {
 	// ChangeAll: whatever was cached before may have changed while nobody
 	// listened. When the connection is lost it calls fn with
 	// ChangeFeedLost; it is retried with backoff, never returned as an
-	// error.
+	// error. A revocation of access tokens, written through any store on
+	// the same database, returns only once every listening fn has
+	// returned from its event (or a bound of a few seconds has passed),
+	// so fn must drop what it names before returning.
 	Listen(ctx context.Context, fn func(ChangeEvent)) error
 }
 
