@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // cacheHits reads the introspection cache's hits from ts's /metrics.
@@ -99,6 +101,37 @@ func TestIntrospectionCacheRevokedOnOneInstanceInactiveOnTheOther(t *testing.T) 
 			b.secret(access, refresh)
 		}
 	})
+
+	// As an administrator's revocation, a password reset or a logout
+	// write them (domain calls these store methods).
+	for _, tc := range []struct {
+		name   string
+		revoke func(t *testing.T, access string)
+	}{
+		{"the user's grants revoked", func(t *testing.T, _ string) {
+			if _, err := a.Store.RevokeGrantsByUser(ctxT(t), user.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"the login session's grants revoked", func(t *testing.T, access string) {
+			row := a.storedToken(t, store.KindAccessToken, access, "gh_at_")
+			if row.LoginSessionID == "" {
+				t.Fatal("the grant names no login session")
+			}
+			if _, err := a.Store.RevokeGrantsBySession(ctxT(t), row.LoginSessionID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, _, _ := a.newRP(t, web).signIn(t, user)
+			a.secret(tok.AccessToken, tok.RefreshToken)
+			b.secret(tok.AccessToken, tok.RefreshToken)
+			check(t, tok.AccessToken)
+			tc.revoke(t, tok.AccessToken)
+			loop(t, tok.AccessToken, "revocation")
+		})
+	}
 
 	if hits := b.cacheHits(t) - hitsBefore; hits < rounds {
 		t.Errorf("B served %v introspections from its cache, want at least %d: the test did not exercise the cache", hits, rounds)
