@@ -37,6 +37,7 @@ type Config struct {
 	Lifetimes Lifetimes `yaml:"lifetimes"`
 
 	RefreshToken RefreshToken `yaml:"refresh_token"`
+	Cache        Cache        `yaml:"cache"`
 
 	// AccessTokenFormat is opaque or jwt; clients may override it.
 	AccessTokenFormat string `yaml:"access_token_format"`
@@ -243,6 +244,18 @@ type RefreshToken struct {
 	ReuseInterval time.Duration `yaml:"reuse_interval"`
 }
 
+// Cache sizes the in-process caches.
+type Cache struct {
+	// IntrospectionEntries bounds the cache of active access tokens that
+	// introspection answers from without a query (README "Introspection
+	// cache"); 0 turns it off.
+	IntrospectionEntries int `yaml:"introspection_entries"`
+}
+
+// MaxIntrospectionEntries bounds cache.introspection_entries: an entry
+// holds a decoded session (a few KB), and the server must stay small.
+const MaxIntrospectionEntries = 1_000_000
+
 // MaxRefreshReuseInterval bounds refresh_token.reuse_interval: for that
 // long a stolen, just-rotated token can be swapped for a live pair (once,
 // by its client, killing the pair the client holds), so it is meant to be
@@ -301,6 +314,7 @@ func Default() Config {
 			Consent:           0,
 		},
 		RefreshToken:      RefreshToken{ReuseInterval: 10 * time.Second},
+		Cache:             Cache{IntrospectionEntries: 10_000},
 		AccessTokenFormat: "opaque",
 		SigningAlgorithm:  "RS256",
 		Password:          Password{MinLength: 8, BcryptCost: 12},

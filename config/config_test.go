@@ -59,6 +59,7 @@ func TestDefault(t *testing.T) {
 			Consent:           0,
 		},
 		RefreshToken:      config.RefreshToken{ReuseInterval: 10 * time.Second},
+		Cache:             config.Cache{IntrospectionEntries: 10_000},
 		AccessTokenFormat: "opaque",
 		SigningAlgorithm:  "RS256",
 		Password:          config.Password{MinLength: 8, BcryptCost: 12},
@@ -135,6 +136,8 @@ lifetimes:
   consent: 2160h
 refresh_token:
   reuse_interval: 3s
+cache:
+  introspection_entries: 2000
 access_token_format: jwt
 signing_algorithm: ES256
 password:
@@ -206,6 +209,7 @@ rate_limits:
 			Consent:           2160 * time.Hour,
 		},
 		RefreshToken:      config.RefreshToken{ReuseInterval: 3 * time.Second},
+		Cache:             config.Cache{IntrospectionEntries: 2000},
 		AccessTokenFormat: "jwt",
 		SigningAlgorithm:  "ES256",
 		Password:          config.Password{MinLength: 12, BcryptCost: 10},
@@ -332,6 +336,7 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_LIFETIMES_LOGIN_SESSION", "5h", func(c config.Config) any { return c.Lifetimes.LoginSession }, 5 * time.Hour},
 		{"GATEHOUSE_LIFETIMES_CONSENT", "6h", func(c config.Config) any { return c.Lifetimes.Consent }, 6 * time.Hour},
 		{"GATEHOUSE_REFRESH_TOKEN_REUSE_INTERVAL", "0", func(c config.Config) any { return c.RefreshToken.ReuseInterval }, time.Duration(0)},
+		{"GATEHOUSE_CACHE_INTROSPECTION_ENTRIES", "500", func(c config.Config) any { return c.Cache.IntrospectionEntries }, 500},
 		{"GATEHOUSE_ACCESS_TOKEN_FORMAT", "jwt", func(c config.Config) any { return c.AccessTokenFormat }, "jwt"},
 		{"GATEHOUSE_SIGNING_ALGORITHM", "ES256", func(c config.Config) any { return c.SigningAlgorithm }, "ES256"},
 		{"GATEHOUSE_PASSWORD_MIN_LENGTH", "14", func(c config.Config) any { return c.Password.MinLength }, 14},
@@ -612,6 +617,9 @@ func TestValidateRules(t *testing.T) {
 		{"refresh reuse interval off", func(c *config.Config) { c.RefreshToken.ReuseInterval = 0 }, ""},
 		{"refresh reuse interval at its bound", func(c *config.Config) { c.RefreshToken.ReuseInterval = config.MaxRefreshReuseInterval }, ""},
 		{"refresh reuse interval too long", func(c *config.Config) { c.RefreshToken.ReuseInterval = config.MaxRefreshReuseInterval + time.Second }, "refresh_token.reuse_interval"},
+		{"introspection cache off", func(c *config.Config) { c.Cache.IntrospectionEntries = 0 }, ""},
+		{"introspection cache negative", func(c *config.Config) { c.Cache.IntrospectionEntries = -1 }, "cache.introspection_entries"},
+		{"introspection cache too large", func(c *config.Config) { c.Cache.IntrospectionEntries = config.MaxIntrospectionEntries + 1 }, "cache.introspection_entries"},
 		{"refresh reuse interval negative", func(c *config.Config) { c.RefreshToken.ReuseInterval = -time.Second }, "refresh_token.reuse_interval"},
 
 		{"access token format jwt", func(c *config.Config) { c.AccessTokenFormat = "jwt" }, ""},

@@ -125,6 +125,12 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"cache.introspection_entries", func(c Config) string {
+			if n := c.Cache.IntrospectionEntries; n < 0 || n > MaxIntrospectionEntries {
+				return fmt.Sprintf("must be between 0 (off) and %d, got %d", MaxIntrospectionEntries, n)
+			}
+			return ""
+		}},
 		{"access_token_format", func(c Config) string { return oneOf(c.AccessTokenFormat, "opaque", "jwt") }},
 		{"signing_algorithm", func(c Config) string { return oneOf(c.SigningAlgorithm, "RS256", "ES256") }},
 		{"password.min_length", func(c Config) string {

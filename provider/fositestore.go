@@ -33,6 +33,8 @@ type fositeStore struct {
 	// every token, introspection and revocation request; Provider.Invalidate
 	// drops what changed.
 	clients *cache.Cache[string, *client]
+	// tokens is the introspection cache (introcache.go); nil: none.
+	tokens *cache.Tokens[*cachedAccess]
 	// codeSignature maps an authorization code to its signature: fosite
 	// hands the OpenID Connect storage the code itself, but the store keys
 	// everything by signature and never sees a usable value.
@@ -132,27 +134,46 @@ func marshalRequest(r fosite.Requester) (json.RawMessage, error) {
 // unmarshalled into session (a fresh Session if fosite passed none, as the
 // revocation handler does).
 func (s *fositeStore) hydrate(ctx context.Context, raw json.RawMessage, session fosite.Session) (*storedRequest, *fosite.Request, error) {
-	var sr storedRequest
-	if err := json.Unmarshal(raw, &sr); err != nil {
-		return nil, nil, fmt.Errorf("provider: unmarshal request: %w", err)
-	}
 	if session == nil {
 		session = NewSession()
 	}
-	if len(sr.Session) > 0 {
-		if err := json.Unmarshal(sr.Session, session); err != nil {
-			return nil, nil, fmt.Errorf("provider: unmarshal session: %w", err)
-		}
-	}
-	c, err := s.GetClient(ctx, sr.ClientID)
+	sr, err := decodeRequest(raw, session)
 	if err != nil {
 		return nil, nil, err
+	}
+	req, err := s.request(ctx, sr, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sr, req, nil
+}
+
+// decodeRequest unmarshals a stored request, its session into session.
+func decodeRequest(raw json.RawMessage, session fosite.Session) (*storedRequest, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(raw, &sr); err != nil {
+		return nil, fmt.Errorf("provider: unmarshal request: %w", err)
+	}
+	if len(sr.Session) > 0 {
+		if err := json.Unmarshal(sr.Session, session); err != nil {
+			return nil, fmt.Errorf("provider: unmarshal session: %w", err)
+		}
+	}
+	return &sr, nil
+}
+
+// request builds the fosite request of a decoded stored request, with the
+// client from the client cache.
+func (s *fositeStore) request(ctx context.Context, sr *storedRequest, session fosite.Session) (*fosite.Request, error) {
+	c, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		return nil, err
 	}
 	form := sr.Form
 	if form == nil {
 		form = url.Values{}
 	}
-	return &sr, &fosite.Request{
+	return &fosite.Request{
 		ID:                sr.ID,
 		RequestedAt:       sr.RequestedAt,
 		Client:            c,
@@ -380,6 +401,9 @@ func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, signature st
 }
 
 func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	if ps, ok := session.(*Session); ok && s.tokens != nil && isIntrospecting(ctx) {
+		return s.cachedAccessToken(ctx, signature, ps)
+	}
 	req, active, err := s.getToken(ctx, store.KindAccessToken, signature, session)
 	if err != nil {
 		return nil, err

@@ -40,9 +40,11 @@ const (
 )
 
 type testEnv struct {
-	t      testing.TB
-	ctx    context.Context
-	store  *memory.Store
+	t     testing.TB
+	ctx   context.Context
+	store *memory.Store
+	// reads counts the provider's reads of tokens from the store.
+	reads  *tokenReads
 	keys   *keys.Manager
 	p      *Provider
 	srv    *httptest.Server
@@ -52,10 +54,13 @@ type testEnv struct {
 
 // newTestEnv starts a server whose issuer is its own loopback URL, with one
 // active user "alice" (role manager). mod may adjust the provider options.
+// The introspection cache is on, so that every test of a revocation
+// proves it is not served stale.
 func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	st := memory.New()
+	reads := &tokenReads{Store: st}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		t.Fatal(err)
@@ -87,11 +92,13 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	opts := Options{
 		Issuer:       issuer,
 		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
+
+		IntrospectionCacheEntries: 1000,
 	}
 	for _, m := range mod {
 		m(&opts)
 	}
-	p, err := New(st, svc, km, pages, opts)
+	p, err := New(reads, svc, km, pages, opts)
 	if err != nil {
 		t.Fatalf("provider.New: %v", err)
 	}
@@ -102,7 +109,7 @@ func newTestEnv(t testing.TB, mod ...func(*Options)) *testEnv {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	e := &testEnv{t: t, ctx: ctx, store: st, keys: km, p: p, srv: srv, issuer: issuer}
+	e := &testEnv{t: t, ctx: ctx, store: st, reads: reads, keys: km, p: p, srv: srv, issuer: issuer}
 	e.user = e.addUser("alice", "manager")
 	return e
 }

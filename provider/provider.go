@@ -75,8 +75,20 @@ type Options struct {
 	// not counted).
 	Tokens TokenRecorder
 	// CacheRecorder is told of every lookup of the client cache
-	// ("clients"); nil: nobody.
+	// ("clients") and the introspection cache ("introspection"); nil:
+	// nobody.
 	CacheRecorder cache.Recorder
+	// IntrospectionCacheEntries bounds the introspection cache of active
+	// access tokens (introcache.go); 0 turns it off. It is off too when
+	// the store does not report its revocations (store.TokenObserver).
+	IntrospectionCacheEntries int
+	// SharedStore: other instances share the store, and the server feeds
+	// their changes to Invalidate from the store's change feed. The
+	// introspection cache then serves nothing until the feed has
+	// connected (store.ChangeAll) nor while it is lost, and holds this
+	// instance's revocations out of the cache until their commit has
+	// surely been announced.
+	SharedStore bool
 }
 
 // TokenRecorder counts issued tokens (telemetry implements it).
@@ -122,6 +134,8 @@ type Provider struct {
 	prefix  string // the issuer's path, under which the routes are mounted
 	origins *originSet
 	clients *cache.Cache[string, *client]
+	// tokens is the introspection cache; nil: off.
+	tokens *cache.Tokens[*cachedAccess]
 }
 
 // New composes fosite over s and returns the provider. svc answers for the
@@ -202,6 +216,14 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 	}
 	p.origins = newOriginSet(s, opts.CacheTTL, opts.Now, opts.Logger)
 	p.clients = cache.New[string, *client](cache.Options{TTL: opts.CacheTTL, Now: opts.Now, Name: "clients", Recorder: opts.CacheRecorder})
+	if o, ok := s.(store.TokenObserver); ok && opts.IntrospectionCacheEntries > 0 {
+		p.tokens = cache.NewTokens[*cachedAccess](cache.TokenOptions{
+			Max: opts.IntrospectionCacheEntries, TTL: opts.CacheTTL, Live: !opts.SharedStore,
+			Now: opts.Now, Name: "introspection", Recorder: opts.CacheRecorder,
+		})
+		tokens, hold := p.tokens, opts.SharedStore
+		o.ObserveTokenChanges(func(e store.ChangeEvent) { invalidateTokens(tokens, e, hold) })
+	}
 	p.oauth = p.compose()
 	p.byGrant = dispatchByGrant(p.oauth.(*fosite.Fosite))
 	return p, nil
@@ -261,6 +283,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	fs := &fositeStore{
 		store:         p.store,
 		clients:       p.clients,
+		tokens:        p.tokens,
 		codeSignature: tokens.AuthorizeCodeSignature,
 		lifetimes:     p.opts.Lifetimes,
 		reuseInterval: p.opts.RefreshReuseInterval,
@@ -445,10 +468,12 @@ func (p *Provider) MountWellKnown(root *mux.Router) {
 }
 
 // Invalidate drops what the provider caches of a changed record: a
-// client, and the allowed origins (the union over every client). The
+// client, the allowed origins (the union over every client) and the
+// introspection cache's tokens (introcache.go). The
 // server calls it for the domain's own writes at once and for other
 // instances' writes as the store's change feed reports them.
 func (p *Provider) Invalidate(c store.ChangeEvent) {
+	invalidateTokens(p.tokens, c, false)
 	switch c.Kind {
 	case store.ChangeClient:
 		if c.ID == "" {
@@ -468,6 +493,7 @@ func (p *Provider) Invalidate(c store.ChangeEvent) {
 // unexpired and not revoked. Any other token yields ErrInvalidToken; a
 // failure to check the token yields another error.
 func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (TokenInfo, error) {
+	ctx = introspecting(ctx)
 	tu, ar, err := p.oauth.IntrospectToken(ctx, token, fosite.AccessToken, NewSession())
 	if err != nil {
 		if unavailable(err) {

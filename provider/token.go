@@ -169,7 +169,7 @@ func assertionGrantError(ar fosite.AccessRequester, err error) error {
 // parameter), which would let every token holder inspect every other token;
 // only HTTP Basic client credentials are accepted.
 func (p *Provider) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx := introspecting(r.Context())
 	_ = r.ParseForm()
 	if _, _, ok := r.BasicAuth(); !ok || r.Form.Has("access_token") {
 		err := fosite.ErrInvalidClient.WithHint("Authenticate the client with HTTP Basic authentication.")

@@ -128,6 +128,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		CacheRecorder:     tel,
 
 		RefreshReuseInterval: cfg.RefreshToken.ReuseInterval,
+
+		IntrospectionCacheEntries: cfg.Cache.IntrospectionEntries,
+		SharedStore:               isChangeFeed(st),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -214,12 +217,25 @@ func (s *Server) Close() {
 	s.closeTelemetry()
 }
 
+// isChangeFeed reports whether st is shared through a change feed (New
+// listens to it).
+func isChangeFeed(st store.Store) bool {
+	_, ok := st.(store.ChangeFeed)
+	return ok
+}
+
 // listen applies the feed's changes until Close.
 func (s *Server) listen(feed store.ChangeFeed) {
 	defer close(s.done)
-	connections := 0
+	connections, lost := 0, false
 	err := feed.Listen(s.background, func(e store.ChangeEvent) {
+		if e.Kind == store.ChangeFeedLost && !lost {
+			// Once per loss: the feed announces one per failed attempt.
+			lost = true
+			s.logger.Warn("change feed lost; introspection is answered from the database until it reconnects")
+		}
 		if e.Kind == store.ChangeAll {
+			lost = false
 			// Logged: an instance that keeps reconnecting is one whose
 			// caches keep being flushed, and may have missed changes for
 			// a moment each time.

@@ -12,6 +12,19 @@ const (
 	ChangeSigningKey ChangeKind = "signing_key"
 	// ChangeRole: a role definition was created, updated or deleted.
 	ChangeRole ChangeKind = "role"
+	// ChangeGrantTokens: access tokens of the grant (ID, the request id)
+	// were revoked or deleted.
+	ChangeGrantTokens ChangeKind = "grant_tokens"
+	// ChangeUserTokens: access tokens of the user (ID) were revoked, or
+	// the user deleted with its grants.
+	ChangeUserTokens ChangeKind = "user_tokens"
+	// ChangeSessionTokens: access tokens of the grants made in the login
+	// session (ID) were revoked.
+	ChangeSessionTokens ChangeKind = "session_tokens"
+	// ChangeFeedLost: the change feed lost its connection and hears
+	// nothing until it reconnects (announced by ChangeAll); a cache that
+	// must never serve a change it missed stops serving meanwhile.
+	ChangeFeedLost ChangeKind = "feed_lost"
 	// ChangeAll: anything may have changed (a change feed has just
 	// (re)connected and may have missed notifications); drop every cache.
 	ChangeAll ChangeKind = "all"
@@ -23,7 +36,8 @@ const (
 // an audited field's before and after.)
 type ChangeEvent struct {
 	Kind ChangeKind
-	// ID is the client id, the key id or the role name; "" means every
+	// ID is the client id, the key id, the role name, or the grant, user
+	// or login session whose access tokens were revoked; "" means every
 	// record of the kind.
 	ID string
 }
@@ -36,10 +50,28 @@ type ChangeEvent struct {
 // test fixture) is seen when the caches' safety-net TTL expires.
 type ChangeFeed interface {
 	// Listen calls fn with every change committed to the clients, signing
-	// keys and roles, in commit order, one call at a time, until ctx is
-	// done; then it returns nil. Whenever it (re)connects, before any
-	// other change, it calls fn with ChangeAll: whatever was cached before
-	// may have changed while nobody listened. A lost connection is retried
-	// with backoff, never returned as an error.
+	// keys and roles, and every revocation of access tokens, in commit
+	// order, one call at a time, until ctx is done; then it returns nil.
+	// Whenever it (re)connects, before any other change, it calls fn with
+	// ChangeAll: whatever was cached before may have changed while nobody
+	// listened. When the connection is lost it calls fn with
+	// ChangeFeedLost; it is retried with backoff, never returned as an
+	// error. A revocation of access tokens, written through any store on
+	// the same database, returns only once every listening fn has
+	// returned from its event (or a bound of a few seconds has passed),
+	// so fn must drop what it names before returning.
 	Listen(ctx context.Context, fn func(ChangeEvent)) error
+}
+
+// TokenObserver is offered by stores that tell this process of the
+// revocations of access tokens it writes, when it writes them (before a
+// transaction around them commits): the introspection cache stops serving
+// the tokens at once, before the change feed (if any) announces the
+// commit. Both stores implement it.
+type TokenObserver interface {
+	// ObserveTokenChanges registers fn, called with a ChangeGrantTokens,
+	// ChangeUserTokens or ChangeSessionTokens event by every write of
+	// this store that revokes or deletes access tokens, before the write
+	// returns. fn must be quick and must not call the store.
+	ObserveTokenChanges(fn func(ChangeEvent))
 }

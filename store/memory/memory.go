@@ -23,6 +23,8 @@ var (
 // usable; call New.
 type Store struct {
 	now func() time.Time
+	// observers hear of revocations of access tokens (tokenchanges.go).
+	observers tokenObservers
 	// lock is the store-wide mutex, a channel so that waiting for it honours
 	// the caller's context: a deadlock then ends with the context's error.
 	lock chan struct{}

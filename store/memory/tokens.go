@@ -76,15 +76,21 @@ func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature st
 }
 
 func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signature string) error {
-	return s.do(ctx, "deactivate token", func(o op) error {
+	var requestID string
+	err := s.do(ctx, "deactivate token", func(o op) error {
 		k := tokenKey{kind, signature}
 		t, ok := s.tokens[k]
 		if !ok || !t.Active {
 			return store.ErrNotFound
 		}
+		requestID = t.RequestID
 		s.deactivate(o, k, t)
 		return nil
 	})
+	if err == nil && kind == store.KindAccessToken {
+		s.tokensChanged(store.ChangeGrantTokens, requestID)
+	}
+	return err
 }
 
 func (s *Store) RotateToken(ctx context.Context, kind store.TokenKind, signature string, at time.Time) error {
@@ -140,18 +146,25 @@ func (s *Store) deactivate(o op, k tokenKey, t store.Token) {
 }
 
 func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature string) error {
-	return s.do(ctx, "delete token", func(o op) error {
+	var requestID string
+	err := s.do(ctx, "delete token", func(o op) error {
 		k := tokenKey{kind, signature}
-		if _, ok := s.tokens[k]; !ok {
+		t, ok := s.tokens[k]
+		if !ok {
 			return store.ErrNotFound
 		}
+		requestID = t.RequestID
 		del(o, s.tokens, k)
 		return nil
 	})
+	if err == nil && kind == store.KindAccessToken {
+		s.tokensChanged(store.ChangeGrantTokens, requestID)
+	}
+	return err
 }
 
 func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	return s.do(ctx, "deactivate tokens by request", func(o op) error {
+	err := s.do(ctx, "deactivate tokens by request", func(o op) error {
 		for k, t := range s.tokens {
 			if k.kind == kind && t.RequestID == requestID && t.Active {
 				s.deactivate(o, k, t)
@@ -159,10 +172,14 @@ func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenK
 		}
 		return nil
 	})
+	if err == nil && kind == store.KindAccessToken {
+		s.tokensChanged(store.ChangeGrantTokens, requestID)
+	}
+	return err
 }
 
 func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	return s.do(ctx, "delete tokens by request", func(o op) error {
+	err := s.do(ctx, "delete tokens by request", func(o op) error {
 		for k, t := range s.tokens {
 			if k.kind == kind && t.RequestID == requestID {
 				del(o, s.tokens, k)
@@ -170,6 +187,10 @@ func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind,
 		}
 		return nil
 	})
+	if err == nil && kind == store.KindAccessToken {
+		s.tokensChanged(store.ChangeGrantTokens, requestID)
+	}
+	return err
 }
 
 func (s *Store) GetGrant(ctx context.Context, requestID string) (store.Grant, error) {
@@ -186,13 +207,17 @@ func (s *Store) GetGrant(ctx context.Context, requestID string) (store.Grant, er
 }
 
 func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
-	return s.do(ctx, "revoke grant", func(o op) error {
+	err := s.do(ctx, "revoke grant", func(o op) error {
 		if _, ok := s.grants[requestID]; !ok {
 			return store.ErrNotFound
 		}
 		s.revokeGrants(o, map[string]bool{requestID: true})
 		return nil
 	})
+	if err == nil {
+		s.tokensChanged(store.ChangeGrantTokens, requestID)
+	}
+	return err
 }
 
 // revokeGrants deactivates every token of the grants in ids.
@@ -220,6 +245,9 @@ func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string
 		n = len(ids)
 		return nil
 	})
+	if err == nil && loginSessionID != "" {
+		s.tokensChanged(store.ChangeSessionTokens, loginSessionID)
+	}
 	return n, err
 }
 
@@ -246,6 +274,9 @@ func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string)
 		n = len(live)
 		return nil
 	})
+	if uid, ok := canonicalUUID(userID); err == nil && ok {
+		s.tokensChanged(store.ChangeUserTokens, uid)
+	}
 	return n, err
 }
 

@@ -161,7 +161,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 // requests and API tokens. The audit log keeps its entries: it is
 // append-only and names users by id, without a reference.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.do(ctx, "delete user", func(o op) error {
+	err := s.do(ctx, "delete user", func(o op) error {
 		uid, ok := canonicalUUID(id)
 		if !ok {
 			return store.ErrNotFound
@@ -223,6 +223,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		del(o, s.users, uid)
 		return nil
 	})
+	if uid, ok := canonicalUUID(id); err == nil && ok {
+		s.tokensChanged(store.ChangeUserTokens, uid)
+	}
+	return err
 }
 
 func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User, error) {

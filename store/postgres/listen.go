@@ -27,11 +27,15 @@ const (
 	// listenPingInterval: an idle listener checks its connection this
 	// often. A connection cut without a word (a NAT table flushed, a
 	// failover) would otherwise be waited on forever while the instance
-	// misses every change.
-	listenPingInterval = 30 * time.Second
-	listenPingTimeout  = 5 * time.Second
+	// misses every change. It is short because until the loss is noticed
+	// the introspection cache goes on answering from memory (it is
+	// bypassed from then on): this bounds that window to 7 s, at one
+	// round trip per 5 idle seconds.
+	listenPingInterval = 5 * time.Second
+	listenPingTimeout  = 2 * time.Second
 	// listenerAppName names the listener's connection in pg_stat_activity
-	// unless the database URL names the application.
+	// (with the database URL's application name, if any, before it): the
+	// revocations find every instance's listener by it.
 	listenerAppName = "gatehouse-listener"
 )
 
@@ -40,26 +44,27 @@ const (
 // connection would be shared with queries and given back. A lost
 // connection is reconnected after a backoff (100 ms doubling to 10 s, with
 // jitter so that instances do not reconnect in step after a database
-// restart); each (re)connection is announced with store.ChangeAll.
+// restart); each loss is announced with store.ChangeFeedLost, each
+// (re)connection with store.ChangeAll.
 // Listen returns nil once ctx is done, with its connection closed.
 func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
 	cfg := s.pool.Config().ConnConfig
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
-	if cfg.RuntimeParams["application_name"] == "" {
-		cfg.RuntimeParams["application_name"] = listenerAppName
-	}
+	cfg.RuntimeParams["application_name"] = s.listenerName()
 	backoff := listenMinBackoff
 	for {
 		started := time.Now()
 		// The session's error is not returned: retrying is the only
 		// remedy, and the ChangeAll of the next connection tells the
 		// caller that it happened.
-		_ = listenSession(ctx, cfg, fn)
+		_ = listenSession(ctx, cfg, &s.feed, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
+		// Until the next connection's ChangeAll, changes go unheard.
+		fn(store.ChangeEvent{Kind: store.ChangeFeedLost})
 		if time.Since(started) >= listenStableAfter {
 			backoff = listenMinBackoff
 		}
@@ -74,9 +79,20 @@ func (s *Store) Listen(ctx context.Context, fn func(store.ChangeEvent)) error {
 	}
 }
 
+// listenerName is the application name of the listener sessions, by which
+// a revocation finds every instance's listener (tokenchanges.go): the
+// database URL's application name, if any, with a suffix, so that no
+// pooled connection bears it.
+func (s *Store) listenerName() string {
+	if name := s.pool.Config().ConnConfig.RuntimeParams["application_name"]; name != "" {
+		return name + "-listener"
+	}
+	return listenerAppName
+}
+
 // listenSession connects, listens and delivers notifications until the
 // connection fails (its error) or ctx is done (nil).
-func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.ChangeEvent)) error {
+func listenSession(ctx context.Context, cfg *pgx.ConnConfig, b *barrier, fn func(store.ChangeEvent)) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("postgres: listen: connect: %w", err)
@@ -90,15 +106,37 @@ func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.Chang
 	if _, err := conn.Exec(ctx, "LISTEN "+changeChannel); err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
+	if _, err := conn.Exec(ctx, "LISTEN "+ackChannel); err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
 	fn(store.ChangeEvent{Kind: store.ChangeAll})
+	// From here every notification is received: revocations may wait for
+	// theirs (tokenchanges.go). Until the loss is announced they must not
+	// be released for want of it, nor after it be made to wait.
+	b.connected()
+	defer b.lost()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenPingInterval)
 		n, err := conn.WaitForNotification(wctx)
 		idle := wctx.Err() != nil
 		cancel()
 		switch {
+		case err == nil && n.Channel == ackChannel:
+			b.acked(n.Payload, n.PID)
+			continue
 		case err == nil:
-			fn(parseChange(n.Payload))
+			e, nonce := parseChange(n.Payload)
+			fn(e)
+			if nonce != "" {
+				// After fn: the revocation waiting for it returns once
+				// this instance's caches have dropped what it revoked.
+				if _, err := conn.Exec(ctx, "SELECT pg_notify('"+ackChannel+"', $1)", nonce); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return fmt.Errorf("postgres: listen: acknowledge: %w", err)
+				}
+			}
 			continue
 		case ctx.Err() != nil:
 			return nil
@@ -120,13 +158,15 @@ func listenSession(ctx context.Context, cfg *pgx.ConnConfig, fn func(store.Chang
 // parseChange decodes a trigger's payload. One it cannot read (from a
 // future migration, say) becomes ChangeAll: dropping every cache is never
 // wrong, only slower.
-func parseChange(payload string) store.ChangeEvent {
+// The nonce is that of a revocation waiting for it (tokenchanges.go), or "".
+func parseChange(payload string) (store.ChangeEvent, string) {
 	var p struct {
-		Kind string `json:"kind"`
-		ID   string `json:"id"`
+		Kind  string `json:"kind"`
+		ID    string `json:"id"`
+		Nonce string `json:"n"`
 	}
 	if err := json.Unmarshal([]byte(payload), &p); err != nil || p.Kind == "" {
-		return store.ChangeEvent{Kind: store.ChangeAll}
+		return store.ChangeEvent{Kind: store.ChangeAll}, p.Nonce
 	}
-	return store.ChangeEvent{Kind: store.ChangeKind(p.Kind), ID: p.ID}
+	return store.ChangeEvent{Kind: store.ChangeKind(p.Kind), ID: p.ID}, p.Nonce
 }

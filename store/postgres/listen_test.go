@@ -226,8 +226,13 @@ func TestListenReconnects(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pids[0]).Scan(&killed); err != nil || !killed {
 			t.Fatalf("round %d: pg_terminate_backend: %v, %v", round, killed, err)
 		}
+		// The loss is announced first: the introspection cache stops
+		// serving until the reconnection's ChangeAll.
+		if e := l.next(t); e.Kind != store.ChangeFeedLost {
+			t.Fatalf("round %d: after the connection was killed: %+v, want ChangeFeedLost", round, e)
+		}
 		if e := l.next(t); e.Kind != store.ChangeAll {
-			t.Fatalf("round %d: after the connection was killed: %+v, want ChangeAll", round, e)
+			t.Fatalf("round %d: after the loss: %+v, want ChangeAll", round, e)
 		}
 		id := fmt.Sprintf("after-reconnect-%d", round)
 		if err := s.CreateClient(ctx, client(id)); err != nil {

@@ -27,6 +27,11 @@ type Store struct {
 	timeouts Timeouts
 	// lastReset is when a failure last reset the pool (Unix nanoseconds).
 	lastReset atomic.Int64
+	// observers hear of revocations of access tokens, and feed matches
+	// their notifications to the revocations waiting for them
+	// (tokenchanges.go).
+	observers tokenObservers
+	feed      barrier
 }
 
 // Option configures New.
@@ -124,7 +129,7 @@ func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 	if err != nil {
 		return ctx, fmt.Errorf("postgres: begin: %w", err)
 	}
-	return context.WithValue(ctx, txKey{s}, tx), nil
+	return context.WithValue(s.withPending(ctx), txKey{s}, tx), nil
 }
 
 // Commit commits the transaction (or releases the savepoint) ctx carries.
@@ -136,8 +141,10 @@ func (s *Store) Commit(ctx context.Context) error {
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := s.outage(ctx, tx.Commit(bctx)); err != nil {
+		s.rolledBack(ctx)
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
+	s.committed(ctx)
 	return nil
 }
 
@@ -150,7 +157,12 @@ func (s *Store) Rollback(ctx context.Context) error {
 	}
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
-	if err := s.outage(ctx, tx.Rollback(bctx)); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+	err := s.outage(ctx, tx.Rollback(bctx))
+	if !errors.Is(err, pgx.ErrTxClosed) {
+		// After Commit (ErrTxClosed) the pending notices are the commit's.
+		s.rolledBack(ctx)
+	}
+	if err != nil && !errors.Is(err, pgx.ErrTxClosed) {
 		return fmt.Errorf("postgres: rollback: %w", err)
 	}
 	return nil

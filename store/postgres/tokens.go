@@ -74,6 +74,10 @@ func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature st
 // DeactivateToken is the one-use rule: the UPDATE matches only an active
 // row, so of two concurrent redemptions exactly one changes it.
 func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signature string) error {
+	if kind == store.KindAccessToken {
+		return s.changeAccessToken(ctx, "deactivate", `UPDATE oauth_tokens SET active = false
+			WHERE kind = $1 AND signature = $2 AND active RETURNING request_id`, signature)
+	}
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE oauth_tokens SET active = false
 		WHERE kind = $1 AND signature = $2 AND active`, string(kind), signature)
 	if err != nil {
@@ -81,6 +85,23 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: deactivate %s: %w", kind, store.ErrNotFound)
+	}
+	return nil
+}
+
+// changeAccessToken runs sql, a statement on one access token ($1 the
+// kind, $2 the signature) returning its request_id, and notifies the
+// change of its grant in the same statement. ErrNotFound if no row
+// changed.
+func (s *Store) changeAccessToken(ctx context.Context, verb, sql string, signature string) error {
+	var requestID string
+	n := s.announce(store.ChangeGrantTokens, "")
+	err := s.db(ctx).QueryRow(ctx, `WITH d AS (`+sql+`)
+		SELECT d.request_id FROM d, LATERAL (SELECT pg_notify('`+changeChannel+`',
+			json_build_object('kind', $3::text, 'id', d.request_id, 'n', $4::text)::text)) n`,
+		string(store.KindAccessToken), signature, string(store.ChangeGrantTokens), n.nonce).Scan(&requestID)
+	if err := n.done(ctx, err, requestID); err != nil {
+		return fmt.Errorf("postgres: %s %s: %w", verb, store.KindAccessToken, classify(err, nil))
 	}
 	return nil
 }
@@ -145,6 +166,10 @@ func (s *Store) RewindRotation(ctx context.Context, kind store.TokenKind, signat
 
 // DeleteToken removes one token; ErrNotFound if absent.
 func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature string) error {
+	if kind == store.KindAccessToken {
+		return s.changeAccessToken(ctx, "delete", `DELETE FROM oauth_tokens
+			WHERE kind = $1 AND signature = $2 RETURNING request_id`, signature)
+	}
 	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM oauth_tokens WHERE kind = $1 AND signature = $2`,
 		string(kind), signature)
 	if err != nil {
@@ -158,8 +183,11 @@ func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature
 
 // DeactivateTokensByRequest marks the grant's tokens of the kind inactive.
 func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	_, err := s.db(ctx).Exec(ctx, `UPDATE oauth_tokens SET active = false
-		WHERE request_id = $1 AND kind = $2 AND active`, requestID, string(kind))
+	sql := `UPDATE oauth_tokens SET active = false WHERE request_id = $1 AND kind = $2 AND active`
+	if kind == store.KindAccessToken {
+		return s.changeGrantAccessTokens(ctx, "deactivate", sql, requestID)
+	}
+	_, err := s.db(ctx).Exec(ctx, sql, requestID, string(kind))
 	if err != nil {
 		return fmt.Errorf("postgres: deactivate %s of grant: %w", kind, err)
 	}
@@ -168,10 +196,26 @@ func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenK
 
 // DeleteTokensByRequest removes the grant's tokens of the kind.
 func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
-	_, err := s.db(ctx).Exec(ctx, `DELETE FROM oauth_tokens WHERE request_id = $1 AND kind = $2`,
-		requestID, string(kind))
+	sql := `DELETE FROM oauth_tokens WHERE request_id = $1 AND kind = $2`
+	if kind == store.KindAccessToken {
+		return s.changeGrantAccessTokens(ctx, "delete", sql, requestID)
+	}
+	_, err := s.db(ctx).Exec(ctx, sql, requestID, string(kind))
 	if err != nil {
 		return fmt.Errorf("postgres: delete %s of grant: %w", kind, err)
+	}
+	return nil
+}
+
+// changeGrantAccessTokens runs sql, a statement on the access tokens ($2)
+// of a grant ($1), and notifies the change in the same statement: the
+// notification is delivered if and only if the change commits.
+func (s *Store) changeGrantAccessTokens(ctx context.Context, verb, sql, requestID string) error {
+	n := s.announce(store.ChangeGrantTokens, requestID)
+	_, err := s.db(ctx).Exec(ctx, `WITH d AS (`+sql+`) SELECT pg_notify('`+changeChannel+`', $3)`,
+		requestID, string(store.KindAccessToken), n.payload)
+	if err := n.done(ctx, err, ""); err != nil {
+		return fmt.Errorf("postgres: %s %s of grant: %w", verb, store.KindAccessToken, err)
 	}
 	return nil
 }
@@ -194,11 +238,13 @@ func (s *Store) GetGrant(ctx context.Context, requestID string) (store.Grant, er
 // RevokeGrant deactivates every token of the grant in one statement.
 func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
 	var found bool
+	nt := s.announce(store.ChangeGrantTokens, requestID)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH g AS (SELECT id FROM grants WHERE id = $1),
-		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active)
-		SELECT EXISTS (SELECT 1 FROM g)`, requestID).Scan(&found)
-	if err != nil {
+		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active),
+		n AS (SELECT pg_notify('`+changeChannel+`', $2))
+		SELECT EXISTS (SELECT 1 FROM g) FROM n`, requestID, nt.payload).Scan(&found)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return fmt.Errorf("postgres: revoke grant: %w", err)
 	}
 	if !found {
@@ -211,11 +257,13 @@ func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
 // returns how many grants the session had.
 func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string) (int, error) {
 	var n int
+	nt := s.announce(store.ChangeSessionTokens, loginSessionID)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH g AS (SELECT id FROM grants WHERE login_session_id = $1),
-		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active)
-		SELECT count(*) FROM g`, loginSessionID).Scan(&n)
-	if err != nil {
+		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active),
+		n AS (SELECT pg_notify('`+changeChannel+`', $2))
+		SELECT count(*) FROM g, n`, loginSessionID, nt.payload).Scan(&n)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return 0, fmt.Errorf("postgres: revoke grants of session: %w", err)
 	}
 	return n, nil
@@ -229,12 +277,14 @@ func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string)
 		return 0, nil
 	}
 	var n int
+	nt := s.announce(store.ChangeUserTokens, uid)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH g AS (SELECT id FROM grants WHERE user_id = $1 AND ($2 = '' OR client_id = $2)),
 		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active
-			RETURNING request_id)
-		SELECT count(DISTINCT request_id) FROM u`, uid, clientID).Scan(&n)
-	if err != nil {
+			RETURNING request_id),
+		n AS (SELECT pg_notify('`+changeChannel+`', $3))
+		SELECT (SELECT count(DISTINCT request_id) FROM u) FROM n`, uid, clientID, nt.payload).Scan(&n)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return 0, fmt.Errorf("postgres: revoke grants of user: %w", err)
 	}
 	return n, nil

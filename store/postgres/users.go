@@ -211,11 +211,17 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("postgres: delete user %q: %w", id, store.ErrNotFound)
 	}
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM users WHERE id = $1`, uid)
-	if err != nil {
+	// The user's grants go with it (ON DELETE CASCADE): the notification
+	// tells the other instances' introspection caches.
+	var deleted int
+	nt := s.announce(store.ChangeUserTokens, uid)
+	err := s.db(ctx).QueryRow(ctx, `WITH d AS (DELETE FROM users WHERE id = $1 RETURNING 1),
+		n AS (SELECT pg_notify('`+changeChannel+`', $2))
+		SELECT (SELECT count(*) FROM d) FROM n`, uid, nt.payload).Scan(&deleted)
+	if err := nt.done(ctx, err, ""); err != nil {
 		return fmt.Errorf("postgres: delete user %q: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if deleted == 0 {
 		return fmt.Errorf("postgres: delete user %q: %w", id, store.ErrNotFound)
 	}
 	return nil
