@@ -55,6 +55,10 @@ type localOptions struct {
 	// TOTPUsers are created with an authenticator app each, for
 	// authcode-login-totp (createTOTPUsers).
 	TOTPUsers int
+	// IDTokenAlg is the web client's id_token_signed_response_alg ("":
+	// the server's default), so the flows that sign ID tokens (refresh,
+	// authcode) can be measured with either key.
+	IDTokenAlg string
 	// Env is added to the server's environment (GATEHOUSE_* settings).
 	Env []string
 	// CountRoundTrips puts a counting proxy between the server and
@@ -238,9 +242,13 @@ func (l *local) seed(ctx context.Context) (*Target, error) {
 	}
 	// Not first-party: consent is asked once per user and then remembered,
 	// which is the path most relying parties take.
-	out, err = l.cli(ctx, nil, "clients", "create", "--id", webClientID, "--name", "Bench web app",
+	web := []string{"clients", "create", "--id", webClientID, "--name", "Bench web app",
 		"--redirect-uri", benchRedirect, "--grant-type", "authorization_code", "--grant-type", "refresh_token",
-		"--scope", scopeAll)
+		"--scope", scopeAll}
+	if l.opts.IDTokenAlg != "" {
+		web = append(web, "--id-token-alg", l.opts.IDTokenAlg)
+	}
+	out, err = l.cli(ctx, nil, web...)
 	if err != nil {
 		return nil, err
 	}

@@ -173,6 +173,7 @@ func (f *runFlags) parsed() (names []string, conc []int, err error) {
 // localFlags say where the bench's own server and database go.
 type localFlags struct {
 	gatehouse, databaseURL, database, serverLog string
+	idTokenAlg                                  string
 	keepDB                                      bool
 	users                                       int
 	totpUsers                                   int
@@ -190,6 +191,8 @@ func (f *localFlags) register(fs *flagSet, users int) {
 	fs.fromEnv("server-log", "BENCH_SERVER_LOG")
 	fs.IntVar(&f.users, "users", users, "users in the directory for api-users")
 	fs.fromEnv("users", "BENCH_USERS")
+	fs.StringVar(&f.idTokenAlg, "id-token-alg", "", "id_token_signed_response_alg of the web client (RS256 or ES256; empty: the server's default, RS256)")
+	fs.fromEnv("id-token-alg", "BENCH_ID_TOKEN_ALG")
 }
 
 // registerTOTP adds the flag of the commands that can run authcode-login-totp.
@@ -203,7 +206,8 @@ func (f *localFlags) options(stderr io.Writer, loginUsers, users int, env []stri
 	return localOptions{
 		Gatehouse: f.gatehouse, ServerURL: f.databaseURL, DBName: f.database, KeepDB: f.keepDB,
 		LoginUsers: loginUsers, Users: users, Env: env, CountRoundTrips: countRoundTrips, ServerLog: f.serverLog,
-		Logf: func(format string, args ...any) { fmt.Fprintf(stderr, "# "+format+"\n", args...) },
+		IDTokenAlg: f.idTokenAlg,
+		Logf:       func(format string, args ...any) { fmt.Fprintf(stderr, "# "+format+"\n", args...) },
 	}
 }
 
