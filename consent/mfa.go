@@ -122,6 +122,10 @@ type mfaView struct {
 // Offers reports whether the page offers kind.
 func (v mfaView) Offers(kind string) bool { return slices.Contains(v.Kinds, kind) }
 
+// runsScript: the page loads the passkey script (and its CSP allows it)
+// only when it shows the passkey button.
+func (v mfaView) runsScript() bool { return !v.Recovery && v.Offers(string(store.FactorPasskey)) }
+
 // totpSetupView sets up an authenticator app: a QR code (PNG, inlined as a
 // data: URL, which the page's CSP allows for this page only) and the key
 // as text for typing in.

@@ -218,7 +218,7 @@ func (p *Pages) render(w http.ResponseWriter, status int, name string, data any)
 	if v, ok := data.(interface{ inlineImages() bool }); ok && v.inlineImages() {
 		// This page's images (the authenticator QR code) are data: URLs.
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'")
-	} else if p.scripted(name) {
+	} else if p.scripted(name, data) {
 		w.Header().Set("Content-Security-Policy", scriptCSP)
 	}
 	w.WriteHeader(status)

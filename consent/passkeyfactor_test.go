@@ -204,9 +204,13 @@ func TestSecondStepWithoutPasskey(t *testing.T) {
 	e.enrolled(t, u)
 	b := e.browser()
 	e.login(b, "ada", testPassword, "/")
-	_, body := e.get(b, "/login/mfa")
+	resp, body := e.get(b, "/login/mfa")
 	if !strings.Contains(body, `name="code"`) || strings.Contains(body, "passkey") {
 		t.Fatalf("app-only second step:\n%s", body)
+	}
+	// No passkey on the page, no script allowed on it.
+	if csp := resp.Header.Get("Content-Security-Policy"); csp == "" || strings.Contains(csp, "script-src") {
+		t.Fatalf("app-only second step CSP = %q, want the page policy without scripts", csp)
 	}
 }
 

@@ -81,8 +81,16 @@ func (p *Pages) initPasskeys(dir Directory, funcs template.FuncMap) error {
 }
 
 // scripted reports whether page runs our script (and so needs scriptCSP).
-func (p *Pages) scripted(page string) bool {
-	return page == "security" || ((page == "login" || page == "mfa") && p.passkeysEnabled())
+func (p *Pages) scripted(page string, data any) bool {
+	if !p.passkeysEnabled() && page != "security" {
+		return false
+	}
+	// A page whose view knows whether it runs the script says so: the
+	// second step runs it only when it offers a passkey.
+	if v, ok := data.(interface{ runsScript() bool }); ok {
+		return v.runsScript()
+	}
+	return page == "security" || page == "login"
 }
 
 // mountPasskeys registers the passkey endpoints (the security page is
