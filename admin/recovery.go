@@ -26,7 +26,7 @@ func (a *API) resendMyVerification(w http.ResponseWriter, r *http.Request, p *do
 	err := a.svc.SendEmailVerification(r.Context(), *p, p.User.ID)
 	var rl *domain.RateLimitedError
 	if errors.As(err, &rl) {
-		secs := max(int((rl.RetryAfter+999_999_999)/1_000_000_000), 1)
+		secs := rl.RetryAfterSeconds()
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		return problemf(http.StatusTooManyRequests, "a verification email was sent less than a minute ago; retry in %d seconds", secs)
 	}

@@ -281,7 +281,7 @@ func (p *Pages) handleResend(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 	case errors.As(err, &rl):
 		status = http.StatusTooManyRequests
-		w.Header().Set("Retry-After", retryAfterSeconds(rl))
+		w.Header().Set("Retry-After", strconv.Itoa(rl.RetryAfterSeconds()))
 		v.layout.Title, v.Alert = "Please wait", true
 		v.Message = "A link was sent less than a minute ago. Please wait a moment before asking for another."
 	case domain.ErrorCode(err) == domain.CodeConflict:
@@ -292,10 +292,4 @@ func (p *Pages) handleResend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.render(w, status, "notice", v)
-}
-
-// retryAfterSeconds is Retry-After for rl: whole seconds, at least 1.
-func retryAfterSeconds(rl *domain.RateLimitedError) string {
-	s := int((rl.RetryAfter + 999_999_999) / 1_000_000_000)
-	return strconv.Itoa(max(s, 1))
 }

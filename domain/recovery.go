@@ -69,6 +69,12 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("asked again too soon; retry in %s", e.RetryAfter.Round(time.Second))
 }
 
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up and at
+// least 1: the value of a Retry-After header.
+func (e *RateLimitedError) RetryAfterSeconds() int {
+	return max(int((e.RetryAfter+time.Second-1)/time.Second), 1)
+}
+
 // newTicketToken returns a fresh random token (what the link carries) and
 // its digest (what the store keeps).
 func newTicketToken() (token string, digest []byte, err error) {

@@ -488,3 +488,14 @@ func TestResetLiftsTheLockout(t *testing.T) {
 		t.Fatalf("new password from the refused address: %v, want a sign-in", err)
 	}
 }
+
+func TestRateLimitedErrorRetryAfterSeconds(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want int
+	}{{0, 1}, {time.Millisecond, 1}, {time.Second, 1}, {time.Second + 1, 2}, {59*time.Second + 500*time.Millisecond, 60}, {time.Minute, 60}} {
+		if got := (&domain.RateLimitedError{RetryAfter: c.d}).RetryAfterSeconds(); got != c.want {
+			t.Errorf("RetryAfterSeconds(%s) = %d, want %d", c.d, got, c.want)
+		}
+	}
+}
