@@ -284,17 +284,8 @@ func decisionMail(u store.User, r store.AccessRequest, issuer string) (subject, 
 	if r.Status != store.RequestApproved && r.Status != store.RequestDenied {
 		return "", "", false
 	}
-	name := strings.TrimSpace(strings.Map(func(c rune) rune {
-		if c < 0x20 || c == 0x7f {
-			return ' '
-		}
-		return c
-	}, u.FullName))
-	if name == "" {
-		name = u.Username
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Hello %s,\n\n", name)
+	b.WriteString(greeting(u))
 	if r.Status == store.RequestApproved {
 		subject = "Your access request was approved"
 		role := r.GrantedRole
@@ -312,7 +303,7 @@ func decisionMail(u store.User, r store.AccessRequest, issuer string) (subject, 
 		fmt.Fprintf(&b, "\nIf you think this is a mistake, ask your administrator. %s\n", issuer)
 	}
 	b.WriteString("\n-- \ngatehouse\n")
-	// Whatever line endings the comment came with, the body has only \n;
-	// the sender's quoted-printable writer turns each into CRLF.
-	return subject, strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(b.String()), true
+	// The comment may carry \r\n or \r: notify's Send makes every line
+	// ending \n before encoding, as it does for every message.
+	return subject, b.String(), true
 }
