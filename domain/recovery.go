@@ -121,7 +121,8 @@ func (s *Service) link(path, token string) string {
 // MailEnabled reports whether recovery and verification mail is sent.
 func (s *Service) MailEnabled() bool { return s.opts.Recovery.MailEnabled }
 
-// enqueue adds a message for u to the outbox, in the caller's transaction.
+// enqueue queues a message for the address to in the outbox, in the
+// caller's transaction.
 func (s *Service) enqueue(ctx context.Context, to, subject, body string) error {
 	now := s.now()
 	err := s.store.EnqueueMail(ctx, store.Mail{
@@ -134,8 +135,8 @@ func (s *Service) enqueue(ctx context.Context, to, subject, body string) error {
 	return err
 }
 
-// issueTicket stores a ticket of purpose for u and returns its token; in
-// the caller's transaction.
+// issueTicket stores the ticket of digest (newTicketToken's) with purpose
+// for u, in the caller's transaction.
 func (s *Service) issueTicket(ctx context.Context, u store.User, purpose store.TicketPurpose, token string, digest []byte) error {
 	now := s.now()
 	life := s.ticketLifetime()
@@ -265,14 +266,14 @@ func (s *Service) adminResetTicket(ctx context.Context, p Principal, userID stri
 		if !UserCanAct(u, s.now(), ActKeepSession) {
 			return conflict("user %s is %s: it cannot sign in", u.ID, u.EffectiveStatus(s.now()))
 		}
+		if mail && u.Email == "" {
+			return conflict("user %s has no email address", u.ID)
+		}
 		if err := s.issueTicket(ctx, u, store.TicketPasswordReset, token, digest); err != nil {
 			return err
 		}
 		action := "password.reset_link"
 		if mail {
-			if u.Email == "" {
-				return conflict("user %s has no email address", u.ID)
-			}
 			subject, body := resetMail(u, link, s.ticketLifetime())
 			if err := s.enqueue(ctx, u.Email, subject, body); err != nil {
 				return err
