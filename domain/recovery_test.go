@@ -297,6 +297,23 @@ func TestAdminPasswordReset(t *testing.T) {
 	if last := entries[len(entries)-1]; last.Action != "password.reset_send" || last.TargetID != u.ID || last.ActorID != root.ID {
 		t.Errorf("last entry = %+v, want password.reset_send by root", last)
 	}
+	// No address: refused, and no ticket stored for it.
+	// (Created with one, as every user is, then cleared in the store.)
+	nomail := e.user("hal", "user")
+	nomail.Email = ""
+	if err := e.store.UpdateUser(e.ctx, nomail); err != nil {
+		t.Fatal(err)
+	}
+	e.mails()
+	if err := e.svc.SendPasswordReset(e.ctx, e.principal(root), nomail.ID); domain.ErrorCode(err) != domain.CodeConflict {
+		t.Errorf("a reset mail for a user without an address: %v, want conflict", err)
+	}
+	if last, err := e.store.LastTicketAt(e.ctx, nomail.ID, store.TicketPasswordReset); err != nil || !last.IsZero() {
+		t.Errorf("LastTicketAt after the refused reset = %v, %v; want no ticket", last, err)
+	}
+	if ms := e.mails(); len(ms) != 0 {
+		t.Errorf("outbox after the refused reset = %+v", ms)
+	}
 
 	off := newEnv(t)
 	v := off.user("gina", "user")
