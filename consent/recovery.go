@@ -110,9 +110,10 @@ func (p *Pages) handleForgot(w http.ResponseWriter, r *http.Request) {
 		p.renderForgot(w, r, http.StatusOK, forgotView{Disabled: true})
 		return
 	case errors.Is(err, store.ErrOutboxFull):
-		// Only a known account gets this far, so the page must not differ:
-		// the person is told what everyone is told, the operator is told why
-		// no mail will come.
+		// The domain refuses a full outbox for an account and for nobody
+		// alike; the page must not differ from the one of a queued link
+		// either: the person is told what everyone is told, the operator
+		// is told why no mail will come.
 		p.log.Warn("consent: password reset not queued: the mail outbox is full", "ip", clientaddr.IP(r))
 	default:
 		p.internalError(w, r, "forgot password", err)

@@ -39,7 +39,8 @@ type Options struct {
 	From string
 	// RequireTLS refuses to send unless the server offers STARTTLS.
 	RequireTLS bool
-	// Issuer is the URL the emails point the reader to.
+	// Issuer is the server's URL; its host is the name we greet the mail
+	// server with (the mails' links are the domain's, in their bodies).
 	Issuer string
 	Logger *slog.Logger // nil discards
 }
@@ -58,8 +59,8 @@ type SMTP struct {
 	timeout   time.Duration
 }
 
-// NewSMTP returns a notifier that sends through the server of opts (which
-// must have a Host).
+// NewSMTP returns a sender through the server of opts (which must have a
+// Host).
 func NewSMTP(opts Options) *SMTP {
 	logger := opts.Logger
 	if logger == nil {
