@@ -53,8 +53,6 @@ func (p *Pages) mountRecovery(r *mux.Router) {
 	r.HandleFunc(resendPath, p.handleResend).Methods(http.MethodPost)
 }
 
-func (p *Pages) minPasswordLength() int { return p.svc.Passwords().MinLength }
-
 type forgotView struct {
 	layout
 	Error string
@@ -222,7 +220,7 @@ func (p *Pages) renderReset(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	v.layout = layout{Title: "Choose a new password", CSRFToken: token}
-	v.MinLength = p.minPasswordLength()
+	v.MinLength = p.svc.Passwords().MinLength
 	p.render(w, status, "reset", v)
 }
 
