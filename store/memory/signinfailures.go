@@ -44,12 +44,9 @@ func (s *Store) countFailures(uid, address string, since time.Time) (store.SignI
 func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time, max int) (store.SignInAttempt, error) {
 	var out store.SignInAttempt
 	err := s.do(ctx, "record sign-in failure", func(o op) error {
-		uid, ok := canonicalUUID(userID)
-		if !ok {
-			return store.ErrNotFound
-		}
-		if _, ok := s.users[uid]; !ok {
-			return store.ErrNotFound
+		uid, err := s.userOf(userID)
+		if err != nil {
+			return err
 		}
 		at, since := stamp(at), stamp(since)
 		k := failureKey{uid, address}
