@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -95,19 +94,11 @@ func (s *Store) ClearUserSignInFailures(ctx context.Context, userID string) erro
 func (s *Store) DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete old sign-in failures", func(o op) error {
-		before := stamp(before)
-		var old []failureKey
-		for k, f := range s.failures {
-			if f.LastAt.Before(before) {
-				old = append(old, k)
-			}
-		}
-		slices.SortFunc(old, func(a, b failureKey) int { return s.failures[a].LastAt.Compare(s.failures[b].LastAt) })
-		old = old[:min(max(limit, 0), len(old))]
-		for _, k := range old {
-			del(o, s.failures, k)
-		}
-		n = len(old)
+		// deleteExpired takes what is not after its now; last_at < before
+		// is, at the microseconds every stored time has, not after the
+		// microsecond before it.
+		n = len(deleteExpired(o, s.failures, func(f store.SignInFailure) time.Time { return f.LastAt },
+			stamp(before).Add(-time.Microsecond), limit))
 		return nil
 	})
 	return n, err
