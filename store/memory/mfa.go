@@ -186,17 +186,22 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, digests
 		if err != nil {
 			return err
 		}
+		// Refused before anything changes: outside a transaction nothing
+		// undoes the deletes, and PostgreSQL's (in one) keeps the old codes.
+		seen := make(map[string]bool, len(digests))
+		for _, d := range digests {
+			if seen[d] {
+				return store.ErrConflict
+			}
+			seen[d] = true
+		}
 		for k := range s.recovery {
 			if k.userID == uid {
 				del(o, s.recovery, k)
 			}
 		}
 		for _, d := range digests {
-			k := recoveryKey{uid, d}
-			if _, dup := s.recovery[k]; dup {
-				return store.ErrConflict
-			}
-			put(o, s.recovery, k, recoveryCode{createdAt: stamp(at)})
+			put(o, s.recovery, recoveryKey{uid, d}, recoveryCode{createdAt: stamp(at)})
 		}
 		return nil
 	})

@@ -35,12 +35,9 @@ func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) error {
 		if !validPurpose(t.Purpose) {
 			return fmt.Errorf("ticket purpose %q is not known", t.Purpose)
 		}
-		uid, ok := canonicalUUID(t.UserID)
-		if !ok {
-			return fmt.Errorf("user %q: %w", t.UserID, store.ErrNotFound)
-		}
-		if _, ok := s.users[uid]; !ok {
-			return fmt.Errorf("user %q: %w", t.UserID, store.ErrNotFound)
+		uid, err := s.userOf(t.UserID)
+		if err != nil {
+			return err
 		}
 		if _, ok := s.tickets[string(t.Digest)]; ok {
 			return store.ErrConflict

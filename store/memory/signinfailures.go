@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -44,12 +43,9 @@ func (s *Store) countFailures(uid, address string, since time.Time) (store.SignI
 func (s *Store) RecordSignInFailure(ctx context.Context, userID, address string, at, since time.Time, max int) (store.SignInAttempt, error) {
 	var out store.SignInAttempt
 	err := s.do(ctx, "record sign-in failure", func(o op) error {
-		uid, ok := canonicalUUID(userID)
-		if !ok {
-			return store.ErrNotFound
-		}
-		if _, ok := s.users[uid]; !ok {
-			return store.ErrNotFound
+		uid, err := s.userOf(userID)
+		if err != nil {
+			return err
 		}
 		at, since := stamp(at), stamp(since)
 		k := failureKey{uid, address}
@@ -98,19 +94,11 @@ func (s *Store) ClearUserSignInFailures(ctx context.Context, userID string) erro
 func (s *Store) DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete old sign-in failures", func(o op) error {
-		before := stamp(before)
-		var old []failureKey
-		for k, f := range s.failures {
-			if f.LastAt.Before(before) {
-				old = append(old, k)
-			}
-		}
-		slices.SortFunc(old, func(a, b failureKey) int { return s.failures[a].LastAt.Compare(s.failures[b].LastAt) })
-		old = old[:min(max(limit, 0), len(old))]
-		for _, k := range old {
-			del(o, s.failures, k)
-		}
-		n = len(old)
+		// deleteExpired takes what is not after its now; last_at < before
+		// is, at the microseconds every stored time has, not after the
+		// microsecond before it.
+		n = len(deleteExpired(o, s.failures, func(f store.SignInFailure) time.Time { return f.LastAt },
+			stamp(before).Add(-time.Microsecond), limit))
 		return nil
 	})
 	return n, err

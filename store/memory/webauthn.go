@@ -38,9 +38,9 @@ func (s *Store) CreateWebAuthnCredential(ctx context.Context, c store.WebAuthnCr
 				return store.ErrConflict
 			}
 		}
-		uid, ok := canonicalUUID(c.UserID)
-		if _, exists := s.users[uid]; !ok || !exists {
-			return fmt.Errorf("user %q: %w", c.UserID, store.ErrNotFound)
+		uid, err := s.userOf(c.UserID)
+		if err != nil {
+			return err
 		}
 		if len(c.CredentialID) == 0 || len(c.PublicKey) == 0 {
 			return fmt.Errorf("credential id and public key are required")
@@ -130,9 +130,9 @@ func (s *Store) CreateWebAuthnCeremony(ctx context.Context, c store.WebAuthnCere
 			return store.ErrConflict
 		}
 		if c.UserID != "" {
-			uid, ok := canonicalUUID(c.UserID)
-			if _, exists := s.users[uid]; !ok || !exists {
-				return fmt.Errorf("user %q: %w", c.UserID, store.ErrNotFound)
+			uid, err := s.userOf(c.UserID)
+			if err != nil {
+				return err
 			}
 			c.UserID = uid
 		}

@@ -161,15 +161,8 @@ func (s *Store) RetryMail(ctx context.Context, id string, next time.Time, lastEr
 	if !ok {
 		return fmt.Errorf("postgres: retry mail: %w", store.ErrNotFound)
 	}
-	tag, err := s.db(ctx).Exec(ctx, `UPDATE mail_outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
+	return s.exec1(ctx, "retry mail", `UPDATE mail_outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1`,
 		uid, next, lastError)
-	if err != nil {
-		return fmt.Errorf("postgres: retry mail: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: retry mail: %w", store.ErrNotFound)
-	}
-	return nil
 }
 
 // DeleteMail returns ErrNotFound if absent.
@@ -178,14 +171,7 @@ func (s *Store) DeleteMail(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("postgres: delete mail: %w", store.ErrNotFound)
 	}
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM mail_outbox WHERE id = $1`, uid)
-	if err != nil {
-		return fmt.Errorf("postgres: delete mail: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete mail: %w", store.ErrNotFound)
-	}
-	return nil
+	return s.exec1(ctx, "delete mail", `DELETE FROM mail_outbox WHERE id = $1`, uid)
 }
 
 // CountMail counts the outbox, which max_rows keeps small.

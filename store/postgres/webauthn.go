@@ -100,16 +100,9 @@ func (s *Store) UpdateWebAuthnCredentialUse(ctx context.Context, id string, sign
 	if !ok {
 		return fmt.Errorf("postgres: update webauthn credential use: %w", store.ErrNotFound)
 	}
-	tag, err := s.db(ctx).Exec(ctx, `UPDATE webauthn_credentials
+	return s.exec1(ctx, "update webauthn credential use", `UPDATE webauthn_credentials
 		SET sign_count = $2, clone_warning = $3, flags = $4, last_used_at = $5 WHERE id = $1`,
 		cid, signCount, cloneWarning, int16(flags), at)
-	if err != nil {
-		return fmt.Errorf("postgres: update webauthn credential use: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: update webauthn credential use: %w", store.ErrNotFound)
-	}
-	return nil
 }
 
 // DeleteWebAuthnCredential deletes the user's credential; ErrNotFound if
@@ -120,14 +113,8 @@ func (s *Store) DeleteWebAuthnCredential(ctx context.Context, userID, id string)
 	if !ok || !cok {
 		return fmt.Errorf("postgres: delete webauthn credential: %w", store.ErrNotFound)
 	}
-	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2`, cid, uid)
-	if err != nil {
-		return fmt.Errorf("postgres: delete webauthn credential: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete webauthn credential: %w", store.ErrNotFound)
-	}
-	return nil
+	return s.exec1(ctx, "delete webauthn credential", `DELETE FROM webauthn_credentials WHERE id = $1 AND user_id = $2`,
+		cid, uid)
 }
 
 // CreateWebAuthnCeremony returns ErrConflict if the id exists and
