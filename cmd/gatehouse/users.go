@@ -277,18 +277,13 @@ func newUsersUpdateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("users update: %w", err)
 			}
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
+			return a.onUser("users update", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
+				u, err := svc.UpdateUser(ctx, domain.Operator(domain.CLIActor()), u.ID, p)
 				if err != nil {
-					return failure("users update", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				u, err = svc.UpdateUser(ctx, domain.Operator(domain.CLIActor()), u.ID, p)
-				if err != nil {
-					return failure("users update", err, fmt.Sprintf("user %q", args[0]), "the username or email is taken by another user")
+					return failure("users update", err, who, "the username or email is taken by another user")
 				}
 				return a.printUser(ctx, svc, u)
-			})
+			})(cmd, args)
 		},
 	}
 	fl := cmd.Flags()
