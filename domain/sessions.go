@@ -21,13 +21,19 @@ func (s *Service) ListSessions(ctx context.Context, userID string) ([]store.Logi
 	if err != nil {
 		return nil, fmt.Errorf("domain: list sessions: %w", err)
 	}
+	return s.liveSessions(all, now), nil
+}
+
+// liveSessions keeps, in order, the sessions that still count at now
+// (sessionLive); never nil.
+func (s *Service) liveSessions(all []store.LoginSession, now time.Time) []store.LoginSession {
 	out := []store.LoginSession{}
 	for _, ls := range all {
 		if s.sessionLive(ls, now) {
 			out = append(out, ls)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // GetSession returns store.ErrNotFound if absent, expired or idle for too
@@ -108,12 +114,7 @@ func (s *Service) evictOverLimit(ctx context.Context, u store.User, ip string, n
 	if err != nil {
 		return err
 	}
-	var live []store.LoginSession // newest first, as listed
-	for _, ls := range all {
-		if s.sessionLive(ls, now) {
-			live = append(live, ls)
-		}
-	}
+	live := s.liveSessions(all, now) // newest first, as listed
 	for i := len(live) - 1; i >= limit-1; i-- {
 		if err := s.endSession(ctx, live[i].ID); err != nil {
 			return err

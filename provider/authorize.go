@@ -305,14 +305,6 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	// How the user authenticated, as the login session recorded it
-	// (OIDC Core 2: amr, acr); absent when the session recorded nothing.
-	if len(sess.AMR) > 0 {
-		session.IDTokenClaims().AuthenticationMethodsReferences = append([]string(nil), sess.AMR...)
-	}
-	if sess.ACR != "" {
-		session.IDTokenClaims().AuthenticationContextClassReference = sess.ACR
-	}
 	var resp fosite.AuthorizeResponder
 	err = store.InTx(ctx, p.store, func(ctx context.Context) error {
 		var err error

@@ -49,16 +49,15 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 
 	active, err := p.keys.Active(ctx)
+	var k keys.SigningKey
 	if err == nil {
-		var k keys.SigningKey
-		if k, err = active.Default(); err == nil {
-			ctx = withActiveKeys(withSigningKey(ctx, k), active)
-		}
+		k, err = active.Default()
 	}
 	if err != nil {
 		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
+	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
 	if grant != "authorization_code" && grant != "refresh_token" {
 		ar, resp, err := p.exchange(ctx, r)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ func newAuditVerifyCmd(a *app) *cobra.Command {
 			defer st.Close()
 			v, err := store.VerifyAuditChain(ctx, st, batch)
 			if err != nil {
-				return fmt.Errorf("audit verify: %w", errors.Unwrap(err))
+				return fmt.Errorf("audit verify: %w", err)
 			}
 			out := auditVerification{Status: "ok", AuditVerification: v}
 			if v.Break != nil {

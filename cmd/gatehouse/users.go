@@ -48,22 +48,15 @@ func newUsersResetMFACmd(a *app) *cobra.Command {
 		Use:   "reset-mfa USER",
 		Short: "Remove a user's authenticator apps, passkeys and recovery codes (they sign in with the password again)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
-					return failure("users reset-mfa", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				if err := svc.ResetMFA(ctx, domain.Operator(domain.CLIActor()), u.ID); err != nil {
-					return failure("users reset-mfa", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				return a.printJSON(struct {
-					Reset    string `json:"mfa_reset"`
-					Username string `json:"username"`
-				}{u.ID, u.Username})
-			})
-		},
+		RunE: a.onUser("users reset-mfa", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
+			if err := svc.ResetMFA(ctx, domain.Operator(domain.CLIActor()), u.ID); err != nil {
+				return failure("users reset-mfa", err, who, "")
+			}
+			return a.printJSON(struct {
+				Reset    string `json:"mfa_reset"`
+				Username string `json:"username"`
+			}{u.ID, u.Username})
+		}),
 	}
 }
 
@@ -200,16 +193,9 @@ func newUsersGetCmd(a *app) *cobra.Command {
 		Use:   "get USER",
 		Short: "Print one user, by id or username",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
-					return failure("users get", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				return a.printUser(ctx, svc, u)
-			})
-		},
+		RunE: a.onUser("users get", func(ctx context.Context, svc *domain.Service, u store.User, _ string) error {
+			return a.printUser(ctx, svc, u)
+		}),
 	}
 }
 
@@ -291,18 +277,13 @@ func newUsersUpdateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("users update: %w", err)
 			}
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
+			return a.onUser("users update", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
+				u, err := svc.UpdateUser(ctx, domain.Operator(domain.CLIActor()), u.ID, p)
 				if err != nil {
-					return failure("users update", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				u, err = svc.UpdateUser(ctx, domain.Operator(domain.CLIActor()), u.ID, p)
-				if err != nil {
-					return failure("users update", err, fmt.Sprintf("user %q", args[0]), "the username or email is taken by another user")
+					return failure("users update", err, who, "the username or email is taken by another user")
 				}
 				return a.printUser(ctx, svc, u)
-			})
+			})(cmd, args)
 		},
 	}
 	fl := cmd.Flags()
@@ -324,20 +305,13 @@ func newUsersStatusCmd(a *app, use string, status store.UserStatus, short string
 		Use:   use + " USER",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
-					return failure(op, err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				u, err = svc.SetUserStatus(ctx, domain.Operator(domain.CLIActor()), u.ID, status)
-				if err != nil {
-					return failure(op, err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				return a.printUser(ctx, svc, u)
-			})
-		},
+		RunE: a.onUser(op, func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
+			u, err := svc.SetUserStatus(ctx, domain.Operator(domain.CLIActor()), u.ID, status)
+			if err != nil {
+				return failure(op, err, who, "")
+			}
+			return a.printUser(ctx, svc, u)
+		}),
 	}
 }
 
@@ -350,23 +324,16 @@ func newUsersDeleteCmd(a *app) *cobra.Command {
 			"stays for the audit trail (unlock re-activates it). With --hard the user and its sessions,\n" +
 			"grants, tokens, group memberships and access requests are removed; only the audit entry remains.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
-					return failure("users delete", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				if err := svc.DeleteUser(ctx, domain.Operator(domain.CLIActor()), u.ID, hard); err != nil {
-					return failure("users delete", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				return a.printJSON(struct {
-					Deleted  string `json:"deleted"`
-					Username string `json:"username"`
-					Hard     bool   `json:"hard"`
-				}{u.ID, u.Username, hard})
-			})
-		},
+		RunE: a.onUser("users delete", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
+			if err := svc.DeleteUser(ctx, domain.Operator(domain.CLIActor()), u.ID, hard); err != nil {
+				return failure("users delete", err, who, "")
+			}
+			return a.printJSON(struct {
+				Deleted  string `json:"deleted"`
+				Username string `json:"username"`
+				Hard     bool   `json:"hard"`
+			}{u.ID, u.Username, hard})
+		}),
 	}
 	cmd.Flags().BoolVar(&hard, "hard", false, "delete permanently instead of disabling")
 	return cmd
@@ -387,21 +354,16 @@ func newUsersSetPasswordCmd(a *app) *cobra.Command {
 				}
 				password = p
 			}
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
-					return failure("users set-password", err, fmt.Sprintf("user %q", args[0]), "")
-				}
+			return a.onUser("users set-password", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
 				if err := svc.SetPassword(ctx, domain.Operator(domain.CLIActor()), u.ID, nil, password); err != nil {
-					return failure("users set-password", err, fmt.Sprintf("user %q", args[0]), "")
+					return failure("users set-password", err, who, "")
 				}
-				u, err = svc.GetUser(ctx, u.ID)
+				u, err := svc.GetUser(ctx, u.ID)
 				if err != nil {
-					return failure("users set-password", err, fmt.Sprintf("user %q", args[0]), "")
+					return failure("users set-password", err, who, "")
 				}
 				return a.printUser(ctx, svc, u)
-			})
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().StringVar(&password, "password", "", "the new password (visible in the process list; prefer --password-stdin)")
@@ -423,18 +385,13 @@ func newUsersSetRolesCmd(a *app) *cobra.Command {
 			if none {
 				roles = []string{}
 			}
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
+			return a.onUser("users set-roles", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
+				u, err := svc.SetUserRoles(ctx, domain.Operator(domain.CLIActor()), u.ID, roles)
 				if err != nil {
-					return failure("users set-roles", err, fmt.Sprintf("user %q", args[0]), "")
-				}
-				u, err = svc.SetUserRoles(ctx, domain.Operator(domain.CLIActor()), u.ID, roles)
-				if err != nil {
-					return failure("users set-roles", err, fmt.Sprintf("user %q or a role in --role", args[0]), "")
+					return failure("users set-roles", err, who+" or a role in --role", "")
 				}
 				return a.printUser(ctx, svc, u)
-			})
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().StringArrayVar(&roles, "role", nil, "role (repeatable; the list replaces the current one)")
@@ -459,13 +416,8 @@ func newUsersIPRulesCmd(a *app) *cobra.Command {
 			"  gatehouse users ip-rules alice --clear",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			changed := cmd.Flags().Changed
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
-					return failure("users ip-rules", err, fmt.Sprintf("user %q", args[0]), "")
-				}
+			return a.onUser("users ip-rules", func(ctx context.Context, svc *domain.Service, u store.User, who string) error {
 				rules := domain.IPRulesOf(u)
 				if !clearAll && !changed("allow") && !changed("deny") {
 					return a.printJSON(rules)
@@ -479,18 +431,34 @@ func newUsersIPRulesCmd(a *app) *cobra.Command {
 				if changed("deny") {
 					rules.Deny = deny
 				}
-				u, err = svc.SetIPRules(ctx, domain.Operator(domain.CLIActor()), u.ID, rules)
+				u, err := svc.SetIPRules(ctx, domain.Operator(domain.CLIActor()), u.ID, rules)
 				if err != nil {
-					return failure("users ip-rules", err, fmt.Sprintf("user %q", args[0]), "")
+					return failure("users ip-rules", err, who, "")
 				}
 				return a.printJSON(domain.IPRulesOf(u))
-			})
+			})(cmd, args)
 		},
 	}
 	cmd.Flags().StringArrayVar(&allow, "allow", nil, "CIDR prefix or address the user may act from (repeatable; replaces the allow list)")
 	cmd.Flags().StringArrayVar(&deny, "deny", nil, "CIDR prefix or address the user may never act from (repeatable; replaces the deny list)")
 	cmd.Flags().BoolVar(&clearAll, "clear", false, "remove every rule (before applying --allow and --deny)")
 	return cmd
+}
+
+// onUser is the RunE of a users command whose argument is one USER: it
+// resolves args[0] (userRef, which reports a user not found) and runs act
+// on the user; who names it for act's own failure messages.
+func (a *app) onUser(op string, act func(ctx context.Context, svc *domain.Service, u store.User, who string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
+			u, err := userRef(ctx, svc, st, op, args[0])
+			if err != nil {
+				return err
+			}
+			return act(ctx, svc, u, fmt.Sprintf("user %q", args[0]))
+		})
+	}
 }
 
 // userRef is used by commands of other groups that take a user argument.

@@ -43,9 +43,6 @@ type Jar struct{ secure bool }
 // New returns the jar of an issuer that is https (secure) or not.
 func New(secure bool) Jar { return Jar{secure: secure} }
 
-// Secure reports whether the jar's cookies carry Secure.
-func (j Jar) Secure() bool { return j.secure }
-
 // Name is the cookie's name as sent, with its prefix.
 func (j Jar) Name(s Spec) string {
 	switch {
