@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 
@@ -30,27 +30,19 @@ func newUsersResetPasswordCmd(a *app) *cobra.Command {
 			"to hand over: it is a secret until used. Either way the audit log records that a link was\n" +
 			"made (password.reset_send or password.reset_link), never the link.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return a.withService(ctx, func(svc *domain.Service, st store.Store) error {
-				what := fmt.Sprintf("user %q", args[0])
-				u, err := resolveUser(ctx, svc, st, args[0])
-				if err != nil {
+		RunE: a.onUser("users reset-password", func(ctx context.Context, svc *domain.Service, u store.User, what string) error {
+			op := domain.Operator(domain.CLIActor())
+			if svc.MailEnabled() {
+				if err := svc.SendPasswordReset(ctx, op, u.ID); err != nil {
 					return failure("users reset-password", err, what, "")
 				}
-				op := domain.Operator(domain.CLIActor())
-				if svc.MailEnabled() {
-					if err := svc.SendPasswordReset(ctx, op, u.ID); err != nil {
-						return failure("users reset-password", err, what, "")
-					}
-					return a.printJSON(resetPasswordResult{UserID: u.ID, SentTo: u.Email})
-				}
-				link, err := svc.PasswordResetLink(ctx, op, u.ID)
-				if err != nil {
-					return failure("users reset-password", err, what, "")
-				}
-				return a.printJSON(resetPasswordResult{UserID: u.ID, Link: link})
-			})
-		},
+				return a.printJSON(resetPasswordResult{UserID: u.ID, SentTo: u.Email})
+			}
+			link, err := svc.PasswordResetLink(ctx, op, u.ID)
+			if err != nil {
+				return failure("users reset-password", err, what, "")
+			}
+			return a.printJSON(resetPasswordResult{UserID: u.ID, Link: link})
+		}),
 	}
 }
