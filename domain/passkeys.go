@@ -60,12 +60,10 @@ const ceremonySecretBytes = 32
 // relying party is configured.
 var ErrPasskeysDisabled = errors.New("passkeys are not configured")
 
-// passkeyAMR and passkeyACR describe a passwordless passkey sign-in: a
-// hardware-bound key ("hwk", RFC 8176) used with user verification
-// ("user"), which NIST SP 800-63B counts as AAL2.
+// passkeyAMR describes a passwordless passkey sign-in: a hardware-bound
+// key ("hwk", RFC 8176) used with user verification ("user"), which NIST
+// SP 800-63B counts as AAL2 (ACRMultiFactor).
 var passkeyAMR = []string{AMRHardwareKey, AMRUserVerified}
-
-const passkeyACR = "aal2"
 
 // newRelyingParty builds the library's relying party, or nil if passkeys
 // are off.
@@ -510,7 +508,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, secret string, respon
 		return PasskeySignIn{}, err
 	}
 	u.LastLoginAt, u.FailedLogins, u.LockedUntil = &now, 0, nil
-	return PasskeySignIn{User: u, AMR: append([]string(nil), passkeyAMR...), ACR: passkeyACR}, nil
+	return PasskeySignIn{User: u, AMR: append([]string(nil), passkeyAMR...), ACR: ACRMultiFactor}, nil
 }
 
 // passkeySignInAllowed is the check of a passkey sign-in once the
