@@ -580,7 +580,7 @@ func (s *Service) VerifyPasskeyChallenge(ctx context.Context, id, secret string,
 	if c.Enrol {
 		return MFAResult{}, ErrMFAChallengeEnded
 	}
-	methods, err := s.VerifyPasskeyFactor(ctx, u.ID, secret, response, ip)
+	methods, err := s.VerifyPasskeyFactor(ctx, u, secret, response, ip)
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
 		return MFAResult{}, s.mfaFailed(ctx, c, ip, "passkey")

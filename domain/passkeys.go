@@ -570,35 +570,29 @@ func (s *Service) BeginPasskeyFactor(ctx context.Context, u store.User) (Passkey
 	return s.saveCeremony(ctx, ceremonyFactor, u.ID, assertion, sd)
 }
 
-// VerifyPasskeyFactor checks the second-step assertion of userID against
-// the ceremony of secret. It returns the methods the step adds to the
-// session's amr: "hwk", and "user" when the authenticator verified the
-// user. Refusals are ErrInvalidCredentials, audited
-// ("mfa.passkey.failure"); success is audited ("mfa.passkey").
-func (s *Service) VerifyPasskeyFactor(ctx context.Context, userID, secret string, response io.Reader, ip string) ([]string, error) {
+// VerifyPasskeyFactor checks the second-step assertion of u (the user the
+// first step named, as BeginPasskeyFactor takes it) against the ceremony of
+// secret. It returns the methods the step adds to the session's amr:
+// "hwk", and "user" when the authenticator verified the user. Refusals are
+// ErrInvalidCredentials, audited ("mfa.passkey.failure"); success is
+// audited ("mfa.passkey").
+func (s *Service) VerifyPasskeyFactor(ctx context.Context, u store.User, secret string, response io.Reader, ip string) ([]string, error) {
 	if s.rp == nil {
 		return nil, ErrPasskeysDisabled
 	}
-	if err := notFoundID("user", userID); err != nil {
-		return nil, err
-	}
 	refuse := func(reason string) ([]string, error) {
-		if err := s.audit(ctx, Actor{Type: store.ActorAnonymous, IP: ip}, "mfa.passkey.failure", TargetUser, userID,
+		if err := s.audit(ctx, Actor{Type: store.ActorAnonymous, IP: ip}, "mfa.passkey.failure", TargetUser, u.ID,
 			changes{"reason": {After: reason}}); err != nil {
 			return nil, fmt.Errorf("domain: passkey factor: %w", err)
 		}
 		return nil, ErrInvalidCredentials
 	}
-	sd, err := s.takeCeremony(ctx, ceremonyFactor, secret, userID)
+	sd, err := s.takeCeremony(ctx, ceremonyFactor, secret, u.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return refuse("ceremony_not_found")
 	}
 	if err != nil {
 		return nil, err
-	}
-	u, err := s.store.GetUser(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("domain: passkey factor: %w", err)
 	}
 	pu, err := s.passkeyUser(ctx, u)
 	if err != nil {
@@ -610,7 +604,7 @@ func (s *Service) VerifyPasskeyFactor(ctx context.Context, userID, secret string
 	}
 	cred, err := s.rp.ValidateLogin(pu, sd, parsed)
 	if err != nil {
-		s.opts.Logger.InfoContext(ctx, "passkey factor refused", "user_id", userID, "error", protocolDetail(err))
+		s.opts.Logger.InfoContext(ctx, "passkey factor refused", "user_id", u.ID, "error", protocolDetail(err))
 		return refuse("assertion_invalid")
 	}
 	var rec store.WebAuthnCredential
