@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -375,16 +374,24 @@ func (p *Pages) handlePasskeyLoginFinish(w http.ResponseWriter, r *http.Request)
 		p.passkeyInternal(w, "finish sign-in", err)
 		return
 	}
-	// The session starts as the password path starts it, recording that
-	// the passkey was both factors.
-	if err := p.startSessionAMR(w, r, res.User, res.AMR); err != nil {
+	// The session records that the passkey was both factors.
+	p.passkeySignedIn(w, r, res.User, res.AMR, returnTo, "consent: signed in with a passkey")
+}
+
+// passkeySignedIn starts the login session of a sign-in the script
+// finished (a passkey alone, or as the second step) as signedIn does for
+// the forms, and answers with where the script goes next: returnTo (safe
+// already), or the access request for a pending user. msg and attrs are
+// the log line.
+func (p *Pages) passkeySignedIn(w http.ResponseWriter, r *http.Request, u store.User, amr []string, returnTo, msg string, attrs ...any) {
+	if err := p.startSessionAMR(w, r, u, amr); err != nil {
 		p.passkeyInternal(w, "start session", err)
 		return
 	}
-	p.log.Info("consent: signed in with a passkey", "user_id", res.User.ID, "ip", clientaddr.IP(r))
+	p.log.Info(msg, append([]any{"user_id", u.ID, "ip", clientaddr.IP(r)}, attrs...)...)
 	next := returnTo
-	if res.User.Status == store.StatusPending {
-		next = p.path(accessRequestPath) + "?" + url.Values{"return_to": {returnTo}}.Encode()
+	if u.Status == store.StatusPending {
+		next = p.pathWithReturn(accessRequestPath, returnTo)
 	}
 	passkeyJSON(w, http.StatusOK, map[string]string{"redirect": next})
 }
