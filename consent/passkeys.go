@@ -41,12 +41,6 @@ var _ Passkeys = (*domain.Service)(nil)
 // securityPath is the account security page; the console owns /account/.
 const securityPath = "/security"
 
-// FreshAuthentication is how recent a sign-in must be to remove a passkey:
-// someone who finds a browser left signed in must not be able to take the
-// owner's passkeys away (or, through them, the account). It is the one
-// window of every change that needs a fresh authentication.
-const FreshAuthentication = domain.FreshAuthWindow
-
 // maxPasskeyBody bounds a ceremony's JSON: an attestation of a platform
 // authenticator is a few kilobytes.
 const maxPasskeyBody = 64 << 10
@@ -144,9 +138,9 @@ func (p *Pages) passkeyRows(ctx context.Context, userID string) ([]passkeyRow, e
 }
 
 // fresh reports whether the session's sign-in is recent enough for a
-// change that needs a fresh authentication.
+// change that needs a fresh authentication (the domain's rule).
 func (p *Pages) fresh(sess *Session) bool {
-	return p.now().Sub(sess.AuthTime) < FreshAuthentication
+	return domain.FreshAuth(sess.AuthTime, p.now())
 }
 
 func (p *Pages) handleRemovePasskey(w http.ResponseWriter, r *http.Request) {

@@ -42,8 +42,11 @@ const (
 	// and lock the account for the lockout duration, so that knowing the
 	// password does not let anyone guess codes at leisure.
 	MFAMaxAttempts = 5
-	// FreshAuthWindow is how recent a sign-in must be to disable a factor
-	// without typing the password again.
+	// FreshAuthWindow is how recent a sign-in must be for a change that
+	// needs a fresh authentication (FreshAuth): disabling a factor without
+	// typing the password again, removing a passkey. Someone who finds a
+	// browser left signed in must not be able to take the owner's factors
+	// away (or, through them, the account).
 	FreshAuthWindow = 5 * time.Minute
 	// pendingFactorLifetime bounds how long an unconfirmed factor can be
 	// confirmed: a QR code left on a screen does not stay usable forever.
@@ -58,6 +61,13 @@ var (
 	// The user signs in again from the password.
 	ErrMFAChallengeEnded = errors.New("sign-in attempt ended")
 )
+
+// FreshAuth reports whether a sign-in at authTime is, at now, recent
+// enough for a change that needs a fresh authentication (FreshAuthWindow).
+// No sign-in time is never fresh.
+func FreshAuth(authTime, now time.Time) bool {
+	return !authTime.IsZero() && now.Sub(authTime) <= FreshAuthWindow
+}
 
 // ACRValue is the acr of a sign-in with the given methods.
 func ACRValue(amr []string) string {
@@ -281,7 +291,7 @@ func (s *Service) confirmTOTP(ctx context.Context, a Actor, userID, factorID, co
 // no app.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, password string, authTime time.Time) error {
 	now := s.now()
-	if authTime.IsZero() || now.Sub(authTime) > FreshAuthWindow {
+	if !FreshAuth(authTime, now) {
 		if password == "" {
 			return ErrInvalidCredentials
 		}

@@ -416,3 +416,23 @@ func TestSessionRecordsAMRAndACR(t *testing.T) {
 		t.Fatal("ACRSatisfies")
 	}
 }
+
+// TestFreshAuth: the one rule of a fresh authentication, which the domain
+// (DisableTOTP) and the pages (the security page's passkeys) both apply.
+func TestFreshAuth(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		name     string
+		authTime time.Time
+		want     bool
+	}{
+		{"no sign-in time", time.Time{}, false},
+		{"just now", now, true},
+		{"at the window's end", now.Add(-domain.FreshAuthWindow), true},
+		{"past the window", now.Add(-domain.FreshAuthWindow - time.Second), false},
+	} {
+		if got := domain.FreshAuth(c.authTime, now); got != c.want {
+			t.Errorf("%s: FreshAuth = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
