@@ -112,29 +112,18 @@ func (m MFAState) Has(kind store.FactorKind) bool { return slices.Contains(m.Kin
 
 // MFAState returns the user's factors and whether policy requires one.
 func (s *Service) MFAState(ctx context.Context, u store.User) (MFAState, error) {
-	factors, err := s.store.ListMFAFactors(ctx, u.ID)
+	factors, passkeys, err := s.secondFactors(ctx, u.ID)
 	if err != nil {
 		return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
 	}
-	st := MFAState{Factors: []store.MFAFactor{}, Kinds: []store.FactorKind{}}
+	st := MFAState{Factors: factors, Passkeys: passkeys, Kinds: []store.FactorKind{}}
 	for _, f := range factors {
-		if !f.Active() {
-			continue
-		}
-		f.SecretEnc = nil // nobody outside the domain needs it
-		st.Factors = append(st.Factors, f)
 		if !slices.Contains(st.Kinds, f.Kind) {
 			st.Kinds = append(st.Kinds, f.Kind)
 		}
 	}
-	if s.rp != nil {
-		creds, err := s.store.ListWebAuthnCredentials(ctx, u.ID)
-		if err != nil {
-			return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
-		}
-		if st.Passkeys = len(creds); st.Passkeys > 0 {
-			st.Kinds = append(st.Kinds, store.FactorPasskey)
-		}
+	if passkeys > 0 {
+		st.Kinds = append(st.Kinds, store.FactorPasskey)
 	}
 	if st.RecoveryCodes, err = s.store.CountRecoveryCodes(ctx, u.ID); err != nil {
 		return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
@@ -330,34 +319,37 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, passwo
 	})
 }
 
-// secondFactors counts what can answer the user's second step: confirmed
-// factors, and passkeys while passkeys are configured (as MFAState).
-func (s *Service) secondFactors(ctx context.Context, userID string) (int, error) {
-	factors, err := s.store.ListMFAFactors(ctx, userID)
+// secondFactors is what can answer the user's second step: the confirmed
+// factors, oldest first (their secrets dropped: nobody outside the domain
+// needs them), and the number of passkeys, counted only while passkeys are
+// configured (none could answer otherwise).
+func (s *Service) secondFactors(ctx context.Context, userID string) ([]store.MFAFactor, int, error) {
+	all, err := s.store.ListMFAFactors(ctx, userID)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	n := 0
-	for _, f := range factors {
+	factors := []store.MFAFactor{}
+	for _, f := range all {
 		if f.Active() {
-			n++
+			f.SecretEnc = nil
+			factors = append(factors, f)
 		}
 	}
-	if s.rp != nil {
-		creds, err := s.store.ListWebAuthnCredentials(ctx, userID)
-		if err != nil {
-			return 0, err
-		}
-		n += len(creds)
+	if s.rp == nil {
+		return factors, 0, nil
 	}
-	return n, nil
+	creds, err := s.store.ListWebAuthnCredentials(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return factors, len(creds), nil
 }
 
 // dropOrphanRecoveryCodes deletes the user's recovery codes once no second
 // factor remains (they stand in for one), and returns how many went.
 func (s *Service) dropOrphanRecoveryCodes(ctx context.Context, userID string) (int, error) {
-	n, err := s.secondFactors(ctx, userID)
-	if err != nil || n > 0 {
+	factors, passkeys, err := s.secondFactors(ctx, userID)
+	if err != nil || len(factors)+passkeys > 0 {
 		return 0, err
 	}
 	return s.store.DeleteRecoveryCodes(ctx, userID)
