@@ -536,8 +536,8 @@ func (s *Service) VerifyRecoveryChallenge(ctx context.Context, id, code, ip stri
 		if left, err = s.store.CountRecoveryCodes(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := s.store.DeleteMFAChallenge(ctx, c.ID); err != nil {
-			return fmt.Errorf("challenge: %w", ErrMFAChallengeEnded)
+		if err := s.endChallenge(ctx, c.ID); err != nil {
+			return err
 		}
 		return s.audit(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, "mfa.recovery_code_used", TargetUser, u.ID,
 			changes{"recovery_codes": {Before: left + 1, After: left}})
@@ -616,8 +616,8 @@ func (s *Service) CompleteTOTPEnrolmentChallenge(ctx context.Context, id, factor
 		if codes, err = s.confirmTOTP(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, u.ID, factorID, code); err != nil {
 			return err
 		}
-		if err := s.store.DeleteMFAChallenge(ctx, c.ID); err != nil {
-			return fmt.Errorf("challenge: %w", ErrMFAChallengeEnded)
+		if err := s.endChallenge(ctx, c.ID); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -630,6 +630,18 @@ func (s *Service) CompleteTOTPEnrolmentChallenge(ctx context.Context, id, factor
 		return MFAResult{}, nil, err
 	}
 	return completed(c, u, AMROTP), codes, nil
+}
+
+// endChallenge deletes the completed challenge id inside the transaction
+// that completes it. Not found means another request completed or ended it
+// meanwhile (ErrMFAChallengeEnded: it works once); any other error is the
+// store's, returned as it is rather than passed off as an ended attempt.
+func (s *Service) endChallenge(ctx context.Context, id string) error {
+	err := s.store.DeleteMFAChallenge(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("challenge: %w", ErrMFAChallengeEnded)
+	}
+	return err
 }
 
 // mfaFailed counts a wrong second-step answer and audits "mfa.failed"

@@ -436,3 +436,30 @@ func TestFreshAuth(t *testing.T) {
 		}
 	}
 }
+
+// downOnDelete is a store whose deleting of a challenge fails as a database
+// that went away would.
+type downOnDelete struct{ *memory.Store }
+
+func (downOnDelete) DeleteMFAChallenge(context.Context, string) error {
+	return errors.Join(errors.New("connection lost"), store.ErrUnavailable)
+}
+
+// TestCompletingAChallengeReportsStoreErrors: a store failure while a
+// right recovery code completes the step is that failure, not an ended
+// attempt (which would send the user back to the password for nothing).
+func TestCompletingAChallengeReportsStoreErrors(t *testing.T) {
+	e := newMFAEnv(t)
+	u := e.user("alice", "viewer")
+	_, codes := e.enrol(u)
+	svc := domain.NewService(downOnDelete{e.store}, domain.Options{
+		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
+		Now:       e.clock.Now,
+		MFAKey:    bytes.Repeat([]byte{42}, 32),
+	})
+	id := e.challenge(u)
+	_, err := svc.VerifyRecoveryChallenge(e.ctx, id, codes[0], "")
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, domain.ErrMFAChallengeEnded) {
+		t.Fatalf("VerifyRecoveryChallenge with the store down: %v, want the store's error", err)
+	}
+}
