@@ -4,11 +4,11 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/domain"
-
 	"github.com/gatehouse/gatehouse/internal/cookies"
 )
 
-// The pages' two cookies, set through internal/cookies like every cookie
+// The pages' cookies (session, CSRF, pending second step, passkey
+// ceremony), set through internal/cookies like every cookie
 // of gatehouse (HttpOnly; Secure and __Host- for an https issuer; Path=/).
 //
 // The session cookie is SameSite=Lax: a relying party on another site

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
@@ -72,16 +71,5 @@ func (p *Pages) handleMFAPasskeyFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.clearMFACookie(w)
-	// The session starts as after a code (signedIn), answered as JSON for
-	// the script to follow.
-	if err := p.startSessionAMR(w, r, res.User, res.AMR); err != nil {
-		p.passkeyInternal(w, "start session", err)
-		return
-	}
-	p.log.Info("consent: signed in", "user_id", res.User.ID, "ip", ip, "second_step", "passkey")
-	next := p.safeReturnTo(res.ReturnTo)
-	if res.User.Status == store.StatusPending {
-		next = p.path(accessRequestPath) + "?" + url.Values{"return_to": {next}}.Encode()
-	}
-	passkeyJSON(w, http.StatusOK, map[string]string{"redirect": next})
+	p.passkeySignedIn(w, r, res.User, res.AMR, p.safeReturnTo(res.ReturnTo), "consent: signed in", "second_step", "passkey")
 }

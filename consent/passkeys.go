@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -41,12 +40,6 @@ var _ Passkeys = (*domain.Service)(nil)
 
 // securityPath is the account security page; the console owns /account/.
 const securityPath = "/security"
-
-// FreshAuthentication is how recent a sign-in must be to remove a passkey:
-// someone who finds a browser left signed in must not be able to take the
-// owner's passkeys away (or, through them, the account). It is the one
-// window of every change that needs a fresh authentication.
-const FreshAuthentication = domain.FreshAuthWindow
 
 // maxPasskeyBody bounds a ceremony's JSON: an attestation of a platform
 // authenticator is a few kilobytes.
@@ -145,9 +138,9 @@ func (p *Pages) passkeyRows(ctx context.Context, userID string) ([]passkeyRow, e
 }
 
 // fresh reports whether the session's sign-in is recent enough for a
-// change that needs a fresh authentication.
+// change that needs a fresh authentication (the domain's rule).
 func (p *Pages) fresh(sess *Session) bool {
-	return p.now().Sub(sess.AuthTime) < FreshAuthentication
+	return domain.FreshAuth(sess.AuthTime, p.now())
 }
 
 func (p *Pages) handleRemovePasskey(w http.ResponseWriter, r *http.Request) {
@@ -375,16 +368,24 @@ func (p *Pages) handlePasskeyLoginFinish(w http.ResponseWriter, r *http.Request)
 		p.passkeyInternal(w, "finish sign-in", err)
 		return
 	}
-	// The session starts as the password path starts it, recording that
-	// the passkey was both factors.
-	if err := p.startSessionAMR(w, r, res.User, res.AMR); err != nil {
+	// The session records that the passkey was both factors.
+	p.passkeySignedIn(w, r, res.User, res.AMR, returnTo, "consent: signed in with a passkey")
+}
+
+// passkeySignedIn starts the login session of a sign-in the script
+// finished (a passkey alone, or as the second step) as signedIn does for
+// the forms, and answers with where the script goes next: returnTo (safe
+// already), or the access request for a pending user. msg and attrs are
+// the log line.
+func (p *Pages) passkeySignedIn(w http.ResponseWriter, r *http.Request, u store.User, amr []string, returnTo, msg string, attrs ...any) {
+	if err := p.startSessionAMR(w, r, u, amr); err != nil {
 		p.passkeyInternal(w, "start session", err)
 		return
 	}
-	p.log.Info("consent: signed in with a passkey", "user_id", res.User.ID, "ip", clientaddr.IP(r))
+	p.log.Info(msg, append([]any{"user_id", u.ID, "ip", clientaddr.IP(r)}, attrs...)...)
 	next := returnTo
-	if res.User.Status == store.StatusPending {
-		next = p.path(accessRequestPath) + "?" + url.Values{"return_to": {returnTo}}.Encode()
+	if u.Status == store.StatusPending {
+		next = p.pathWithReturn(accessRequestPath, returnTo)
 	}
 	passkeyJSON(w, http.StatusOK, map[string]string{"redirect": next})
 }

@@ -42,8 +42,11 @@ const (
 	// and lock the account for the lockout duration, so that knowing the
 	// password does not let anyone guess codes at leisure.
 	MFAMaxAttempts = 5
-	// FreshAuthWindow is how recent a sign-in must be to disable a factor
-	// without typing the password again.
+	// FreshAuthWindow is how recent a sign-in must be for a change that
+	// needs a fresh authentication (FreshAuth): disabling a factor without
+	// typing the password again, removing a passkey. Someone who finds a
+	// browser left signed in must not be able to take the owner's factors
+	// away (or, through them, the account).
 	FreshAuthWindow = 5 * time.Minute
 	// pendingFactorLifetime bounds how long an unconfirmed factor can be
 	// confirmed: a QR code left on a screen does not stay usable forever.
@@ -58,6 +61,13 @@ var (
 	// The user signs in again from the password.
 	ErrMFAChallengeEnded = errors.New("sign-in attempt ended")
 )
+
+// FreshAuth reports whether a sign-in at authTime is, at now, recent
+// enough for a change that needs a fresh authentication (FreshAuthWindow).
+// No sign-in time is never fresh.
+func FreshAuth(authTime, now time.Time) bool {
+	return !authTime.IsZero() && now.Sub(authTime) <= FreshAuthWindow
+}
 
 // ACRValue is the acr of a sign-in with the given methods.
 func ACRValue(amr []string) string {
@@ -102,29 +112,18 @@ func (m MFAState) Has(kind store.FactorKind) bool { return slices.Contains(m.Kin
 
 // MFAState returns the user's factors and whether policy requires one.
 func (s *Service) MFAState(ctx context.Context, u store.User) (MFAState, error) {
-	factors, err := s.store.ListMFAFactors(ctx, u.ID)
+	factors, passkeys, err := s.secondFactors(ctx, u.ID)
 	if err != nil {
 		return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
 	}
-	st := MFAState{Factors: []store.MFAFactor{}, Kinds: []store.FactorKind{}}
+	st := MFAState{Factors: factors, Passkeys: passkeys, Kinds: []store.FactorKind{}}
 	for _, f := range factors {
-		if !f.Active() {
-			continue
-		}
-		f.SecretEnc = nil // nobody outside the domain needs it
-		st.Factors = append(st.Factors, f)
 		if !slices.Contains(st.Kinds, f.Kind) {
 			st.Kinds = append(st.Kinds, f.Kind)
 		}
 	}
-	if s.rp != nil {
-		creds, err := s.store.ListWebAuthnCredentials(ctx, u.ID)
-		if err != nil {
-			return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
-		}
-		if st.Passkeys = len(creds); st.Passkeys > 0 {
-			st.Kinds = append(st.Kinds, store.FactorPasskey)
-		}
+	if passkeys > 0 {
+		st.Kinds = append(st.Kinds, store.FactorPasskey)
 	}
 	if st.RecoveryCodes, err = s.store.CountRecoveryCodes(ctx, u.ID); err != nil {
 		return MFAState{}, fmt.Errorf("domain: MFA state: %w", err)
@@ -281,7 +280,7 @@ func (s *Service) confirmTOTP(ctx context.Context, a Actor, userID, factorID, co
 // no app.
 func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, password string, authTime time.Time) error {
 	now := s.now()
-	if authTime.IsZero() || now.Sub(authTime) > FreshAuthWindow {
+	if !FreshAuth(authTime, now) {
 		if password == "" {
 			return ErrInvalidCredentials
 		}
@@ -320,34 +319,37 @@ func (s *Service) DisableTOTP(ctx context.Context, a Actor, u store.User, passwo
 	})
 }
 
-// secondFactors counts what can answer the user's second step: confirmed
-// factors, and passkeys while passkeys are configured (as MFAState).
-func (s *Service) secondFactors(ctx context.Context, userID string) (int, error) {
-	factors, err := s.store.ListMFAFactors(ctx, userID)
+// secondFactors is what can answer the user's second step: the confirmed
+// factors, oldest first (their secrets dropped: nobody outside the domain
+// needs them), and the number of passkeys, counted only while passkeys are
+// configured (none could answer otherwise).
+func (s *Service) secondFactors(ctx context.Context, userID string) ([]store.MFAFactor, int, error) {
+	all, err := s.store.ListMFAFactors(ctx, userID)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	n := 0
-	for _, f := range factors {
+	factors := []store.MFAFactor{}
+	for _, f := range all {
 		if f.Active() {
-			n++
+			f.SecretEnc = nil
+			factors = append(factors, f)
 		}
 	}
-	if s.rp != nil {
-		creds, err := s.store.ListWebAuthnCredentials(ctx, userID)
-		if err != nil {
-			return 0, err
-		}
-		n += len(creds)
+	if s.rp == nil {
+		return factors, 0, nil
 	}
-	return n, nil
+	creds, err := s.store.ListWebAuthnCredentials(ctx, userID)
+	if err != nil {
+		return nil, 0, err
+	}
+	return factors, len(creds), nil
 }
 
 // dropOrphanRecoveryCodes deletes the user's recovery codes once no second
 // factor remains (they stand in for one), and returns how many went.
 func (s *Service) dropOrphanRecoveryCodes(ctx context.Context, userID string) (int, error) {
-	n, err := s.secondFactors(ctx, userID)
-	if err != nil || n > 0 {
+	factors, passkeys, err := s.secondFactors(ctx, userID)
+	if err != nil || len(factors)+passkeys > 0 {
 		return 0, err
 	}
 	return s.store.DeleteRecoveryCodes(ctx, userID)
@@ -534,8 +536,8 @@ func (s *Service) VerifyRecoveryChallenge(ctx context.Context, id, code, ip stri
 		if left, err = s.store.CountRecoveryCodes(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := s.store.DeleteMFAChallenge(ctx, c.ID); err != nil {
-			return fmt.Errorf("challenge: %w", ErrMFAChallengeEnded)
+		if err := s.endChallenge(ctx, c.ID); err != nil {
+			return err
 		}
 		return s.audit(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, "mfa.recovery_code_used", TargetUser, u.ID,
 			changes{"recovery_codes": {Before: left + 1, After: left}})
@@ -580,7 +582,7 @@ func (s *Service) VerifyPasskeyChallenge(ctx context.Context, id, secret string,
 	if c.Enrol {
 		return MFAResult{}, ErrMFAChallengeEnded
 	}
-	methods, err := s.VerifyPasskeyFactor(ctx, u.ID, secret, response, ip)
+	methods, err := s.VerifyPasskeyFactor(ctx, u, secret, response, ip)
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
 		return MFAResult{}, s.mfaFailed(ctx, c, ip, "passkey")
@@ -614,8 +616,8 @@ func (s *Service) CompleteTOTPEnrolmentChallenge(ctx context.Context, id, factor
 		if codes, err = s.confirmTOTP(ctx, Actor{Type: store.ActorUser, ID: u.ID, IP: ip}, u.ID, factorID, code); err != nil {
 			return err
 		}
-		if err := s.store.DeleteMFAChallenge(ctx, c.ID); err != nil {
-			return fmt.Errorf("challenge: %w", ErrMFAChallengeEnded)
+		if err := s.endChallenge(ctx, c.ID); err != nil {
+			return err
 		}
 		return nil
 	})
@@ -628,6 +630,18 @@ func (s *Service) CompleteTOTPEnrolmentChallenge(ctx context.Context, id, factor
 		return MFAResult{}, nil, err
 	}
 	return completed(c, u, AMROTP), codes, nil
+}
+
+// endChallenge deletes the completed challenge id inside the transaction
+// that completes it. Not found means another request completed or ended it
+// meanwhile (ErrMFAChallengeEnded: it works once); any other error is the
+// store's, returned as it is rather than passed off as an ended attempt.
+func (s *Service) endChallenge(ctx context.Context, id string) error {
+	err := s.store.DeleteMFAChallenge(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("challenge: %w", ErrMFAChallengeEnded)
+	}
+	return err
 }
 
 // mfaFailed counts a wrong second-step answer and audits "mfa.failed"

@@ -416,3 +416,50 @@ func TestSessionRecordsAMRAndACR(t *testing.T) {
 		t.Fatal("ACRSatisfies")
 	}
 }
+
+// TestFreshAuth: the one rule of a fresh authentication, which the domain
+// (DisableTOTP) and the pages (the security page's passkeys) both apply.
+func TestFreshAuth(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		name     string
+		authTime time.Time
+		want     bool
+	}{
+		{"no sign-in time", time.Time{}, false},
+		{"just now", now, true},
+		{"at the window's end", now.Add(-domain.FreshAuthWindow), true},
+		{"past the window", now.Add(-domain.FreshAuthWindow - time.Second), false},
+	} {
+		if got := domain.FreshAuth(c.authTime, now); got != c.want {
+			t.Errorf("%s: FreshAuth = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// downOnDelete is a store whose deleting of a challenge fails as a database
+// that went away would.
+type downOnDelete struct{ *memory.Store }
+
+func (downOnDelete) DeleteMFAChallenge(context.Context, string) error {
+	return errors.Join(errors.New("connection lost"), store.ErrUnavailable)
+}
+
+// TestCompletingAChallengeReportsStoreErrors: a store failure while a
+// right recovery code completes the step is that failure, not an ended
+// attempt (which would send the user back to the password for nothing).
+func TestCompletingAChallengeReportsStoreErrors(t *testing.T) {
+	e := newMFAEnv(t)
+	u := e.user("alice", "viewer")
+	_, codes := e.enrol(u)
+	svc := domain.NewService(downOnDelete{e.store}, domain.Options{
+		Passwords: domain.Passwords{BcryptCost: bcrypt.MinCost, MinLength: 8},
+		Now:       e.clock.Now,
+		MFAKey:    bytes.Repeat([]byte{42}, 32),
+	})
+	id := e.challenge(u)
+	_, err := svc.VerifyRecoveryChallenge(e.ctx, id, codes[0], "")
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, domain.ErrMFAChallengeEnded) {
+		t.Fatalf("VerifyRecoveryChallenge with the store down: %v, want the store's error", err)
+	}
+}

@@ -60,12 +60,10 @@ const ceremonySecretBytes = 32
 // relying party is configured.
 var ErrPasskeysDisabled = errors.New("passkeys are not configured")
 
-// passkeyAMR and passkeyACR describe a passwordless passkey sign-in: a
-// hardware-bound key ("hwk", RFC 8176) used with user verification
-// ("user"), which NIST SP 800-63B counts as AAL2.
+// passkeyAMR describes a passwordless passkey sign-in: a hardware-bound
+// key ("hwk", RFC 8176) used with user verification ("user"), which NIST
+// SP 800-63B counts as AAL2 (ACRMultiFactor).
 var passkeyAMR = []string{AMRHardwareKey, AMRUserVerified}
-
-const passkeyACR = "aal2"
 
 // newRelyingParty builds the library's relying party, or nil if passkeys
 // are off.
@@ -510,7 +508,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, secret string, respon
 		return PasskeySignIn{}, err
 	}
 	u.LastLoginAt, u.FailedLogins, u.LockedUntil = &now, 0, nil
-	return PasskeySignIn{User: u, AMR: append([]string(nil), passkeyAMR...), ACR: passkeyACR}, nil
+	return PasskeySignIn{User: u, AMR: append([]string(nil), passkeyAMR...), ACR: ACRMultiFactor}, nil
 }
 
 // passkeySignInAllowed is the check of a passkey sign-in once the
@@ -572,35 +570,29 @@ func (s *Service) BeginPasskeyFactor(ctx context.Context, u store.User) (Passkey
 	return s.saveCeremony(ctx, ceremonyFactor, u.ID, assertion, sd)
 }
 
-// VerifyPasskeyFactor checks the second-step assertion of userID against
-// the ceremony of secret. It returns the methods the step adds to the
-// session's amr: "hwk", and "user" when the authenticator verified the
-// user. Refusals are ErrInvalidCredentials, audited
-// ("mfa.passkey.failure"); success is audited ("mfa.passkey").
-func (s *Service) VerifyPasskeyFactor(ctx context.Context, userID, secret string, response io.Reader, ip string) ([]string, error) {
+// VerifyPasskeyFactor checks the second-step assertion of u (the user the
+// first step named, as BeginPasskeyFactor takes it) against the ceremony of
+// secret. It returns the methods the step adds to the session's amr:
+// "hwk", and "user" when the authenticator verified the user. Refusals are
+// ErrInvalidCredentials, audited ("mfa.passkey.failure"); success is
+// audited ("mfa.passkey").
+func (s *Service) VerifyPasskeyFactor(ctx context.Context, u store.User, secret string, response io.Reader, ip string) ([]string, error) {
 	if s.rp == nil {
 		return nil, ErrPasskeysDisabled
 	}
-	if err := notFoundID("user", userID); err != nil {
-		return nil, err
-	}
 	refuse := func(reason string) ([]string, error) {
-		if err := s.audit(ctx, Actor{Type: store.ActorAnonymous, IP: ip}, "mfa.passkey.failure", TargetUser, userID,
+		if err := s.audit(ctx, Actor{Type: store.ActorAnonymous, IP: ip}, "mfa.passkey.failure", TargetUser, u.ID,
 			changes{"reason": {After: reason}}); err != nil {
 			return nil, fmt.Errorf("domain: passkey factor: %w", err)
 		}
 		return nil, ErrInvalidCredentials
 	}
-	sd, err := s.takeCeremony(ctx, ceremonyFactor, secret, userID)
+	sd, err := s.takeCeremony(ctx, ceremonyFactor, secret, u.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return refuse("ceremony_not_found")
 	}
 	if err != nil {
 		return nil, err
-	}
-	u, err := s.store.GetUser(ctx, userID)
-	if err != nil {
-		return nil, fmt.Errorf("domain: passkey factor: %w", err)
 	}
 	pu, err := s.passkeyUser(ctx, u)
 	if err != nil {
@@ -612,7 +604,7 @@ func (s *Service) VerifyPasskeyFactor(ctx context.Context, userID, secret string
 	}
 	cred, err := s.rp.ValidateLogin(pu, sd, parsed)
 	if err != nil {
-		s.opts.Logger.InfoContext(ctx, "passkey factor refused", "user_id", userID, "error", protocolDetail(err))
+		s.opts.Logger.InfoContext(ctx, "passkey factor refused", "user_id", u.ID, "error", protocolDetail(err))
 		return refuse("assertion_invalid")
 	}
 	var rec store.WebAuthnCredential

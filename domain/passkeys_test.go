@@ -357,23 +357,23 @@ func TestPasskeyFactor(t *testing.T) {
 	}
 	body, _ := key.Get(optionsJSON(t, c))
 	// Another user cannot finish ada's second step.
-	if _, err := e.svc.VerifyPasskeyFactor(e.ctx, nokeys.ID, c.Secret, bytes.NewReader(body), ""); !errors.Is(err, domain.ErrInvalidCredentials) {
+	if _, err := e.svc.VerifyPasskeyFactor(e.ctx, nokeys, c.Secret, bytes.NewReader(body), ""); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatalf("bob finishing ada's factor: %v", err)
 	}
 	c, _ = e.svc.BeginPasskeyFactor(e.ctx, u)
 	body, _ = key.Get(optionsJSON(t, c))
-	amr, err := e.svc.VerifyPasskeyFactor(e.ctx, u.ID, c.Secret, bytes.NewReader(body), "")
+	amr, err := e.svc.VerifyPasskeyFactor(e.ctx, u, c.Secret, bytes.NewReader(body), "")
 	if err != nil || !slices.Equal(amr, []string{"hwk", "user"}) {
 		t.Fatalf("VerifyPasskeyFactor = %q, %v; want [hwk user]", amr, err)
 	}
-	if _, err := e.svc.VerifyPasskeyFactor(e.ctx, u.ID, c.Secret, bytes.NewReader(body), ""); !errors.Is(err, domain.ErrInvalidCredentials) {
+	if _, err := e.svc.VerifyPasskeyFactor(e.ctx, u, c.Secret, bytes.NewReader(body), ""); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatalf("factor replay: %v", err)
 	}
 	// Without user verification the step proves the key only.
 	key.UserVerified = false
 	c, _ = e.svc.BeginPasskeyFactor(e.ctx, u)
 	body, _ = key.Get(optionsJSON(t, c))
-	amr, err = e.svc.VerifyPasskeyFactor(e.ctx, u.ID, c.Secret, bytes.NewReader(body), "")
+	amr, err = e.svc.VerifyPasskeyFactor(e.ctx, u, c.Secret, bytes.NewReader(body), "")
 	if err != nil || !slices.Equal(amr, []string{"hwk"}) {
 		t.Fatalf("VerifyPasskeyFactor without UV = %q, %v; want [hwk]", amr, err)
 	}

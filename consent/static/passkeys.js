@@ -29,6 +29,20 @@
     });
   }
 
+  // credentialJSON is a credential the browser made, as the server reads
+  // it; response holds the fields of the ceremony's own response
+  // (attestation or assertion), binary fields already base64url.
+  function credentialJSON(cred, response) {
+    return {
+      id: cred.id,
+      rawId: toB64url(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: response
+    };
+  }
+
   function post(url, csrf, body) {
     return fetch(url, {
       method: "POST",
@@ -79,18 +93,11 @@
       var r = cred.response;
       return post(button.dataset.finish, csrf, {
         name: nameEl ? nameEl.value : "",
-        credential: {
-          id: cred.id,
-          rawId: toB64url(cred.rawId),
-          type: cred.type,
-          authenticatorAttachment: cred.authenticatorAttachment || undefined,
-          clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-          response: {
-            clientDataJSON: toB64url(r.clientDataJSON),
-            attestationObject: toB64url(r.attestationObject),
-            transports: r.getTransports ? r.getTransports() : []
-          }
-        }
+        credential: credentialJSON(cred, {
+          clientDataJSON: toB64url(r.clientDataJSON),
+          attestationObject: toB64url(r.attestationObject),
+          transports: r.getTransports ? r.getTransports() : []
+        })
       });
     }).then(function (data) {
       window.location.assign(data.redirect);
@@ -122,19 +129,12 @@
       return navigator.credentials.get({ publicKey: pk });
     }).then(function (cred) {
       var r = cred.response;
-      body.credential = {
-        id: cred.id,
-        rawId: toB64url(cred.rawId),
-        type: cred.type,
-        authenticatorAttachment: cred.authenticatorAttachment || undefined,
-        clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
-        response: {
-          clientDataJSON: toB64url(r.clientDataJSON),
-          authenticatorData: toB64url(r.authenticatorData),
-          signature: toB64url(r.signature),
-          userHandle: r.userHandle ? toB64url(r.userHandle) : null
-        }
-      };
+      body.credential = credentialJSON(cred, {
+        clientDataJSON: toB64url(r.clientDataJSON),
+        authenticatorData: toB64url(r.authenticatorData),
+        signature: toB64url(r.signature),
+        userHandle: r.userHandle ? toB64url(r.userHandle) : null
+      });
       return post(button.dataset.finish, csrf, body);
     }).then(function (data) {
       window.location.assign(data.redirect);
