@@ -701,7 +701,19 @@ func (s *Service) mfaFailed(ctx context.Context, c store.MFAChallenge, ip, metho
 func (s *Service) passwordFailed(ctx context.Context, ip string, u store.User) error {
 	now := s.now()
 	return s.inTx(ctx, "record password failure", func(ctx context.Context) error {
-		after, err := s.store.RecordLoginFailure(ctx, u.ID, now, s.opts.LockoutThreshold, s.opts.LockoutDuration)
+		// Counted as a sign-in's wrong password is (authenticate): for
+		// its address, and toward the account-wide lock only at its
+		// threshold, so that a typo here cannot finish what a stranger's
+		// few guesses began.
+		attempt, err := s.store.RecordSignInFailure(ctx, u.ID, addressKey(ip), now, now.Add(-s.opts.LockoutDuration), 0)
+		if err != nil {
+			return err
+		}
+		lockAt := 0 // count only
+		if limit := s.opts.AccountLockoutThreshold; limit > 0 && attempt.Account >= limit {
+			lockAt = 1
+		}
+		after, err := s.store.RecordLoginFailure(ctx, u.ID, now, lockAt, s.opts.LockoutDuration)
 		if err != nil {
 			return err
 		}

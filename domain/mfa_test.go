@@ -463,3 +463,29 @@ func TestCompletingAChallengeReportsStoreErrors(t *testing.T) {
 		t.Fatalf("VerifyRecoveryChallenge with the store down: %v, want the store's error", err)
 	}
 }
+
+// TestDisablePasswordTypoDoesNotLockTheAccount: wrong passwords on the
+// turn-off form count like a sign-in's (per address, the account-wide lock
+// only at its threshold), so a stranger's few guesses from elsewhere plus
+// the owner's one typo lock nobody out.
+func TestDisablePasswordTypoDoesNotLockTheAccount(t *testing.T) {
+	e := newMFAEnv(t)
+	u := e.user("alice", "viewer")
+	e.enrol(u)
+	for range domain.DefaultLockoutThreshold - 1 {
+		if _, err := e.svc.Authenticate(e.ctx, "alice", "a stranger's guess", "198.51.100.7"); !errors.Is(err, domain.ErrInvalidCredentials) {
+			t.Fatalf("guess: %v", err)
+		}
+	}
+	owner := e.self(u)
+	owner.IP = "192.0.2.44"
+	if err := e.svc.DisableTOTP(e.ctx, owner, u, "a typo", e.clock.Now().Add(-time.Hour)); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Fatalf("typo: %v", err)
+	}
+	if after, _ := e.store.GetUser(e.ctx, u.ID); after.LockedOut(e.clock.Now()) {
+		t.Fatalf("the account is locked until %v after %d guesses and one typo", after.LockedUntil, domain.DefaultLockoutThreshold)
+	}
+	if f, _, err := e.store.CountSignInFailures(e.ctx, u.ID, "192.0.2.44", e.clock.Now().Add(-time.Hour)); err != nil || f.Count != 1 {
+		t.Fatalf("the typo's address count = %+v, %v; want 1", f, err)
+	}
+}
