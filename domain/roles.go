@@ -382,7 +382,7 @@ func KnownPermissions() []string {
 		store.PermUsersRead, store.PermUsersWrite, store.PermUsersStatus, store.PermUsersRoles,
 		store.PermUsersDelete, store.PermRolesWrite, store.PermGroupsWrite, store.PermAccessRequestsReview,
 		store.PermTokensUsers, store.PermTokensSystem, store.PermClientsWrite, store.PermAuditRead,
-		store.PermSessionsRevoke, store.PermSettingsWrite,
+		store.PermSessionsRevoke, store.PermSettingsWrite, store.PermUsersImpersonate,
 	}
 }
 

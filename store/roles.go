@@ -21,6 +21,9 @@ const (
 	PermAuditRead            = "audit:read"
 	PermSessionsRevoke       = "sessions:revoke"
 	PermSettingsWrite        = "settings:write"
+	// PermUsersImpersonate: token exchange (RFC 8693) for a token that
+	// acts as another user ("su"), within the caller's own power.
+	PermUsersImpersonate = "users:impersonate"
 )
 
 // BuiltInRoles returns the four roles every store starts with, following the
@@ -33,7 +36,8 @@ func BuiltInRoles() []Role {
 			Description: "Everything, including roles, user deletion, clients, system tokens and settings.",
 			Parent:      "manager",
 			Permissions: []string{PermUsersWrite, PermUsersRoles, PermUsersDelete, PermRolesWrite,
-				PermGroupsWrite, PermTokensSystem, PermClientsWrite, PermSessionsRevoke, PermSettingsWrite},
+				PermGroupsWrite, PermTokensSystem, PermClientsWrite, PermSessionsRevoke, PermSettingsWrite,
+				PermUsersImpersonate},
 			BuiltIn: true,
 		},
 		{
