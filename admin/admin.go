@@ -34,6 +34,11 @@ type AccessToken struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// Act is who acts through a token made by token exchange
+	// (domain.Actor.String: the impersonator, or the client a token was
+	// delegated to), recorded beside the subject in the audit log; "" for
+	// other tokens.
+	Act string
 }
 
 // ErrInvalidToken is what an Introspector returns (wrapped) for a token

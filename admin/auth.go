@@ -78,7 +78,13 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 			return domain.Principal{}, err
 		}
 	} else {
-		c, err := a.svc.GetClient(ctx, at.ClientID)
+		// A service account's token is its own (subject = client), but
+		// one exchanged for another client keeps the account as subject.
+		id := at.ClientID
+		if at.Act != "" {
+			id = at.Subject
+		}
+		c, err := a.svc.GetClient(ctx, id)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return domain.Principal{}, invalidToken("the token's client no longer exists")
@@ -91,6 +97,9 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 		}
 	}
 	p.Actor.IP = ip
+	// A token made by token exchange acts for its subject on behalf of
+	// someone else: the audit log records both (RFC 8693's act).
+	p.Actor.Act = at.Act
 	return p, nil
 }
 

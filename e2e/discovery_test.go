@@ -48,7 +48,7 @@ func TestDiscovery(t *testing.T) {
 		}
 		wantList(t, name, doc, "code_challenge_methods_supported", []string{"S256"}, []string{"plain"})
 		wantList(t, name, doc, "grant_types_supported",
-			[]string{"authorization_code", "refresh_token", "client_credentials"},
+			[]string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"},
 			[]string{"implicit", "password"})
 		wantList(t, name, doc, "response_types_supported", []string{"code"}, []string{"token", "id_token token"})
 		wantList(t, name, doc, "token_endpoint_auth_methods_supported",

@@ -64,7 +64,7 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		ResponseTypesSupported:             []string{"code"},
 		ResponseModesSupported:             []string{"query", "form_post"},
 		GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials",
-			grantTypeJWTBearer},
+			grantTypeJWTBearer, grantTypeTokenExchange},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 		TokenEndpointAuthMethodsSupported: clientAuth,

@@ -35,6 +35,9 @@ type Directory interface {
 	MFARequired(ctx context.Context, u store.User) (bool, error)
 	ConsentNeeded(ctx context.Context, q domain.ConsentQuestion) (bool, error)
 	GrantConsent(ctx context.Context, userID, clientID string, scopes []string) error
+	// Impersonate decides (and audits) a token exchange that acts as
+	// another user.
+	Impersonate(ctx context.Context, req domain.ImpersonationRequest) (domain.Impersonation, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

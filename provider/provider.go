@@ -109,6 +109,9 @@ type TokenInfo struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// Act is who acts through the token (domain.Actor.String) when it was
+	// made by token exchange; "" otherwise.
+	Act string
 }
 
 // ErrInvalidToken is returned by IntrospectAccessToken for a token that is
@@ -306,6 +309,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		compose.OAuth2TokenIntrospectionFactory,
 		compose.OAuth2TokenRevocationFactory,
 		compose.PushedAuthorizeHandlerFactory,
+		p.tokenExchangeFactory,
 		func(fosite.Configurator, interface{}, interface{}) interface{} { return &grantGuard{p: p} },
 	)
 	// fosite's own strategy lets some failures of a client assertion through
@@ -524,6 +528,7 @@ func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (Tok
 		UserID:    sess.UserID,
 		Scopes:    append([]string(nil), ar.GetGrantedScopes()...),
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
+		Act:       sess.ActBy,
 	}, nil
 }
 

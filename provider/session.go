@@ -32,6 +32,16 @@ type Session struct {
 	// ClientID is the client the grant was issued to (the client_id claim of
 	// JWT access tokens).
 	ClientID string `json:"client_id,omitempty"`
+
+	// Token exchange (tokenexchange.go).
+	// Act is the act claim of a token made by token exchange: the
+	// impersonating caller, or the client a token was delegated to. nil
+	// for every other token.
+	Act *ActClaim `json:"act,omitempty"`
+	// ActBy is who acts through the token, as the audit log names it
+	// (domain.Actor.String): the resource API records it as the act of
+	// everything done with the token.
+	ActBy string `json:"act_by,omitempty"`
 }
 
 var (
@@ -73,7 +83,19 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	if roles, ok := s.IDTokenClaims().Extra["roles"]; ok && s.UserID != "" {
 		extra["roles"] = roles
 	}
+	if s.Act != nil {
+		extra["act"] = s.Act
+	}
 	return &jwt.JWTClaims{Subject: s.Subject, Extra: extra}
+}
+
+// GetExtraClaims is what introspection (RFC 7662) adds to its answer: the
+// act claim of an exchanged token (RFC 8693 §4.1), nothing for others.
+func (s *Session) GetExtraClaims() map[string]interface{} {
+	if s.Act == nil {
+		return nil
+	}
+	return map[string]interface{}{"act": s.Act}
 }
 
 // GetJWTHeader marks JWT access tokens as such (RFC 9068 section 2.1), so

@@ -59,7 +59,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
-	if grant != "authorization_code" && grant != "refresh_token" {
+	// A token exchange joins them: an impersonation's audit entry and its
+	// token are written together or not at all.
+	if grant != "authorization_code" && grant != "refresh_token" && grant != grantTypeTokenExchange {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
@@ -87,6 +89,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 // supportedGrantTypes are the grants discovery lists.
 var supportedGrantTypes = map[string]bool{
 	"authorization_code": true, "refresh_token": true, "client_credentials": true, grantTypeJWTBearer: true,
+	grantTypeTokenExchange: true,
 }
 
 // errNoClientAuth answers a token or revocation request that names no client

@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		if err != nil {
 			return admin.AccessToken{}, err
 		}
-		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt}, nil
+		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt, Act: ti.Act}, nil
 	}, admin.Options{Logger: logger})
 
 	s.keys, s.svc, s.prov = km, svc, prov
