@@ -233,7 +233,8 @@ func (l *local) seed(ctx context.Context) (*Target, error) {
 	}
 	l.opts.Logf("registering clients %s and %s", serviceClientID, webClientID)
 	out, err := l.cli(ctx, nil, "clients", "create", "--id", serviceClientID, "--name", "Bench service account",
-		"--grant-type", "client_credentials", "--scope", "gatehouse:api", "--role", "admin")
+		"--grant-type", "client_credentials", "--grant-type", "urn:ietf:params:oauth:grant-type:token-exchange",
+		"--scope", "gatehouse:api", "--role", "admin")
 	if err != nil {
 		return nil, err
 	}

@@ -472,8 +472,9 @@ type selectable interface{ only(label string) }
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("run", stderr)
 	var rf runFlags
-	// authcode-login-totp needs users whose keys the bench made itself.
-	remote := slices.DeleteFunc(slices.Clone(workloadNames), func(n string) bool { return n == totpWorkload })
+	// authcode-login-totp needs users whose keys the bench made itself;
+	// token-exchange, a service client allowed that grant (local seeds one).
+	remote := slices.DeleteFunc(slices.Clone(workloadNames), func(n string) bool { return n == totpWorkload || n == tokenExchangeWorkload })
 	rf.register(fs, 10*time.Second, 2*time.Second, "1,8,32", remote)
 	t := &Target{}
 	var users string

@@ -25,7 +25,11 @@ const (
 const apiPageSize = 50
 
 // workloadNames lists every workload in the order they run.
-var workloadNames = []string{"cc", "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
+var workloadNames = []string{"cc", tokenExchangeWorkload, "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
+
+// tokenExchangeWorkload is RFC 8693 delegation: the service account's
+// client_credentials token exchanged for a new one, one per request.
+const tokenExchangeWorkload = "token-exchange"
 
 // totpWorkload is authcode-login for users with an authenticator app.
 const totpWorkload = "authcode-login-totp"
@@ -57,6 +61,8 @@ func (e *env) workload(name string) (Workload, error) {
 	switch name {
 	case "cc":
 		return Workload{Name: name, Unit: "req", NewWorker: e.newCC}, nil
+	case tokenExchangeWorkload:
+		return Workload{Name: name, Unit: "req", NewWorker: e.newTokenExchange}, nil
 	case "introspect":
 		return Workload{Name: name, Unit: "req", NewWorker: e.newIntrospect}, nil
 	case "refresh":
@@ -95,6 +101,35 @@ func (e *env) newCC(context.Context, int) (Worker, error) { return ccWorker{e}, 
 
 func (w ccWorker) Do(ctx context.Context) (string, error) {
 	_, err := clientCredentials(ctx, w.e.plain, w.e.d, w.e.t)
+	return "", err
+}
+
+// token-exchange: the service client exchanges its own client_credentials
+// token (taken once per worker) for a new access token with the same
+// scope, each request: what a gateway delegating a caller's token does.
+type tokenExchangeWorker struct {
+	e     *env
+	token string
+}
+
+func (e *env) newTokenExchange(ctx context.Context, _ int) (Worker, error) {
+	tr, err := clientCredentials(ctx, e.plain, e.d, e.t)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenExchangeWorker{e: e, token: tr.AccessToken}, nil
+}
+
+func (w *tokenExchangeWorker) Do(ctx context.Context) (string, error) {
+	form := url.Values{
+		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token":      {w.token},
+		"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
+	}
+	if w.e.t.ServiceScope != "" {
+		form.Set("scope", w.e.t.ServiceScope)
+	}
+	_, err := token(ctx, w.e.plain, w.e.d, w.e.t.ServiceID, w.e.t.ServiceSecret, form)
 	return "", err
 }
 
