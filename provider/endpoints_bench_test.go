@@ -162,6 +162,24 @@ func (e *benchEnv) endpointCases() []endpointCase {
 				return err
 			}, nil
 		}},
+		// RFC 8693 delegation: the service account's token exchanged for
+		// a new one of the same scope, each request.
+		{"token/token-exchange", func(context.Context) (func() error, error) {
+			at, err := e.clientCredentials("svc")
+			if err != nil {
+				return nil, err
+			}
+			form := url.Values{"grant_type": {grantTypeTokenExchange}, "subject_token": {at},
+				"subject_token_type": {tokenTypeAccessToken}, "scope": {"api:read"}}.Encode()
+			svcAuth := e.basicAuth("svc")
+			return func() error {
+				tr, err := readTokens(e.post("/oauth2/token", form, svcAuth))
+				if err == nil && !opaque(tr.AccessToken) {
+					err = fmt.Errorf("access token %.40q... is not opaque", tr.AccessToken)
+				}
+				return err
+			}, nil
+		}},
 		// RFC 7662 introspection by a resource server.
 		{"introspect/opaque", func(context.Context) (func() error, error) {
 			at, err := e.clientCredentials("svc")
@@ -191,6 +209,7 @@ func BenchmarkEndpoint(b *testing.B) {
 		{"token/client_credentials-jwt-RS256", keys.RS256},
 		{"token/client_credentials-jwt-ES256", keys.ES256},
 		{"token/refresh_token", keys.RS256},
+		{"token/token-exchange", keys.RS256},
 		{"introspect/opaque", keys.RS256},
 	}
 	for _, bs := range benchStores() {

@@ -118,7 +118,7 @@ func newBenchEnv(tb testing.TB, st store.Store, o benchOptions) *benchEnv {
 	}
 	for _, c := range []store.Client{
 		// Machine clients, one per access token format.
-		{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api:read"}, AccessTokenFormat: store.FormatOpaque},
+		{ID: "svc", GrantTypes: []string{"client_credentials", grantTypeTokenExchange}, Scopes: []string{"api:read"}, AccessTokenFormat: store.FormatOpaque},
 		{ID: "svc-jwt", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api:read"}, AccessTokenFormat: store.FormatJWT},
 		// A relying party that refreshes.
 		{ID: "web", GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},

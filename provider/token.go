@@ -59,9 +59,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
-	// A token exchange joins them: an impersonation's audit entry and its
-	// token are written together or not at all.
-	if grant != "authorization_code" && grant != "refresh_token" && grant != grantTypeTokenExchange {
+	// An impersonation joins them: its audit entry and its token are
+	// written together or not at all. A delegation writes only its token.
+	impersonation := grant == grantTypeTokenExchange && r.PostForm.Get("requested_subject") != ""
+	if grant != "authorization_code" && grant != "refresh_token" && !impersonation {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
