@@ -103,9 +103,10 @@ func consoleClient(issuer string) store.Client {
 		TokenEndpointAuthMethod: domain.AuthNone,
 		RedirectURIs:            []string{issuer + CallbackPath},
 		PostLogoutRedirectURIs:  []string{issuer + ConsolePath},
-		GrantTypes:              []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken},
-		ResponseTypes:           []string{domain.ResponseTypeCode},
-		Scopes:                  slices.Clone(Scopes),
+		// Token exchange: the Impersonate action (users.js).
+		GrantTypes:    []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken, domain.GrantTokenExchange},
+		ResponseTypes: []string{domain.ResponseTypeCode},
+		Scopes:        slices.Clone(Scopes),
 	}
 }
 

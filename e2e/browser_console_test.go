@@ -196,6 +196,7 @@ func TestBrowserConsole(t *testing.T) {
 		u.Preferences = json.RawMessage(`{"theme":"dark","zoom":1.25}`)
 	}, "user")
 	target := ts.createUser(t, "user")
+	impersonated := ts.createUser(t, "user")
 	busy := ts.createUserWith(t, func(u *store.User) {
 		u.Goals = []string{"One", "Two", "Three", "Four", "Five"}
 	}, "user")
@@ -278,7 +279,7 @@ func TestBrowserConsole(t *testing.T) {
 	})
 	plan := consolePlan{
 		Hooks:     hooks,
-		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "viewer", "token", "failure", "tour"},
+		Scenarios: []string{"create-user", "taken-username", "access-request", "manager", "impersonate", "viewer", "token", "failure", "tour"},
 		People: map[string]consolePerson{
 			"admin": person(admin), "manager": person(manager), "viewer": person(viewer),
 			"user": person(user), "pending": person(pending),
@@ -290,7 +291,8 @@ func TestBrowserConsole(t *testing.T) {
 				"password": "pw-" + randomHex(t, 12), "free": "free-" + randomHex(t, 4)},
 			"access-request": {"first": first.URL, "second": second.URL, "redirect": cb.redirectURI(),
 				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
-			"manager": {"target": target.Username},
+			"manager":     {"target": target.Username},
+			"impersonate": {"target": impersonated.Username, "pending": pending.Username},
 			"token": {"name": "nightly report", "fullName": "Renamed Person", "app": expenses.Name,
 				"prefName": "language", "prefValue": "fr-CA", "prefRemove": "theme",
 				"again": expensesRP.newAuthRequest(t, false).URL},
@@ -462,7 +464,7 @@ func TestBrowserConsole(t *testing.T) {
 		if strings.Join(r.Nav, ",") != strings.Join(wantNav, ",") {
 			t.Errorf("manager navigation %q, want %q", r.Nav, wantNav)
 		}
-		if r.CreateUser != 0 || contains(r.CardButtons, "Edit") || !contains(r.CardButtons, "Delete") || !contains(r.CardButtons, "Lock") {
+		if r.CreateUser != 0 || contains(r.CardButtons, "Edit") || contains(r.CardButtons, "Impersonate") || !contains(r.CardButtons, "Delete") || !contains(r.CardButtons, "Lock") {
 			t.Errorf("manager: Create user shown %d times, card buttons %q", r.CreateUser, r.CardButtons)
 		}
 		if strings.Join(r.DeleteButtons, ",") != "Close,Disable,Cancel" {
@@ -470,6 +472,32 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		if r.CreateRole != 0 || r.RoleEdits != 0 {
 			t.Errorf("manager sees Create role %d and Edit %d times on Roles", r.CreateRole, r.RoleEdits)
+		}
+		noProblems(t, r.Problems, r.Refused)
+	})
+
+	t.Run("impersonate", func(t *testing.T) {
+		var r struct {
+			CardButtons, PendingButtons []string
+			Title, Token, Note          string
+			Problems, Refused           []string
+		}
+		scenario(t, rep, "impersonate", &r)
+		ts.secret(r.Token)
+		if !contains(r.CardButtons, "Impersonate") || contains(r.PendingButtons, "Impersonate") {
+			t.Errorf("Impersonate on the active user's card %q, on the pending person's %q: want it on the first only", r.CardButtons, r.PendingButtons)
+		}
+		if !strings.Contains(r.Note, impersonated.Username) || !strings.Contains(r.Note, "audited") {
+			t.Errorf("dialog note %q", r.Note)
+		}
+		// The token the console showed acts as the user through the API,
+		// and the impersonation was audited as the admin's.
+		if me := apiCall(t, ts, http.MethodGet, "/api/v1/users/me", r.Token, nil); me.Status != http.StatusOK || me.str("id") != impersonated.ID {
+			t.Errorf("GET /users/me with the console's impersonation token: %d %s", me.Status, me.Raw)
+		}
+		starts, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{TargetID: impersonated.ID, Action: "impersonation.start", Limit: 5})
+		if err != nil || len(starts) != 1 || starts[0].ActorID != admin.ID {
+			t.Errorf("impersonation.start entries %+v (%v), want one by the admin %s", starts, err, admin.ID)
 		}
 		noProblems(t, r.Problems, r.Refused)
 	})

@@ -181,6 +181,33 @@ export function refresh() {
   return refreshing;
 }
 
+// impersonate exchanges the signed-in person's access token for one that
+// acts as another user (RFC 8693 token exchange, requested_subject naming
+// the user). It is kept apart from the console's own tokens: it has no
+// refresh token and lives at most fifteen minutes.
+export async function impersonate(userId) {
+  const d = await discover();
+  const subject = await accessToken();
+  if (!subject) throw new AuthError('session_expired', 'Your sign-in has expired.');
+  let resp;
+  try {
+    resp = await fetch(d.token_endpoint, {
+      method: 'POST', credentials: 'omit',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', client_id: clientId,
+        subject_token: subject, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        requested_subject: userId, scope: 'gatehouse:api',
+      }),
+    });
+  } catch {
+    throw new AuthError('network', 'gatehouse could not be reached.');
+  }
+  const body = await resp.json().catch(() => ({}));
+  if (!resp.ok) throw new AuthError(body.error || 'token_error', body.error_description || `The token endpoint answered ${resp.status}.`);
+  return { token: body.access_token, expiresAt: Date.now() + (Number(body.expires_in) || 0) * 1000 };
+}
+
 // signOut revokes the refresh token, then ends the gatehouse session at the
 // end_session endpoint, which comes back to the console.
 export async function signOut() {

@@ -342,6 +342,35 @@ const scenarios = {
     await page.context().close();
   },
 
+  // An administrator impersonates a user from the user's card: the console
+  // exchanges its token (RFC 8693) and shows the one that acts as the user.
+  async impersonate(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values.impersonate;
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    await page.getByRole('searchbox', { name: 'Search' }).fill(v.target);
+    const c = userCard(page, v.target);
+    await c.waitFor();
+    out.cardButtons = await texts(c.getByRole('button'));
+    await c.getByRole('button', { name: 'Impersonate' }).click();
+    const dlg = page.getByRole('dialog', { name: `Acting as ${v.target}` });
+    await dlg.waitFor();
+    out.title = `Acting as ${v.target}`;
+    out.token = await dlg.locator('textarea').inputValue();
+    out.note = (await dlg.locator('p.notice').innerText()).trim();
+    await shoot(page, 'impersonate', 'token', { full: false });
+    await dlg.getByRole('button', { name: 'Done' }).click();
+    await dlg.waitFor({ state: 'detached' });
+    // An admin is not impersonated by itself, nor is a pending person.
+    await page.getByRole('searchbox', { name: 'Search' }).fill(v.pending);
+    const pc = userCard(page, v.pending);
+    await pc.waitFor();
+    out.pendingButtons = await texts(pc.getByRole('button'));
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
   // A viewer sees only Account; a console address it may not use says so.
   async viewer(browser, out) {
     const page = await newPage(browser);

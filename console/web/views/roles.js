@@ -8,7 +8,7 @@ import { button, field, checks, formDialog, choose, notice, pageHeader, badge, l
 // Every permission the domain knows (store/roles.go), for the editor.
 const permissions = ['profile:read', 'dashboards:read', 'profile:write', 'tokens:self', 'users:read', 'users:write', 'users:status',
   'users:roles', 'users:delete', 'roles:write', 'groups:write', 'access-requests:review', 'tokens:users', 'tokens:system',
-  'clients:write', 'audit:read', 'sessions:revoke', 'settings:write'];
+  'clients:write', 'audit:read', 'sessions:revoke', 'settings:write', 'users:impersonate'];
 
 export async function render(main, ctx) {
   const body = h('div');

@@ -3,7 +3,8 @@
 // create/edit and delete dialogs.
 import { h, replace, initials, hue, debounce, uid, ago, time } from '../dom.js';
 import { api, get, post, put, del, enc, ApiError } from '../api.js';
-import { button, field, formDialog, choose, notice, pageHeader, statusBadge, badge, alertBox, load } from '../ui.js';
+import { button, field, formDialog, choose, notice, pageHeader, statusBadge, badge, alertBox, load, secretDialog } from '../ui.js';
+import { impersonate, AuthError } from '../auth.js';
 import { goalsEditor } from '../goals.js';
 
 const pageSize = 24;
@@ -103,6 +104,28 @@ export async function render(main, ctx, params) {
   await load(true);
 }
 
+// impersonateUser obtains a token that acts as user (token exchange),
+// checks it by reading the account as the API sees it through that token,
+// and shows it once. Every change made with it is audited under the user,
+// with the signed-in person recorded beside it.
+async function impersonateUser(b, li, user) {
+  b.disabled = true;
+  try {
+    const { token, expiresAt } = await impersonate(user.id);
+    const seen = await api('GET', '/users/me', { token });
+    secretDialog({
+      title: `Acting as ${seen.username}`,
+      label: 'Access token',
+      secret: token,
+      note: `This token acts as ${seen.username} (${seen.email}) until ${new Date(expiresAt).toLocaleTimeString()}, with no refresh. Everything done with it is audited under ${seen.username}, naming you as the one acting.`,
+    });
+  } catch (e) {
+    li.append(alertBox(e instanceof AuthError ? new ApiError(0, { title: 'Impersonation refused', detail: e.message }) : e));
+  } finally {
+    b.disabled = false;
+  }
+}
+
 // card is one user as a list item: who, status, roles, the first three
 // goals and how many more, and what the viewer may do.
 function card(ctx, u) {
@@ -135,6 +158,9 @@ function card(ctx, u) {
           }
         },
       }));
+    }
+    if (may && ctx.can('users:impersonate') && user.status === 'active' && user.id !== ctx.me.id) {
+      actions.push(button('Impersonate', { small: true, iconName: 'users', attrs: describe, onClick: (ev) => impersonateUser(ev.currentTarget, li, user) }));
     }
     if (may && ((ctx.canAny('users:write', 'users:status') && user.status !== 'disabled') || ctx.can('users:delete'))) {
       actions.push(button('Delete', { small: true, kind: 'danger-soft', iconName: 'trash', attrs: describe, onClick: () => deleteDialog(ctx, user, draw, () => { li.remove(); }) }));
