@@ -197,6 +197,7 @@ func TestBrowserConsole(t *testing.T) {
 	}, "user")
 	target := ts.createUser(t, "user")
 	impersonated := ts.createUser(t, "user")
+	lockedUser := ts.createUserWith(t, func(u *store.User) { u.Status = store.StatusLocked }, "user")
 	busy := ts.createUserWith(t, func(u *store.User) {
 		u.Goals = []string{"One", "Two", "Three", "Four", "Five"}
 	}, "user")
@@ -292,7 +293,7 @@ func TestBrowserConsole(t *testing.T) {
 			"access-request": {"first": first.URL, "second": second.URL, "redirect": cb.redirectURI(),
 				"purpose": "I reconcile the desk's trades.", "comment": "Welcome to the desk"},
 			"manager":     {"target": target.Username},
-			"impersonate": {"target": impersonated.Username, "pending": pending.Username},
+			"impersonate": {"target": impersonated.Username, "inactive": lockedUser.Username},
 			"token": {"name": "nightly report", "fullName": "Renamed Person", "app": expenses.Name,
 				"prefName": "language", "prefValue": "fr-CA", "prefRemove": "theme",
 				"again": expensesRP.newAuthRequest(t, false).URL},
@@ -478,14 +479,14 @@ func TestBrowserConsole(t *testing.T) {
 
 	t.Run("impersonate", func(t *testing.T) {
 		var r struct {
-			CardButtons, PendingButtons []string
-			Title, Token, Note          string
-			Problems, Refused           []string
+			CardButtons, InactiveButtons []string
+			Title, Token, Note           string
+			Problems, Refused            []string
 		}
 		scenario(t, rep, "impersonate", &r)
 		ts.secret(r.Token)
-		if !contains(r.CardButtons, "Impersonate") || contains(r.PendingButtons, "Impersonate") {
-			t.Errorf("Impersonate on the active user's card %q, on the pending person's %q: want it on the first only", r.CardButtons, r.PendingButtons)
+		if !contains(r.CardButtons, "Impersonate") || contains(r.InactiveButtons, "Impersonate") || !contains(r.InactiveButtons, "Unlock") {
+			t.Errorf("Impersonate on the active user's card %q, on the locked user's %q: want it on the first only", r.CardButtons, r.InactiveButtons)
 		}
 		if !strings.Contains(r.Note, impersonated.Username) || !strings.Contains(r.Note, "audited") {
 			t.Errorf("dialog note %q", r.Note)

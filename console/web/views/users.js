@@ -112,7 +112,7 @@ async function impersonateUser(b, li, user) {
   b.disabled = true;
   try {
     const { token, expiresAt } = await impersonate(user.id);
-    const seen = await api('GET', '/users/me', { token });
+    const seen = (await api('GET', '/users/me', { token })).data;
     secretDialog({
       title: `Acting as ${seen.username}`,
       label: 'Access token',
