@@ -100,6 +100,7 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 	// A token made by token exchange acts for its subject on behalf of
 	// someone else: the audit log records both (RFC 8693's act).
 	p.Actor.Act = at.Act
+	p.Exchanged = at.Act != ""
 	return p, nil
 }
 

@@ -98,6 +98,9 @@ func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken
 	if !p.Can(need) {
 		return store.APIToken{}, "", forbidden("a %s token needs %s", in.Kind, need)
 	}
+	if p.Exchanged {
+		return store.APIToken{}, "", forbidden("a token made by token exchange makes no API tokens: they would outlive it")
+	}
 
 	now := s.now()
 	t := store.APIToken{

@@ -136,3 +136,18 @@ func TestNarrowerScopes(t *testing.T) {
 		})
 	}
 }
+
+// TestExchangedTokenMakesNoAPIToken: a token made by token exchange is
+// short-lived by design; it cannot mint a credential that outlives it.
+func TestExchangedTokenMakesNoAPIToken(t *testing.T) {
+	e := newEnv(t)
+	alice := e.user("alice", "user")
+	p := e.principal(alice)
+	p.Actor.Act, p.Exchanged = "user:00000000-0000-0000-0000-00000000a0a0", true
+	_, _, err := e.svc.IssueAPIToken(e.ctx, p, domain.NewAPIToken{Name: "keep", Kind: store.TokenPersonal})
+	wantErr(t, err, domain.ErrForbidden)
+	p.Exchanged = false
+	if _, _, err := e.svc.IssueAPIToken(e.ctx, p, domain.NewAPIToken{Name: "keep", Kind: store.TokenPersonal}); err != nil {
+		t.Fatalf("the same principal without exchange: %v", err)
+	}
+}

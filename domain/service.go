@@ -67,6 +67,12 @@ type Principal struct {
 	Issuer *Principal
 	// operator: see Operator.
 	operator bool
+
+	// Token exchange.
+	// Exchanged: the caller presented a token made by token exchange
+	// (RFC 8693), short-lived by design; it makes no credential that
+	// would outlive it (API tokens).
+	Exchanged bool
 }
 
 // Can reports whether the principal holds the permission.

@@ -123,6 +123,13 @@ func TestTokenExchangeImpersonation(t *testing.T) {
 		t.Errorf("impersonation.start entries %+v, want one by %s", starts, admin.ID)
 	}
 
+	t.Run("no longer-lived credential from it", func(t *testing.T) {
+		r := apiCall(t, ts, http.MethodPost, "/api/v1/tokens", at, map[string]any{"name": "keep me", "kind": "personal"})
+		if r.Status != http.StatusForbidden {
+			t.Errorf("POST /tokens with the impersonation token: %d %s, want 403", r.Status, r.Raw)
+		}
+	})
+
 	t.Run("no refresh from it", func(t *testing.T) {
 		r := ts.refresh(t, at, authOf(client))
 		wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
