@@ -173,6 +173,27 @@ func TestTokenExchangeImpersonation(t *testing.T) {
 		}
 	})
 
+	t.Run("ends with the caller", func(t *testing.T) {
+		other := ts.createUser(t, "admin")
+		ot, _, _ := ts.newRP(t, client, oidc.ScopeOpenID, "gatehouse:api").signIn(t, other)
+		r := ts.token(t, exchangeForm(ot.AccessToken, url.Values{"requested_subject": {target.ID}}), authOf(client))
+		if r.Status != http.StatusOK {
+			t.Fatalf("impersonation: %d %s", r.Status, r.Raw)
+		}
+		imp := r.str("access_token")
+		ts.secret(imp)
+		if me := apiCall(t, ts, http.MethodGet, "/api/v1/users/me", imp, nil); me.Status != http.StatusOK {
+			t.Fatalf("GET /users/me: %d", me.Status)
+		}
+		other.Status = store.StatusLocked
+		if err := ts.Store.UpdateUser(ctxT(t), other.User); err != nil {
+			t.Fatal(err)
+		}
+		if me := apiCall(t, ts, http.MethodGet, "/api/v1/users/me", imp, nil); me.Status != http.StatusUnauthorized {
+			t.Errorf("GET /users/me after the caller was locked: %d, want 401", me.Status)
+		}
+	})
+
 	t.Run("bounded by the caller's token", func(t *testing.T) {
 		// A service account's 5-minute token, issued with the exchanging
 		// client in its audience.
