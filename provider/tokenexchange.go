@@ -216,12 +216,8 @@ func (h *tokenExchange) PopulateTokenEndpointResponse(ctx context.Context, r fos
 // checkExchangeForm refuses what RFC 8693 §2.1 makes malformed and what
 // gatehouse does not offer: only access tokens are exchanged and issued,
 // and the caller is the subject token (an actor_token has no role here).
+// A repeated parameter never gets here (onceParams).
 func checkExchangeForm(form url.Values) error {
-	for _, p := range []string{"subject_token", "subject_token_type", "requested_token_type", "requested_subject", "actor_token", "actor_token_type"} {
-		if len(form[p]) > 1 {
-			return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' must be given at most once.", p)
-		}
-	}
 	switch {
 	case form.Get("subject_token") == "":
 		return fosite.ErrInvalidRequest.WithHint("The parameter 'subject_token' is required.")
