@@ -90,6 +90,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			}
 		}
 		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
+		for k, l := range s.logouts {
+			if l.ClientID == id {
+				del(o, s.logouts, k)
+			}
+		}
 		del(o, s.clients, id)
 		return nil
 	})
