@@ -103,6 +103,7 @@ func newLogoutEnv(t *testing.T) logoutEnv {
 		notListening:  mk("deaf", ""),
 		otherListened: mk("other", "https://other.example/bcl")}
 	start := func() string {
+		e.clock.Advance(time.Second) // sign-ins in a known order
 		id := uuid.NewString()
 		if _, err := e.svc.StartSession(e.ctx, domain.NewSession{ID: id, User: u, IP: "192.0.2.9", Lifetime: time.Hour}); err != nil {
 			t.Fatal(err)
@@ -217,5 +218,28 @@ func TestBackChannelLogoutQueueFullDoesNotBlockLogout(t *testing.T) {
 	}
 	if n != domain.DefaultLogoutQueueRows {
 		t.Errorf("queue holds %d, want its bound %d", n, domain.DefaultLogoutQueueRows)
+	}
+}
+
+// TestEvictionQueuesBackChannelLogout: a sign-in over the session limit
+// ends the oldest session, and its clients are told.
+func TestEvictionQueuesBackChannelLogout(t *testing.T) {
+	le := newLogoutEnv(t)
+	limit := 2
+	u, err := le.store.GetUser(le.ctx, le.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.SessionLimit = &limit
+	if err := le.store.UpdateUser(le.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	le.clock.Advance(time.Minute)
+	if _, err := le.svc.StartSession(le.ctx, domain.NewSession{ID: uuid.NewString(), User: u, IP: "192.0.2.9", Lifetime: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got := le.queued()
+	if len(got) != 1 || got[0].ClientID != le.listening.ID || got[0].SessionID != domain.SessionSID(le.session) {
+		t.Fatalf("queued %+v, want the oldest session's one notification", got)
 	}
 }
