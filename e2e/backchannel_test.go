@@ -410,8 +410,8 @@ func TestBackChannelLogoutAdminRevokesSession(t *testing.T) {
 
 func wantProblemField(t *testing.T, r oauthResponse, field string) {
 	t.Helper()
-	if r.Status != http.StatusBadRequest && r.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("status %d, want a validation problem: %s", r.Status, r.Raw)
+	if r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, want 422: %s", r.Status, r.Raw)
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Errorf("content type %q, want application/problem+json", ct)
