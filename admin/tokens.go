@@ -200,6 +200,8 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request, p *domain.Prin
 		cp.AccessTokenFormat = &format
 	}
 	cp.IDTokenSignedResponseAlg = f.str("id_token_signed_response_alg", true)
+	cp.BackchannelLogoutURI = f.str("backchannel_logout_uri", true)
+	cp.BackchannelLogoutSessionRequired = f.boolean("backchannel_logout_session_required")
 	if merged := f.object("lifetimes", mustJSON(NewLifetimesView(cur.Lifetimes))); merged != nil {
 		var lv LifetimesView
 		if err := decodeStrict(*merged, &lv, "lifetimes"); err != nil {

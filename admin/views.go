@@ -130,6 +130,11 @@ type ClientView struct {
 	Roles     []string  `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Back-channel logout (OpenID Connect Back-Channel Logout 1.0 section
+	// 2.2): "" and false when the client takes no logout tokens.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
@@ -163,6 +168,9 @@ func NewClientView(c store.Client) ClientView {
 		Roles:                    orEmpty(c.Roles),
 		CreatedAt:                c.CreatedAt,
 		UpdatedAt:                c.UpdatedAt,
+
+		BackchannelLogoutURI:             c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 }
 
@@ -235,6 +243,9 @@ func (v ClientView) ToClient() (store.Client, error) {
 		IDTokenSignedResponseAlg: v.IDTokenSignedResponseAlg,
 		Lifetimes:                l,
 		Roles:                    v.Roles,
+
+		BackchannelLogoutURI:             v.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: v.BackchannelLogoutSessionRequired,
 	}, nil
 }
 

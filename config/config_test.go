@@ -89,6 +89,8 @@ func TestDefault(t *testing.T) {
 	want.Recovery = config.Recovery{TicketLifetime: time.Hour}
 	want.EmailVerification = config.EmailVerification{Lifetime: 24 * time.Hour}
 	want.MailQueue = config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second}
+	want.BackChannelLogout = config.BackChannelLogout{MaxAttempts: 8, MaxAge: 24 * time.Hour, BackoffBase: 10 * time.Second,
+		MaxRows: 10000, PollInterval: 2 * time.Second, Timeout: 5 * time.Second}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -185,6 +187,13 @@ metrics:
   addr: 127.0.0.1:9090
 tracing:
   enabled: true
+back_channel_logout:
+  max_attempts: 3
+  max_age: 1h
+  backoff_base: 1s
+  max_rows: 50
+  poll_interval: 500ms
+  timeout: 2s
 rate_limits:
   sign_in: {per_minute: 10, burst: 5}
   token: {per_minute: 0, burst: 0}
@@ -241,6 +250,8 @@ rate_limits:
 	wantFull.Recovery = config.Recovery{TicketLifetime: 30 * time.Minute}
 	wantFull.EmailVerification = config.EmailVerification{Lifetime: 48 * time.Hour}
 	wantFull.MailQueue = config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second}
+	wantFull.BackChannelLogout = config.BackChannelLogout{MaxAttempts: 3, MaxAge: time.Hour, BackoffBase: time.Second,
+		MaxRows: 50, PollInterval: 500 * time.Millisecond, Timeout: 2 * time.Second}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute
@@ -706,6 +717,14 @@ func TestValidateRules(t *testing.T) {
 		{"zero mail age", func(c *config.Config) { c.MailQueue.MaxAge = 0 }, "mail_queue.max_age"},
 		{"zero mail rows", func(c *config.Config) { c.MailQueue.MaxRows = 0 }, "mail_queue.max_rows"},
 		{"zero mail poll interval", func(c *config.Config) { c.MailQueue.PollInterval = 0 }, "mail_queue.poll_interval"},
+		{"zero logout attempts", func(c *config.Config) { c.BackChannelLogout.MaxAttempts = 0 }, "back_channel_logout.max_attempts"},
+		{"too many logout attempts", func(c *config.Config) { c.BackChannelLogout.MaxAttempts = 101 }, "back_channel_logout.max_attempts"},
+		{"zero logout age", func(c *config.Config) { c.BackChannelLogout.MaxAge = 0 }, "back_channel_logout.max_age"},
+		{"negative logout backoff", func(c *config.Config) { c.BackChannelLogout.BackoffBase = -time.Second }, "back_channel_logout.backoff_base"},
+		{"zero logout rows", func(c *config.Config) { c.BackChannelLogout.MaxRows = 0 }, "back_channel_logout.max_rows"},
+		{"zero logout poll interval", func(c *config.Config) { c.BackChannelLogout.PollInterval = 0 }, "back_channel_logout.poll_interval"},
+		{"zero logout timeout", func(c *config.Config) { c.BackChannelLogout.Timeout = 0 }, "back_channel_logout.timeout"},
+		{"long logout timeout", func(c *config.Config) { c.BackChannelLogout.Timeout = 2 * time.Minute }, "back_channel_logout.timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

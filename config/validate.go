@@ -330,7 +330,7 @@ func (c Config) Validate() error {
 // secret) check only that part.
 func (c Config) ValidateFields(names ...string) error {
 	var problems []Problem
-	for _, ch := range checks() {
+	for _, ch := range append(checks(), backChannelChecks()...) {
 		if !selected(ch.field, names) {
 			continue
 		}

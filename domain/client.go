@@ -105,6 +105,7 @@ func ValidateClient(c store.Client) error {
 		validateClientURIs,
 		validateClientScopes,
 		validateClientTokens,
+		validateClientBackchannel,
 	} {
 		if err := check(c); err != nil {
 			return err

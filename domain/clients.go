@@ -24,6 +24,10 @@ type ClientPatch struct {
 	// IDTokenSignedResponseAlg: "" (the RS256 default), RS256 or ES256.
 	IDTokenSignedResponseAlg *string
 	Lifetimes                *store.Lifetimes
+
+	// Back-channel logout.
+	BackchannelLogoutURI             *string
+	BackchannelLogoutSessionRequired *bool
 }
 
 // clientFields are the audited fields of a client: never its secret or its
@@ -47,6 +51,9 @@ func clientFields(c store.Client) fields {
 		"id_token_signed_response_alg": c.IDTokenSignedResponseAlg,
 		"lifetimes":                    lifetimeFields(c.Lifetimes),
 		"roles":                        auditList(set(c.Roles)),
+
+		"backchannel_logout_uri":              c.BackchannelLogoutURI,
+		"backchannel_logout_session_required": c.BackchannelLogoutSessionRequired,
 	}
 }
 
@@ -247,6 +254,12 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 	}
 	if p.Lifetimes != nil {
 		c.Lifetimes = *p.Lifetimes
+	}
+	if p.BackchannelLogoutURI != nil {
+		c.BackchannelLogoutURI = *p.BackchannelLogoutURI
+	}
+	if p.BackchannelLogoutSessionRequired != nil {
+		c.BackchannelLogoutSessionRequired = *p.BackchannelLogoutSessionRequired
 	}
 	return c
 }

@@ -164,6 +164,9 @@ type Options struct {
 	Passkeys PasskeyConfig
 	// Recovery configures password recovery and email verification.
 	Recovery RecoveryOptions
+
+	// BackChannel configures the back-channel logout queue.
+	BackChannel BackChannelOptions
 }
 
 // Defaults of the zero Options fields.
@@ -234,6 +237,9 @@ func NewService(s store.Store, opts Options) *Service {
 	}
 	if opts.MFAIssuer == "" {
 		opts.MFAIssuer = "gatehouse"
+	}
+	if opts.BackChannel.MaxRows <= 0 {
+		opts.BackChannel.MaxRows = DefaultLogoutQueueRows
 	}
 	opts.MFARequiredRoles = slices.Clone(opts.MFARequiredRoles)
 	// A key of the wrong size leaves secrets nil: enrolment then fails

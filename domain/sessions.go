@@ -315,6 +315,11 @@ func (s *Service) endSessions(ctx context.Context, userID string) error {
 }
 
 func (s *Service) endSession(ctx context.Context, id string) error {
+	// Every session's end passes here: the one place its clients are told
+	// (back-channel logout), before the row, which the grants name, goes.
+	if err := s.enqueueLogouts(ctx, id); err != nil {
+		return err
+	}
 	if _, err := s.store.RevokeGrantsBySession(ctx, id); err != nil {
 		return err
 	}

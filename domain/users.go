@@ -493,6 +493,11 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, id string, hard b
 		if err := s.keepAnAdmin(ctx, cur, nil); err != nil {
 			return err
 		}
+		// Ended, not only deleted with the user: their clients are told
+		// (back-channel logout).
+		if err := s.endSessions(ctx, id); err != nil {
+			return err
+		}
 		if err := s.store.DeleteUser(ctx, id); err != nil {
 			return err
 		}

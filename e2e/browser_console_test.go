@@ -701,6 +701,10 @@ func TestBrowserConsole(t *testing.T) {
 		if c.IDTokenSignedResponseAlg != "ES256" {
 			t.Errorf("the client created in the console has id_token_signed_response_alg %q, want the ES256 chosen in its form", c.IDTokenSignedResponseAlg)
 		}
+		if c.BackchannelLogoutURI != "https://reports.example/backchannel-logout" || !c.BackchannelLogoutSessionRequired {
+			t.Errorf("the client created in the console has back-channel logout %q/%v, want the URI and sid required of its form",
+				c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired)
+		}
 		// The console's sign-out ended the gatehouse session (the other
 		// scenarios' sessions of the admin stay).
 		logouts, err := ts.Store.ListAudit(ctxT(t), store.AuditFilter{ActorID: admin.ID, Action: "logout", Limit: 10})

@@ -39,6 +39,10 @@ type discoveryDoc struct {
 	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported                  bool     `json:"claims_parameter_supported"`
+
+	// Back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -77,12 +81,17 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		PromptValuesSupported:                     []string{"none", "login", "consent"},
 		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
-			"name", "preferred_username", "updated_at", "email", "email_verified", "roles", "amr", "acr"},
+			"name", "preferred_username", "updated_at", "email", "email_verified", "roles", "amr", "acr", "sid"},
 		ACRValuesSupported:                 []string{domain.ACRPassword, domain.ACRMultiFactor},
 		RequirePushedAuthorizationRequests: false,
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,
 		ClaimsParameterSupported:           false,
+
+		// Back-channel logout: every logout token carries sid, and ID
+		// tokens of grants made in a browser session carry it too.
+		BackchannelLogoutSupported:        true,
+		BackchannelLogoutSessionSupported: true,
 	}
 }
 

@@ -175,6 +175,6 @@ func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID
 		c.AuthenticationMethodsReferences = slices.Clone(amr)
 	}
 	c.AuthenticationContextClassReference = acr
-	c.Extra = claims
+	c.Extra = withSID(claims, loginSessionID)
 	return s, nil
 }

@@ -308,7 +308,7 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 		if err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
-		sess.IDTokenClaims().Extra = claims
+		sess.IDTokenClaims().Extra = withSID(claims, sess.LoginSessionID)
 		sess.Username = u.Username
 	}
 	return nil

@@ -40,6 +40,8 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 			OutboxMaxRows:        cfg.MailQueue.MaxRows,
 			RequireVerifiedEmail: cfg.Registration.RequireVerifiedEmail,
 		},
+
+		BackChannel: domain.BackChannelOptions{MaxRows: cfg.BackChannelLogout.MaxRows},
 	}
 	// The configuration's 0 turns the account-wide lock off; the domain's
 	// 0 is its default.

@@ -44,6 +44,8 @@ type Server struct {
 	done       chan struct{}
 	// mailDone is closed when the mail outbox's sender has stopped.
 	mailDone chan struct{}
+	// logoutDone is closed when the back-channel logout sender has stopped.
+	logoutDone chan struct{}
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -197,6 +199,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	if err := s.startMail(cfg, st); err != nil {
 		return nil, err
 	}
+	if err := s.startBackChannel(cfg, st); err != nil {
+		s.stop()
+		<-s.mailDone
+		return nil, err
+	}
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
 	} else {
@@ -214,6 +221,7 @@ func (s *Server) Close() {
 	s.stop()
 	<-s.done
 	<-s.mailDone
+	<-s.logoutDone
 	s.closeTelemetry()
 }
 

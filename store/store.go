@@ -44,6 +44,8 @@ type Store interface {
 	MFA
 	Tickets
 	MailOutbox
+	// Back-channel logout.
+	BackChannelLogouts
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -136,6 +138,15 @@ type Client struct {
 	Roles     []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+	//
+	// BackchannelLogoutURI receives a logout token when a login session the
+	// client received tokens in ends; "" for none.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the client's logout tokens must
+	// carry sid (they always do when the session is known).
+	BackchannelLogoutSessionRequired bool
 }
 
 // Clients stores OAuth 2.0 clients.

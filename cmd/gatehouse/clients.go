@@ -25,6 +25,7 @@ func newClientsCmd(a *app) *cobra.Command {
 		newClientsListCmd(a),
 		newClientsGetCmd(a),
 		newClientsDeleteCmd(a),
+		newClientsUpdateCmd(a),
 	)
 	return cmd
 }
@@ -36,6 +37,10 @@ type clientCreateFlags struct {
 	grantTypes, responseTypes, audience, roles               []string
 	public, firstParty                                       bool
 	lifetimes                                                store.Lifetimes
+
+	// Back-channel logout.
+	backchannelLogoutURI             string
+	backchannelLogoutSessionRequired bool
 }
 
 func newClientsCreateCmd(a *app) *cobra.Command {
@@ -79,6 +84,7 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 	fl.DurationVar(&f.lifetimes.AuthorizationCode, "authorization-code-lifetime", 0, "authorization code lifetime (default: the server's)")
 	fl.StringArrayVar(&f.roles, "role", nil, "role of the client's service account (repeatable): a client_credentials client with roles\n"+
 		"calls the resource API with those roles' permissions (its token needs the gatehouse:api scope)")
+	addBackchannelFlags(fl, &f.backchannelLogoutURI, &f.backchannelLogoutSessionRequired)
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
@@ -102,6 +108,9 @@ func (f clientCreateFlags) client() (store.Client, error) {
 		IDTokenSignedResponseAlg: f.idTokenAlg,
 		Lifetimes:                f.lifetimes,
 		Roles:                    f.roles,
+
+		BackchannelLogoutURI:             f.backchannelLogoutURI,
+		BackchannelLogoutSessionRequired: f.backchannelLogoutSessionRequired,
 	}
 	// Absent flags leave their fields nil (or ""): the domain fills them
 	// (domain.WithClientDefaults), as it does for POST /api/v1/clients.

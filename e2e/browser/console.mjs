@@ -590,6 +590,8 @@ const scenarios = {
         await dlg.getByLabel('Name', { exact: true }).fill('Risk reports');
         await dlg.getByLabel('Redirect URIs', { exact: true }).fill('https://reports.example/callback');
         await dlg.getByLabel('ID token signature', { exact: true }).selectOption('ES256');
+        await dlg.getByLabel('Back-channel logout URI', { exact: true }).fill('https://reports.example/backchannel-logout');
+        await dlg.getByLabel('Back-channel logout session', { exact: true }).selectOption('true');
         await dlg.getByRole('button', { name: 'Save' }).click();
         const shown = page.getByRole('dialog', { name: 'Secret of Risk reports' });
         await shown.waitFor();

@@ -66,8 +66,8 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 }
 
 // DeleteClient removes what a foreign key with ON DELETE CASCADE would:
-// the client's grants and tokens, consents, PAR requests and system API
-// tokens.
+// the client's grants and tokens, consents, PAR requests, system API
+// tokens and queued back-channel logouts.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return s.do(ctx, "delete client", func(o op) error {
 		if _, ok := s.clients[id]; !ok {
@@ -90,6 +90,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			}
 		}
 		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
+		for k, l := range s.logouts {
+			if l.ClientID == id {
+				del(o, s.logouts, k)
+			}
+		}
 		del(o, s.clients, id)
 		return nil
 	})

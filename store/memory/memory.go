@@ -65,6 +65,8 @@ type Store struct {
 	ceremonies  map[string]store.WebAuthnCeremony
 	tickets     map[string]store.Ticket // string(digest) -> ticket
 	outbox      map[string]store.Mail
+	// logouts is the back-channel logout queue.
+	logouts map[string]store.Logout
 }
 
 type memberKey struct{ groupID, userID string }
@@ -122,6 +124,8 @@ func New(opts ...Option) *Store {
 
 		tickets: map[string]store.Ticket{},
 		outbox:  map[string]store.Mail{},
+
+		logouts: map[string]store.Logout{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -68,16 +68,20 @@ function clientDialog(c, refresh) {
   const firstParty = field({ label: 'Consent', name: 'first_party', value: String(Boolean(c?.first_party)), options: [{ value: 'false', label: 'Ask people for consent' }, { value: 'true', label: 'First-party: skip the consent page' }] });
   const format = field({ label: 'Access token format', name: 'access_token_format', value: c?.access_token_format || '', options: [{ value: '', label: 'Server default' }, { value: 'opaque', label: 'Opaque' }, { value: 'jwt', label: 'JWT (RFC 9068)' }] });
   const idTokenAlg = field({ label: 'ID token signature', name: 'id_token_signed_response_alg', value: c?.id_token_signed_response_alg || '', hint: 'ES256 signs far cheaper; choose it only if the relying party accepts ES256.', options: [{ value: '', label: 'Default (RS256)' }, { value: 'RS256', label: 'RS256 (RSA-2048)' }, { value: 'ES256', label: 'ES256 (ECDSA P-256)' }] });
+  // Back-channel logout (OpenID Connect Back-Channel Logout 1.0).
+  const logoutURI = field({ label: 'Back-channel logout URI', name: 'backchannel_logout_uri', value: c?.backchannel_logout_uri || '', hint: 'Told, server to server, when a session it received tokens in ends; https (http only on a loopback host). Empty for none.' });
+  const logoutSID = field({ label: 'Back-channel logout session', name: 'backchannel_logout_session_required', value: String(Boolean(c?.backchannel_logout_session_required)), options: [{ value: 'false', label: 'sid not required' }, { value: 'true', label: 'Requires sid in logout tokens' }] });
   const accessLife = field({ label: 'Access token lifetime', name: 'lifetimes', value: c?.lifetimes?.access_token || '', hint: 'Such as 15m or 1h; empty for the server default.' });
   formDialog({
     title: c ? `Edit client ${c.client_name || c.client_id}` : 'Create client',
     wide: true,
-    fields: [id, name, type, redirects, postLogout, grantBoxes, scope, firstParty, format, idTokenAlg, accessLife],
+    fields: [id, name, type, redirects, postLogout, grantBoxes, scope, firstParty, format, idTokenAlg, accessLife, logoutURI, logoutSID],
     save: async () => {
       const body = {
         client_name: name.value.trim(), redirect_uris: lines(redirects), post_logout_redirect_uris: lines(postLogout),
         grant_types: grantBoxes.value, scope: scope.value.trim(), first_party: firstParty.value === 'true',
         access_token_format: format.value, id_token_signed_response_alg: idTokenAlg.value, lifetimes: accessLife.value.trim() ? { access_token: accessLife.value.trim() } : {},
+        backchannel_logout_uri: logoutURI.value.trim(), backchannel_logout_session_required: logoutSID.value === 'true',
       };
       if (c) {
         await patch(`/clients/${enc(c.client_id)}`, body);
