@@ -89,6 +89,8 @@ func TestDefault(t *testing.T) {
 	want.Recovery = config.Recovery{TicketLifetime: time.Hour}
 	want.EmailVerification = config.EmailVerification{Lifetime: 24 * time.Hour}
 	want.MailQueue = config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second}
+	want.ClientRegistration = config.ClientRegistration{UnusedClientTTL: 720 * time.Hour,
+		AllowedScopes: []string{"openid", "profile", "email", "offline_access"}}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -185,6 +187,12 @@ metrics:
   addr: 127.0.0.1:9090
 tracing:
   enabled: true
+client_registration:
+  enabled: true
+  open_public: true
+  initial_access_tokens: ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+  unused_client_ttl: 168h
+  allowed_scopes: [openid, gatehouse:api]
 rate_limits:
   sign_in: {per_minute: 10, burst: 5}
   token: {per_minute: 0, burst: 0}
@@ -238,6 +246,9 @@ rate_limits:
 		},
 	}
 	wantFull.Registration.RequireVerifiedEmail = true
+	wantFull.ClientRegistration = config.ClientRegistration{Enabled: true, OpenPublic: true,
+		InitialAccessTokens: []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		UnusedClientTTL:     168 * time.Hour, AllowedScopes: []string{"openid", "gatehouse:api"}}
 	wantFull.Recovery = config.Recovery{TicketLifetime: 30 * time.Minute}
 	wantFull.EmailVerification = config.EmailVerification{Lifetime: 48 * time.Hour}
 	wantFull.MailQueue = config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second}
@@ -654,6 +665,16 @@ func TestValidateRules(t *testing.T) {
 		{"login lockout zero", func(c *config.Config) { c.Login.Lockout = 0 }, "login.lockout"},
 		{"login lockout negative", func(c *config.Config) { c.Login.Lockout = -time.Minute }, "login.lockout"},
 		{"janitor interval zero", func(c *config.Config) { c.Janitor.Interval = 0 }, "janitor.interval"},
+		{"client registration digest", func(c *config.Config) {
+			c.ClientRegistration.InitialAccessTokens = []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+		}, ""},
+		{"client registration bad digest", func(c *config.Config) { c.ClientRegistration.InitialAccessTokens = []string{"s3cret"} }, "client_registration"},
+		{"client registration token file missing", func(c *config.Config) {
+			c.ClientRegistration.InitialAccessTokensFile = "/nonexistent/gatehouse-iat"
+		}, "client_registration"},
+		{"client registration ttl negative", func(c *config.Config) { c.ClientRegistration.UnusedClientTTL = -time.Hour }, "client_registration"},
+		{"client registration ttl keep", func(c *config.Config) { c.ClientRegistration.UnusedClientTTL = 0 }, ""},
+		{"client registration bad scope", func(c *config.Config) { c.ClientRegistration.AllowedScopes = []string{"a b"} }, "client_registration"},
 		{"janitor batch size zero", func(c *config.Config) { c.Janitor.BatchSize = 0 }, "janitor.batch_size"},
 		{"janitor batch size huge", func(c *config.Config) { c.Janitor.BatchSize = 1_000_000 }, "janitor.batch_size"},
 
