@@ -104,6 +104,7 @@ func ValidateClient(c store.Client) error {
 		validateClientURIs,
 		validateClientScopes,
 		validateClientTokens,
+		validateClientRegistered,
 	} {
 		if err := check(c); err != nil {
 			return err

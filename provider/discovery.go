@@ -39,6 +39,9 @@ type discoveryDoc struct {
 	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported                  bool     `json:"claims_parameter_supported"`
+
+	// Dynamic client registration (RFC 7591): listed only when it is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -83,6 +86,8 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,
 		ClaimsParameterSupported:           false,
+
+		RegistrationEndpoint: p.registrationEndpoint(),
 	}
 }
 

@@ -89,6 +89,10 @@ type Options struct {
 	// instance's revocations out of the cache until their commit has
 	// surely been announced.
 	SharedStore bool
+
+	// Registration turns on dynamic client registration (RFC 7591/7592,
+	// registration.go) under this policy; nil: off.
+	Registration *RegistrationPolicy
 }
 
 // TokenRecorder counts issued tokens (telemetry implements it).
@@ -109,6 +113,10 @@ type TokenInfo struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// Audience is the token's aud: the resources it was issued for (RFC
+	// 8707), or the issuer when its grant named none (the aud a JWT access
+	// token carries then).
+	Audience []string
 }
 
 // ErrInvalidToken is returned by IntrospectAccessToken for a token that is
@@ -282,6 +290,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	}
 	fs := &fositeStore{
 		store:         p.store,
+		resourceAPI:   p.ResourceAPI(),
 		clients:       p.clients,
 		tokens:        p.tokens,
 		codeSignature: tokens.AuthorizeCodeSignature,
@@ -452,6 +461,9 @@ func (p *Provider) Mount(r *mux.Router) {
 	withCORS("/.well-known/jwks.json", p.handleJWKS, get)
 	withCORS("/.well-known/openid-configuration", p.handleDiscovery, get)
 	withCORS("/.well-known/oauth-authorization-server", p.handleDiscovery, get)
+	// RFC 9728 metadata and RFC 7591/7592 registration (resource.go, registration.go).
+	p.mountProtectedResource(r, nil)
+	p.mountRegistration(r)
 }
 
 // MountWellKnown registers, on the host's root router, the authorization
@@ -459,6 +471,7 @@ func (p *Provider) Mount(r *mux.Router) {
 // with a path: "/.well-known/oauth-authorization-server" inserted before
 // the path. An issuer at the root of its host needs nothing here.
 func (p *Provider) MountWellKnown(root *mux.Router) {
+	p.mountProtectedResource(nil, root)
 	if p.prefix == "" {
 		return
 	}
@@ -524,6 +537,7 @@ func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (Tok
 		UserID:    sess.UserID,
 		Scopes:    append([]string(nil), ar.GetGrantedScopes()...),
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
+		Audience:  p.tokenAudience(ar),
 	}, nil
 }
 

@@ -149,6 +149,11 @@ type Client struct {
 	// LastUsedAt is when the client last got a token, kept to within an
 	// hour (TouchClient); nil if it never did.
 	LastUsedAt *time.Time
+	// ClientURI, LogoURI and Contacts are RFC 7591 §2 metadata shown to
+	// people (the home page, the logo, whom to contact).
+	ClientURI string
+	LogoURI   string
+	Contacts  []string
 }
 
 // Clients stores OAuth 2.0 clients.

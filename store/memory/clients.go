@@ -24,6 +24,7 @@ func copyClient(c store.Client) store.Client {
 	c.UpdatedAt = stamp(c.UpdatedAt)
 	c.RegistrationTokenHash = blob(c.RegistrationTokenHash)
 	c.LastUsedAt = stampPtr(c.LastUsedAt)
+	c.Contacts = list(c.Contacts)
 	return c
 }
 

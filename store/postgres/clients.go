@@ -14,7 +14,8 @@ const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, redire
 	post_logout_redirect_uris, allowed_origins, grant_types, response_types, scopes, audience,
 	public, first_party, jwks, access_token_format, authorization_code_lifetime,
 	access_token_lifetime, id_token_lifetime, refresh_token_lifetime, roles, created_at, updated_at,
-	id_token_signed_response_alg, registered, registration_token_hash, last_used_at`
+	id_token_signed_response_alg, registered, registration_token_hash, last_used_at,
+	client_uri, logo_uri, contacts`
 
 // clientArgs lists c in the order of clientColumns.
 func clientArgs(c store.Client) []any {
@@ -23,7 +24,7 @@ func clientArgs(c store.Client) []any {
 		list(c.Scopes), list(c.Audience), c.Public, c.FirstParty, jsonArg(c.JWKS), string(c.AccessTokenFormat),
 		c.Lifetimes.AuthorizationCode, c.Lifetimes.AccessToken, c.Lifetimes.IDToken, c.Lifetimes.RefreshToken,
 		list(c.Roles), c.CreatedAt, c.UpdatedAt, c.IDTokenSignedResponseAlg,
-		c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt}
+		c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts)}
 }
 
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -34,7 +35,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.Public, &c.FirstParty, &c.JWKS, &format, &c.Lifetimes.AuthorizationCode,
 		&c.Lifetimes.AccessToken, &c.Lifetimes.IDToken, &c.Lifetimes.RefreshToken, &c.Roles,
 		&c.CreatedAt, &c.UpdatedAt, &c.IDTokenSignedResponseAlg,
-		&c.Registered, &c.RegistrationTokenHash, &c.LastUsedAt)
+		&c.Registered, &c.RegistrationTokenHash, &c.LastUsedAt, &c.ClientURI, &c.LogoURI, &c.Contacts)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -44,13 +45,14 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	c.Scopes, c.Audience, c.Roles = list(c.Scopes), list(c.Audience), list(c.Roles)
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
 	c.LastUsedAt = utcPtr(c.LastUsedAt)
+	c.Contacts = list(c.Contacts)
 	return c, nil
 }
 
 // CreateClient stores c; ErrConflict if the id is taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)`,
 		clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, classify(err, nil))
@@ -76,10 +78,10 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 			authorization_code_lifetime = $16, access_token_lifetime = $17, id_token_lifetime = $18,
 			refresh_token_lifetime = $19, roles = $20, updated_at = $21,
 			id_token_signed_response_alg = $22, registered = $23, registration_token_hash = $24,
-			last_used_at = $25
+			last_used_at = $25, client_uri = $26, logo_uri = $27, contacts = $28
 		WHERE id = $1`,
 		append(clientArgs(c)[:20:20], c.UpdatedAt, c.IDTokenSignedResponseAlg,
-			c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt)...)
+			c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts))...)
 	if err != nil {
 		return fmt.Errorf("postgres: update client %q: %w", c.ID, classify(err, nil))
 	}

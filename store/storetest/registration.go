@@ -23,6 +23,8 @@ func (f *fixture) newRegisteredClient(created time.Duration, lastUsed *time.Time
 	c.RegistrationTokenHash = []byte{0x01, 0x02, 0x00, 0xff}
 	c.CreatedAt, c.UpdatedAt = f.at(created), f.at(created)
 	c.LastUsedAt = lastUsed
+	c.ClientURI, c.LogoURI = "https://app.example/", "https://app.example/logo.png"
+	c.Contacts = []string{"ops@app.example", "Ada <ada@app.example>"}
 	f.must(f.s.CreateClient(f.ctx, c), "CreateClient %s", c.ID)
 	return c
 }
@@ -37,16 +39,18 @@ func testRegisteredClientRoundTrip(f *fixture) {
 	// keeps them; a rotation of the token changes the digest).
 	c.RegistrationTokenHash = []byte{0x09}
 	c.LastUsedAt = nil
+	c.ClientURI, c.LogoURI, c.Contacts = "", "", nil
 	f.must(f.s.UpdateClient(f.ctx, c), "UpdateClient")
 	got, err = f.s.GetClient(f.ctx, c.ID)
 	f.must(err, "GetClient after update")
+	c.Contacts = []string{} // lists read back empty, never nil
 	f.equal("updated registered client", got, c)
 
 	// An ordinary client reads back unregistered, with no digest and no use.
 	plain := f.createClient()
 	got, err = f.s.GetClient(f.ctx, plain.ID)
 	f.must(err, "GetClient plain")
-	if got.Registered || got.RegistrationTokenHash != nil || got.LastUsedAt != nil {
+	if got.Registered || got.RegistrationTokenHash != nil || got.LastUsedAt != nil || got.Contacts == nil || len(got.Contacts) > 0 {
 		f.t.Errorf("plain client: Registered=%v hash=%x last used=%v, want false, nil, nil",
 			got.Registered, got.RegistrationTokenHash, got.LastUsedAt)
 	}
