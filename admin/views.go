@@ -130,6 +130,13 @@ type ClientView struct {
 	Roles     []string  `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Dynamic client registration (RFC 7591): read-only. Registered
+	// clients registered themselves; LastUsedAt is when one last got a
+	// token (to within an hour), what the janitor's unused_client_ttl
+	// counts from.
+	Registered bool       `json:"registered"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
@@ -163,6 +170,8 @@ func NewClientView(c store.Client) ClientView {
 		Roles:                    orEmpty(c.Roles),
 		CreatedAt:                c.CreatedAt,
 		UpdatedAt:                c.UpdatedAt,
+		Registered:               c.Registered,
+		LastUsedAt:               c.LastUsedAt,
 	}
 }
 
