@@ -110,10 +110,11 @@ type registrationRequest struct {
 // registrationResponse is the client information response (RFC 7591
 // §3.2.1, RFC 7592 §3).
 type registrationResponse struct {
-	ClientID                string `json:"client_id"`
-	ClientSecret            string `json:"client_secret,omitempty"`
-	ClientIDIssuedAt        int64  `json:"client_id_issued_at"`
-	ClientSecretExpiresAt   *int64 `json:"client_secret_expires_at,omitempty"`
+	ClientID         string `json:"client_id"`
+	ClientSecret     string `json:"client_secret,omitempty"`
+	ClientIDIssuedAt int64  `json:"client_id_issued_at"`
+	// ClientSecretExpiresAt is 0: secrets do not expire (RFC 7591 §3.2.1).
+	ClientSecretExpiresAt   int64  `json:"client_secret_expires_at"`
 	RegistrationAccessToken string `json:"registration_access_token,omitempty"`
 	RegistrationClientURI   string `json:"registration_client_uri"`
 	clientMetadata
@@ -475,10 +476,6 @@ func (p *Provider) registrationResponse(c store.Client, _ clientMetadata) regist
 		ClientIDIssuedAt:      c.CreatedAt.Unix(),
 		RegistrationClientURI: p.issuer + registrationPath + "/" + url.PathEscape(c.ID),
 		clientMetadata:        storedMetadata(c),
-	}
-	if domain.ClientUsesSecret(c) {
-		never := int64(0)
-		resp.ClientSecretExpiresAt = &never
 	}
 	return resp
 }
