@@ -203,7 +203,7 @@ func TestMCPDiscoverRegisterAuthorizeCall(t *testing.T) {
 			ClientID:    clientID,
 			Endpoint:    oauth2.Endpoint{AuthURL: as.str("authorization_endpoint"), TokenURL: as.str("token_endpoint"), AuthStyle: oauth2.AuthStyleInParams},
 			RedirectURL: redirect,
-			Scopes:      []string{"openid", "gatehouse:api"},
+			Scopes:      []string{"openid", "offline_access", "gatehouse:api"},
 		}}
 	resource := oauth2.SetAuthURLParam("resource", api)
 	ar := rp.newAuthRequest(t, false, resource)
@@ -230,6 +230,25 @@ func TestMCPDiscoverRegisterAuthorizeCall(t *testing.T) {
 		t.Fatalf("GET /users/me: status %d\n%s", me.Status, me.Raw)
 	}
 
+	// A refresh keeps the API as the audience (fosite checks a refreshed
+	// grant's audience against the client's, which includes the API).
+	refreshed, err := rp.OAuth2.TokenSource(ctxT(t), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	ts.secret(refreshed.AccessToken, refreshed.RefreshToken)
+	if in := ts.introspect(t, refreshed.AccessToken, authOf(rs)); !contains(strList(in.JSON["aud"]), api) {
+		t.Errorf("refreshed token aud = %v, want %s", in.JSON["aud"], api)
+	}
+	if r := ts.refresh(t, refreshed.RefreshToken, clientAuth{ID: clientID}); r.Status != http.StatusOK {
+		t.Errorf("second refresh: status %d\n%s", r.Status, r.Raw)
+	} else {
+		ts.secret(r.str("access_token"), r.str("refresh_token"))
+		bad := ts.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str("refresh_token")},
+			"resource": {"https://evil.example/"}}, clientAuth{ID: clientID})
+		wantOAuthError(t, bad, http.StatusBadRequest, "invalid_target")
+	}
+
 	// The token counted as a use of the client.
 	after, err := ts.Store.GetClient(ctxT(t), clientID)
 	if err != nil {
@@ -245,6 +264,24 @@ func TestMCPDiscoverRegisterAuthorizeCall(t *testing.T) {
 	view := jsonRequest(t, http.MethodGet, api+"/clients/"+clientID, adminTok, nil)
 	if view.Status != http.StatusOK || view.JSON["registered"] != true {
 		t.Errorf("admin client view: status %d registered %v", view.Status, view.JSON["registered"])
+	}
+	// An administrator cannot make it first-party through the domain.
+	stored.FirstParty = false
+	if err := ts.Store.UpdateClient(ctxT(t), stored); err != nil {
+		t.Fatal(err)
+	}
+	patch := jsonRequest(t, http.MethodPatch, api+"/clients/"+clientID, adminTok, `{"first_party": true}`)
+	if patch.Status != http.StatusBadRequest && patch.Status != http.StatusUnprocessableEntity {
+		t.Errorf("PATCH first_party on a registered client: status %d, want a validation error\n%s", patch.Status, patch.Raw)
+	}
+
+	// The registration is audited, with no credential in it.
+	entries := ts.auditOf(t, "client.register", clientID)
+	if len(entries) != 1 || entries[0].ActorID != clientID {
+		t.Fatalf("client.register audit entries: %+v", entries)
+	}
+	if raw := string(entries[0].Changes); strings.Contains(raw, regToken) || strings.Contains(raw, hex.EncodeToString(digest[:])) {
+		t.Errorf("audit entry holds the registration token or its digest: %s", raw)
 	}
 }
 
@@ -535,5 +572,43 @@ func TestJanitorDeletesUnusedRegisteredClients(t *testing.T) {
 		if _, err := ts.Store.GetClient(ctxT(t), id); err != nil {
 			t.Errorf("client %s: %v, want kept", id, err)
 		}
+	}
+}
+
+// Under an issuer with a path, the metadata is at the issuer and at RFC
+// 9728 §3.1's address on the host's root, and registration lives under the
+// issuer's path.
+func TestRegistrationUnderIssuerPath(t *testing.T) {
+	ts := startServer(t, func(c *config.Config) {
+		c.Issuer += "/auth"
+		withRegistration(nil)(c)
+	})
+	iss, err := url.Parse(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := iss.Scheme + "://" + iss.Host
+	api := ts.URL + "/api/v1"
+	r := jsonRequest(t, http.MethodGet, api+"/users/me", "", nil)
+	m := resourceMetadataParam.FindStringSubmatch(r.Header.Get("WWW-Authenticate"))
+	if r.Status != http.StatusUnauthorized || m == nil || m[1] != ts.URL+"/.well-known/oauth-protected-resource" {
+		t.Fatalf("challenge: status %d WWW-Authenticate %q", r.Status, r.Header.Get("WWW-Authenticate"))
+	}
+	for _, addr := range []string{m[1], origin + "/.well-known/oauth-protected-resource/auth/api/v1"} {
+		prm := getJSON(t, addr)
+		if prm.Status != http.StatusOK || prm.str("resource") != api || !contains(strList(prm.JSON["authorization_servers"]), ts.URL) {
+			t.Errorf("%s: status %d\n%s", addr, prm.Status, prm.Raw)
+		}
+	}
+	as := getJSON(t, origin+"/.well-known/oauth-authorization-server/auth")
+	if as.str("registration_endpoint") != ts.URL+"/oauth2/register" {
+		t.Fatalf("registration_endpoint = %q", as.str("registration_endpoint"))
+	}
+	reg := ts.register(t, "", map[string]any{"token_endpoint_auth_method": "none", "redirect_uris": []string{"https://mcp.example/cb"}})
+	if reg.Status != http.StatusCreated || !strings.HasPrefix(reg.str("registration_client_uri"), ts.URL+"/oauth2/register/") {
+		t.Fatalf("register: status %d\n%s", reg.Status, reg.Raw)
+	}
+	if got := jsonRequest(t, http.MethodGet, reg.str("registration_client_uri"), reg.str("registration_access_token"), nil); got.Status != http.StatusOK {
+		t.Errorf("GET registration_client_uri: status %d", got.Status)
 	}
 }
