@@ -612,3 +612,28 @@ func TestRegistrationUnderIssuerPath(t *testing.T) {
 		t.Errorf("GET registration_client_uri: status %d", got.Status)
 	}
 }
+
+// A resource pushed with the request (RFC 9126) is the token's audience.
+func TestResourceThroughPAR(t *testing.T) {
+	ts := startServer(t, nil)
+	user := ts.createUser(t, "user")
+	client := ts.createConfidentialClient(t, nil)
+	rp := ts.newRP(t, client, "openid")
+	api := ts.URL + "/api/v1"
+	ar := authRequest{State: "st-" + randomHex(t, 8), Nonce: "n-" + randomHex(t, 8), Verifier: oauth2.GenerateVerifier()}
+	r := ts.post(t, "/oauth2/par", url.Values{
+		"response_type": {"code"}, "client_id": {client.ID}, "redirect_uri": {client.RedirectURIs[0]},
+		"scope": {"openid"}, "state": {ar.State}, "nonce": {ar.Nonce},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(ar.Verifier)}, "code_challenge_method": {"S256"},
+		"resource": {api},
+	}, authOf(client))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("PAR: status %d\n%s", r.Status, r.Raw)
+	}
+	ar.URL = ts.endpoint("/oauth2/auth?" + url.Values{"client_id": {client.ID}, "request_uri": {r.str("request_uri")}}.Encode())
+	code, _ := rp.code(t, ts.newBrowser(t), ar, &user)
+	tok := rp.exchange(t, code, ar)
+	if in := ts.introspect(t, tok.AccessToken, authOf(client)); !contains(strList(in.JSON["aud"]), api) {
+		t.Errorf("aud = %v, want %s", in.JSON["aud"], api)
+	}
+}
