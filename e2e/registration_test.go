@@ -637,3 +637,13 @@ func TestResourceThroughPAR(t *testing.T) {
 		t.Errorf("aud = %v, want %s", in.JSON["aud"], api)
 	}
 }
+
+// With open_public off, every registration needs the initial access token.
+func TestClosedClientRegistration(t *testing.T) {
+	ts := startServer(t, withRegistration(func(r *config.ClientRegistration) { r.OpenPublic = false }))
+	meta := map[string]any{"token_endpoint_auth_method": "none", "redirect_uris": []string{"https://mcp.example/cb"}}
+	wantRegistrationError(t, ts.register(t, "", meta), http.StatusUnauthorized, "invalid_token")
+	if r := ts.register(t, initialAccessToken, meta); r.Status != http.StatusCreated || r.str("client_secret") != "" {
+		t.Errorf("public registration with the initial access token: status %d\n%s", r.Status, r.Raw)
+	}
+}

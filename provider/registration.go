@@ -182,6 +182,15 @@ func (p *Provider) writeRegistrationError(w http.ResponseWriter, r *http.Request
 // handleRegister is RFC 7591 §3.1's client registration endpoint.
 func (p *Provider) handleRegister(w http.ResponseWriter, r *http.Request) {
 	pol := p.opts.Registration
+	// An initial access token, when one is presented, must be good even
+	// where none is needed: a wrong credential is never ignored, and is
+	// refused before the body is read.
+	token, presented := bearer(r)
+	admitted := presented && pol.initialAccessTokenValid(token)
+	if presented && !admitted {
+		p.writeRegistrationError(w, r, errRegistrationToken("The initial access token is invalid."))
+		return
+	}
 	req, err := readRegistration(w, r)
 	if err != nil {
 		p.writeRegistrationError(w, r, err)
@@ -192,15 +201,8 @@ func (p *Provider) handleRegister(w http.ResponseWriter, r *http.Request) {
 		p.writeRegistrationError(w, r, err)
 		return
 	}
-	// An initial access token, when one is presented, must be good even
-	// where none is needed: a wrong credential is never ignored.
-	token, presented := bearer(r)
-	admitted := presented && pol.initialAccessTokenValid(token)
-	switch {
-	case presented && !admitted:
-		p.writeRegistrationError(w, r, errRegistrationToken("The initial access token is invalid."))
-		return
-	case !admitted && !(c.Public && pol.OpenPublic):
+	// Open registration: public clients only, and only if the policy says.
+	if !admitted && !(c.Public && pol.OpenPublic) {
 		what := "a confidential client"
 		if c.Public {
 			what = "a client"
@@ -213,7 +215,7 @@ func (p *Provider) handleRegister(w http.ResponseWriter, r *http.Request) {
 		p.writeRegistrationError(w, r, err)
 		return
 	}
-	resp := p.registrationResponse(reg.Client, req.clientMetadata)
+	resp := p.registrationResponse(reg.Client)
 	resp.ClientSecret = reg.Secret
 	resp.RegistrationAccessToken = reg.RegistrationToken
 	w.Header().Set("Cache-Control", "no-store")
@@ -242,7 +244,7 @@ func (p *Provider) handleRegistration(w http.ResponseWriter, r *http.Request) {
 			p.writeRegistrationError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, p.registrationResponse(c, storedMetadata(c)))
+		writeJSON(w, http.StatusOK, p.registrationResponse(c))
 	case http.MethodPut:
 		cur, err := reg.RegisteredClient(ctx, id, token)
 		if err != nil {
@@ -269,7 +271,7 @@ func (p *Provider) handleRegistration(w http.ResponseWriter, r *http.Request) {
 			p.writeRegistrationError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, p.registrationResponse(out, req.clientMetadata))
+		writeJSON(w, http.StatusOK, p.registrationResponse(out))
 	case http.MethodDelete:
 		if err := reg.DeleteRegisteredClient(ctx, ip, id, token); err != nil {
 			p.writeRegistrationError(w, r, err)
@@ -470,7 +472,9 @@ func storedMetadata(c store.Client) clientMetadata {
 	}
 }
 
-func (p *Provider) registrationResponse(c store.Client, _ clientMetadata) registrationResponse {
+// registrationResponse is the client information response of c: what is
+// stored, so a client sees which of its metadata was kept.
+func (p *Provider) registrationResponse(c store.Client) registrationResponse {
 	resp := registrationResponse{
 		ClientID:              c.ID,
 		ClientIDIssuedAt:      c.CreatedAt.Unix(),
