@@ -37,12 +37,17 @@ type ClientRegistration struct {
 	// AllowedScopes are the scopes a registered client may be given.
 	// gatehouse:api (the resource API) only if it is listed here.
 	AllowedScopes []string `yaml:"allowed_scopes"`
+	// MaxOpenClients bounds open registration: once this many registered
+	// clients exist, registering without an initial access token is
+	// refused until the janitor (or an operator) deletes some. 0: no bound.
+	MaxOpenClients int `yaml:"max_open_clients"`
 }
 
 // defaultClientRegistration is off, with the OpenID Connect scopes for
 // what it would register.
 func defaultClientRegistration() ClientRegistration {
-	return ClientRegistration{UnusedClientTTL: 30 * 24 * time.Hour, AllowedScopes: domain.DefaultClientScopes()}
+	return ClientRegistration{UnusedClientTTL: 30 * 24 * time.Hour, AllowedScopes: domain.DefaultClientScopes(),
+		MaxOpenClients: 10_000}
 }
 
 // InitialAccessTokenDigests returns the SHA-256 digests of every initial
@@ -87,6 +92,9 @@ func checkClientRegistration(c Config) string {
 	if r.UnusedClientTTL > 0 && r.UnusedClientTTL < time.Hour {
 		// last use is written at most once an hour.
 		return fmt.Sprintf("unused_client_ttl must be at least 1h (or 0), got %s", r.UnusedClientTTL)
+	}
+	if r.MaxOpenClients < 0 {
+		return fmt.Sprintf("max_open_clients must be 0 (no bound) or positive, got %d", r.MaxOpenClients)
 	}
 	for _, s := range r.AllowedScopes {
 		if s == "" || strings.ContainsAny(s, " \t\"\\") {

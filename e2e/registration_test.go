@@ -638,6 +638,27 @@ func TestResourceThroughPAR(t *testing.T) {
 	}
 }
 
+// Open registration stops at max_open_clients registered clients; the
+// initial access token still admits.
+func TestOpenRegistrationBound(t *testing.T) {
+	// The package's servers share one database: count what is there.
+	have, err := startServer(t, nil).Store.CountRegisteredClients(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, withRegistration(func(r *config.ClientRegistration) { r.MaxOpenClients = have + 2 }))
+	meta := map[string]any{"token_endpoint_auth_method": "none", "redirect_uris": []string{"https://mcp.example/cb"}}
+	for i := range 2 {
+		if r := ts.register(t, "", meta); r.Status != http.StatusCreated {
+			t.Fatalf("registration %d: status %d\n%s", i, r.Status, r.Raw)
+		}
+	}
+	wantRegistrationError(t, ts.register(t, "", meta), http.StatusForbidden, "access_denied")
+	if r := ts.register(t, initialAccessToken, meta); r.Status != http.StatusCreated {
+		t.Errorf("with the initial access token past the bound: status %d", r.Status)
+	}
+}
+
 // With open_public off, every registration needs the initial access token.
 func TestClosedClientRegistration(t *testing.T) {
 	ts := startServer(t, withRegistration(func(r *config.ClientRegistration) { r.OpenPublic = false }))

@@ -52,6 +52,9 @@ type RegistrationPolicy struct {
 	InitialAccessTokens [][]byte
 	// AllowedScopes are the scopes a registered client may hold.
 	AllowedScopes []string
+	// MaxOpenClients: past this many registered clients, registration
+	// without an initial access token is refused; 0: no bound.
+	MaxOpenClients int
 }
 
 const (
@@ -209,6 +212,20 @@ func (p *Provider) handleRegister(w http.ResponseWriter, r *http.Request) {
 		}
 		p.writeRegistrationError(w, r, errRegistrationToken("An initial access token is required to register "+what+"."))
 		return
+	}
+	if !admitted && pol.MaxOpenClients > 0 {
+		// A bound, not a quota: concurrent registrations may pass it by
+		// a few, and the janitor brings it back.
+		n, err := p.store.CountRegisteredClients(r.Context())
+		if err != nil {
+			p.writeRegistrationError(w, r, err)
+			return
+		}
+		if n >= pol.MaxOpenClients {
+			p.writeRegistrationError(w, r, &registrationError{http.StatusForbidden, "access_denied",
+				"Open registration is closed for now: too many clients are registered."})
+			return
+		}
 	}
 	reg, err := pol.Registrar.RegisterClient(r.Context(), clientaddr.IP(r), c)
 	if err != nil {

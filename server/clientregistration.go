@@ -23,5 +23,6 @@ func registrationPolicy(cfg config.ClientRegistration, svc *domain.Service) (*pr
 		OpenPublic:          cfg.OpenPublic,
 		InitialAccessTokens: digests,
 		AllowedScopes:       append([]string(nil), cfg.AllowedScopes...),
+		MaxOpenClients:      cfg.MaxOpenClients,
 	}, nil
 }

@@ -181,6 +181,9 @@ type Clients interface {
 	// is before before; it returns how many it deleted. Clients not
 	// registered dynamically are never deleted.
 	DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error)
+	// CountRegisteredClients counts the registered clients (the bound of
+	// open registration).
+	CountRegisteredClients(ctx context.Context) (int, error)
 }
 
 // ---------------------------------------------------------------------------

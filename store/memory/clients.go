@@ -156,3 +156,16 @@ func (s *Store) DeleteUnusedRegisteredClients(ctx context.Context, before time.T
 	})
 	return n, err
 }
+
+func (s *Store) CountRegisteredClients(ctx context.Context) (int, error) {
+	n := 0
+	err := s.do(ctx, "count registered clients", func(op) error {
+		for _, c := range s.clients {
+			if c.Registered {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}

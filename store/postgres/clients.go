@@ -148,3 +148,12 @@ func (s *Store) DeleteUnusedRegisteredClients(ctx context.Context, before time.T
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// CountRegisteredClients counts the registered clients.
+func (s *Store) CountRegisteredClients(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db(ctx).QueryRow(ctx, `SELECT count(*) FROM clients WHERE registered`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count registered clients: %w", err)
+	}
+	return n, nil
+}

@@ -13,6 +13,29 @@ var clientRegistrationTests = []subtest{
 	{"RoundTrip", testRegisteredClientRoundTrip},
 	{"Touch", testTouchClient},
 	{"DeleteUnused", testDeleteUnusedRegisteredClients},
+	{"Count", testCountRegisteredClients},
+}
+
+func testCountRegisteredClients(f *fixture) {
+	count := func() int {
+		f.t.Helper()
+		n, err := f.s.CountRegisteredClients(f.ctx)
+		f.must(err, "CountRegisteredClients")
+		return n
+	}
+	if n := count(); n != 0 {
+		f.t.Fatalf("empty store: %d registered clients", n)
+	}
+	f.createClient()
+	a := f.newRegisteredClient(-time.Hour, nil)
+	f.newRegisteredClient(-time.Hour, nil)
+	if n := count(); n != 2 {
+		f.t.Errorf("count = %d, want 2 (the plain client is not counted)", n)
+	}
+	f.must(f.s.DeleteClient(f.ctx, a.ID), "DeleteClient")
+	if n := count(); n != 1 {
+		f.t.Errorf("count after a delete = %d, want 1", n)
+	}
 }
 
 func (f *fixture) newRegisteredClient(created time.Duration, lastUsed *time.Time) store.Client {
