@@ -469,7 +469,8 @@ func (p *Provider) Mount(r *mux.Router) {
 // MountWellKnown registers, on the host's root router, the authorization
 // server metadata at the address RFC 8414 section 3.1 derives for an issuer
 // with a path: "/.well-known/oauth-authorization-server" inserted before
-// the path. An issuer at the root of its host needs nothing here.
+// the path (an issuer at the root of its host needs nothing there), and the
+// resource API's metadata where RFC 9728 section 3.1 puts it (resource.go).
 func (p *Provider) MountWellKnown(root *mux.Router) {
 	p.mountProtectedResource(nil, root)
 	if p.prefix == "" {
