@@ -156,7 +156,8 @@ func (p *Provider) writeRegistrationError(w http.ResponseWriter, r *http.Request
 			if f.Field == "redirect_uris" || f.Field == "post_logout_redirect_uris" {
 				re.code = "invalid_redirect_uri"
 			}
-		} else if errors.Is(err, domain.ErrUnauthenticated) {
+		} else if errors.Is(err, domain.ErrUnauthenticated) || errors.Is(err, store.ErrNotFound) {
+			// A client deleted meanwhile is one the token no longer opens.
 			re = errRegistrationToken("The registration access token is invalid.")
 		} else if unavailable(err) {
 			p.log.WarnContext(r.Context(), "registration: store unavailable", "error", err)
