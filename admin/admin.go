@@ -39,6 +39,9 @@ type AccessToken struct {
 	// delegated to), recorded beside the subject in the audit log; "" for
 	// other tokens.
 	Act string
+	// Audience is the token's aud (RFC 8707 resources); Options.Audiences
+	// must name one of it.
+	Audience []string
 }
 
 // ErrInvalidToken is what an Introspector returns (wrapped) for a token
@@ -54,6 +57,14 @@ type Introspector func(ctx context.Context, token string) (AccessToken, error)
 type Options struct {
 	Logger *slog.Logger // nil discards
 	Now    func() time.Time
+
+	// Resource indicators and protected resource metadata (RFC 8707, RFC
+	// 9728). Audiences are the token audiences the API accepts (the
+	// issuer, today's default, and the API's resource identifier); none:
+	// any. ResourceMetadata is the URL of the API's metadata, named in
+	// every challenge ("" leaves it out).
+	Audiences        []string
+	ResourceMetadata string
 }
 
 // API is the resource API under /api/v1.
@@ -62,11 +73,15 @@ type API struct {
 	introspect Introspector
 	log        *slog.Logger
 	now        func() time.Time
+	// audiences and resourceMetadata: Options'.
+	audiences        []string
+	resourceMetadata string
 }
 
 // New returns the API.
 func New(svc *domain.Service, introspect Introspector, opts Options) *API {
-	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now}
+	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now,
+		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

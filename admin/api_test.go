@@ -284,7 +284,8 @@ func TestRouteErrors(t *testing.T) {
 	}
 	r = e.do(t, http.MethodGet, "/users", "", nil)
 	want(t, r, http.StatusUnauthorized, "no token")
-	if h := r.Header.Get("WWW-Authenticate"); h != `Bearer error="invalid_token"` {
+	// RFC 9728 §5.1: the challenge names the API's metadata.
+	if h := r.Header.Get("WWW-Authenticate"); h != `Bearer error="invalid_token", resource_metadata="`+e.URL+`/.well-known/oauth-protected-resource"` {
 		t.Errorf("WWW-Authenticate %q", h)
 	}
 	r = e.call(ctxT(t), apiRequest{Method: http.MethodGet, Path: "/users", Token: "garbage"})

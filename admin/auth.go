@@ -49,6 +49,10 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 	if !at.ExpiresAt.IsZero() && !a.now().Before(at.ExpiresAt) {
 		return domain.Principal{}, invalidToken("the access token has expired")
 	}
+	// RFC 8707: a token issued for another resource is not for this API.
+	if len(a.audiences) > 0 && !slices.ContainsFunc(at.Audience, func(aud string) bool { return slices.Contains(a.audiences, aud) }) {
+		return domain.Principal{}, invalidToken("the access token was not issued for this API")
+	}
 	if !slices.Contains(at.Scopes, APIScope) {
 		return domain.Principal{}, insufficientScope()
 	}

@@ -127,7 +127,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	if e.wwwAuthenticate != "" {
-		w.Header().Set("WWW-Authenticate", e.wwwAuthenticate)
+		challenge := e.wwwAuthenticate
+		if a.resourceMetadata != "" {
+			// RFC 9728 §5.1: where a client learns how to get a token.
+			challenge += `, resource_metadata="` + a.resourceMetadata + `"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
 	}
 	writeProblem(w, e.problem)
 }

@@ -135,6 +135,12 @@ type ClientView struct {
 	// 2.2): "" and false when the client takes no logout tokens.
 	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
+	// Dynamic client registration (RFC 7591): read-only. Registered
+	// clients registered themselves; LastUsedAt is when one last got a
+	// token (to within an hour), what the janitor's unused_client_ttl
+	// counts from.
+	Registered bool       `json:"registered"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
@@ -171,6 +177,8 @@ func NewClientView(c store.Client) ClientView {
 
 		BackchannelLogoutURI:             c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		Registered:                       c.Registered,
+		LastUsedAt:                       c.LastUsedAt,
 	}
 }
 

@@ -65,6 +65,8 @@ type Config struct {
 
 	// BackChannelLogout is the back-channel logout queue.
 	BackChannelLogout BackChannelLogout `yaml:"back_channel_logout"`
+	// Dynamic client registration (RFC 7591/7592), clientregistration.go.
+	ClientRegistration ClientRegistration `yaml:"client_registration"`
 }
 
 // Database bounds how long the server waits for PostgreSQL, so that a
@@ -346,7 +348,8 @@ func Default() Config {
 		EmailVerification: EmailVerification{Lifetime: 24 * time.Hour},
 		MailQueue:         MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second},
 
-		BackChannelLogout: defaultBackChannelLogout(),
+		BackChannelLogout:  defaultBackChannelLogout(),
+		ClientRegistration: defaultClientRegistration(),
 	}
 }
 

@@ -91,6 +91,8 @@ func TestDefault(t *testing.T) {
 	want.MailQueue = config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second}
 	want.BackChannelLogout = config.BackChannelLogout{MaxAttempts: 8, MaxAge: 24 * time.Hour, BackoffBase: 10 * time.Second,
 		MaxRows: 10000, PollInterval: 2 * time.Second, Timeout: 5 * time.Second}
+	want.ClientRegistration = config.ClientRegistration{UnusedClientTTL: 720 * time.Hour,
+		AllowedScopes: []string{"openid", "profile", "email", "offline_access"}, MaxOpenClients: 10000}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -194,6 +196,13 @@ back_channel_logout:
   max_rows: 50
   poll_interval: 500ms
   timeout: 2s
+client_registration:
+  enabled: true
+  open_public: true
+  initial_access_tokens: ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+  unused_client_ttl: 168h
+  allowed_scopes: [openid, gatehouse:api]
+  max_open_clients: 50
 rate_limits:
   sign_in: {per_minute: 10, burst: 5}
   token: {per_minute: 0, burst: 0}
@@ -247,6 +256,9 @@ rate_limits:
 		},
 	}
 	wantFull.Registration.RequireVerifiedEmail = true
+	wantFull.ClientRegistration = config.ClientRegistration{Enabled: true, OpenPublic: true,
+		InitialAccessTokens: []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		UnusedClientTTL:     168 * time.Hour, AllowedScopes: []string{"openid", "gatehouse:api"}, MaxOpenClients: 50}
 	wantFull.Recovery = config.Recovery{TicketLifetime: 30 * time.Minute}
 	wantFull.EmailVerification = config.EmailVerification{Lifetime: 48 * time.Hour}
 	wantFull.MailQueue = config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second}
@@ -665,6 +677,17 @@ func TestValidateRules(t *testing.T) {
 		{"login lockout zero", func(c *config.Config) { c.Login.Lockout = 0 }, "login.lockout"},
 		{"login lockout negative", func(c *config.Config) { c.Login.Lockout = -time.Minute }, "login.lockout"},
 		{"janitor interval zero", func(c *config.Config) { c.Janitor.Interval = 0 }, "janitor.interval"},
+		{"client registration digest", func(c *config.Config) {
+			c.ClientRegistration.InitialAccessTokens = []string{"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}
+		}, ""},
+		{"client registration bad digest", func(c *config.Config) { c.ClientRegistration.InitialAccessTokens = []string{"s3cret"} }, "client_registration"},
+		{"client registration token file missing", func(c *config.Config) {
+			c.ClientRegistration.InitialAccessTokensFile = "/nonexistent/gatehouse-iat"
+		}, "client_registration"},
+		{"client registration ttl negative", func(c *config.Config) { c.ClientRegistration.UnusedClientTTL = -time.Hour }, "client_registration"},
+		{"client registration max open clients negative", func(c *config.Config) { c.ClientRegistration.MaxOpenClients = -1 }, "client_registration"},
+		{"client registration ttl keep", func(c *config.Config) { c.ClientRegistration.UnusedClientTTL = 0 }, ""},
+		{"client registration bad scope", func(c *config.Config) { c.ClientRegistration.AllowedScopes = []string{"a b"} }, "client_registration"},
 		{"janitor batch size zero", func(c *config.Config) { c.Janitor.BatchSize = 0 }, "janitor.batch_size"},
 		{"janitor batch size huge", func(c *config.Config) { c.Janitor.BatchSize = 1_000_000 }, "janitor.batch_size"},
 

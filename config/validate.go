@@ -79,6 +79,7 @@ func checks() []check {
 	return []check{
 		{"issuer", checkIssuer},
 		{"webauthn", checkWebAuthn},
+		{"client_registration", checkClientRegistration},
 		{"addr", func(c Config) string { return checkAddr(c.Addr) }},
 		{"database_url", func(c Config) string {
 			if c.DatabaseURL == "" && !c.Dev {

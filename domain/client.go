@@ -106,6 +106,7 @@ func ValidateClient(c store.Client) error {
 		validateClientScopes,
 		validateClientTokens,
 		validateClientBackchannel,
+		validateClientRegistered,
 	} {
 		if err := check(c); err != nil {
 			return err

@@ -29,6 +29,11 @@ type Options struct {
 	Logger              *slog.Logger
 	// Recorder is told what each run deleted (nil: nobody).
 	Recorder Recorder
+
+	// UnusedClientTTL deletes dynamically registered clients (RFC 7591)
+	// that got no token for that long (config client_registration.
+	// unused_client_ttl); 0 keeps them.
+	UnusedClientTTL time.Duration
 }
 
 // Store is what the janitor needs of the store: the deletions of what has
@@ -43,6 +48,7 @@ type Store interface {
 	DeleteExpiredTickets(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 	DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 var _ Store = store.Store(nil)
@@ -50,7 +56,7 @@ var _ Store = store.Store(nil)
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
 // jwt_ids, signing_keys, sign_in_failures, mfa_challenges,
-// webauthn_ceremonies, tickets.
+// webauthn_ceremonies, tickets, registered_clients.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -109,6 +115,9 @@ type Result struct {
 	WebAuthnCeremonies int `json:"webauthn_ceremonies"`
 	// Tickets are password-reset and email-verification tickets.
 	Tickets int `json:"tickets"`
+	// RegisteredClients are dynamically registered clients unused for
+	// Options.UnusedClientTTL.
+	RegisteredClients int `json:"registered_clients"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -158,6 +167,14 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 	}); err != nil {
 		return res, fmt.Errorf("janitor: tickets: %w", err)
 	}
+	if j.opts.UnusedClientTTL > 0 {
+		unused := now.Add(-j.opts.UnusedClientTTL)
+		if res.RegisteredClients, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+			return j.st.DeleteUnusedRegisteredClients(ctx, unused, limit)
+		}); err != nil {
+			return res, fmt.Errorf("janitor: registered clients: %w", err)
+		}
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -176,6 +193,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("mfa_challenges", res.MFAChallenges)
 	r.JanitorDeleted("webauthn_ceremonies", res.WebAuthnCeremonies)
 	r.JanitorDeleted("tickets", res.Tickets)
+	r.JanitorDeleted("registered_clients", res.RegisteredClients)
 	r.JanitorRun(err == nil)
 }
 
@@ -217,7 +235,8 @@ func (j *Janitor) Run(ctx context.Context) {
 		if res != (Result{}) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
-				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets)
+				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets,
+				"registered_clients", res.RegisteredClients)
 		}
 	}
 }

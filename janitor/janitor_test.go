@@ -211,7 +211,7 @@ func TestRunOnceReportsToTheRecorder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12, "tickets": 12}
+			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12, "tickets": 12, "registered_clients": 0}
 			if fmt.Sprint(rec.deleted) != fmt.Sprint(want) {
 				t.Errorf("reported deletions %v, want %v", rec.deleted, want)
 			}

@@ -24,6 +24,9 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = checkAuthorizeRequest(ar)
 	}
+	if err == nil {
+		err = applyResources(ar)
+	}
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
 		return
@@ -98,6 +101,9 @@ func (p *Provider) replayAuthorize(r *http.Request, request string) (fosite.Auth
 	ar, err := p.oauth.NewAuthorizeRequest(synth.Context(), synth)
 	if err == nil {
 		err = checkAuthorizeRequest(ar)
+	}
+	if err == nil {
+		err = applyResources(ar)
 	}
 	return ar, synth, err
 }
@@ -273,7 +279,8 @@ func (p *Provider) consentNeeded(ctx context.Context, userID string, ar fosite.A
 		return false, fmt.Errorf("provider: unexpected client type %T", ar.GetClient())
 	}
 	return p.svc.ConsentNeeded(ctx, domain.ConsentQuestion{
-		UserID: userID, ClientID: c.ID, FirstParty: c.FirstParty,
+		// A registered client is always third-party (RFC 7591 registration).
+		UserID: userID, ClientID: c.ID, FirstParty: c.FirstParty && !c.Registered,
 		Prompted: promptsOf(ar).Has("consent"), Scopes: ar.GetRequestedScopes(),
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	jose3 "github.com/go-jose/go-jose/v3"
@@ -22,6 +23,9 @@ type client struct {
 	// jwks is the parsed store.Client.JWKS (go-jose v3, as fosite's client
 	// authentication expects); nil if the client registered none.
 	jwks *jose3.JSONWebKeySet
+	// resourceAPI is the resource API's identifier (resource.go): an
+	// audience every client may ask for, besides its own Audience.
+	resourceAPI string
 }
 
 var (
@@ -69,7 +73,16 @@ func (c *client) GetRedirectURIs() []string { return c.RedirectURIs }
 func (c *client) GetScopes() fosite.Arguments {
 	return fosite.Arguments(c.Scopes)
 }
-func (c *client) GetAudience() fosite.Arguments { return fosite.Arguments(c.Audience) }
+
+// GetAudience is the client's registered audiences and the resource API:
+// the resources (RFC 8707) and audiences it may ask for, and what fosite
+// checks a refreshed grant's audience against.
+func (c *client) GetAudience() fosite.Arguments {
+	if c.resourceAPI == "" || slices.Contains(c.Audience, c.resourceAPI) {
+		return fosite.Arguments(c.Audience)
+	}
+	return append(fosite.Arguments(slices.Clone(c.Audience)), c.resourceAPI)
+}
 
 // IsPublic is true for clients marked public and for those registered with
 // token_endpoint_auth_method none: both have no credentials to check.

@@ -43,6 +43,8 @@ type discoveryDoc struct {
 	// Back-channel logout (OpenID Connect Back-Channel Logout 1.0).
 	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported"`
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
+	// Dynamic client registration (RFC 7591): listed only when it is on.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -92,6 +94,7 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		// tokens of grants made in a browser session carry it too.
 		BackchannelLogoutSupported:        true,
 		BackchannelLogoutSessionSupported: true,
+		RegistrationEndpoint:              p.registrationEndpoint(),
 	}
 }
 

@@ -29,6 +29,9 @@ import (
 // pointer, so memory and PostgreSQL behave alike.
 type fositeStore struct {
 	store store.Store
+	// resourceAPI is the resource API's identifier (RFC 8707), an
+	// audience every client may ask for (client.resourceAPI).
+	resourceAPI string
 	// clients caches the clients, parsed (nil: no cache). It is read on
 	// every token, introspection and revocation request; Provider.Invalidate
 	// drops what changed.
@@ -223,7 +226,11 @@ func (s *fositeStore) GetClient(ctx context.Context, id string) (fosite.Client, 
 		if err != nil {
 			return nil, notFound(fmt.Errorf("provider: get client: %w", err))
 		}
-		return newClient(c)
+		fc, err := newClient(c)
+		if err == nil {
+			fc.resourceAPI = s.resourceAPI
+		}
+		return fc, err
 	}
 	var fc *client
 	var err error

@@ -19,8 +19,8 @@ const maxParamsBody = 1 << 20
 // repeatable reports whether a parameter may appear more than once. RFC
 // 6749 §3.1 forbids repeating its parameters; extensions may define
 // repeatable ones:
-//   - resource (RFC 8707 §2: "may be used multiple times"); gatehouse does
-//     not act on it, and refusing it would refuse a valid request;
+//   - resource (RFC 8707 §2: "may be used multiple times"), each one an
+//     audience of the token (resource.go);
 //   - audience (fosite's, as in RFC 8693), which fosite reads as one value
 //     per audience when repeated.
 func repeatable(name string) bool {

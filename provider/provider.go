@@ -89,6 +89,10 @@ type Options struct {
 	// instance's revocations out of the cache until their commit has
 	// surely been announced.
 	SharedStore bool
+
+	// Registration turns on dynamic client registration (RFC 7591/7592,
+	// registration.go) under this policy; nil: off.
+	Registration *RegistrationPolicy
 }
 
 // TokenRecorder counts issued tokens (telemetry implements it).
@@ -112,6 +116,10 @@ type TokenInfo struct {
 	// Act is who acts through the token (domain.Actor.String) when it was
 	// made by token exchange; "" otherwise.
 	Act string
+	// Audience is the token's aud: the resources it was issued for (RFC
+	// 8707), or the issuer when its grant named none (the aud a JWT access
+	// token carries then).
+	Audience []string
 }
 
 // ErrInvalidToken is returned by IntrospectAccessToken for a token that is
@@ -285,6 +293,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	}
 	fs := &fositeStore{
 		store:         p.store,
+		resourceAPI:   p.ResourceAPI(),
 		clients:       p.clients,
 		tokens:        p.tokens,
 		codeSignature: tokens.AuthorizeCodeSignature,
@@ -456,13 +465,18 @@ func (p *Provider) Mount(r *mux.Router) {
 	withCORS("/.well-known/jwks.json", p.handleJWKS, get)
 	withCORS("/.well-known/openid-configuration", p.handleDiscovery, get)
 	withCORS("/.well-known/oauth-authorization-server", p.handleDiscovery, get)
+	// RFC 9728 metadata and RFC 7591/7592 registration (resource.go, registration.go).
+	p.mountProtectedResource(r, nil)
+	p.mountRegistration(r)
 }
 
 // MountWellKnown registers, on the host's root router, the authorization
 // server metadata at the address RFC 8414 section 3.1 derives for an issuer
 // with a path: "/.well-known/oauth-authorization-server" inserted before
-// the path. An issuer at the root of its host needs nothing here.
+// the path (an issuer at the root of its host needs nothing there), and the
+// resource API's metadata where RFC 9728 section 3.1 puts it (resource.go).
 func (p *Provider) MountWellKnown(root *mux.Router) {
+	p.mountProtectedResource(nil, root)
 	if p.prefix == "" {
 		return
 	}
@@ -529,6 +543,7 @@ func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (Tok
 		Scopes:    append([]string(nil), ar.GetGrantedScopes()...),
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
 		Act:       sess.ActBy,
+		Audience:  p.tokenAudience(ar),
 	}, nil
 }
 

@@ -131,6 +131,9 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 		// The rfc7523 handler set the subject to the assertion's.
 		sess.ClientID = ar.GetClient().GetID()
 	}
+	if err := p.checkTokenResources(ar); err != nil {
+		return ar, nil, err
+	}
 	resp, err := oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
 		return ar, nil, err
@@ -149,6 +152,7 @@ func (p *Provider) writeToken(ctx context.Context, w http.ResponseWriter, ar fos
 	// if the client hangs up before reading them. handleToken let only
 	// supported grant types this far, so the label stays bounded.
 	p.opts.Tokens.TokenIssued(strings.Join(ar.GetGrantTypes(), " "))
+	p.touchRegistered(ctx, ar.GetClient())
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -230,6 +234,10 @@ func (p *Provider) handlePAR(w http.ResponseWriter, r *http.Request) {
 	ar, err := p.oauth.NewPushedAuthorizeRequest(ctx, r)
 	if err == nil && ar.GetRequestForm().Get("request") != "" {
 		err = fosite.ErrRequestNotSupported.WithHint("Request objects are not supported; push the parameters themselves.")
+	}
+	if err == nil {
+		// Refused now rather than when the browser arrives (RFC 8707).
+		_, err = requestedResources(ar.GetRequestForm(), ar.GetClient())
 	}
 	if err != nil {
 		err = asUnavailable(err)

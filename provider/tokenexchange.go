@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -35,14 +34,6 @@ const (
 	grantTypeTokenExchange = domain.GrantTokenExchange
 	tokenTypeAccessToken   = "urn:ietf:params:oauth:token-type:access_token"
 )
-
-// errInvalidTarget is RFC 8693 §2.2.2's invalid_target, which fosite does
-// not define.
-var errInvalidTarget = &fosite.RFC6749Error{
-	ErrorField:       "invalid_target",
-	DescriptionField: "The requested audience or resource is invalid, unknown, or not one the client may ask for.",
-	CodeField:        http.StatusBadRequest,
-}
 
 // ActClaim is RFC 8693 §4.1's act claim: who acts on the subject's behalf,
 // and, nested, who acted before it when a token is exchanged again.
@@ -290,15 +281,14 @@ func (h *tokenExchange) exchangeScopes(c fosite.Client, requested, held []string
 func exchangeAudience(c fosite.Client, audience, resources []string) ([]string, error) {
 	out := slices.Clone(audience)
 	for _, r := range resources {
-		u, err := url.Parse(r)
-		if err != nil || !u.IsAbs() || u.Fragment != "" {
-			return nil, errInvalidTarget.WithHintf("The resource '%s' must be an absolute URI without a fragment.", r)
+		if !isResourceURI(r) {
+			return nil, errInvalidTarget(fmt.Sprintf("The resource '%s' must be an absolute URI without a fragment.", r))
 		}
 		out = append(out, r)
 	}
 	for _, a := range out {
 		if !slices.Contains(c.GetAudience(), a) {
-			return nil, errInvalidTarget.WithHintf("The OAuth 2.0 Client is not allowed the audience '%s'.", a)
+			return nil, errInvalidTarget(fmt.Sprintf("The OAuth 2.0 Client is not allowed the audience '%s'.", a))
 		}
 	}
 	return out, nil

@@ -53,10 +53,12 @@ func rateLimitClasses() []string {
 
 // signInPaths are the POSTs that take a secret someone could be guessing
 // (password, second factor, recovery ticket, the password that confirms a
-// change on the security page) or that send email: exact paths, and
-// prefixes ending in "/".
+// change on the security page) or that send email, and dynamic client
+// registration, open to anyone and a row per request (its management
+// takes a registration token): exact paths, and prefixes ending in "/".
 func signInPaths() []string {
-	return []string{"/login", "/login/", "/register", "/password/", "/passkeys/", "/email/", "/security/"}
+	return []string{"/login", "/login/", "/register", "/password/", "/passkeys/", "/email/", "/security/",
+		"/oauth2/register", "/oauth2/register/"}
 }
 
 // tokenPaths are the endpoints OAuth clients call with their credentials.

@@ -115,6 +115,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: pages: %w", err)
 	}
 
+	registration, err := registrationPolicy(cfg.ClientRegistration, svc)
+	if err != nil {
+		return nil, err
+	}
 	prov, err := provider.New(st, svc, km, pages, provider.Options{
 		Issuer:       cfg.Issuer,
 		GlobalSecret: keys.Derive(secret, "fosite-global-secret", 32),
@@ -133,6 +137,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 
 		IntrospectionCacheEntries: cfg.Cache.IntrospectionEntries,
 		SharedStore:               isChangeFeed(st),
+
+		Registration: registration,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -146,8 +152,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		if err != nil {
 			return admin.AccessToken{}, err
 		}
-		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt, Act: ti.Act}, nil
-	}, admin.Options{Logger: logger})
+		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes,
+			ExpiresAt: ti.ExpiresAt, Act: ti.Act, Audience: ti.Audience}, nil
+	}, admin.Options{Logger: logger,
+		Audiences: []string{cfg.Issuer, prov.ResourceAPI()}, ResourceMetadata: prov.ResourceMetadataURL()})
 
 	s.keys, s.svc, s.prov = km, svc, prov
 	// After the fields are set: the registration's change reaches s.apply.

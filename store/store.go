@@ -147,6 +147,23 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the client's logout tokens must
 	// carry sid (they always do when the session is known).
 	BackchannelLogoutSessionRequired bool
+	// Dynamic client registration (RFC 7591/7592).
+	//
+	// Registered clients registered themselves at the registration
+	// endpoint: always third-party, managed with their registration access
+	// token, and deleted when unused for the configured time.
+	Registered bool
+	// RegistrationTokenHash is the SHA-256 digest of the registration
+	// access token; the token itself is shown once and never stored.
+	RegistrationTokenHash []byte
+	// LastUsedAt is when the client last got a token, kept to within an
+	// hour (TouchClient); nil if it never did.
+	LastUsedAt *time.Time
+	// ClientURI, LogoURI and Contacts are RFC 7591 §2 metadata shown to
+	// people (the home page, the logo, whom to contact).
+	ClientURI string
+	LogoURI   string
+	Contacts  []string
 }
 
 // Clients stores OAuth 2.0 clients.
@@ -163,6 +180,20 @@ type Clients interface {
 	DeleteClient(ctx context.Context, id string) error
 	// ListClients returns every client ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
+
+	// TouchClient records that a registered client got a token at at,
+	// unless its LastUsedAt is already after notBefore: a cheap write that
+	// changes nothing most of the time. Unknown or unregistered clients are
+	// left alone (no error).
+	TouchClient(ctx context.Context, id string, at, notBefore time.Time) error
+	// DeleteUnusedRegisteredClients deletes, as DeleteClient does, at most
+	// limit registered clients whose last use (or, never used, creation)
+	// is before before; it returns how many it deleted. Clients not
+	// registered dynamically are never deleted.
+	DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error)
+	// CountRegisteredClients counts the registered clients (the bound of
+	// open registration).
+	CountRegisteredClients(ctx context.Context) (int, error)
 }
 
 // ---------------------------------------------------------------------------

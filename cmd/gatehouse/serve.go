@@ -113,7 +113,8 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	// Expired codes, tokens, sessions and JWT ids are removed continuously,
 	// so the tables stay bounded; every instance may run it.
 	go janitor.New(st, janitor.Options{Interval: cfg.Janitor.Interval, BatchSize: cfg.Janitor.BatchSize, Logger: a.logger,
-		Recorder: srv.Telemetry(), SignInFailureWindow: cfg.Login.Lockout}).Run(ctx)
+		Recorder: srv.Telemetry(), SignInFailureWindow: cfg.Login.Lockout,
+		UnusedClientTTL: cfg.ClientRegistration.UnusedClientTTL}).Run(ctx)
 
 	servers := []*http.Server{hs}
 	listeners := []net.Listener{ln}

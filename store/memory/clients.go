@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -21,6 +22,9 @@ func copyClient(c store.Client) store.Client {
 	c.Roles = list(c.Roles)
 	c.CreatedAt = stamp(c.CreatedAt)
 	c.UpdatedAt = stamp(c.UpdatedAt)
+	c.RegistrationTokenHash = blob(c.RegistrationTokenHash)
+	c.LastUsedAt = stampPtr(c.LastUsedAt)
+	c.Contacts = list(c.Contacts)
 	return c
 }
 
@@ -73,31 +77,36 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if _, ok := s.clients[id]; !ok {
 			return store.ErrNotFound
 		}
-		s.deleteGrantsWhere(o, func(g store.Grant) bool { return g.ClientID == id })
-		for k, t := range s.tokens {
-			if t.ClientID == id {
-				del(o, s.tokens, k)
-			}
-		}
-		for k := range s.consents {
-			if k.clientID == id {
-				del(o, s.consents, k)
-			}
-		}
-		for k, p := range s.pars {
-			if p.ClientID == id {
-				del(o, s.pars, k)
-			}
-		}
-		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
-		for k, l := range s.logouts {
-			if l.ClientID == id {
-				del(o, s.logouts, k)
-			}
-		}
-		del(o, s.clients, id)
+		s.deleteClient(o, id)
 		return nil
 	})
+}
+
+// deleteClient is DeleteClient's cascade, inside a transaction.
+func (s *Store) deleteClient(o op, id string) {
+	s.deleteGrantsWhere(o, func(g store.Grant) bool { return g.ClientID == id })
+	for k, t := range s.tokens {
+		if t.ClientID == id {
+			del(o, s.tokens, k)
+		}
+	}
+	for k := range s.consents {
+		if k.clientID == id {
+			del(o, s.consents, k)
+		}
+	}
+	for k, p := range s.pars {
+		if p.ClientID == id {
+			del(o, s.pars, k)
+		}
+	}
+	s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
+	for k, l := range s.logouts {
+		if l.ClientID == id {
+			del(o, s.logouts, k)
+		}
+	}
+	del(o, s.clients, id)
 }
 
 func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
@@ -113,4 +122,55 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 	}
 	slices.SortFunc(out, func(a, b store.Client) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+func (s *Store) TouchClient(ctx context.Context, id string, at, notBefore time.Time) error {
+	return s.do(ctx, "touch client", func(o op) error {
+		c, ok := s.clients[id]
+		if !ok || !c.Registered || (c.LastUsedAt != nil && c.LastUsedAt.After(notBefore)) {
+			return nil
+		}
+		c.LastUsedAt = stampPtr(&at)
+		put(o, s.clients, id, c)
+		return nil
+	})
+}
+
+func (s *Store) DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error) {
+	n := 0
+	err := s.do(ctx, "delete unused registered clients", func(o op) error {
+		var ids []string
+		for id, c := range s.clients {
+			used := c.CreatedAt
+			if c.LastUsedAt != nil {
+				used = *c.LastUsedAt
+			}
+			if c.Registered && used.Before(before) {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		if len(ids) > limit {
+			ids = ids[:limit]
+		}
+		for _, id := range ids {
+			s.deleteClient(o, id)
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
+func (s *Store) CountRegisteredClients(ctx context.Context) (int, error) {
+	n := 0
+	err := s.do(ctx, "count registered clients", func(op) error {
+		for _, c := range s.clients {
+			if c.Registered {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,7 +14,8 @@ const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, redire
 	post_logout_redirect_uris, allowed_origins, grant_types, response_types, scopes, audience,
 	public, first_party, jwks, access_token_format, authorization_code_lifetime,
 	access_token_lifetime, id_token_lifetime, refresh_token_lifetime, roles, created_at, updated_at,
-	id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required`
+	id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required,
+	registered, registration_token_hash, last_used_at, client_uri, logo_uri, contacts`
 
 // clientArgs lists c in the order of clientColumns.
 func clientArgs(c store.Client) []any {
@@ -22,7 +24,8 @@ func clientArgs(c store.Client) []any {
 		list(c.Scopes), list(c.Audience), c.Public, c.FirstParty, jsonArg(c.JWKS), string(c.AccessTokenFormat),
 		c.Lifetimes.AuthorizationCode, c.Lifetimes.AccessToken, c.Lifetimes.IDToken, c.Lifetimes.RefreshToken,
 		list(c.Roles), c.CreatedAt, c.UpdatedAt, c.IDTokenSignedResponseAlg,
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
+		c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts)}
 }
 
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -33,7 +36,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.Public, &c.FirstParty, &c.JWKS, &format, &c.Lifetimes.AuthorizationCode,
 		&c.Lifetimes.AccessToken, &c.Lifetimes.IDToken, &c.Lifetimes.RefreshToken, &c.Roles,
 		&c.CreatedAt, &c.UpdatedAt, &c.IDTokenSignedResponseAlg,
-		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
+		&c.Registered, &c.RegistrationTokenHash, &c.LastUsedAt, &c.ClientURI, &c.LogoURI, &c.Contacts)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -42,13 +46,15 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	c.AllowedOrigins, c.GrantTypes, c.ResponseTypes = list(c.AllowedOrigins), list(c.GrantTypes), list(c.ResponseTypes)
 	c.Scopes, c.Audience, c.Roles = list(c.Scopes), list(c.Audience), list(c.Roles)
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
+	c.LastUsedAt = utcPtr(c.LastUsedAt)
+	c.Contacts = list(c.Contacts)
 	return c, nil
 }
 
 // CreateClient stores c; ErrConflict if the id is taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
 		clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, classify(err, nil))
@@ -74,10 +80,13 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 			authorization_code_lifetime = $16, access_token_lifetime = $17, id_token_lifetime = $18,
 			refresh_token_lifetime = $19, roles = $20, updated_at = $21,
 			id_token_signed_response_alg = $22,
-			backchannel_logout_uri = $23, backchannel_logout_session_required = $24
+			backchannel_logout_uri = $23, backchannel_logout_session_required = $24,
+			registered = $25, registration_token_hash = $26,
+			last_used_at = $27, client_uri = $28, logo_uri = $29, contacts = $30
 		WHERE id = $1`,
 		append(clientArgs(c)[:20:20], c.UpdatedAt, c.IDTokenSignedResponseAlg,
-			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired)...)
+			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
+			c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts))...)
 	if err != nil {
 		return fmt.Errorf("postgres: update client %q: %w", c.ID, classify(err, nil))
 	}
@@ -111,4 +120,45 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 		return nil, fmt.Errorf("postgres: list clients: %w", err)
 	}
 	return clients, nil
+}
+
+// blobArg passes bytes to a bytea column; empty is NULL, as the memory
+// store reads it back.
+func blobArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// TouchClient sets a registered client's last_used_at unless it is after
+// notBefore already: most calls match no row and write nothing.
+func (s *Store) TouchClient(ctx context.Context, id string, at, notBefore time.Time) error {
+	_, err := s.db(ctx).Exec(ctx, `UPDATE clients SET last_used_at = $2
+		WHERE id = $1 AND registered AND (last_used_at IS NULL OR last_used_at <= $3)`, id, at, notBefore)
+	if err != nil {
+		return fmt.Errorf("postgres: touch client %q: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteUnusedRegisteredClients deletes a batch of registered clients
+// unused since before; what belongs to them goes through ON DELETE CASCADE.
+func (s *Store) DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM clients WHERE id IN (
+		SELECT id FROM clients WHERE registered AND coalesce(last_used_at, created_at) < $1
+		ORDER BY coalesce(last_used_at, created_at) LIMIT $2 FOR UPDATE SKIP LOCKED)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete unused registered clients: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// CountRegisteredClients counts the registered clients.
+func (s *Store) CountRegisteredClients(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db(ctx).QueryRow(ctx, `SELECT count(*) FROM clients WHERE registered`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count registered clients: %w", err)
+	}
+	return n, nil
 }

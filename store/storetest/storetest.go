@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		tests []subtest
 	}{
 		{"Clients", clientTests},
+		{"ClientRegistration", clientRegistrationTests},
 		{"Users", userTests},
 		{"Roles", roleTests},
 		{"Tokens", tokenTests},
