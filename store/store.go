@@ -44,6 +44,8 @@ type Store interface {
 	MFA
 	Tickets
 	MailOutbox
+	// IdentityProviders: upstream OpenID Connect providers (idp).
+	IdentityProviders
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

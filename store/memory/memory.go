@@ -65,6 +65,11 @@ type Store struct {
 	ceremonies  map[string]store.WebAuthnCeremony
 	tickets     map[string]store.Ticket // string(digest) -> ticket
 	outbox      map[string]store.Mail
+
+	// idps and links are the upstream identity providers and the
+	// identities linked through them (idp).
+	idps  map[string]store.IdentityProvider
+	links map[string]store.LinkedIdentity
 }
 
 type memberKey struct{ groupID, userID string }
@@ -122,6 +127,9 @@ func New(opts ...Option) *Store {
 
 		tickets: map[string]store.Ticket{},
 		outbox:  map[string]store.Mail{},
+
+		idps:  map[string]store.IdentityProvider{},
+		links: map[string]store.LinkedIdentity{},
 	}
 	for _, o := range opts {
 		o(s)
