@@ -62,6 +62,10 @@ type Config struct {
 
 	Metrics Metrics `yaml:"metrics"`
 	Tracing Tracing `yaml:"tracing"`
+
+	// IdentityProviders are the upstream OpenID Connect providers of the
+	// login page (idp; config/identityproviders.go).
+	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
 }
 
 // Database bounds how long the server waits for PostgreSQL, so that a

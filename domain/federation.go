@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -129,6 +130,10 @@ func ValidIssuerURL(raw string) string {
 	}
 	return "must be an https URL (http only for a loopback host)"
 }
+
+// ValidProviderID reports whether id is a provider id: a slug of 1-63
+// lowercase letters, digits and '-', starting with a letter or digit.
+func ValidProviderID(id string) bool { return providerIDPattern.MatchString(id) }
 
 // checkProvider validates p (every problem at once) and normalizes it.
 func (s *Service) checkProvider(ctx context.Context, p *store.IdentityProvider) error {
@@ -348,12 +353,16 @@ func (s *Service) UpdateIdentityProvider(ctx context.Context, a Actor, id string
 			}
 		}
 		p.UpdatedAt = s.now()
-		if err := s.store.UpdateIdentityProvider(ctx, p); err != nil {
-			return err
-		}
 		c := diff(providerFields(cur), providerFields(p))
 		if patch.ClientSecret != nil && *patch.ClientSecret != "" {
 			c["client_secret"] = store.Change{After: "changed"}
+		}
+		if len(c) == 0 {
+			out = cur // nothing changed: nothing to write or audit
+			return nil
+		}
+		if err := s.store.UpdateIdentityProvider(ctx, p); err != nil {
+			return err
 		}
 		if err := s.audit(ctx, a, "identity_provider.update", TargetIdentityProvider, p.ID, c); err != nil {
 			return err
@@ -394,22 +403,42 @@ func (s *Service) ApplyConfiguredIdentityProviders(ctx context.Context, a Actor,
 		_, err := s.GetIdentityProvider(ctx, pi.ID)
 		switch {
 		case err == nil:
-			enabled := pi.Enabled == nil || *pi.Enabled
-			status := pi.NewUserStatus
-			_, err = s.UpdateIdentityProvider(ctx, a, pi.ID, IdentityProviderPatch{
-				DisplayName: &pi.DisplayName, Issuer: &pi.Issuer, ClientID: &pi.ClientID, ClientSecret: &pi.ClientSecret,
-				Scopes: &pi.Scopes, UsernameClaim: &pi.UsernameClaim, EmailClaim: &pi.EmailClaim, NameClaim: &pi.NameClaim,
-				LinkByVerifiedEmail: &pi.LinkByVerifiedEmail, NewUserStatus: &status, NewUserRoles: &pi.NewUserRoles,
-				Enabled: &enabled,
-			})
+			err = s.replaceProvider(ctx, a, pi)
 		case ErrorCode(err) == CodeNotFound:
 			_, err = s.CreateIdentityProvider(ctx, a, pi)
+			if ErrorCode(err) == CodeConflict {
+				// Another instance starting at the same time made it.
+				err = s.replaceProvider(ctx, a, pi)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("domain: identity provider %q: %w", pi.ID, err)
 		}
 	}
 	return nil
+}
+
+// replaceProvider makes the stored provider pi; the secret is sealed anew
+// only when it changed, so that a restart with the same file changes
+// nothing and audits nothing.
+func (s *Service) replaceProvider(ctx context.Context, a Actor, pi IdentityProviderInput) error {
+	cur, err := s.GetIdentityProvider(ctx, pi.ID)
+	if err != nil {
+		return err
+	}
+	enabled := pi.Enabled == nil || *pi.Enabled
+	status := pi.NewUserStatus
+	patch := IdentityProviderPatch{
+		DisplayName: &pi.DisplayName, Issuer: &pi.Issuer, ClientID: &pi.ClientID,
+		Scopes: &pi.Scopes, UsernameClaim: &pi.UsernameClaim, EmailClaim: &pi.EmailClaim, NameClaim: &pi.NameClaim,
+		LinkByVerifiedEmail: &pi.LinkByVerifiedEmail, NewUserStatus: &status, NewUserRoles: &pi.NewUserRoles,
+		Enabled: &enabled,
+	}
+	if old, err := s.IdentityProviderSecret(cur); err != nil || subtle.ConstantTimeCompare([]byte(old), []byte(pi.ClientSecret)) != 1 {
+		patch.ClientSecret = &pi.ClientSecret
+	}
+	_, err = s.UpdateIdentityProvider(ctx, a, pi.ID, patch)
+	return err
 }
 
 // ---------------------------------------------------------------------------

@@ -98,6 +98,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	dopts.OnChange = func(e store.ChangeEvent) { s.apply(s.background, e) }
 	dopts.SignIns, dopts.CacheRecorder = tel, tel
 	svc := domain.NewService(st, dopts)
+	// The file's identity providers, written at every start (idp).
+	if err := svc.ApplyConfiguredIdentityProviders(ctx, domain.Actor{Type: store.ActorSystem},
+		cfg.IdentityProviderInputs()); err != nil {
+		return nil, fmt.Errorf("server: identity providers: %w", err)
+	}
 
 	pages, err := consent.New(svc, km, consent.Options{
 		Issuer:              cfg.Issuer,
@@ -108,6 +113,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		RegistrationEnabled: cfg.Registration.Enabled,
 		EmailNotifications:  cfg.SMTP.Host != "",
 		Logger:              logger,
+		FederationKey:       keys.Derive(secret, "upstream-login-state", 32),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: pages: %w", err)
