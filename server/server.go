@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 			return admin.AccessToken{}, err
 		}
 		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt}, nil
-	}, admin.Options{Logger: logger})
+	}, admin.Options{Logger: logger, Issuer: cfg.Issuer})
 
 	s.keys, s.svc, s.prov = km, svc, prov
 	// After the fields are set: the registration's change reaches s.apply.
