@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"html"
 	"net/http"
@@ -15,6 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
 )
@@ -478,4 +484,81 @@ func TestUpstreamCallbackRefusals(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("%d login.success entries, want the first use's only", len(entries))
 	}
+}
+
+// TestUpstreamNonceMismatchRefused: a flow whose nonce is not the one the
+// upstream's ID token carries is refused after the code exchange. The test
+// holds the server secret, so it can open the flow cookie, change only the
+// nonce and seal it again: what an attacker who could plant a flow would
+// try.
+func TestUpstreamNonceMismatchRefused(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t)
+	client := f.down.createConfidentialClient(t, func(c *store.Client) { c.FirstParty = true })
+	rp := f.down.newRP(t, client, oidc.ScopeOpenID, "profile", "email")
+	upUser := f.up.createUser(t, "user")
+
+	b := f.newBrowser(t)
+	login := readPage(t, get(t, b.Client, rp.newAuthRequest(t, false).URL))
+	pg := readPage(t, get(t, b.Client, upstreamButtons(t, login)[f.plainName]))
+	b.stopAt = hostOf(t, f.down.URL)
+	resp := submit(t, b.Client, loginForm(t, pg), url.Values{"username": {upUser.Username}, "password": {upUser.Password}})
+	cb := location(t, resp)
+	closeBody(resp)
+	b.stopAt = ""
+
+	down, _ := url.Parse(f.down.URL)
+	aead := flowCipher(t)
+	var found bool
+	var cookies []*http.Cookie
+	for _, c := range b.Jar.Cookies(down) {
+		if c.Name == "gatehouse_upstream" {
+			found = true
+			raw, err := base64.RawURLEncoding.DecodeString(c.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := aead.NonceSize()
+			plain, err := aead.Open(nil, raw[:n], raw[n:], []byte("gatehouse upstream flow v1"))
+			if err != nil {
+				t.Fatalf("open the flow cookie: %v", err)
+			}
+			var flow map[string]any
+			if err := json.Unmarshal(plain, &flow); err != nil {
+				t.Fatal(err)
+			}
+			flow["n"] = "another-nonce-" + randomHex(t, 8)
+			plain, _ = json.Marshal(flow)
+			nonce := make([]byte, n)
+			_, _ = rand.Read(nonce)
+			c.Value = base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte("gatehouse upstream flow v1")))
+		}
+		cookies = append(cookies, c)
+	}
+	if !found {
+		t.Fatal("no flow cookie")
+	}
+	b.Jar.SetCookies(down, cookies)
+	refused := readPage(t, get(t, b.Client, cb.String()))
+	if refused.Status != http.StatusBadRequest || !strings.Contains(refused.Body, "did not complete") {
+		t.Errorf("nonce mismatch: %d at %s\n%s", refused.Status, refused.URL, snippet(refused.Body))
+	}
+	if _, ok := f.link(t, upUser.ID); ok {
+		t.Fatal("signed in despite the nonce mismatch")
+	}
+}
+
+// flowCipher is the downstream's flow-cookie cipher, from the package's
+// secret as the server derives it.
+func flowCipher(t *testing.T) cipher.AEAD {
+	t.Helper()
+	block, err := aes.NewCipher(keys.Derive([]byte(packageSecret), "upstream-login-state", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aead
 }
