@@ -20,12 +20,13 @@ import (
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/memory"
 )
 
-// federation is a downstream gatehouse (the package's PostgreSQL) whose
+// federation is a downstream gatehouse (PostgreSQL, a database of its own) whose
 // login page offers upstream providers backed by a second gatehouse: its
 // own issuer on another loopback host (so its cookies are its own) and its
 // own in-memory store, so the two share no user.
@@ -53,7 +54,11 @@ func startFederation(t *testing.T) *federation {
 		linkingName: "Upstream Linking " + tag, plainName: "Upstream Plain " + tag}
 	clientID := "downstream-" + randomHex(t, 4)
 	// Both providers come from the YAML configuration's structure.
+	// A database of its own: the login page lists every provider of its
+	// database, and the package's is shared by tests running in parallel.
+	dbURL := pgtest.NewDatabase(t)
 	f.down = startServer(t, func(c *config.Config) {
+		c.DatabaseURL = dbURL
 		for _, p := range []config.IdentityProvider{
 			{ID: f.linking, DisplayName: f.linkingName, LinkByVerifiedEmail: true},
 			{ID: f.plain, DisplayName: f.plainName},
@@ -65,13 +70,6 @@ func startFederation(t *testing.T) *federation {
 	})
 	f.down.secret(secret)
 	up.secret(secret)
-	t.Cleanup(func() {
-		// The package's database is shared: other tests' login pages
-		// must not keep offering these.
-		for _, id := range []string{f.linking, f.plain} {
-			_ = f.down.Store.DeleteIdentityProvider(ctxT(t), id)
-		}
-	})
 	// The downstream's client at the upstream, registered once both
 	// callbacks are known; first party, so the upstream asks no consent.
 	f.client = up.createConfidentialClient(t, func(c *store.Client) {
