@@ -662,13 +662,15 @@ func (s *Service) createUpstreamUser(ctx context.Context, p store.IdentityProvid
 			}
 			return nil
 		})
-		if ErrorCode(err) == CodeConflict && strings.Contains(err.Error(), "username") {
-			continue
+		if ErrorCode(err) == CodeConflict {
+			// Taken meanwhile: the username (try the next one), or the
+			// email or the link (another sign-in of the same person won).
+			if _, gerr := s.store.GetUserByUsername(ctx, name); gerr == nil {
+				continue
+			}
+			return store.User{}, store.LinkedIdentity{}, store.ErrConflict
 		}
 		if err != nil {
-			if ErrorCode(err) == CodeConflict {
-				return store.User{}, store.LinkedIdentity{}, store.ErrConflict
-			}
 			return store.User{}, store.LinkedIdentity{}, err
 		}
 		out, err := s.store.GetUser(ctx, u.ID)

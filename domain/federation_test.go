@@ -291,3 +291,43 @@ func TestApplyConfiguredIdentityProviders(t *testing.T) {
 		t.Errorf("bad entry: %v", err)
 	}
 }
+
+// TestSignInUpstreamConcurrentFirstSignIns: first sign-ins of one upstream
+// account at once make one user and one link; each either signs in as that
+// user or is refused.
+func TestSignInUpstreamConcurrentFirstSignIns(t *testing.T) {
+	e := newFedEnv(t)
+	e.provider("sso", nil)
+	const n = 8
+	type result struct {
+		res domain.FederatedSignIn
+		err error
+	}
+	out := make(chan result, n)
+	for range n {
+		go func() {
+			res, err := e.svc.SignInUpstream(e.ctx, upstream("sso", "same-sub", "gina@x.example", true), "")
+			out <- result{res, err}
+		}()
+	}
+	ids := map[string]bool{}
+	for range n {
+		r := <-out
+		switch {
+		case r.err == nil:
+			ids[r.res.User.ID] = true
+		case !errors.Is(r.err, domain.ErrInvalidCredentials):
+			t.Errorf("concurrent sign-in: %v", r.err)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("%d users signed in, want 1", len(ids))
+	}
+	u, err := e.store.GetUserByEmail(e.ctx, "gina@x.example")
+	if err != nil || !ids[u.ID] {
+		t.Fatalf("the user with the email: %v %v", u.ID, err)
+	}
+	if _, err := e.store.GetUserByUsername(e.ctx, "gina-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a second user was made: %v", err)
+	}
+}
