@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -559,4 +560,36 @@ func flowCipher(t *testing.T) cipher.AEAD {
 		t.Fatal(err)
 	}
 	return aead
+}
+
+// TestUpstreamSignInAsksForTheSecondFactor: an upstream sign-in of a user
+// with an authenticator app is the first step only: the second step comes
+// next, and the ID token says both (amr fed+otp, acr aal2).
+func TestUpstreamSignInAsksForTheSecondFactor(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t)
+	client := f.down.createConfidentialClient(t, func(c *store.Client) { c.FirstParty = true })
+	rp := f.down.newRP(t, client, oidc.ScopeOpenID, "profile", "email")
+	local := f.down.createUser(t, "user")
+	upUser := f.up.createUserWith(t, func(u *store.User) { u.Email = local.Email }, "user")
+
+	// Linked by verified email; then the person sets up an app.
+	b := f.newBrowser(t)
+	resp := f.signIn(t, b, rp.newAuthRequest(t, false).URL, f.linkingName, upUser)
+	if !isRedirect(resp.StatusCode) {
+		t.Fatalf("first sign-in: %d", resp.StatusCode)
+	}
+	closeBody(resp)
+	secret, _ := enrolThroughPage(t, f.down, b.Client)
+
+	code := totpAt(t, secret, time.Now().Add(30*time.Second))
+	f.down.secret(code)
+	b = f.newBrowser(t)
+	ar := rp.newAuthRequest(t, false)
+	pg := readPage(t, f.signIn(t, b, ar.URL, f.linkingName, upUser))
+	if pg.URL.Path != "/login/mfa" || pg.Form("code") == nil {
+		t.Fatalf("after the upstream sign-in: %d at %s, want the second step\n%s", pg.Status, pg.URL, snippet(pg.Body))
+	}
+	tok := rp.exchange(t, finishAuthorize(t, b.Client, rp, ar, submitCode(t, b.Client, pg, "code", code)), ar)
+	wantAuth(t, "upstream + TOTP", rp.verifyIDToken(t, tok, ar.Nonce), []string{"fed", "otp"}, "aal2")
 }
