@@ -593,3 +593,61 @@ func TestUpstreamSignInAsksForTheSecondFactor(t *testing.T) {
 	tok := rp.exchange(t, finishAuthorize(t, b.Client, rp, ar, submitCode(t, b.Client, pg, "code", code)), ar)
 	wantAuth(t, "upstream + TOTP", rp.verifyIDToken(t, tok, ar.Nonce), []string{"fed", "otp"}, "aal2")
 }
+
+// TestUpstreamProviderFromTheAPI: a provider added through the resource API
+// (never showing its secret back, not even to an admin) signs people in
+// like a configured one; disabled, it leaves the login page and its start
+// is refused.
+func TestUpstreamProviderFromTheAPI(t *testing.T) {
+	t.Parallel()
+	f := startFederation(t)
+	tok := apiTokenFor(t, f.down, f.down.createUser(t, "admin"))
+	id, name := "api-"+randomHex(t, 3), "Upstream API "+randomHex(t, 3)
+	r := apiCall(t, f.down, http.MethodPost, "/api/v1/identity-providers", tok, map[string]any{
+		"id": id, "display_name": name, "issuer": f.up.URL, "client_id": f.client.ID,
+		"client_secret": f.client.Secret, "scopes": []string{"profile", "email"}})
+	if r.Status != http.StatusCreated || r.JSON["client_secret_set"] != true || r.JSON["callback_url"] != f.callback(id) {
+		t.Fatalf("POST /identity-providers: %d %s", r.Status, r.Raw)
+	}
+	for _, path := range []string{"/api/v1/identity-providers", "/api/v1/identity-providers/" + id, "/api/v1/identity-providers/" + f.plain} {
+		got := apiCall(t, f.down, http.MethodGet, path, tok, nil)
+		if got.Status != http.StatusOK || strings.Contains(got.Raw, f.client.Secret) || strings.Contains(got.Raw, `"client_secret"`) {
+			t.Errorf("GET %s: %d shows the secret or fails: %s", path, got.Status, got.Raw)
+		}
+	}
+	// A manager may not see them.
+	mgr := apiTokenFor(t, f.down, f.down.createUser(t, "manager"))
+	if got := apiCall(t, f.down, http.MethodGet, "/api/v1/identity-providers", mgr, nil); got.Status != http.StatusForbidden {
+		t.Errorf("manager: %d, want 403", got.Status)
+	}
+
+	c := f.client.Client
+	c.RedirectURIs = append(c.RedirectURIs, f.callback(id))
+	if err := f.up.Store.UpdateClient(ctxT(t), c); err != nil {
+		t.Fatal(err)
+	}
+	client := f.down.createConfidentialClient(t, func(c *store.Client) { c.FirstParty = true })
+	rp := f.down.newRP(t, client, oidc.ScopeOpenID, "profile", "email")
+	upUser := f.up.createUser(t, "user")
+	pg := readPage(t, f.signIn(t, f.newBrowser(t), rp.newAuthRequest(t, false).URL, name, upUser))
+	if pg.URL.Path != "/access/request" {
+		t.Fatalf("sign-in through the API's provider: %d at %s\n%s", pg.Status, pg.URL, snippet(pg.Body))
+	}
+	if l, ok := f.link(t, upUser.ID); !ok || l.ProviderID != id {
+		t.Errorf("link %+v %v", l, ok)
+	}
+
+	r = apiCall(t, f.down, http.MethodPatch, "/api/v1/identity-providers/"+id, tok, map[string]any{"enabled": false})
+	if r.Status != http.StatusOK || r.JSON["enabled"] != false {
+		t.Fatalf("PATCH enabled=false: %d %s", r.Status, r.Raw)
+	}
+	b := f.newBrowser(t)
+	login := readPage(t, get(t, b.Client, rp.newAuthRequest(t, false).URL))
+	if _, listed := upstreamButtons(t, login)[name]; listed {
+		t.Error("a disabled provider is still on the login page")
+	}
+	refused := readPage(t, get(t, b.Client, f.down.URL+"/login/upstream/"+id))
+	if refused.Status != http.StatusNotFound {
+		t.Errorf("start of a disabled provider: %d", refused.Status)
+	}
+}
