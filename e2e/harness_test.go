@@ -76,6 +76,8 @@ type serverSetup struct {
 	store  func(t *testing.T) store.Store
 }
 
+// startServerOn starts a server as setup says; startServer and
+// startServerWith are its common cases.
 func startServerOn(t *testing.T, setup serverSetup) *testServer {
 	t.Helper()
 	mutate, mount := setup.mutate, setup.mount

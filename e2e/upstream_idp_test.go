@@ -439,6 +439,27 @@ func TestUpstreamCallbackRefusals(t *testing.T) {
 	wantRefused("the real callback after a forged one", b, cb.String(), http.StatusBadRequest, "expired or was started in another browser")
 	noLink("forged state")
 
+	// A flow cookie altered by one character does not open (AES-GCM).
+	b = f.newBrowser(t)
+	cb = held(b)
+	downURL, _ := url.Parse(f.down.URL)
+	var altered []*http.Cookie
+	for _, c := range b.Jar.Cookies(downURL) {
+		if c.Name == "gatehouse_upstream" {
+			// A middle character: every one of its bits counts.
+			i := len(c.Value) / 2
+			swap := byte('A')
+			if c.Value[i] == 'A' {
+				swap = 'B'
+			}
+			c.Value = c.Value[:i] + string(swap) + c.Value[i+1:]
+		}
+		altered = append(altered, c)
+	}
+	b.Jar.SetCookies(downURL, altered)
+	wantRefused("altered flow cookie", b, cb.String(), http.StatusBadRequest, "expired or was started in another browser")
+	noLink("altered flow cookie")
+
 	// A callback in a browser that started nothing.
 	wantRefused("no flow", f.newBrowser(t), cb.String(), http.StatusBadRequest, "expired or was started in another browser")
 
