@@ -559,7 +559,7 @@ func (s *Service) signInUpstream(ctx context.Context, id UpstreamIdentity, ip st
 		} else if !ok {
 			return refuse(u.ID, "user_may_not_sign_in", ErrInvalidCredentials)
 		}
-		l := newLink(u.ID, p, id, s)
+		l := s.newLink(u.ID, p, id)
 		err := s.inTx(ctx, "upstream sign-in", func(ctx context.Context) error {
 			if err := s.store.CreateLinkedIdentity(ctx, l); err != nil {
 				return err
@@ -591,7 +591,8 @@ func (s *Service) signInUpstream(ctx context.Context, id UpstreamIdentity, ip st
 	return s.finishUpstream(ctx, FederatedSignIn{User: u, Created: true, Linked: true}, l.ID, p, ip, refuse)
 }
 
-func newLink(userID string, p store.IdentityProvider, id UpstreamIdentity, s *Service) store.LinkedIdentity {
+// newLink is the link of id to the user, through p, made now.
+func (s *Service) newLink(userID string, p store.IdentityProvider, id UpstreamIdentity) store.LinkedIdentity {
 	return store.LinkedIdentity{
 		ID: uuid.NewString(), UserID: userID, ProviderID: p.ID, Issuer: id.Issuer, Subject: id.Subject,
 		Email: truncateUTF8(id.Email, 254), CreatedAt: s.now(),
@@ -636,7 +637,7 @@ func (s *Service) createUpstreamUser(ctx context.Context, p store.IdentityProvid
 		if len(full) > 0 {
 			u.FullName = "" // a name with control characters is not shown
 		}
-		l := newLink(u.ID, p, id, s)
+		l := s.newLink(u.ID, p, id)
 		system := Actor{Type: store.ActorSystem, IP: ip}
 		err := s.inTx(ctx, "upstream sign-in", func(ctx context.Context) error {
 			if err := s.checkUnique(ctx, u.ID, u.Username, u.Email); err != nil {
