@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -65,6 +66,8 @@ type Options struct {
 	// every challenge ("" leaves it out).
 	Audiences        []string
 	ResourceMetadata string
+	// Issuer names the callback URL identity providers show (idp).
+	Issuer string
 }
 
 // API is the resource API under /api/v1.
@@ -76,12 +79,13 @@ type API struct {
 	// audiences and resourceMetadata: Options'.
 	audiences        []string
 	resourceMetadata string
+	issuer     string
 }
 
 // New returns the API.
 func New(svc *domain.Service, introspect Introspector, opts Options) *API {
 	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now,
-		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata}
+		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata, issuer: strings.TrimRight(opts.Issuer, "/")}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,6 +230,14 @@ func routeTable() []route {
 		r(http.MethodGet, "/clients/{id}", http.StatusOK, clients, (*API).getClient),
 		r(http.MethodPatch, "/clients/{id}", http.StatusOK, clients, (*API).patchClient),
 		r(http.MethodDelete, "/clients/{id}", http.StatusNoContent, clients, (*API).deleteClient),
+
+		// Upstream identity providers (idp): configuring an OAuth
+		// integration is the clients' trust level, hence clients:write.
+		r(http.MethodGet, "/identity-providers", http.StatusOK, clients, (*API).listIdentityProviders),
+		r(http.MethodPost, "/identity-providers", http.StatusCreated, clients, (*API).createIdentityProvider),
+		r(http.MethodGet, "/identity-providers/{id}", http.StatusOK, clients, (*API).getIdentityProvider),
+		r(http.MethodPatch, "/identity-providers/{id}", http.StatusOK, clients, (*API).patchIdentityProvider),
+		r(http.MethodDelete, "/identity-providers/{id}", http.StatusNoContent, clients, (*API).deleteIdentityProvider),
 
 		r(http.MethodGet, "/audit", http.StatusOK, []string{store.PermAuditRead}, (*API).listAudit),
 

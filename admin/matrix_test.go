@@ -278,6 +278,10 @@ func runSpotChecks(t *testing.T, m *matrix, fixtures map[string][]fixture) {
 		{"manager", "POST /roles", "", 403},
 		{"admin", "DELETE /users/{id}", "hard", 204},
 		{"admin", "POST /clients", "", 201},
+		{"manager", "POST /identity-providers", "", 403},
+		{"manager", "GET /identity-providers", "", 403},
+		{"admin", "POST /identity-providers", "", 201},
+		{"admin", "DELETE /identity-providers/{id}", "", 204},
 		{"admin", "DELETE /sessions/{id}", "", 204},
 		{"service-admin", "GET /users", "", 200},
 		{"service-admin", "GET /users/me", "", 403},
@@ -384,6 +388,18 @@ func (m *matrix) session(t *testing.T, userID string) string {
 		t.Fatalf("create session: %v", err)
 	}
 	return id
+}
+
+// identityProvider stores an upstream provider (without a secret) and
+// returns its id (idp).
+func (m *matrix) identityProvider(t *testing.T) string {
+	t.Helper()
+	p, err := m.Svc.CreateIdentityProvider(ctxT(t), domain.CLIActor(), domain.IdentityProviderInput{
+		ID: "p-" + randomHex(t, 5), DisplayName: "Upstream", Issuer: "https://idp.example", ClientID: "gatehouse"})
+	if err != nil {
+		t.Fatalf("create identity provider: %v", err)
+	}
+	return p.ID
 }
 
 func (m *matrix) serviceClient(t *testing.T) string {
@@ -598,6 +614,23 @@ func matrixFixtures() map[string][]fixture {
 		}),
 		"DELETE /clients/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			return apiRequest{Path: "/clients/" + m.serviceClient(t)}
+		}),
+
+		// idp
+		"GET /identity-providers": one(path("/identity-providers")),
+		"POST /identity-providers": one(func(t *testing.T, _ *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/identity-providers", Body: map[string]any{
+				"id": "p-" + randomHex(t, 5), "display_name": "Upstream", "issuer": "https://idp.example",
+				"client_id": "gatehouse"}}
+		}),
+		"GET /identity-providers/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/identity-providers/" + m.identityProvider(t)}
+		}),
+		"PATCH /identity-providers/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/identity-providers/" + m.identityProvider(t), Body: map[string]any{"display_name": "Renamed"}}
+		}),
+		"DELETE /identity-providers/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/identity-providers/" + m.identityProvider(t)}
 		}),
 
 		"GET /audit": one(path("/audit?limit=10")),

@@ -170,6 +170,9 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		"DayCountView":      admin.DayCountView{},
 		"Problem":           admin.Problem{},
 		"FieldError":        admin.FieldError{},
+		// idp
+		"IdentityProviderView":   admin.IdentityProviderView{},
+		"IdentityProviderClaims": admin.ClaimsView{},
 	} {
 		s, ok := doc.Comps.Schemas[name]
 		if !ok {

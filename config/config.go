@@ -67,6 +67,9 @@ type Config struct {
 	BackChannelLogout BackChannelLogout `yaml:"back_channel_logout"`
 	// Dynamic client registration (RFC 7591/7592), clientregistration.go.
 	ClientRegistration ClientRegistration `yaml:"client_registration"`
+	// IdentityProviders are the upstream OpenID Connect providers of the
+	// login page (idp; config/identityproviders.go).
+	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
 }
 
 // Database bounds how long the server waits for PostgreSQL, so that a

@@ -78,6 +78,7 @@ func checks() []check {
 	}
 	return []check{
 		{"issuer", checkIssuer},
+		{"identity_providers", checkIdentityProviders},
 		{"webauthn", checkWebAuthn},
 		{"client_registration", checkClientRegistration},
 		{"addr", func(c Config) string { return checkAddr(c.Addr) }},

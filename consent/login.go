@@ -30,6 +30,8 @@ type loginView struct {
 	Register bool
 	// Passkeys offers "Sign in with a passkey".
 	Passkeys bool
+	// Upstreams are the "Sign in with <name>" links (idp).
+	Upstreams []upstreamButton
 }
 
 // RedirectToLogin answers 303 See Other to /login?return_to=<returnTo>;
@@ -87,6 +89,8 @@ func (p *Pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		ReturnTo: returnTo,
 		Register: p.opts.RegistrationEnabled,
 		Passkeys: p.passkeysEnabled(),
+
+		Upstreams: p.upstreamButtons(r, returnTo),
 	})
 }
 

@@ -62,6 +62,12 @@ func wantsAAL2(returnTo string) bool {
 // have one, gets a pending second step and goes to /login/mfa; anyone else
 // gets the login session at once.
 func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, u store.User, returnTo string) {
+	p.afterFirstFactor(w, r, u, returnTo, nil)
+}
+
+// afterFirstFactor is afterPassword for any first step: amr are its
+// methods (nil: the password; an upstream sign-in's "fed").
+func (p *Pages) afterFirstFactor(w http.ResponseWriter, r *http.Request, u store.User, returnTo string, amr []string) {
 	st, err := p.svc.MFAState(r.Context(), u)
 	if err != nil {
 		p.internalError(w, r, "login: MFA state", err)
@@ -75,18 +81,18 @@ func (p *Pages) afterPassword(w http.ResponseWriter, r *http.Request, u store.Us
 			return
 		}
 		if _, err := p.svc.StartMFAChallenge(r.Context(), domain.NewMFAChallenge{
-			ID: sessionID(value), User: u, ReturnTo: returnTo, Enrol: enrol,
+			ID: sessionID(value), User: u, ReturnTo: returnTo, Enrol: enrol, AMR: amr,
 		}); err != nil {
 			p.internalError(w, r, "login: MFA challenge", err)
 			return
 		}
 		p.setMFACookie(w, value)
-		p.log.Info("consent: password right, second step pending", "user_id", u.ID, "ip", clientaddr.IP(r))
+		p.log.Info("consent: first step right, second step pending", "user_id", u.ID, "ip", clientaddr.IP(r))
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, p.path("/login/mfa"), http.StatusSeeOther)
 		return
 	}
-	p.signedIn(w, r, u, returnTo, nil)
+	p.signedIn(w, r, u, returnTo, amr)
 }
 
 // signedIn starts the login session of a completed sign-in (amr nil: the
@@ -334,6 +340,8 @@ type securityView struct {
 	// PasskeysEnabled and Passkeys: the passkeys section.
 	PasskeysEnabled bool
 	Passkeys        []passkeyRow
+	// Identities are the linked upstream accounts (idp).
+	Identities []identityRow
 }
 
 // securitySession returns the signed-in session, or redirects to the login
@@ -379,6 +387,10 @@ func (p *Pages) renderSecurity(w http.ResponseWriter, r *http.Request, status in
 			p.internalError(w, r, "security: list passkeys", err)
 			return
 		}
+	}
+	if v.Identities, err = p.identityRows(r.Context(), sess.User.ID); err != nil {
+		p.internalError(w, r, "security: list linked identities", err)
+		return
 	}
 	for _, f := range st.Factors {
 		if f.Kind == store.FactorTOTP {

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"embed"
 	"errors"
 	"fmt"
@@ -49,6 +50,11 @@ type Options struct {
 	EmailNotifications bool
 	Now                func() time.Time
 	Logger             *slog.Logger
+
+	// FederationKey (32 bytes, derived from the server secret) seals the
+	// upstream sign-in's flow cookie; without it, and without a directory
+	// that is a Federation, no upstream provider is offered (idp).
+	FederationKey []byte
 }
 
 // Pages serves the browser-facing pages and owns login sessions and CSRF.
@@ -69,6 +75,12 @@ type Pages struct {
 	// script of the pages that use them.
 	passkeys   Passkeys
 	passkeysJS []byte
+
+	// fed is the domain's upstream sign-in (nil: none), upstreams the
+	// discovered providers, flowAEAD the flow cookie's cipher (idp).
+	fed       Federation
+	upstreams *upstreams
+	flowAEAD  cipher.AEAD
 }
 
 // New returns the pages. dir and k are required; opts.CSRFKey and
@@ -122,6 +134,12 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 	}
 	if err := p.initPasskeys(dir, funcs); err != nil {
 		return nil, err
+	}
+	if fed, ok := dir.(Federation); ok {
+		if p.flowAEAD, err = newFlowAEAD(opts.FederationKey); err != nil {
+			return nil, err
+		}
+		p.fed, p.upstreams = fed, newUpstreams()
 	}
 	for _, name := range recoveryPages() {
 		t, err := template.New(name).Funcs(funcs).
@@ -179,6 +197,7 @@ func (p *Pages) Mount(r *mux.Router) {
 	r.HandleFunc("/security/totp/disable", p.handleTOTPDisable).Methods(http.MethodPost)
 	p.mountPasskeys(r)
 	p.mountRecovery(r)
+	p.mountFederation(r)
 }
 
 // layout is what base.html needs; every page's data embeds it.

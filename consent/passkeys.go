@@ -60,7 +60,7 @@ func (p *Pages) initPasskeys(dir Directory, funcs template.FuncMap) error {
 		p.passkeys = pk
 	}
 	t, err := template.New("security").Funcs(funcs).
-		ParseFS(assets, "templates/base.html", "templates/security.html", "templates/passkeys.html")
+		ParseFS(assets, "templates/base.html", "templates/security.html", "templates/passkeys.html", "templates/identities.html")
 	if err != nil {
 		return fmt.Errorf("consent: parse template security: %w", err)
 	}
@@ -117,6 +117,8 @@ const passkeyTime = "2 Jan 2006 15:04 UTC"
 var securityNotices = map[string]string{
 	"added":   "Passkey added.",
 	"removed": "Passkey removed.",
+	// idp
+	"unlinked": "Linked account removed.",
 }
 
 // passkeyRows are the user's passkeys as the security page lists them.

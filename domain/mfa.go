@@ -405,14 +405,21 @@ type NewMFAChallenge struct {
 	// Enrol: the user must set up a factor first (policy, or a client
 	// asking for aal2 of a user without one).
 	Enrol bool
+	// AMR are the methods the first step passed; nil is the password
+	// ("pwd"). An upstream sign-in passes "fed" (idp).
+	AMR []string
 }
 
 // StartMFAChallenge records a pending second step for in.User, expiring
 // after MFAChallengeLifetime.
 func (s *Service) StartMFAChallenge(ctx context.Context, in NewMFAChallenge) (store.MFAChallenge, error) {
 	now := s.now()
+	amr := []string{AMRPassword}
+	if len(in.AMR) > 0 {
+		amr = slices.Clone(in.AMR)
+	}
 	c := store.MFAChallenge{
-		ID: in.ID, UserID: in.User.ID, ReturnTo: in.ReturnTo, AMR: []string{AMRPassword}, Enrol: in.Enrol,
+		ID: in.ID, UserID: in.User.ID, ReturnTo: in.ReturnTo, AMR: amr, Enrol: in.Enrol,
 		CreatedAt: now, ExpiresAt: now.Add(MFAChallengeLifetime),
 	}
 	if err := s.store.CreateMFAChallenge(ctx, c); err != nil {

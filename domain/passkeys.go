@@ -486,7 +486,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, secret string, respon
 		}
 		return PasskeySignIn{}, err
 	}
-	if ok, err := s.passkeySignInAllowed(ctx, u, ip); err != nil {
+	if ok, err := s.signInAllowed(ctx, u, ip, "passkey"); err != nil {
 		return PasskeySignIn{}, err
 	} else if !ok {
 		return refuse(u.ID, "user_may_not_sign_in")
@@ -511,15 +511,15 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, secret string, respon
 	return PasskeySignIn{User: u, AMR: append([]string(nil), passkeyAMR...), ACR: ACRMultiFactor}, nil
 }
 
-// passkeySignInAllowed is the check of a passkey sign-in once the
-// assertion is verified: the rules the password path applies once the
+// signInAllowed is the check of a passkey or upstream sign-in once the
+// credential is verified: the rules the password path applies once the
 // password is right, standing and the user's IP rules (a refused address
-// is audited by AdmitAddress).
-func (s *Service) passkeySignInAllowed(ctx context.Context, u store.User, ip string) (bool, error) {
+// is audited by AdmitAddress, naming via).
+func (s *Service) signInAllowed(ctx context.Context, u store.User, ip, via string) (bool, error) {
 	if !UserCanAct(u, s.now(), ActKeepSession) {
 		return false, nil
 	}
-	if err := s.AdmitAddress(ctx, u, ip, "passkey"); err != nil {
+	if err := s.AdmitAddress(ctx, u, ip, via); err != nil {
 		if errors.Is(err, ErrAddressRefused) {
 			return false, nil
 		}
@@ -619,7 +619,7 @@ func (s *Service) VerifyPasskeyFactor(ctx context.Context, u store.User, secret 
 		}
 		return nil, err
 	}
-	if ok, err := s.passkeySignInAllowed(ctx, u, ip); err != nil {
+	if ok, err := s.signInAllowed(ctx, u, ip, "passkey"); err != nil {
 		return nil, err
 	} else if !ok {
 		return refuse("user_may_not_sign_in")

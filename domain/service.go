@@ -167,6 +167,9 @@ type Options struct {
 
 	// BackChannel configures the back-channel logout queue.
 	BackChannel BackChannelOptions
+	// IdentityProviderKey (32 bytes, derived from the server secret) seals
+	// upstream identity providers' client secrets at rest (idp).
+	IdentityProviderKey []byte
 }
 
 // Defaults of the zero Options fields.
@@ -195,6 +198,9 @@ type Service struct {
 	secrets *secretBox
 	// rp is the WebAuthn relying party; nil when passkeys are off.
 	rp *webauthn.WebAuthn
+	// idpSecrets seals identity providers' client secrets; nil without
+	// Options.IdentityProviderKey.
+	idpSecrets *secretBox
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -246,6 +252,7 @@ func NewService(s store.Store, opts Options) *Service {
 	// with an error naming the missing key rather than the server not
 	// starting for a feature nobody uses.
 	secrets, _ := newSecretBox(opts.MFAKey)
+	idpSecrets, _ := newSecretBox(opts.IdentityProviderKey)
 	rp, err := newRelyingParty(opts.Passkeys)
 	if err != nil {
 		// Configuration is validated before the service is built
@@ -259,7 +266,8 @@ func NewService(s store.Store, opts Options) *Service {
 		opts:    opts,
 		roles: cache.New[struct{}, map[string]store.Role](cache.Options{TTL: opts.CacheTTL, Now: opts.Now,
 			Name: "roles", Recorder: opts.CacheRecorder}),
-		rp: rp,
+		rp:         rp,
+		idpSecrets: idpSecrets,
 	}
 }
 

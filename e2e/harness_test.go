@@ -62,11 +62,34 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 // beside gatehouse's routes, as `serve --dev` mounts the demo relying party.
 func startServerWith(t *testing.T, mutate func(*config.Config), mount func(issuer string, srv *server.Server)) *testServer {
 	t.Helper()
+	return startServerOn(t, serverSetup{mutate: mutate, mount: mount})
+}
+
+// serverSetup is what startServerOn varies: startServerWith's mutate and
+// mount, the loopback address to listen on ("" is 127.0.0.1; another one,
+// say 127.0.0.2, gives the server a host, and so a cookie jar, of its
+// own), and the store (nil: PostgreSQL over the package's database).
+type serverSetup struct {
+	mutate func(*config.Config)
+	mount  func(issuer string, srv *server.Server)
+	host   string
+	store  func(t *testing.T) store.Store
+}
+
+// startServerOn starts a server as setup says; startServer and
+// startServerWith are its common cases.
+func startServerOn(t *testing.T, setup serverSetup) *testServer {
+	t.Helper()
+	mutate, mount := setup.mutate, setup.mount
 	logs := &logcheck.Log{}
 	// Registered first so that it runs last, after the server has stopped.
 	t.Cleanup(func() { logs.Finish(t) })
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	host := setup.host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -89,12 +112,18 @@ func startServerWith(t *testing.T, mutate func(*config.Config), mount func(issue
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := postgres.New(ctx, cfg.DatabaseURL, postgres.WithTimeouts(postgres.Timeouts{
-		Connect: cfg.Database.ConnectTimeout, Query: cfg.Database.QueryTimeout,
-	}))
-	if err != nil {
-		_ = ln.Close()
-		t.Fatalf("postgres.New: %v", err)
+	var st store.Store
+	if setup.store != nil {
+		st = setup.store(t)
+	} else {
+		pg, err := postgres.New(ctx, cfg.DatabaseURL, postgres.WithTimeouts(postgres.Timeouts{
+			Connect: cfg.Database.ConnectTimeout, Query: cfg.Database.QueryTimeout,
+		}))
+		if err != nil {
+			_ = ln.Close()
+			t.Fatalf("postgres.New: %v", err)
+		}
+		st = pg
 	}
 	t.Cleanup(st.Close)
 

@@ -42,6 +42,8 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		},
 
 		BackChannel: domain.BackChannelOptions{MaxRows: cfg.BackChannelLogout.MaxRows},
+		// Upstream identity providers' client secrets (idp).
+		IdentityProviderKey: keys.Derive([]byte(cfg.Secret), "identity-provider-secret-encryption", 32),
 	}
 	// The configuration's 0 turns the account-wide lock off; the domain's
 	// 0 is its default.

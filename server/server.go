@@ -100,6 +100,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	dopts.OnChange = func(e store.ChangeEvent) { s.apply(s.background, e) }
 	dopts.SignIns, dopts.CacheRecorder = tel, tel
 	svc := domain.NewService(st, dopts)
+	// The file's identity providers, written at every start (idp).
+	if err := svc.ApplyConfiguredIdentityProviders(ctx, domain.Actor{Type: store.ActorSystem},
+		cfg.IdentityProviderInputs()); err != nil {
+		return nil, fmt.Errorf("server: identity providers: %w", err)
+	}
 
 	pages, err := consent.New(svc, km, consent.Options{
 		Issuer:              cfg.Issuer,
@@ -110,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		RegistrationEnabled: cfg.Registration.Enabled,
 		EmailNotifications:  cfg.SMTP.Host != "",
 		Logger:              logger,
+		FederationKey:       keys.Derive(secret, "upstream-login-state", 32),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: pages: %w", err)
@@ -154,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		}
 		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes,
 			ExpiresAt: ti.ExpiresAt, Act: ti.Act, Audience: ti.Audience}, nil
-	}, admin.Options{Logger: logger,
+	}, admin.Options{Logger: logger, Issuer: cfg.Issuer,
 		Audiences: []string{cfg.Issuer, prov.ResourceAPI()}, ResourceMetadata: prov.ResourceMetadataURL()})
 
 	s.keys, s.svc, s.prov = km, svc, prov

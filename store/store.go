@@ -46,6 +46,8 @@ type Store interface {
 	MailOutbox
 	// Back-channel logout.
 	BackChannelLogouts
+	// IdentityProviders: upstream OpenID Connect providers (idp).
+	IdentityProviders
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

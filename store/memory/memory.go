@@ -67,6 +67,11 @@ type Store struct {
 	outbox      map[string]store.Mail
 	// logouts is the back-channel logout queue.
 	logouts map[string]store.Logout
+
+	// idps and links are the upstream identity providers and the
+	// identities linked through them (idp).
+	idps  map[string]store.IdentityProvider
+	links map[string]store.LinkedIdentity
 }
 
 type memberKey struct{ groupID, userID string }
@@ -126,6 +131,8 @@ func New(opts ...Option) *Store {
 		outbox:  map[string]store.Mail{},
 
 		logouts: map[string]store.Logout{},
+		idps:  map[string]store.IdentityProvider{},
+		links: map[string]store.LinkedIdentity{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -191,6 +191,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 				del(o, s.ceremonies, k)
 			}
 		}
+		for k, l := range s.links {
+			if l.UserID == uid {
+				del(o, s.links, k)
+			}
+		}
 		for k := range s.consents {
 			if k.userID == uid {
 				del(o, s.consents, k)

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Tickets", ticketTests},
 		{"MailOutbox", outboxTests},
 		{"BackChannelLogouts", logoutQueueTests},
+		{"IdentityProviders", identityProviderTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
