@@ -79,7 +79,7 @@ type API struct {
 	// audiences and resourceMetadata: Options'.
 	audiences        []string
 	resourceMetadata string
-	issuer     string
+	issuer           string
 }
 
 // New returns the API.

@@ -131,8 +131,8 @@ func New(opts ...Option) *Store {
 		outbox:  map[string]store.Mail{},
 
 		logouts: map[string]store.Logout{},
-		idps:  map[string]store.IdentityProvider{},
-		links: map[string]store.LinkedIdentity{},
+		idps:    map[string]store.IdentityProvider{},
+		links:   map[string]store.LinkedIdentity{},
 	}
 	for _, o := range opts {
 		o(s)
