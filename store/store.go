@@ -44,6 +44,8 @@ type Store interface {
 	MFA
 	Tickets
 	MailOutbox
+	// DeviceCodes: the device authorization grant (devicecodes.go).
+	DeviceCodes
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -90,6 +90,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			}
 		}
 		s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
+		s.deleteDeviceCodesWhere(o, func(d store.DeviceCode) bool { return d.ClientID == id })
 		del(o, s.clients, id)
 		return nil
 	})

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MFA", mfaTests},
 		{"Tickets", ticketTests},
 		{"MailOutbox", outboxTests},
+		{"DeviceCodes", deviceCodeTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
