@@ -62,6 +62,9 @@ type Config struct {
 
 	Metrics Metrics `yaml:"metrics"`
 	Tracing Tracing `yaml:"tracing"`
+
+	// DeviceCode: the device authorization grant (devicecode.go).
+	DeviceCode DeviceCode `yaml:"device_code"`
 }
 
 // Database bounds how long the server waits for PostgreSQL, so that a
@@ -342,6 +345,8 @@ func Default() Config {
 		Recovery:          Recovery{TicketLifetime: time.Hour},
 		EmailVerification: EmailVerification{Lifetime: 24 * time.Hour},
 		MailQueue:         MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second},
+
+		DeviceCode: defaultDeviceCode(),
 	}
 }
 

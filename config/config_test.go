@@ -89,6 +89,7 @@ func TestDefault(t *testing.T) {
 	want.Recovery = config.Recovery{TicketLifetime: time.Hour}
 	want.EmailVerification = config.EmailVerification{Lifetime: 24 * time.Hour}
 	want.MailQueue = config.MailQueue{MaxAttempts: 8, MaxAge: 24 * time.Hour, MaxRows: 10000, PollInterval: 2 * time.Second}
+	want.DeviceCode = config.DeviceCode{Lifetime: 10 * time.Minute, Interval: 5 * time.Second}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -136,6 +137,9 @@ lifetimes:
   consent: 2160h
 refresh_token:
   reuse_interval: 3s
+device_code:
+  lifetime: 15m
+  interval: 3s
 cache:
   introspection_entries: 2000
 access_token_format: jwt
@@ -228,8 +232,9 @@ rate_limits:
 		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
 		WebAuthn: config.WebAuthn{Enabled: true, RPID: "example.com", RPName: "Example ID",
 			Origins: []string{"https://id.example.com", "https://login.example.com"}},
-		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
-		Tracing: config.Tracing{Enabled: true},
+		Metrics:    config.Metrics{Addr: "127.0.0.1:9090"},
+		Tracing:    config.Tracing{Enabled: true},
+		DeviceCode: config.DeviceCode{Lifetime: 15 * time.Minute, Interval: 3 * time.Second},
 		RateLimits: config.RateLimits{
 			SignIn:       config.RateLimit{PerMinute: 10, Burst: 5},
 			API:          config.RateLimit{PerMinute: 600, Burst: 60},

@@ -76,7 +76,7 @@ func checks() []check {
 			return ""
 		}
 	}
-	return []check{
+	return append([]check{
 		{"issuer", checkIssuer},
 		{"webauthn", checkWebAuthn},
 		{"addr", func(c Config) string { return checkAddr(c.Addr) }},
@@ -281,7 +281,7 @@ func checks() []check {
 			}
 			return ""
 		}},
-	}
+	}, deviceCodeChecks()...)
 }
 
 // checkSMTPHost accepts a host name or IP address without a port (the port
