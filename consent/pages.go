@@ -123,7 +123,7 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 	if err := p.initPasskeys(dir, funcs); err != nil {
 		return nil, err
 	}
-	for _, name := range recoveryPages() {
+	for _, name := range append(recoveryPages(), devicePages()...) {
 		t, err := template.New(name).Funcs(funcs).
 			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
 		if err != nil {

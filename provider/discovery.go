@@ -39,6 +39,9 @@ type discoveryDoc struct {
 	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported                  bool     `json:"claims_parameter_supported"`
+
+	// The device authorization grant (RFC 8628 §4).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -64,7 +67,7 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		ResponseTypesSupported:             []string{"code"},
 		ResponseModesSupported:             []string{"query", "form_post"},
 		GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials",
-			grantTypeJWTBearer},
+			grantTypeJWTBearer, grantTypeDeviceCode},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 		TokenEndpointAuthMethodsSupported: clientAuth,
@@ -83,6 +86,8 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,
 		ClaimsParameterSupported:           false,
+
+		DeviceAuthorizationEndpoint: u("/oauth2/device/auth"),
 	}
 }
 

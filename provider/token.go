@@ -59,7 +59,9 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
-	if grant != "authorization_code" && grant != "refresh_token" {
+	// A device code's poll record, redemption and tokens are one
+	// transaction too (device.go).
+	if grant != "authorization_code" && grant != "refresh_token" && grant != grantTypeDeviceCode {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
@@ -87,6 +89,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 // supportedGrantTypes are the grants discovery lists.
 var supportedGrantTypes = map[string]bool{
 	"authorization_code": true, "refresh_token": true, "client_credentials": true, grantTypeJWTBearer: true,
+	grantTypeDeviceCode: true,
 }
 
 // errNoClientAuth answers a token or revocation request that names no client

@@ -131,6 +131,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 
 		IntrospectionCacheEntries: cfg.Cache.IntrospectionEntries,
 		SharedStore:               isChangeFeed(st),
+
+		DeviceCodeLifetime: cfg.DeviceCode.Lifetime,
+		DeviceCodeInterval: cfg.DeviceCode.Interval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
