@@ -60,6 +60,11 @@ const (
 	maxLiveDeviceCodes = 1000
 	// deviceCodeAttempts: new codes to draw when one collides.
 	deviceCodeAttempts = 3
+	// pollLeewayDivisor: a poll up to a fifth of the configured interval
+	// early is not "too fast". A client that waits the interval between
+	// sending its requests still sees their latency vary, and slow_down
+	// for that would punish the well-behaved.
+	pollLeewayDivisor = 5
 )
 
 // Errors of RFC 8628 §3.5 that fosite v0.49 does not define.
@@ -283,7 +288,7 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	}
 	now := g.p.now().UTC()
 	sig := g.p.deviceCodeSignature(code)
-	d, slow, err := g.p.store.PollDeviceCode(ctx, sig, now)
+	d, slow, err := g.p.store.PollDeviceCode(ctx, sig, now, g.p.opts.DeviceCodeInterval/pollLeewayDivisor)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return fosite.ErrInvalidGrant.WithHint("The device code is unknown.")

@@ -34,6 +34,7 @@ func TestTokenDispatchRunsOnlyTheGrantsHandlers(t *testing.T) {
 		"client_credentials": {"*oauth2.ClientCredentialsGrantHandler"},
 		"refresh_token":      {"provider.refreshGrant", "*openid.OpenIDConnectRefreshHandler", "*provider.grantGuard"},
 		grantTypeJWTBearer:   {"*rfc7523.Handler", "*provider.grantGuard"},
+		grantTypeDeviceCode:  {"*provider.deviceGrant"},
 	}
 	if len(e.p.byGrant) != len(want) {
 		t.Errorf("dispatch serves %d grant types, want %d", len(e.p.byGrant), len(want))

@@ -78,12 +78,14 @@ type DeviceCodes interface {
 	DecideDeviceCode(ctx context.Context, userCode string, status DeviceCodeStatus, userID string, session json.RawMessage, now time.Time) error
 	// PollDeviceCode records a poll at now of the code with that signature
 	// and returns the code as it was before the poll, with slow true when
-	// the poll came sooner than Interval after the previous one; the
-	// stored Interval has then grown by DeviceSlowDownStep. ErrNotFound if
+	// the poll came sooner than Interval less leeway after the previous
+	// one; the stored Interval has then grown by DeviceSlowDownStep. The
+	// leeway forgives a well-behaved client the jitter of its requests'
+	// latency. ErrNotFound if
 	// there is no such code. The read and the write are one statement, so
 	// polls from several instances are all counted; inside a transaction
 	// the row stays locked until it ends.
-	PollDeviceCode(ctx context.Context, signature string, now time.Time) (DeviceCode, bool, error)
+	PollDeviceCode(ctx context.Context, signature string, now time.Time, leeway time.Duration) (DeviceCode, bool, error)
 	// RedeemDeviceCode sets RedeemedAt to now on an approved code that was
 	// never redeemed; ErrNotFound otherwise. Of concurrent redemptions
 	// exactly one succeeds: the one-use rule is the database's.

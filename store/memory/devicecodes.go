@@ -131,7 +131,7 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCode string, status st
 	})
 }
 
-func (s *Store) PollDeviceCode(ctx context.Context, signature string, now time.Time) (store.DeviceCode, bool, error) {
+func (s *Store) PollDeviceCode(ctx context.Context, signature string, now time.Time, leeway time.Duration) (store.DeviceCode, bool, error) {
 	var out store.DeviceCode
 	var slow bool
 	err := s.do(ctx, "poll device code", func(o op) error {
@@ -141,7 +141,7 @@ func (s *Store) PollDeviceCode(ctx context.Context, signature string, now time.T
 		}
 		out = copyDeviceCode(c)
 		now = stamp(now)
-		slow = c.LastPolledAt != nil && now.Before(c.LastPolledAt.Add(c.Interval))
+		slow = c.LastPolledAt != nil && now.Before(c.LastPolledAt.Add(c.Interval-leeway))
 		if slow {
 			c.Interval += store.DeviceSlowDownStep
 		}

@@ -100,11 +100,12 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCode string, status st
 
 // PollDeviceCode locks the row in a CTE, so the previous poll it compares
 // with is the one the update replaces, whatever instance made it.
-func (s *Store) PollDeviceCode(ctx context.Context, signature string, now time.Time) (store.DeviceCode, bool, error) {
+func (s *Store) PollDeviceCode(ctx context.Context, signature string, now time.Time, leeway time.Duration) (store.DeviceCode, bool, error) {
 	var slow bool
 	d, err := scanDeviceCode(s.db(ctx).QueryRow(ctx, `WITH old AS (
 			SELECT `+deviceCodeColumns+`,
-				(last_polled_at IS NOT NULL AND $2 < last_polled_at + interval_seconds * interval '1 second') AS slow
+				(last_polled_at IS NOT NULL AND
+					$2 < last_polled_at + interval_seconds * interval '1 second' - $4::bigint * interval '1 microsecond') AS slow
 			FROM device_codes WHERE signature = $1 FOR UPDATE
 		), polled AS (
 			UPDATE device_codes d SET last_polled_at = $2,
@@ -112,7 +113,7 @@ func (s *Store) PollDeviceCode(ctx context.Context, signature string, now time.T
 			FROM old WHERE d.signature = old.signature
 		)
 		SELECT `+deviceCodeColumns+`, slow FROM old`,
-		signature, now, int(store.DeviceSlowDownStep/time.Second)), &slow)
+		signature, now, int(store.DeviceSlowDownStep/time.Second), leeway.Microseconds()), &slow)
 	if err != nil {
 		return store.DeviceCode{}, false, fmt.Errorf("postgres: poll device code: %w", classify(err, nil))
 	}

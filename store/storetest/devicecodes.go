@@ -114,14 +114,14 @@ func testDeviceCodeDecide(f *fixture) {
 	_, err := f.s.GetDeviceCodeByUserCode(f.ctx, d.UserCode, f.now)
 	f.wantErr(err, store.ErrNotFound, "GetDeviceCodeByUserCode once decided")
 
-	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now)
+	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now, 0)
 	f.must(err, "PollDeviceCode approved")
 	want := storedDeviceCode(d)
 	want.Status, want.UserID, want.Session = store.DeviceApproved, u.ID, session
 	f.equal("approved code", got, want)
 
 	f.must(f.s.DecideDeviceCode(f.ctx, denied.UserCode, store.DeviceDenied, u.ID, nil, f.now), "DecideDeviceCode deny")
-	got, _, err = f.s.PollDeviceCode(f.ctx, denied.Signature, f.now)
+	got, _, err = f.s.PollDeviceCode(f.ctx, denied.Signature, f.now, 0)
 	f.must(err, "PollDeviceCode denied")
 	if got.Status != store.DeviceDenied || got.UserID != u.ID || got.Session != nil {
 		f.t.Errorf("denied code = %+v, want denied by %s without a session", got, u.ID)
@@ -132,7 +132,7 @@ func testDeviceCodeDecide(f *fixture) {
 func testDeviceCodePoll(f *fixture) {
 	c := f.createClient()
 	d := f.createDeviceCode(c.ID)
-	_, _, err := f.s.PollDeviceCode(f.ctx, "no-such-code", f.now)
+	_, _, err := f.s.PollDeviceCode(f.ctx, "no-such-code", f.now, 0)
 	f.wantErr(err, store.ErrNotFound, "PollDeviceCode unknown")
 
 	steps := []struct {
@@ -148,7 +148,7 @@ func testDeviceCodePoll(f *fixture) {
 	}
 	var last *time.Time
 	for i, st := range steps {
-		got, slow, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.at(st.at))
+		got, slow, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.at(st.at), 0)
 		f.must(err, "PollDeviceCode %d", i)
 		if slow != st.slow {
 			f.t.Errorf("poll %d at +%s: slow = %v, want %v", i, st.at, slow, st.slow)
@@ -160,6 +160,20 @@ func testDeviceCodePoll(f *fixture) {
 			f.t.Errorf("poll %d: last polled = %v, want %v", i, got.LastPolledAt, last)
 		}
 		last = f.atPtr(st.at)
+	}
+
+	// With a leeway, a poll a little early is forgiven; one earlier still
+	// is not.
+	e := f.createDeviceCode(c.ID)
+	for i, st := range []struct {
+		at   time.Duration
+		slow bool
+	}{{0, false}, {4 * time.Second, false}, {7*time.Second + 500*time.Millisecond, true}} {
+		_, slow, err := f.s.PollDeviceCode(f.ctx, e.Signature, f.at(st.at), time.Second)
+		f.must(err, "PollDeviceCode with leeway %d", i)
+		if slow != st.slow {
+			f.t.Errorf("poll with leeway %d at +%s: slow = %v, want %v", i, st.at, slow, st.slow)
+		}
 	}
 }
 
@@ -177,7 +191,7 @@ func testDeviceCodeRedeem(f *fixture) {
 	f.approveDeviceCode(d)
 	f.must(f.s.RedeemDeviceCode(f.ctx, d.Signature, f.at(time.Second)), "RedeemDeviceCode")
 	f.wantErr(f.s.RedeemDeviceCode(f.ctx, d.Signature, f.at(2*time.Second)), store.ErrNotFound, "RedeemDeviceCode twice")
-	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now)
+	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now, 0)
 	f.must(err, "PollDeviceCode redeemed")
 	if want := f.at(time.Second).UTC().Truncate(time.Microsecond); got.RedeemedAt == nil || !got.RedeemedAt.Equal(want) {
 		f.t.Errorf("redeemed at = %v, want %v", got.RedeemedAt, want)
@@ -196,7 +210,7 @@ func testDeviceCodeConcurrentRedeem(f *fixture) {
 	}
 	errs := f.concurrently(10, func(ctx context.Context, i int) error {
 		return store.InTx(ctx, f.s, func(ctx context.Context) error {
-			got, _, err := f.s.PollDeviceCode(ctx, d.Signature, f.now)
+			got, _, err := f.s.PollDeviceCode(ctx, d.Signature, f.now, 0)
 			if err != nil {
 				return fmt.Errorf("PollDeviceCode: %w", err)
 			}
@@ -225,11 +239,11 @@ func testDeviceCodeConcurrentRedeem(f *fixture) {
 func testDeviceCodeConcurrentPolls(f *fixture) {
 	c := f.createClient()
 	d := f.createDeviceCode(c.ID)
-	_, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now)
+	_, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now, 0)
 	f.must(err, "first poll")
 	const n = 6
 	errs := f.concurrently(n, func(ctx context.Context, _ int) error {
-		_, slow, err := f.s.PollDeviceCode(ctx, d.Signature, f.at(time.Second))
+		_, slow, err := f.s.PollDeviceCode(ctx, d.Signature, f.at(time.Second), 0)
 		if err == nil && !slow {
 			return fmt.Errorf("a poll 1 s after the last was not too soon")
 		}
@@ -240,7 +254,7 @@ func testDeviceCodeConcurrentPolls(f *fixture) {
 			f.t.Errorf("poll %d: %v", i, err)
 		}
 	}
-	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.at(time.Hour))
+	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.at(time.Hour), 0)
 	f.must(err, "last poll")
 	if want := 5*time.Second + n*store.DeviceSlowDownStep; got.Interval != want {
 		f.t.Errorf("interval after %d concurrent early polls = %s, want %s", n, got.Interval, want)
@@ -267,7 +281,7 @@ func testDeviceCodeSweep(f *fixture) {
 		f.t.Errorf("second batch deleted %d, want 1", n)
 	}
 	for i, d := range codes {
-		_, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now)
+		_, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now, 0)
 		if i < 3 {
 			f.wantErr(err, store.ErrNotFound, "swept code %d", i)
 		} else {
@@ -282,10 +296,10 @@ func testDeviceCodeCascade(f *fixture) {
 	d := f.createDeviceCode(other.ID)
 	u := f.approveDeviceCode(d)
 	f.must(f.s.DeleteClient(f.ctx, c.ID), "DeleteClient")
-	_, _, err := f.s.PollDeviceCode(f.ctx, byClient.Signature, f.now)
+	_, _, err := f.s.PollDeviceCode(f.ctx, byClient.Signature, f.now, 0)
 	f.wantErr(err, store.ErrNotFound, "device code of a deleted client")
 	f.must(f.s.DeleteUser(f.ctx, u.ID), "DeleteUser")
-	_, _, err = f.s.PollDeviceCode(f.ctx, d.Signature, f.now)
+	_, _, err = f.s.PollDeviceCode(f.ctx, d.Signature, f.now, 0)
 	f.wantErr(err, store.ErrNotFound, "device code approved by a deleted user")
 }
 
@@ -295,7 +309,7 @@ func testDeviceCodeRollback(f *fixture) {
 	d := f.createDeviceCode(c.ID)
 	f.approveDeviceCode(d)
 	err := store.InTx(f.ctx, f.s, func(ctx context.Context) error {
-		if _, _, err := f.s.PollDeviceCode(ctx, d.Signature, f.now); err != nil {
+		if _, _, err := f.s.PollDeviceCode(ctx, d.Signature, f.now, 0); err != nil {
 			return err
 		}
 		if err := f.s.RedeemDeviceCode(ctx, d.Signature, f.now); err != nil {
@@ -304,7 +318,7 @@ func testDeviceCodeRollback(f *fixture) {
 		return errRollback
 	})
 	f.wantErr(err, errRollback, "transaction")
-	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now)
+	got, _, err := f.s.PollDeviceCode(f.ctx, d.Signature, f.now, 0)
 	f.must(err, "PollDeviceCode after rollback")
 	if got.RedeemedAt != nil || got.LastPolledAt != nil {
 		f.t.Errorf("after rollback: redeemed %v, last polled %v; want neither", got.RedeemedAt, got.LastPolledAt)
