@@ -78,6 +78,14 @@ func errSlowDown() error {
 		DescriptionField: "The authorization request is still pending and polling should continue, but the interval must be increased by 5 seconds for this and all subsequent requests."}
 }
 
+// errDeviceAccessDenied is fosite's access_denied with the status of a
+// token endpoint error (RFC 6749 §5.2: 400), not of the authorization
+// endpoint's 403.
+func errDeviceAccessDenied() error {
+	return &fosite.RFC6749Error{ErrorField: fosite.ErrAccessDenied.ErrorField, CodeField: http.StatusBadRequest,
+		DescriptionField: "The end user denied the authorization request."}
+}
+
 func errExpiredToken() error {
 	return &fosite.RFC6749Error{ErrorField: "expired_token", CodeField: http.StatusBadRequest,
 		DescriptionField: "The device code has expired; start a new device authorization."}
@@ -302,7 +310,7 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	case !now.Before(d.ExpiresAt):
 		return errExpiredToken()
 	case d.Status == store.DeviceDenied:
-		return fosite.ErrAccessDenied.WithHint("The user denied the request.")
+		return errDeviceAccessDenied()
 	case d.Status == store.DevicePending && slow:
 		return errSlowDown()
 	case d.Status == store.DevicePending:
