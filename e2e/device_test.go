@@ -109,6 +109,19 @@ func enterUserCode(t *testing.T, browser *http.Client, pg page, code string) pag
 // page.
 func approveDevice(t *testing.T, ts *testServer, browser *http.Client, link, clientName string, u testUser, decision string) page {
 	t.Helper()
+	pg := deviceConsentPage(t, browser, link, clientName, u)
+	f := pg.FormWithButton("decision", decision)
+	done := readPage(t, submit(t, browser, f, url.Values{"decision": {decision}}))
+	if done.Status != http.StatusOK || !strings.Contains(done.Body, "return to your device") {
+		t.Fatalf("after %s: status %d, title %q\n%s", decision, done.Status, done.Title, snippet(done.Body))
+	}
+	return done
+}
+
+// deviceConsentPage goes from the verification link to the consent step,
+// signing in as u on the way if asked.
+func deviceConsentPage(t *testing.T, browser *http.Client, link, clientName string, u testUser) page {
+	t.Helper()
 	pg := openDevicePage(t, browser, link)
 	pg = enterUserCode(t, browser, pg, "")
 	if pg.Form("password") != nil {
@@ -120,8 +133,8 @@ func approveDevice(t *testing.T, ts *testServer, browser *http.Client, link, cli
 		}
 		pg = enterUserCode(t, browser, pg, "")
 	}
-	f := pg.FormWithButton("decision", decision)
-	if f == nil || pg.FormWithButton("decision", "deny") != pg.FormWithButton("decision", "allow") {
+	f := pg.FormWithButton("decision", "allow")
+	if f == nil || pg.FormWithButton("decision", "deny") != f {
 		t.Fatalf("no device consent form with allow and deny: status %d, title %q\n%s", pg.Status, pg.Title, snippet(pg.Body))
 	}
 	for _, name := range []string{"csrf_token", "user_code", "binding"} {
@@ -132,11 +145,7 @@ func approveDevice(t *testing.T, ts *testServer, browser *http.Client, link, cli
 	if !strings.Contains(pg.Body, clientName) {
 		t.Errorf("device consent page does not name the client %q", clientName)
 	}
-	done := readPage(t, submit(t, browser, f, url.Values{"decision": {decision}}))
-	if done.Status != http.StatusOK || !strings.Contains(done.Body, "return to your device") {
-		t.Fatalf("after %s: status %d, title %q\n%s", decision, done.Status, done.Title, snippet(done.Body))
-	}
-	return done
+	return pg
 }
 
 // deviceRows reads the device code rows of a client straight from the
@@ -326,6 +335,57 @@ func TestDeviceFlowRefusals(t *testing.T) {
 		if pg.Status != http.StatusBadRequest || !strings.Contains(pg.Body, `role="alert"`) {
 			t.Errorf("answered code entered again: %d\n%s", pg.Status, snippet(pg.Body))
 		}
+	})
+
+	t.Run("concurrent redemptions issue once", func(t *testing.T) {
+		da := ts.deviceAuth(t, authOf(conf), "profile email")
+		approveDevice(t, ts, ts.newBrowser(t), da.str("verification_uri_complete"), conf.Name, u, "allow")
+		const n = 8
+		results := make(chan oauthResponse, n)
+		for range n {
+			go func() {
+				req := ts.newFormRequest(t, "/oauth2/token", url.Values{"grant_type": {grantDeviceCode}, "device_code": {da.str("device_code")}}, authOf(conf))
+				results <- doJSONNoFatal(httpClient(), req)
+			}()
+		}
+		issued, refused := 0, 0
+		for range n {
+			r := <-results
+			ts.secret(r.str("access_token"))
+			switch {
+			case r.Err != nil:
+				t.Errorf("poll: %v", r.Err)
+			case r.Status == http.StatusOK && r.str("access_token") != "":
+				issued++
+				if r.str("refresh_token") != "" || r.str("id_token") != "" {
+					t.Errorf("tokens without offline_access or openid: %s", r.Raw)
+				}
+			case r.Status == http.StatusBadRequest && r.str("error") == "invalid_grant":
+				refused++
+			default:
+				t.Errorf("poll: %d %s", r.Status, r.Raw)
+			}
+		}
+		if issued != 1 || refused != n-1 {
+			t.Errorf("%d concurrent redemptions: %d issued, %d invalid_grant; want 1 and %d", n, issued, refused, n-1)
+		}
+	})
+
+	t.Run("consent form of another sign-in", func(t *testing.T) {
+		c := ts.devicePublicClient(t)
+		da := ts.deviceAuth(t, authOf(c), "profile")
+		mine := deviceConsentPage(t, ts.newBrowser(t), da.str("verification_uri_complete"), c.Name, u)
+		// Someone else, signed in in their own browser, posts my form with
+		// their own CSRF token: the binding to my sign-in refuses it.
+		thief := ts.createUser(t)
+		other := ts.newBrowser(t)
+		theirs := deviceConsentPage(t, other, da.str("verification_uri_complete"), c.Name, thief)
+		f := mine.FormWithButton("decision", "allow")
+		resp := submit(t, other, f, url.Values{"decision": {"allow"}, "csrf_token": {theirs.FormWithButton("decision", "allow").Fields.Get("csrf_token")}})
+		if pg := readPage(t, resp); pg.Status != http.StatusBadRequest {
+			t.Errorf("another sign-in's consent form: %d, want 400\n%s", pg.Status, snippet(pg.Body))
+		}
+		wantOAuthError(t, ts.pollDevice(t, da.str("device_code"), authOf(c)), http.StatusBadRequest, "authorization_pending")
 	})
 
 	t.Run("wrong user codes on the page", func(t *testing.T) {
