@@ -19,6 +19,8 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// GrantDeviceCode: the device authorization grant (RFC 8628).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
@@ -35,7 +37,8 @@ const (
 
 // ClientGrantTypes returns the grant types a client may use.
 func ClientGrantTypes() []string {
-	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantJWTBearer}
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantJWTBearer,
+		GrantDeviceCode}
 }
 
 // ClientAuthMethods returns the token endpoint authentication methods.
