@@ -128,7 +128,7 @@ func deviceConsentPage(t *testing.T, browser *http.Client, link, clientName stri
 		pg = readPage(t, submit(t, browser, loginForm(t, pg), url.Values{"username": {u.Username}, "password": {u.Password}}))
 		// Back on the device page, the code filled in: the link still
 		// needs the person's confirmation.
-		if pg.Form("user_code") == nil || pg.URL.Path != "/device" {
+		if pg.Form("user_code") == nil || !strings.HasSuffix(pg.URL.Path, "/device") {
 			t.Fatalf("after sign-in: %s, title %q, want the device page\n%s", pg.URL, pg.Title, snippet(pg.Body))
 		}
 		pg = enterUserCode(t, browser, pg, "")
@@ -451,5 +451,22 @@ func TestDeviceCodeExpires(t *testing.T) {
 	pg := enterUserCode(t, browser, openDevicePage(t, browser, da.str("verification_uri_complete")), "")
 	if pg.Status != http.StatusBadRequest || !strings.Contains(pg.Body, "expired") {
 		t.Errorf("expired code on the page: %d\n%s", pg.Status, snippet(pg.Body))
+	}
+}
+
+// TestDeviceFlowUnderIssuerPath: with the issuer at /auth, the endpoint,
+// the verification URI, the page's forms and the return from sign-in all
+// stay under it.
+func TestDeviceFlowUnderIssuerPath(t *testing.T) {
+	ts := deviceServer(t, func(c *config.Config) { c.Issuer += "/auth" })
+	c := ts.devicePublicClient(t)
+	u := ts.createUser(t)
+	da := ts.deviceAuth(t, authOf(c), "openid")
+	if da.Status != http.StatusOK || da.str("verification_uri") != ts.URL+"/device" {
+		t.Fatalf("device authorization at %s: %d %s", ts.endpoint("/oauth2/device/auth"), da.Status, da.Raw)
+	}
+	approveDevice(t, ts, ts.newBrowser(t), da.str("verification_uri_complete"), c.Name, u, "allow")
+	if r := ts.pollDevice(t, da.str("device_code"), authOf(c)); r.Status != http.StatusOK || r.str("id_token") == "" {
+		t.Fatalf("poll: %d %s", r.Status, r.Raw)
 	}
 }
