@@ -371,6 +371,22 @@ func TestDeviceFlowRefusals(t *testing.T) {
 		}
 	})
 
+	t.Run("the user's address rules refuse the device", func(t *testing.T) {
+		owner := ts.createUser(t)
+		da := ts.deviceAuth(t, authOf(conf), "profile")
+		approveDevice(t, ts, ts.newBrowser(t), da.str("verification_uri_complete"), conf.Name, owner, "allow")
+		ts.setIPRules(t, owner.ID, nil, []string{"127.0.0.1/32"})
+		wantOAuthError(t, ts.pollDevice(t, da.str("device_code"), authOf(conf)), http.StatusBadRequest, "invalid_grant")
+		if got := ts.auditOf(t, "signin.refused_address", owner.ID); len(got) != 1 || !strings.Contains(string(got[0].Changes), "device_code") {
+			t.Errorf("refusal audited as %+v, want one entry via device_code", got)
+		}
+		// The code was not spent: from an admitted address it redeems.
+		ts.setIPRules(t, owner.ID, nil, nil)
+		if r := ts.pollDevice(t, da.str("device_code"), authOf(conf)); r.Status != http.StatusOK {
+			t.Fatalf("poll once admitted: %d %s", r.Status, r.Raw)
+		}
+	})
+
 	t.Run("consent form of another sign-in", func(t *testing.T) {
 		c := ts.devicePublicClient(t)
 		da := ts.deviceAuth(t, authOf(c), "profile")

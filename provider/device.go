@@ -21,6 +21,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -326,10 +327,21 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	if err := json.Unmarshal(d.Session, sess); err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebugf("provider: device code session: %v", err)
 	}
-	if _, err := g.p.svc.ActiveUser(ctx, sess.UserID); errors.Is(err, domain.ErrUnauthenticated) {
+	u, err := g.p.svc.ActiveUser(ctx, sess.UserID)
+	if errors.Is(err, domain.ErrUnauthenticated) {
 		return fosite.ErrInvalidGrant.WithHint("The user of this grant is gone or no longer active.").WithDebug(err.Error())
 	} else if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
+	}
+	// The tokens go to the device, not to the browser that approved: the
+	// user's address rules apply to the device's address, as they do to a
+	// refresh. A refused device leaves the code approved and unredeemed.
+	ip, _ := clientaddr.FromContext(ctx)
+	switch err := g.p.svc.AdmitAddress(ctx, u, ip, "device_code"); {
+	case errors.Is(err, domain.ErrAddressRefused):
+		return fosite.ErrInvalidGrant.WithHint("The user's address rules refuse this device's address.").WithDebug(err.Error())
+	case err != nil:
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	// The one-use rule, in the database: of two concurrent redemptions the
 	// second waits for the first's row lock and then finds it redeemed.
