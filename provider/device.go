@@ -359,7 +359,7 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	gt := fosite.GrantType(grantTypeDeviceCode)
 	atLifespan := fosite.GetEffectiveLifespan(c, gt, fosite.AccessToken, g.cfg.GetAccessTokenLifespan(ctx))
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLifespan).Round(time.Second))
-	if g.issuesRefreshToken(r) {
+	if g.issuesRefreshToken(ctx, r) {
 		rtLifespan := fosite.GetEffectiveLifespan(c, gt, fosite.RefreshToken, g.cfg.GetRefreshTokenLifespan(ctx))
 		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLifespan).Round(time.Second))
 	}
@@ -368,8 +368,8 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 
 // issuesRefreshToken: offline access granted, to a client that may
 // refresh (as fosite's authorization code handler decides).
-func (g *deviceGrant) issuesRefreshToken(r fosite.AccessRequester) bool {
-	return r.GetGrantedScopes().HasOneOf(g.cfg.GetRefreshTokenScopes(context.Background())...) &&
+func (g *deviceGrant) issuesRefreshToken(ctx context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantedScopes().HasOneOf(g.cfg.GetRefreshTokenScopes(ctx)...) &&
 		r.GetClient().GetGrantTypes().Has("refresh_token")
 }
 
@@ -388,7 +388,7 @@ func (g *deviceGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 	resp.SetTokenType("bearer")
 	resp.SetExpiresIn(r.GetSession().GetExpiresAt(fosite.AccessToken).Sub(g.p.now()).Round(time.Second))
 	resp.SetScopes(r.GetGrantedScopes())
-	if g.issuesRefreshToken(r) {
+	if g.issuesRefreshToken(ctx, r) {
 		refresh, refreshSig, err := g.tokens.GenerateRefreshToken(ctx, r)
 		if err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
