@@ -70,6 +70,8 @@ type Config struct {
 	// IdentityProviders are the upstream OpenID Connect providers of the
 	// login page (idp; config/identityproviders.go).
 	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
+	// DeviceCode: the device authorization grant (devicecode.go).
+	DeviceCode DeviceCode `yaml:"device_code"`
 }
 
 // Database bounds how long the server waits for PostgreSQL, so that a
@@ -353,6 +355,7 @@ func Default() Config {
 
 		BackChannelLogout:  defaultBackChannelLogout(),
 		ClientRegistration: defaultClientRegistration(),
+		DeviceCode:         defaultDeviceCode(),
 	}
 }
 

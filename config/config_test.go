@@ -93,6 +93,7 @@ func TestDefault(t *testing.T) {
 		MaxRows: 10000, PollInterval: 2 * time.Second, Timeout: 5 * time.Second}
 	want.ClientRegistration = config.ClientRegistration{UnusedClientTTL: 720 * time.Hour,
 		AllowedScopes: []string{"openid", "profile", "email", "offline_access"}, MaxOpenClients: 10000}
+	want.DeviceCode = config.DeviceCode{Lifetime: 10 * time.Minute, Interval: 5 * time.Second}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -140,6 +141,9 @@ lifetimes:
   consent: 2160h
 refresh_token:
   reuse_interval: 3s
+device_code:
+  lifetime: 15m
+  interval: 3s
 cache:
   introspection_entries: 2000
 access_token_format: jwt
@@ -246,8 +250,9 @@ rate_limits:
 		Janitor: config.Janitor{Interval: 15 * time.Second, BatchSize: 100},
 		WebAuthn: config.WebAuthn{Enabled: true, RPID: "example.com", RPName: "Example ID",
 			Origins: []string{"https://id.example.com", "https://login.example.com"}},
-		Metrics: config.Metrics{Addr: "127.0.0.1:9090"},
-		Tracing: config.Tracing{Enabled: true},
+		Metrics:    config.Metrics{Addr: "127.0.0.1:9090"},
+		Tracing:    config.Tracing{Enabled: true},
+		DeviceCode: config.DeviceCode{Lifetime: 15 * time.Minute, Interval: 3 * time.Second},
 		RateLimits: config.RateLimits{
 			SignIn:       config.RateLimit{PerMinute: 10, Burst: 5},
 			API:          config.RateLimit{PerMinute: 600, Burst: 60},

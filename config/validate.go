@@ -76,7 +76,7 @@ func checks() []check {
 			return ""
 		}
 	}
-	return []check{
+	return append([]check{
 		{"issuer", checkIssuer},
 		{"identity_providers", checkIdentityProviders},
 		{"webauthn", checkWebAuthn},
@@ -283,7 +283,7 @@ func checks() []check {
 			}
 			return ""
 		}},
-	}
+	}, deviceCodeChecks()...)
 }
 
 // checkSMTPHost accepts a host name or IP address without a port (the port

@@ -1,8 +1,9 @@
 // Package consent owns the pages a person sees in a browser: sign-in, the
 // consent page, sign-out (including OpenID Connect RP-Initiated Logout, the
 // end_session endpoint), self-registration (when configured), the
-// request-access and waiting pages of a pending user, error pages and a
-// minimal home page. It also owns the browser login session (the SSO cookie
+// request-access and waiting pages of a pending user, the pages of the
+// device authorization grant (device.go), error pages and a minimal home
+// page. It also owns the browser login session (the SSO cookie
 // and its store.LoginSession row) and the CSRF protection every one of its
 // forms carries.
 //

@@ -20,6 +20,8 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantJWTBearer         = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantDeviceCode: the device authorization grant (RFC 8628).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
@@ -36,7 +38,8 @@ const (
 
 // ClientGrantTypes returns the grant types a client may use.
 func ClientGrantTypes() []string {
-	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantJWTBearer, GrantTokenExchange}
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantJWTBearer,
+		GrantTokenExchange, GrantDeviceCode}
 }
 
 // ClientAuthMethods returns the token endpoint authentication methods.

@@ -43,6 +43,13 @@ func TestValidateClient(t *testing.T) {
 			c.RedirectURIs = nil
 			c.Roles = []string{"admin"}
 		}, ""},
+		{"public device client", func(c *store.Client) {
+			c.Public = true
+			c.TokenEndpointAuthMethod = domain.AuthNone
+			c.GrantTypes = []string{domain.GrantDeviceCode, domain.GrantRefreshToken}
+			c.ResponseTypes = nil
+			c.RedirectURIs = nil
+		}, ""},
 		{"private_key_jwt with public keys", func(c *store.Client) {
 			c.TokenEndpointAuthMethod = domain.AuthPrivateKeyJWT
 			c.JWKS = json.RawMessage(publicJWKS)

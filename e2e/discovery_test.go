@@ -32,6 +32,7 @@ func TestDiscovery(t *testing.T) {
 			"introspection_endpoint":                "/oauth2/introspect",
 			"revocation_endpoint":                   "/oauth2/revoke",
 			"pushed_authorization_request_endpoint": "/oauth2/par",
+			"device_authorization_endpoint":         "/oauth2/device/auth",
 		}
 		if name == "openid-configuration" {
 			wantEndpoints["userinfo_endpoint"] = "/oauth2/userinfo"
@@ -48,7 +49,8 @@ func TestDiscovery(t *testing.T) {
 		}
 		wantList(t, name, doc, "code_challenge_methods_supported", []string{"S256"}, []string{"plain"})
 		wantList(t, name, doc, "grant_types_supported",
-			[]string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"},
+			[]string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange",
+				"urn:ietf:params:oauth:grant-type:device_code"},
 			[]string{"implicit", "password"})
 		wantList(t, name, doc, "response_types_supported", []string{"code"}, []string{"token", "id_token token"})
 		wantList(t, name, doc, "token_endpoint_auth_methods_supported",

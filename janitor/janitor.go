@@ -49,6 +49,8 @@ type Store interface {
 	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 	DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error)
 	DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error)
+	// DeleteExpiredDeviceCodes: the device authorization grant.
+	DeleteExpiredDeviceCodes(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 var _ Store = store.Store(nil)
@@ -56,7 +58,7 @@ var _ Store = store.Store(nil)
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
 // jwt_ids, signing_keys, sign_in_failures, mfa_challenges,
-// webauthn_ceremonies, tickets, registered_clients.
+// webauthn_ceremonies, tickets, registered_clients, device_codes.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -118,6 +120,8 @@ type Result struct {
 	// RegisteredClients are dynamically registered clients unused for
 	// Options.UnusedClientTTL.
 	RegisteredClients int `json:"registered_clients"`
+	// DeviceCodes are device authorizations (RFC 8628), answered or not.
+	DeviceCodes int `json:"device_codes"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -175,6 +179,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 			return res, fmt.Errorf("janitor: registered clients: %w", err)
 		}
 	}
+	if res.DeviceCodes, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredDeviceCodes(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: device codes: %w", err)
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -194,6 +203,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("webauthn_ceremonies", res.WebAuthnCeremonies)
 	r.JanitorDeleted("tickets", res.Tickets)
 	r.JanitorDeleted("registered_clients", res.RegisteredClients)
+	r.JanitorDeleted("device_codes", res.DeviceCodes)
 	r.JanitorRun(err == nil)
 }
 
@@ -236,7 +246,7 @@ func (j *Janitor) Run(ctx context.Context) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
 				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets,
-				"registered_clients", res.RegisteredClients)
+				"registered_clients", res.RegisteredClients, "device_codes", res.DeviceCodes)
 		}
 	}
 }

@@ -66,6 +66,11 @@ func seed(t *testing.T, st store.Store, now time.Time, expired, live int) {
 			ClientID: "c", ExpiresAt: exp, Request: json.RawMessage(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
+		if err := st.CreateDeviceCode(ctx, store.DeviceCode{Signature: fmt.Sprintf("dc-%d-%d", i, exp.Unix()),
+			UserCode: fmt.Sprintf("uc-%d-%d", i, exp.Unix()), ClientID: "c", Status: store.DevicePending, Interval: 5 * time.Second,
+			RequestedAt: now.Add(-2 * time.Hour), ExpiresAt: exp}, now.Add(-2*time.Hour), 1000); err != nil {
+			t.Fatal(err)
+		}
 		digest := sha256.Sum256([]byte(fmt.Sprintf("ticket-%d-%d", i, exp.Unix())))
 		if err := st.CreateTicket(ctx, store.Ticket{Digest: digest[:], Purpose: store.TicketPasswordReset, UserID: user.ID,
 			CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: exp}); err != nil {
@@ -91,7 +96,7 @@ func TestRunOnceDeletesOnlyExpired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25, WebAuthnCeremonies: 25, Tickets: 25}
+			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25, WebAuthnCeremonies: 25, Tickets: 25, DeviceCodes: 25}
 			if res != want {
 				t.Fatalf("RunOnce = %+v, want %+v", res, want)
 			}
@@ -121,7 +126,7 @@ func TestRunOnceIsBounded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Tokens != 20 || res.PARRequests != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 || res.WebAuthnCeremonies != 20 {
+			if res.Tokens != 20 || res.PARRequests != 20 || res.LoginSessions != 20 || res.JWTIDs != 20 || res.WebAuthnCeremonies != 20 || res.DeviceCodes != 20 {
 				t.Fatalf("one bounded run deleted %+v, want 20 of each (2 batches of 10)", res)
 			}
 			// The rest goes on the following runs.
@@ -164,8 +169,9 @@ func TestConcurrentJanitorsShareTheWork(t *testing.T) {
 				total.JWTIDs += r.JWTIDs
 				total.WebAuthnCeremonies += r.WebAuthnCeremonies
 				total.Tickets += r.Tickets
+				total.DeviceCodes += r.DeviceCodes
 			}
-			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60, WebAuthnCeremonies: 60, Tickets: 60}) {
+			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60, WebAuthnCeremonies: 60, Tickets: 60, DeviceCodes: 60}) {
 				t.Fatalf("three janitors deleted %+v in all, want exactly 60 of each", total)
 			}
 		})
@@ -211,7 +217,7 @@ func TestRunOnceReportsToTheRecorder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12, "tickets": 12, "registered_clients": 0}
+			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12, "tickets": 12, "registered_clients": 0, "device_codes": 12}
 			if fmt.Sprint(rec.deleted) != fmt.Sprint(want) {
 				t.Errorf("reported deletions %v, want %v", rec.deleted, want)
 			}

@@ -144,6 +144,12 @@ func checkAuthorizeRequest(ar fosite.AuthorizeRequester) error {
 // for a pending user) and returns false. A session it returns belongs to an
 // active user.
 func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester) (*consent.Session, bool) {
+	return p.signedInTo(w, r, ar, p.returnTo(ar))
+}
+
+// signedInTo is signedIn with where the login (or the request-access page)
+// sends the browser back to: the device page has its own (devicepage.go).
+func (p *Provider) signedInTo(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, returnTo string) (*consent.Session, bool) {
 	prompts := promptsOf(ar)
 	sess, err := p.pages.CurrentSession(r)
 	if err != nil {
@@ -182,7 +188,7 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.Au
 			p.authorizeError(w, r, ar, fosite.ErrInteractionRequired.WithHint("The user has to request access first."))
 			return nil, false
 		}
-		p.pages.RedirectToAccessRequest(w, r, p.returnTo(ar))
+		p.pages.RedirectToAccessRequest(w, r, returnTo)
 		return nil, false
 	}
 	if reason == "" {
@@ -192,7 +198,7 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint(reason))
 		return nil, false
 	}
-	p.pages.RedirectToLogin(w, r, p.returnTo(ar))
+	p.pages.RedirectToLogin(w, r, returnTo)
 	return nil, false
 }
 

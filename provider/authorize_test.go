@@ -45,6 +45,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 				"revocation_endpoint":                   "/oauth2/revoke",
 				"pushed_authorization_request_endpoint": "/oauth2/par",
 				"end_session_endpoint":                  "/oauth2/logout",
+				"device_authorization_endpoint":         "/oauth2/device/auth",
 			}
 			for field, p := range endpoints {
 				if d[field] != e.issuer+p {
@@ -58,7 +59,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 				"id_token_signing_alg_values_supported": {"RS256", "ES256"},
 				"subject_types_supported":               {"public"},
 				"scopes_supported":                      {"openid", "profile", "email", "offline_access", "roles"},
-				"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange"},
+				"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"},
 				"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 			}
 			for field, want := range lists {

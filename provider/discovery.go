@@ -45,6 +45,8 @@ type discoveryDoc struct {
 	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported"`
 	// Dynamic client registration (RFC 7591): listed only when it is on.
 	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
+	// The device authorization grant (RFC 8628 §4).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -70,7 +72,7 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		ResponseTypesSupported:             []string{"code"},
 		ResponseModesSupported:             []string{"query", "form_post"},
 		GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials",
-			grantTypeJWTBearer, grantTypeTokenExchange},
+			grantTypeJWTBearer, grantTypeTokenExchange, grantTypeDeviceCode},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  idTokenAlgs,
 		TokenEndpointAuthMethodsSupported: clientAuth,
@@ -95,6 +97,7 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		BackchannelLogoutSupported:        true,
 		BackchannelLogoutSessionSupported: true,
 		RegistrationEndpoint:              p.registrationEndpoint(),
+		DeviceAuthorizationEndpoint:       u("/oauth2/device/auth"),
 	}
 }
 

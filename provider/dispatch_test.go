@@ -36,6 +36,7 @@ func TestTokenDispatchRunsOnlyTheGrantsHandlers(t *testing.T) {
 		grantTypeJWTBearer:   {"*rfc7523.Handler", "*provider.grantGuard"},
 		// Our own handler, found by the same dispatch as fosite's.
 		grantTypeTokenExchange: {"*provider.tokenExchange"},
+		grantTypeDeviceCode:    {"*provider.deviceGrant"},
 	}
 	if len(e.p.byGrant) != len(want) {
 		t.Errorf("dispatch serves %d grant types, want %d", len(e.p.byGrant), len(want))
@@ -87,6 +88,8 @@ func TestTokenDispatchAnswersAsTheFullComposition(t *testing.T) {
 			e.addClient(t, store.Client{ID: "web2", GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 				RedirectURIs: []string{"https://app.example/callback"}, Scopes: []string{"openid", "profile", "email", "offline_access"}})
 			e.addClient(t, store.Client{ID: "bearer", GrantTypes: []string{grantTypeJWTBearer}, Scopes: []string{"api:read"}})
+			e.addClient(t, store.Client{ID: "tv", GrantTypes: []string{grantTypeDeviceCode, "refresh_token"},
+				Scopes: []string{"openid", "profile", "offline_access"}})
 
 			old := *e.p
 			old.byGrant = nil
@@ -196,8 +199,47 @@ func (e *benchEnv) newCode(t *testing.T) string {
 	return code
 }
 
+// newDeviceCode stores a device code of the tv client, answered by alice
+// as status says (pending: not yet), and returns it.
+func (e *benchEnv) newDeviceCode(t *testing.T, status store.DeviceCodeStatus) string {
+	t.Helper()
+	ctx := context.Background()
+	code, err := newDeviceCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	userCode, err := newUserCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	scopes := []string{"openid", "profile", "offline_access"}
+	err = e.st.CreateDeviceCode(ctx, store.DeviceCode{
+		Signature: e.p.deviceCodeSignature(code), UserCode: e.p.userCodeDigest(userCode), ClientID: "tv", Scopes: scopes,
+		Status: store.DevicePending, Interval: 5 * time.Second, RequestedAt: now, ExpiresAt: now.Add(time.Minute),
+	}, now, maxLiveDeviceCodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status == store.DevicePending {
+		return code
+	}
+	sess, err := json.Marshal(e.request(e.client(t, "tv"), scopes...).Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.DecideDeviceCode(ctx, e.p.userCodeDigest(userCode), status, e.user.ID, sess, now); err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
 func (e *benchEnv) dispatchCases(t *testing.T) []dispatchCase {
 	web, web2, svc, bearer := e.basicAuth("web"), e.basicAuth("web2"), e.basicAuth("svc"), e.basicAuth("bearer")
+	tv := e.basicAuth("tv")
+	poll := func(code string) string {
+		return "grant_type=" + url.QueryEscape(grantTypeDeviceCode) + "&device_code=" + url.QueryEscape(code)
+	}
 	wrongSecret := "Basic " + base64.StdEncoding.EncodeToString([]byte("svc:not-the-secret"))
 	unknown := "Basic " + base64.StdEncoding.EncodeToString([]byte("nobody:secret"))
 	fixed := func(name string, status int, form, auth string) dispatchCase {
@@ -300,5 +342,27 @@ func (e *benchEnv) dispatchCases(t *testing.T) []dispatchCase {
 		fixed("jwt-bearer, no assertion", http.StatusBadRequest, "grant_type="+url.QueryEscape(grantTypeJWTBearer), bearer),
 		fixed("jwt-bearer, not a JWT", http.StatusBadRequest, "grant_type="+url.QueryEscape(grantTypeJWTBearer)+"&assertion=not.a.jwt", bearer),
 		fixed("jwt-bearer, client without the grant", http.StatusBadRequest, "grant_type="+url.QueryEscape(grantTypeJWTBearer)+"&assertion=x", svc),
+
+		{"device_code", http.StatusOK, func(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+			return sendToken(h, poll(e.newDeviceCode(t, store.DeviceApproved)), tv)
+		}},
+		{"device_code, pending", http.StatusBadRequest, func(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+			return sendToken(h, poll(e.newDeviceCode(t, store.DevicePending)), tv)
+		}},
+		{"device_code, denied", http.StatusBadRequest, func(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+			return sendToken(h, poll(e.newDeviceCode(t, store.DeviceDenied)), tv)
+		}},
+		{"device_code used twice", http.StatusBadRequest, func(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+			code := e.newDeviceCode(t, store.DeviceApproved)
+			if w := sendToken(h, poll(code), tv); w.Code != http.StatusOK {
+				t.Fatalf("first redemption: %d %s", w.Code, w.Body)
+			}
+			return sendToken(h, poll(code), tv)
+		}},
+		{"device_code, client without the grant", http.StatusBadRequest, func(t *testing.T, h http.Handler) *httptest.ResponseRecorder {
+			return sendToken(h, poll(e.newDeviceCode(t, store.DeviceApproved)), web2)
+		}},
+		fixed("device_code, unknown code", http.StatusBadRequest, poll("gh_dc_unknown"), tv),
+		fixed("device_code, no code", http.StatusBadRequest, "grant_type="+url.QueryEscape(grantTypeDeviceCode), tv),
 	}
 }

@@ -4,7 +4,9 @@
 // data, and every protocol endpoint: authorize (with login and consent
 // decisions delegated to package consent), token, introspection, revocation,
 // pushed authorization requests, userinfo, JWKS and the two discovery
-// documents.
+// documents; and the device authorization grant (RFC 8628: device.go,
+// devicepage.go), which fosite v0.49 lacks and which is ours, a token
+// endpoint handler composed beside fosite's.
 //
 // Who may get a code, and which roles a token names, are the identity
 // model's: a pending user is sent to the request-access page instead of

@@ -70,6 +70,7 @@ var (
 var secretParameters = []string{
 	"client_secret", "client_assertion", "code", "code_verifier", "refresh_token",
 	"password", "assertion", "access_token",
+	"device_code",
 }
 
 // storedRequest is the serialized form of a fosite request.

@@ -22,6 +22,8 @@ type Pages interface {
 	RenderConsent(w http.ResponseWriter, r *http.Request, req consent.ConsentRequest)
 	ReadConsent(w http.ResponseWriter, r *http.Request) (consent.ConsentDecision, bool)
 	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
+	// DevicePages: the device authorization grant (devicepage.go).
+	DevicePages
 }
 
 // Directory is what the protocol needs of the identity model

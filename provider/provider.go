@@ -93,6 +93,12 @@ type Options struct {
 	// Registration turns on dynamic client registration (RFC 7591/7592,
 	// registration.go) under this policy; nil: off.
 	Registration *RegistrationPolicy
+	// The device authorization grant (device.go): how long a device code
+	// waits for the user (default DefaultDeviceCodeLifetime) and the
+	// least time between polls (default DefaultDeviceCodeInterval, whole
+	// seconds).
+	DeviceCodeLifetime time.Duration
+	DeviceCodeInterval time.Duration
 }
 
 // TokenRecorder counts issued tokens (telemetry implements it).
@@ -147,6 +153,9 @@ type Provider struct {
 	clients *cache.Cache[string, *client]
 	// tokens is the introspection cache; nil: off.
 	tokens *cache.Tokens[*cachedAccess]
+
+	// deviceKey keys the digests of device and user codes (device.go).
+	deviceKey []byte
 }
 
 // New composes fosite over s and returns the provider. svc answers for the
@@ -169,6 +178,8 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 		return nil, errors.New("provider: cache TTL must not be negative")
 	case opts.RefreshReuseInterval < 0:
 		return nil, errors.New("provider: refresh reuse interval must not be negative")
+	case opts.DeviceCodeLifetime < 0, opts.DeviceCodeInterval < 0, opts.DeviceCodeInterval%time.Second != 0:
+		return nil, errors.New("provider: the device code lifetime and interval must not be negative, the interval whole seconds")
 	}
 	iss, err := url.Parse(opts.Issuer)
 	if err != nil || iss.Scheme == "" || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" || strings.HasSuffix(opts.Issuer, "/") {
@@ -210,6 +221,12 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 	if opts.Tokens == nil {
 		opts.Tokens = noTokenRecorder{}
 	}
+	if opts.DeviceCodeLifetime == 0 {
+		opts.DeviceCodeLifetime = DefaultDeviceCodeLifetime
+	}
+	if opts.DeviceCodeInterval == 0 {
+		opts.DeviceCodeInterval = DefaultDeviceCodeInterval
+	}
 	// Copy the keys so a caller reusing its slices cannot change ours.
 	opts.GlobalSecret = append([]byte(nil), opts.GlobalSecret...)
 
@@ -224,6 +241,8 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 		now:    opts.Now,
 		issuer: opts.Issuer,
 		prefix: strings.TrimRight(iss.Path, "/"),
+
+		deviceKey: deviceKey(opts.GlobalSecret),
 	}
 	p.origins = newOriginSet(s, opts.CacheTTL, opts.Now, opts.Logger)
 	p.clients = cache.New[string, *client](cache.Options{TTL: opts.CacheTTL, Now: opts.Now, Name: "clients", Recorder: opts.CacheRecorder})
@@ -302,6 +321,8 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		now:           p.now,
 		log:           p.log,
 	}
+	device := &deviceGrant{p: p, storage: fs, tokens: tokens, cfg: cfg,
+		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: strategy.OpenIDConnectTokenStrategy}}
 	// Order matters: the OpenID Connect and PKCE handlers need the code the
 	// authorize-code handler issued, and grantGuard must run after the
 	// handlers that load a grant's session.
@@ -319,6 +340,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		compose.OAuth2TokenRevocationFactory,
 		compose.PushedAuthorizeHandlerFactory,
 		p.tokenExchangeFactory,
+		func(fosite.Configurator, interface{}, interface{}) interface{} { return device },
 		func(fosite.Configurator, interface{}, interface{}) interface{} { return &grantGuard{p: p} },
 	)
 	// fosite's own strategy lets some failures of a client assertion through
@@ -456,6 +478,8 @@ func (p *Provider) Mount(r *mux.Router) {
 	}
 	route("/oauth2/auth", p.onceParams(p.handleAuthorize, p.refuseAuthorize), get, post)
 	route("/oauth2/auth/consent", p.handleConsent, post)
+	route("/oauth2/device/auth", p.basicChallenge(p.onceParams(p.handleDeviceAuthorization, p.refuseJSON("device_authorization"))), post)
+	p.mountDevicePages(route)
 	route("/oauth2/par", p.basicChallenge(p.onceParams(p.handlePAR, p.refuseJSON("par"))), post)
 	withCORS("/oauth2/token", p.basicChallenge(p.onceParams(p.handleToken, p.refuseJSON("token"))), post)
 	withCORS("/oauth2/introspect", p.basicChallenge(p.onceParams(p.handleIntrospect, p.refuseJSON("introspect"))), post)

@@ -60,9 +60,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
 	// An impersonation joins them: its audit entry and its token are
-	// written together or not at all. A delegation writes only its token.
+	// written together or not at all. A delegation writes only its token. A
+	// device code's poll record, redemption and tokens are one
+	// transaction too (device.go).
 	impersonation := grant == grantTypeTokenExchange && r.PostForm.Get("requested_subject") != ""
-	if grant != "authorization_code" && grant != "refresh_token" && !impersonation {
+	if grant != "authorization_code" && grant != "refresh_token" && !impersonation &&
+		grant != grantTypeDeviceCode {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
@@ -91,6 +94,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 var supportedGrantTypes = map[string]bool{
 	"authorization_code": true, "refresh_token": true, "client_credentials": true, grantTypeJWTBearer: true,
 	grantTypeTokenExchange: true,
+	grantTypeDeviceCode:    true,
 }
 
 // errNoClientAuth answers a token or revocation request that names no client

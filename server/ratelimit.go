@@ -53,16 +53,19 @@ func rateLimitClasses() []string {
 
 // signInPaths are the POSTs that take a secret someone could be guessing
 // (password, second factor, recovery ticket, the password that confirms a
-// change on the security page) or that send email, and dynamic client
+// change on the security page, a device's user code) or that send email,
+// and dynamic client
 // registration, open to anyone and a row per request (its management
 // takes a registration token): exact paths, and prefixes ending in "/".
 func signInPaths() []string {
 	return []string{"/login", "/login/", "/register", "/password/", "/passkeys/", "/email/", "/security/",
-		"/oauth2/register", "/oauth2/register/"}
+		"/device", "/device/", "/oauth2/register", "/oauth2/register/"}
 }
 
 // tokenPaths are the endpoints OAuth clients call with their credentials.
-func tokenPaths() []string { return []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"} }
+func tokenPaths() []string {
+	return []string{"/oauth2/token", "/oauth2/introspect", "/oauth2/revoke", "/oauth2/device/auth"}
+}
 
 // unlimitedPaths are the probes and the scrape, at the root: a load
 // balancer or Prometheus behind one address polls them by design.

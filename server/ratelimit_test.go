@@ -111,7 +111,7 @@ func TestRateLimitAnswersEachSurface(t *testing.T) {
 		t.Errorf("sign-in after Retry-After: %d, want served", w.Code)
 	}
 	// Every sign-in class path, and only POSTs.
-	for _, p := range []string{"/auth/register", "/auth/login/mfa", "/auth/password/forgot", "/auth/passkeys/login/finish", "/auth/email/verify/resend", "/auth/security/totp/disable", "/auth/password/reset"} {
+	for _, p := range []string{"/auth/register", "/auth/login/mfa", "/auth/password/forgot", "/auth/passkeys/login/finish", "/auth/email/verify/resend", "/auth/security/totp/disable", "/auth/password/reset", "/auth/device", "/auth/device/consent"} {
 		addr := "203.0.113.77:1"
 		clock.Advance(time.Minute)
 		for range 3 {

@@ -144,7 +144,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		IntrospectionCacheEntries: cfg.Cache.IntrospectionEntries,
 		SharedStore:               isChangeFeed(st),
 
-		Registration: registration,
+		Registration:       registration,
+		DeviceCodeLifetime: cfg.DeviceCode.Lifetime,
+		DeviceCodeInterval: cfg.DeviceCode.Interval,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)

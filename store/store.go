@@ -48,6 +48,8 @@ type Store interface {
 	BackChannelLogouts
 	// IdentityProviders: upstream OpenID Connect providers (idp).
 	IdentityProviders
+	// DeviceCodes: the device authorization grant (devicecodes.go).
+	DeviceCodes
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

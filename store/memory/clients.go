@@ -101,6 +101,7 @@ func (s *Store) deleteClient(o op, id string) {
 		}
 	}
 	s.deleteAPITokensWhere(o, func(t store.APIToken) bool { return t.ClientID == id })
+	s.deleteDeviceCodesWhere(o, func(d store.DeviceCode) bool { return d.ClientID == id })
 	for k, l := range s.logouts {
 		if l.ClientID == id {
 			del(o, s.logouts, k)

@@ -72,6 +72,9 @@ type Store struct {
 	// identities linked through them (idp).
 	idps  map[string]store.IdentityProvider
 	links map[string]store.LinkedIdentity
+
+	// deviceCodes are the device authorizations (RFC 8628) by signature.
+	deviceCodes map[string]store.DeviceCode
 }
 
 type memberKey struct{ groupID, userID string }
@@ -130,9 +133,10 @@ func New(opts ...Option) *Store {
 		tickets: map[string]store.Ticket{},
 		outbox:  map[string]store.Mail{},
 
-		logouts: map[string]store.Logout{},
-		idps:    map[string]store.IdentityProvider{},
-		links:   map[string]store.LinkedIdentity{},
+		logouts:     map[string]store.Logout{},
+		idps:        map[string]store.IdentityProvider{},
+		links:       map[string]store.LinkedIdentity{},
+		deviceCodes: map[string]store.DeviceCode{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -171,6 +171,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		}
 		s.deleteGrantsWhere(o, func(g store.Grant) bool { return g.UserID == uid })
+		s.deleteDeviceCodesWhere(o, func(d store.DeviceCode) bool { return d.UserID == uid })
 		for k, t := range s.tokens {
 			if t.UserID == uid {
 				del(o, s.tokens, k)

@@ -18,6 +18,9 @@ const (
 	expiringJWTIDs        expiring = "jwt_ids"
 
 	expiringWebAuthnCeremonies expiring = "webauthn_ceremonies"
+
+	// expiringDeviceCodes: the device authorization grant.
+	expiringDeviceCodes expiring = "device_codes"
 )
 
 // expiredBatch is the janitor's bounded delete: the rows of table whose

@@ -55,6 +55,11 @@ func TestDeleteExpired(t *testing.T) {
 				VALUES ($1, 'login', '{}', $2)`, key, exp)
 			return err
 		},
+		expiringDeviceCodes: func(key string, exp time.Time) error {
+			_, err := s.pool.Exec(ctx, `INSERT INTO device_codes (signature, user_code, client_id, interval_seconds, requested_at, expires_at)
+				VALUES ($1, $1, 'c', 5, $2, $3)`, key, now.Add(-time.Hour), exp)
+			return err
+		},
 		expiringTokens: func(key string, exp time.Time) error {
 			_, err := s.pool.Exec(ctx, `INSERT INTO oauth_tokens (kind, signature, request_id, requested_at, expires_at)
 				VALUES ('access_token', $1, 'g', $2, $3)`, key, now.Add(-time.Hour), exp)

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MailOutbox", outboxTests},
 		{"BackChannelLogouts", logoutQueueTests},
 		{"IdentityProviders", identityProviderTests},
+		{"DeviceCodes", deviceCodeTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
