@@ -43,6 +43,7 @@ type Store interface {
 	DeleteExpiredTickets(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteRetiredSigningKeys(ctx context.Context, now time.Time) (int, error)
 	DeleteSignInFailuresBefore(ctx context.Context, before time.Time, limit int) (int, error)
+	DeleteExpiredDPoPProofs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 var _ Store = store.Store(nil)
@@ -50,7 +51,7 @@ var _ Store = store.Store(nil)
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
 // jwt_ids, signing_keys, sign_in_failures, mfa_challenges,
-// webauthn_ceremonies, tickets.
+// webauthn_ceremonies, tickets, dpop_proofs.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -109,6 +110,8 @@ type Result struct {
 	WebAuthnCeremonies int `json:"webauthn_ceremonies"`
 	// Tickets are password-reset and email-verification tickets.
 	Tickets int `json:"tickets"`
+	// DPoPProofs are the replay records of DPoP proofs past their window.
+	DPoPProofs int `json:"dpop_proofs"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -158,6 +161,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 	}); err != nil {
 		return res, fmt.Errorf("janitor: tickets: %w", err)
 	}
+	if res.DPoPProofs, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredDPoPProofs(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: DPoP proofs: %w", err)
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -176,6 +184,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("mfa_challenges", res.MFAChallenges)
 	r.JanitorDeleted("webauthn_ceremonies", res.WebAuthnCeremonies)
 	r.JanitorDeleted("tickets", res.Tickets)
+	r.JanitorDeleted("dpop_proofs", res.DPoPProofs)
 	r.JanitorRun(err == nil)
 }
 
@@ -217,7 +226,7 @@ func (j *Janitor) Run(ctx context.Context) {
 		if res != (Result{}) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
-				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets)
+				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets, "dpop_proofs", res.DPoPProofs)
 		}
 	}
 }

@@ -44,6 +44,7 @@ type Store interface {
 	MFA
 	Tickets
 	MailOutbox
+	DPoPProofs
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -136,6 +137,13 @@ type Client struct {
 	Roles     []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// DPoP (RFC 9449).
+
+	// DPoPBoundAccessTokens (RFC 9449 §5.2 dpop_bound_access_tokens): every
+	// token request of the client must carry a DPoP proof, so none of its
+	// access tokens is a bearer token.
+	DPoPBoundAccessTokens bool
 }
 
 // Clients stores OAuth 2.0 clients.
@@ -612,6 +620,20 @@ type JWTIDs interface {
 	IsJWTIDUsed(ctx context.Context, jti string, now time.Time) (bool, error)
 	// DeleteExpiredJWTIDs removes up to limit expired records.
 	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// DPoPProofs records the DPoP proofs (RFC 9449) already presented, so that
+// a proof is accepted once on whichever instance it reaches. A proof is
+// named by a digest (store it, not the jti itself: the key is fixed-size
+// whatever a client sends).
+type DPoPProofs interface {
+	// UseDPoPProof records the proof jtiHash (32 bytes) until expiresAt.
+	// It returns ErrConflict if the proof is recorded already and has not
+	// expired relative to now; an expired record is taken over. Two
+	// concurrent uses of one proof: exactly one succeeds.
+	UseDPoPProof(ctx context.Context, jtiHash []byte, expiresAt, now time.Time) error
+	// DeleteExpiredDPoPProofs removes up to limit expired records.
+	DeleteExpiredDPoPProofs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // TrustedIssuer lets an external issuer's JWTs be exchanged for access tokens

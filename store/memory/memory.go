@@ -65,6 +65,9 @@ type Store struct {
 	ceremonies  map[string]store.WebAuthnCeremony
 	tickets     map[string]store.Ticket // string(digest) -> ticket
 	outbox      map[string]store.Mail
+
+	// dpopProofs: string(jti digest) -> expiry (dpop.go).
+	dpopProofs map[string]time.Time
 }
 
 type memberKey struct{ groupID, userID string }
@@ -122,6 +125,8 @@ func New(opts ...Option) *Store {
 
 		tickets: map[string]store.Ticket{},
 		outbox:  map[string]store.Mail{},
+
+		dpopProofs: map[string]time.Time{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -13,7 +13,8 @@ const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, redire
 	post_logout_redirect_uris, allowed_origins, grant_types, response_types, scopes, audience,
 	public, first_party, jwks, access_token_format, authorization_code_lifetime,
 	access_token_lifetime, id_token_lifetime, refresh_token_lifetime, roles, created_at, updated_at,
-	id_token_signed_response_alg`
+	id_token_signed_response_alg,
+	dpop_bound_access_tokens`
 
 // clientArgs lists c in the order of clientColumns.
 func clientArgs(c store.Client) []any {
@@ -21,7 +22,8 @@ func clientArgs(c store.Client) []any {
 		list(c.PostLogoutRedirectURIs), list(c.AllowedOrigins), list(c.GrantTypes), list(c.ResponseTypes),
 		list(c.Scopes), list(c.Audience), c.Public, c.FirstParty, jsonArg(c.JWKS), string(c.AccessTokenFormat),
 		c.Lifetimes.AuthorizationCode, c.Lifetimes.AccessToken, c.Lifetimes.IDToken, c.Lifetimes.RefreshToken,
-		list(c.Roles), c.CreatedAt, c.UpdatedAt, c.IDTokenSignedResponseAlg}
+		list(c.Roles), c.CreatedAt, c.UpdatedAt, c.IDTokenSignedResponseAlg,
+		c.DPoPBoundAccessTokens}
 }
 
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -31,7 +33,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.PostLogoutRedirectURIs, &c.AllowedOrigins, &c.GrantTypes, &c.ResponseTypes, &c.Scopes, &c.Audience,
 		&c.Public, &c.FirstParty, &c.JWKS, &format, &c.Lifetimes.AuthorizationCode,
 		&c.Lifetimes.AccessToken, &c.Lifetimes.IDToken, &c.Lifetimes.RefreshToken, &c.Roles,
-		&c.CreatedAt, &c.UpdatedAt, &c.IDTokenSignedResponseAlg)
+		&c.CreatedAt, &c.UpdatedAt, &c.IDTokenSignedResponseAlg,
+		&c.DPoPBoundAccessTokens)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -46,7 +49,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 // CreateClient stores c; ErrConflict if the id is taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+			$24)`,
 		clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, classify(err, nil))
@@ -71,9 +75,11 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 			public = $12, first_party = $13, jwks = $14, access_token_format = $15,
 			authorization_code_lifetime = $16, access_token_lifetime = $17, id_token_lifetime = $18,
 			refresh_token_lifetime = $19, roles = $20, updated_at = $21,
-			id_token_signed_response_alg = $22
+			id_token_signed_response_alg = $22,
+			dpop_bound_access_tokens = $23
 		WHERE id = $1`,
-		append(clientArgs(c)[:20:20], c.UpdatedAt, c.IDTokenSignedResponseAlg)...)
+		append(clientArgs(c)[:20:20], c.UpdatedAt, c.IDTokenSignedResponseAlg,
+			c.DPoPBoundAccessTokens)...)
 	if err != nil {
 		return fmt.Errorf("postgres: update client %q: %w", c.ID, classify(err, nil))
 	}

@@ -18,6 +18,8 @@ const (
 	expiringJWTIDs        expiring = "jwt_ids"
 
 	expiringWebAuthnCeremonies expiring = "webauthn_ceremonies"
+
+	expiringDPoPProofs expiring = "dpop_proofs"
 )
 
 // expiredBatch is the janitor's bounded delete: the rows of table whose

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"MFA", mfaTests},
 		{"Tickets", ticketTests},
 		{"MailOutbox", outboxTests},
+		{"DPoPProofs", dpopTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
@@ -296,6 +297,9 @@ func (f *fixture) newClient() store.Client {
 		Roles:     []string{"viewer", "manager"},
 		CreatedAt: f.at(-time.Hour),
 		UpdatedAt: f.at(-time.Minute),
+		// Set, so that testClientUpdate (which leaves it false) proves
+		// both directions.
+		DPoPBoundAccessTokens: true,
 	}
 }
 
