@@ -1,0 +1,203 @@
+// Package dpoptest is a DPoP client (RFC 9449) for tests and the bench: a
+// key pair and the proofs it signs, well-formed or broken on purpose.
+package dpoptest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Key is a client's proof key.
+type Key struct {
+	alg  jose.SignatureAlgorithm
+	priv crypto.Signer
+	pub  jose.JSONWebKey
+}
+
+// NewKey generates a key for alg: ES256, RS256, PS256 or EdDSA.
+func NewKey(alg jose.SignatureAlgorithm) (*Key, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.RS256, jose.PS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, fmt.Errorf("dpoptest: unsupported algorithm %s", alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Key{alg: alg, priv: priv, pub: jose.JSONWebKey{Key: priv.Public()}}, nil
+}
+
+// MustES256 is NewKey(ES256) for tests.
+func MustES256() *Key {
+	k, err := NewKey(jose.ES256)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// JKT is the key's RFC 7638 SHA-256 thumbprint, base64url.
+func (k *Key) JKT() string {
+	tp, err := k.pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp)
+}
+
+// Claims of a proof. Zero fields take fresh values: a random jti and the
+// current time.
+type Claims struct {
+	Method, URL string
+	// AccessToken, if set, gives the proof its ath.
+	AccessToken string
+	Nonce       string
+	JTI         string
+	IssuedAt    time.Time
+	// Extra claims, or overrides (a nil value removes the claim).
+	Extra map[string]any
+}
+
+// Proof signs a proof for a request of method to url, with the access
+// token's ath when token is not empty.
+func (k *Key) Proof(method, url, token string) string {
+	return k.Sign(Claims{Method: method, URL: url, AccessToken: token})
+}
+
+// Sign signs c with the key, its public half in the jwk header and typ
+// dpop+jwt.
+func (k *Key) Sign(c Claims) string {
+	return k.SignWith(c, map[jose.HeaderKey]any{"typ": "dpop+jwt"}, true)
+}
+
+// SignWith signs c with the given extra headers, and the jwk header only
+// if withJWK.
+func (k *Key) SignWith(c Claims, headers map[jose.HeaderKey]any, withJWK bool) string {
+	opts := &jose.SignerOptions{ExtraHeaders: headers, EmbedJWK: withJWK}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
+	if err != nil {
+		panic(err)
+	}
+	jws, err := s.Sign(payload(c))
+	if err != nil {
+		panic(err)
+	}
+	out, err := jws.CompactSerialize()
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// SignWithPrivateJWK puts the private key itself in the jwk header (which
+// a server must refuse).
+func (k *Key) SignWithPrivateJWK(c Claims) string {
+	priv, err := json.Marshal(jose.JSONWebKey{Key: k.priv})
+	if err != nil {
+		panic(err)
+	}
+	return k.rawSign(map[string]any{"typ": "dpop+jwt", "alg": string(k.alg), "jwk": json.RawMessage(priv)}, c)
+}
+
+// SignHS256 is a proof MACed with secret (which a server must refuse),
+// the key's public half in the jwk header.
+func (k *Key) SignHS256(c Claims, secret []byte) string {
+	pub, _ := json.Marshal(k.pub)
+	h := map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": json.RawMessage(pub)}
+	input := b64(h) + "." + base64.RawURLEncoding.EncodeToString(payload(c))
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(input))
+	return input + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// SignNone is an unsigned proof (alg none).
+func (k *Key) SignNone(c Claims) string {
+	pub, _ := json.Marshal(k.pub)
+	h := map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": json.RawMessage(pub)}
+	return b64(h) + "." + base64.RawURLEncoding.EncodeToString(payload(c)) + "."
+}
+
+// rawSign signs with the key under a header written by hand.
+func (k *Key) rawSign(h map[string]any, c Claims) string {
+	input := b64(h) + "." + base64.RawURLEncoding.EncodeToString(payload(c))
+	digest := sha256.Sum256([]byte(input))
+	var sig []byte
+	var err error
+	switch priv := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		r, s, e := ecdsa.Sign(rand.Reader, priv, digest[:])
+		err = e
+		if err == nil {
+			sig = make([]byte, 64)
+			r.FillBytes(sig[:32])
+			s.FillBytes(sig[32:])
+		}
+	default:
+		panic("dpoptest: rawSign supports ES256 keys only")
+	}
+	if err != nil {
+		panic(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func b64(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func payload(c Claims) []byte {
+	m := map[string]any{"htm": c.Method, "htu": c.URL}
+	m["jti"] = c.JTI
+	if c.JTI == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		m["jti"] = base64.RawURLEncoding.EncodeToString(b)
+	}
+	iat := c.IssuedAt
+	if iat.IsZero() {
+		iat = time.Now()
+	}
+	m["iat"] = iat.Unix()
+	if c.AccessToken != "" {
+		sum := sha256.Sum256([]byte(c.AccessToken))
+		m["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if c.Nonce != "" {
+		m["nonce"] = c.Nonce
+	}
+	for k, v := range c.Extra {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
