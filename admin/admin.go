@@ -34,6 +34,9 @@ type AccessToken struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// JKT is the thumbprint of the DPoP key the token is bound to (RFC
+	// 9449); empty for a bearer token.
+	JKT string
 }
 
 // ErrInvalidToken is what an Introspector returns (wrapped) for a token
@@ -49,6 +52,10 @@ type Introspector func(ctx context.Context, token string) (AccessToken, error)
 type Options struct {
 	Logger *slog.Logger // nil discards
 	Now    func() time.Time
+
+	// DPoP verifies the proof of a request presenting a DPoP-bound token
+	// (dpop.go); nil: DPoP presentations are refused.
+	DPoP DPoPChecker
 }
 
 // API is the resource API under /api/v1.
@@ -57,11 +64,12 @@ type API struct {
 	introspect Introspector
 	log        *slog.Logger
 	now        func() time.Time
+	dpop       DPoPChecker
 }
 
 // New returns the API.
 func New(svc *domain.Service, introspect Introspector, opts Options) *API {
-	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now}
+	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now, dpop: opts.DPoP}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

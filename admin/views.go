@@ -130,6 +130,10 @@ type ClientView struct {
 	Roles     []string  `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// DPoPBoundAccessTokens (RFC 9449 §5.2): every token request of the
+	// client must carry a DPoP proof.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
@@ -163,6 +167,8 @@ func NewClientView(c store.Client) ClientView {
 		Roles:                    orEmpty(c.Roles),
 		CreatedAt:                c.CreatedAt,
 		UpdatedAt:                c.UpdatedAt,
+
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -235,6 +241,8 @@ func (v ClientView) ToClient() (store.Client, error) {
 		IDTokenSignedResponseAlg: v.IDTokenSignedResponseAlg,
 		Lifetimes:                l,
 		Roles:                    v.Roles,
+
+		DPoPBoundAccessTokens: v.DPoPBoundAccessTokens,
 	}, nil
 }
 

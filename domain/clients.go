@@ -24,6 +24,9 @@ type ClientPatch struct {
 	// IDTokenSignedResponseAlg: "" (the RS256 default), RS256 or ES256.
 	IDTokenSignedResponseAlg *string
 	Lifetimes                *store.Lifetimes
+
+	// DPoP (RFC 9449): every token request must carry a proof.
+	DPoPBoundAccessTokens *bool
 }
 
 // clientFields are the audited fields of a client: never its secret or its
@@ -47,6 +50,8 @@ func clientFields(c store.Client) fields {
 		"id_token_signed_response_alg": c.IDTokenSignedResponseAlg,
 		"lifetimes":                    lifetimeFields(c.Lifetimes),
 		"roles":                        auditList(set(c.Roles)),
+
+		"dpop_bound_access_tokens": c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -247,6 +252,9 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 	}
 	if p.Lifetimes != nil {
 		c.Lifetimes = *p.Lifetimes
+	}
+	if p.DPoPBoundAccessTokens != nil {
+		c.DPoPBoundAccessTokens = *p.DPoPBoundAccessTokens
 	}
 	return c
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 )
 
 // discoveryDoc is the OpenID Provider Metadata / OAuth 2.0 Authorization Server
@@ -39,6 +40,9 @@ type discoveryDoc struct {
 	RequestParameterSupported                 bool     `json:"request_parameter_supported"`
 	RequestURIParameterSupported              bool     `json:"request_uri_parameter_supported"`
 	ClaimsParameterSupported                  bool     `json:"claims_parameter_supported"`
+
+	// DPoP (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -83,6 +87,8 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		RequestParameterSupported:          false,
 		RequestURIParameterSupported:       false,
 		ClaimsParameterSupported:           false,
+
+		DPoPSigningAlgValuesSupported: dpop.Algorithms(),
 	}
 }
 

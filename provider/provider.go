@@ -21,6 +21,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/cache"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -89,6 +90,9 @@ type Options struct {
 	// instance's revocations out of the cache until their commit has
 	// surely been announced.
 	SharedStore bool
+
+	// DPoP configures the checks of DPoP proofs (dpop.go).
+	DPoP DPoPOptions
 }
 
 // TokenRecorder counts issued tokens (telemetry implements it).
@@ -109,6 +113,9 @@ type TokenInfo struct {
 	UserID    string
 	Scopes    []string
 	ExpiresAt time.Time
+	// JKT is the thumbprint of the DPoP key the token is bound to; empty
+	// for a bearer token.
+	JKT string
 }
 
 // ErrInvalidToken is returned by IntrospectAccessToken for a token that is
@@ -136,6 +143,8 @@ type Provider struct {
 	clients *cache.Cache[string, *client]
 	// tokens is the introspection cache; nil: off.
 	tokens *cache.Tokens[*cachedAccess]
+	// dpop verifies DPoP proofs (dpop.go).
+	dpop *dpop.Verifier
 }
 
 // New composes fosite over s and returns the provider. svc answers for the
@@ -223,6 +232,9 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 		})
 		tokens, hold := p.tokens, opts.SharedStore
 		o.ObserveTokenChanges(func(e store.ChangeEvent) { invalidateTokens(tokens, e, hold) })
+	}
+	if p.dpop, err = newDPoPVerifier(s, opts); err != nil {
+		return nil, err
 	}
 	p.oauth = p.compose()
 	p.byGrant = dispatchByGrant(p.oauth.(*fosite.Fosite))
@@ -524,6 +536,7 @@ func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (Tok
 		UserID:    sess.UserID,
 		Scopes:    append([]string(nil), ar.GetGrantedScopes()...),
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
+		JKT:       sess.DPoPJKT,
 	}, nil
 }
 

@@ -32,12 +32,18 @@ type Session struct {
 	// ClientID is the client the grant was issued to (the client_id claim of
 	// JWT access tokens).
 	ClientID string `json:"client_id,omitempty"`
+
+	// DPoPJKT is the thumbprint of the DPoP key (RFC 9449) the grant's
+	// access tokens are bound to; for a public client its refresh token
+	// too. Empty: bearer tokens.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 var (
 	_ openid.Session             = (*Session)(nil)
 	_ oauth2.JWTSessionContainer = (*Session)(nil)
 	_ rfc7523.Session            = (*Session)(nil)
+	_ fosite.ExtraClaimsSession  = (*Session)(nil)
 )
 
 // NewSession returns an empty session ready for fosite.
@@ -73,7 +79,20 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	if roles, ok := s.IDTokenClaims().Extra["roles"]; ok && s.UserID != "" {
 		extra["roles"] = roles
 	}
+	if s.DPoPJKT != "" {
+		extra["cnf"] = map[string]interface{}{"jkt": s.DPoPJKT}
+	}
 	return &jwt.JWTClaims{Subject: s.Subject, Extra: extra}
+}
+
+// GetExtraClaims are the members introspection adds to its answer
+// (fosite.ExtraClaimsSession): a bound token's confirmation and type (RFC
+// 9449 §6.2).
+func (s *Session) GetExtraClaims() map[string]interface{} {
+	if s.DPoPJKT == "" {
+		return nil
+	}
+	return map[string]interface{}{"cnf": map[string]interface{}{"jkt": s.DPoPJKT}, "token_type": "DPoP"}
 }
 
 // GetJWTHeader marks JWT access tokens as such (RFC 9068 section 2.1), so

@@ -22,6 +22,7 @@ import (
 // conflict. fosite's own MaybeBeginTx nests as a savepoint.
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	p.offerDPoPNonce(w)
 	// fosite parses the form again; this only peeks at the grant type. A
 	// parse error is fosite's to report.
 	_ = r.ParseForm()
@@ -107,6 +108,10 @@ func presentsClient(r *http.Request) bool {
 func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
 	sess := NewSession()
 	oauth := p.tokenOAuth(r.PostForm.Get("grant_type"))
+	proof, err := p.tokenProof(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	ar, err := oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		return ar, nil, err
@@ -127,9 +132,15 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 		// The rfc7523 handler set the subject to the assertion's.
 		sess.ClientID = ar.GetClient().GetID()
 	}
+	if err := p.bindDPoP(ctx, ar, proof); err != nil {
+		return ar, nil, err
+	}
 	resp, err := oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
 		return ar, nil, err
+	}
+	if proof != nil {
+		resp.SetTokenType(dpopTokenType)
 	}
 	return ar, resp, nil
 }

@@ -131,6 +131,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 
 		IntrospectionCacheEntries: cfg.Cache.IntrospectionEntries,
 		SharedStore:               isChangeFeed(st),
+
+		DPoP: provider.DPoPOptions{
+			ProofWindow: cfg.DPoP.ProofWindow, RequireNonce: cfg.DPoP.RequireNonce, NonceLifetime: cfg.DPoP.NonceLifetime,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -144,8 +148,15 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		if err != nil {
 			return admin.AccessToken{}, err
 		}
-		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt}, nil
-	}, admin.Options{Logger: logger})
+		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes, ExpiresAt: ti.ExpiresAt,
+			JKT: ti.JKT}, nil
+	}, admin.Options{Logger: logger, DPoP: func(r *http.Request, token string) (string, error) {
+		jkt, err := prov.CheckResourceProof(r, token)
+		if errors.Is(err, provider.ErrInvalidDPoPProof) {
+			return "", fmt.Errorf("%w: %w", admin.ErrInvalidDPoPProof, err)
+		}
+		return jkt, err
+	}})
 
 	s.keys, s.svc, s.prov = km, svc, prov
 	// After the fields are set: the registration's change reaches s.apply.

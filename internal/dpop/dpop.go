@@ -23,16 +23,23 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 )
 
-// Algorithms are the proof signature algorithms accepted: asymmetric only
-// (RFC 9449 §4.2 forbids none and MACs). Discovery lists them
+// Algorithms returns the proof signature algorithms accepted: asymmetric
+// only (RFC 9449 §4.2 forbids none and MACs). Discovery lists them
 // (dpop_signing_alg_values_supported) and so do the DPoP challenges.
-var Algorithms = []string{string(jose.ES256), string(jose.RS256), string(jose.PS256), string(jose.EdDSA)}
+func Algorithms() []string {
+	out := make([]string, len(joseAlgorithms))
+	for i, a := range joseAlgorithms {
+		out[i] = string(a)
+	}
+	return out
+}
 
 // AlgorithmsParam is Algorithms as the algs parameter of a WWW-Authenticate
 // DPoP challenge (RFC 9449 §7.1).
-func AlgorithmsParam() string { return strings.Join(Algorithms, " ") }
+func AlgorithmsParam() string { return strings.Join(Algorithms(), " ") }
 
-var joseAlgorithms = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA}
+// joseAlgorithms is a constant in all but name: never changed.
+var joseAlgorithms = [...]jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.PS256, jose.EdDSA}
 
 // Header is the request header that carries a proof; NonceHeader the
 // response header that carries a server nonce.
@@ -168,7 +175,7 @@ func (v *Verifier) Parse(headers []string, req Request) (Proof, error) {
 	if len(raw) > maxProofBytes {
 		return Proof{}, fmt.Errorf("%w: the proof is larger than %d bytes", ErrInvalidProof, maxProofBytes)
 	}
-	jws, err := jose.ParseSignedCompact(raw, joseAlgorithms)
+	jws, err := jose.ParseSignedCompact(raw, joseAlgorithms[:])
 	if err != nil {
 		return Proof{}, fmt.Errorf("%w: not a JWS signed with one of %s", ErrInvalidProof, AlgorithmsParam())
 	}
