@@ -25,7 +25,7 @@ const (
 const apiPageSize = 50
 
 // workloadNames lists every workload in the order they run.
-var workloadNames = []string{"cc", "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
+var workloadNames = []string{"cc", ccDPoPWorkload, "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
 
 // totpWorkload is authcode-login for users with an authenticator app.
 const totpWorkload = "authcode-login-totp"
@@ -57,6 +57,8 @@ func (e *env) workload(name string) (Workload, error) {
 	switch name {
 	case "cc":
 		return Workload{Name: name, Unit: "req", NewWorker: e.newCC}, nil
+	case ccDPoPWorkload:
+		return Workload{Name: name, Unit: "req", NewWorker: e.newCCDPoP}, nil
 	case "introspect":
 		return Workload{Name: name, Unit: "req", NewWorker: e.newIntrospect}, nil
 	case "refresh":
