@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/keys"
 )
 
@@ -60,7 +61,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
-	if grant != "authorization_code" && grant != "refresh_token" {
+	// A DPoP proof's replay record commits with the tokens it bound: one
+	// commit (one WAL flush) instead of two, and a request that fails on
+	// the server's side burns no proof.
+	if grant != "authorization_code" && grant != "refresh_token" && len(r.Header.Values(dpop.Header)) == 0 {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -24,6 +25,10 @@ type Key struct {
 	alg  jose.SignatureAlgorithm
 	priv crypto.Signer
 	pub  jose.JSONWebKey
+	// signer signs well-formed proofs; made once, since a load generator
+	// signs thousands.
+	once   sync.Once
+	signer jose.Signer
 }
 
 // NewKey generates a key for alg: ES256, RS256, PS256 or EdDSA.
@@ -86,17 +91,26 @@ func (k *Key) Proof(method, url, token string) string {
 // Sign signs c with the key, its public half in the jwk header and typ
 // dpop+jwt.
 func (k *Key) Sign(c Claims) string {
-	return k.SignWith(c, map[jose.HeaderKey]any{"typ": "dpop+jwt"}, true)
+	k.once.Do(func() { k.signer = k.newSigner(map[jose.HeaderKey]any{"typ": "dpop+jwt"}, true) })
+	return sign(k.signer, c)
 }
 
 // SignWith signs c with the given extra headers, and the jwk header only
 // if withJWK.
 func (k *Key) SignWith(c Claims, headers map[jose.HeaderKey]any, withJWK bool) string {
+	return sign(k.newSigner(headers, withJWK), c)
+}
+
+func (k *Key) newSigner(headers map[jose.HeaderKey]any, withJWK bool) jose.Signer {
 	opts := &jose.SignerOptions{ExtraHeaders: headers, EmbedJWK: withJWK}
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
 	if err != nil {
 		panic(err)
 	}
+	return s
+}
+
+func sign(s jose.Signer, c Claims) string {
 	jws, err := s.Sign(payload(c))
 	if err != nil {
 		panic(err)
