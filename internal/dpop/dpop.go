@@ -72,6 +72,8 @@ const (
 	maxProofBytes = 8 << 10
 	maxJTIBytes   = 256
 	minRSABits    = 2048
+	// maxRSABits bounds what one proof can make the server compute.
+	maxRSABits = 8192
 )
 
 // Replay is what the verifier needs of the store: the one-use record.
@@ -272,8 +274,8 @@ func checkKey(jwk *jose.JSONWebKey) error {
 	switch k := jwk.Key.(type) {
 	case *ecdsa.PublicKey:
 	case *rsa.PublicKey:
-		if k.N.BitLen() < minRSABits {
-			return fmt.Errorf("%w: RSA keys must have at least %d bits", ErrInvalidProof, minRSABits)
+		if n := k.N.BitLen(); n < minRSABits || n > maxRSABits {
+			return fmt.Errorf("%w: RSA keys must have %d to %d bits", ErrInvalidProof, minRSABits, maxRSABits)
 		}
 	case ed25519.PublicKey:
 	default:

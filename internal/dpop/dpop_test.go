@@ -2,6 +2,9 @@ package dpop_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -166,5 +169,27 @@ func TestNonceAcrossVerifiers(t *testing.T) {
 	}
 	if err := at(3 * time.Minute); !errors.Is(err, dpop.ErrUseNonce) {
 		t.Fatalf("nonce three lifetimes later: %v, want ErrUseNonce", err)
+	}
+}
+
+// TestWeakRSAKey: an RSA key under 2048 bits does not prove anything.
+func TestWeakRSAKey(t *testing.T) {
+	weak, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: weak},
+		&jose.SignerOptions{EmbedJWK: true, ExtraHeaders: map[jose.HeaderKey]any{"typ": "dpop+jwt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL, "iat": time.Now().Unix()})
+	jws, err := s.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, _ := jws.CompactSerialize()
+	if _, err := newVerifier(t, time.Now()).Parse([]string{proof}, dpop.Request{Method: "POST", URL: tokenURL}); !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("RSA-1024 proof: %v, want ErrInvalidProof", err)
 	}
 }
