@@ -51,6 +51,13 @@ func NewKey(alg jose.SignatureAlgorithm) (*Key, error) {
 	return &Key{alg: alg, priv: priv, pub: jose.JSONWebKey{Key: priv.Public()}}, nil
 }
 
+// Ed25519FromSeed is an EdDSA key derived from a 32-byte seed: the same
+// key in every process (a fuzz test's workers).
+func Ed25519FromSeed(seed []byte) *Key {
+	priv := ed25519.NewKeyFromSeed(seed)
+	return &Key{alg: jose.EdDSA, priv: priv, pub: jose.JSONWebKey{Key: priv.Public()}}
+}
+
 // MustES256 is NewKey(ES256) for tests.
 func MustES256() *Key {
 	k, err := NewKey(jose.ES256)
