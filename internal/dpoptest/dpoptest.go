@@ -25,10 +25,13 @@ type Key struct {
 	alg  jose.SignatureAlgorithm
 	priv crypto.Signer
 	pub  jose.JSONWebKey
-	// signer signs well-formed proofs; made once, since a load generator
-	// signs thousands.
+	// signer signs well-formed proofs, and header is their encoded
+	// protected header for ES256 keys (signed by hand, without go-jose's
+	// per-signature header encoding); made once, since a load generator
+	// signs thousands, as a real client would.
 	once   sync.Once
 	signer jose.Signer
+	header string
 }
 
 // NewKey generates a key for alg: ES256, RS256, PS256 or EdDSA.
@@ -98,7 +101,19 @@ func (k *Key) Proof(method, url, token string) string {
 // Sign signs c with the key, its public half in the jwk header and typ
 // dpop+jwt.
 func (k *Key) Sign(c Claims) string {
-	k.once.Do(func() { k.signer = k.newSigner(map[jose.HeaderKey]any{"typ": "dpop+jwt"}, true) })
+	k.once.Do(func() {
+		k.signer = k.newSigner(map[jose.HeaderKey]any{"typ": "dpop+jwt"}, true)
+		if k.alg == jose.ES256 {
+			pub, err := json.Marshal(k.pub)
+			if err != nil {
+				panic(err)
+			}
+			k.header = b64(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": json.RawMessage(pub)})
+		}
+	})
+	if k.header != "" {
+		return k.signES256(k.header, c)
+	}
 	return sign(k.signer, c)
 }
 
@@ -136,7 +151,7 @@ func (k *Key) SignWithPrivateJWK(c Claims) string {
 	if err != nil {
 		panic(err)
 	}
-	return k.rawSign(map[string]any{"typ": "dpop+jwt", "alg": string(k.alg), "jwk": json.RawMessage(priv)}, c)
+	return k.signES256(b64(map[string]any{"typ": "dpop+jwt", "alg": string(k.alg), "jwk": json.RawMessage(priv)}), c)
 }
 
 // SignHS256 is a proof MACed with secret (which a server must refuse),
@@ -157,27 +172,22 @@ func (k *Key) SignNone(c Claims) string {
 	return b64(h) + "." + base64.RawURLEncoding.EncodeToString(payload(c)) + "."
 }
 
-// rawSign signs with the key under a header written by hand.
-func (k *Key) rawSign(h map[string]any, c Claims) string {
-	input := b64(h) + "." + base64.RawURLEncoding.EncodeToString(payload(c))
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	var err error
-	switch priv := k.priv.(type) {
-	case *ecdsa.PrivateKey:
-		r, s, e := ecdsa.Sign(rand.Reader, priv, digest[:])
-		err = e
-		if err == nil {
-			sig = make([]byte, 64)
-			r.FillBytes(sig[:32])
-			s.FillBytes(sig[32:])
-		}
-	default:
-		panic("dpoptest: rawSign supports ES256 keys only")
+// signES256 signs c under the encoded protected header (RFC 7518 §3.4:
+// the signature is R and S, 32 bytes each).
+func (k *Key) signES256(header string, c Claims) string {
+	priv, ok := k.priv.(*ecdsa.PrivateKey)
+	if !ok {
+		panic("dpoptest: signing by hand needs an ES256 key")
 	}
+	input := header + "." + base64.RawURLEncoding.EncodeToString(payload(c))
+	digest := sha256.Sum256([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
 	if err != nil {
 		panic(err)
 	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
