@@ -16,9 +16,16 @@ import (
 // endpoint, and presented with fresh proofs at the resource API and
 // userinfo, on one instance and across two.
 
-// base is where ts listens; a server started with another instance's
-// issuer (sameIssuer) names itself by that issuer but listens here.
-func base(ts *testServer) string { return "http://" + ts.Config.Addr }
+// base is where ts listens, with its issuer's path; a server started with
+// another instance's issuer (startSameIssuer) names itself by that issuer
+// but listens here.
+func base(ts *testServer) string {
+	u, err := url.Parse(ts.Config.Issuer)
+	if err != nil {
+		panic(err)
+	}
+	return "http://" + ts.Config.Addr + u.Path
+}
 
 // dpopTokenRequest posts form to ts's token endpoint (at its own address)
 // with the DPoP header proof (none if empty).
@@ -374,4 +381,26 @@ func TestDPoPAcrossInstances(t *testing.T) {
 			t.Fatalf("fresh proof at B: %d %s", r.Status, r.Raw)
 		}
 	})
+}
+
+// TestDPoPIssuerWithPath: with an issuer under a path, htu is the issuer's
+// URL of the endpoint, path included, at the token endpoint and the API.
+func TestDPoPIssuerWithPath(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *config.Config) { c.Issuer += "/auth" })
+	svc := ts.serviceClient(t, []string{"gatehouse:api"}, "admin")
+	key := dpoptest.MustES256()
+	tok := ccDPoP(t, ts, authOf(svc), "gatehouse:api", key)
+	if tok.Status != http.StatusOK || tok.str("token_type") != "DPoP" {
+		t.Fatalf("token under /auth: %d %s", tok.Status, tok.Raw)
+	}
+	at := tok.str("access_token")
+	if r := presentAt(t, ts, http.MethodGet, "/api/v1/users", "DPoP", at, key.Proof(http.MethodGet, ts.URL+"/api/v1/users", at)); r.Status != http.StatusOK {
+		t.Fatalf("API under /auth with a proof: %d %s", r.Status, r.Raw)
+	}
+	// The URL without the issuer's path is another URL.
+	origin := strings.TrimSuffix(ts.URL, "/auth")
+	wantDPoPChallenge(t, presentAt(t, ts, http.MethodGet, "/api/v1/users", "DPoP", at, key.Proof(http.MethodGet, origin+"/api/v1/users", at)), "invalid_dpop_proof")
+	wantOAuthError(t, dpopTokenRequest(t, ts, url.Values{"grant_type": {"client_credentials"}, "scope": {"gatehouse:api"}}, authOf(svc),
+		key.Proof(http.MethodPost, origin+"/oauth2/token", "")), http.StatusBadRequest, "invalid_dpop_proof")
 }
