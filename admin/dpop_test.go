@@ -2,7 +2,10 @@ package admin_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/dpoptest"
 )
 
 // TestClientDPoPBoundAccessTokens: dpop_bound_access_tokens is set on
@@ -43,4 +46,30 @@ func TestClientDPoPBoundAccessTokens(t *testing.T) {
 		"client_id": "typed", "grant_types": []string{"client_credentials"}, "dpop_bound_access_tokens": 1,
 	})
 	want(t, r, http.StatusBadRequest, "create with a number")
+}
+
+// TestAPITokenNotDPoP: API tokens are bearer tokens; presented with the
+// DPoP scheme, even with a proof, they are refused with a DPoP challenge.
+func TestAPITokenNotDPoP(t *testing.T) {
+	e := newMemoryEnv(t)
+	tok := e.signIn(t, e.createUser(t, "admin"))
+	r := e.do(t, http.MethodPost, "/tokens", tok, map[string]any{"name": "script", "scopes": []string{"users:read"}, "expires_in": 3600})
+	want(t, r, http.StatusCreated, "POST /tokens")
+	secret := r.str("token")
+	if secret == "" {
+		t.Fatalf("no token in %s", r.Raw)
+	}
+	e.logs.Secret(secret)
+	want(t, e.do(t, http.MethodGet, "/users", secret, nil), http.StatusOK, "API token as Bearer")
+
+	key := dpoptest.MustES256()
+	res := e.call(ctxT(t), apiRequest{Method: http.MethodGet, Path: "/users", Header: http.Header{
+		"Authorization": {"DPoP " + secret}, "Dpop": {key.Proof(http.MethodGet, e.URL+"/api/v1/users", secret)},
+	}})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if h := res.Header.Get("WWW-Authenticate"); res.Status != http.StatusUnauthorized || !strings.HasPrefix(h, `DPoP error="invalid_token"`) || !strings.Contains(h, "algs=") {
+		t.Fatalf("API token with the DPoP scheme: %d %q %s", res.Status, h, res.Raw)
+	}
 }
