@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/dpoptest"
 	"github.com/gatehouse/gatehouse/store"
@@ -403,4 +405,38 @@ func TestDPoPIssuerWithPath(t *testing.T) {
 	wantDPoPChallenge(t, presentAt(t, ts, http.MethodGet, "/api/v1/users", "DPoP", at, key.Proof(http.MethodGet, origin+"/api/v1/users", at)), "invalid_dpop_proof")
 	wantOAuthError(t, dpopTokenRequest(t, ts, url.Values{"grant_type": {"client_credentials"}, "scope": {"gatehouse:api"}}, authOf(svc),
 		key.Proof(http.MethodPost, origin+"/oauth2/token", "")), http.StatusBadRequest, "invalid_dpop_proof")
+}
+
+// TestDPoPAuthorizationCodeBinding: a code whose authorization request
+// named dpop_jkt (RFC 9449 §10) is redeemed only with a proof of that key.
+func TestDPoPAuthorizationCodeBinding(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	user := ts.createUser(t, "user")
+	spa := ts.createPublicClient(t, nil)
+	rp := ts.newRP(t, spa)
+	key, other := dpoptest.MustES256(), dpoptest.MustES256()
+	tokenURL := ts.URL + "/oauth2/token"
+	browser := ts.newBrowser(t)
+
+	ar := rp.newAuthRequest(t, false, oauth2.SetAuthURLParam("dpop_jkt", key.JKT()))
+	code, _ := rp.code(t, browser, ar, &user)
+	exchange := func(proof string) oauthResponse {
+		return dpopTokenRequest(t, ts, url.Values{
+			"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {spa.RedirectURIs[0]}, "code_verifier": {ar.Verifier},
+		}, clientAuth{ID: spa.ID}, proof)
+	}
+	wantOAuthError(t, exchange(""), http.StatusBadRequest, "invalid_dpop_proof")
+	wantOAuthError(t, exchange(other.Proof(http.MethodPost, tokenURL, "")), http.StatusBadRequest, "invalid_dpop_proof")
+	// The refusals did not spend the code.
+	if r := exchange(key.Proof(http.MethodPost, tokenURL, "")); r.Status != http.StatusOK || r.str("token_type") != "DPoP" {
+		t.Fatalf("exchange with the named key: %d %s", r.Status, r.Raw)
+	}
+
+	// Without dpop_jkt the code is not bound: any key, or none.
+	ar = rp.newAuthRequest(t, false)
+	code, _ = rp.code(t, browser, ar, nil)
+	if r := exchange(""); r.Status != http.StatusOK || !strings.EqualFold(r.str("token_type"), "bearer") {
+		t.Fatalf("exchange of an unbound code without a proof: %d %s", r.Status, r.Raw)
+	}
 }

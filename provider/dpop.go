@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,7 +85,9 @@ func (p *Provider) tokenProof(r *http.Request) (*dpop.Proof, error) {
 //   - a client registered with dpop_bound_access_tokens must send a proof;
 //   - a public client's refresh token bound to a key is redeemed only with
 //     a proof of that key (a confidential client's refresh token is bound
-//     to the client by its authentication; it may change or drop its key);
+//     to the client by its authentication; it may change or drop its key),
+//     and so is a code whose authorization request named the key's
+//     thumbprint (dpop_jkt, RFC 9449 §10);
 //   - the proof is recorded as used, so it cannot serve a second request.
 func (p *Provider) bindDPoP(ctx context.Context, ar fosite.AccessRequester, proof *dpop.Proof) error {
 	sess, ok := ar.GetSession().(*Session)
@@ -92,20 +95,22 @@ func (p *Provider) bindDPoP(ctx context.Context, ar fosite.AccessRequester, proo
 		return fosite.ErrServerError.WithDebugf("unexpected session type %T", ar.GetSession())
 	}
 	c, _ := ar.GetClient().(*client)
-	refresh := ar.GetGrantTypes().ExactOne("refresh_token")
-	boundRefresh := refresh && ar.GetClient().IsPublic() && sess.DPoPJKT != ""
+	gt := ar.GetGrantTypes()
+	bound := sess.DPoPJKT != "" && (gt.ExactOne("authorization_code") || (gt.ExactOne("refresh_token") && ar.GetClient().IsPublic()))
 	if proof == nil {
 		switch {
 		case c != nil && c.DPoPBoundAccessTokens:
 			return invalidDPoPProof("This client must send a DPoP proof with every token request.")
-		case boundRefresh:
-			return invalidDPoPProof("The refresh token is bound to a DPoP key: send a proof signed with it.")
+		case bound:
+			return invalidDPoPProof("The grant is bound to a DPoP key: send a proof signed with it.")
 		}
 		sess.DPoPJKT = ""
 		return nil
 	}
-	if boundRefresh && proof.JKT != sess.DPoPJKT {
-		return invalidDPoPProof("The refresh token is bound to another DPoP key.")
+	// Compared in constant time although a thumbprint is no secret: it
+	// costs nothing.
+	if bound && subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(sess.DPoPJKT)) != 1 {
+		return invalidDPoPProof("The grant is bound to another DPoP key.")
 	}
 	if err := p.dpop.Use(ctx, *proof); err != nil {
 		return dpopTokenError(err)

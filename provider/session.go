@@ -173,5 +173,7 @@ func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID
 	}
 	c.AuthenticationContextClassReference = acr
 	c.Extra = claims
+	// RFC 9449 §10: the code is redeemed only with a proof of this key.
+	s.DPoPJKT = ar.GetRequestForm().Get("dpop_jkt")
 	return s, nil
 }
