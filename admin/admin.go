@@ -43,6 +43,9 @@ type AccessToken struct {
 	// Audience is the token's aud (RFC 8707 resources); Options.Audiences
 	// must name one of it.
 	Audience []string
+	// JKT is the thumbprint of the DPoP key the token is bound to (RFC
+	// 9449); empty for a bearer token.
+	JKT string
 }
 
 // ErrInvalidToken is what an Introspector returns (wrapped) for a token
@@ -68,6 +71,9 @@ type Options struct {
 	ResourceMetadata string
 	// Issuer names the callback URL identity providers show (idp).
 	Issuer string
+	// DPoP verifies the proof of a request presenting a DPoP-bound token
+	// (dpop.go); nil: DPoP presentations are refused.
+	DPoP DPoPChecker
 }
 
 // API is the resource API under /api/v1.
@@ -80,12 +86,13 @@ type API struct {
 	audiences        []string
 	resourceMetadata string
 	issuer           string
+	dpop             DPoPChecker
 }
 
 // New returns the API.
 func New(svc *domain.Service, introspect Introspector, opts Options) *API {
 	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now,
-		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata, issuer: strings.TrimRight(opts.Issuer, "/")}
+		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata, issuer: strings.TrimRight(opts.Issuer, "/"), dpop: opts.DPoP}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -17,7 +17,7 @@ import (
 // token without the API scope, which is a 403 insufficient_scope.
 func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 	ctx := r.Context()
-	token, ok := bearerToken(r)
+	token, isDPoP, ok := presentedToken(r)
 	if !ok {
 		return domain.Principal{}, invalidToken("a bearer access token is required")
 	}
@@ -27,6 +27,9 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 	// OAuth introspection (which would only say "invalid") and are found by
 	// secret scanners. They imply the API scope: they exist for nothing else.
 	if strings.HasPrefix(token, domain.APITokenPrefix) {
+		if isDPoP {
+			return domain.Principal{}, dpopChallenge("invalid_token", "API tokens are bearer tokens, not bound to a DPoP key")
+		}
 		p, err := a.svc.AuthenticateAPIToken(ctx, token, ip)
 		if err != nil {
 			if errors.Is(err, domain.ErrUnauthenticated) || errors.Is(err, store.ErrNotFound) {
@@ -52,6 +55,9 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 	// RFC 8707: a token issued for another resource is not for this API.
 	if len(a.audiences) > 0 && !slices.ContainsFunc(at.Audience, func(aud string) bool { return slices.Contains(a.audiences, aud) }) {
 		return domain.Principal{}, invalidToken("the access token was not issued for this API")
+	}
+	if err := a.checkDPoP(r, token, isDPoP, at.JKT); err != nil {
+		return domain.Principal{}, err
 	}
 	if !slices.Contains(at.Scopes, APIScope) {
 		return domain.Principal{}, insufficientScope()
@@ -125,14 +131,19 @@ func principalError(err error) error {
 	return err
 }
 
-// bearerToken reads "Authorization: Bearer <token>" (the scheme is
-// case-insensitive, RFC 7235).
-func bearerToken(r *http.Request) (string, bool) {
+// presentedToken reads "Authorization: Bearer <token>" or "Authorization:
+// DPoP <token>" (schemes case-insensitive, RFC 7235); isDPoP says which.
+func presentedToken(r *http.Request) (token string, isDPoP, ok bool) {
 	h := r.Header.Get("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+	switch {
+	case !ok:
+		return "", false, false
+	case strings.EqualFold(scheme, "DPoP"):
+		isDPoP = true
+	case !strings.EqualFold(scheme, "Bearer"):
+		return "", false, false
 	}
 	token = strings.TrimSpace(token)
-	return token, token != ""
+	return token, isDPoP, token != ""
 }

@@ -202,6 +202,7 @@ func (a *API) patchClient(w http.ResponseWriter, r *http.Request, p *domain.Prin
 	cp.IDTokenSignedResponseAlg = f.str("id_token_signed_response_alg", true)
 	cp.BackchannelLogoutURI = f.str("backchannel_logout_uri", true)
 	cp.BackchannelLogoutSessionRequired = f.boolean("backchannel_logout_session_required")
+	cp.DPoPBoundAccessTokens = f.boolean("dpop_bound_access_tokens")
 	if merged := f.object("lifetimes", mustJSON(NewLifetimesView(cur.Lifetimes))); merged != nil {
 		var lv LifetimesView
 		if err := decodeStrict(*merged, &lv, "lifetimes"); err != nil {

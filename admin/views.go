@@ -141,6 +141,9 @@ type ClientView struct {
 	// counts from.
 	Registered bool       `json:"registered"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// DPoPBoundAccessTokens (RFC 9449 §5.2): every token request of the
+	// client must carry a DPoP proof.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
@@ -179,6 +182,7 @@ func NewClientView(c store.Client) ClientView {
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		Registered:                       c.Registered,
 		LastUsedAt:                       c.LastUsedAt,
+		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -254,6 +258,7 @@ func (v ClientView) ToClient() (store.Client, error) {
 
 		BackchannelLogoutURI:             v.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: v.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:            v.DPoPBoundAccessTokens,
 	}, nil
 }
 

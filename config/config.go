@@ -72,7 +72,31 @@ type Config struct {
 	IdentityProviders []IdentityProvider `yaml:"identity_providers"`
 	// DeviceCode: the device authorization grant (devicecode.go).
 	DeviceCode DeviceCode `yaml:"device_code"`
+	// DPoP (RFC 9449) sender-constrained tokens.
+	DPoP DPoP `yaml:"dpop"`
 }
+
+// DPoP configures the checks of DPoP proofs (RFC 9449).
+type DPoP struct {
+	// ProofWindow is how far a proof's iat may be from the server's time,
+	// either way. Each proof's replay record is kept that long.
+	ProofWindow time.Duration `yaml:"proof_window"`
+	// RequireNonce makes the token endpoint demand a server nonce in every
+	// proof (RFC 9449 §8): a proof cannot be made ahead of time.
+	RequireNonce bool `yaml:"require_nonce"`
+	// NonceLifetime is how long a server nonce is accepted (at least that,
+	// at most twice it). Nonces are derived from the secret and the time,
+	// so every instance accepts every other's.
+	NonceLifetime time.Duration `yaml:"nonce_lifetime"`
+}
+
+// Bounds of the DPoP settings: a proof window of more than minutes would
+// make pre-computed proofs useful, and the replay table large.
+const (
+	MaxDPoPProofWindow   = 10 * time.Minute
+	MinDPoPNonceLifetime = 10 * time.Second
+	MaxDPoPNonceLifetime = time.Hour
+)
 
 // Database bounds how long the server waits for PostgreSQL, so that a
 // database that stalls or vanishes costs a request a short, known time and
@@ -356,6 +380,7 @@ func Default() Config {
 		BackChannelLogout:  defaultBackChannelLogout(),
 		ClientRegistration: defaultClientRegistration(),
 		DeviceCode:         defaultDeviceCode(),
+		DPoP:               DPoP{ProofWindow: time.Minute, NonceLifetime: 5 * time.Minute},
 	}
 }
 

@@ -94,6 +94,7 @@ func TestDefault(t *testing.T) {
 	want.ClientRegistration = config.ClientRegistration{UnusedClientTTL: 720 * time.Hour,
 		AllowedScopes: []string{"openid", "profile", "email", "offline_access"}, MaxOpenClients: 10000}
 	want.DeviceCode = config.DeviceCode{Lifetime: 10 * time.Minute, Interval: 5 * time.Second}
+	want.DPoP = config.DPoP{ProofWindow: time.Minute, RequireNonce: false, NonceLifetime: 5 * time.Minute}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -213,6 +214,10 @@ rate_limits:
   api: {per_minute: 600, burst: 60}
   default: {per_minute: 6000, burst: 1000}
   max_addresses: 5000
+dpop:
+  proof_window: 30s
+  require_nonce: true
+  nonce_lifetime: 2m
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -269,6 +274,7 @@ rate_limits:
 	wantFull.MailQueue = config.MailQueue{MaxAttempts: 4, MaxAge: 6 * time.Hour, MaxRows: 500, PollInterval: time.Second}
 	wantFull.BackChannelLogout = config.BackChannelLogout{MaxAttempts: 3, MaxAge: time.Hour, BackoffBase: time.Second,
 		MaxRows: 50, PollInterval: 500 * time.Millisecond, Timeout: 2 * time.Second}
+	wantFull.DPoP = config.DPoP{ProofWindow: 30 * time.Second, RequireNonce: true, NonceLifetime: 2 * time.Minute}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute
@@ -364,6 +370,8 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_LIFETIMES_LOGIN_SESSION", "5h", func(c config.Config) any { return c.Lifetimes.LoginSession }, 5 * time.Hour},
 		{"GATEHOUSE_LIFETIMES_CONSENT", "6h", func(c config.Config) any { return c.Lifetimes.Consent }, 6 * time.Hour},
 		{"GATEHOUSE_REFRESH_TOKEN_REUSE_INTERVAL", "0", func(c config.Config) any { return c.RefreshToken.ReuseInterval }, time.Duration(0)},
+		{"GATEHOUSE_DPOP_REQUIRE_NONCE", "true", func(c config.Config) any { return c.DPoP.RequireNonce }, true},
+		{"GATEHOUSE_DPOP_PROOF_WINDOW", "20s", func(c config.Config) any { return c.DPoP.ProofWindow }, 20 * time.Second},
 		{"GATEHOUSE_CACHE_INTROSPECTION_ENTRIES", "500", func(c config.Config) any { return c.Cache.IntrospectionEntries }, 500},
 		{"GATEHOUSE_ACCESS_TOKEN_FORMAT", "jwt", func(c config.Config) any { return c.AccessTokenFormat }, "jwt"},
 		{"GATEHOUSE_SIGNING_ALGORITHM", "ES256", func(c config.Config) any { return c.SigningAlgorithm }, "ES256"},
@@ -648,6 +656,10 @@ func TestValidateRules(t *testing.T) {
 		{"introspection cache off", func(c *config.Config) { c.Cache.IntrospectionEntries = 0 }, ""},
 		{"introspection cache negative", func(c *config.Config) { c.Cache.IntrospectionEntries = -1 }, "cache.introspection_entries"},
 		{"introspection cache too large", func(c *config.Config) { c.Cache.IntrospectionEntries = config.MaxIntrospectionEntries + 1 }, "cache.introspection_entries"},
+		{"dpop proof window zero", func(c *config.Config) { c.DPoP.ProofWindow = 0 }, "dpop.proof_window"},
+		{"dpop proof window too long", func(c *config.Config) { c.DPoP.ProofWindow = config.MaxDPoPProofWindow + time.Second }, "dpop.proof_window"},
+		{"dpop nonce lifetime too short", func(c *config.Config) { c.DPoP.NonceLifetime = time.Second }, "dpop.nonce_lifetime"},
+		{"dpop nonce lifetime at its bound", func(c *config.Config) { c.DPoP.NonceLifetime = config.MaxDPoPNonceLifetime }, ""},
 		{"refresh reuse interval negative", func(c *config.Config) { c.RefreshToken.ReuseInterval = -time.Second }, "refresh_token.reuse_interval"},
 
 		{"access token format jwt", func(c *config.Config) { c.AccessTokenFormat = "jwt" }, ""},

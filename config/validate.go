@@ -127,6 +127,18 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"dpop.proof_window", func(c Config) string {
+			if d := c.DPoP.ProofWindow; d < time.Second || d > MaxDPoPProofWindow {
+				return fmt.Sprintf("must be between 1s and %s, got %s", MaxDPoPProofWindow, d)
+			}
+			return ""
+		}},
+		{"dpop.nonce_lifetime", func(c Config) string {
+			if d := c.DPoP.NonceLifetime; d < MinDPoPNonceLifetime || d > MaxDPoPNonceLifetime {
+				return fmt.Sprintf("must be between %s and %s, got %s", MinDPoPNonceLifetime, MaxDPoPNonceLifetime, d)
+			}
+			return ""
+		}},
 		{"cache.introspection_entries", func(c Config) string {
 			if n := c.Cache.IntrospectionEntries; n < 0 || n > MaxIntrospectionEntries {
 				return fmt.Sprintf("must be between 0 (off) and %d, got %d", MaxIntrospectionEntries, n)

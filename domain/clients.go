@@ -28,6 +28,8 @@ type ClientPatch struct {
 	// Back-channel logout.
 	BackchannelLogoutURI             *string
 	BackchannelLogoutSessionRequired *bool
+	// DPoP (RFC 9449): every token request must carry a proof.
+	DPoPBoundAccessTokens *bool
 }
 
 // clientFields are the audited fields of a client: never its secret or its
@@ -54,6 +56,7 @@ func clientFields(c store.Client) fields {
 
 		"backchannel_logout_uri":              c.BackchannelLogoutURI,
 		"backchannel_logout_session_required": c.BackchannelLogoutSessionRequired,
+		"dpop_bound_access_tokens":            c.DPoPBoundAccessTokens,
 	}
 }
 
@@ -260,6 +263,9 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 	}
 	if p.BackchannelLogoutSessionRequired != nil {
 		c.BackchannelLogoutSessionRequired = *p.BackchannelLogoutSessionRequired
+	}
+	if p.DPoPBoundAccessTokens != nil {
+		c.DPoPBoundAccessTokens = *p.DPoPBoundAccessTokens
 	}
 	return c
 }

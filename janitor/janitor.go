@@ -51,6 +51,7 @@ type Store interface {
 	DeleteUnusedRegisteredClients(ctx context.Context, before time.Time, limit int) (int, error)
 	// DeleteExpiredDeviceCodes: the device authorization grant.
 	DeleteExpiredDeviceCodes(ctx context.Context, now time.Time, limit int) (int, error)
+	DeleteExpiredDPoPProofs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 var _ Store = store.Store(nil)
@@ -58,7 +59,7 @@ var _ Store = store.Store(nil)
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
 // jwt_ids, signing_keys, sign_in_failures, mfa_challenges,
-// webauthn_ceremonies, tickets, registered_clients, device_codes.
+// webauthn_ceremonies, tickets, registered_clients, device_codes, dpop_proofs.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -122,6 +123,8 @@ type Result struct {
 	RegisteredClients int `json:"registered_clients"`
 	// DeviceCodes are device authorizations (RFC 8628), answered or not.
 	DeviceCodes int `json:"device_codes"`
+	// DPoPProofs are the replay records of DPoP proofs past their window.
+	DPoPProofs int `json:"dpop_proofs"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -184,6 +187,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 	}); err != nil {
 		return res, fmt.Errorf("janitor: device codes: %w", err)
 	}
+	if res.DPoPProofs, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+		return j.st.DeleteExpiredDPoPProofs(ctx, now, limit)
+	}); err != nil {
+		return res, fmt.Errorf("janitor: DPoP proofs: %w", err)
+	}
 	// Retired keys are few; one statement removes them all.
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
@@ -204,6 +212,7 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("tickets", res.Tickets)
 	r.JanitorDeleted("registered_clients", res.RegisteredClients)
 	r.JanitorDeleted("device_codes", res.DeviceCodes)
+	r.JanitorDeleted("dpop_proofs", res.DPoPProofs)
 	r.JanitorRun(err == nil)
 }
 
@@ -246,7 +255,7 @@ func (j *Janitor) Run(ctx context.Context) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
 				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets,
-				"registered_clients", res.RegisteredClients, "device_codes", res.DeviceCodes)
+				"registered_clients", res.RegisteredClients, "device_codes", res.DeviceCodes, "dpop_proofs", res.DPoPProofs)
 		}
 	}
 }

@@ -76,6 +76,10 @@ func seed(t *testing.T, st store.Store, now time.Time, expired, live int) {
 			CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
+		proof := sha256.Sum256([]byte(fmt.Sprintf("dpop-%d-%d", i, exp.Unix())))
+		if err := st.UseDPoPProof(ctx, proof[:], exp, now.Add(-2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range expired {
 		add(i, now.Add(-time.Minute))
@@ -96,7 +100,7 @@ func TestRunOnceDeletesOnlyExpired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25, WebAuthnCeremonies: 25, Tickets: 25, DeviceCodes: 25}
+			want := janitor.Result{Tokens: 25, PARRequests: 25, LoginSessions: 25, JWTIDs: 25, WebAuthnCeremonies: 25, Tickets: 25, DeviceCodes: 25, DPoPProofs: 25}
 			if res != want {
 				t.Fatalf("RunOnce = %+v, want %+v", res, want)
 			}
@@ -170,8 +174,9 @@ func TestConcurrentJanitorsShareTheWork(t *testing.T) {
 				total.WebAuthnCeremonies += r.WebAuthnCeremonies
 				total.Tickets += r.Tickets
 				total.DeviceCodes += r.DeviceCodes
+				total.DPoPProofs += r.DPoPProofs
 			}
-			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60, WebAuthnCeremonies: 60, Tickets: 60, DeviceCodes: 60}) {
+			if total != (janitor.Result{Tokens: 60, PARRequests: 60, LoginSessions: 60, JWTIDs: 60, WebAuthnCeremonies: 60, Tickets: 60, DeviceCodes: 60, DPoPProofs: 60}) {
 				t.Fatalf("three janitors deleted %+v in all, want exactly 60 of each", total)
 			}
 		})
@@ -217,7 +222,7 @@ func TestRunOnceReportsToTheRecorder(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12, "tickets": 12, "registered_clients": 0, "device_codes": 12}
+			want := map[string]int{"tokens": 12, "par_requests": 12, "login_sessions": 12, "jwt_ids": 12, "signing_keys": 0, "sign_in_failures": 0, "mfa_challenges": 0, "webauthn_ceremonies": 12, "tickets": 12, "registered_clients": 0, "device_codes": 12, "dpop_proofs": 12}
 			if fmt.Sprint(rec.deleted) != fmt.Sprint(want) {
 				t.Errorf("reported deletions %v, want %v", rec.deleted, want)
 			}

@@ -176,6 +176,8 @@ func TestConstraints(t *testing.T) {
 			INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
 			VALUES ('e2', 'ES256', 'active', '\x00', '{}', now())`, "23505"},
 		{"client id token alg enumerated", `UPDATE clients SET id_token_signed_response_alg = 'HS256' WHERE id = 'web'`, "23514"},
+		{"dpop proof digest is 32 bytes", `INSERT INTO dpop_proofs (jti_hash, expires_at) VALUES ('\x00', now())`, "23514"},
+		{"dpop proof once", `INSERT INTO dpop_proofs (jti_hash, expires_at) VALUES (sha256('p'), now()), (sha256('p'), now())`, "23505"},
 		{"key state enumerated", `INSERT INTO signing_keys (id, algorithm, state, private_key, public_key, created_at)
 			VALUES ('k3', 'RS256', 'spare', '\x00', '{}', now())`, "23514"},
 		{"grant needs its client", `INSERT INTO grants (id, client_id, subject, requested_at) VALUES ('r1', 'nope', 's', now())`, "23503"},

@@ -96,14 +96,14 @@ func (p *Provider) cors(next http.Handler, methods []string) http.Handler {
 		if r.Method == http.MethodOptions {
 			if ok {
 				h.Set("Access-Control-Allow-Methods", allowMethods)
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
 				h.Set("Access-Control-Max-Age", maxAge)
 			}
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		if ok {
-			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+			h.Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 )
 
 // discoveryDoc is the OpenID Provider Metadata / OAuth 2.0 Authorization Server
@@ -47,6 +48,8 @@ type discoveryDoc struct {
 	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 	// The device authorization grant (RFC 8628 §4).
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
+	// DPoP (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // clientAssertionAlgs are the private_key_jwt signature algorithms fosite
@@ -98,6 +101,7 @@ func (p *Provider) discovery(idTokenAlgs []string) discoveryDoc {
 		BackchannelLogoutSessionSupported: true,
 		RegistrationEndpoint:              p.registrationEndpoint(),
 		DeviceAuthorizationEndpoint:       u("/oauth2/device/auth"),
+		DPoPSigningAlgValuesSupported:     dpop.Algorithms(),
 	}
 }
 

@@ -12,6 +12,10 @@
 // model's: a pending user is sent to the request-access page instead of
 // getting a code, and the roles claim is domain.Service.EffectiveRoles.
 //
+// DPoP (RFC 9449, dpop.go) is ours beside fosite: a token request with a
+// proof gets tokens bound to the proof's key, and userinfo and the resource
+// API (through CheckResourceProof) take bound tokens only with a fresh proof.
+//
 // Only what fosite does not provide is written here; everything it has
 // (grant handlers, PKCE, client authentication, error encoding) is composed,
 // not re-implemented.

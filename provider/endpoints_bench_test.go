@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/dpoptest"
 	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
@@ -180,6 +181,24 @@ func (e *benchEnv) endpointCases() []endpointCase {
 				return err
 			}, nil
 		}},
+		// client_credentials with a DPoP proof (ES256, signed by the
+		// worker: part of the measured time): the proof's check and its
+		// replay record on top of cc.
+		{"token/client_credentials-dpop", func(context.Context) (func() error, error) {
+			key := dpoptest.MustES256()
+			return func() error {
+				req := httptest.NewRequest(http.MethodPost, benchIssuer+"/oauth2/token", strings.NewReader("grant_type=client_credentials&scope=api%3Aread"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Authorization", e.basicAuth("svc"))
+				req.Header.Set("DPoP", key.Proof(http.MethodPost, benchIssuer+"/oauth2/token", ""))
+				w := httptest.NewRecorder()
+				e.router.ServeHTTP(w, req)
+				if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"token_type":"DPoP"`)) {
+					return fmt.Errorf("status %d: %s", w.Code, w.Body.Bytes())
+				}
+				return nil
+			}, nil
+		}},
 		// RFC 7662 introspection by a resource server.
 		{"introspect/opaque", func(context.Context) (func() error, error) {
 			at, err := e.clientCredentials("svc")
@@ -211,6 +230,7 @@ func BenchmarkEndpoint(b *testing.B) {
 		{"token/refresh_token", keys.RS256},
 		{"token/token-exchange", keys.RS256},
 		{"introspect/opaque", keys.RS256},
+		{"token/client_credentials-dpop", keys.RS256},
 	}
 	for _, bs := range benchStores() {
 		b.Run(bs.name, func(b *testing.B) {

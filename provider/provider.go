@@ -21,6 +21,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/gatehouse/gatehouse/cache"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -99,6 +100,8 @@ type Options struct {
 	// seconds).
 	DeviceCodeLifetime time.Duration
 	DeviceCodeInterval time.Duration
+	// DPoP configures the checks of DPoP proofs (dpop.go).
+	DPoP DPoPOptions
 }
 
 // TokenRecorder counts issued tokens (telemetry implements it).
@@ -126,6 +129,9 @@ type TokenInfo struct {
 	// 8707), or the issuer when its grant named none (the aud a JWT access
 	// token carries then).
 	Audience []string
+	// JKT is the thumbprint of the DPoP key the token is bound to; empty
+	// for a bearer token.
+	JKT string
 }
 
 // ErrInvalidToken is returned by IntrospectAccessToken for a token that is
@@ -156,6 +162,8 @@ type Provider struct {
 
 	// deviceKey keys the digests of device and user codes (device.go).
 	deviceKey []byte
+	// dpop verifies DPoP proofs (dpop.go).
+	dpop *dpop.Verifier
 }
 
 // New composes fosite over s and returns the provider. svc answers for the
@@ -253,6 +261,9 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 		})
 		tokens, hold := p.tokens, opts.SharedStore
 		o.ObserveTokenChanges(func(e store.ChangeEvent) { invalidateTokens(tokens, e, hold) })
+	}
+	if p.dpop, err = newDPoPVerifier(s, opts); err != nil {
+		return nil, err
 	}
 	p.oauth = p.compose()
 	p.byGrant = dispatchByGrant(p.oauth.(*fosite.Fosite))
@@ -568,6 +579,7 @@ func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (Tok
 		ExpiresAt: sess.GetExpiresAt(fosite.AccessToken),
 		Act:       sess.ActBy,
 		Audience:  p.tokenAudience(ar),
+		JKT:       sess.DPoPJKT,
 	}, nil
 }
 

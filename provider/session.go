@@ -42,12 +42,17 @@ type Session struct {
 	// (domain.Actor.String): the resource API records it as the act of
 	// everything done with the token.
 	ActBy string `json:"act_by,omitempty"`
+	// DPoPJKT is the thumbprint of the DPoP key (RFC 9449) the grant's
+	// access tokens are bound to; for a public client its refresh token
+	// too. Empty: bearer tokens.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 var (
 	_ openid.Session             = (*Session)(nil)
 	_ oauth2.JWTSessionContainer = (*Session)(nil)
 	_ rfc7523.Session            = (*Session)(nil)
+	_ fosite.ExtraClaimsSession  = (*Session)(nil)
 )
 
 // NewSession returns an empty session ready for fosite.
@@ -86,16 +91,29 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	if s.Act != nil {
 		extra["act"] = s.Act
 	}
+	if s.DPoPJKT != "" {
+		extra["cnf"] = map[string]interface{}{"jkt": s.DPoPJKT}
+	}
 	return &jwt.JWTClaims{Subject: s.Subject, Extra: extra}
 }
 
-// GetExtraClaims is what introspection (RFC 7662) adds to its answer: the
-// act claim of an exchanged token (RFC 8693 §4.1), nothing for others.
+// GetExtraClaims are the members introspection (RFC 7662) adds to its
+// answer (fosite.ExtraClaimsSession): the act claim of an exchanged token
+// (RFC 8693 §4.1) and a DPoP-bound token's confirmation and type (RFC 9449
+// §6.2); nothing for others.
 func (s *Session) GetExtraClaims() map[string]interface{} {
-	if s.Act == nil {
+	if s.Act == nil && s.DPoPJKT == "" {
 		return nil
 	}
-	return map[string]interface{}{"act": s.Act}
+	extra := map[string]interface{}{}
+	if s.Act != nil {
+		extra["act"] = s.Act
+	}
+	if s.DPoPJKT != "" {
+		extra["cnf"] = map[string]interface{}{"jkt": s.DPoPJKT}
+		extra["token_type"] = "DPoP"
+	}
+	return extra
 }
 
 // GetJWTHeader marks JWT access tokens as such (RFC 9068 section 2.1), so
@@ -176,5 +194,7 @@ func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID
 	}
 	c.AuthenticationContextClassReference = acr
 	c.Extra = withSID(claims, loginSessionID)
+	// RFC 9449 §10: the code is redeemed only with a proof of this key.
+	s.DPoPJKT = ar.GetRequestForm().Get("dpop_jkt")
 	return s, nil
 }

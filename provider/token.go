@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
+	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/keys"
 )
 
@@ -22,6 +23,7 @@ import (
 // conflict. fosite's own MaybeBeginTx nests as a savepoint.
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	p.offerDPoPNonce(w)
 	// fosite parses the form again; this only peeks at the grant type. A
 	// parse error is fosite's to report.
 	_ = r.ParseForm()
@@ -63,9 +65,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	// written together or not at all. A delegation writes only its token. A
 	// device code's poll record, redemption and tokens are one
 	// transaction too (device.go).
+	// A DPoP proof's replay record commits with the tokens it bound: one
+	// commit (one WAL flush) instead of two, and a request that fails on
+	// the server's side burns no proof.
 	impersonation := grant == grantTypeTokenExchange && r.PostForm.Get("requested_subject") != ""
 	if grant != "authorization_code" && grant != "refresh_token" && !impersonation &&
-		grant != grantTypeDeviceCode {
+		grant != grantTypeDeviceCode && len(r.Header.Values(dpop.Header)) == 0 {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
@@ -115,6 +120,10 @@ func presentsClient(r *http.Request) bool {
 func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
 	sess := NewSession()
 	oauth := p.tokenOAuth(r.PostForm.Get("grant_type"))
+	proof, err := p.tokenProof(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	ar, err := oauth.NewAccessRequest(ctx, r, sess)
 	if err != nil {
 		return ar, nil, err
@@ -138,9 +147,15 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 	if err := p.checkTokenResources(ar); err != nil {
 		return ar, nil, err
 	}
+	if err := p.bindDPoP(ctx, ar, proof); err != nil {
+		return ar, nil, err
+	}
 	resp, err := oauth.NewAccessResponse(ctx, ar)
 	if err != nil {
 		return ar, nil, err
+	}
+	if proof != nil {
+		resp.SetTokenType(dpopTokenType)
 	}
 	return ar, resp, nil
 }

@@ -14,7 +14,10 @@ import (
 // token's scopes allow; the token must have been granted openid.
 func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	token := fosite.AccessTokenFromRequest(r)
+	token, isDPoP := presentedToken(r)
+	if !isDPoP {
+		token = fosite.AccessTokenFromRequest(r)
+	}
 	if token == "" {
 		// RFC 6750 section 3.1: no error code when no credentials came.
 		bearerError(w, http.StatusUnauthorized, `Bearer realm="`+p.issuer+`"`)
@@ -31,6 +34,22 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		}
 		bearerError(w, http.StatusUnauthorized, `Bearer error="invalid_token"`)
 		return
+	}
+	if s, ok := ar.GetSession().(*Session); ok {
+		challenge, err := p.checkPresentation(r, token, isDPoP, s.DPoPJKT)
+		if err != nil && unavailable(err) {
+			p.writeUnavailable(ctx, w, "userinfo", err)
+			return
+		}
+		if err != nil {
+			p.log.ErrorContext(ctx, "userinfo: DPoP proof", "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+			return
+		}
+		if challenge != "" {
+			bearerError(w, http.StatusUnauthorized, challenge)
+			return
+		}
 	}
 	if !ar.GetGrantedScopes().Has("openid") {
 		bearerError(w, http.StatusForbidden, `Bearer error="insufficient_scope", scope="openid"`)

@@ -147,6 +147,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		Registration:       registration,
 		DeviceCodeLifetime: cfg.DeviceCode.Lifetime,
 		DeviceCodeInterval: cfg.DeviceCode.Interval,
+		DPoP: provider.DPoPOptions{
+			ProofWindow: cfg.DPoP.ProofWindow, RequireNonce: cfg.DPoP.RequireNonce, NonceLifetime: cfg.DPoP.NonceLifetime,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -161,9 +164,16 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 			return admin.AccessToken{}, err
 		}
 		return admin.AccessToken{Subject: ti.Subject, ClientID: ti.ClientID, UserID: ti.UserID, Scopes: ti.Scopes,
-			ExpiresAt: ti.ExpiresAt, Act: ti.Act, Audience: ti.Audience}, nil
+			ExpiresAt: ti.ExpiresAt, Act: ti.Act, Audience: ti.Audience, JKT: ti.JKT}, nil
 	}, admin.Options{Logger: logger, Issuer: cfg.Issuer,
-		Audiences: []string{cfg.Issuer, prov.ResourceAPI()}, ResourceMetadata: prov.ResourceMetadataURL()})
+		Audiences: []string{cfg.Issuer, prov.ResourceAPI()}, ResourceMetadata: prov.ResourceMetadataURL(),
+		DPoP: func(r *http.Request, token string) (string, error) {
+			jkt, err := prov.CheckResourceProof(r, token)
+			if errors.Is(err, provider.ErrInvalidDPoPProof) {
+				return "", fmt.Errorf("%w: %w", admin.ErrInvalidDPoPProof, err)
+			}
+			return jkt, err
+		}})
 
 	s.keys, s.svc, s.prov = km, svc, prov
 	// After the fields are set: the registration's change reaches s.apply.

@@ -50,6 +50,7 @@ type Store interface {
 	IdentityProviders
 	// DeviceCodes: the device authorization grant (devicecodes.go).
 	DeviceCodes
+	DPoPProofs
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -168,6 +169,12 @@ type Client struct {
 	ClientURI string
 	LogoURI   string
 	Contacts  []string
+	// DPoP (RFC 9449).
+
+	// DPoPBoundAccessTokens (RFC 9449 §5.2 dpop_bound_access_tokens): every
+	// token request of the client must carry a DPoP proof, so none of its
+	// access tokens is a bearer token.
+	DPoPBoundAccessTokens bool
 }
 
 // Clients stores OAuth 2.0 clients.
@@ -658,6 +665,20 @@ type JWTIDs interface {
 	IsJWTIDUsed(ctx context.Context, jti string, now time.Time) (bool, error)
 	// DeleteExpiredJWTIDs removes up to limit expired records.
 	DeleteExpiredJWTIDs(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// DPoPProofs records the DPoP proofs (RFC 9449) already presented, so that
+// a proof is accepted once on whichever instance it reaches. A proof is
+// named by a digest (store it, not the jti itself: the key is fixed-size
+// whatever a client sends).
+type DPoPProofs interface {
+	// UseDPoPProof records the proof jtiHash (32 bytes) until expiresAt.
+	// It returns ErrConflict if the proof is recorded already and has not
+	// expired relative to now; an expired record is taken over. Two
+	// concurrent uses of one proof: exactly one succeeds.
+	UseDPoPProof(ctx context.Context, jtiHash []byte, expiresAt, now time.Time) error
+	// DeleteExpiredDPoPProofs removes up to limit expired records.
+	DeleteExpiredDPoPProofs(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // TrustedIssuer lets an external issuer's JWTs be exchanged for access tokens

@@ -398,6 +398,15 @@ func evaluateTargets(rows []ResultJSON, cpus int, bcryptRate float64, peakRSS fl
 		}
 		out = append(out, t)
 	}
+	// cc-dpop: a proof's replay record is one insert more than cc's work.
+	if d, ok := best(ccDPoPWorkload); ok {
+		t = TargetJSON{Target: ccDPoPWorkload + " >= 70% of cc (best concurrency each)", Status: statusNotRun}
+		if c, ok := best("cc"); ok && c.Rate > 0 {
+			t.Measured = fmt.Sprintf("%.0f / %.0f req/s = %.2f", d.Rate, c.Rate, d.Rate/c.Rate)
+			t.Status = status(d.Rate >= 0.7*c.Rate)
+		}
+		out = append(out, t)
+	}
 
 	t = TargetJSON{Target: "introspect >= 8,000 req/s", Status: statusNotRun}
 	if r, ok := best("introspect"); ok {

@@ -43,7 +43,7 @@ func TestEvaluateTargets(t *testing.T) {
 	for _, tg := range got {
 		found := false
 		for prefix, status := range want {
-			if strings.HasPrefix(tg.Target, prefix) {
+			if strings.HasPrefix(tg.Target, prefix+" ") {
 				found = true
 				if tg.Status != status {
 					t.Errorf("%s: %s (%s), want %s", tg.Target, tg.Status, tg.Measured, status)
@@ -84,5 +84,31 @@ func TestPrintTableGroupsOperations(t *testing.T) {
 	}
 	if !strings.Contains(lines[len(lines)-1], "api-users c=8 error: user: status 500") {
 		t.Errorf("last line %q, want the error sample", lines[len(lines)-1])
+	}
+}
+
+// TestEvaluateDPoPTarget: cc-dpop is judged against cc, best concurrency
+// each, and only when it ran.
+func TestEvaluateDPoPTarget(t *testing.T) {
+	find := func(targets []TargetJSON) *TargetJSON {
+		for i := range targets {
+			if strings.HasPrefix(targets[i].Target, ccDPoPWorkload+" ") {
+				return &targets[i]
+			}
+		}
+		return nil
+	}
+	if tg := find(evaluateTargets([]ResultJSON{row("cc", 32, 4000, 10, 0)}, 2, 0, 0)); tg != nil {
+		t.Fatalf("cc-dpop target without a cc-dpop run: %+v", tg)
+	}
+	for _, tc := range []struct {
+		dpop float64
+		want string
+	}{{2900, statusMet}, {2700, statusMissed}} {
+		rows := []ResultJSON{row("cc", 8, 4000, 10, 0), row("cc", 32, 3800, 10, 0), row(ccDPoPWorkload, 32, tc.dpop, 10, 0)}
+		tg := find(evaluateTargets(rows, 2, 0, 0))
+		if tg == nil || tg.Status != tc.want {
+			t.Errorf("cc-dpop at %.0f against cc's best 4000: %+v, want %s", tc.dpop, tg, tc.want)
+		}
 	}
 }

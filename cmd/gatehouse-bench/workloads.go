@@ -25,7 +25,7 @@ const (
 const apiPageSize = 50
 
 // workloadNames lists every workload in the order they run.
-var workloadNames = []string{"cc", tokenExchangeWorkload, "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
+var workloadNames = []string{"cc", tokenExchangeWorkload, ccDPoPWorkload, "introspect", "refresh", "authcode-login", totpWorkload, "authcode-sso", "api-users"}
 
 // tokenExchangeWorkload is RFC 8693 delegation: the service account's
 // client_credentials token exchanged for a new one, one per request.
@@ -63,6 +63,8 @@ func (e *env) workload(name string) (Workload, error) {
 		return Workload{Name: name, Unit: "req", NewWorker: e.newCC}, nil
 	case tokenExchangeWorkload:
 		return Workload{Name: name, Unit: "req", NewWorker: e.newTokenExchange}, nil
+	case ccDPoPWorkload:
+		return Workload{Name: name, Unit: "req", NewWorker: e.newCCDPoP}, nil
 	case "introspect":
 		return Workload{Name: name, Unit: "req", NewWorker: e.newIntrospect}, nil
 	case "refresh":

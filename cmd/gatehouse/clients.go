@@ -36,6 +36,7 @@ type clientCreateFlags struct {
 	redirectURIs, postLogoutRedirectURIs, allowedOrigins     []string
 	grantTypes, responseTypes, audience, roles               []string
 	public, firstParty                                       bool
+	dpopBound                                                bool
 	lifetimes                                                store.Lifetimes
 
 	// Back-channel logout.
@@ -78,6 +79,8 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.accessTokenFormat, "access-token-format", "", "opaque or jwt (default: the server's)")
 	fl.StringVar(&f.idTokenAlg, "id-token-alg", "", "ID token signing algorithm, RS256 or ES256 (default RS256, the OIDC default;\n"+
 		"ES256 signs far cheaper, for relying parties that accept it)")
+	fl.BoolVar(&f.dpopBound, "dpop-bound-access-tokens", false, "require a DPoP proof (RFC 9449) with every token request, so that all\n"+
+		"the client's access tokens are bound to its key")
 	fl.DurationVar(&f.lifetimes.AccessToken, "access-token-lifetime", 0, "access token lifetime (default: the server's)")
 	fl.DurationVar(&f.lifetimes.IDToken, "id-token-lifetime", 0, "ID token lifetime (default: the server's)")
 	fl.DurationVar(&f.lifetimes.RefreshToken, "refresh-token-lifetime", 0, "refresh token lifetime (default: the server's)")
@@ -111,6 +114,7 @@ func (f clientCreateFlags) client() (store.Client, error) {
 
 		BackchannelLogoutURI:             f.backchannelLogoutURI,
 		BackchannelLogoutSessionRequired: f.backchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens:            f.dpopBound,
 	}
 	// Absent flags leave their fields nil (or ""): the domain fills them
 	// (domain.WithClientDefaults), as it does for POST /api/v1/clients.

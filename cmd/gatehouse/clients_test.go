@@ -237,3 +237,28 @@ func TestClientViewRoundTrip(t *testing.T) {
 		t.Fatalf("ToClient with a bad lifetime = %v, want a validation error on lifetimes.id_token", err)
 	}
 }
+
+// TestClientsDPoPBound: --dpop-bound-access-tokens registers a client that
+// must send a DPoP proof with every token request; the audit entry says so.
+func TestClientsDPoPBound(t *testing.T) {
+	e, url := newDBEnv(t)
+	st := openTestStore(t, url)
+	var created admin.ClientView
+	entry := e.audited(st, "client.create", nil, &created, "clients", "create", "--id", "bound",
+		"--grant-type", "client_credentials", "--scope", "api:read", "--dpop-bound-access-tokens")
+	if !created.DPoPBoundAccessTokens {
+		t.Fatalf("clients create printed %+v, want dpop_bound_access_tokens", created)
+	}
+	stored, err := st.GetClient(context.Background(), "bound")
+	if err != nil || !stored.DPoPBoundAccessTokens {
+		t.Fatalf("stored %v (err %v), want DPoPBoundAccessTokens", stored.DPoPBoundAccessTokens, err)
+	}
+	if !strings.Contains(string(entry.Changes), `"dpop_bound_access_tokens"`) {
+		t.Errorf("audit entry %s does not record dpop_bound_access_tokens", entry.Changes)
+	}
+	var plain admin.ClientView
+	e.ok(&plain, "clients", "create", "--id", "plain", "--grant-type", "client_credentials", "--scope", "api:read")
+	if plain.DPoPBoundAccessTokens {
+		t.Fatalf("client without the flag printed %+v", plain)
+	}
+}

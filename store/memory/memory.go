@@ -75,6 +75,9 @@ type Store struct {
 
 	// deviceCodes are the device authorizations (RFC 8628) by signature.
 	deviceCodes map[string]store.DeviceCode
+
+	// dpopProofs: string(jti digest) -> expiry (dpop.go).
+	dpopProofs map[string]time.Time
 }
 
 type memberKey struct{ groupID, userID string }
@@ -137,6 +140,7 @@ func New(opts ...Option) *Store {
 		idps:        map[string]store.IdentityProvider{},
 		links:       map[string]store.LinkedIdentity{},
 		deviceCodes: map[string]store.DeviceCode{},
+		dpopProofs:  map[string]time.Time{},
 	}
 	for _, o := range opts {
 		o(s)

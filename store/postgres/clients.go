@@ -15,7 +15,8 @@ const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, redire
 	public, first_party, jwks, access_token_format, authorization_code_lifetime,
 	access_token_lifetime, id_token_lifetime, refresh_token_lifetime, roles, created_at, updated_at,
 	id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required,
-	registered, registration_token_hash, last_used_at, client_uri, logo_uri, contacts`
+	registered, registration_token_hash, last_used_at, client_uri, logo_uri, contacts,
+	dpop_bound_access_tokens`
 
 // clientArgs lists c in the order of clientColumns.
 func clientArgs(c store.Client) []any {
@@ -25,7 +26,8 @@ func clientArgs(c store.Client) []any {
 		c.Lifetimes.AuthorizationCode, c.Lifetimes.AccessToken, c.Lifetimes.IDToken, c.Lifetimes.RefreshToken,
 		list(c.Roles), c.CreatedAt, c.UpdatedAt, c.IDTokenSignedResponseAlg,
 		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
-		c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts)}
+		c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts),
+		c.DPoPBoundAccessTokens}
 }
 
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -37,7 +39,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.Lifetimes.AccessToken, &c.Lifetimes.IDToken, &c.Lifetimes.RefreshToken, &c.Roles,
 		&c.CreatedAt, &c.UpdatedAt, &c.IDTokenSignedResponseAlg,
 		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
-		&c.Registered, &c.RegistrationTokenHash, &c.LastUsedAt, &c.ClientURI, &c.LogoURI, &c.Contacts)
+		&c.Registered, &c.RegistrationTokenHash, &c.LastUsedAt, &c.ClientURI, &c.LogoURI, &c.Contacts,
+		&c.DPoPBoundAccessTokens)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -54,7 +57,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 // CreateClient stores c; ErrConflict if the id is taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)`,
 		clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, classify(err, nil))
@@ -82,11 +85,13 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 			id_token_signed_response_alg = $22,
 			backchannel_logout_uri = $23, backchannel_logout_session_required = $24,
 			registered = $25, registration_token_hash = $26,
-			last_used_at = $27, client_uri = $28, logo_uri = $29, contacts = $30
+			last_used_at = $27, client_uri = $28, logo_uri = $29, contacts = $30,
+			dpop_bound_access_tokens = $31
 		WHERE id = $1`,
 		append(clientArgs(c)[:20:20], c.UpdatedAt, c.IDTokenSignedResponseAlg,
 			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
-			c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts))...)
+			c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts),
+			c.DPoPBoundAccessTokens)...)
 	if err != nil {
 		return fmt.Errorf("postgres: update client %q: %w", c.ID, classify(err, nil))
 	}

@@ -21,6 +21,7 @@ const (
 
 	// expiringDeviceCodes: the device authorization grant.
 	expiringDeviceCodes expiring = "device_codes"
+	expiringDPoPProofs  expiring = "dpop_proofs"
 )
 
 // expiredBatch is the janitor's bounded delete: the rows of table whose

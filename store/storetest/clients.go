@@ -50,6 +50,9 @@ func testClientEmptyFields(f *fixture) {
 	if got.AccessTokenFormat != store.FormatDefault {
 		f.t.Errorf("AccessTokenFormat = %q, want default", got.AccessTokenFormat)
 	}
+	if got.DPoPBoundAccessTokens {
+		f.t.Errorf("DPoPBoundAccessTokens = true, want false")
+	}
 	if got.IDTokenSignedResponseAlg != "" {
 		f.t.Errorf("IDTokenSignedResponseAlg = %q, want \"\" (the RS256 default)", got.IDTokenSignedResponseAlg)
 	}

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"BackChannelLogouts", logoutQueueTests},
 		{"IdentityProviders", identityProviderTests},
 		{"DeviceCodes", deviceCodeTests},
+		{"DPoPProofs", dpopTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
@@ -303,6 +304,9 @@ func (f *fixture) newClient() store.Client {
 
 		BackchannelLogoutURI:             "https://app.example/backchannel-logout",
 		BackchannelLogoutSessionRequired: true,
+		// Set, so that testClientUpdate (which leaves it false) proves
+		// both directions.
+		DPoPBoundAccessTokens: true,
 	}
 }
 
