@@ -88,11 +88,15 @@ func (p *Provider) tokenProof(r *http.Request) (*dpop.Proof, error) {
 //     to the client by its authentication; it may change or drop its key),
 //     and so is a code whose authorization request named the key's
 //     thumbprint (dpop_jkt, RFC 9449 §10);
-//   - the proof is recorded as used, so it cannot serve a second request.
-func (p *Provider) bindDPoP(ctx context.Context, ar fosite.AccessRequester, proof *dpop.Proof) error {
+//   - the proof is recorded as used, so it cannot serve a second request:
+//     here, or, for client_credentials, whose one write is its access
+//     token, by that write (the returned context carries the record for
+//     fositeStore, which adds it to the token's statement: one round trip
+//     and no transaction, as without a proof).
+func (p *Provider) bindDPoP(ctx context.Context, ar fosite.AccessRequester, proof *dpop.Proof) (context.Context, error) {
 	sess, ok := ar.GetSession().(*Session)
 	if !ok {
-		return fosite.ErrServerError.WithDebugf("unexpected session type %T", ar.GetSession())
+		return ctx, fosite.ErrServerError.WithDebugf("unexpected session type %T", ar.GetSession())
 	}
 	c, _ := ar.GetClient().(*client)
 	gt := ar.GetGrantTypes()
@@ -100,23 +104,38 @@ func (p *Provider) bindDPoP(ctx context.Context, ar fosite.AccessRequester, proo
 	if proof == nil {
 		switch {
 		case c != nil && c.DPoPBoundAccessTokens:
-			return invalidDPoPProof("This client must send a DPoP proof with every token request.")
+			return ctx, invalidDPoPProof("This client must send a DPoP proof with every token request.")
 		case bound:
-			return invalidDPoPProof("The grant is bound to a DPoP key: send a proof signed with it.")
+			return ctx, invalidDPoPProof("The grant is bound to a DPoP key: send a proof signed with it.")
 		}
 		sess.DPoPJKT = ""
-		return nil
+		return ctx, nil
 	}
 	// Compared in constant time although a thumbprint is no secret: it
 	// costs nothing.
 	if bound && subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(sess.DPoPJKT)) != 1 {
-		return invalidDPoPProof("The grant is bound to another DPoP key.")
-	}
-	if err := p.dpop.Use(ctx, *proof); err != nil {
-		return dpopTokenError(err)
+		return ctx, invalidDPoPProof("The grant is bound to another DPoP key.")
 	}
 	sess.DPoPJKT = proof.JKT
-	return nil
+	if gt.ExactOne("client_credentials") {
+		use := p.dpop.Record(*proof)
+		return context.WithValue(ctx, dpopUseKey{}, &use), nil
+	}
+	if err := p.dpop.Use(ctx, *proof); err != nil {
+		return ctx, dpopTokenError(err)
+	}
+	return ctx, nil
+}
+
+// dpopUseKey carries, from bindDPoP to fositeStore, a proof's use to record
+// with the access token.
+type dpopUseKey struct{}
+
+// dpopUseFrom is the proof's use bindDPoP left for the access token's
+// write; nil if none.
+func dpopUseFrom(ctx context.Context) *store.DPoPProofUse {
+	u, _ := ctx.Value(dpopUseKey{}).(*store.DPoPProofUse)
+	return u
 }
 
 // invalidDPoPProof is RFC 9449 §5's error, in fosite's form.

@@ -405,7 +405,14 @@ func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signat
 }
 
 func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
-	return s.createToken(ctx, store.KindAccessToken, signature, r, s.expiryOf(r, fosite.AccessToken))
+	t, err := s.tokenRow(store.KindAccessToken, signature, r, s.expiryOf(r, fosite.AccessToken))
+	if err != nil {
+		return err
+	}
+	// A DPoP proof's use recorded by this write (bindDPoP); the store
+	// answers store.ErrDPoPProofUsed if it was used before.
+	t.DPoPProof = dpopUseFrom(ctx)
+	return s.insertToken(ctx, t)
 }
 
 func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {

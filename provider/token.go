@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // handleToken is the token endpoint. Redeeming a code or a refresh token runs
@@ -67,10 +68,12 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	// transaction too (device.go).
 	// A DPoP proof's replay record commits with the tokens it bound: one
 	// commit (one WAL flush) instead of two, and a request that fails on
-	// the server's side burns no proof.
+	// the server's side burns no proof. client_credentials needs no
+	// transaction for it: its one write, the access token, records the
+	// proof in the same statement (bindDPoP).
 	impersonation := grant == grantTypeTokenExchange && r.PostForm.Get("requested_subject") != ""
 	if grant != "authorization_code" && grant != "refresh_token" && !impersonation &&
-		grant != grantTypeDeviceCode && len(r.Header.Values(dpop.Header)) == 0 {
+		grant != grantTypeDeviceCode && (len(r.Header.Values(dpop.Header)) == 0 || grant == "client_credentials") {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
@@ -147,10 +150,13 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 	if err := p.checkTokenResources(ar); err != nil {
 		return ar, nil, err
 	}
-	if err := p.bindDPoP(ctx, ar, proof); err != nil {
+	if ctx, err = p.bindDPoP(ctx, ar, proof); err != nil {
 		return ar, nil, err
 	}
 	resp, err := oauth.NewAccessResponse(ctx, ar)
+	if errors.Is(err, store.ErrDPoPProofUsed) {
+		return ar, nil, dpopTokenError(dpop.UseError(err))
+	}
 	if err != nil {
 		return ar, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -451,7 +452,26 @@ type Token struct {
 	// RewoundAt is when the token's rotation was undone (RewindRotation);
 	// nil if it never was. A rotation is undone at most once.
 	RewoundAt *time.Time
+
+	// DPoPProof, when set, is recorded by CreateToken together with the
+	// token, with UseDPoPProof's rule: a grant that writes nothing but its
+	// token (client_credentials) then pays no transaction for its proof.
+	// Write-only: never read back.
+	DPoPProof *DPoPProofUse
 }
+
+// DPoPProofUse is one use of a DPoP proof (DPoPProofs.UseDPoPProof's
+// arguments).
+type DPoPProofUse struct {
+	JTIHash   []byte // 32 bytes
+	ExpiresAt time.Time
+	Now       time.Time
+}
+
+// ErrDPoPProofUsed is CreateToken's answer to a token whose DPoPProof is
+// recorded already (and unexpired): nothing was written. It is an
+// ErrConflict.
+var ErrDPoPProofUsed = fmt.Errorf("store: DPoP proof used before: %w", ErrConflict)
 
 // Grant is the header shared by all tokens of one authorization.
 type Grant struct {
@@ -468,7 +488,9 @@ type Grant struct {
 type Tokens interface {
 	// CreateToken stores t and, if it does not exist yet, the grant named by
 	// t.RequestID (taking client, subject, user, session, scopes and
-	// requested-at from t). ErrConflict if (kind, signature) exists.
+	// requested-at from t). ErrConflict if (kind, signature) exists;
+	// ErrDPoPProofUsed if t.DPoPProof is set and recorded already (then
+	// neither the grant nor the token is written).
 	CreateToken(ctx context.Context, t Token) error
 	// GetToken returns ErrNotFound if there is no such token. Inactive tokens
 	// are returned (with Active false): callers need the request to detect

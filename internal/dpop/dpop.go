@@ -243,9 +243,21 @@ func (v *Verifier) Parse(headers []string, req Request) (Proof, error) {
 // Use records p, once: a second use of the same proof, on any instance,
 // fails with ErrInvalidProof. Other failures are the store's.
 func (v *Verifier) Use(ctx context.Context, p Proof) error {
+	u := v.Record(p)
+	return UseError(v.replay.UseDPoPProof(ctx, u.JTIHash, u.ExpiresAt, u.Now))
+}
+
+// Record is p's use for a store that records it together with a write of
+// its own (store.Token.DPoPProof); UseError reads the store's answer.
+func (v *Verifier) Record(p Proof) store.DPoPProofUse {
 	// The proof is refused by its iat after iat+window; it need not be
 	// remembered longer.
-	err := v.replay.UseDPoPProof(ctx, p.digest, p.IssuedAt.Add(v.window+time.Second), v.now())
+	return store.DPoPProofUse{JTIHash: p.digest, ExpiresAt: p.IssuedAt.Add(v.window + time.Second), Now: v.now()}
+}
+
+// UseError maps a store's answer to a proof's use: a proof recorded before
+// (ErrConflict) is ErrInvalidProof; other failures are the store's.
+func UseError(err error) error {
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("%w: the proof has been used before", ErrInvalidProof)
 	}

@@ -44,6 +44,16 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 			}
 			t.UserID = id
 		}
+		if p := t.DPoPProof; p != nil {
+			if len(p.JTIHash) != 32 {
+				return fmt.Errorf("DPoP proof digest of %d bytes, want 32", len(p.JTIHash))
+			}
+			if exp, ok := s.dpopProofs[string(p.JTIHash)]; ok && p.Now.Before(exp) {
+				return store.ErrDPoPProofUsed
+			}
+			put(o, s.dpopProofs, string(p.JTIHash), stamp(p.ExpiresAt))
+			t.DPoPProof = nil // recorded, not part of the token
+		}
 		if _, ok := s.grants[t.RequestID]; !ok {
 			put(o, s.grants, t.RequestID, copyGrant(store.Grant{
 				ID:             t.RequestID,

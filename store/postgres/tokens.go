@@ -20,6 +20,12 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	if !ok {
 		return fmt.Errorf("postgres: create %s: user %q: %w", t.Kind, t.UserID, store.ErrNotFound)
 	}
+	args := []any{string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
+		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, jsonArg(t.Request),
+		optionalText(t.Predecessor), t.RotatedAt, t.RewoundAt}
+	if p := t.DPoPProof; p != nil {
+		return s.createTokenWithProof(ctx, t.Kind, *p, args)
+	}
 	_, err := s.db(ctx).Exec(ctx, `
 		WITH g AS (
 			INSERT INTO grants (id, client_id, subject, user_id, login_session_id, granted_scopes, requested_at)
@@ -28,13 +34,41 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 		)
 		INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
 			active, request, predecessor, rotated_at, rewound_at)
-		VALUES ($1, $2, $3, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
-		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, jsonArg(t.Request),
-		optionalText(t.Predecessor), t.RotatedAt, t.RewoundAt)
+		VALUES ($1, $2, $3, $8, $9, $10, $11, $12, $13, $14, $15)`, args...)
 	if err != nil {
 		// A missing client, user or login session fails a foreign key.
 		return fmt.Errorf("postgres: create %s: %w", t.Kind, classify(err, store.ErrNotFound))
+	}
+	return nil
+}
+
+// createTokenWithProof is CreateToken's statement with UseDPoPProof's
+// upsert in front: the grant and the token are written only if the proof
+// was recorded, all in one round trip and one commit. Concurrent uses of
+// one proof serialize on its primary key; the loser writes nothing.
+func (s *Store) createTokenWithProof(ctx context.Context, kind store.TokenKind, p store.DPoPProofUse, args []any) error {
+	if len(p.JTIHash) != 32 {
+		return fmt.Errorf("postgres: create %s: DPoP proof digest of %d bytes, want 32", kind, len(p.JTIHash))
+	}
+	tag, err := s.db(ctx).Exec(ctx, `
+		WITH p AS (
+			INSERT INTO dpop_proofs (jti_hash, expires_at) VALUES ($16, $17)
+			ON CONFLICT (jti_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE dpop_proofs.expires_at <= $18
+			RETURNING true
+		), g AS (
+			INSERT INTO grants (id, client_id, subject, user_id, login_session_id, granted_scopes, requested_at)
+			SELECT $3, $4, $5, $6, $7, $8, $9 FROM p
+			ON CONFLICT (id) DO NOTHING
+		)
+		INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
+			active, request, predecessor, rotated_at, rewound_at)
+		SELECT $1, $2, $3, $8, $9, $10, $11, $12, $13, $14, $15 FROM p`,
+		append(args, p.JTIHash, p.ExpiresAt, p.Now)...)
+	if err != nil {
+		return fmt.Errorf("postgres: create %s: %w", kind, classify(err, store.ErrNotFound))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: create %s: %w", kind, store.ErrDPoPProofUsed)
 	}
 	return nil
 }

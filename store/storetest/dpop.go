@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"sync"
@@ -14,6 +15,8 @@ var dpopTests = []subtest{
 	{"ConcurrentUse", testDPoPProofConcurrentUse},
 	{"DeleteExpired", testDPoPProofDeleteExpired},
 	{"Digest", testDPoPProofDigest},
+	{"WithToken", testDPoPProofWithToken},
+	{"WithTokenConcurrent", testDPoPProofWithTokenConcurrent},
 }
 
 func proofDigest() []byte {
@@ -107,5 +110,80 @@ func testDPoPProofDigest(f *fixture) {
 		if err == nil || errors.Is(err, store.ErrConflict) {
 			f.t.Errorf("UseDPoPProof of a %d-byte digest = %v, want a failure other than conflict", len(h), err)
 		}
+	}
+}
+
+// clientToken is a client_credentials access token of a new client, whose
+// grant is its own (as fositeStore writes one).
+func (f *fixture) clientToken() store.Token {
+	c := f.createClient()
+	g := grant{requestID: uniqueID("req"), clientID: c.ID, subject: c.ID}
+	return f.newToken(store.KindAccessToken, g)
+}
+
+// testDPoPProofWithToken: a token written with a proof records the proof
+// in the same write; a second token with the same proof writes nothing,
+// neither its grant nor its token, and is ErrDPoPProofUsed (an
+// ErrConflict). The record is the one UseDPoPProof keeps.
+func testDPoPProofWithToken(f *fixture) {
+	use := store.DPoPProofUse{JTIHash: proofDigest(), ExpiresAt: f.at(time.Minute), Now: f.now}
+	first := f.clientToken()
+	first.DPoPProof = &use
+	f.must(f.s.CreateToken(f.ctx, first), "CreateToken with a proof")
+	got, err := f.s.GetToken(f.ctx, store.KindAccessToken, first.Signature)
+	f.must(err, "GetToken")
+	if got.DPoPProof != nil {
+		f.t.Errorf("GetToken returned the proof's use %+v; it is write-only", got.DPoPProof)
+	}
+	f.wantErr(f.s.UseDPoPProof(f.ctx, use.JTIHash, f.at(time.Minute), f.now), store.ErrConflict, "UseDPoPProof of the proof a token recorded")
+
+	second := f.clientToken()
+	second.DPoPProof = &use
+	err = f.s.CreateToken(f.ctx, second)
+	f.wantErr(err, store.ErrDPoPProofUsed, "CreateToken with a used proof")
+	f.wantErr(err, store.ErrConflict, "CreateToken with a used proof (as a conflict)")
+	_, err = f.s.GetToken(f.ctx, store.KindAccessToken, second.Signature)
+	f.wantErr(err, store.ErrNotFound, "GetToken of the refused token")
+	_, err = f.s.GetGrant(f.ctx, second.RequestID)
+	f.wantErr(err, store.ErrNotFound, "GetGrant of the refused token's grant")
+
+	// A proof used through UseDPoPProof is refused to a token too; an
+	// expired record is taken over.
+	h := proofDigest()
+	f.must(f.s.UseDPoPProof(f.ctx, h, f.at(time.Minute), f.now), "UseDPoPProof")
+	third := f.clientToken()
+	third.DPoPProof = &store.DPoPProofUse{JTIHash: h, ExpiresAt: f.at(3 * time.Minute), Now: f.now}
+	f.wantErr(f.s.CreateToken(f.ctx, third), store.ErrDPoPProofUsed, "CreateToken with a proof UseDPoPProof recorded")
+	third.DPoPProof.Now = f.at(2 * time.Minute)
+	f.wantErr(f.s.CreateToken(f.ctx, third), nil, "CreateToken once the record expired")
+
+	// A token refused for another reason (its client is gone) leaves the
+	// proof unrecorded.
+	h = proofDigest()
+	orphan := f.newToken(store.KindAccessToken, grant{requestID: uniqueID("req"), clientID: uniqueID("no-client"), subject: "x"})
+	orphan.DPoPProof = &store.DPoPProofUse{JTIHash: h, ExpiresAt: f.at(time.Minute), Now: f.now}
+	f.wantErr(f.s.CreateToken(f.ctx, orphan), store.ErrNotFound, "CreateToken for a missing client")
+	f.wantErr(f.s.UseDPoPProof(f.ctx, h, f.at(time.Minute), f.now), nil, "UseDPoPProof of the proof a refused token carried")
+
+	bad := f.clientToken()
+	bad.DPoPProof = &store.DPoPProofUse{JTIHash: []byte("short"), ExpiresAt: f.at(time.Minute), Now: f.now}
+	if err := f.s.CreateToken(f.ctx, bad); err == nil {
+		f.t.Errorf("CreateToken with a 5-byte proof digest succeeded")
+	}
+}
+
+// testDPoPProofWithTokenConcurrent: of simultaneous token writes carrying
+// one proof (several instances), exactly one is stored.
+func testDPoPProofWithTokenConcurrent(f *fixture) {
+	use := store.DPoPProofUse{JTIHash: proofDigest(), ExpiresAt: f.at(time.Minute), Now: f.now}
+	const n = 8
+	toks := make([]store.Token, n)
+	for i := range toks {
+		toks[i] = f.clientToken()
+		toks[i].DPoPProof = &use
+	}
+	errs := f.concurrently(n, func(ctx context.Context, i int) error { return f.s.CreateToken(ctx, toks[i]) })
+	if ok, used := f.countErrors("CreateToken with one proof", errs, store.ErrDPoPProofUsed); ok != 1 || used != n-1 {
+		f.t.Errorf("%d writes succeeded and %d were refused as used, want 1 and %d", ok, used, n-1)
 	}
 }
