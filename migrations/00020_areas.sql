@@ -45,3 +45,8 @@ CREATE TABLE IF NOT EXISTS area_role_grants (
 );
 CREATE INDEX IF NOT EXISTS area_role_grants_area ON area_role_grants (area_id);
 
+
+-- The areas:write permission, which the built-in admin role carries
+-- (store.BuiltInRoles), as 00016 added users:impersonate.
+UPDATE roles SET permissions = array_append(permissions, 'areas:write')
+    WHERE name = 'admin' AND built_in AND NOT ('areas:write' = ANY(permissions));
