@@ -618,3 +618,27 @@ func (s *Service) AreaReachOver(ctx context.Context, p Principal, perms []string
 	}
 	return p.withArea(union, scope), true, nil
 }
+
+// UpdateUserAndDefaultArea is UpdateUser and, when defaultArea is not nil,
+// SetDefaultArea, in one transaction: a merge patch of a user that names
+// both applies both or neither.
+func (s *Service) UpdateUserAndDefaultArea(ctx context.Context, by Principal, id string, p UserPatch, defaultArea *string, ifVersion ...string) (store.User, error) {
+	var out store.User
+	err := s.inTx(ctx, "update user", func(ctx context.Context) error {
+		u, err := s.UpdateUser(ctx, by, id, p, ifVersion...)
+		if err != nil {
+			return err
+		}
+		if defaultArea != nil {
+			if err := s.SetDefaultArea(ctx, by, u.ID, *defaultArea); err != nil {
+				return err
+			}
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return store.User{}, err
+	}
+	return out, nil
+}
