@@ -26,8 +26,16 @@ type AreaView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// areaViews shows areas with their parents' codes, read from byID (every
-// area, or at least every parent of these).
+// AreaViews shows areas with their parents' codes, read from all (every
+// area, or at least every parent of these). The CLI prints the same.
+func AreaViews(areas, all []store.Area) []AreaView {
+	byID := map[string]store.Area{}
+	for _, x := range all {
+		byID[x.ID] = x
+	}
+	return areaViews(areas, byID)
+}
+
 func areaViews(areas []store.Area, byID map[string]store.Area) []AreaView {
 	out := make([]AreaView, len(areas))
 	for i, a := range areas {
