@@ -60,6 +60,12 @@ func TestAreas(t *testing.T) {
 	if !slices.Equal(u.Areas, []string{"emea-de"}) || u.DefaultArea != nil {
 		t.Fatalf("add-member printed areas %v default %v", u.Areas, u.DefaultArea)
 	}
+	var users []admin.UserView
+	e.ok(&users, "users", "list", "--area", "europe")
+	if usernames(users) != "alice" {
+		t.Fatalf("users list --area europe = %s, want alice (a member below it)", usernames(users))
+	}
+	e.fails([]string{"users list", `area "nowhere" not found`}, "users", "list", "--area", "nowhere")
 	e.unaudited(st, []string{"default_area"}, "areas", "set-default", "alice", "europe")
 	e.audited(st, "user.default_area", nil, &u, "areas", "set-default", "alice", "emea-de")
 	if u.DefaultArea == nil || *u.DefaultArea != "emea-de" {
