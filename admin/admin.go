@@ -124,6 +124,12 @@ type Route struct {
 	Status int
 	// Note documents a rule of the route beyond Permissions.
 	Note string
+
+	// Areas (areas.go).
+	// InArea routes also serve a principal holding the permission only
+	// through a role granted within an area: for the users of that area's
+	// subtree, and as 404 for anyone else.
+	InArea bool
 }
 
 // handler serves one route for an authenticated principal (nil on public
@@ -170,6 +176,11 @@ func routeTable() []route {
 		rt.Note = n
 		return rt
 	}
+	inArea := func(rt route) route {
+		rt.InArea = true
+		return rt
+	}
+	areas := []string{store.PermAreasWrite}
 	return []route{
 		{Route: Route{Method: http.MethodGet, Path: "/openapi.json", Public: true, Status: http.StatusOK}, handle: (*API).openAPI},
 
@@ -182,15 +193,15 @@ func routeTable() []route {
 			"at most one per minute per user: sooner is 429 with Retry-After"),
 		userOnly(r(http.MethodDelete, "/users/me/consents/{client_id}", http.StatusNoContent, profile, (*API).revokeMyConsent)),
 		r(http.MethodGet, "/users/goals/suggestions", http.StatusOK, profile, (*API).goalSuggestions),
-		r(http.MethodGet, "/users", http.StatusOK, read, (*API).listUsers),
+		inArea(r(http.MethodGet, "/users", http.StatusOK, read, (*API).listUsers)),
 		note(r(http.MethodPost, "/users", http.StatusCreated, []string{store.PermUsersWrite}, (*API).createUser),
 			"roles in the body also need users:roles, status users:status"),
-		r(http.MethodGet, "/users/{id}", http.StatusOK, read, (*API).getUser),
-		r(http.MethodPatch, "/users/{id}", http.StatusOK, []string{store.PermUsersWrite}, (*API).patchUser),
+		inArea(r(http.MethodGet, "/users/{id}", http.StatusOK, read, (*API).getUser)),
+		inArea(r(http.MethodPatch, "/users/{id}", http.StatusOK, []string{store.PermUsersWrite}, (*API).patchUser)),
 		note(r(http.MethodDelete, "/users/{id}", http.StatusNoContent, []string{store.PermUsersWrite, store.PermUsersDelete}, (*API).deleteUser),
 			"a soft delete needs users:write, ?hard=true users:delete"),
 		r(http.MethodPut, "/users/{id}/roles", http.StatusOK, []string{store.PermUsersRoles}, (*API).setUserRoles),
-		r(http.MethodPut, "/users/{id}/status", http.StatusOK, []string{store.PermUsersStatus}, (*API).setUserStatus),
+		inArea(r(http.MethodPut, "/users/{id}/status", http.StatusOK, []string{store.PermUsersStatus}, (*API).setUserStatus)),
 		r(http.MethodPut, "/users/{id}/password", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).setUserPassword),
 		r(http.MethodGet, "/users/{id}/ip-rules", http.StatusOK, read, (*API).getIPRules),
 		r(http.MethodPut, "/users/{id}/ip-rules", http.StatusOK, []string{store.PermUsersWrite}, (*API).setIPRules),
@@ -249,6 +260,20 @@ func routeTable() []route {
 		r(http.MethodGet, "/audit", http.StatusOK, []string{store.PermAuditRead}, (*API).listAudit),
 
 		r(http.MethodGet, "/stats", http.StatusOK, read, (*API).getStats),
+
+		// Areas (areas.go): anyone signed in reads the tree, as the roles.
+		r(http.MethodGet, "/areas", http.StatusOK, profile, (*API).listAreas),
+		r(http.MethodPost, "/areas", http.StatusCreated, areas, (*API).createArea),
+		r(http.MethodGet, "/areas/{code}", http.StatusOK, profile, (*API).getArea),
+		note(r(http.MethodPatch, "/areas/{code}", http.StatusOK, areas, (*API).patchArea),
+			"a new parent moves the whole subtree; a parent in the subtree is a 422 on parent"),
+		note(r(http.MethodDelete, "/areas/{code}", http.StatusNoContent, areas, (*API).deleteArea),
+			"an area with child areas, members or role grants is a 409"),
+		r(http.MethodPut, "/areas/{code}/members/{user_id}", http.StatusNoContent, areas, (*API).addAreaMember),
+		r(http.MethodDelete, "/areas/{code}/members/{user_id}", http.StatusNoContent, areas, (*API).removeAreaMember),
+		r(http.MethodGet, "/users/{id}/area-roles", http.StatusOK, read, (*API).listAreaRoles),
+		r(http.MethodPut, "/users/{id}/area-roles/{area}/{role}", http.StatusNoContent, []string{store.PermUsersRoles}, (*API).grantAreaRole),
+		r(http.MethodDelete, "/users/{id}/area-roles/{area}/{role}", http.StatusNoContent, []string{store.PermUsersRoles}, (*API).revokeAreaRole),
 	}
 }
 
@@ -324,6 +349,12 @@ func (a *API) authorize(rt route, r *http.Request, p *domain.Principal) error {
 	}
 	if len(rt.Permissions) == 0 || canAny(p, rt.Permissions) {
 		return nil
+	}
+	if rt.InArea {
+		// Areas: a role granted within an area (areas.go).
+		if ok, err := a.authorizeInArea(rt, r, p); err != nil || ok {
+			return err
+		}
 	}
 	if rt.owns != nil {
 		ok, err := rt.owns(a, r, p)

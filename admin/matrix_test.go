@@ -300,6 +300,13 @@ func runSpotChecks(t *testing.T, m *matrix, fixtures map[string][]fixture) {
 		{"service-admin", "GET /stats", "", 200},
 		{"manager", "POST /users/{id}/sessions/revoke-all", "", 403},
 		{"admin", "POST /users/{id}/sessions/revoke-all", "", 200},
+		// Areas.
+		{"viewer", "GET /areas", "", 200},
+		{"manager", "POST /areas", "", 403},
+		{"admin", "POST /areas", "", 201},
+		{"admin", "PATCH /areas/{code}", "", 200},
+		{"manager", "PUT /users/{id}/area-roles/{area}/{role}", "", 403},
+		{"admin", "PUT /users/{id}/area-roles/{area}/{role}", "", 204},
 	} {
 		method, path, _ := strings.Cut(sc.route, " ")
 		var fx *fixture
@@ -635,5 +642,47 @@ func matrixFixtures() map[string][]fixture {
 
 		"GET /audit": one(path("/audit?limit=10")),
 		"GET /stats": one(path("/stats")),
+
+		// Areas (areas.go).
+		"GET /areas": one(path("/areas")),
+		"POST /areas": one(func(t *testing.T, _ *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/areas", Body: map[string]any{"code": "a-" + randomHex(t, 5), "name": "New area"}}
+		}),
+		"GET /areas/{code}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest { return apiRequest{Path: "/areas/" + m.area(t)} }),
+		"PATCH /areas/{code}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/areas/" + m.area(t), Body: map[string]any{"name": "Renamed"}}
+		}),
+		"DELETE /areas/{code}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest { return apiRequest{Path: "/areas/" + m.area(t)} }),
+		"PUT /areas/{code}/members/{user_id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/areas/" + m.area(t) + "/members/" + m.user(t, store.StatusActive).ID}
+		}),
+		"DELETE /areas/{code}/members/{user_id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			a, u := m.area(t), m.user(t, store.StatusActive).ID
+			if err := m.Svc.AddAreaMember(ctxT(t), domain.CLIActor(), a, u); err != nil {
+				t.Fatalf("add area member: %v", err)
+			}
+			return apiRequest{Path: "/areas/" + a + "/members/" + u}
+		}),
+		"GET /users/{id}/area-roles": one(freshUser("/area-roles", nil)),
+		"PUT /users/{id}/area-roles/{area}/{role}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/users/" + m.user(t, store.StatusActive, "viewer").ID + "/area-roles/" + m.area(t) + "/viewer"}
+		}),
+		"DELETE /users/{id}/area-roles/{area}/{role}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			a, u := m.area(t), m.user(t, store.StatusActive, "viewer").ID
+			if err := m.Svc.GrantAreaRole(ctxT(t), domain.Operator(domain.CLIActor()), u, a, "viewer"); err != nil {
+				t.Fatalf("grant area role: %v", err)
+			}
+			return apiRequest{Path: "/users/" + u + "/area-roles/" + a + "/viewer"}
+		}),
 	}
+}
+
+// area creates a root area and returns its code (areas).
+func (m *matrix) area(t *testing.T) string {
+	t.Helper()
+	a, err := m.Svc.CreateArea(ctxT(t), domain.CLIActor(), domain.NewArea{Code: "a-" + randomHex(t, 5), Name: "Area"})
+	if err != nil {
+		t.Fatalf("create area: %v", err)
+	}
+	return a.Code
 }

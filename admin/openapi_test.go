@@ -173,6 +173,9 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		// idp
 		"IdentityProviderView":   admin.IdentityProviderView{},
 		"IdentityProviderClaims": admin.ClaimsView{},
+		// areas
+		"AreaView":     admin.AreaView{},
+		"AreaRoleList": admin.AreaRoleList{},
 	} {
 		s, ok := doc.Comps.Schemas[name]
 		if !ok {

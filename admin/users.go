@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -85,7 +86,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	return nil
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Principal) error {
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
 	pg, err := pageParams(r)
 	if err != nil {
 		return err
@@ -117,6 +118,20 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Princi
 			return nil
 		}
 		f.Group = id
+	}
+	// Areas (areas.go): ?area= narrows to that area's subtree; a delegated
+	// administrator sees its areas' subtrees only, whatever it asks.
+	f.WithinAreas = p.AreaScope
+	if code := q.Get("area"); code != "" {
+		area, err := a.svc.GetArea(ctx, code)
+		if errors.Is(err, store.ErrNotFound) {
+			writeJSON(w, http.StatusOK, List[UserView]{Items: []UserView{}})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		f.Area = area.ID
 	}
 	users, err := a.svc.ListUsers(ctx, f)
 	if err != nil {
@@ -270,10 +285,31 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *domain.Princi
 	f.readOnly("is changed with PUT /users/{id}/roles", "roles")
 	f.readOnly("is changed with PUT /users/{id}/password", "password")
 	f.readOnly("is read-only", userReadOnly()...)
+	// Areas (areas.go): the default area is one of the user's areas, by
+	// code; null clears it. Membership itself is changed under /areas.
+	defaultArea := f.str("default_area", true)
+	f.readOnly("is changed with PUT /areas/{code}/members/{user_id}", "areas")
 	if err := f.done(); err != nil {
 		return err
 	}
+	if defaultArea != nil {
+		return a.applyUserPatchAndArea(w, r, p, id, up, defaultArea)
+	}
 	return a.applyUserPatch(w, r, p, id, up)
+}
+
+// applyUserPatchAndArea is applyUserPatch that also sets the default area,
+// in the same transaction.
+func (a *API) applyUserPatchAndArea(w http.ResponseWriter, r *http.Request, p *domain.Principal, id string, up domain.UserPatch, defaultArea *string) error {
+	tags, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	u, err := a.svc.UpdateUserAndDefaultArea(r.Context(), *p, id, up, defaultArea, tags...)
+	if err != nil {
+		return conflict(err, conflictUser)
+	}
+	return a.writeUser(w, r, u)
 }
 
 // applyUserPatch applies up, under If-Match when the request has one: a

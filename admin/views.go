@@ -46,6 +46,11 @@ type UserView struct {
 	// SessionLimit caps the user's live login sessions; null means the
 	// server's default (sessions.limit), 0 no limit.
 	SessionLimit *int `json:"session_limit"`
+
+	// Areas (areas.go): the codes of the user's areas, sorted, and its
+	// default area's code (null for none).
+	Areas       []string `json:"areas"`
+	DefaultArea *string  `json:"default_area"`
 }
 
 // NewUserView shows u as it is at now, with its groups and effective
@@ -94,9 +99,17 @@ func UserViews(ctx context.Context, svc *domain.Service, now time.Time, users ..
 	if err != nil {
 		return nil, err
 	}
+	areas, err := svc.AreasOfUsers(ctx, users...)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]UserView, len(users))
 	for i, u := range users {
 		out[i] = NewUserView(u, ms[u.ID], now)
+		out[i].Areas = areas[u.ID].Areas
+		if d := areas[u.ID].DefaultArea; d != "" {
+			out[i].DefaultArea = &d
+		}
 	}
 	return out, nil
 }

@@ -73,6 +73,13 @@ type Principal struct {
 	// (RFC 8693), short-lived by design; it makes no credential that
 	// would outlive it (API tokens).
 	Exchanged bool
+
+	// Areas (areas.go).
+	// AreaScope, when not nil, is the ids of the areas whose subtrees this
+	// request's user operations are confined to: the principal holds the
+	// route's permission only through role grants within them
+	// (AreaReach).
+	AreaScope []string
 }
 
 // Can reports whether the principal holds the permission.

@@ -40,6 +40,9 @@ type Directory interface {
 	// Impersonate decides (and audits) a token exchange that acts as
 	// another user.
 	Impersonate(ctx context.Context, req domain.ImpersonationRequest) (domain.Impersonation, error)
+	// DefaultAreaCode is the code of the user's default area, "" for none:
+	// the area claim (areas).
+	DefaultAreaCode(ctx context.Context, userID string) (string, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

@@ -155,7 +155,7 @@ func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, 
 // domain's effective roles (own roles, the groups' roles, and every ancestor
 // of both), computed only when the roles scope asks for it.
 func (p *Provider) userClaims(ctx context.Context, u store.User, scopes fosite.Arguments) (map[string]interface{}, error) {
-	return scopeClaims(u, scopes, func() ([]string, error) {
+	claims, err := scopeClaims(u, scopes, func() ([]string, error) {
 		roles, err := p.svc.EffectiveRoles(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("provider: effective roles: %w", err)
@@ -165,7 +165,28 @@ func (p *Provider) userClaims(ctx context.Context, u store.User, scopes fosite.A
 		}
 		return roles, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Areas: the area scope asks for the code of the user's default
+	// area, left out when it has none (an absent claim, not an empty one).
+	if scopes.Has(ScopeArea) {
+		code, err := p.svc.DefaultAreaCode(ctx, u.ID)
+		if err != nil {
+			return nil, fmt.Errorf("provider: default area: %w", err)
+		}
+		if code != "" {
+			claims[ClaimArea] = code
+		}
+	}
+	return claims, nil
 }
+
+// The area scope and claim (areas): the code of the user's default area.
+const (
+	ScopeArea = "area"
+	ClaimArea = "area"
+)
 
 // userSession builds the session of an authorization made by user u in
 // browser session loginSessionID, authenticated at authTime, for the

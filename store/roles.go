@@ -24,6 +24,9 @@ const (
 	// PermUsersImpersonate: token exchange (RFC 8693) for a token that
 	// acts as another user ("su"), within the caller's own power.
 	PermUsersImpersonate = "users:impersonate"
+	// PermAreasWrite: the tree of organizational areas and its
+	// memberships (areas.go).
+	PermAreasWrite = "areas:write"
 )
 
 // BuiltInRoles returns the four roles every store starts with, following the
@@ -37,7 +40,9 @@ func BuiltInRoles() []Role {
 			Parent:      "manager",
 			Permissions: []string{PermUsersWrite, PermUsersRoles, PermUsersDelete, PermRolesWrite,
 				PermGroupsWrite, PermTokensSystem, PermClientsWrite, PermSessionsRevoke, PermSettingsWrite,
-				PermUsersImpersonate},
+				PermUsersImpersonate,
+				// Areas (areas.go).
+				PermAreasWrite},
 			BuiltIn: true,
 		},
 		{

@@ -52,6 +52,8 @@ type Store interface {
 	// DeviceCodes: the device authorization grant (devicecodes.go).
 	DeviceCodes
 	DPoPProofs
+	// Areas: organizational areas and delegated administration (areas.go).
+	Areas
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -303,6 +305,15 @@ type UserFilter struct {
 	After *UserKey
 	// Limit caps the result; 0 means 100.
 	Limit int
+
+	// Areas (areas.go).
+	//
+	// Area is an area id: only members of it or of an area below it.
+	Area string
+	// WithinAreas, when not nil, keeps only members of one of these areas
+	// or of an area below one of them: the reach of a delegated
+	// administrator. An empty, non-nil list keeps no one.
+	WithinAreas []string
 }
 
 // UserSort names an order of ListUsers.

@@ -97,6 +97,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newUsersCmd(a),
 		newRolesCmd(a),
 		newGroupsCmd(a),
+		// Areas (areas.go).
+		newAreasCmd(a),
 		newTokensCmd(a),
 		newAuditCmd(a),
 		newClientsCmd(a),

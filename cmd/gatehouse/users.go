@@ -141,6 +141,7 @@ func readPasswordLine(cmd *cobra.Command, op string) (string, error) {
 func newUsersListCmd(a *app) *cobra.Command {
 	var filter store.UserFilter
 	var status, group, after string
+	var area string // areas
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users ordered by username",
@@ -166,6 +167,14 @@ func newUsersListCmd(a *app) *cobra.Command {
 					}
 					filter.Group = g.ID
 				}
+				// Areas: the members of the area's subtree.
+				if area != "" {
+					ar, err := svc.GetArea(ctx, area)
+					if err != nil {
+						return failure("users list", err, "", "")
+					}
+					filter.Area = ar.ID
+				}
 				users, err := svc.ListUsers(ctx, filter)
 				if err != nil {
 					return failure("users list", err, "", "")
@@ -185,6 +194,7 @@ func newUsersListCmd(a *app) *cobra.Command {
 	fl.StringVar(&status, "status", "", "only users with this status: pending, active, locked, disabled or expired (past --expires-at)")
 	fl.StringVar(&filter.Role, "role", "", "only users with this role")
 	fl.StringVar(&group, "group", "", "only members of this group (id or name)")
+	fl.StringVar(&area, "area", "", "only members of this area or an area below it (by code)")
 	return cmd
 }
 

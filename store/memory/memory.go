@@ -78,6 +78,13 @@ type Store struct {
 
 	// dpopProofs: string(jti digest) -> expiry (dpop.go).
 	dpopProofs map[string]time.Time
+
+	// Areas (areas.go): the tree, code -> id, memberships (value: the
+	// default area) and role grants.
+	areas       map[string]store.Area
+	areaCodes   map[string]string
+	areaMembers map[areaMemberKey]bool
+	areaGrants  map[areaGrantKey]store.AreaRoleGrant
 }
 
 type memberKey struct{ groupID, userID string }
@@ -141,6 +148,11 @@ func New(opts ...Option) *Store {
 		links:       map[string]store.LinkedIdentity{},
 		deviceCodes: map[string]store.DeviceCode{},
 		dpopProofs:  map[string]time.Time{},
+
+		areas:       map[string]store.Area{},
+		areaCodes:   map[string]string{},
+		areaMembers: map[areaMemberKey]bool{},
+		areaGrants:  map[areaGrantKey]store.AreaRoleGrant{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -219,6 +219,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			}
 		}
 		s.deleteMFAOf(o, uid)
+		s.deleteAreasOf(o, uid)
 		for k, t := range s.tickets {
 			if t.UserID == uid {
 				del(o, s.tickets, k)
@@ -255,11 +256,27 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 			}
 			groupID = id
 		}
+		// Areas: the members of the area's subtree, and of the subtrees
+		// the caller reaches.
+		var area, within []string
+		if f.Area != "" {
+			if area = s.subtreesOf([]string{f.Area}); area == nil {
+				return nil
+			}
+		}
+		if f.WithinAreas != nil {
+			if within = s.subtreesOf(f.WithinAreas); within == nil {
+				return nil
+			}
+		}
 		for _, u := range s.users {
 			if groupID != "" {
 				if _, ok := s.members[memberKey{groupID, u.ID}]; !ok {
 					continue
 				}
+			}
+			if (area != nil && !s.inAreas(u.ID, area)) || (within != nil && !s.inAreas(u.ID, within)) {
+				continue
 			}
 			if after != nil && order(u.Key(), *after) <= 0 {
 				continue
@@ -416,6 +433,11 @@ func (s *Store) DeleteRole(ctx context.Context, name string) error {
 		for _, g := range s.groups {
 			if slices.Contains(g.Roles, name) {
 				return fmt.Errorf("role %q is assigned to groups: %w", name, store.ErrConflict)
+			}
+		}
+		for k := range s.areaGrants {
+			if k.role == name {
+				return fmt.Errorf("role %q is granted within areas: %w", name, store.ErrConflict)
 			}
 		}
 		for _, r := range s.requests {

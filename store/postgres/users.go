@@ -274,6 +274,14 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		}
 		add(`EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = $? AND m.user_id = u.id)`, groupID)
 	}
+	// Areas: the area's subtree, and the subtrees a delegated
+	// administrator reaches (areas.go).
+	if f.Area != "" {
+		add(areaUserCondition, areaIDs([]string{f.Area}))
+	}
+	if f.WithinAreas != nil {
+		add(areaUserCondition, areaIDs(f.WithinAreas))
+	}
 	if f.Query != "" {
 		pattern := "%" + escapeLike(f.Query) + "%"
 		add(`(u.username ILIKE $? OR u.email ILIKE $? OR u.full_name ILIKE $?)`, pattern, pattern, pattern)

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdentityProviders", identityProviderTests},
 		{"DeviceCodes", deviceCodeTests},
 		{"DPoPProofs", dpopTests},
+		{"Areas", areaTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
