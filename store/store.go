@@ -52,6 +52,9 @@ type Store interface {
 	DeviceCodes
 	DPoPProofs
 
+	// Webhooks: event subscriptions and their delivery outbox (webhooks.go).
+	Webhooks
+
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

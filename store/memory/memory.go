@@ -78,6 +78,12 @@ type Store struct {
 
 	// dpopProofs: string(jti digest) -> expiry (dpop.go).
 	dpopProofs map[string]time.Time
+
+	// Webhooks: the subscriptions by id and the deliveries by id, whose
+	// ids come from webhookSeq (webhooks.go).
+	webhooks   map[string]store.WebhookSubscription
+	deliveries map[int64]store.WebhookDelivery
+	webhookSeq int64
 }
 
 type memberKey struct{ groupID, userID string }
@@ -141,6 +147,9 @@ func New(opts ...Option) *Store {
 		links:       map[string]store.LinkedIdentity{},
 		deviceCodes: map[string]store.DeviceCode{},
 		dpopProofs:  map[string]time.Time{},
+
+		webhooks:   map[string]store.WebhookSubscription{},
+		deliveries: map[int64]store.WebhookDelivery{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdentityProviders", identityProviderTests},
 		{"DeviceCodes", deviceCodeTests},
 		{"DPoPProofs", dpopTests},
+		// Events and webhooks.
+		{"Webhooks", webhookTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
