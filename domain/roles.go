@@ -383,6 +383,8 @@ func KnownPermissions() []string {
 		store.PermUsersDelete, store.PermRolesWrite, store.PermGroupsWrite, store.PermAccessRequestsReview,
 		store.PermTokensUsers, store.PermTokensSystem, store.PermClientsWrite, store.PermAuditRead,
 		store.PermSessionsRevoke, store.PermSettingsWrite, store.PermUsersImpersonate,
+		// Events and webhooks.
+		store.PermWebhooksWrite,
 	}
 }
 

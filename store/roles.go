@@ -24,6 +24,11 @@ const (
 	// PermUsersImpersonate: token exchange (RFC 8693) for a token that
 	// acts as another user ("su"), within the caller's own power.
 	PermUsersImpersonate = "users:impersonate"
+
+	// Events and webhooks.
+	// PermWebhooksWrite: manage webhook subscriptions and read their
+	// delivery logs.
+	PermWebhooksWrite = "webhooks:write"
 )
 
 // BuiltInRoles returns the four roles every store starts with, following the
@@ -37,7 +42,9 @@ func BuiltInRoles() []Role {
 			Parent:      "manager",
 			Permissions: []string{PermUsersWrite, PermUsersRoles, PermUsersDelete, PermRolesWrite,
 				PermGroupsWrite, PermTokensSystem, PermClientsWrite, PermSessionsRevoke, PermSettingsWrite,
-				PermUsersImpersonate},
+				PermUsersImpersonate,
+				// Events and webhooks.
+				PermWebhooksWrite},
 			BuiltIn: true,
 		},
 		{
