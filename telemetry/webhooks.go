@@ -46,4 +46,6 @@ func (m *WebhookMetrics) WebhookDepth(n int) { m.depth.Set(float64(n)) }
 func (m *WebhookMetrics) WebhookDelivery(result string) { m.deliveries.WithLabelValues(result).Inc() }
 
 // WebhookDropped counts deliveries dropped at enqueue.
-func (m *WebhookMetrics) WebhookDropped(n int) { m.deliveries.WithLabelValues("dropped").Add(float64(n)) }
+func (m *WebhookMetrics) WebhookDropped(n int) {
+	m.deliveries.WithLabelValues("dropped").Add(float64(n))
+}
