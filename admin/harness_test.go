@@ -123,7 +123,9 @@ func startEnv(t *testing.T, st store.Store) *env {
 	e := &env{
 		URL:       cfg.Issuer,
 		Store:     st,
-		Svc:       domain.NewService(st, domain.Options{Passwords: pw}),
+		Svc: domain.NewService(st, domain.Options{Passwords: pw,
+			// Events and webhooks: subscriptions seal their secrets.
+			WebhookKey: bytes.Repeat([]byte{9}, 32)}),
 		Passwords: pw,
 		logs:      logs,
 	}
