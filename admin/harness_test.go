@@ -121,8 +121,8 @@ func startEnv(t *testing.T, st store.Store) *env {
 
 	pw := domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength}
 	e := &env{
-		URL:       cfg.Issuer,
-		Store:     st,
+		URL:   cfg.Issuer,
+		Store: st,
 		Svc: domain.NewService(st, domain.Options{Passwords: pw,
 			// Events and webhooks: subscriptions seal their secrets.
 			WebhookKey: bytes.Repeat([]byte{9}, 32)}),
