@@ -121,11 +121,9 @@ func startEnv(t *testing.T, st store.Store) *env {
 
 	pw := domain.Passwords{BcryptCost: cfg.Password.BcryptCost, MinLength: cfg.Password.MinLength}
 	e := &env{
-		URL:   cfg.Issuer,
-		Store: st,
-		Svc: domain.NewService(st, domain.Options{Passwords: pw,
-			// Events and webhooks: subscriptions seal their secrets.
-			WebhookKey: bytes.Repeat([]byte{9}, 32)}),
+		URL:       cfg.Issuer,
+		Store:     st,
+		Svc:       domain.NewService(st, domain.Options{Passwords: pw, WebhookKey: testWebhookKey}),
 		Passwords: pw,
 		logs:      logs,
 	}
@@ -611,3 +609,6 @@ func (e *env) lastAuditID(t *testing.T) int64 {
 	}
 	return page[0].ID
 }
+
+// testWebhookKey seals the subscriptions' secrets (events and webhooks).
+var testWebhookKey = bytes.Repeat([]byte{9}, 32)
