@@ -123,7 +123,7 @@ func startEnv(t *testing.T, st store.Store) *env {
 	e := &env{
 		URL:       cfg.Issuer,
 		Store:     st,
-		Svc:       domain.NewService(st, domain.Options{Passwords: pw, WebhookKey: testWebhookKey}),
+		Svc:       domain.NewService(st, domain.Options{Passwords: pw, WebhookKey: testWebhookKey()}),
 		Passwords: pw,
 		logs:      logs,
 	}
@@ -611,4 +611,4 @@ func (e *env) lastAuditID(t *testing.T) int64 {
 }
 
 // testWebhookKey seals the subscriptions' secrets (events and webhooks).
-var testWebhookKey = bytes.Repeat([]byte{9}, 32)
+func testWebhookKey() []byte { return bytes.Repeat([]byte{9}, 32) }
