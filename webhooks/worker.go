@@ -95,6 +95,8 @@ const (
 	// leaseMargin is added to a batch's lease, for the clocks of instances
 	// that differ a little.
 	leaseMargin = 30 * time.Second
+	// releaseTimeout bounds the hand-back of claimed deliveries on stop.
+	releaseTimeout = 2 * time.Second
 )
 
 // Worker is one instance's deliverer of the outbox. Every instance runs
@@ -204,9 +206,14 @@ func (w *Worker) Pass(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var errs []error
-	for _, d := range batch {
+	for i, d := range batch {
 		if ctx.Err() != nil {
-			// The rest stays claimed until the lease ends.
+			// Stopping: the rest is handed back at once rather than left
+			// to its lease, so that another instance (or this one, when it
+			// starts again) takes it now.
+			for _, rest := range batch[i:] {
+				w.release(ctx, rest, "not attempted: the worker stopped")
+			}
 			break
 		}
 		errs = append(errs, w.deliver(ctx, d))
@@ -252,7 +259,14 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 	if err == nil {
 		w.record("delivered")
 		log.InfoContext(ctx, "webhook delivered", "status", status)
-		return ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookDelivered, w.opts.Now(), status, ""))
+		// The last error stays: the log then tells why it took retries.
+		return ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookDelivered, w.opts.Now(), status, d.LastError))
+	}
+	if ctx.Err() != nil {
+		// Cut by the worker's stop, not the receiver's fault; the receiver
+		// may have it already, and de-duplicates by webhook-id.
+		w.release(ctx, d, "interrupted: the worker stopped")
+		return nil
 	}
 	w.record("failed")
 	msg := truncate(err.Error(), maxErrorLength)
@@ -264,6 +278,17 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 	next := w.opts.Now().Add(jittered(w.Backoff(d.Attempts)))
 	log.InfoContext(ctx, "webhook delivery failed; will retry", "error", msg, "next_attempt_at", next)
 	return ignoreGone(w.st.RetryWebhookDelivery(ctx, d.ID, next, status, msg))
+}
+
+// release hands a claimed delivery back, due now, with ctx's values but
+// not its end (it is called when ctx is done), within a short bound; if it
+// fails the lease still ends.
+func (w *Worker) release(ctx context.Context, d store.WebhookDelivery, why string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := ignoreGone(w.st.RetryWebhookDelivery(ctx, d.ID, w.opts.Now(), d.LastStatus, why)); err != nil {
+		w.opts.Logger.WarnContext(ctx, "webhooks: hand back on stop failed; the lease will end", "delivery_id", d.ID, "error", err)
+	}
 }
 
 // post signs d for sub and POSTs it: done on any 2xx, failed otherwise,
