@@ -160,6 +160,8 @@ func routeTable() []route {
 		clients = []string{store.PermClientsWrite}
 		groups  = []string{store.PermGroupsWrite}
 		roles   = []string{store.PermRolesWrite}
+		// Events and webhooks.
+		hooks = []string{store.PermWebhooksWrite}
 	)
 	r := func(method, path string, status int, perms []string, h handler) route {
 		return route{Route: Route{Method: method, Path: path, Permissions: perms, Status: status}, handle: h}
@@ -274,6 +276,14 @@ func routeTable() []route {
 		r(http.MethodGet, "/users/{id}/area-roles", http.StatusOK, read, (*API).listAreaRoles),
 		r(http.MethodPut, "/users/{id}/area-roles/{area}/{role}", http.StatusNoContent, []string{store.PermUsersRoles}, (*API).grantAreaRole),
 		r(http.MethodDelete, "/users/{id}/area-roles/{area}/{role}", http.StatusNoContent, []string{store.PermUsersRoles}, (*API).revokeAreaRole),
+		// Events and webhooks.
+		r(http.MethodGet, "/webhooks", http.StatusOK, hooks, (*API).listWebhooks),
+		r(http.MethodPost, "/webhooks", http.StatusCreated, hooks, (*API).createWebhook),
+		r(http.MethodGet, "/webhooks/{id}", http.StatusOK, hooks, (*API).getWebhook),
+		r(http.MethodPatch, "/webhooks/{id}", http.StatusOK, hooks, (*API).patchWebhook),
+		r(http.MethodDelete, "/webhooks/{id}", http.StatusNoContent, hooks, (*API).deleteWebhook),
+		r(http.MethodPost, "/webhooks/{id}/rotate-secret", http.StatusOK, hooks, (*API).rotateWebhookSecret),
+		r(http.MethodGet, "/webhooks/{id}/deliveries", http.StatusOK, hooks, (*API).listWebhookDeliveries),
 	}
 }
 

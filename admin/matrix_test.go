@@ -282,6 +282,10 @@ func runSpotChecks(t *testing.T, m *matrix, fixtures map[string][]fixture) {
 		{"manager", "GET /identity-providers", "", 403},
 		{"admin", "POST /identity-providers", "", 201},
 		{"admin", "DELETE /identity-providers/{id}", "", 204},
+		{"manager", "GET /webhooks", "", 403},
+		{"manager", "POST /webhooks", "", 403},
+		{"admin", "POST /webhooks", "", 201},
+		{"admin", "GET /webhooks/{id}/deliveries", "", 200},
 		{"admin", "DELETE /sessions/{id}", "", 204},
 		{"service-admin", "GET /users", "", 200},
 		{"service-admin", "GET /users/me", "", 403},
@@ -674,6 +678,26 @@ func matrixFixtures() map[string][]fixture {
 			}
 			return apiRequest{Path: "/users/" + u + "/area-roles/" + a + "/viewer"}
 		}),
+		// Events and webhooks.
+		"GET /webhooks": one(path("/webhooks")),
+		"POST /webhooks": one(func(*testing.T, *matrix, *caller) apiRequest {
+			return apiRequest{Path: "/webhooks", Body: map[string]any{"url": "https://hooks.example/in", "event_types": []string{"user.*"}}}
+		}),
+		"GET /webhooks/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/webhooks/" + m.webhook(t)}
+		}),
+		"PATCH /webhooks/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/webhooks/" + m.webhook(t), Body: map[string]any{"enabled": false}}
+		}),
+		"DELETE /webhooks/{id}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/webhooks/" + m.webhook(t)}
+		}),
+		"POST /webhooks/{id}/rotate-secret": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/webhooks/" + m.webhook(t) + "/rotate-secret"}
+		}),
+		"GET /webhooks/{id}/deliveries": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/webhooks/" + m.webhook(t) + "/deliveries"}
+		}),
 	}
 }
 
@@ -685,4 +709,15 @@ func (m *matrix) area(t *testing.T) string {
 		t.Fatalf("create area: %v", err)
 	}
 	return a.Code
+}
+
+// webhook makes a subscription (events and webhooks).
+func (m *matrix) webhook(t *testing.T) string {
+	t.Helper()
+	w, _, err := m.Svc.CreateWebhook(ctxT(t), domain.CLIActor(), domain.WebhookInput{
+		URL: "https://hooks.example/in", EventTypes: []string{"*"}})
+	if err != nil {
+		t.Fatalf("create webhook: %v", err)
+	}
+	return w.ID
 }

@@ -74,6 +74,9 @@ type Config struct {
 	DeviceCode DeviceCode `yaml:"device_code"`
 	// DPoP (RFC 9449) sender-constrained tokens.
 	DPoP DPoP `yaml:"dpop"`
+
+	// Events and webhooks: the outbox of deliveries (webhooks.go).
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // DPoP configures the checks of DPoP proofs (RFC 9449).
@@ -381,6 +384,9 @@ func Default() Config {
 		ClientRegistration: defaultClientRegistration(),
 		DeviceCode:         defaultDeviceCode(),
 		DPoP:               DPoP{ProofWindow: time.Minute, NonceLifetime: 5 * time.Minute},
+
+		// Events and webhooks.
+		Webhooks: defaultWebhooks(),
 	}
 }
 

@@ -95,6 +95,9 @@ func TestDefault(t *testing.T) {
 		AllowedScopes: []string{"openid", "profile", "email", "offline_access"}, MaxOpenClients: 10000}
 	want.DeviceCode = config.DeviceCode{Lifetime: 10 * time.Minute, Interval: 5 * time.Second}
 	want.DPoP = config.DPoP{ProofWindow: time.Minute, RequireNonce: false, NonceLifetime: 5 * time.Minute}
+	// Events and webhooks.
+	want.Webhooks = config.Webhooks{MaxAttempts: 10, MaxAge: 24 * time.Hour, BackoffBase: 10 * time.Second,
+		Timeout: 10 * time.Second, PollInterval: time.Second, MaxPending: 10000, Retention: 7 * 24 * time.Hour}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -218,6 +221,14 @@ dpop:
   proof_window: 30s
   require_nonce: true
   nonce_lifetime: 2m
+webhooks:
+  max_attempts: 4
+  max_age: 2h
+  backoff_base: 2s
+  timeout: 3s
+  poll_interval: 250ms
+  max_pending: 300
+  retention: 48h
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -275,6 +286,8 @@ dpop:
 	wantFull.BackChannelLogout = config.BackChannelLogout{MaxAttempts: 3, MaxAge: time.Hour, BackoffBase: time.Second,
 		MaxRows: 50, PollInterval: 500 * time.Millisecond, Timeout: 2 * time.Second}
 	wantFull.DPoP = config.DPoP{ProofWindow: 30 * time.Second, RequireNonce: true, NonceLifetime: 2 * time.Minute}
+	wantFull.Webhooks = config.Webhooks{MaxAttempts: 4, MaxAge: 2 * time.Hour, BackoffBase: 2 * time.Second,
+		Timeout: 3 * time.Second, PollInterval: 250 * time.Millisecond, MaxPending: 300, Retention: 48 * time.Hour}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute
@@ -759,6 +772,11 @@ func TestValidateRules(t *testing.T) {
 		{"zero mail poll interval", func(c *config.Config) { c.MailQueue.PollInterval = 0 }, "mail_queue.poll_interval"},
 		{"zero logout attempts", func(c *config.Config) { c.BackChannelLogout.MaxAttempts = 0 }, "back_channel_logout.max_attempts"},
 		{"too many logout attempts", func(c *config.Config) { c.BackChannelLogout.MaxAttempts = 101 }, "back_channel_logout.max_attempts"},
+		{"zero webhook attempts", func(c *config.Config) { c.Webhooks.MaxAttempts = 0 }, "webhooks.max_attempts"},
+		{"webhook timeout over a minute", func(c *config.Config) { c.Webhooks.Timeout = 2 * time.Minute }, "webhooks.timeout"},
+		{"no webhook backoff", func(c *config.Config) { c.Webhooks.BackoffBase = 0 }, "webhooks.backoff_base"},
+		{"no pending webhooks allowed", func(c *config.Config) { c.Webhooks.MaxPending = 0 }, "webhooks.max_pending"},
+		{"no webhook retention", func(c *config.Config) { c.Webhooks.Retention = -time.Hour }, "webhooks.retention"},
 		{"zero logout age", func(c *config.Config) { c.BackChannelLogout.MaxAge = 0 }, "back_channel_logout.max_age"},
 		{"negative logout backoff", func(c *config.Config) { c.BackChannelLogout.BackoffBase = -time.Second }, "back_channel_logout.backoff_base"},
 		{"zero logout rows", func(c *config.Config) { c.BackChannelLogout.MaxRows = 0 }, "back_channel_logout.max_rows"},

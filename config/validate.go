@@ -295,7 +295,9 @@ func checks() []check {
 			}
 			return ""
 		}},
-	}, deviceCodeChecks()...)
+	}, append(deviceCodeChecks(),
+		// Events and webhooks.
+		webhookChecks()...)...)
 }
 
 // checkSMTPHost accepts a host name or IP address without a port (the port

@@ -50,10 +50,20 @@ func (s *Service) Record(ctx context.Context, e store.AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	if _, err := s.store.AppendAudit(ctx, e); err != nil {
-		return fmt.Errorf("domain: record audit %s: %w", e.Action, err)
+	// The entry and its event's deliveries commit together.
+	return s.inTx(ctx, "record audit "+e.Action, func(ctx context.Context) error {
+		return s.appendAudit(ctx, e)
+	})
+}
+
+// appendAudit is the one place audit rows are written: the entry, then the
+// deliveries of its event (webhooks.go), in the caller's transaction.
+func (s *Service) appendAudit(ctx context.Context, e store.AuditEntry) error {
+	id, err := s.store.AppendAudit(ctx, e)
+	if err != nil {
+		return err
 	}
-	return nil
+	return s.enqueueEvent(ctx, id, e)
 }
 
 // capLimit keeps 0 (the store's default) and caps the rest.
@@ -170,7 +180,7 @@ func (s *Service) audit(ctx context.Context, a Actor, action, targetType, target
 		}
 		raw = b
 	}
-	_, err := s.store.AppendAudit(ctx, store.AuditEntry{
+	err := s.appendAudit(ctx, store.AuditEntry{
 		At:         s.now(),
 		ActorType:  a.Type,
 		ActorID:    a.ID,

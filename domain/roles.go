@@ -385,6 +385,8 @@ func KnownPermissions() []string {
 		store.PermSessionsRevoke, store.PermSettingsWrite, store.PermUsersImpersonate,
 		// Areas (areas.go).
 		store.PermAreasWrite,
+		// Events and webhooks.
+		store.PermWebhooksWrite,
 	}
 }
 

@@ -177,6 +177,13 @@ type Options struct {
 	// IdentityProviderKey (32 bytes, derived from the server secret) seals
 	// upstream identity providers' client secrets at rest (idp).
 	IdentityProviderKey []byte
+
+	// Events and webhooks.
+	// Webhooks configures the outbox of event deliveries.
+	Webhooks WebhookOptions
+	// WebhookKey (32 bytes, derived from the server secret) seals the
+	// subscriptions' signing secrets at rest.
+	WebhookKey []byte
 }
 
 // Defaults of the zero Options fields.
@@ -208,6 +215,9 @@ type Service struct {
 	// idpSecrets seals identity providers' client secrets; nil without
 	// Options.IdentityProviderKey.
 	idpSecrets *secretBox
+	// webhookSecrets seals subscriptions' signing secrets; nil without
+	// Options.WebhookKey.
+	webhookSecrets *secretBox
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -254,12 +264,16 @@ func NewService(s store.Store, opts Options) *Service {
 	if opts.BackChannel.MaxRows <= 0 {
 		opts.BackChannel.MaxRows = DefaultLogoutQueueRows
 	}
+	if opts.Webhooks.MaxPending <= 0 {
+		opts.Webhooks.MaxPending = DefaultWebhookMaxPending
+	}
 	opts.MFARequiredRoles = slices.Clone(opts.MFARequiredRoles)
 	// A key of the wrong size leaves secrets nil: enrolment then fails
 	// with an error naming the missing key rather than the server not
 	// starting for a feature nobody uses.
 	secrets, _ := newSecretBox(opts.MFAKey)
 	idpSecrets, _ := newSecretBox(opts.IdentityProviderKey)
+	webhookSecrets, _ := newSecretBox(opts.WebhookKey)
 	rp, err := newRelyingParty(opts.Passkeys)
 	if err != nil {
 		// Configuration is validated before the service is built
@@ -275,6 +289,8 @@ func NewService(s store.Store, opts Options) *Service {
 			Name: "roles", Recorder: opts.CacheRecorder}),
 		rp:         rp,
 		idpSecrets: idpSecrets,
+
+		webhookSecrets: webhookSecrets,
 	}
 }
 

@@ -44,6 +44,10 @@ func DomainOptions(cfg config.Config, logger *slog.Logger) domain.Options {
 		BackChannel: domain.BackChannelOptions{MaxRows: cfg.BackChannelLogout.MaxRows},
 		// Upstream identity providers' client secrets (idp).
 		IdentityProviderKey: keys.Derive([]byte(cfg.Secret), "identity-provider-secret-encryption", 32),
+
+		// Events and webhooks.
+		Webhooks:   domain.WebhookOptions{MaxPending: cfg.Webhooks.MaxPending},
+		WebhookKey: keys.Derive([]byte(cfg.Secret), "webhook-secret-encryption", 32),
 	}
 	// The configuration's 0 turns the account-wide lock off; the domain's
 	// 0 is its default.

@@ -46,6 +46,8 @@ type Server struct {
 	mailDone chan struct{}
 	// logoutDone is closed when the back-channel logout sender has stopped.
 	logoutDone chan struct{}
+	// webhooksDone is closed when the webhook delivery worker has stopped.
+	webhooksDone chan struct{}
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -99,6 +101,13 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	dopts := DomainOptions(cfg, logger)
 	dopts.OnChange = func(e store.ChangeEvent) { s.apply(s.background, e) }
 	dopts.SignIns, dopts.CacheRecorder = tel, tel
+	// Events and webhooks: the drops at enqueue are counted with the
+	// worker's results.
+	webhookMetrics, err := tel.Webhooks()
+	if err != nil {
+		return nil, fmt.Errorf("server: webhook metrics: %w", err)
+	}
+	dopts.Webhooks.Recorder = webhookMetrics
 	svc := domain.NewService(st, dopts)
 	// The file's identity providers, written at every start (idp).
 	if err := svc.ApplyConfiguredIdentityProviders(ctx, domain.Actor{Type: store.ActorSystem},
@@ -230,6 +239,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		<-s.mailDone
 		return nil, err
 	}
+	s.startWebhooks(cfg, st, svc, webhookMetrics)
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
 	} else {
@@ -248,6 +258,7 @@ func (s *Server) Close() {
 	<-s.done
 	<-s.mailDone
 	<-s.logoutDone
+	<-s.webhooksDone
 	s.closeTelemetry()
 }
 

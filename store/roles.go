@@ -27,6 +27,11 @@ const (
 	// PermAreasWrite: the tree of organizational areas and its
 	// memberships (areas.go).
 	PermAreasWrite = "areas:write"
+
+	// Events and webhooks.
+	// PermWebhooksWrite: manage webhook subscriptions and read their
+	// delivery logs.
+	PermWebhooksWrite = "webhooks:write"
 )
 
 // BuiltInRoles returns the four roles every store starts with, following the
@@ -42,7 +47,9 @@ func BuiltInRoles() []Role {
 				PermGroupsWrite, PermTokensSystem, PermClientsWrite, PermSessionsRevoke, PermSettingsWrite,
 				PermUsersImpersonate,
 				// Areas (areas.go).
-				PermAreasWrite},
+				PermAreasWrite,
+				// Events and webhooks.
+				PermWebhooksWrite},
 			BuiltIn: true,
 		},
 		{

@@ -55,6 +55,9 @@ type Store interface {
 	// Areas: organizational areas and delegated administration (areas.go).
 	Areas
 
+	// Webhooks: event subscriptions and their delivery outbox (webhooks.go).
+	Webhooks
+
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.

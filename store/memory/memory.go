@@ -85,6 +85,11 @@ type Store struct {
 	areaCodes   map[string]string
 	areaMembers map[areaMemberKey]bool
 	areaGrants  map[areaGrantKey]store.AreaRoleGrant
+	// Webhooks: the subscriptions by id and the deliveries by id, whose
+	// ids come from webhookSeq (webhooks.go).
+	webhooks   map[string]store.WebhookSubscription
+	deliveries map[int64]store.WebhookDelivery
+	webhookSeq int64
 }
 
 type memberKey struct{ groupID, userID string }
@@ -153,6 +158,8 @@ func New(opts ...Option) *Store {
 		areaCodes:   map[string]string{},
 		areaMembers: map[areaMemberKey]bool{},
 		areaGrants:  map[areaGrantKey]store.AreaRoleGrant{},
+		webhooks:    map[string]store.WebhookSubscription{},
+		deliveries:  map[int64]store.WebhookDelivery{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -47,10 +47,23 @@ func BenchmarkAuditAppend(b *testing.B) {
 					return nil
 				})
 			}
+			// Events and webhooks: what every audited write does since, the
+			// enqueue of the entry's event, here with no subscription (the
+			// statement then only reads the empty subscriptions table).
+			withEvent := func(ctx context.Context) error {
+				return store.InTx(ctx, s, func(ctx context.Context) error {
+					if err := inTx(ctx); err != nil {
+						return err
+					}
+					_, _, err := s.EnqueueWebhookEvent(ctx, store.WebhookEvent{ID: "evt_bench", Type: entry.Action,
+						Patterns: store.WebhookPatterns(entry.Action), Payload: []byte(`{}`), At: entry.At}, 10000)
+					return err
+				})
+			}
 			for _, op := range []struct {
 				name string
 				fn   func(context.Context) error
-			}{{"append", appendOne}, {"append+statement-in-tx", inTx}} {
+			}{{"append", appendOne}, {"append+statement-in-tx", inTx}, {"append+statement+webhook-enqueue-in-tx", withEvent}} {
 				b.Run(op.name+"/serial", func(b *testing.B) {
 					s = be.open(b)
 					for b.Loop() {

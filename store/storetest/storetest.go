@@ -56,6 +56,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeviceCodes", deviceCodeTests},
 		{"DPoPProofs", dpopTests},
 		{"Areas", areaTests},
+		// Events and webhooks.
+		{"Webhooks", webhookTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
