@@ -78,6 +78,9 @@ type Store struct {
 
 	// dpopProofs: string(jti digest) -> expiry (dpop.go).
 	dpopProofs map[string]time.Time
+
+	// permissions are the custom permissions by name (permissions.go).
+	permissions map[string]store.Permission
 }
 
 type memberKey struct{ groupID, userID string }
@@ -141,6 +144,8 @@ func New(opts ...Option) *Store {
 		links:       map[string]store.LinkedIdentity{},
 		deviceCodes: map[string]store.DeviceCode{},
 		dpopProofs:  map[string]time.Time{},
+
+		permissions: map[string]store.Permission{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdentityProviders", identityProviderTests},
 		{"DeviceCodes", deviceCodeTests},
 		{"DPoPProofs", dpopTests},
+		// Custom permissions, time-boxed role grants, denied permissions.
+		{"Permissions", permissionTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
