@@ -119,7 +119,23 @@ func (s *Service) HeldRoles(u store.User) []string {
 // an expired grant stops counting at once, whatever a cache holds: the
 // caches hold role definitions, never a user's assignments.
 func (s *Service) access(ctx context.Context, u store.User) (Access, error) {
-	now := s.now()
+	var groups []store.Group
+	if u.ID != "" {
+		var err error
+		if groups, err = s.store.ListUserGroups(ctx, u.ID); err != nil {
+			return Access{}, fmt.Errorf("domain: effective roles: %w", err)
+		}
+	}
+	all, err := s.cachedRoleMap(ctx)
+	if err != nil {
+		return Access{}, fmt.Errorf("domain: effective roles: %w", err)
+	}
+	return accessOf(u, groups, all, s.now()), nil
+}
+
+// accessOf is access with the user's groups and the role definitions read:
+// Memberships calls it for a page of users read at once.
+func accessOf(u store.User, groups []store.Group, all map[string]store.Role, now time.Time) Access {
 	type hold struct {
 		role, group string
 		expires     *time.Time
@@ -135,20 +151,10 @@ func (s *Service) access(ctx context.Context, u store.User) (Access, error) {
 		}
 		holds = append(holds, h)
 	}
-	if u.ID != "" {
-		groups, err := s.store.ListUserGroups(ctx, u.ID)
-		if err != nil {
-			return Access{}, fmt.Errorf("domain: effective roles: %w", err)
+	for _, g := range groups {
+		for _, r := range g.Roles {
+			holds = append(holds, hold{role: r, group: g.Name})
 		}
-		for _, g := range groups {
-			for _, r := range g.Roles {
-				holds = append(holds, hold{role: r, group: g.Name})
-			}
-		}
-	}
-	all, err := s.cachedRoleMap(ctx)
-	if err != nil {
-		return Access{}, fmt.Errorf("domain: effective roles: %w", err)
 	}
 	roles := []string{}
 	sources := map[string][]PermissionSource{}
@@ -182,7 +188,7 @@ func (s *Service) access(ctx context.Context, u store.User) (Access, error) {
 		}
 		out.Grants = append(out.Grants, g)
 	}
-	return out, nil
+	return out
 }
 
 // UserAccess returns u's effective roles and permissions with where each
