@@ -236,7 +236,9 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("registered_clients", res.RegisteredClients)
 	r.JanitorDeleted("device_codes", res.DeviceCodes)
 	r.JanitorDeleted("dpop_proofs", res.DPoPProofs)
-	r.JanitorDeleted("role_grants", res.RoleGrants)
+	if j.opts.RoleGrants != nil {
+		r.JanitorDeleted("role_grants", res.RoleGrants)
+	}
 	r.JanitorRun(err == nil)
 }
 
