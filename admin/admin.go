@@ -203,6 +203,10 @@ func routeTable() []route {
 		note(r(http.MethodDelete, "/users/{id}", http.StatusNoContent, []string{store.PermUsersWrite, store.PermUsersDelete}, (*API).deleteUser),
 			"a soft delete needs users:write, ?hard=true users:delete"),
 		r(http.MethodPut, "/users/{id}/roles", http.StatusOK, []string{store.PermUsersRoles}, (*API).setUserRoles),
+		// Denied permissions and the effective-permissions view.
+		r(http.MethodPut, "/users/{id}/denied-permissions", http.StatusOK, []string{store.PermUsersRoles}, (*API).setDeniedPermissions),
+		withOwner(r(http.MethodGet, "/users/{id}/permissions", http.StatusOK, read, (*API).getUserPermissions),
+			"the user itself", (*API).ownsUserPath),
 		inArea(r(http.MethodPut, "/users/{id}/status", http.StatusOK, []string{store.PermUsersStatus}, (*API).setUserStatus)),
 		r(http.MethodPut, "/users/{id}/password", http.StatusNoContent, []string{store.PermUsersWrite}, (*API).setUserPassword),
 		r(http.MethodGet, "/users/{id}/ip-rules", http.StatusOK, read, (*API).getIPRules),
@@ -221,6 +225,13 @@ func routeTable() []route {
 		r(http.MethodGet, "/roles/{name}", http.StatusOK, profile, (*API).getRole),
 		r(http.MethodPatch, "/roles/{name}", http.StatusOK, roles, (*API).patchRole),
 		r(http.MethodDelete, "/roles/{name}", http.StatusNoContent, roles, (*API).deleteRole),
+
+		// Custom permissions.
+		r(http.MethodGet, "/permissions", http.StatusOK, profile, (*API).listPermissions),
+		r(http.MethodPost, "/permissions", http.StatusCreated, roles, (*API).createPermission),
+		r(http.MethodGet, "/permissions/{name}", http.StatusOK, profile, (*API).getPermission),
+		r(http.MethodPatch, "/permissions/{name}", http.StatusOK, roles, (*API).patchPermission),
+		r(http.MethodDelete, "/permissions/{name}", http.StatusNoContent, roles, (*API).deletePermission),
 
 		r(http.MethodGet, "/groups", http.StatusOK, read, (*API).listGroups),
 		r(http.MethodPost, "/groups", http.StatusCreated, groups, (*API).createGroup),

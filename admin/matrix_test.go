@@ -368,6 +368,16 @@ func (m *matrix) role(t *testing.T) string {
 	return r.Name
 }
 
+// permission defines a custom permission for a request to act on.
+func (m *matrix) permission(t *testing.T) string {
+	t.Helper()
+	p, err := m.Svc.CreatePermission(ctxT(t), domain.CLIActor(), store.Permission{Name: "m" + randomHex(t, 5) + ":use"})
+	if err != nil {
+		t.Fatalf("create permission: %v", err)
+	}
+	return p.Name
+}
+
 func (m *matrix) group(t *testing.T) string {
 	t.Helper()
 	g, err := m.Svc.CreateGroup(ctxT(t), domain.CLIActor(), domain.NewGroup{Name: "g-" + randomHex(t, 5), Roles: []string{"viewer"}})
@@ -561,6 +571,21 @@ func matrixFixtures() map[string][]fixture {
 		"DELETE /roles/{name}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
 			return apiRequest{Path: "/roles/" + m.role(t)}
 		}),
+
+		// Custom permissions, denied permissions, the effective view.
+		"GET /permissions":        one(path("/permissions")),
+		"GET /permissions/{name}": one(path("/permissions/users:read")),
+		"POST /permissions": one(func(t *testing.T, _ *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/permissions", Body: map[string]any{"name": "m" + randomHex(t, 5) + ":use", "description": "d"}}
+		}),
+		"PATCH /permissions/{name}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/permissions/" + m.permission(t), Body: map[string]any{"description": "changed"}}
+		}),
+		"DELETE /permissions/{name}": one(func(t *testing.T, m *matrix, _ *caller) apiRequest {
+			return apiRequest{Path: "/permissions/" + m.permission(t)}
+		}),
+		"PUT /users/{id}/denied-permissions": one(freshUser("/denied-permissions", map[string]any{"permissions": []string{"dashboards:read"}})),
+		"GET /users/{id}/permissions":        one(freshUser("/permissions", nil)),
 
 		"GET /groups": one(path("/groups")),
 		"POST /groups": one(func(t *testing.T, _ *matrix, _ *caller) apiRequest {

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"time"
+
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -81,12 +83,19 @@ func (a *API) approveAccessRequest(w http.ResponseWriter, r *http.Request, p *do
 	var in struct {
 		Role    string `json:"role"`
 		Comment string `json:"comment"`
+		// A time-boxed grant: for so many days, or until an instant.
+		ExpiresInDays *int       `json:"expires_in_days"`
+		ExpiresAt     *time.Time `json:"expires_at"`
 	}
 	// The body may be omitted: the requested role is granted.
 	if err := decodeOptionalBody(w, r, &in); err != nil {
 		return err
 	}
-	req, err := a.svc.ApproveAccessRequest(r.Context(), *p, mux.Vars(r)["id"], in.Role, in.Comment)
+	until, err := approveExpiry(in.ExpiresInDays, in.ExpiresAt, a.now())
+	if err != nil {
+		return err
+	}
+	req, err := a.svc.ApproveAccessRequestUntil(r.Context(), *p, mux.Vars(r)["id"], in.Role, in.Comment, until)
 	if err != nil {
 		return conflict(err, conflictDecided)
 	}

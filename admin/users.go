@@ -412,16 +412,15 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 }
 
 func (a *API) setUserRoles(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
-	var in struct {
-		Roles *[]string `json:"roles"`
-	}
+	var in roleGrantsBody
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	if in.Roles == nil {
-		return invalidField("roles", "is required (an empty list removes every role)")
+	grants, err := in.grants()
+	if err != nil {
+		return err
 	}
-	u, err := a.svc.SetUserRoles(r.Context(), *p, mux.Vars(r)["id"], *in.Roles)
+	u, err := a.svc.SetUserRoleGrants(r.Context(), *p, mux.Vars(r)["id"], grants)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,11 @@ type UserView struct {
 	// default area's code (null for none).
 	Areas       []string `json:"areas"`
 	DefaultArea *string  `json:"default_area"`
+	// Time-boxed role grants and denied permissions.
+	// RoleGrants are Roles with the instant each stops counting.
+	RoleGrants []RoleGrantView `json:"role_grants"`
+	// DeniedPermissions are never held, whatever the roles grant.
+	DeniedPermissions []string `json:"denied_permissions"`
 }
 
 // NewUserView shows u as it is at now, with its groups and effective
@@ -71,7 +76,7 @@ func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 		Goals:          orEmpty(u.Goals),
 		Preferences:    prefs,
 		Status:         string(u.EffectiveStatus(now)),
-		Roles:          orEmpty(u.Roles),
+		Roles:          heldRoles(u, now),
 		Groups:         orEmpty(m.Groups),
 		EffectiveRoles: orEmpty(m.EffectiveRoles),
 		EmailVerified:  u.EmailVerified,
@@ -81,6 +86,9 @@ func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 		ExpiresAt:      u.ExpiresAt,
 		LockedUntil:    lockedUntil(u, now),
 		SessionLimit:   u.SessionLimit,
+
+		RoleGrants:        roleGrantViews(u, now),
+		DeniedPermissions: orEmpty(u.DeniedPermissions),
 	}
 }
 

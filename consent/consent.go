@@ -163,6 +163,8 @@ func scopeText(scope string) string {
 		return "Keep access when you are not using it"
 	case "roles":
 		return "See your roles"
+	case "permissions":
+		return "See what your roles allow you to do"
 	case "gatehouse:api":
 		return "Manage gatehouse on your behalf, within your own permissions"
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -154,17 +155,26 @@ func (s *Service) ListAccessRequests(ctx context.Context, f store.AccessRequestF
 // who was locked or disabled meanwhile gets the role but keeps that status:
 // an approval answers the request, it does not overrule an administrator.
 func (s *Service) ApproveAccessRequest(ctx context.Context, p Principal, id, role, comment string) (store.AccessRequest, error) {
-	return s.decide(ctx, p, id, store.RequestApproved, role, comment)
+	return s.decide(ctx, p, id, store.RequestApproved, role, comment, nil)
+}
+
+// ApproveAccessRequestUntil is ApproveAccessRequest granting the role only
+// until until (a time-boxed grant; nil: for good), which must be in the
+// future (a ValidationErrors entry for "expires_at"). An approval never
+// shortens what the user has: a role held for good stays so, and an
+// assignment that runs longer keeps its expiry.
+func (s *Service) ApproveAccessRequestUntil(ctx context.Context, p Principal, id, role, comment string, until *time.Time) (store.AccessRequest, error) {
+	return s.decide(ctx, p, id, store.RequestApproved, role, comment, until)
 }
 
 // DenyAccessRequest denies with a comment ("access_request.deny"; comment
 // required, 1–1000 characters), then notifies the user; store.ErrConflict if
 // no longer pending. p needs access-requests:review.
 func (s *Service) DenyAccessRequest(ctx context.Context, p Principal, id, comment string) (store.AccessRequest, error) {
-	return s.decide(ctx, p, id, store.RequestDenied, "", comment)
+	return s.decide(ctx, p, id, store.RequestDenied, "", comment, nil)
 }
 
-func (s *Service) decide(ctx context.Context, p Principal, id string, status store.AccessRequestStatus, role, comment string) (store.AccessRequest, error) {
+func (s *Service) decide(ctx context.Context, p Principal, id string, status store.AccessRequestStatus, role, comment string, until *time.Time) (store.AccessRequest, error) {
 	what := "approve access request"
 	action := "access_request.approve"
 	if status == store.RequestDenied {
@@ -186,6 +196,9 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 	}
 	if status == store.RequestDenied && comment == "" {
 		v.add("comment", "is required to deny a request")
+	}
+	if until != nil && !until.After(s.now()) {
+		v.add("expires_at", "must be in the future")
 	}
 	var (
 		out  store.AccessRequest
@@ -234,11 +247,12 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 		if status == store.RequestApproved {
 			next := user
 			next.Roles = set(append(slices.Clone(user.Roles), role))
+			next.RoleExpiry = approvedExpiry(user, role, until, s.now())
 			if next.Status == store.StatusPending {
 				next.Status = store.StatusActive
 			}
-			uc := diff(userFields(user), userFields(next))
-			for _, f := range []string{"roles", "status"} {
+			uc := diff(grantFields(user), grantFields(next))
+			for _, f := range []string{"roles", "status", "role_expiry"} {
 				if ch, ok := uc[f]; ok {
 					c["user_"+f] = ch
 				}
@@ -260,6 +274,31 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 		return store.AccessRequest{}, err
 	}
 	return out, nil
+}
+
+// approvedExpiry is u's role expiries once an approval grants role until
+// until (nil: for good). An unexpired permanent assignment stays
+// permanent, a longer one keeps its expiry; an expired one that the
+// janitor has not removed yet is granted anew.
+func approvedExpiry(u store.User, role string, until *time.Time, now time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	for r, at := range u.RoleExpiry {
+		out[r] = at
+	}
+	held := RoleHeld(u, role, now)
+	at, boxed := u.RoleExpiry[role]
+	switch {
+	case until == nil:
+		delete(out, role)
+	case held && !boxed:
+	case held && at.After(*until):
+	default:
+		out[role] = until.UTC()
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // queueDecisionMail puts the mail that tells u of the decision r into the

@@ -245,15 +245,14 @@ func (s *Service) Memberships(ctx context.Context, users ...store.User) (map[str
 	if err != nil {
 		return nil, fmt.Errorf("domain: memberships: %w", err)
 	}
+	now := s.now()
 	out := make(map[string]Membership, len(users))
 	for _, u := range users {
-		names := slices.Clone(u.Roles)
 		m := Membership{Groups: []string{}}
 		for _, g := range groups[u.ID] {
 			m.Groups = append(m.Groups, g.Name)
-			names = append(names, g.Roles...)
 		}
-		m.EffectiveRoles, _ = closeRoles(all, names)
+		m.EffectiveRoles = accessOf(u, groups[u.ID], all, now).Roles
 		out[u.ID] = m
 	}
 	return out, nil

@@ -46,9 +46,11 @@ func (s *Service) mayActOn(ctx context.Context, p Principal, target store.User) 
 }
 
 // isAdmin reports whether u is an active user holding the admin role
-// (directly or through a group).
+// (directly, unexpired, or through a group) with nothing denied: an admin
+// whose deny list took users:roles away could not make anyone admin, so
+// the last-admin rule counts only whole admins.
 func (s *Service) isAdmin(ctx context.Context, u store.User) (bool, error) {
-	if !UserCanAct(u, s.now(), ActHoldTokens) {
+	if !UserCanAct(u, s.now(), ActHoldTokens) || len(u.DeniedPermissions) > 0 {
 		return false, nil
 	}
 	roles, _, err := s.userRoles(ctx, u)
@@ -92,7 +94,7 @@ func (s *Service) keepAnAdmin(ctx context.Context, u store.User, after *store.Us
 // exists: holding the role directly, or through a group that has it.
 func (s *Service) otherAdmins(ctx context.Context, id string) (bool, error) {
 	now := s.now()
-	filters := []store.UserFilter{{Role: AdminRole, Status: store.StatusActive, Now: now, Limit: 2}}
+	filters := []store.UserFilter{{Role: AdminRole, Status: store.StatusActive, Now: now, Limit: 100}}
 	groups, err := s.store.ListGroups(ctx)
 	if err != nil {
 		return false, fmt.Errorf("domain: list groups: %w", err)
@@ -103,7 +105,7 @@ func (s *Service) otherAdmins(ctx context.Context, id string) (bool, error) {
 	}
 	for _, g := range groups {
 		if roles, _ := closeRoles(all, g.Roles); slices.Contains(roles, AdminRole) {
-			filters = append(filters, store.UserFilter{Group: g.ID, Status: store.StatusActive, Now: now, Limit: 2})
+			filters = append(filters, store.UserFilter{Group: g.ID, Status: store.StatusActive, Now: now, Limit: 100})
 		}
 	}
 	for _, f := range filters {
@@ -112,8 +114,14 @@ func (s *Service) otherAdmins(ctx context.Context, id string) (bool, error) {
 			return false, fmt.Errorf("domain: list admins: %w", err)
 		}
 		for _, u := range users {
-			if u.ID != id {
-				return true, nil
+			if u.ID == id {
+				continue
+			}
+			// The role filter finds assignments the janitor has not
+			// removed yet: an expired one makes no admin, nor does the
+			// role with permissions denied (isAdmin).
+			if admin, err := s.isAdmin(ctx, u); err != nil || admin {
+				return admin, err
 			}
 		}
 	}

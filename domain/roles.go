@@ -49,8 +49,12 @@ func (s *Service) CreateRole(ctx context.Context, a Actor, r store.Role) (store.
 		if err != nil {
 			return err
 		}
+		known, err := s.knownPermissions(ctx)
+		if err != nil {
+			return err
+		}
 		var v problems
-		r = v.checkRole("", r, all, true)
+		r = v.checkRole("", r, all, known, true)
 		if err := v.err(); err != nil {
 			return err
 		}
@@ -81,7 +85,8 @@ func (s *Service) createRole(ctx context.Context, a Actor, r store.Role) (store.
 
 // checkRole validates r against the other roles and returns it normalized.
 // prefix goes before the field names (for the entries of an import).
-func (v *problems) checkRole(prefix string, r store.Role, all map[string]store.Role, isNew bool) store.Role {
+// known is every permission name a role may carry (knownPermissions).
+func (v *problems) checkRole(prefix string, r store.Role, all map[string]store.Role, known map[string]bool, isNew bool) store.Role {
 	if isNew && !roleNamePattern.MatchString(r.Name) {
 		v.add(prefix+"name", "must be 2-50 characters of lowercase letters, digits, '_' or '-'")
 	}
@@ -97,8 +102,8 @@ func (v *problems) checkRole(prefix string, r store.Role, all map[string]store.R
 	}
 	r.Permissions = set(r.Permissions)
 	for _, p := range r.Permissions {
-		if !slices.Contains(KnownPermissions(), p) {
-			v.add(prefix+"permissions", "%q is not a permission", p)
+		if !known[p] {
+			v.add(prefix+"permissions", "%q is not a permission (neither built in nor defined with POST /api/v1/permissions)", p)
 		}
 	}
 	r.SuggestedGoals = v.checkGoals(prefix+"suggested_goals", r.SuggestedGoals)
@@ -154,8 +159,12 @@ func (s *Service) UpdateRole(ctx context.Context, a Actor, name string, p RolePa
 		if p.SuggestedGoals != nil {
 			next.SuggestedGoals = *p.SuggestedGoals
 		}
+		known, err := s.knownPermissions(ctx)
+		if err != nil {
+			return err
+		}
 		var v problems
-		next = v.checkRole("", next, all, false)
+		next = v.checkRole("", next, all, known, false)
 		v.checkBuiltIn("", cur, next)
 		if err := v.err(); err != nil {
 			return err
@@ -269,7 +278,11 @@ func (s *Service) ImportRoles(ctx context.Context, a Actor, yamlDoc []byte) (cre
 		if err != nil {
 			return err
 		}
-		plan, err := planImport(doc.Roles, all)
+		known, err := s.knownPermissions(ctx)
+		if err != nil {
+			return err
+		}
+		plan, err := planImport(doc.Roles, all, known)
 		if err != nil {
 			return err
 		}
@@ -308,7 +321,7 @@ type importStep struct {
 
 // planImport orders the entries parents first and validates each against
 // the roles as they will be when it is written.
-func planImport(entries []roleImport, all map[string]store.Role) ([]importStep, error) {
+func planImport(entries []roleImport, all map[string]store.Role, known map[string]bool) ([]importStep, error) {
 	var v problems
 	index := map[string]int{}
 	for i, e := range entries {
@@ -358,7 +371,7 @@ func planImport(entries []roleImport, all map[string]store.Role) ([]importStep, 
 			if e.SuggestedGoals != nil {
 				next.SuggestedGoals = *e.SuggestedGoals
 			}
-			next = v.checkRole(prefix, next, planned, !exists)
+			next = v.checkRole(prefix, next, planned, known, !exists)
 			v.checkBuiltIn(prefix, cur, next)
 			planned[e.Name] = next
 			plan = append(plan, importStep{isNew: !exists, cur: cur, role: next})
@@ -375,7 +388,8 @@ func planImport(entries []roleImport, all map[string]store.Role) ([]importStep, 
 	return plan, v.err()
 }
 
-// KnownPermissions lists every permission a role may carry.
+// KnownPermissions lists every built-in permission; a role may also carry
+// the custom ones defined with CreatePermission.
 func KnownPermissions() []string {
 	return []string{
 		store.PermProfileRead, store.PermDashboardsRead, store.PermProfileWrite, store.PermTokensSelf,
@@ -455,32 +469,21 @@ func closeRoles(all map[string]store.Role, names []string) ([]string, map[string
 	return roles, perms
 }
 
-// EffectiveRoles returns the user's roles and its groups' roles, closed
-// over the role hierarchy, sorted.
+// EffectiveRoles returns the user's unexpired roles and its groups' roles,
+// closed over the role hierarchy, sorted.
 func (s *Service) EffectiveRoles(ctx context.Context, u store.User) ([]string, error) {
 	roles, _, err := s.userRoles(ctx, u)
 	return roles, err
 }
 
-// userRoles costs one query whatever the depth of the hierarchy: the
-// user's groups (the roles come from the cache).
+// userRoles is access's roles and permissions (expired grants ignored,
+// the deny list applied).
 func (s *Service) userRoles(ctx context.Context, u store.User) ([]string, map[string]bool, error) {
-	names := slices.Clone(u.Roles)
-	if u.ID != "" {
-		groups, err := s.store.ListUserGroups(ctx, u.ID)
-		if err != nil {
-			return nil, nil, fmt.Errorf("domain: effective roles: %w", err)
-		}
-		for _, g := range groups {
-			names = append(names, g.Roles...)
-		}
-	}
-	all, err := s.cachedRoleMap(ctx)
+	a, err := s.access(ctx, u)
 	if err != nil {
-		return nil, nil, fmt.Errorf("domain: effective roles: %w", err)
+		return nil, nil, err
 	}
-	roles, perms := closeRoles(all, names)
-	return roles, perms, nil
+	return a.Roles, a.Permissions, nil
 }
 
 // UserPrincipal builds the principal of a user who may hold tokens

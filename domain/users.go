@@ -401,27 +401,11 @@ func (s *Service) changeStatus(ctx context.Context, p Principal, id string, stat
 // SetUserRoles replaces the user's roles ("user.roles"). The status is left
 // alone: a pending user becomes active through an approval or SetUserStatus.
 func (s *Service) SetUserRoles(ctx context.Context, p Principal, id string, roles []string) (store.User, error) {
-	if err := notFoundID("user", id); err != nil {
-		return store.User{}, err
+	grants := make([]RoleGrant, len(roles))
+	for i, r := range roles {
+		grants[i] = RoleGrant{Role: r}
 	}
-	roles = set(roles)
-	return update(ctx, s, p.Actor, s.userRecord("set user roles"), id, "user.roles", func(ctx context.Context, cur store.User) (store.User, error) {
-		if err := s.mayActOn(ctx, p, cur); err != nil {
-			return store.User{}, err
-		}
-		all, err := s.roleMap(ctx)
-		if err != nil {
-			return store.User{}, err
-		}
-		var v problems
-		v.checkRoleNames("roles", roles, all)
-		if err := v.err(); err != nil {
-			return store.User{}, err
-		}
-		next := cur
-		next.Roles = roles
-		return next, s.keepAnAdmin(ctx, cur, &next)
-	}, nil)
+	return s.SetUserRoleGrants(ctx, p, id, grants)
 }
 
 // SetPassword replaces the user's password after checking the policy

@@ -34,6 +34,19 @@ type Options struct {
 	// that got no token for that long (config client_registration.
 	// unused_client_ttl); 0 keeps them.
 	UnusedClientTTL time.Duration
+
+	// Time-boxed role grants.
+	// RoleGrants deletes expired role assignments and audits each
+	// (domain.Service.ExpireRoleGrants); nil: they stay until an
+	// administrator removes them. They stop counting at their expiry
+	// either way: this only keeps user_roles tidy.
+	RoleGrants RoleGrantExpirer
+}
+
+// RoleGrantExpirer removes up to limit role assignments expired by now,
+// auditing each, and says how many went.
+type RoleGrantExpirer interface {
+	ExpireRoleGrants(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Store is what the janitor needs of the store: the deletions of what has
@@ -125,6 +138,9 @@ type Result struct {
 	DeviceCodes int `json:"device_codes"`
 	// DPoPProofs are the replay records of DPoP proofs past their window.
 	DPoPProofs int `json:"dpop_proofs"`
+
+	// RoleGrants are the expired time-boxed role assignments removed.
+	RoleGrants int `json:"role_grants"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -193,6 +209,13 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 		return res, fmt.Errorf("janitor: DPoP proofs: %w", err)
 	}
 	// Retired keys are few; one statement removes them all.
+	if j.opts.RoleGrants != nil {
+		if res.RoleGrants, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+			return j.opts.RoleGrants.ExpireRoleGrants(ctx, now, limit)
+		}); err != nil {
+			return res, fmt.Errorf("janitor: role grants: %w", err)
+		}
+	}
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
 	}
@@ -213,6 +236,9 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("registered_clients", res.RegisteredClients)
 	r.JanitorDeleted("device_codes", res.DeviceCodes)
 	r.JanitorDeleted("dpop_proofs", res.DPoPProofs)
+	if j.opts.RoleGrants != nil {
+		r.JanitorDeleted("role_grants", res.RoleGrants)
+	}
 	r.JanitorRun(err == nil)
 }
 
@@ -255,7 +281,8 @@ func (j *Janitor) Run(ctx context.Context) {
 			j.opts.Logger.Info("janitor deleted expired records", "tokens", res.Tokens, "par_requests", res.PARRequests,
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
 				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets,
-				"registered_clients", res.RegisteredClients, "device_codes", res.DeviceCodes, "dpop_proofs", res.DPoPProofs)
+				"registered_clients", res.RegisteredClients, "device_codes", res.DeviceCodes, "dpop_proofs", res.DPoPProofs,
+				"role_grants", res.RoleGrants)
 		}
 	}
 }

@@ -33,6 +33,8 @@ type Directory interface {
 	ActiveUser(ctx context.Context, id string) (store.User, error)
 	AdmitAddress(ctx context.Context, u store.User, ip, via string) error
 	EffectiveRoles(ctx context.Context, u store.User) ([]string, error)
+	// EffectivePermissions: the permissions claim (permissions scope).
+	EffectivePermissions(ctx context.Context, u store.User) ([]string, error)
 	// MFARequired: the user's roles demand a second factor at sign-in.
 	MFARequired(ctx context.Context, u store.User) (bool, error)
 	ConsentNeeded(ctx context.Context, q domain.ConsentQuestion) (bool, error)

@@ -88,6 +88,10 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	if roles, ok := s.IDTokenClaims().Extra["roles"]; ok && s.UserID != "" {
 		extra["roles"] = roles
 	}
+	// So is the permissions claim, under the permissions scope.
+	if perms, ok := s.IDTokenClaims().Extra[PermissionsClaim]; ok && s.UserID != "" {
+		extra[PermissionsClaim] = perms
+	}
 	if s.Act != nil {
 		extra["act"] = s.Act
 	}
@@ -102,10 +106,17 @@ func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 // (RFC 8693 §4.1) and a DPoP-bound token's confirmation and type (RFC 9449
 // §6.2); nothing for others.
 func (s *Session) GetExtraClaims() map[string]interface{} {
-	if s.Act == nil && s.DPoPJKT == "" {
+	perms, hasPerms := s.IDTokenClaims().Extra[PermissionsClaim]
+	hasPerms = hasPerms && s.UserID != ""
+	if s.Act == nil && s.DPoPJKT == "" && !hasPerms {
 		return nil
 	}
 	extra := map[string]interface{}{}
+	// The user's effective permissions as of the token's issue (or last
+	// refresh), under the permissions scope, as in the JWT access token.
+	if hasPerms {
+		extra[PermissionsClaim] = perms
+	}
 	if s.Act != nil {
 		extra["act"] = s.Act
 	}
@@ -122,11 +133,20 @@ func (s *Session) GetJWTHeader() *jwt.Headers {
 	return &jwt.Headers{Extra: map[string]interface{}{"typ": "at+jwt"}}
 }
 
+// PermissionsScope asks for the permissions claim: the user's effective
+// permissions (its roles' and groups' roles', built-in and custom, expired
+// grants ignored, its deny list applied).
+const (
+	PermissionsScope = "permissions"
+	PermissionsClaim = "permissions"
+)
+
 // scopeClaims returns the user's claims that the granted scopes allow, from
 // the given user record: profile → name, preferred_username, updated_at;
-// email → email, email_verified; roles → roles (effective role names).
-// roles is only consulted when the roles scope is granted.
-func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, error)) (map[string]interface{}, error) {
+// email → email, email_verified; roles → roles (effective role names);
+// permissions → permissions (effective permission names). roles and perms
+// are only consulted when their scope is granted.
+func scopeClaims(u store.User, scopes fosite.Arguments, roles, perms func() ([]string, error)) (map[string]interface{}, error) {
 	claims := map[string]interface{}{}
 	if scopes.Has("profile") {
 		if u.FullName != "" {
@@ -148,6 +168,13 @@ func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, 
 		}
 		claims["roles"] = r
 	}
+	if scopes.Has(PermissionsScope) && perms != nil {
+		ps, err := perms()
+		if err != nil {
+			return nil, err
+		}
+		claims[PermissionsClaim] = ps
+	}
 	return claims, nil
 }
 
@@ -164,6 +191,15 @@ func (p *Provider) userClaims(ctx context.Context, u store.User, scopes fosite.A
 			roles = []string{} // an empty claim, not null
 		}
 		return roles, nil
+	}, func() ([]string, error) {
+		perms, err := p.svc.EffectivePermissions(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("provider: effective permissions: %w", err)
+		}
+		if perms == nil {
+			perms = []string{}
+		}
+		return perms, nil
 	})
 	if err != nil {
 		return nil, err

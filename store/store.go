@@ -58,6 +58,10 @@ type Store interface {
 	// Webhooks: event subscriptions and their delivery outbox (webhooks.go).
 	Webhooks
 
+	// Permissions: custom permissions and time-boxed role grants
+	// (permissions.go).
+	Permissions
+
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -259,6 +263,17 @@ type User struct {
 	// SessionLimit caps the user's live login sessions; nil means the
 	// server's default (sessions.limit), 0 no limit.
 	SessionLimit *int
+
+	// Time-boxed role grants and denied permissions.
+	// RoleExpiry maps a role of Roles to the instant its assignment stops
+	// counting; roles absent from it are held until removed. Entries for
+	// roles not in Roles are ignored; nil when no grant is time-boxed.
+	// Readers of effective roles must ignore an expired assignment at once
+	// (domain does, with its clock): the janitor deletes it later.
+	RoleExpiry map[string]time.Time
+	// DeniedPermissions are permissions the user never holds, whatever its
+	// roles and groups grant: a set, sorted, empty (not nil) when none.
+	DeniedPermissions []string
 }
 
 // EffectiveStatus is the status the user has at now: the stored status,

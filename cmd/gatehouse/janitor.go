@@ -24,7 +24,8 @@ func newJanitorCmd(a *app) *cobra.Command {
 			}
 			defer st.Close()
 			res, err := janitor.New(st, janitor.Options{BatchSize: a.cfg.Janitor.BatchSize, Now: a.now, Logger: a.logger,
-				SignInFailureWindow: a.cfg.Login.Lockout, UnusedClientTTL: a.cfg.ClientRegistration.UnusedClientTTL}).RunOnce(cmd.Context())
+				SignInFailureWindow: a.cfg.Login.Lockout, UnusedClientTTL: a.cfg.ClientRegistration.UnusedClientTTL,
+				RoleGrants: a.newService(a.cfg, st)}).RunOnce(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -114,7 +114,9 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 	// so the tables stay bounded; every instance may run it.
 	go janitor.New(st, janitor.Options{Interval: cfg.Janitor.Interval, BatchSize: cfg.Janitor.BatchSize, Logger: a.logger,
 		Recorder: srv.Telemetry(), SignInFailureWindow: cfg.Login.Lockout,
-		UnusedClientTTL: cfg.ClientRegistration.UnusedClientTTL}).Run(ctx)
+		UnusedClientTTL: cfg.ClientRegistration.UnusedClientTTL,
+		// Its own service: expiring grants reads no cache.
+		RoleGrants: a.newService(cfg, st)}).Run(ctx)
 
 	servers := []*http.Server{hs}
 	listeners := []net.Listener{ln}

@@ -90,6 +90,8 @@ type Store struct {
 	webhooks   map[string]store.WebhookSubscription
 	deliveries map[int64]store.WebhookDelivery
 	webhookSeq int64
+	// permissions are the custom permissions by name (permissions.go).
+	permissions map[string]store.Permission
 }
 
 type memberKey struct{ groupID, userID string }
@@ -160,6 +162,7 @@ func New(opts ...Option) *Store {
 		areaGrants:  map[areaGrantKey]store.AreaRoleGrant{},
 		webhooks:    map[string]store.WebhookSubscription{},
 		deliveries:  map[int64]store.WebhookDelivery{},
+		permissions: map[string]store.Permission{},
 	}
 	for _, o := range opts {
 		o(s)

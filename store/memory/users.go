@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -26,6 +27,20 @@ func copyUser(u store.User) store.User {
 	u.Roles = list(u.Roles)
 	slices.Sort(u.Roles)
 	u.Roles = slices.Compact(u.Roles)
+	// Expiries are a column of those rows: kept only for roles held.
+	var expiry map[string]time.Time
+	for role, at := range u.RoleExpiry {
+		if slices.Contains(u.Roles, role) {
+			if expiry == nil {
+				expiry = map[string]time.Time{}
+			}
+			expiry[role] = stamp(at)
+		}
+	}
+	u.RoleExpiry = expiry
+	u.DeniedPermissions = list(u.DeniedPermissions)
+	slices.Sort(u.DeniedPermissions)
+	u.DeniedPermissions = slices.Compact(u.DeniedPermissions)
 	u.CreatedAt = stamp(u.CreatedAt)
 	u.UpdatedAt = stamp(u.UpdatedAt)
 	u.LastLoginAt = stampPtr(u.LastLoginAt)

@@ -46,8 +46,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, userID string, at time.T
 			WHERE id = $1
 			RETURNING *
 		)
-		SELECT `+userColumns+`,
-			ARRAY(SELECT r.role_name FROM user_roles r WHERE r.user_id = u.id ORDER BY r.role_name)
+		SELECT `+userColumns+`, `+userGrants+`
 		FROM u`,
 		id, maxFailures, at.Add(lockFor)), true)
 	if err != nil {

@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,9 +20,16 @@ const userColumns = `u.id, u.username, u.email, u.password_hash, u.full_name, u.
 	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at,
 	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit`
 
+// userGrants are the columns scanUser reads withRoles: the sorted roles,
+// the expiries of the time-boxed ones (a JSON object, NULL when none) and
+// the denied permissions.
+const userGrants = `ARRAY(SELECT r.role_name FROM user_roles r WHERE r.user_id = u.id ORDER BY r.role_name),
+	(SELECT jsonb_object_agg(r.role_name, r.expires_at) FROM user_roles r
+		WHERE r.user_id = u.id AND r.expires_at IS NOT NULL),
+	ARRAY(SELECT d.permission FROM user_denied_permissions d WHERE d.user_id = u.id ORDER BY d.permission)`
+
 // userWithRoles reads one user and its sorted roles in one round trip.
-const userWithRoles = `SELECT ` + userColumns + `,
-	ARRAY(SELECT r.role_name FROM user_roles r WHERE r.user_id = u.id ORDER BY r.role_name)
+const userWithRoles = `SELECT ` + userColumns + `, ` + userGrants + `
 	FROM users u`
 
 func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
@@ -29,12 +38,17 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	dest := []any{&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FullName, &u.Department, &u.Goals,
 		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt,
 		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit}
+	var expiry []byte
 	if withRoles {
-		dest = append(dest, &u.Roles)
+		dest = append(dest, &u.Roles, &expiry, &u.DeniedPermissions)
 	}
 	if err := row.Scan(dest...); err != nil {
 		return store.User{}, err
 	}
+	if err := scanRoleExpiry(&u, expiry); err != nil {
+		return store.User{}, err
+	}
+	u.DeniedPermissions = list(u.DeniedPermissions)
 	u.Status = store.UserStatus(status)
 	u.Goals, u.Roles = list(u.Goals), list(u.Roles)
 	u.CreatedAt, u.UpdatedAt = utc(u.CreatedAt), utc(u.UpdatedAt)
@@ -58,17 +72,60 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 				failed_logins, locked_until, ip_allow, ip_deny, session_limit)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20)
 			RETURNING id
+		), denied AS (
+			INSERT INTO user_denied_permissions (user_id, permission)
+			SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($22::text[]) AS permission) d
 		)
-		INSERT INTO user_roles (user_id, role_name)
-		SELECT u.id, r.name FROM u CROSS JOIN (SELECT DISTINCT unnest($15::text[]) AS name) r`,
+		INSERT INTO user_roles (user_id, role_name, expires_at)
+		SELECT u.id, r.name, r.expires_at FROM u CROSS JOIN (
+			SELECT DISTINCT ON (name) name, expires_at FROM unnest($15::text[], $21::timestamptz[]) AS g(name, expires_at)
+		) r`,
 		id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 		jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.CreatedAt, u.UpdatedAt,
 		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
-		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit)
+		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
+		roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Username, classify(err, store.ErrNotFound))
 	}
 	return nil
+}
+
+// scanRoleExpiry reads the JSON object of userGrants into u.RoleExpiry.
+func scanRoleExpiry(u *store.User, expiry []byte) error {
+	u.RoleExpiry = nil
+	if len(expiry) == 0 {
+		return nil
+	}
+	var m map[string]time.Time
+	if err := json.Unmarshal(expiry, &m); err != nil {
+		return fmt.Errorf("role expiry: %w", err)
+	}
+	for role, at := range m {
+		setRoleExpiry(u, role, at)
+	}
+	return nil
+}
+
+func setRoleExpiry(u *store.User, role string, at time.Time) {
+	if u.RoleExpiry == nil {
+		u.RoleExpiry = map[string]time.Time{}
+	}
+	u.RoleExpiry[role] = at.UTC()
+}
+
+// roleExpiries is, for each of roles, its expiry or NULL, as the
+// timestamptz[] beside the roles' text[] that CreateUser and UpdateUser
+// unnest together.
+func roleExpiries(u store.User, roles []string) []*time.Time {
+	out := make([]*time.Time, len(roles))
+	for i, r := range roles {
+		if at, ok := u.RoleExpiry[r]; ok {
+			at := at
+			out[i] = &at
+		}
+	}
+	return out
 }
 
 // GetUser returns ErrNotFound if there is no such user.
@@ -187,14 +244,24 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 				RETURNING id
 			), gone AS (
 				DELETE FROM user_roles WHERE user_id = $1 AND role_name <> ALL($14::text[])
+			), undenied AS (
+				DELETE FROM user_denied_permissions WHERE user_id = $1 AND permission <> ALL($21::text[])
+			), denied AS (
+				INSERT INTO user_denied_permissions (user_id, permission)
+				SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($21::text[]) AS permission) d
+				ON CONFLICT DO NOTHING
 			)
-			INSERT INTO user_roles (user_id, role_name)
-			SELECT u.id, r.name FROM u CROSS JOIN (SELECT DISTINCT unnest($14::text[]) AS name) r
-			ON CONFLICT DO NOTHING`,
+			INSERT INTO user_roles (user_id, role_name, expires_at)
+			SELECT u.id, r.name, r.expires_at FROM u CROSS JOIN (
+				SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $20::timestamptz[]) AS g(name, expires_at)
+			) r
+			ON CONFLICT (user_id, role_name) DO UPDATE SET expires_at = EXCLUDED.expires_at
+				WHERE user_roles.expires_at IS DISTINCT FROM EXCLUDED.expires_at`,
 			id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
 			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
-			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit)
+			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
+			roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
 		return err
 	})
 	if err != nil {
@@ -315,19 +382,37 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		ids[i] = u.ID
 		index[u.ID] = i
 	}
-	rows, err = s.db(ctx).Query(ctx, `SELECT user_id, role_name FROM user_roles
+	rows, err = s.db(ctx).Query(ctx, `SELECT user_id, role_name, expires_at FROM user_roles
 		WHERE user_id = ANY($1::uuid[]) ORDER BY user_id, role_name`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: roles: %w", err)
 	}
 	var userID, role string
-	_, err = pgx.ForEachRow(rows, []any{&userID, &role}, func() error {
+	var expires *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&userID, &role, &expires}, func() error {
 		i := index[userID]
 		users[i].Roles = append(users[i].Roles, role)
+		if expires != nil {
+			setRoleExpiry(&users[i], role, *expires)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: roles: %w", err)
+	}
+	rows, err = s.db(ctx).Query(ctx, `SELECT user_id, permission FROM user_denied_permissions
+		WHERE user_id = ANY($1::uuid[]) ORDER BY user_id, permission`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: denied permissions: %w", err)
+	}
+	var permission string
+	_, err = pgx.ForEachRow(rows, []any{&userID, &permission}, func() error {
+		i := index[userID]
+		users[i].DeniedPermissions = append(users[i].DeniedPermissions, permission)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: denied permissions: %w", err)
 	}
 	return users, nil
 }

@@ -58,6 +58,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Areas", areaTests},
 		// Events and webhooks.
 		{"Webhooks", webhookTests},
+		// Custom permissions, time-boxed role grants, denied permissions.
+		{"Permissions", permissionTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
