@@ -16,7 +16,9 @@ const defaultUserLimit = 100
 
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.full_name, u.department, u.goals,
 	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at,
-	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit`
+	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit,
+	u.phone_number, u.phone_number_verified, u.given_name, u.family_name, u.locale, u.zoneinfo,
+	u.picture, u.break_glass`
 
 // userWithRoles reads one user and its sorted roles in one round trip.
 const userWithRoles = `SELECT ` + userColumns + `,
@@ -28,7 +30,9 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	var status string
 	dest := []any{&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FullName, &u.Department, &u.Goals,
 		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt,
-		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit}
+		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit,
+		&u.PhoneNumber, &u.PhoneNumberVerified, &u.GivenName, &u.FamilyName, &u.Locale, &u.Zoneinfo,
+		&u.Picture, &u.BreakGlass}
 	if withRoles {
 		dest = append(dest, &u.Roles)
 	}
@@ -55,8 +59,11 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		WITH u AS (
 			INSERT INTO users (id, username, email, password_hash, full_name, department, goals,
 				preferences, status, email_verified, created_at, updated_at, last_login_at, expires_at,
-				failed_logins, locked_until, ip_allow, ip_deny, session_limit)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20)
+				failed_logins, locked_until, ip_allow, ip_deny, session_limit,
+				phone_number, phone_number_verified, given_name, family_name, locale, zoneinfo,
+				picture, break_glass)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20,
+				$21, $22, $23, $24, $25, $26, $27, $28)
 			RETURNING id
 		)
 		INSERT INTO user_roles (user_id, role_name)
@@ -64,7 +71,9 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 		jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.CreatedAt, u.UpdatedAt,
 		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
-		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit)
+		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
+		u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
+		u.Picture, u.BreakGlass)
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Username, classify(err, store.ErrNotFound))
 	}
@@ -182,7 +191,9 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 				UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
 					department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
 					updated_at = $11, last_login_at = $12, expires_at = $13, failed_logins = $15,
-					locked_until = $16, ip_allow = $17, ip_deny = $18, session_limit = $19
+					locked_until = $16, ip_allow = $17, ip_deny = $18, session_limit = $19,
+					phone_number = $20, phone_number_verified = $21, given_name = $22, family_name = $23,
+					locale = $24, zoneinfo = $25, picture = $26, break_glass = $27
 				WHERE id = $1
 				RETURNING id
 			), gone AS (
@@ -194,7 +205,9 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
 			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
-			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit)
+			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
+			u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
+			u.Picture, u.BreakGlass)
 		return err
 	})
 	if err != nil {
