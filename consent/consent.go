@@ -163,6 +163,8 @@ func scopeText(scope string) string {
 		return "Keep access when you are not using it"
 	case "roles":
 		return "See your roles"
+	case "phone":
+		return "See your phone number"
 	case "gatehouse:api":
 		return "Manage gatehouse on your behalf, within your own permissions"
 	}

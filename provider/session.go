@@ -123,8 +123,10 @@ func (s *Session) GetJWTHeader() *jwt.Headers {
 }
 
 // scopeClaims returns the user's claims that the granted scopes allow, from
-// the given user record: profile → name, preferred_username, updated_at;
-// email → email, email_verified; roles → roles (effective role names).
+// the given user record: profile → name, preferred_username, updated_at
+// and the profile fields (profileClaims); email → email, email_verified;
+// phone → phone_number, phone_number_verified; roles → roles (effective
+// role names).
 // roles is only consulted when the roles scope is granted.
 func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, error)) (map[string]interface{}, error) {
 	claims := map[string]interface{}{}
@@ -141,6 +143,7 @@ func scopeClaims(u store.User, scopes fosite.Arguments, roles func() ([]string, 
 		claims["email"] = u.Email
 		claims["email_verified"] = u.EmailVerified
 	}
+	profileClaims(claims, u, scopes)
 	if scopes.Has("roles") {
 		r, err := roles()
 		if err != nil {
