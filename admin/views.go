@@ -46,6 +46,17 @@ type UserView struct {
 	// SessionLimit caps the user's live login sessions; null means the
 	// server's default (sessions.limit), 0 no limit.
 	SessionLimit *int `json:"session_limit"`
+
+	// Profile fields and break-glass access (profile.go); "" and false
+	// for none.
+	PhoneNumber         string `json:"phone_number"`
+	PhoneNumberVerified bool   `json:"phone_number_verified"`
+	GivenName           string `json:"given_name"`
+	FamilyName          string `json:"family_name"`
+	Locale              string `json:"locale"`
+	Zoneinfo            string `json:"zoneinfo"`
+	Picture             string `json:"picture"`
+	BreakGlass          bool   `json:"break_glass"`
 }
 
 // NewUserView shows u as it is at now, with its groups and effective
@@ -76,6 +87,15 @@ func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 		ExpiresAt:      u.ExpiresAt,
 		LockedUntil:    lockedUntil(u, now),
 		SessionLimit:   u.SessionLimit,
+
+		PhoneNumber:         u.PhoneNumber,
+		PhoneNumberVerified: u.PhoneNumberVerified,
+		GivenName:           u.GivenName,
+		FamilyName:          u.FamilyName,
+		Locale:              u.Locale,
+		Zoneinfo:            u.Zoneinfo,
+		Picture:             u.Picture,
+		BreakGlass:          u.BreakGlass,
 	}
 }
 
