@@ -34,6 +34,7 @@ type userInput struct {
 	Roles         []string        `json:"roles"`
 	EmailVerified bool            `json:"email_verified"`
 	ExpiresAt     *string         `json:"expires_at"`
+	profileInput
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
@@ -49,6 +50,11 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	if in.Status != "" && !p.Can(store.PermUsersStatus) {
 		return forbidden([]string{store.PermUsersStatus})
 	}
+	// An emergency account skips the MFA enrolment policy: marking one is
+	// the administrators' (settings:write), not any user editor's.
+	if in.BreakGlass && !p.Can(store.PermSettingsWrite) {
+		return forbidden([]string{store.PermSettingsWrite})
+	}
 	nu := domain.NewUser{
 		Username:      in.Username,
 		Email:         in.Email,
@@ -60,6 +66,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *domain.Princ
 		Roles:         in.Roles,
 		EmailVerified: in.EmailVerified,
 	}
+	in.profileInput.apply(&nu)
 	if len(in.Preferences) > 0 && !isNull(in.Preferences) {
 		if !isObject(in.Preferences) {
 			return badField("preferences", "must be a JSON object")
@@ -281,6 +288,10 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *domain.Princi
 		ExpiresAt:     f.timestamp("expires_at"),
 		SessionLimit:  f.optionalInt("session_limit"),
 	}
+	f.profile(&up, true)
+	if up.BreakGlass != nil && *up.BreakGlass != cur.BreakGlass && !p.Can(store.PermSettingsWrite) {
+		return forbidden([]string{store.PermSettingsWrite})
+	}
 	f.readOnly("is changed with PUT /users/{id}/status", "status")
 	f.readOnly("is changed with PUT /users/{id}/roles", "roles")
 	f.readOnly("is changed with PUT /users/{id}/password", "password")
@@ -340,7 +351,9 @@ func (a *API) patchMe(w http.ResponseWriter, r *http.Request, p *domain.Principa
 		Goals:       f.strings("goals"),
 		Preferences: f.object("preferences", p.User.Preferences),
 	}
-	f.readOnly("cannot be changed by the user; an administrator can change it", "username", "email", "email_verified", "expires_at", "status", "roles", "session_limit")
+	f.profile(&up, false)
+	f.readOnly("cannot be changed by the user; an administrator can change it", "username", "email", "email_verified", "expires_at", "status", "roles", "session_limit",
+		"phone_number_verified", "break_glass")
 	f.readOnly("is changed with PUT /users/me/password", "password")
 	f.readOnly("is read-only", userReadOnly()...)
 	if err := f.done(); err != nil {

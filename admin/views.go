@@ -56,6 +56,16 @@ type UserView struct {
 	RoleGrants []RoleGrantView `json:"role_grants"`
 	// DeniedPermissions are never held, whatever the roles grant.
 	DeniedPermissions []string `json:"denied_permissions"`
+	// Profile fields and break-glass access (profile.go); "" and false
+	// for none.
+	PhoneNumber         string `json:"phone_number"`
+	PhoneNumberVerified bool   `json:"phone_number_verified"`
+	GivenName           string `json:"given_name"`
+	FamilyName          string `json:"family_name"`
+	Locale              string `json:"locale"`
+	Zoneinfo            string `json:"zoneinfo"`
+	Picture             string `json:"picture"`
+	BreakGlass          bool   `json:"break_glass"`
 }
 
 // NewUserView shows u as it is at now, with its groups and effective
@@ -87,8 +97,16 @@ func NewUserView(u store.User, m domain.Membership, now time.Time) UserView {
 		LockedUntil:    lockedUntil(u, now),
 		SessionLimit:   u.SessionLimit,
 
-		RoleGrants:        roleGrantViews(u, now),
-		DeniedPermissions: orEmpty(u.DeniedPermissions),
+		RoleGrants:          roleGrantViews(u, now),
+		DeniedPermissions:   orEmpty(u.DeniedPermissions),
+		PhoneNumber:         u.PhoneNumber,
+		PhoneNumberVerified: u.PhoneNumberVerified,
+		GivenName:           u.GivenName,
+		FamilyName:          u.FamilyName,
+		Locale:              u.Locale,
+		Zoneinfo:            u.Zoneinfo,
+		Picture:             u.Picture,
+		BreakGlass:          u.BreakGlass,
 	}
 }
 

@@ -165,6 +165,8 @@ func scopeText(scope string) string {
 		return "See your roles"
 	case "permissions":
 		return "See what your roles allow you to do"
+	case "phone":
+		return "See your phone number"
 	case "gatehouse:api":
 		return "Manage gatehouse on your behalf, within your own permissions"
 	}

@@ -193,7 +193,7 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 		ID:         in.ID,
 		UserID:     in.User.ID,
 		AuthTime:   now,
-		ExpiresAt:  now.Add(in.Lifetime),
+		ExpiresAt:  now.Add(breakGlassLifetime(in.User, in.Lifetime)),
 		LastSeenAt: now,
 		UserAgent:  truncateUTF8(in.UserAgent, maxUserAgent),
 		IPAddress:  in.IP,
@@ -225,7 +225,10 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 		if err := s.evictOverLimit(ctx, in.User, in.IP, now); err != nil {
 			return err
 		}
-		return s.store.CreateLoginSession(ctx, ls)
+		if err := s.store.CreateLoginSession(ctx, ls); err != nil {
+			return err
+		}
+		return s.noteBreakGlass(ctx, in.User, in.IP, ls)
 	})
 	if err != nil {
 		return store.LoginSession{}, err

@@ -30,6 +30,17 @@ type NewUser struct {
 	Roles         []string
 	EmailVerified bool
 	ExpiresAt     *time.Time
+
+	// Profile fields and break-glass access (profile.go, breakglass.go);
+	// "" and false for none.
+	PhoneNumber         string
+	PhoneNumberVerified bool
+	GivenName           string
+	FamilyName          string
+	Locale              string
+	Zoneinfo            string
+	Picture             string
+	BreakGlass          bool
 }
 
 // UserPatch is a partial update; nil fields are left alone. ExpiresAt set
@@ -46,11 +57,22 @@ type UserPatch struct {
 	// SessionLimit set to a pointer to nil returns the user to the
 	// server's default limit (sessions.limit); 0 is no limit.
 	SessionLimit **int
+
+	// Profile fields and break-glass access (profile.go). A new
+	// PhoneNumber is unverified unless PhoneNumberVerified is set too.
+	PhoneNumber         *string
+	PhoneNumberVerified *bool
+	GivenName           *string
+	FamilyName          *string
+	Locale              *string
+	Zoneinfo            *string
+	Picture             *string
+	BreakGlass          *bool
 }
 
 // userFields are the audited fields of a user: never the password hash.
 func userFields(u store.User) fields {
-	return fields{
+	return profileFields(u, fields{
 		"username":       u.Username,
 		"email":          u.Email,
 		"full_name":      u.FullName,
@@ -63,7 +85,7 @@ func userFields(u store.User) fields {
 		"expires_at":     auditTime(u.ExpiresAt),
 		"locked_until":   auditTime(u.LockedUntil),
 		"session_limit":  auditInt(u.SessionLimit),
-	}
+	})
 }
 
 // auditInt is an optional number as the audit log records it: nil as null.
@@ -119,6 +141,11 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (store.Us
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
+	v.applyProfile(&u, profileInput{
+		PhoneNumber: &in.PhoneNumber, PhoneNumberVerified: &in.PhoneNumberVerified,
+		GivenName: &in.GivenName, FamilyName: &in.FamilyName,
+		Locale: &in.Locale, Zoneinfo: &in.Zoneinfo, Picture: &in.Picture, BreakGlass: &in.BreakGlass,
+	})
 	if in.Password != "" {
 		v.addErr(s.opts.Passwords.Validate(in.Password, in.Username, email, u.FullName))
 	}
@@ -347,6 +374,11 @@ func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
 			v.add("session_limit", "must be between 0 (no limit) and %d, or null for the server's default", MaxSessionLimit)
 		}
 	}
+	v.applyProfile(&u, profileInput{
+		PhoneNumber: p.PhoneNumber, PhoneNumberVerified: p.PhoneNumberVerified,
+		GivenName: p.GivenName, FamilyName: p.FamilyName,
+		Locale: p.Locale, Zoneinfo: p.Zoneinfo, Picture: p.Picture, BreakGlass: p.BreakGlass,
+	})
 	return u, v.err()
 }
 

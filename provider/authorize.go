@@ -308,7 +308,9 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, ar fosi
 func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) {
 	ctx := r.Context()
 	for _, s := range ar.GetRequestedScopes() {
-		ar.GrantScope(s)
+		if grantable(sess.User, s) {
+			ar.GrantScope(s)
+		}
 	}
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)

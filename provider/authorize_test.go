@@ -58,7 +58,7 @@ func TestDiscoveryDocuments(t *testing.T) {
 				"code_challenge_methods_supported":      {"S256"},
 				"id_token_signing_alg_values_supported": {"RS256", "ES256"},
 				"subject_types_supported":               {"public"},
-				"scopes_supported":                      {"openid", "profile", "email", "offline_access", "roles", "area", "permissions"},
+				"scopes_supported":                      {"openid", "profile", "email", "offline_access", "roles", "area", "permissions", "phone"},
 				"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer", "urn:ietf:params:oauth:grant-type:token-exchange", "urn:ietf:params:oauth:grant-type:device_code"},
 				"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 			}

@@ -4,7 +4,11 @@ import (
 	"context"
 	"math"
 
+	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
+
+	"github.com/gatehouse/gatehouse/domain"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // Generate signs claims with fosite's signer after writing every integral
@@ -63,5 +67,38 @@ func integralValue(v interface{}) interface{} {
 		return out
 	default:
 		return v
+	}
+}
+
+// grantable reports whether scope may be granted to a grant of u. A
+// break-glass account's grants get no offline access (domain/breakglass.go):
+// no refresh token outlives its one-hour session, and its access tokens
+// are the configured access-token lifetime, once.
+func grantable(u store.User, scope string) bool {
+	return !u.BreakGlass || (scope != "offline_access" && scope != "offline")
+}
+
+// profileClaims adds the profile and phone claims the scopes allow
+// (OpenID Connect Core 5.4): profile → given_name, family_name, locale,
+// zoneinfo, picture, each only when set, and name made of the given and
+// family names when no full name is set; phone → phone_number and
+// phone_number_verified when a number is set.
+func profileClaims(claims map[string]interface{}, u store.User, scopes fosite.Arguments) {
+	if scopes.Has("profile") {
+		if name := domain.DisplayName(u); name != "" {
+			claims["name"] = name
+		}
+		for k, v := range map[string]string{
+			"given_name": u.GivenName, "family_name": u.FamilyName,
+			"locale": u.Locale, "zoneinfo": u.Zoneinfo, "picture": u.Picture,
+		} {
+			if v != "" {
+				claims[k] = v
+			}
+		}
+	}
+	if scopes.Has("phone") && u.PhoneNumber != "" {
+		claims["phone_number"] = u.PhoneNumber
+		claims["phone_number_verified"] = u.PhoneNumberVerified
 	}
 }

@@ -106,7 +106,9 @@ func (p *Provider) handleDeviceConsent(w http.ResponseWriter, r *http.Request) {
 		ar.RequestedAt = p.now().UTC()
 		ar.SetRequestedScopes(fosite.Arguments(d.Scopes))
 		for _, s := range d.Scopes {
-			ar.GrantScope(s)
+			if grantable(sess.User, s) {
+				ar.GrantScope(s)
+			}
 		}
 		session, err := p.userSession(ctx, sess.User, sess.ID, sess.AuthTime, sess.AMR, sess.ACR, ar)
 		if err == nil {

@@ -142,10 +142,11 @@ const (
 )
 
 // scopeClaims returns the user's claims that the granted scopes allow, from
-// the given user record: profile → name, preferred_username, updated_at;
-// email → email, email_verified; roles → roles (effective role names);
-// permissions → permissions (effective permission names). roles and perms
-// are only consulted when their scope is granted.
+// the given user record: profile → name, preferred_username, updated_at
+// and the profile fields (profileClaims); email → email, email_verified;
+// phone → phone_number, phone_number_verified; roles → roles (effective
+// role names); permissions → permissions (effective permission names).
+// roles and perms are only consulted when their scope is granted.
 func scopeClaims(u store.User, scopes fosite.Arguments, roles, perms func() ([]string, error)) (map[string]interface{}, error) {
 	claims := map[string]interface{}{}
 	if scopes.Has("profile") {
@@ -161,6 +162,7 @@ func scopeClaims(u store.User, scopes fosite.Arguments, roles, perms func() ([]s
 		claims["email"] = u.Email
 		claims["email_verified"] = u.EmailVerified
 	}
+	profileClaims(claims, u, scopes)
 	if scopes.Has("roles") {
 		r, err := roles()
 		if err != nil {

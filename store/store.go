@@ -274,6 +274,27 @@ type User struct {
 	// DeniedPermissions are permissions the user never holds, whatever its
 	// roles and groups grant: a set, sorted, empty (not nil) when none.
 	DeniedPermissions []string
+	// Profile fields (OpenID Connect Core 5.1 standard claims).
+	//
+	// PhoneNumber is E.164 ("+" and 8-15 digits), "" for none.
+	// PhoneNumberVerified is set by administrators only; a new number is
+	// unverified.
+	PhoneNumber         string
+	PhoneNumberVerified bool
+	// GivenName and FamilyName make the name claim when FullName is "".
+	GivenName  string
+	FamilyName string
+	// Locale is a BCP 47 language tag, Zoneinfo an IANA time zone name,
+	// Picture an https URL; "" for none.
+	Locale   string
+	Zoneinfo string
+	Picture  string
+	// Break-glass (emergency) access.
+	//
+	// BreakGlass marks an emergency account: it signs in without the MFA
+	// enrolment its roles would demand, its login sessions last at most an
+	// hour, and every administrator is told (domain/breakglass.go).
+	BreakGlass bool
 }
 
 // EffectiveStatus is the status the user has at now: the stored status,

@@ -64,6 +64,7 @@ type userCreateFlags struct {
 	username, email, password, fullName, department, status, expiresAt string
 	passwordStdin, emailVerified                                       bool
 	roles, goals                                                       []string
+	profile                                                            profileFlags
 }
 
 func newUsersCreateCmd(a *app) *cobra.Command {
@@ -95,6 +96,7 @@ func newUsersCreateCmd(a *app) *cobra.Command {
 				Roles:         f.roles,
 				EmailVerified: f.emailVerified,
 			}
+			f.profile.create(&in)
 			if f.expiresAt != "" {
 				t, err := time.Parse(time.RFC3339, f.expiresAt)
 				if err != nil {
@@ -123,6 +125,7 @@ func newUsersCreateCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.status, "status", "", "initial status: active or pending (default: active with --role, pending without)")
 	fl.BoolVar(&f.emailVerified, "email-verified", false, "mark the email address as verified")
 	fl.StringVar(&f.expiresAt, "expires-at", "", "RFC 3339 time after which the user can no longer sign in")
+	f.profile.register(cmd, false)
 	_ = cmd.MarkFlagRequired("username")
 	_ = cmd.MarkFlagRequired("email")
 	cmd.MarkFlagsOneRequired("password", "password-stdin")
@@ -213,11 +216,12 @@ type userUpdateFlags struct {
 	username, email, fullName, department, expiresAt, sessionLimit string
 	goals                                                          []string
 	clearGoals, emailVerified                                      bool
+	profile                                                        profileFlags
 }
 
 // patch builds the partial update from the flags that were given; a flag
 // left out leaves its field alone.
-func (f userUpdateFlags) patch(cmd *cobra.Command) (domain.UserPatch, error) {
+func (f *userUpdateFlags) patch(cmd *cobra.Command) (domain.UserPatch, error) {
 	var p domain.UserPatch
 	changed := cmd.Flags().Changed
 	if changed("username") {
@@ -267,8 +271,10 @@ func (f userUpdateFlags) patch(cmd *cobra.Command) (domain.UserPatch, error) {
 		}
 		p.SessionLimit = &n
 	}
+	f.profile.patch(cmd, &p)
 	if p == (domain.UserPatch{}) {
-		return p, fmt.Errorf("nothing to change: give at least one of --username, --email, --full-name, --department, --goal, --clear-goals, --email-verified, --expires-at, --session-limit")
+		return p, fmt.Errorf("nothing to change: give at least one of --username, --email, --full-name, --department, --goal, --clear-goals, --email-verified, --expires-at, --session-limit, " +
+			"--phone-number, --phone-number-verified, --given-name, --family-name, --locale, --zoneinfo, --picture, --break-glass")
 	}
 	return p, nil
 }
@@ -306,6 +312,7 @@ func newUsersUpdateCmd(a *app) *cobra.Command {
 	fl.BoolVar(&f.emailVerified, "email-verified", false, "mark the email address verified (--email-verified=false to unmark)")
 	fl.StringVar(&f.expiresAt, "expires-at", "", "RFC 3339 expiry time, or none to remove it")
 	fl.StringVar(&f.sessionLimit, "session-limit", "", "most live login sessions (0: no limit), or default for sessions.limit")
+	f.profile.register(cmd, true)
 	return cmd
 }
 

@@ -18,7 +18,9 @@ const defaultUserLimit = 100
 
 const userColumns = `u.id, u.username, u.email, u.password_hash, u.full_name, u.department, u.goals,
 	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at,
-	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit`
+	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit,
+	u.phone_number, u.phone_number_verified, u.given_name, u.family_name, u.locale, u.zoneinfo,
+	u.picture, u.break_glass`
 
 // userGrants are the columns scanUser reads withRoles: the sorted roles,
 // the expiries of the time-boxed ones (a JSON object, NULL when none) and
@@ -37,7 +39,9 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 	var status string
 	dest := []any{&u.ID, &u.Username, &u.Email, &u.PasswordHash, &u.FullName, &u.Department, &u.Goals,
 		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt,
-		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit}
+		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit,
+		&u.PhoneNumber, &u.PhoneNumberVerified, &u.GivenName, &u.FamilyName, &u.Locale, &u.Zoneinfo,
+		&u.Picture, &u.BreakGlass}
 	var expiry []byte
 	if withRoles {
 		dest = append(dest, &u.Roles, &expiry, &u.DeniedPermissions)
@@ -69,22 +73,26 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		WITH u AS (
 			INSERT INTO users (id, username, email, password_hash, full_name, department, goals,
 				preferences, status, email_verified, created_at, updated_at, last_login_at, expires_at,
-				failed_logins, locked_until, ip_allow, ip_deny, session_limit)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20)
+				failed_logins, locked_until, ip_allow, ip_deny, session_limit,
+				phone_number, phone_number_verified, given_name, family_name, locale, zoneinfo,
+				picture, break_glass)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20,
+				$21, $22, $23, $24, $25, $26, $27, $28)
 			RETURNING id
 		), denied AS (
 			INSERT INTO user_denied_permissions (user_id, permission)
-			SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($22::text[]) AS permission) d
+			SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($30::text[]) AS permission) d
 		)
 		INSERT INTO user_roles (user_id, role_name, expires_at)
 		SELECT u.id, r.name, r.expires_at FROM u CROSS JOIN (
-			SELECT DISTINCT ON (name) name, expires_at FROM unnest($15::text[], $21::timestamptz[]) AS g(name, expires_at)
+			SELECT DISTINCT ON (name) name, expires_at FROM unnest($15::text[], $29::timestamptz[]) AS g(name, expires_at)
 		) r`,
 		id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 		jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.CreatedAt, u.UpdatedAt,
 		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
 		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
-		roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
+		u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
+		u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Username, classify(err, store.ErrNotFound))
 	}
@@ -239,21 +247,23 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 				UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
 					department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
 					updated_at = $11, last_login_at = $12, expires_at = $13, failed_logins = $15,
-					locked_until = $16, ip_allow = $17, ip_deny = $18, session_limit = $19
+					locked_until = $16, ip_allow = $17, ip_deny = $18, session_limit = $19,
+					phone_number = $20, phone_number_verified = $21, given_name = $22, family_name = $23,
+					locale = $24, zoneinfo = $25, picture = $26, break_glass = $27
 				WHERE id = $1
 				RETURNING id
 			), gone AS (
 				DELETE FROM user_roles WHERE user_id = $1 AND role_name <> ALL($14::text[])
 			), undenied AS (
-				DELETE FROM user_denied_permissions WHERE user_id = $1 AND permission <> ALL($21::text[])
+				DELETE FROM user_denied_permissions WHERE user_id = $1 AND permission <> ALL($29::text[])
 			), denied AS (
 				INSERT INTO user_denied_permissions (user_id, permission)
-				SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($21::text[]) AS permission) d
+				SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($29::text[]) AS permission) d
 				ON CONFLICT DO NOTHING
 			)
 			INSERT INTO user_roles (user_id, role_name, expires_at)
 			SELECT u.id, r.name, r.expires_at FROM u CROSS JOIN (
-				SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $20::timestamptz[]) AS g(name, expires_at)
+				SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $28::timestamptz[]) AS g(name, expires_at)
 			) r
 			ON CONFLICT (user_id, role_name) DO UPDATE SET expires_at = EXCLUDED.expires_at
 				WHERE user_roles.expires_at IS DISTINCT FROM EXCLUDED.expires_at`,
@@ -261,7 +271,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
 			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
 			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
-			roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
+			u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
+			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
 		return err
 	})
 	if err != nil {

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Clients", clientTests},
 		{"ClientRegistration", clientRegistrationTests},
 		{"Users", userTests},
+		{"Profile", profileTests},
 		{"Roles", roleTests},
 		{"Tokens", tokenTests},
 		{"Rotation", rotationTests},
