@@ -51,6 +51,8 @@ type Store interface {
 	// DeviceCodes: the device authorization grant (devicecodes.go).
 	DeviceCodes
 	DPoPProofs
+	// BulkUsers: bulk import of users (bulk.go).
+	BulkUsers
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

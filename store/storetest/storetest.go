@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdentityProviders", identityProviderTests},
 		{"DeviceCodes", deviceCodeTests},
 		{"DPoPProofs", dpopTests},
+		// Bulk import of users (bulk.go).
+		{"BulkUsers", bulkUserTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
