@@ -48,12 +48,12 @@ func (s *Store) LookupUsers(ctx context.Context, usernames, emails []string) ([]
 // array, so they travel as JSON arrays.
 type bulkUserColumns struct {
 	ids, usernames, emails, hashes, fullNames, departments, goals, prefs, statuses []string
-	verified                                                                      []bool
-	created, updated                                                              []time.Time
-	lastLogin, expires, lockedUntil                                               []*time.Time
-	failed                                                                        []int
-	ipAllow, ipDeny                                                               []string
-	sessionLimit                                                                  []*int
+	verified                                                                       []bool
+	created, updated                                                               []time.Time
+	lastLogin, expires, lockedUntil                                                []*time.Time
+	failed                                                                         []int
+	ipAllow, ipDeny                                                                []string
+	sessionLimit                                                                   []*int
 	// The roles and memberships, as (user, role) and (user, group) pairs;
 	// groupUsers are the users whose memberships are replaced.
 	roleUsers, roleNames, groupUsers, memberUsers, memberGroups []string
