@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -330,7 +332,10 @@ func (a *app) importUsers(cmd *cobra.Command, svc *domain.Service, rows rowReade
 		return failure("users import", err, "", "")
 	}
 	bar.done()
+	// Rows that could not be read are reported as they come, the others a
+	// batch later: the summary lists them all in file order.
 	problems := total.Problems
+	slices.SortStableFunc(problems, func(x, y domain.ImportProblem) int { return cmp.Compare(x.Row, y.Row) })
 	if problems == nil {
 		problems = []domain.ImportProblem{}
 	}
