@@ -196,6 +196,9 @@ func routeTable() []route {
 		userOnly(r(http.MethodDelete, "/users/me/consents/{client_id}", http.StatusNoContent, profile, (*API).revokeMyConsent)),
 		r(http.MethodGet, "/users/goals/suggestions", http.StatusOK, profile, (*API).goalSuggestions),
 		inArea(r(http.MethodGet, "/users", http.StatusOK, read, (*API).listUsers)),
+		// Bulk export (bulk.go): before /users/{id}, which would match it.
+		note(r(http.MethodGet, "/users/export", http.StatusOK, read, (*API).exportUsers),
+			"streams every user as JSON lines (application/x-ndjson), never a password hash"),
 		note(r(http.MethodPost, "/users", http.StatusCreated, []string{store.PermUsersWrite}, (*API).createUser),
 			"roles in the body also need users:roles, status users:status"),
 		inArea(r(http.MethodGet, "/users/{id}", http.StatusOK, read, (*API).getUser)),

@@ -265,6 +265,8 @@ func runSpotChecks(t *testing.T, m *matrix, fixtures map[string][]fixture) {
 		{"user", "GET /audit", "", 403},
 		{"user", "GET /users/{id}", "", 403},
 		{"manager", "GET /users", "", 200},
+		{"manager", "GET /users/export", "", 200},
+		{"viewer", "GET /users/export", "", 403},
 		{"manager", "PUT /users/{id}/status", "", 200},
 		{"manager", "PUT /users/{id}/roles", "", 403},
 		{"manager", "GET /users/{id}/ip-rules", "", 200},
@@ -487,6 +489,8 @@ func matrixFixtures() map[string][]fixture {
 		"GET /openapi.json": one(path("/openapi.json")),
 
 		"GET /users": one(path("/users?limit=5")),
+		// Bulk export (bulk.go).
+		"GET /users/export": one(path("/users/export")),
 		"POST /users": one(func(t *testing.T, _ *matrix, _ *caller) apiRequest {
 			name := "n-" + randomHex(t, 5)
 			return apiRequest{Path: "/users", Body: map[string]any{"username": name, "email": name + "@example.com", "full_name": "New Person"}}

@@ -75,6 +75,12 @@ func (p Passwords) Verify(hash, password string) (ok, needsRehash bool) {
 		// would refuse it before hashing.
 		return p.VerifyNobody(password), false
 	}
+	if isArgon2id(hash) {
+		// An imported hash (passwordhash.go): a match is re-hashed with
+		// the configured bcrypt cost.
+		ok := verifyArgon2id(hash, password)
+		return ok, ok
+	}
 	if err := p.hasher().CompareHashAndPassword([]byte(hash), []byte(password)); err != nil {
 		return false, false
 	}

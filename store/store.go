@@ -61,6 +61,8 @@ type Store interface {
 	// Permissions: custom permissions and time-boxed role grants
 	// (permissions.go).
 	Permissions
+	// BulkUsers: bulk import of users (bulk.go).
+	BulkUsers
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

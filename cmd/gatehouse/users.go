@@ -36,6 +36,9 @@ func newUsersCmd(a *app) *cobra.Command {
 		newUsersSetRolesCmd(a),
 		newUsersIPRulesCmd(a),
 		newUsersResetMFACmd(a),
+		// Bulk import and export (bulk.go).
+		newUsersImportCmd(a),
+		newUsersExportCmd(a),
 	)
 	return cmd
 }

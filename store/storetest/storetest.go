@@ -61,6 +61,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Webhooks", webhookTests},
 		// Custom permissions, time-boxed role grants, denied permissions.
 		{"Permissions", permissionTests},
+		// Bulk import of users (bulk.go).
+		{"BulkUsers", bulkUserTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
