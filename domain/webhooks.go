@@ -80,6 +80,13 @@ func WebhookEventTypes() []string {
 		"user.roles", "user.status", "user.update",
 		// Events and webhooks.
 		"webhook.create", "webhook.delete", "webhook.rotate_secret", "webhook.update",
+		// Areas, permissions, profile fields and bulk import (the rest of
+		// the directory).
+		"area.create", "area.delete", "area.member.add", "area.member.remove", "area.move",
+		"area.role.grant", "area.role.revoke", "area.update", "user.default_area",
+		"permission.create", "permission.delete", "permission.update",
+		"user.denied_permissions", "user.role.expire",
+		"login.break_glass", "user.import",
 	}
 }
 
