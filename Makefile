@@ -39,9 +39,12 @@ lint:
 # fresh database (GATEHOUSE_BENCH_DATABASE_URL, default the local server).
 # BENCH_DURATION, BENCH_WARMUP, BENCH_WORKLOADS, BENCH_CONCURRENCY and
 # BENCH_JSON=file tune it; see README "Performance". Misses do not fail it.
+# Then `users import` of 100,000 generated users (BENCH_IMPORT_ROWS), twice:
+# rows/s created and rows/s unchanged (README "Bulk import and export").
 bench: build
 	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
 	bin/gatehouse-bench bench --gatehouse bin/gatehouse
+	bin/gatehouse-bench import --gatehouse bin/gatehouse
 
 # cc and refresh for 10 minutes (SOAK_DURATION) with 1-minute tokens; fails if
 # the token tables hold more than 1.5x the rows that can be live at once.

@@ -30,6 +30,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
                               (a fault proxy) and print what each left behind (make chaos)
   gatehouse-bench roundtrips  count PostgreSQL round trips per operation of each workload
   gatehouse-bench run         run workloads against an issuer that is already running
+  gatehouse-bench import      time gatehouse users import of 100,000 generated users on a fresh
+                              database, then again (all unchanged), and print rows/s (make bench)
 
 Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
 only: the bench makes its users), authcode-sso, api-users.
@@ -55,6 +57,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"chaos":      cmdChaos,
 		"roundtrips": cmdRoundTrips,
 		"run":        cmdRun,
+		"import":     cmdImport,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
