@@ -78,6 +78,9 @@ type Store struct {
 
 	// dpopProofs: string(jti digest) -> expiry (dpop.go).
 	dpopProofs map[string]time.Time
+
+	// usage: the aggregated usage counters (appaccess, usage.go).
+	usage map[usageKey]int64
 }
 
 type memberKey struct{ groupID, userID string }
@@ -141,6 +144,7 @@ func New(opts ...Option) *Store {
 		links:       map[string]store.LinkedIdentity{},
 		deviceCodes: map[string]store.DeviceCode{},
 		dpopProofs:  map[string]time.Time{},
+		usage:       map[usageKey]int64{},
 	}
 	for _, o := range opts {
 		o(s)

@@ -55,6 +55,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IdentityProviders", identityProviderTests},
 		{"DeviceCodes", deviceCodeTests},
 		{"DPoPProofs", dpopTests},
+		// App access rules and usage analytics (appaccess).
+		{"AppAccess", appAccessTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
