@@ -40,6 +40,10 @@ type Directory interface {
 	// Impersonate decides (and audits) a token exchange that acts as
 	// another user.
 	Impersonate(ctx context.Context, req domain.ImpersonationRequest) (domain.Impersonation, error)
+
+	// App access rules (appaccess).
+	// MayUseClient: the client's access rule admits the user.
+	MayUseClient(ctx context.Context, u store.User, c store.Client) (bool, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

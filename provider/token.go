@@ -321,6 +321,18 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
 	}
+	// The client's app access rule, checked again at every redemption and
+	// refresh: a user removed from the role loses the app at the next
+	// refresh, before fosite rotates anything.
+	if c, ok := r.GetClient().(*client); ok {
+		allowed, err := g.p.svc.MayUseClient(ctx, u, c.Client)
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		if !allowed {
+			return fosite.ErrInvalidGrant.WithHint("The user may no longer use this client.")
+		}
+	}
 	if r.GetGrantTypes().ExactOne("refresh_token") {
 		// Checked here, before fosite rotates anything: a refused refresh
 		// leaves the token as it was, usable from an allowed address.
