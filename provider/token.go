@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientaddr"
 	"github.com/gatehouse/gatehouse/internal/dpop"
 	"github.com/gatehouse/gatehouse/keys"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // handleToken is the token endpoint. Redeeming a code or a refresh token runs
@@ -324,14 +325,8 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	// The client's app access rule, checked again at every redemption and
 	// refresh: a user removed from the role loses the app at the next
 	// refresh, before fosite rotates anything.
-	if c, ok := r.GetClient().(*client); ok {
-		allowed, err := g.p.svc.MayUseClient(ctx, u, c.Client)
-		if err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
-		if !allowed {
-			return fosite.ErrInvalidGrant.WithHint("The user may no longer use this client.")
-		}
+	if err := g.p.admitsUser(ctx, r.GetClient(), u); err != nil {
+		return err
 	}
 	if r.GetGrantTypes().ExactOne("refresh_token") {
 		// Checked here, before fosite rotates anything: a refused refresh
@@ -355,4 +350,22 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 
 func (g *grantGuard) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
 	return fosite.ErrUnknownRequest
+}
+
+// admitsUser applies the client's app access rule (domain.MayUseClient) at
+// the token endpoint, for every grant that carries a user: invalid_grant
+// for a user the rule no longer admits.
+func (p *Provider) admitsUser(ctx context.Context, fc fosite.Client, u store.User) error {
+	c, ok := fc.(*client)
+	if !ok {
+		return fosite.ErrServerError.WithDebugf("unexpected client type %T", fc)
+	}
+	allowed, err := p.svc.MayUseClient(ctx, u, c.Client)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if !allowed {
+		return fosite.ErrInvalidGrant.WithHint("The user may not use this client.")
+	}
+	return nil
 }
