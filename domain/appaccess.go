@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -54,4 +55,22 @@ func (s *Service) MayUseClient(ctx context.Context, u store.User, c store.Client
 	}
 	roles, _ := closeRoles(all, names)
 	return ClientAdmits(c.Access, roles, groupIDs), nil
+}
+
+// checkClientAccess adds a problem for each role (access.roles) or group id
+// (access.groups) of the rule that does not exist.
+func (s *Service) checkClientAccess(ctx context.Context, v *problems, a store.ClientAccess, all map[string]store.Role) error {
+	for _, r := range a.Roles {
+		if _, ok := all[r]; !ok {
+			v.add("access.roles", "%q is not a role", r)
+		}
+	}
+	for _, id := range a.Groups {
+		if _, err := s.store.GetGroup(ctx, id); errors.Is(err, store.ErrNotFound) {
+			v.add("access.groups", "%q is not a group", id)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
 }

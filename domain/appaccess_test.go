@@ -60,3 +60,23 @@ func TestMayUseClient(t *testing.T) {
 		t.Fatalf("unrestricted client: %v, %v; want true", ok, err)
 	}
 }
+
+// A rule naming an unknown role or group is refused, naming the field.
+func TestClientAccessValidation(t *testing.T) {
+	e := newEnv(t)
+	c := store.Client{ID: "svc", GrantTypes: []string{"client_credentials"},
+		Access: store.ClientAccess{Roles: []string{"wizard"}, Groups: []string{"00000000-0000-0000-0000-000000000001"}}}
+	_, _, err := e.svc.CreateClient(e.ctx, admin, c)
+	got := fieldsOf(t, err)
+	if len(got) != 2 || got[0] != "access.roles" || got[1] != "access.groups" {
+		t.Fatalf("fields = %v, want [access.roles access.groups]", got)
+	}
+	c.Access = store.ClientAccess{Roles: []string{"manager"}}
+	out, _, err := e.svc.CreateClient(e.ctx, admin, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Access.Roles) != 1 || out.Access.Roles[0] != "manager" {
+		t.Fatalf("stored Access = %#v", out.Access)
+	}
+}

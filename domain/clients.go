@@ -99,7 +99,7 @@ func checkConsoleClient(c store.Client) *ValidationError {
 
 // validateClientRoles checks the roles a service account is given exist.
 func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error {
-	if len(c.Roles) == 0 {
+	if len(c.Roles) == 0 && !c.Access.Restricted() {
 		return nil
 	}
 	all, err := s.roleMap(ctx)
@@ -108,6 +108,10 @@ func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error
 	}
 	var v problems
 	v.checkRoleNames("roles", c.Roles, all)
+	// App access rules (appaccess): the rule names roles and groups that exist.
+	if err := s.checkClientAccess(ctx, &v, c.Access, all); err != nil {
+		return err
+	}
 	return v.err()
 }
 
