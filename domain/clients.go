@@ -57,6 +57,9 @@ func clientFields(c store.Client) fields {
 		"backchannel_logout_uri":              c.BackchannelLogoutURI,
 		"backchannel_logout_session_required": c.BackchannelLogoutSessionRequired,
 		"dpop_bound_access_tokens":            c.DPoPBoundAccessTokens,
+		// App access rules (appaccess).
+		"access_roles":  auditList(set(c.Access.Roles)),
+		"access_groups": auditList(set(c.Access.Groups)),
 	}
 }
 
