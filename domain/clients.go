@@ -57,6 +57,9 @@ func clientFields(c store.Client) fields {
 		"backchannel_logout_uri":              c.BackchannelLogoutURI,
 		"backchannel_logout_session_required": c.BackchannelLogoutSessionRequired,
 		"dpop_bound_access_tokens":            c.DPoPBoundAccessTokens,
+		// App access rules (appaccess).
+		"access_roles":  auditList(set(c.Access.Roles)),
+		"access_groups": auditList(set(c.Access.Groups)),
 	}
 }
 
@@ -99,7 +102,7 @@ func checkConsoleClient(c store.Client) *ValidationError {
 
 // validateClientRoles checks the roles a service account is given exist.
 func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error {
-	if len(c.Roles) == 0 {
+	if len(c.Roles) == 0 && !c.Access.Restricted() {
 		return nil
 	}
 	all, err := s.roleMap(ctx)
@@ -108,6 +111,10 @@ func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error
 	}
 	var v problems
 	v.checkRoleNames("roles", c.Roles, all)
+	// App access rules (appaccess): the rule names roles and groups that exist.
+	if err := s.checkClientAccess(ctx, &v, c.Access, all); err != nil {
+		return err
+	}
 	return v.err()
 }
 

@@ -35,6 +35,9 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !p.admitted(w, r, ar, sess) {
+		return
+	}
 	needed, err := p.consentNeeded(r.Context(), sess.User.ID, ar)
 	if err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
@@ -77,6 +80,9 @@ func (p *Provider) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if !d.Allow {
 		p.authorizeError(w, synth, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	}
+	if !p.admitted(w, synth, ar, sess) {
 		return
 	}
 	if err := p.svc.GrantConsent(r.Context(), sess.User.ID, ar.GetClient().GetID(), ar.GetRequestedScopes()); err != nil {
@@ -359,4 +365,25 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		p.pages.RenderError(w, r, http.StatusBadRequest, "Invalid request",
 			"The sign-in request from the application is invalid. Please go back to the application and try again.")
 	}
+}
+
+// admitted applies the client's app access rule (domain.MayUseClient) to
+// the signed-in user; a user it refuses gets access_denied returned to the
+// client (RFC 6749 §4.1.2.1) and the function returns false.
+func (p *Provider) admitted(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) bool {
+	c, ok := ar.GetClient().(*client)
+	if !ok {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithDebugf("unexpected client type %T", ar.GetClient()))
+		return false
+	}
+	allowed, err := p.svc.MayUseClient(r.Context(), sess.User, c.Client)
+	if err != nil {
+		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return false
+	}
+	if !allowed {
+		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user has no access to this application."))
+		return false
+	}
+	return true
 }

@@ -333,6 +333,9 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	} else if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
 	}
+	if err := g.p.admitsUser(ctx, r.GetClient(), u); err != nil {
+		return err
+	}
 	// The tokens go to the device, not to the browser that approved: the
 	// user's address rules apply to the device's address, as they do to a
 	// refresh. A refused device leaves the code approved and unredeemed.

@@ -45,6 +45,10 @@ type Directory interface {
 	// DefaultAreaCode is the code of the user's default area, "" for none:
 	// the area claim (areas).
 	DefaultAreaCode(ctx context.Context, userID string) (string, error)
+
+	// App access rules (appaccess).
+	// MayUseClient: the client's access rule admits the user.
+	MayUseClient(ctx context.Context, u store.User, c store.Client) (bool, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

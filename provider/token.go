@@ -327,6 +327,12 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("provider: get grant user: %v", err))
 	}
+	// The client's app access rule, checked again at every redemption and
+	// refresh: a user removed from the role loses the app at the next
+	// refresh, before fosite rotates anything.
+	if err := g.p.admitsUser(ctx, r.GetClient(), u); err != nil {
+		return err
+	}
 	if r.GetGrantTypes().ExactOne("refresh_token") {
 		// Checked here, before fosite rotates anything: a refused refresh
 		// leaves the token as it was, usable from an allowed address.
@@ -349,4 +355,22 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 
 func (g *grantGuard) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
 	return fosite.ErrUnknownRequest
+}
+
+// admitsUser applies the client's app access rule (domain.MayUseClient) at
+// the token endpoint, for every grant that carries a user: invalid_grant
+// for a user the rule no longer admits.
+func (p *Provider) admitsUser(ctx context.Context, fc fosite.Client, u store.User) error {
+	c, ok := fc.(*client)
+	if !ok {
+		return fosite.ErrServerError.WithDebugf("unexpected client type %T", fc)
+	}
+	allowed, err := p.svc.MayUseClient(ctx, u, c.Client)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if !allowed {
+		return fosite.ErrInvalidGrant.WithHint("The user may not use this client.")
+	}
+	return nil
 }

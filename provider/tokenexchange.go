@@ -156,6 +156,9 @@ func (h *tokenExchange) HandleTokenEndpointRequest(ctx context.Context, r fosite
 			if err != nil {
 				return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 			}
+			if err := h.p.admitsUser(ctx, c, u); err != nil {
+				return err
+			}
 			user = u
 		}
 		sess.Act = &ActClaim{Subject: c.GetID(), Act: sub.Act}

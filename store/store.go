@@ -63,6 +63,8 @@ type Store interface {
 	Permissions
 	// BulkUsers: bulk import of users (bulk.go).
 	BulkUsers
+	// Usage: aggregated usage counters (appaccess, usage.go).
+	Usage
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -187,7 +189,24 @@ type Client struct {
 	// token request of the client must carry a DPoP proof, so none of its
 	// access tokens is a bearer token.
 	DPoPBoundAccessTokens bool
+
+	// App access rules (appaccess).
+	//
+	// Access restricts who may use the client: empty lets everyone in.
+	Access ClientAccess
 }
+
+// ClientAccess is a client's app access rule: a user may use the client if
+// any of its effective roles (its own and its groups', through the role
+// hierarchy) is in Roles, or it is a member of a group in Groups (by id).
+// Both empty: everyone may.
+type ClientAccess struct {
+	Roles  []string `json:"roles"`
+	Groups []string `json:"groups"`
+}
+
+// Restricted reports whether the rule admits only some users.
+func (a ClientAccess) Restricted() bool { return len(a.Roles) > 0 || len(a.Groups) > 0 }
 
 // Clients stores OAuth 2.0 clients.
 type Clients interface {

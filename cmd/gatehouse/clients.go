@@ -35,9 +35,11 @@ type clientCreateFlags struct {
 	idTokenAlg                                               string
 	redirectURIs, postLogoutRedirectURIs, allowedOrigins     []string
 	grantTypes, responseTypes, audience, roles               []string
-	public, firstParty                                       bool
-	dpopBound                                                bool
-	lifetimes                                                store.Lifetimes
+	// App access rules (appaccess).
+	accessRoles, accessGroups []string
+	public, firstParty        bool
+	dpopBound                 bool
+	lifetimes                 store.Lifetimes
 
 	// Back-channel logout.
 	backchannelLogoutURI             string
@@ -88,6 +90,8 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.roles, "role", nil, "role of the client's service account (repeatable): a client_credentials client with roles\n"+
 		"calls the resource API with those roles' permissions (its token needs the gatehouse:api scope)")
 	addBackchannelFlags(fl, &f.backchannelLogoutURI, &f.backchannelLogoutSessionRequired)
+	fl.StringArrayVar(&f.accessRoles, "access-role", nil, "only users holding this role (effectively) may use the client (repeatable)")
+	fl.StringArrayVar(&f.accessGroups, "access-group", nil, "only members of this group (by id) may use the client (repeatable)")
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
@@ -115,6 +119,8 @@ func (f clientCreateFlags) client() (store.Client, error) {
 		BackchannelLogoutURI:             f.backchannelLogoutURI,
 		BackchannelLogoutSessionRequired: f.backchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            f.dpopBound,
+
+		Access: store.ClientAccess{Roles: f.accessRoles, Groups: f.accessGroups},
 	}
 	// Absent flags leave their fields nil (or ""): the domain fills them
 	// (domain.WithClientDefaults), as it does for POST /api/v1/clients.

@@ -25,6 +25,7 @@ func copyClient(c store.Client) store.Client {
 	c.RegistrationTokenHash = blob(c.RegistrationTokenHash)
 	c.LastUsedAt = stampPtr(c.LastUsedAt)
 	c.Contacts = list(c.Contacts)
+	c.Access.Roles, c.Access.Groups = list(c.Access.Roles), list(c.Access.Groups)
 	return c
 }
 

@@ -92,6 +92,8 @@ type Store struct {
 	webhookSeq int64
 	// permissions are the custom permissions by name (permissions.go).
 	permissions map[string]store.Permission
+	// usage: the aggregated usage counters (appaccess, usage.go).
+	usage map[usageKey]int64
 }
 
 type memberKey struct{ groupID, userID string }
@@ -163,6 +165,7 @@ func New(opts ...Option) *Store {
 		webhooks:    map[string]store.WebhookSubscription{},
 		deliveries:  map[int64]store.WebhookDelivery{},
 		permissions: map[string]store.Permission{},
+		usage:       map[usageKey]int64{},
 	}
 	for _, o := range opts {
 		o(s)

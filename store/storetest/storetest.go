@@ -63,6 +63,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Permissions", permissionTests},
 		// Bulk import of users (bulk.go).
 		{"BulkUsers", bulkUserTests},
+		// App access rules and usage analytics (appaccess).
+		{"AppAccess", appAccessTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
