@@ -31,30 +31,30 @@ func ClientAdmits(rule store.ClientAccess, effectiveRoles []string, groupIDs []s
 }
 
 // MayUseClient reports whether u may use client c under c's access rule
-// (ClientAdmits). An unrestricted client costs nothing; a restricted one
-// reads the user's groups once (the roles come from the cache).
+// (ClientAdmits), with u's effective roles as every other check sees them
+// (accessOf: expired grants ignored, groups and the hierarchy followed).
+// An unrestricted client costs nothing; a restricted one reads the user's
+// groups once (the roles come from the cache).
 func (s *Service) MayUseClient(ctx context.Context, u store.User, c store.Client) (bool, error) {
 	if !c.Access.Restricted() {
 		return true, nil
 	}
-	var groupIDs []string
-	names := slices.Clone(u.Roles)
+	var groups []store.Group
 	if u.ID != "" {
-		groups, err := s.store.ListUserGroups(ctx, u.ID)
-		if err != nil {
+		var err error
+		if groups, err = s.store.ListUserGroups(ctx, u.ID); err != nil {
 			return false, fmt.Errorf("domain: app access: %w", err)
-		}
-		for _, g := range groups {
-			groupIDs = append(groupIDs, g.ID)
-			names = append(names, g.Roles...)
 		}
 	}
 	all, err := s.cachedRoleMap(ctx)
 	if err != nil {
 		return false, fmt.Errorf("domain: app access: %w", err)
 	}
-	roles, _ := closeRoles(all, names)
-	return ClientAdmits(c.Access, roles, groupIDs), nil
+	groupIDs := make([]string, len(groups))
+	for i, g := range groups {
+		groupIDs[i] = g.ID
+	}
+	return ClientAdmits(c.Access, accessOf(u, groups, all, s.now()).Roles, groupIDs), nil
 }
 
 // checkClientAccess adds a problem for each role (access.roles) or group id

@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
@@ -32,6 +33,9 @@ func TestMayUseClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	outsider := e.user("outsider", "user")
+	// A time-boxed manager grant one second past its end admits no more.
+	expired := e.user("expired", "manager")
+	expired.RoleExpiry = map[string]time.Time{"manager": e.clock.Now().Add(-time.Second)}
 
 	rule := store.ClientAccess{Roles: []string{"manager"}, Groups: []string{other.ID}}
 	c := store.Client{ID: "app", Access: rule}
@@ -45,6 +49,7 @@ func TestMayUseClient(t *testing.T) {
 		{"inherited role", inherited, true},
 		{"listed group", member, true},
 		{"neither", outsider, false},
+		{"expired time-boxed role", expired, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := e.svc.MayUseClient(e.ctx, tc.u, c)
