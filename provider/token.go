@@ -62,18 +62,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx = withActiveKeys(withSigningKey(ctx, k), active)
 
-	// An impersonation joins them: its audit entry and its token are
-	// written together or not at all. A delegation writes only its token. A
-	// device code's poll record, redemption and tokens are one
-	// transaction too (device.go).
-	// A DPoP proof's replay record commits with the tokens it bound: one
-	// commit (one WAL flush) instead of two, and a request that fails on
-	// the server's side burns no proof. client_credentials needs no
-	// transaction for it: its one write, the access token, records the
-	// proof in the same statement (bindDPoP).
-	impersonation := grant == grantTypeTokenExchange && r.PostForm.Get("requested_subject") != ""
-	if grant != "authorization_code" && grant != "refresh_token" && !impersonation &&
-		grant != grantTypeDeviceCode && (len(r.Header.Values(dpop.Header)) == 0 || grant == "client_credentials") {
+	if !needsTransaction(r) {
 		ar, resp, err := p.exchange(ctx, r)
 		p.writeToken(ctx, w, ar, resp, err)
 		return
@@ -96,6 +85,31 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp = nil
 	}
 	p.writeToken(ctx, w, ar, resp, err)
+}
+
+// needsTransaction reports whether a token request writes more than one
+// thing that must commit together (call after ParseForm):
+//   - redeeming a code or a refresh token (see handleToken);
+//   - an impersonation: its audit entry and its token;
+//   - a device code: its poll record, its redemption and its tokens
+//     (device.go);
+//   - a DPoP proof's replay record with the tokens it bound, so that a
+//     request failing on the server's side burns no proof; except for
+//     client_credentials, whose one write, the access token, records the
+//     proof in the same statement (bindDPoP).
+//
+// A delegation or a client_credentials grant writes only its token.
+func needsTransaction(r *http.Request) bool {
+	switch grant := r.PostForm.Get("grant_type"); grant {
+	case "authorization_code", "refresh_token", grantTypeDeviceCode:
+		return true
+	case grantTypeTokenExchange:
+		return r.PostForm.Get("requested_subject") != "" || len(r.Header.Values(dpop.Header)) > 0
+	case "client_credentials":
+		return false
+	default:
+		return len(r.Header.Values(dpop.Header)) > 0
+	}
 }
 
 // supportedGrantTypes are the grants discovery lists.
