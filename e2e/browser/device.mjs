@@ -9,38 +9,11 @@
 // link (the code is filled in), continue, sign in, continue again, allow,
 // and read the page that sends the person back to the device. Screenshots
 // (375 and 1280 px wide) go to GATEHOUSE_E2E_SCREENSHOTS.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launch, newResult, record as recordIn, shoot as shootIn, stepTimeoutMs } from './kit.mjs';
 
-const stepTimeoutMs = 15000;
-const result = { ok: false, pages: [], screenshots: [], failedRequests: [], consoleErrors: [] };
-
-async function record(page, kind) {
-  const entry = { kind, title: await page.title(), url: page.url() };
-  result.pages.push(entry);
-  return entry;
-}
-
-// shoot saves the page at 375 and 1280 px, and reports how wide it is at
-// each (wider than the viewport: it scrolls sideways).
-async function shoot(page, name) {
-  const dir = process.env.GATEHOUSE_E2E_SCREENSHOTS;
-  const size = page.viewportSize();
-  const widths = {};
-  for (const width of [375, 1280]) {
-    await page.setViewportSize({ width, height: 800 });
-    widths[width] = await page.evaluate(() => document.documentElement.scrollWidth);
-    if (dir) {
-      mkdirSync(dir, { recursive: true });
-      const path = join(dir, `${name}-${width}.png`);
-      await page.screenshot({ path, fullPage: true });
-      result.screenshots.push(path);
-    }
-  }
-  await page.setViewportSize(size);
-  (result.widths ??= {})[name] = widths;
-}
+const result = newResult();
+const record = (page, kind) => recordIn(result, page, kind);
+const shoot = (page, name) => shootIn(result, page, name);
 
 // codeField reports the code input's accessible name (its label) and value.
 async function codeField(page) {
@@ -62,13 +35,7 @@ async function run() {
   }
   if (!password) throw new Error('GATEHOUSE_E2E_PASSWORD is not set');
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic',
-    ],
-  });
+  const browser = await launch();
   try {
     result.browserVersion = browser.version();
     const context = await browser.newContext({ viewport: { width: 375, height: 740 } });
