@@ -222,9 +222,14 @@ func (s *Sender) deliver(ctx context.Context, l store.Logout) error {
 	if err == nil {
 		err = s.post(ctx, c, l)
 		if err == nil {
+			// Counted once the row is gone: "delivered" then means the
+			// queue is done with it.
+			if err := ignoreGone(s.st.DeleteLogout(ctx, l.ID)); err != nil {
+				return err
+			}
 			s.record("delivered")
 			log.InfoContext(ctx, "back-channel logout delivered")
-			return ignoreGone(s.st.DeleteLogout(ctx, l.ID))
+			return nil
 		}
 	}
 	s.record("failed")

@@ -546,6 +546,13 @@ func (s *Service) signInUpstream(ctx context.Context, id UpstreamIdentity, ip st
 		}
 	}
 	if existing != nil {
+		// A concurrent first sign-in of this same upstream account may
+		// have made the user, with its link in the same transaction, since
+		// the link was read: this is then that user's sign-in, not a clash
+		// of addresses.
+		if l, err := s.store.GetLinkedIdentity(ctx, id.Issuer, id.Subject); err == nil && l.UserID == existing.ID {
+			return s.finishUpstream(ctx, FederatedSignIn{User: *existing}, l.ID, p, ip, refuse)
+		}
 		if !p.LinkByVerifiedEmail {
 			return refuse(existing.ID, "email_in_use", ErrFederatedEmail)
 		}

@@ -257,10 +257,14 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 	}
 	status, err := w.post(ctx, sub, d)
 	if err == nil {
+		// The last error stays: the log then tells why it took retries.
+		// Counted once recorded, as the back-channel sender does.
+		if err := ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookDelivered, w.opts.Now(), status, d.LastError)); err != nil {
+			return err
+		}
 		w.record("delivered")
 		log.InfoContext(ctx, "webhook delivered", "status", status)
-		// The last error stays: the log then tells why it took retries.
-		return ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookDelivered, w.opts.Now(), status, d.LastError))
+		return nil
 	}
 	if ctx.Err() != nil {
 		// Cut by the worker's stop, not the receiver's fault; the receiver
