@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,8 @@ type logoutEnv struct {
 	notListening  store.Client
 	otherSession  string
 	otherListened store.Client
+	// signatures are the access tokens made, by client.
+	signatures map[string]string
 }
 
 func newLogoutEnv(t *testing.T) logoutEnv {
@@ -111,8 +114,11 @@ func newLogoutEnv(t *testing.T) logoutEnv {
 		return id
 	}
 	le.session, le.otherSession = start(), start()
+	le.signatures = map[string]string{}
 	grant := func(c store.Client, session string) {
-		err := e.store.CreateToken(e.ctx, store.Token{Kind: store.KindAccessToken, Signature: uuid.NewString(),
+		sig := uuid.NewString()
+		le.signatures[c.ID] = sig
+		err := e.store.CreateToken(e.ctx, store.Token{Kind: store.KindAccessToken, Signature: sig,
 			RequestID: uuid.NewString(), ClientID: c.ID, Subject: u.ID, UserID: u.ID, LoginSessionID: session,
 			RequestedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Hour), Active: true, Request: json.RawMessage(`{}`)})
 		if err != nil {
@@ -241,5 +247,44 @@ func TestEvictionQueuesBackChannelLogout(t *testing.T) {
 	got := le.queued()
 	if len(got) != 1 || got[0].ClientID != le.listening.ID || got[0].SessionID != domain.SessionSID(le.session) {
 		t.Fatalf("queued %+v, want the oldest session's one notification", got)
+	}
+}
+
+// A second sign-in of the same user in the same browser replaces the
+// session; the grants of the old one move to the new, so logging out of the
+// new one still ends the old tokens and tells their clients.
+func TestSignInAgainKeepsGrantsUnderTheNewSession(t *testing.T) {
+	le := newLogoutEnv(t)
+	next := uuid.NewString()
+	if _, err := le.svc.StartSession(le.ctx, domain.NewSession{ID: next, User: le.user, Previous: le.session,
+		IP: "192.0.2.9", Lifetime: time.Hour}); err != nil {
+		t.Fatalf("StartSession again: %v", err)
+	}
+	if _, _, err := le.svc.CurrentSession(le.ctx, le.session); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the replaced session: %v, want not found", err)
+	}
+	if got := le.queued(); len(got) != 0 {
+		t.Fatalf("signing in again queued %+v, want no logout", got)
+	}
+	if err := le.svc.EndSession(le.ctx, "192.0.2.9", next); err != nil {
+		t.Fatalf("EndSession: %v", err)
+	}
+	got := le.queued()
+	if len(got) != 1 || got[0].ClientID != le.listening.ID || got[0].SessionID != domain.SessionSID(next) {
+		t.Fatalf("queued %+v, want one logout of %s under the new session's sid", got, le.listening.ID)
+	}
+	active := map[string]bool{}
+	for client, sig := range le.signatures {
+		tk, err := le.store.GetToken(le.ctx, store.KindAccessToken, sig)
+		if err != nil {
+			t.Fatalf("GetToken(%s): %v", client, err)
+		}
+		active[client] = tk.Active
+	}
+	if active[le.listening.ID] || active[le.notListening.ID] {
+		t.Errorf("tokens of the replaced session still active after logout: %v", active)
+	}
+	if !active[le.otherListened.ID] {
+		t.Errorf("the other session's token was revoked: %v", active)
 	}
 }

@@ -98,23 +98,20 @@ func (s *Service) SessionLimitOf(u store.User) int {
 }
 
 // evictOverLimit ends, oldest sign-in first, as many of the user's live
-// sessions as leave room for one more under its limit, with their grants'
-// tokens ("session.evicted", target the session, recording its user and
-// the limit). It holds the user for the transaction, so that two sign-ins
-// at once cannot both find room for one. Runs in the caller's transaction.
-func (s *Service) evictOverLimit(ctx context.Context, u store.User, ip string, now time.Time) error {
+// sessions other than keep (the one just made) as leave room for keep under
+// its limit, with their grants' tokens ("session.evicted", target the
+// session, recording its user and the limit). Runs in the caller's
+// transaction, after lockForSessionLimit.
+func (s *Service) evictOverLimit(ctx context.Context, u store.User, ip string, now time.Time, keep string) error {
 	limit := s.SessionLimitOf(u)
 	if limit <= 0 {
 		return nil
-	}
-	if _, err := s.store.GetUserForUpdate(ctx, u.ID); err != nil {
-		return err
 	}
 	all, err := s.store.ListLoginSessions(ctx, u.ID, now)
 	if err != nil {
 		return err
 	}
-	live := s.liveSessions(all, now) // newest first, as listed
+	live := slices.DeleteFunc(s.liveSessions(all, now), func(ls store.LoginSession) bool { return ls.ID == keep }) // newest first, as listed
 	for i := len(live) - 1; i >= limit-1; i-- {
 		if err := s.endSession(ctx, live[i].ID); err != nil {
 			return err
@@ -125,6 +122,16 @@ func (s *Service) evictOverLimit(ctx context.Context, u store.User, ip string, n
 		}
 	}
 	return nil
+}
+
+// lockForSessionLimit serialises the sign-ins of a user with a session
+// limit, so that two at once cannot both find room.
+func (s *Service) lockForSessionLimit(ctx context.Context, u store.User) error {
+	if s.SessionLimitOf(u) <= 0 {
+		return nil
+	}
+	_, err := s.store.GetUserForUpdate(ctx, u.ID)
+	return err
 }
 
 // RevokeSession ends a session and revokes the tokens of the grants made in
@@ -183,7 +190,8 @@ type NewSession struct {
 // planted in the browser beforehand (session fixation) is never the
 // signed-in one. If the previous session was someone else's, it ends as
 // that user's logout would, grants and all; a user who merely signs in
-// again keeps the tokens its clients already hold.
+// again keeps the tokens its clients already hold, whose grants move to the
+// new session (so that its logout ends them).
 func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginSession, error) {
 	if !UserCanAct(in.User, s.now(), ActKeepSession) {
 		return store.LoginSession{}, fmt.Errorf("domain: start session for %s: %w", in.User.ID, ErrUnauthenticated)
@@ -204,6 +212,13 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 	}
 	ls.ACR = ACRValue(ls.AMR)
 	err := s.inTx(ctx, "start session", func(ctx context.Context) error {
+		// The user row is locked first, before the new session's foreign
+		// key takes its share lock: two sign-ins of one user would
+		// otherwise deadlock upgrading to the lock the limit needs.
+		if err := s.lockForSessionLimit(ctx, in.User); err != nil {
+			return err
+		}
+		replaced := ""
 		if in.Previous != "" {
 			old, err := s.store.GetLoginSession(ctx, in.Previous, now)
 			switch {
@@ -215,17 +230,27 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 					return err
 				}
 			case err == nil:
-				if err := s.store.DeleteLoginSession(ctx, in.Previous); err != nil && !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
+				replaced = in.Previous
 			case !errors.Is(err, store.ErrNotFound):
 				return err
 			}
 		}
-		if err := s.evictOverLimit(ctx, in.User, in.IP, now); err != nil {
+		if err := s.store.CreateLoginSession(ctx, ls); err != nil {
 			return err
 		}
-		if err := s.store.CreateLoginSession(ctx, ls); err != nil {
+		if replaced != "" {
+			// The same person signing in again in the same browser (a step
+			// up, prompt=login) gets a fresh session id, and the grants of
+			// the session it replaces go with it: logging out of the new one
+			// must still end the tokens issued under the old.
+			if _, err := s.store.MoveSessionGrants(ctx, replaced, ls.ID); err != nil {
+				return err
+			}
+			if err := s.store.DeleteLoginSession(ctx, replaced); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if err := s.evictOverLimit(ctx, in.User, in.IP, now, ls.ID); err != nil {
 			return err
 		}
 		return s.noteBreakGlass(ctx, in.User, in.IP, ls)

@@ -602,6 +602,12 @@ type Tokens interface {
 	// RevokeGrantsBySession deactivates every token of every grant made in the
 	// login session, returning how many grants were affected.
 	RevokeGrantsBySession(ctx context.Context, loginSessionID string) (int, error)
+	// MoveSessionGrants makes every grant of login session from a grant of
+	// session to, returning how many moved (ErrNotFound if there are any
+	// and session to does not exist): a session
+	// replaced by a new sign-in of the same user in the same browser hands
+	// its grants on, so the new session's end still reaches them.
+	MoveSessionGrants(ctx context.Context, from, to string) (int, error)
 	// RevokeGrantsByUser deactivates every token of every grant of the user
 	// (only those of the client, when clientID is not empty), returning how
 	// many grants had an active token: what was revoked. No error if none.

@@ -125,8 +125,20 @@ func (s *Store) DeleteLoginSession(ctx context.Context, id string) error {
 			return store.ErrNotFound
 		}
 		del(o, s.sessions, id)
+		s.detachGrants(o, id)
 		return nil
 	})
+}
+
+// detachGrants is PostgreSQL's ON DELETE SET NULL of grants.login_session_id:
+// a grant outlives the session it was made in, but no longer names it.
+func (s *Store) detachGrants(o op, sessionIDs ...string) {
+	for id, g := range s.grants {
+		if g.LoginSessionID != "" && slices.Contains(sessionIDs, g.LoginSessionID) {
+			g.LoginSessionID = ""
+			put(o, s.grants, id, g)
+		}
+	}
 }
 
 // ListLoginSessions orders by sign-in time, newest first.
@@ -159,7 +171,9 @@ func (s *Store) ListLoginSessions(ctx context.Context, userID string, now time.T
 func (s *Store) DeleteExpiredLoginSessions(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.do(ctx, "delete expired login sessions", func(o op) error {
-		n = len(deleteExpired(o, s.sessions, func(ls store.LoginSession) time.Time { return ls.ExpiresAt }, now, limit))
+		gone := deleteExpired(o, s.sessions, func(ls store.LoginSession) time.Time { return ls.ExpiresAt }, now, limit)
+		s.detachGrants(o, gone...)
+		n = len(gone)
 		return nil
 	})
 	return n, err

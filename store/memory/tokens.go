@@ -261,6 +261,27 @@ func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string
 	return n, err
 }
 
+func (s *Store) MoveSessionGrants(ctx context.Context, from, to string) (int, error) {
+	var n int
+	err := s.do(ctx, "move grants of session", func(o op) error {
+		if from == "" || from == to {
+			return nil
+		}
+		for id, g := range s.grants {
+			if g.LoginSessionID == from {
+				if _, ok := s.sessions[to]; !ok {
+					return fmt.Errorf("session %q: %w", to, store.ErrNotFound)
+				}
+				g.LoginSessionID = to
+				put(o, s.grants, id, g)
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
 func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string) (int, error) {
 	var n int
 	err := s.do(ctx, "revoke grants by user", func(o op) error {

@@ -303,6 +303,18 @@ func (s *Store) RevokeGrantsBySession(ctx context.Context, loginSessionID string
 	return n, nil
 }
 
+// MoveSessionGrants walks grants_login_session_id_idx.
+func (s *Store) MoveSessionGrants(ctx context.Context, from, to string) (int, error) {
+	if from == "" || from == to {
+		return 0, nil
+	}
+	tag, err := s.db(ctx).Exec(ctx, `UPDATE grants SET login_session_id = $2 WHERE login_session_id = $1`, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: move grants of session: %w", classify(err, store.ErrNotFound))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // RevokeGrantsByUser walks the grants through grants_user_id_idx and their
 // tokens through oauth_tokens_request_id_kind_idx.
 func (s *Store) RevokeGrantsByUser(ctx context.Context, userID, clientID string) (int, error) {

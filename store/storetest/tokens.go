@@ -18,6 +18,7 @@ var tokenTests = []subtest{
 	{"ByRequest", testTokensByRequest},
 	{"RevokeGrant", testRevokeGrant},
 	{"RevokeGrantsBySession", testRevokeGrantsBySession},
+	{"MoveSessionGrants", testMoveSessionGrants},
 	{"DeleteExpired", testDeleteExpiredTokens},
 	{"DeleteClientCascades", testDeleteClientCascades},
 	{"DeleteUserCascades", testDeleteUserCascades},
@@ -270,6 +271,54 @@ func testRevokeGrantsBySession(f *fixture) {
 	_, err = f.s.GetGrant(f.ctx, gc.requestID)
 	f.wantErr(err, nil, "GetGrant after its session was deleted")
 	f.wantTokenState(cRefresh, "active", "token of a grant whose session was deleted")
+}
+
+func testMoveSessionGrants(f *fixture) {
+	c := f.createClient()
+	u := f.createUser()
+	old, other := f.createSession(u.ID), f.createSession(u.ID)
+	ga, gb := newGrant(c, u, old.ID), newGrant(c, u, other.ID)
+	aRefresh := f.createToken(store.KindRefreshToken, ga)
+	bRefresh := f.createToken(store.KindRefreshToken, gb)
+
+	_, err := f.s.MoveSessionGrants(f.ctx, old.ID, "no-such-session")
+	f.wantErr(err, store.ErrNotFound, "MoveSessionGrants to a missing session")
+	g, err := f.s.GetGrant(f.ctx, ga.requestID)
+	f.must(err, "GetGrant after a refused move")
+	if g.LoginSessionID != old.ID {
+		f.t.Errorf("grant after a refused move names session %q, want %q", g.LoginSessionID, old.ID)
+	}
+
+	next := f.createSession(u.ID)
+	n, err := f.s.MoveSessionGrants(f.ctx, old.ID, next.ID)
+	f.must(err, "MoveSessionGrants")
+	if n != 1 {
+		f.t.Errorf("MoveSessionGrants = %d, want 1", n)
+	}
+	n, err = f.s.MoveSessionGrants(f.ctx, "no-such-session", next.ID)
+	f.must(err, "MoveSessionGrants from an unknown session")
+	if n != 0 {
+		f.t.Errorf("MoveSessionGrants from an unknown session = %d, want 0", n)
+	}
+	// The moved grant now ends with the new session, not the old one.
+	f.must(f.s.DeleteLoginSession(f.ctx, old.ID), "DeleteLoginSession old")
+	n, err = f.s.RevokeGrantsBySession(f.ctx, next.ID)
+	f.must(err, "RevokeGrantsBySession next")
+	if n != 1 {
+		f.t.Errorf("RevokeGrantsBySession(next) = %d, want the moved grant", n)
+	}
+	f.wantTokenState(aRefresh, "inactive", "moved grant revoked with its new session")
+	f.wantTokenState(bRefresh, "active", "grant of another session")
+
+	// A deleted session's grants no longer name it: revoking by its id
+	// reaches nothing (PostgreSQL's ON DELETE SET NULL, the memory store too).
+	f.must(f.s.DeleteLoginSession(f.ctx, other.ID), "DeleteLoginSession other")
+	n, err = f.s.RevokeGrantsBySession(f.ctx, other.ID)
+	f.must(err, "RevokeGrantsBySession deleted")
+	if n != 0 {
+		f.t.Errorf("RevokeGrantsBySession(deleted session) = %d, want 0", n)
+	}
+	f.wantTokenState(bRefresh, "active", "grant whose session was deleted")
 }
 
 func testDeleteExpiredTokens(f *fixture) {
