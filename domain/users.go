@@ -444,6 +444,10 @@ func (s *Service) SetUserRoles(ctx context.Context, p Principal, id string, role
 // ("user.password", recorded as {"password": {"after": "changed"}} only).
 // When current is not nil it must match the present password (self-service);
 // a mismatch is a ValidationErrors entry for the field "current_password".
+// Set by someone else (an administrator, who does so when an account is
+// feared taken), it also ends the user's sessions and revokes its grants,
+// as a reset by mail does (the audit entry counts the grants); the owner
+// changing its own keeps them, and has "sign out everywhere" for the rest.
 func (s *Service) SetPassword(ctx context.Context, p Principal, id string, current *string, password string) error {
 	u, err := s.GetUser(ctx, id)
 	if err != nil {
@@ -479,7 +483,18 @@ func (s *Service) SetPassword(ctx context.Context, p Principal, id string, curre
 		if err := s.store.UpdateUser(ctx, cur); err != nil {
 			return err
 		}
-		return s.audit(ctx, p.Actor, "user.password", TargetUser, id, changes{"password": passwordChanged})
+		c := changes{"password": passwordChanged}
+		if !p.Actor.isUser(id) {
+			grants, err := s.store.RevokeGrantsByUser(ctx, id, "")
+			if err != nil {
+				return err
+			}
+			if err := s.endSessions(ctx, id); err != nil {
+				return err
+			}
+			c["grants"] = store.Change{Before: grants, After: 0}
+		}
+		return s.audit(ctx, p.Actor, "user.password", TargetUser, id, c)
 	})
 }
 

@@ -479,6 +479,36 @@ func TestSetPassword(t *testing.T) {
 			t.Fatalf("new password: %v", err)
 		}
 	})
+	t.Run("self-service keeps the sessions", func(t *testing.T) {
+		e.sessionWithToken(u, "own")
+		self := domain.Actor{Type: store.ActorUser, ID: u.ID}
+		if err := e.svc.SetPassword(e.ctx, domain.Operator(self), u.ID, ptr(next), "yet another new secret"); err != nil {
+			t.Fatal(err)
+		}
+		if !e.tokenActive("own") {
+			t.Fatal("changing one's own password ended one's own session's token")
+		}
+	})
+	t.Run("set by an administrator ends sessions and grants", func(t *testing.T) {
+		e.sessionWithToken(u, "feared-taken")
+		before := e.lastID()
+		if err := e.svc.SetPassword(e.ctx, domain.Operator(admin), u.ID, nil, "chosen by the admin 42"); err != nil {
+			t.Fatal(err)
+		}
+		if e.tokenActive("feared-taken") || e.tokenActive("own") {
+			t.Fatal("a refresh token survived an administrator's password change")
+		}
+		if _, _, err := e.svc.CurrentSession(e.ctx, "feared-taken"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("session after an administrator's password change: %v, want ended", err)
+		}
+		entries := e.since(before)
+		if len(entries) != 1 || entries[0].Action != "user.password" {
+			t.Fatalf("entries = %+v, want one user.password", entries)
+		}
+		if c := changesOf(t, entries[0]); c["grants"]["before"] != float64(2) || c["password"]["after"] != "changed" {
+			t.Fatalf("changes = %s, want the two grants counted", entries[0].Changes)
+		}
+	})
 }
 
 func TestDeleteUser(t *testing.T) {
