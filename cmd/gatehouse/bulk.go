@@ -28,8 +28,9 @@ var bulkColumns = []string{"username", "email", "full_name", "department", "role
 
 const listSeparator = "|"
 
-// Bounds of the import: a batch is one transaction; a JSON line longer
-// than maxImportLine is no user record.
+// Bounds of the import: a batch is one transaction; a line (JSON or CSV)
+// longer than maxImportLine is no user record, and reading one would hold
+// it all in memory.
 const (
 	defaultImportBatch = 500
 	maxImportBatch     = 5000
@@ -94,7 +95,7 @@ type csvRows struct {
 }
 
 func newCSVRows(in io.Reader) (*csvRows, error) {
-	r := csv.NewReader(in)
+	r := csv.NewReader(&lineLimit{r: in, max: maxImportLine})
 	r.ReuseRecord = true
 	header, err := r.Read()
 	if err != nil {
@@ -170,6 +171,31 @@ func (c *csvRows) next() (domain.ImportRow, *domain.ImportProblem, error) {
 		}
 	}
 	return r.row(c.row), nil, nil
+}
+
+// errLongLine is what lineLimit reads once a line passes its bound.
+var errLongLine = fmt.Errorf("a line is longer than %d bytes: no user record is", maxImportLine)
+
+// lineLimit fails the read of any line longer than max bytes, which
+// encoding/csv would otherwise gather whole, however long.
+type lineLimit struct {
+	r   io.Reader
+	max int
+	run int // bytes since the last newline
+}
+
+func (l *lineLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i, b := range p[:n] {
+		if b == '\n' {
+			l.run = 0
+			continue
+		}
+		if l.run++; l.run > l.max {
+			return i, errLongLine
+		}
+	}
+	return n, err
 }
 
 // jsonRows reads JSON lines: one object a line, keys from bulkColumns;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -273,5 +274,22 @@ func TestUsersExportRoundTrip(t *testing.T) {
 	e.stdin = full.stdout
 	if sum, _ := e.runImport(false, "--format", "jsonl", "-"); sum.Unchanged != 231 {
 		t.Errorf("re-import of the export %+v, want 231 unchanged", sum)
+	}
+}
+
+// A CSV line past maxImportLine stops the read with a clear error rather
+// than being gathered whole; the rows before it are read.
+func TestCSVImportRefusesAnOverlongLine(t *testing.T) {
+	in := "username,email\nalice,alice@example.com\nbob," + strings.Repeat("b", maxImportLine+1) + "@example.com\n"
+	rows, err := newCSVRows(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, problem, err := rows.next()
+	if err != nil || problem != nil || first.Username != "alice" {
+		t.Fatalf("first row = %+v, %+v, %v; want alice", first, problem, err)
+	}
+	if _, _, err := rows.next(); !errors.Is(err, errLongLine) {
+		t.Fatalf("overlong row: %v, want errLongLine", err)
 	}
 }
