@@ -7,15 +7,24 @@ import (
 )
 
 // Invalidate drops what the service caches of a changed record: the role
-// definitions, on ChangeRole and ChangeAll. The server calls it with the
+// definitions on ChangeRole, whether any webhook subscription is enabled on
+// ChangeWebhook, both on ChangeAll. The server calls it with the
 // changes other instances make, as the store's change feed reports them;
 // the service's own writes invalidate at once, without it.
 func (s *Service) Invalidate(e store.ChangeEvent) {
 	switch e.Kind {
-	case store.ChangeRole, store.ChangeAll:
+	case store.ChangeRole:
 		// The roles are cached as one map: the hierarchy is walked over
 		// all of them.
 		s.roles.InvalidateAll()
+	case store.ChangeWebhook:
+		s.webhooks.InvalidateAll()
+	case store.ChangeFeedLost:
+		s.webhooksUnheard.Store(true)
+	case store.ChangeAll:
+		s.roles.InvalidateAll()
+		s.webhooks.InvalidateAll()
+		s.webhooksUnheard.Store(false)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -218,6 +219,14 @@ type Service struct {
 	// webhookSecrets seals subscriptions' signing secrets; nil without
 	// Options.WebhookKey.
 	webhookSecrets *secretBox
+	// webhooks caches whether any subscription is enabled, so that an
+	// audited write where none is (most installations) costs no outbox
+	// statement (webhookTargets).
+	webhooks *cache.Cache[struct{}, bool]
+	// webhooksUnheard is set while the change feed is down: another
+	// instance's new subscription would go unheard, so the cache is not
+	// trusted until the feed is back (ChangeAll).
+	webhooksUnheard atomic.Bool
 }
 
 // NewService returns a Service over s. Zero Options fields take the
@@ -291,6 +300,8 @@ func NewService(s store.Store, opts Options) *Service {
 		idpSecrets: idpSecrets,
 
 		webhookSecrets: webhookSecrets,
+		webhooks: cache.New[struct{}, bool](cache.Options{TTL: opts.CacheTTL, Now: opts.Now,
+			Name: "webhooks", Recorder: opts.CacheRecorder}),
 	}
 }
 

@@ -238,7 +238,9 @@ func (s *Service) CreateWebhook(ctx context.Context, a Actor, in WebhookInput) (
 	}
 	now := s.now()
 	w.CreatedAt, w.UpdatedAt = now, now
+	defer s.webhookWritten(w.ID)
 	err = s.inTx(ctx, "create webhook", func(ctx context.Context) error {
+		s.webhooks.InvalidateAll() // the subscription's own event sees it
 		if err := s.store.CreateWebhook(ctx, w); err != nil {
 			return err
 		}
@@ -275,7 +277,9 @@ func (s *Service) ListWebhooks(ctx context.Context) ([]store.WebhookSubscription
 // UpdateWebhook applies patch ("webhook.update").
 func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id string, patch WebhookPatch) (store.WebhookSubscription, error) {
 	var out store.WebhookSubscription
+	defer s.webhookWritten(id)
 	err := s.inTx(ctx, "update webhook", func(ctx context.Context) error {
+		s.webhooks.InvalidateAll()
 		cur, err := s.GetWebhook(ctx, id)
 		if err != nil {
 			return err
@@ -313,7 +317,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, a Actor, id string, patch W
 func (s *Service) RotateWebhookSecret(ctx context.Context, a Actor, id string) (store.WebhookSubscription, string, error) {
 	var out store.WebhookSubscription
 	var secret string
+	defer s.webhookWritten(id)
 	err := s.inTx(ctx, "rotate webhook secret", func(ctx context.Context) error {
+		s.webhooks.InvalidateAll()
 		w, err := s.GetWebhook(ctx, id)
 		if err != nil {
 			return err
@@ -337,7 +343,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, a Actor, id string) (
 // DeleteWebhook removes a subscription and its delivery log
 // ("webhook.delete").
 func (s *Service) DeleteWebhook(ctx context.Context, a Actor, id string) error {
+	defer s.webhookWritten(id)
 	return s.inTx(ctx, "delete webhook", func(ctx context.Context) error {
+		s.webhooks.InvalidateAll()
 		cur, err := s.GetWebhook(ctx, id)
 		if err != nil {
 			return err
@@ -391,11 +399,39 @@ type WebhookRef struct {
 	ID   string `json:"id,omitempty"`
 }
 
+// webhookWritten is deferred by every write of a subscription: whatever
+// the cache loaded inside the write's transaction, committed or rolled back,
+// is dropped, here and (OnChange) in this process's other caches.
+func (s *Service) webhookWritten(id string) { s.changed(store.ChangeWebhook, id) }
+
+// webhookTargets reports whether any subscription is enabled, from the
+// cache unless the change feed is down. A stale yes costs one statement
+// that queues nothing; a stale no would lose events, so every write of a
+// subscription drops the cache inside its own transaction (the write's own
+// event then sees it) and again once committed, and other instances' writes
+// reach it through the change feed (ChangeWebhook).
+func (s *Service) webhookTargets(ctx context.Context) (bool, error) {
+	load := func() (bool, error) {
+		all, err := s.store.ListWebhooks(ctx)
+		if err != nil {
+			return false, fmt.Errorf("list webhooks: %w", err)
+		}
+		return slices.ContainsFunc(all, func(w store.WebhookSubscription) bool { return w.Enabled }), nil
+	}
+	if s.webhooksUnheard.Load() {
+		return load()
+	}
+	return s.webhooks.Get(struct{}{}, load)
+}
+
 // enqueueEvent queues the deliveries of the audit entry e (id auditID) to
 // the subscriptions it matches, in the caller's transaction: they exist if
 // and only if the change is committed. A full outbox drops them (logged,
 // counted); the change goes on.
 func (s *Service) enqueueEvent(ctx context.Context, auditID int64, e store.AuditEntry) error {
+	if any, err := s.webhookTargets(ctx); err != nil || !any {
+		return err
+	}
 	body, err := json.Marshal(WebhookPayload{Type: e.Action, Timestamp: e.At.UTC(), Data: WebhookData{
 		AuditID: auditID, Action: e.Action, Actor: WebhookRef{Type: string(e.ActorType), ID: e.ActorID}, Act: e.Act,
 		Target: WebhookRef{Type: e.TargetType, ID: e.TargetID}, Changes: e.Changes, IP: e.IPAddress,

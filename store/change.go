@@ -21,6 +21,9 @@ const (
 	// ChangeSessionTokens: access tokens of the grants made in the login
 	// session (ID) were revoked.
 	ChangeSessionTokens ChangeKind = "session_tokens"
+	// ChangeWebhook: a webhook subscription was created, updated or
+	// deleted.
+	ChangeWebhook ChangeKind = "webhook"
 	// ChangeFeedLost: the change feed lost its connection and hears
 	// nothing until it reconnects (announced by ChangeAll); a cache that
 	// must never serve a change it missed stops serving meanwhile.
