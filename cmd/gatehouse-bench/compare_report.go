@@ -218,8 +218,12 @@ func (r *CompareReport) Print(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "%s alone (no BENCH_HYDRA)\n", gh)
 	}
-	fmt.Fprintf(w, "PostgreSQL %s (synchronous_commit %s, fsync %s), pools of %d connections; %d passes, each cell %s warm-up + %s measured, cells interleaved\n\n",
-		r.PostgreSQL, r.SynchronousCommit, r.Fsync, r.PoolConns, r.Passes, r.Warmup, r.Duration)
+	passes := "passes"
+	if r.Passes == 1 {
+		passes = "pass"
+	}
+	fmt.Fprintf(w, "PostgreSQL %s (synchronous_commit %s, fsync %s), pools of %d connections; %d %s, each cell %s warm-up + %s measured, cells interleaved\n\n",
+		r.PostgreSQL, r.SynchronousCommit, r.Fsync, r.PoolConns, r.Passes, passes, r.Warmup, r.Duration)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	if r.hasHydra() {
@@ -250,20 +254,27 @@ func (r *CompareReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "  ceiling: %s\n", rates(ceiling.Rates))
 	}
 
-	fmt.Fprintf(w, "\nCPU ms per operation over every pass (server process; Hydra's login and consent app; PostgreSQL backends and background processes; the load generator):\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "cell\tc\tsystem\tserver\tapp\tpostgres\tload gen\ttotal\tvs gatehouse\t\n")
+	if !r.hasHydra() {
+		fmt.Fprintf(w, "\nCPU ms per operation over every pass (server process; PostgreSQL backends and background processes; the load generator):\n")
+		fmt.Fprintf(tw, "cell\tc\tserver\tpostgres\tload gen\ttotal\t\n")
+	} else {
+		fmt.Fprintf(w, "\nCPU ms per operation over every pass (server process; Hydra's login and consent app; PostgreSQL backends and background processes; the load generator):\n")
+		fmt.Fprintf(tw, "cell\tc\tsystem\tserver\tapp\tpostgres\tload gen\ttotal\tvs gatehouse\t\n")
+	}
 	for _, c := range cells {
 		g := orZero(c.Gatehouse)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t\t%.3f\t%.3f\t%.3f\t\t\n", cellName(c), c.Concurrency, systemGatehouse, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
-		if r.hasHydra() {
-			h := orZero(c.Hydra)
-			vs := ""
-			if g.TotalMS() > 0 {
-				vs = fmt.Sprintf("%.2fx", h.TotalMS()/g.TotalMS())
-			}
-			fmt.Fprintf(tw, "\t\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t\n", systemHydra, h.SrvMS, h.AppMS, h.DBMS, h.GenMS, h.TotalMS(), vs)
+		if !r.hasHydra() {
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t\n", cellName(c), c.Concurrency, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
+			continue
 		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t\t%.3f\t%.3f\t%.3f\t\t\n", cellName(c), c.Concurrency, systemGatehouse, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
+		h := orZero(c.Hydra)
+		vs := ""
+		if g.TotalMS() > 0 {
+			vs = fmt.Sprintf("%.2fx", h.TotalMS()/g.TotalMS())
+		}
+		fmt.Fprintf(tw, "\t\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%s\t\n", systemHydra, h.SrvMS, h.AppMS, h.DBMS, h.GenMS, h.TotalMS(), vs)
 	}
 	tw.Flush()
 
