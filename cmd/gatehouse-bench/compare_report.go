@@ -197,6 +197,23 @@ func rates(xs []float64) string {
 	return strings.Join(parts, " ")
 }
 
+// passRatios are the ratios of the two systems' rates pass by pass: the
+// two cells of a pass ran back to back, so they met much the same other
+// load, and the spread of these says more than that of either's rates.
+func passRatios(g, h []float64) string {
+	if len(g) != len(h) {
+		return ""
+	}
+	parts := make([]string, len(g))
+	for i := range g {
+		if h[i] <= 0 {
+			return ""
+		}
+		parts[i] = fmt.Sprintf("%.1f", g[i]/h[i])
+	}
+	return strings.Join(parts, " ")
+}
+
 // Print writes the report: the header, the rates and latencies side by
 // side with the ratio per cell, the rates of each pass, the CPU split per
 // operation, and the ceiling.
@@ -247,6 +264,9 @@ func (r *CompareReport) Print(w io.Writer) {
 		line := fmt.Sprintf("  %s c=%d: gatehouse %s", cellName(c), c.Concurrency, rates(orZero(c.Gatehouse).Rates))
 		if r.hasHydra() {
 			line += "; hydra " + rates(orZero(c.Hydra).Rates)
+			if pr := passRatios(orZero(c.Gatehouse).Rates, orZero(c.Hydra).Rates); pr != "" {
+				line += "; gatehouse/hydra " + pr
+			}
 		}
 		fmt.Fprintln(w, line)
 	}

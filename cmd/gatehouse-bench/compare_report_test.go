@@ -109,7 +109,7 @@ func TestComparePrintAndParse(t *testing.T) {
 	for _, want := range []string{
 		"bin/gatehouse beside /work/hydra-build/bin/hydra (Hydra v0.0.0-test)",
 		"synchronous_commit on, fsync on), pools of 4 connections; 3 passes, each cell 1s warm-up + 10s measured",
-		"cc c=8: gatehouse 3000 4000 5000; hydra 500 300 400",
+		"cc c=8: gatehouse 3000 4000 5000; hydra 500 300 400; gatehouse/hydra 6.0 13.3 12.5",
 		"ceiling: 5100 5200 5300",
 		"4 connections through pgx: 5200.0 rows/s (median)",
 		"cc as a fraction of the ceiling: gatehouse 0.77 (c=8), hydra 0.08 (c=8)",
