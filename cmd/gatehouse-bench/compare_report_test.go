@@ -170,7 +170,7 @@ func TestCompareMarkdown(t *testing.T) {
 	want := []string{
 		"| `cc` | 8 | 4000 | 400 | 10.00 | 0.20 / 0.10 / 0.05 | 4.00 + 0.00 / 0.50 / 0.10 |",
 		"| `authcode-sso` | 8 | 400 | 100 | 4.00 | 2.50 / 1.00 / 0.50 | 10.00 + 2.00 / 4.00 / 1.00 |",
-		"| PostgreSQL ceiling (single-row insert) | 4 | 5200 | 5200 | | cc = 0.77 of it | cc = 0.08 of it |",
+		"| PostgreSQL ceiling (single-row insert, alone) | 4 | 5200 rows/s | | | cc = 0.77 of it | cc = 0.08 of it |",
 	}
 	if len(lines) != 2+len(want) {
 		t.Fatalf("got %d lines:\n%s", len(lines), out.String())
