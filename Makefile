@@ -41,10 +41,31 @@ lint:
 # BENCH_JSON=file tune it; see README "Performance". Misses do not fail it.
 # Then `users import` of 100,000 generated users (BENCH_IMPORT_ROWS), twice:
 # rows/s created and rows/s unchanged (README "Bulk import and export").
+ifeq ($(filter compare,$(MAKECMDGOALS)),)
 bench: build
 	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
 	bin/gatehouse-bench bench --gatehouse bin/gatehouse
 	bin/gatehouse-bench import --gatehouse bin/gatehouse
+else
+# `make bench compare` is `make bench-compare`: bench only names the mode.
+bench: bench-compare
+	@:
+endif
+
+# gatehouse beside Ory Hydra (BENCH_HYDRA=path of a hydra binary; without
+# it, gatehouse and the PostgreSQL ceiling only): cc, introspect, refresh
+# and authcode-sso, each cell on both servers back to back, BENCH_PASSES
+# (3) passes of BENCH_WARMUP (1s) + BENCH_DURATION (5s) per cell at
+# BENCH_CONCURRENCY (8), ratios per cell, the CPU split per operation and
+# the single-row insert ceiling. BENCH_JSON=file, BENCH_MARKDOWN=true. See
+# README "Performance". `make compare` and `make bench compare` run it too.
+.PHONY: bench-compare compare
+bench-compare: build
+	$(GO) build -o bin/gatehouse-bench ./cmd/gatehouse-bench
+	bin/gatehouse-bench compare --gatehouse bin/gatehouse
+
+compare: bench-compare
+	@:
 
 # cc and refresh for 10 minutes (SOAK_DURATION) with 1-minute tokens; fails if
 # the token tables hold more than 1.5x the rows that can be live at once.

@@ -16,6 +16,13 @@
 // whatever it left behind: failures after recovery, answered tokens
 // without a row, refresh families revoked.
 //
+// The compare command runs cc, introspection, refresh and the code flow on
+// a login session against gatehouse and, given a hydra binary, against Ory
+// Hydra on a database of its own on the same PostgreSQL (with a login and
+// consent app of the bench's own, the login-consent-app command, as its
+// child process), one cell after the other over several passes, and
+// measures the single-row insert that bounds both: PostgreSQL alone.
+//
 // The bench, soak and chaos commands start gatehouse themselves: a fresh database,
 // migrations and seeding through the CLI (plus a bulk COPY of the directory
 // users, all sharing one precomputed password hash, and the users of

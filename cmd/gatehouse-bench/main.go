@@ -32,6 +32,9 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
   gatehouse-bench run         run workloads against an issuer that is already running
   gatehouse-bench import      time gatehouse users import of 100,000 generated users on a fresh
                               database, then again (all unchanged), and print rows/s (make bench)
+  gatehouse-bench compare     gatehouse beside Ory Hydra (-hydra, BENCH_HYDRA) on the same PostgreSQL,
+                              cells interleaved over several passes, and the PostgreSQL insert
+                              ceiling (make bench-compare)
 
 Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
 only: the bench makes its users), authcode-sso, api-users.
@@ -58,6 +61,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"roundtrips": cmdRoundTrips,
 		"run":        cmdRun,
 		"import":     cmdImport,
+		// compare: gatehouse beside Ory Hydra and the PostgreSQL ceiling.
+		"compare":           cmdCompare,
+		"login-consent-app": cmdLoginConsentApp,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
