@@ -32,6 +32,8 @@ type Store struct {
 	// (tokenchanges.go).
 	observers tokenObservers
 	feed      barrier
+	// barrierWait is WithBarrierWait's bound; 0 is the default.
+	barrierWait time.Duration
 }
 
 // Option configures New.
@@ -41,6 +43,13 @@ type Option func(*Store)
 // but takes none (GetPARRequest). The default is time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(s *Store) { s.now = now }
+}
+
+// WithBarrierWait bounds how long a revocation waits, after its commit, for
+// every instance's listener to acknowledge its notification (default 2 s);
+// tests that load the machine give it room.
+func WithBarrierWait(d time.Duration) Option {
+	return func(s *Store) { s.barrierWait = d }
 }
 
 // New connects to the database at databaseURL, whose schema must be migrated

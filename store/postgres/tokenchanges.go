@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -31,10 +32,10 @@ var _ store.TokenObserver = (*Store)(nil)
 //     instance before that instance's listener had been told: a race the
 //     two-instance test loses within a few rounds.
 
-// barrierWait bounds the wait for the own listener's copy of a
-// notification: a listener that does not deliver it in this time is as
-// good as lost, which its own loss announcement deals with.
-const barrierWait = 2 * time.Second
+// defaultBarrierWait bounds the wait for the own listener's copy of a
+// notification (WithBarrierWait): a listener that does not deliver it in
+// this time is as good as lost, which its own loss announcement deals with.
+const defaultBarrierWait = 2 * time.Second
 
 // tokenObservers are the observers of ObserveTokenChanges.
 type tokenObservers struct {
@@ -53,6 +54,9 @@ type barrier struct {
 	// nothing will arrive, and nobody waits.
 	listening int
 	waiters   map[string]*waiter
+	// timeouts counts the waits that ran out before every listener had
+	// acknowledged.
+	timeouts atomic.Int64
 }
 
 // waiter is one revocation waiting for its acknowledgements.
@@ -150,7 +154,7 @@ func (b *barrier) lost() {
 }
 
 // await waits for the acknowledgements of nonce by every listener the
-// database has (ch from expect), at most barrierWait. It runs after the
+// database has (ch from expect), at most the barrier wait. It runs after the
 // commit, so the listeners it finds are all that could have cached what
 // was revoked, or connected since (and flushed everything on connecting).
 func (s *Store) await(ctx context.Context, nonce string, ch chan struct{}) {
@@ -168,11 +172,16 @@ func (s *Store) await(ctx context.Context, nonce string, ch chan struct{}) {
 		pids = []uint32{0}
 	}
 	s.feed.needs(nonce, pids)
-	t := time.NewTimer(barrierWait)
+	wait := s.barrierWait
+	if wait <= 0 {
+		wait = defaultBarrierWait
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-ch:
 	case <-t.C:
+		s.feed.timeouts.Add(1)
 	case <-ctx.Done():
 	}
 	// Satisfied waiters are gone already; one that timed out must not stay.
