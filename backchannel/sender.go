@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/queue"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -147,55 +148,32 @@ func New(st Store, ks Keys, opts Options) *Sender {
 // Backoff is the wait before the next attempt after the attempts-th failed
 // one: BaseBackoff doubled attempts-1 times, at most MaxBackoff.
 func (s *Sender) Backoff(attempts int) time.Duration {
-	d := s.opts.BaseBackoff
-	for i := 1; i < attempts && d < s.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, s.opts.MaxBackoff)
+	return queue.Backoff(s.opts.BaseBackoff, s.opts.MaxBackoff, attempts)
 }
 
 // Run delivers until ctx ends: a pass over everything due, then a wait of
 // PollInterval when the pass found nothing.
 func (s *Sender) Run(ctx context.Context) {
-	for ctx.Err() == nil {
-		n, err := s.Pass(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.opts.Logger.WarnContext(ctx, "back-channel logout: pass failed", "error", err)
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		t := time.NewTimer(s.opts.PollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	queue.Run(ctx, s.opts.PollInterval, s.Pass, func(err error) {
+		s.opts.Logger.WarnContext(ctx, "back-channel logout: pass failed", "error", err)
+	}, nil)
 }
 
 // Pass claims one batch of due notifications and delivers them, returning
-// how many it claimed; then it records the queue's depth.
+// how many it claimed; then it records the queue's depth. Stopping, the
+// rest stays claimed until the lease ends.
 func (s *Sender) Pass(ctx context.Context) (int, error) {
 	batch, err := s.st.ClaimLogouts(ctx, s.opts.Now(), s.lease, s.opts.BatchSize)
 	if err != nil {
 		return 0, err
 	}
-	var errs []error
-	for _, l := range batch {
-		if ctx.Err() != nil {
-			// The rest stays claimed until the lease ends.
-			break
-		}
-		errs = append(errs, s.deliver(ctx, l))
-	}
+	err = queue.Each(ctx, batch, s.deliver, nil)
 	if s.opts.Recorder != nil {
 		if n, err := s.st.CountLogouts(ctx); err == nil {
 			s.opts.Recorder.LogoutDepth(n)
 		}
 	}
-	return len(batch), errors.Join(errs...)
+	return len(batch), err
 }
 
 func (s *Sender) record(result string) {
@@ -211,20 +189,20 @@ func (s *Sender) deliver(ctx context.Context, l store.Logout) error {
 	if age := s.opts.Now().Sub(l.CreatedAt); age >= s.opts.MaxAge {
 		log.WarnContext(ctx, "back-channel logout given up: too old", "age", age.String(), "last_error", l.LastError)
 		s.record("given_up")
-		return ignoreGone(s.st.DeleteLogout(ctx, l.ID))
+		return queue.IgnoreGone(s.st.DeleteLogout(ctx, l.ID))
 	}
 	c, err := s.st.GetClient(ctx, l.ClientID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.BackchannelLogoutURI == "") {
 		log.InfoContext(ctx, "back-channel logout dropped: the client no longer takes them")
 		s.record("given_up")
-		return ignoreGone(s.st.DeleteLogout(ctx, l.ID))
+		return queue.IgnoreGone(s.st.DeleteLogout(ctx, l.ID))
 	}
 	if err == nil {
 		err = s.post(ctx, c, l)
 		if err == nil {
 			// Counted once the row is gone: "delivered" then means the
 			// queue is done with it.
-			if err := ignoreGone(s.st.DeleteLogout(ctx, l.ID)); err != nil {
+			if err := queue.IgnoreGone(s.st.DeleteLogout(ctx, l.ID)); err != nil {
 				return err
 			}
 			s.record("delivered")
@@ -236,11 +214,11 @@ func (s *Sender) deliver(ctx context.Context, l store.Logout) error {
 	if l.Attempts >= s.opts.MaxAttempts {
 		log.WarnContext(ctx, "back-channel logout given up after its last attempt", "error", err)
 		s.record("given_up")
-		return ignoreGone(s.st.DeleteLogout(ctx, l.ID))
+		return queue.IgnoreGone(s.st.DeleteLogout(ctx, l.ID))
 	}
 	next := s.opts.Now().Add(s.Backoff(l.Attempts))
 	log.InfoContext(ctx, "back-channel logout failed; will retry", "error", err, "next_attempt_at", next)
-	return ignoreGone(s.st.RetryLogout(ctx, l.ID, next, truncate(err.Error(), maxErrorLength)))
+	return queue.IgnoreGone(s.st.RetryLogout(ctx, l.ID, next, queue.Truncate(err.Error(), maxErrorLength)))
 }
 
 // post signs a logout token for l and POSTs it to c's URI (section 2.5):
@@ -317,20 +295,4 @@ func (s *Sender) Token(ctx context.Context, c store.Client, l store.Logout) (str
 		SID:    l.SessionID,
 	}
 	return jwt.Signed(signer).Claims(claims).Serialize()
-}
-
-// ignoreGone: a row deleted meanwhile (by a sender that claimed it after
-// our lease ran out, or with its client) needs nothing more.
-func ignoreGone(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

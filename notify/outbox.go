@@ -2,11 +2,10 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/queue"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -107,57 +106,33 @@ func NewOutbox(q Queue, send Sender, opts OutboxOptions) *Outbox {
 // Backoff is the wait before the next attempt after the attempts-th failed
 // one: BaseBackoff doubled attempts-1 times, at most MaxBackoff.
 func (o *Outbox) Backoff(attempts int) time.Duration {
-	d := o.opts.BaseBackoff
-	for i := 1; i < attempts && d < o.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, o.opts.MaxBackoff)
+	return queue.Backoff(o.opts.BaseBackoff, o.opts.MaxBackoff, attempts)
 }
 
 // Run sends until ctx ends: a pass over everything due, then a wait of
 // PollInterval when the pass found nothing (a busy outbox is drained
 // without waiting).
 func (o *Outbox) Run(ctx context.Context) {
-	for ctx.Err() == nil {
-		n, err := o.Pass(ctx)
-		if err != nil && ctx.Err() == nil {
-			o.opts.Logger.WarnContext(ctx, "mail outbox: pass failed", "error", err)
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		t := time.NewTimer(o.opts.PollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	queue.Run(ctx, o.opts.PollInterval, o.Pass, func(err error) {
+		o.opts.Logger.WarnContext(ctx, "mail outbox: pass failed", "error", err)
+	}, nil)
 }
 
 // Pass claims one batch of due messages and delivers them, returning how
-// many it claimed; then it records the outbox's depth.
+// many it claimed; then it records the outbox's depth. Shutting down, the
+// rest stays claimed until the lease ends.
 func (o *Outbox) Pass(ctx context.Context) (int, error) {
 	batch, err := o.q.ClaimMail(ctx, o.opts.Now(), o.lease, o.opts.BatchSize)
 	if err != nil {
 		return 0, err
 	}
-	var errs []error
-	for _, m := range batch {
-		if ctx.Err() != nil {
-			// Shutting down: the rest stays claimed until the lease ends,
-			// then another sender (or this one, restarted) takes it.
-			break
-		}
-		errs = append(errs, o.deliver(ctx, m))
-	}
+	err = queue.Each(ctx, batch, o.deliver, nil)
 	if o.opts.Recorder != nil {
 		if n, err := o.q.CountMail(ctx); err == nil {
 			o.opts.Recorder.MailDepth(n)
 		}
 	}
-	return len(batch), errors.Join(errs...)
+	return len(batch), err
 }
 
 func (o *Outbox) record(result string) {
@@ -173,38 +148,21 @@ func (o *Outbox) deliver(ctx context.Context, m store.Mail) error {
 	if age := o.opts.Now().Sub(m.CreatedAt); age >= o.opts.MaxAge {
 		log.WarnContext(ctx, "mail outbox: message given up: too old", "age", age.String(), "last_error", m.LastError)
 		o.record("given_up")
-		return ignoreGone(o.q.DeleteMail(ctx, m.ID))
+		return queue.IgnoreGone(o.q.DeleteMail(ctx, m.ID))
 	}
 	err := o.send.Send(ctx, m.Recipient, m.Subject, m.Body)
 	if err == nil {
 		o.record("sent")
 		log.InfoContext(ctx, "mail outbox: message sent")
-		return ignoreGone(o.q.DeleteMail(ctx, m.ID))
+		return queue.IgnoreGone(o.q.DeleteMail(ctx, m.ID))
 	}
 	if m.Attempts >= o.opts.MaxAttempts {
 		log.WarnContext(ctx, "mail outbox: message given up after its last attempt", "error", err)
 		o.record("given_up")
-		return ignoreGone(o.q.DeleteMail(ctx, m.ID))
+		return queue.IgnoreGone(o.q.DeleteMail(ctx, m.ID))
 	}
 	next := o.opts.Now().Add(o.Backoff(m.Attempts))
 	log.InfoContext(ctx, "mail outbox: delivery failed; will retry", "error", err, "next_attempt_at", next)
 	o.record("retry")
-	return ignoreGone(o.q.RetryMail(ctx, m.ID, next, truncate(err.Error(), 500)))
-}
-
-// ignoreGone: a message deleted meanwhile (by a sender that claimed it
-// after our lease ran out) needs nothing more.
-func ignoreGone(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	// Cut on a character boundary: the column is text.
-	return strings.ToValidUTF8(s[:n], "")
+	return queue.IgnoreGone(o.q.RetryMail(ctx, m.ID, next, queue.Truncate(err.Error(), 500)))
 }

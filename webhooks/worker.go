@@ -13,9 +13,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/queue"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -159,11 +159,7 @@ func New(st Store, ks Keys, opts Options) *Worker {
 // one, before jitter: BaseBackoff doubled attempts-1 times, at most
 // MaxBackoff.
 func (w *Worker) Backoff(attempts int) time.Duration {
-	d := w.opts.BaseBackoff
-	for i := 1; i < attempts && d < w.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, w.opts.MaxBackoff)
+	return queue.Backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, attempts)
 }
 
 // jittered keeps half of d and draws the other half at random.
@@ -172,58 +168,45 @@ func jittered(d time.Duration) time.Duration {
 }
 
 // Run delivers until ctx ends: a pass over everything due, then a wait of
-// PollInterval when the pass found nothing.
+// PollInterval when the pass found nothing; every pruneEvery, the delivery
+// log is pruned past the retention.
 func (w *Worker) Run(ctx context.Context) {
-	for ctx.Err() == nil {
-		n, err := w.Pass(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.opts.Logger.WarnContext(ctx, "webhooks: pass failed", "error", err)
-		}
-		if now := w.opts.Now(); now.Sub(w.pruned) >= pruneEvery {
-			w.pruned = now
-			if _, err := w.st.PruneWebhookDeliveries(ctx, now.Add(-w.opts.Retention), pruneBatch); err != nil && ctx.Err() == nil {
-				w.opts.Logger.WarnContext(ctx, "webhooks: prune failed", "error", err)
-			}
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		t := time.NewTimer(w.opts.PollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+	queue.Run(ctx, w.opts.PollInterval, w.Pass, func(err error) {
+		w.opts.Logger.WarnContext(ctx, "webhooks: pass failed", "error", err)
+	}, w.prune)
+}
+
+func (w *Worker) prune(ctx context.Context) {
+	now := w.opts.Now()
+	if now.Sub(w.pruned) < pruneEvery {
+		return
+	}
+	w.pruned = now
+	if _, err := w.st.PruneWebhookDeliveries(ctx, now.Add(-w.opts.Retention), pruneBatch); err != nil && ctx.Err() == nil {
+		w.opts.Logger.WarnContext(ctx, "webhooks: prune failed", "error", err)
 	}
 }
 
 // Pass claims one batch of due deliveries and makes them, returning how
-// many it claimed; then it records the outbox's depth.
+// many it claimed; then it records the outbox's depth. Stopping, the rest
+// is handed back at once rather than left to its lease, so that another
+// instance (or this one, when it starts again) takes it now.
 func (w *Worker) Pass(ctx context.Context) (int, error) {
 	batch, err := w.st.ClaimWebhookDeliveries(ctx, w.opts.Now(), w.lease, w.opts.BatchSize)
 	if err != nil {
 		return 0, err
 	}
-	var errs []error
-	for i, d := range batch {
-		if ctx.Err() != nil {
-			// Stopping: the rest is handed back at once rather than left
-			// to its lease, so that another instance (or this one, when it
-			// starts again) takes it now.
-			for _, rest := range batch[i:] {
-				w.release(ctx, rest, "not attempted: the worker stopped")
-			}
-			break
+	err = queue.Each(ctx, batch, w.deliver, func(rest []store.WebhookDelivery) {
+		for _, d := range rest {
+			w.release(ctx, d, "not attempted: the worker stopped")
 		}
-		errs = append(errs, w.deliver(ctx, d))
-	}
+	})
 	if w.opts.Recorder != nil {
 		if n, err := w.st.CountPendingWebhookDeliveries(ctx); err == nil {
 			w.opts.Recorder.WebhookDepth(n)
 		}
 	}
-	return len(batch), errors.Join(errs...)
+	return len(batch), err
 }
 
 func (w *Worker) record(result string) {
@@ -240,8 +223,8 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 	if age := w.opts.Now().Sub(d.CreatedAt); age >= w.opts.MaxAge {
 		log.WarnContext(ctx, "webhook delivery given up: too old", "age", age.String(), "last_error", d.LastError)
 		w.record("given_up")
-		return ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookFailed, w.opts.Now(), d.LastStatus,
-			truncate("given up after "+age.Round(time.Second).String()+": "+d.LastError, maxErrorLength)))
+		return queue.IgnoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookFailed, w.opts.Now(), d.LastStatus,
+			queue.Truncate("given up after "+age.Round(time.Second).String()+": "+d.LastError, maxErrorLength)))
 	}
 	sub, err := w.st.GetWebhook(ctx, d.SubscriptionID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -253,13 +236,13 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 	if !sub.Enabled {
 		log.InfoContext(ctx, "webhook delivery dropped: the subscription is disabled")
 		w.record("given_up")
-		return ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookFailed, w.opts.Now(), 0, "the subscription is disabled"))
+		return queue.IgnoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookFailed, w.opts.Now(), 0, "the subscription is disabled"))
 	}
 	status, err := w.post(ctx, sub, d)
 	if err == nil {
 		// The last error stays: the log then tells why it took retries.
 		// Counted once recorded, as the back-channel sender does.
-		if err := ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookDelivered, w.opts.Now(), status, d.LastError)); err != nil {
+		if err := queue.IgnoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookDelivered, w.opts.Now(), status, d.LastError)); err != nil {
 			return err
 		}
 		w.record("delivered")
@@ -273,15 +256,15 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 		return nil
 	}
 	w.record("failed")
-	msg := truncate(err.Error(), maxErrorLength)
+	msg := queue.Truncate(err.Error(), maxErrorLength)
 	if d.Attempts >= w.opts.MaxAttempts {
 		log.WarnContext(ctx, "webhook delivery given up after its last attempt", "error", msg)
 		w.record("given_up")
-		return ignoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookFailed, w.opts.Now(), status, msg))
+		return queue.IgnoreGone(w.st.FinishWebhookDelivery(ctx, d.ID, store.WebhookFailed, w.opts.Now(), status, msg))
 	}
 	next := w.opts.Now().Add(jittered(w.Backoff(d.Attempts)))
 	log.InfoContext(ctx, "webhook delivery failed; will retry", "error", msg, "next_attempt_at", next)
-	return ignoreGone(w.st.RetryWebhookDelivery(ctx, d.ID, next, status, msg))
+	return queue.IgnoreGone(w.st.RetryWebhookDelivery(ctx, d.ID, next, status, msg))
 }
 
 // release hands a claimed delivery back, due now, with ctx's values but
@@ -290,7 +273,7 @@ func (w *Worker) deliver(ctx context.Context, d store.WebhookDelivery) error {
 func (w *Worker) release(ctx context.Context, d store.WebhookDelivery, why string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	if err := ignoreGone(w.st.RetryWebhookDelivery(ctx, d.ID, w.opts.Now(), d.LastStatus, why)); err != nil {
+	if err := queue.IgnoreGone(w.st.RetryWebhookDelivery(ctx, d.ID, w.opts.Now(), d.LastStatus, why)); err != nil {
 		w.opts.Logger.WarnContext(ctx, "webhooks: hand back on stop failed; the lease will end", "delivery_id", d.ID, "error", err)
 	}
 }
@@ -338,20 +321,4 @@ func Sign(key []byte, id string, timestamp int64, body []byte) string {
 	m.Write([]byte(id + "." + strconv.FormatInt(timestamp, 10) + "."))
 	m.Write(body)
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
-}
-
-// ignoreGone: a row deleted meanwhile (with its subscription) or finished
-// by a worker that claimed it after our lease ran out needs nothing more.
-func ignoreGone(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }
