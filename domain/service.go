@@ -184,6 +184,10 @@ type Options struct {
 	// WebhookKey (32 bytes, derived from the server secret) seals the
 	// subscriptions' signing secrets at rest.
 	WebhookKey []byte
+
+	// Usage counts successful sign-ins for the usage analytics (nil: not
+	// counted).
+	Usage UsageCounter
 }
 
 // Defaults of the zero Options fields.
@@ -257,6 +261,9 @@ func NewService(s store.Store, opts Options) *Service {
 	}
 	if opts.SignIns == nil {
 		opts.SignIns = noSignInRecorder{}
+	}
+	if opts.Usage == nil {
+		opts.Usage = noUsageCounter{}
 	}
 	if opts.MFAIssuer == "" {
 		opts.MFAIssuer = "gatehouse"
