@@ -76,14 +76,11 @@ type KeyCount struct {
 }
 
 // UsageStats reads the usage analytics for the days UTC days up to today
-// (1..MaxUsageDays; 0 is DefaultUsageDays), in one transaction of five
+// (1..MaxUsageDays; the dashboard's default is DefaultUsageDays), in one transaction of five
 // queries plus one client lookup per ranked client. Counts reach the
 // table at each instance's flush, so the last usage.flush_interval is
 // not in it yet.
 func (s *Service) UsageStats(ctx context.Context, days int) (UsageStats, error) {
-	if days == 0 {
-		days = DefaultUsageDays
-	}
 	if days < 1 || days > MaxUsageDays {
 		return UsageStats{}, invalid("days", "must be between 1 and %d, got %d", MaxUsageDays, days)
 	}

@@ -139,7 +139,7 @@ func TestUsageStats(t *testing.T) {
 		t.Errorf("tokens %+v, want %+v", got.Tokens, wantTokens)
 	}
 
-	def, err := e.svc.UsageStats(e.ctx, 0)
+	def, err := e.svc.UsageStats(e.ctx, domain.DefaultUsageDays)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestUsageStats(t *testing.T) {
 		t.Errorf("tokens over 30 days start with %+v", n)
 	}
 
-	for _, days := range []int{-1, 91, 1000} {
+	for _, days := range []int{-1, 0, 91, 1000} {
 		_, err := e.svc.UsageStats(e.ctx, days)
 		if f := fieldsOf(t, err); !slices.Equal(f, []string{"days"}) {
 			t.Errorf("days=%d: fields %v (%v), want [days]", days, f, err)
