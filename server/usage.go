@@ -26,6 +26,6 @@ func (s *Server) startUsage() {
 }
 
 // FlushUsage adds what this instance has counted to the usage table now,
-// rather than at the next interval (for tests, and for the CLI should it
-// need one).
+// rather than at the next interval: tests read the figures at a moment of
+// their choosing.
 func (s *Server) FlushUsage(ctx context.Context) error { return s.usage.Flush(ctx) }
