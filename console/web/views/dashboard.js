@@ -197,7 +197,7 @@ function chart(perDay, name = 'Sign-ins per UTC day for the last 14 days', { wid
     if (c && step >= 12) nodes.push(s('text', { class: 'val', x: (x + bw / 2).toFixed(1), y: (top - 3).toFixed(1), 'text-anchor': 'middle', text: String(c) }));
     if ((counts.length - 1 - i) % every === 0) {
       // The last label ends at its bar when centring it would cut it off.
-      const last = i === counts.length - 1 && x + bw / 2 + 18 > w;
+      const last = i === counts.length - 1 && x + bw / 2 + 16 > w;
       nodes.push(s('text', { class: 'axis', x: (last ? x + bw : x + bw / 2).toFixed(1), y: hgt - 6, 'text-anchor': last ? 'end' : 'middle', text: day(i) }));
     }
   });
