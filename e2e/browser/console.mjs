@@ -577,7 +577,6 @@ const scenarios = {
     out.tokenRows = await rowsOf('Tokens issued by grant type');
     out.usageTotal = await usage.locator('.usage-total').innerText();
     out.usageChart = await usage.getByRole('img').getAttribute('aria-label');
-    await shoot(page, 'tour', 'dashboard-usage');
     // Another range asks /stats again.
     await usage.getByLabel('Range', { exact: true }).selectOption('7');
     await page.getByRole('region', { name: 'Usage, last 7 days' }).getByRole('table', { name: 'Sign-ins per client' }).waitFor();

@@ -5,7 +5,7 @@
 // it. The figures come from one call to /stats (users:read); only the list
 // of requests and the activity feed read their own endpoints, and a new
 // usage range asks /stats again.
-import { h, s, ago, uid } from '../dom.js';
+import { h, s, ago, uid, replace } from '../dom.js';
 import { get } from '../api.js';
 import { pageHeader, statusBadge, load, table, empty } from '../ui.js';
 import { base } from '../auth.js';
@@ -57,13 +57,23 @@ function usagePanel(grid, figures) {
     h('div', { class: 'panel-head' }, title,
       h('div', { class: 'field inline' }, h('label', { for: rangeId }, 'Range'), range)),
     body));
+  let shown = null;
   const show = (fetch) => load(body, async () => {
     const { usage } = await fetch();
     title.textContent = `Usage, last ${usage.days} days`;
+    shown = usage;
     return usageFigures(usage);
   });
   range.addEventListener('change', () => show(() => get('/stats', { days: range.value })));
   show(figures);
+  // The day chart is drawn for the width it is shown at: drawn again
+  // when the layout switches (a phone turned), until the view is left.
+  const narrow = matchMedia('(max-width: 56rem)');
+  const redraw = () => {
+    if (!body.isConnected) narrow.removeEventListener('change', redraw);
+    else if (shown) replace(body, usageFigures(shown));
+  };
+  narrow.addEventListener('change', redraw);
 }
 
 // usageFigures lays out one range's figures, each under its own heading;
