@@ -50,6 +50,8 @@ type env struct {
 	// for openid and gatehouse:api.
 	Console testClient
 	logs    *logcheck.Log
+	// srv is the server, for what only it can do (FlushUsage).
+	srv *server.Server
 }
 
 // newMemoryEnv starts a server over a fresh in-memory store.
@@ -95,6 +97,9 @@ func startEnv(t *testing.T, st store.Store) *env {
 	// the test SMTP server keeps what the outbox sends.
 	mail := smtptest.Start(t, smtptest.Options{})
 	cfg.SMTP.Host, cfg.SMTP.Port, cfg.SMTP.From = mail.Host, mail.Port, "gatehouse <no-reply@gatehouse.test>"
+	// The usage counts reach the table when a test flushes them
+	// (srv.FlushUsage), never by a timer in the middle of a test.
+	cfg.Usage.FlushInterval = time.Hour
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -126,6 +131,7 @@ func startEnv(t *testing.T, st store.Store) *env {
 		Svc:       domain.NewService(st, domain.Options{Passwords: pw, WebhookKey: testWebhookKey()}),
 		Passwords: pw,
 		logs:      logs,
+		srv:       srv,
 	}
 	e.Console = e.createClient(t, "console-"+randomHex(t, 4), func(c *store.Client) {
 		c.RedirectURIs = []string{"https://console.rp.example/callback"}

@@ -176,6 +176,12 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		// areas
 		"AreaView":     admin.AreaView{},
 		"AreaRoleList": admin.AreaRoleList{},
+		// usage analytics
+		"UsageView":          admin.UsageView{},
+		"UsageDayView":       admin.UsageDayView{},
+		"ClientUsageView":    admin.ClientUsageView{},
+		"ActiveUsersView":    admin.ActiveUsersView{},
+		"GrantTypeCountView": admin.GrantTypeCountView{},
 	} {
 		s, ok := doc.Comps.Schemas[name]
 		if !ok {

@@ -528,6 +528,8 @@ type StatsView struct {
 	// SignInsPerDay has one entry per UTC day, the oldest first, today
 	// last.
 	SignInsPerDay []DayCountView `json:"sign_ins_per_day"`
+	// Usage is the usage analytics over ?days= (usage analytics).
+	Usage UsageView `json:"usage"`
 }
 
 // UserCountsView counts users by effective status.
@@ -561,4 +563,70 @@ func NewStatsView(st domain.Stats) StatsView {
 		days[i] = DayCountView{Date: d.Day.UTC().Format(time.DateOnly), Count: d.Count}
 	}
 	return StatsView{At: st.At, Users: u, PendingAccessRequests: st.PendingAccessRequests, SignInsPerDay: days}
+}
+
+// UsageView is the usage analytics of the dashboard, from the aggregated
+// usage table.
+type UsageView struct {
+	// Days is the range; From and To its first and last UTC dates
+	// (YYYY-MM-DD), To today.
+	Days int    `json:"days"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	// SignInsPerDay has one entry per UTC day of the range, the oldest
+	// first, today last; SignIns sums them.
+	SignInsPerDay []UsageDayView `json:"sign_ins_per_day"`
+	SignIns       int64          `json:"sign_ins"`
+	// Clients are the clients with the most sign-ins over the range.
+	Clients     []ClientUsageView `json:"clients"`
+	ActiveUsers ActiveUsersView   `json:"active_users"`
+	// TokensByGrantType counts token responses over the range.
+	TokensByGrantType []GrantTypeCountView `json:"tokens_by_grant_type"`
+}
+
+// UsageDayView is a count for one UTC date.
+type UsageDayView struct {
+	Date  string `json:"date"` // YYYY-MM-DD
+	Count int64  `json:"count"`
+}
+
+// ClientUsageView is one client's sign-ins; Name is "" for a client
+// deleted since.
+type ClientUsageView struct {
+	ClientID string `json:"client_id"`
+	Name     string `json:"name"`
+	SignIns  int64  `json:"sign_ins"`
+}
+
+// ActiveUsersView counts the distinct users who signed in.
+type ActiveUsersView struct {
+	Last7Days  int `json:"last_7_days"`
+	Last30Days int `json:"last_30_days"`
+}
+
+// GrantTypeCountView counts the token responses of one grant type.
+type GrantTypeCountView struct {
+	GrantType string `json:"grant_type"`
+	Count     int64  `json:"count"`
+}
+
+// NewUsageView shows u.
+func NewUsageView(u domain.UsageStats) UsageView {
+	v := UsageView{
+		Days: u.Days, From: u.From.UTC().Format(time.DateOnly), To: u.From.AddDate(0, 0, u.Days-1).UTC().Format(time.DateOnly),
+		SignInsPerDay: make([]UsageDayView, len(u.SignIns)), SignIns: u.TotalSignIns,
+		Clients:           make([]ClientUsageView, len(u.Clients)),
+		ActiveUsers:       ActiveUsersView{Last7Days: u.ActiveUsers7, Last30Days: u.ActiveUsers30},
+		TokensByGrantType: make([]GrantTypeCountView, len(u.Tokens)),
+	}
+	for i, d := range u.SignIns {
+		v.SignInsPerDay[i] = UsageDayView{Date: d.Day.UTC().Format(time.DateOnly), Count: int64(d.Count)}
+	}
+	for i, c := range u.Clients {
+		v.Clients[i] = ClientUsageView{ClientID: c.ClientID, Name: c.Name, SignIns: c.SignIns}
+	}
+	for i, t := range u.Tokens {
+		v.TokensByGrantType[i] = GrantTypeCountView{GrantType: t.Key, Count: t.Count}
+	}
+	return v
 }

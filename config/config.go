@@ -77,6 +77,9 @@ type Config struct {
 
 	// Events and webhooks: the outbox of deliveries (webhooks.go).
 	Webhooks Webhooks `yaml:"webhooks"`
+
+	// Usage analytics: flush interval and retention (usage.go).
+	Usage Usage `yaml:"usage"`
 }
 
 // DPoP configures the checks of DPoP proofs (RFC 9449).
@@ -387,6 +390,9 @@ func Default() Config {
 
 		// Events and webhooks.
 		Webhooks: defaultWebhooks(),
+
+		// Usage analytics.
+		Usage: defaultUsage(),
 	}
 }
 

@@ -98,6 +98,8 @@ func TestDefault(t *testing.T) {
 	// Events and webhooks.
 	want.Webhooks = config.Webhooks{MaxAttempts: 10, MaxAge: 24 * time.Hour, BackoffBase: 10 * time.Second,
 		Timeout: 10 * time.Second, PollInterval: time.Second, MaxPending: 10000, Retention: 7 * 24 * time.Hour}
+	// Usage analytics.
+	want.Usage = config.Usage{FlushInterval: 10 * time.Second, Retention: 400 * 24 * time.Hour}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -229,6 +231,9 @@ webhooks:
   poll_interval: 250ms
   max_pending: 300
   retention: 48h
+usage:
+  flush_interval: 30s
+  retention: 2160h
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -288,6 +293,7 @@ webhooks:
 	wantFull.DPoP = config.DPoP{ProofWindow: 30 * time.Second, RequireNonce: true, NonceLifetime: 2 * time.Minute}
 	wantFull.Webhooks = config.Webhooks{MaxAttempts: 4, MaxAge: 2 * time.Hour, BackoffBase: 2 * time.Second,
 		Timeout: 3 * time.Second, PollInterval: 250 * time.Millisecond, MaxPending: 300, Retention: 48 * time.Hour}
+	wantFull.Usage = config.Usage{FlushInterval: 30 * time.Second, Retention: 90 * 24 * time.Hour}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute

@@ -717,6 +717,7 @@ func (s *Service) finishUpstream(ctx context.Context, res FederatedSignIn, linkI
 	if err != nil {
 		return FederatedSignIn{}, err
 	}
+	s.countSignIn(u.ID)
 	u.LastLoginAt, u.FailedLogins, u.LockedUntil = &now, 0, nil
 	res.User = u
 	return res, nil

@@ -507,6 +507,7 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, secret string, respon
 	if err != nil {
 		return PasskeySignIn{}, err
 	}
+	s.countSignIn(u.ID)
 	u.LastLoginAt, u.FailedLogins, u.LockedUntil = &now, 0, nil
 	return PasskeySignIn{User: u, AMR: append([]string(nil), passkeyAMR...), ACR: ACRMultiFactor}, nil
 }

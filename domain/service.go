@@ -185,6 +185,10 @@ type Options struct {
 	// WebhookKey (32 bytes, derived from the server secret) seals the
 	// subscriptions' signing secrets at rest.
 	WebhookKey []byte
+
+	// Usage counts successful sign-ins for the usage analytics (nil: not
+	// counted).
+	Usage UsageCounter
 }
 
 // Defaults of the zero Options fields.
@@ -266,6 +270,9 @@ func NewService(s store.Store, opts Options) *Service {
 	}
 	if opts.SignIns == nil {
 		opts.SignIns = noSignInRecorder{}
+	}
+	if opts.Usage == nil {
+		opts.Usage = noUsageCounter{}
 	}
 	if opts.MFAIssuer == "" {
 		opts.MFAIssuer = "gatehouse"

@@ -173,6 +173,7 @@ func (s *Service) authenticate(ctx context.Context, username, password, ip strin
 	if err != nil {
 		return store.User{}, err
 	}
+	s.countSignIn(u.ID)
 	u.LastLoginAt, u.FailedLogins, u.LockedUntil = &now, 0, nil
 	if newHash != "" {
 		u.PasswordHash = newHash

@@ -41,6 +41,11 @@ type Options struct {
 	// administrator removes them. They stop counting at their expiry
 	// either way: this only keeps user_roles tidy.
 	RoleGrants RoleGrantExpirer
+
+	// Usage analytics.
+	// UsageRetention deletes the usage counters (store.Usage) of days
+	// older than this (config usage.retention); 0 keeps them.
+	UsageRetention time.Duration
 }
 
 // RoleGrantExpirer removes up to limit role assignments expired by now,
@@ -65,6 +70,8 @@ type Store interface {
 	// DeleteExpiredDeviceCodes: the device authorization grant.
 	DeleteExpiredDeviceCodes(ctx context.Context, now time.Time, limit int) (int, error)
 	DeleteExpiredDPoPProofs(ctx context.Context, now time.Time, limit int) (int, error)
+	// DeleteUsageBefore: the usage analytics' retention.
+	DeleteUsageBefore(ctx context.Context, day time.Time, limit int) (int, error)
 }
 
 var _ Store = store.Store(nil)
@@ -72,7 +79,8 @@ var _ Store = store.Store(nil)
 // Recorder counts the janitor's work (telemetry implements it). kind is
 // one of the Result's JSON names: tokens, par_requests, login_sessions,
 // jwt_ids, signing_keys, sign_in_failures, mfa_challenges,
-// webauthn_ceremonies, tickets, registered_clients, device_codes, dpop_proofs.
+// webauthn_ceremonies, tickets, registered_clients, device_codes, dpop_proofs,
+// role_grants, usage_counters.
 type Recorder interface {
 	JanitorDeleted(kind string, n int)
 	JanitorRun(ok bool)
@@ -141,6 +149,10 @@ type Result struct {
 
 	// RoleGrants are the expired time-boxed role assignments removed.
 	RoleGrants int `json:"role_grants"`
+
+	// UsageCounters are the usage analytics' daily counters past
+	// Options.UsageRetention.
+	UsageCounters int `json:"usage_counters"`
 }
 
 // RunOnce deletes expired records, batch by batch, until a batch comes back
@@ -216,6 +228,16 @@ func (j *Janitor) RunOnce(ctx context.Context) (res Result, err error) {
 			return res, fmt.Errorf("janitor: role grants: %w", err)
 		}
 	}
+	if j.opts.UsageRetention > 0 {
+		// A counter is a whole UTC day: the day whose end is within the
+		// retention stays (DeleteUsageBefore truncates to the day).
+		before := now.Add(-j.opts.UsageRetention)
+		if res.UsageCounters, err = j.drain(ctx, func(ctx context.Context, limit int) (int, error) {
+			return j.st.DeleteUsageBefore(ctx, before, limit)
+		}); err != nil {
+			return res, fmt.Errorf("janitor: usage counters: %w", err)
+		}
+	}
 	if res.SigningKeys, err = j.st.DeleteRetiredSigningKeys(ctx, now); err != nil {
 		return res, fmt.Errorf("janitor: signing keys: %w", err)
 	}
@@ -238,6 +260,9 @@ func (j *Janitor) record(res Result, err error) {
 	r.JanitorDeleted("dpop_proofs", res.DPoPProofs)
 	if j.opts.RoleGrants != nil {
 		r.JanitorDeleted("role_grants", res.RoleGrants)
+	}
+	if j.opts.UsageRetention > 0 {
+		r.JanitorDeleted("usage_counters", res.UsageCounters)
 	}
 	r.JanitorRun(err == nil)
 }
@@ -282,7 +307,7 @@ func (j *Janitor) Run(ctx context.Context) {
 				"login_sessions", res.LoginSessions, "jwt_ids", res.JWTIDs, "signing_keys", res.SigningKeys,
 				"sign_in_failures", res.SignInFailures, "mfa_challenges", res.MFAChallenges, "webauthn_ceremonies", res.WebAuthnCeremonies, "tickets", res.Tickets,
 				"registered_clients", res.RegisteredClients, "device_codes", res.DeviceCodes, "dpop_proofs", res.DPoPProofs,
-				"role_grants", res.RoleGrants)
+				"role_grants", res.RoleGrants, "usage_counters", res.UsageCounters)
 		}
 	}
 }

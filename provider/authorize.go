@@ -336,6 +336,8 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 		p.authorizeError(w, r, ar, err)
 		return
 	}
+	// Counted once the code is stored: a sign-in to this client.
+	p.opts.Usage.Count(store.UsageClientSignIns, ar.GetClient().GetID())
 	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 

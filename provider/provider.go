@@ -102,7 +102,23 @@ type Options struct {
 	DeviceCodeInterval time.Duration
 	// DPoP configures the checks of DPoP proofs (dpop.go).
 	DPoP DPoPOptions
+
+	// Usage counts, for the usage analytics, the authorizations granted
+	// to each client and the token responses by grant type (nil: not
+	// counted). It must not touch the database per call: the token
+	// endpoint answers thousands a second.
+	Usage UsageCounter
 }
+
+// UsageCounter counts usage events in memory (usage.Recorder implements
+// it).
+type UsageCounter interface {
+	Count(metric, key string)
+}
+
+type noUsageCounter struct{}
+
+func (noUsageCounter) Count(string, string) {}
 
 // TokenRecorder counts issued tokens (telemetry implements it).
 type TokenRecorder interface {
@@ -228,6 +244,9 @@ func New(s store.Store, svc Directory, k SigningKeys, pages Pages, opts Options)
 	}
 	if opts.Tokens == nil {
 		opts.Tokens = noTokenRecorder{}
+	}
+	if opts.Usage == nil {
+		opts.Usage = noUsageCounter{}
 	}
 	if opts.DeviceCodeLifetime == 0 {
 		opts.DeviceCodeLifetime = DefaultDeviceCodeLifetime

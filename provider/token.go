@@ -190,7 +190,9 @@ func (p *Provider) writeToken(ctx context.Context, w http.ResponseWriter, ar fos
 	// Counted before the write: the tokens exist (stored, committed) even
 	// if the client hangs up before reading them. handleToken let only
 	// supported grant types this far, so the label stays bounded.
-	p.opts.Tokens.TokenIssued(strings.Join(ar.GetGrantTypes(), " "))
+	grantType := strings.Join(ar.GetGrantTypes(), " ")
+	p.opts.Tokens.TokenIssued(grantType)
+	p.opts.Usage.Count(store.UsageTokens, grantType)
 	p.touchRegistered(ctx, ar.GetClient())
 	p.oauth.WriteAccessResponse(ctx, w, ar, resp)
 }

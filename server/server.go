@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/provider"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/telemetry"
+	"github.com/gatehouse/gatehouse/usage"
 )
 
 // Server is one gatehouse instance's HTTP surface.
@@ -48,6 +49,11 @@ type Server struct {
 	logoutDone chan struct{}
 	// webhooksDone is closed when the webhook delivery worker has stopped.
 	webhooksDone chan struct{}
+
+	// Usage analytics: the recorder, and usageDone, closed when its last
+	// flush is done.
+	usage     *usage.Recorder
+	usageDone chan struct{}
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -108,6 +114,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, fmt.Errorf("server: webhook metrics: %w", err)
 	}
 	dopts.Webhooks.Recorder = webhookMetrics
+	// Usage analytics: sign-ins are counted in memory, flushed in batches.
+	s.newUsage(cfg, st)
+	dopts.Usage = s.usage
 	svc := domain.NewService(st, dopts)
 	// The file's identity providers, written at every start (idp).
 	if err := svc.ApplyConfiguredIdentityProviders(ctx, domain.Actor{Type: store.ActorSystem},
@@ -159,6 +168,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		DPoP: provider.DPoPOptions{
 			ProofWindow: cfg.DPoP.ProofWindow, RequireNonce: cfg.DPoP.RequireNonce, NonceLifetime: cfg.DPoP.NonceLifetime,
 		},
+
+		Usage: s.usage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: provider: %w", err)
@@ -240,6 +251,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 		return nil, err
 	}
 	s.startWebhooks(cfg, st, svc, webhookMetrics)
+	s.startUsage()
 	if feed, ok := st.(store.ChangeFeed); ok {
 		go s.listen(feed)
 	} else {
@@ -259,6 +271,7 @@ func (s *Server) Close() {
 	<-s.mailDone
 	<-s.logoutDone
 	<-s.webhooksDone
+	<-s.usageDone
 	s.closeTelemetry()
 }
 

@@ -116,7 +116,9 @@ func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error 
 		Recorder: srv.Telemetry(), SignInFailureWindow: cfg.Login.Lockout,
 		UnusedClientTTL: cfg.ClientRegistration.UnusedClientTTL,
 		// Its own service: expiring grants reads no cache.
-		RoleGrants: a.newService(cfg, st)}).Run(ctx)
+		RoleGrants: a.newService(cfg, st),
+		// Usage analytics: the daily counters' retention.
+		UsageRetention: cfg.Usage.Retention}).Run(ctx)
 
 	servers := []*http.Server{hs}
 	listeners := []net.Listener{ln}

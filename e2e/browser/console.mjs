@@ -537,8 +537,11 @@ const scenarios = {
 
   // An administrator's tour: every view in the navigation opens with its
   // one heading and fits both widths; a reload signs in again silently;
-  // sign out goes through end_session and back.
+  // sign out goes through end_session and back. The dashboard's usage
+  // figures are read as shown, once the Go test has flushed the counts of
+  // the scenarios before (the tour's own sign-in is not in them).
   async tour(browser, out) {
+    await hook('flush-usage');
     const page = await newPage(browser);
     const admin = plan.people.admin;
     const calls = [];
@@ -561,6 +564,22 @@ const scenarios = {
     await signIns.waitFor();
     out.signIns = await signIns.innerText();
     await page.getByRole('region', { name: 'Recent activity' }).getByRole('list').waitFor();
+    // Usage: headings, the active users as a labelled list, the clients
+    // and grant types as tables whose counts are text.
+    const usage = page.getByRole('region', { name: 'Usage, last 30 days' });
+    await usage.getByRole('table', { name: 'Sign-ins per client' }).waitFor();
+    out.usageHeadings = await texts(usage.getByRole('heading', { level: 3 }));
+    out.activeUsers = await usage.getByRole('list', { name: 'Active users' }).getByRole('listitem').evaluateAll((els) => els.map((el) => [
+      el.querySelector('.k').innerText.trim(), el.querySelector('.n').innerText.trim()]));
+    const rowsOf = (name) => usage.getByRole('table', { name }).getByRole('row').evaluateAll((rows) => rows.slice(1).map((r) => [
+      r.querySelector('td').firstChild.firstChild.textContent.trim(), r.querySelector('.count').innerText.trim()]));
+    out.clientRows = await rowsOf('Sign-ins per client');
+    out.tokenRows = await rowsOf('Tokens issued by grant type');
+    out.usageTotal = await usage.locator('.usage-total').innerText();
+    out.usageChart = await usage.getByRole('img').getAttribute('aria-label');
+    // Another range asks /stats again.
+    await usage.getByLabel('Range', { exact: true }).selectOption('7');
+    await page.getByRole('region', { name: 'Usage, last 7 days' }).getByRole('table', { name: 'Sign-ins per client' }).waitFor();
     out.dashboardCalls = [...calls];
     out.nav = await navLinks(page);
     out.storage = await page.evaluate(() => ({ local: localStorage.length, session: sessionStorage.length }));

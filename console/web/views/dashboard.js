@@ -1,11 +1,13 @@
 // Dashboard: users by status, the access requests waiting, sign-ins per
-// day for the last 14 days and the latest audit events — each panel only
-// for those whose permissions cover it. The figures come from one call to
-// /stats (users:read); only the list of requests and the activity feed
-// read their own endpoints.
-import { h, s, ago } from '../dom.js';
+// day for the last 14 days, the usage analytics (active users, sign-ins per
+// day and per client, tokens by grant type over a chosen range) and the
+// latest audit events — each panel only for those whose permissions cover
+// it. The figures come from one call to /stats (users:read); only the list
+// of requests and the activity feed read their own endpoints, and a new
+// usage range asks /stats again.
+import { h, s, ago, uid, replace } from '../dom.js';
 import { get } from '../api.js';
-import { pageHeader, statusBadge, load } from '../ui.js';
+import { pageHeader, statusBadge, load, table, empty } from '../ui.js';
 import { base } from '../auth.js';
 import { people } from '../people.js';
 
@@ -35,7 +37,90 @@ export async function render(main, ctx) {
   if (counts) load(panel('d-users', 'Users by status', true), () => usersByStatus(figures));
   if (counts || ctx.can('audit:read')) load(panel('d-signins', 'Sign-ins, last 14 days'), () => signIns(counts ? figures : auditDays));
   if (ctx.can('access-requests:review')) load(panel('d-requests', 'Access requests'), () => pending(ctx, counts ? figures : null));
+  if (counts) usagePanel(grid, figures);
   if (ctx.can('audit:read')) load(panel('d-audit', 'Recent activity', true), () => recent(ctx));
+}
+
+// The ranges the usage panel offers (/stats takes 1 to 90 days).
+const usageRanges = [7, 30, 90];
+const numFmt = new Intl.NumberFormat();
+
+// usagePanel shows the usage analytics of /stats: first those of the
+// dashboard's one request (30 days), then of the range chosen.
+function usagePanel(grid, figures) {
+  const id = 'd-usage';
+  const title = h('h2', { id }, 'Usage, last 30 days');
+  const rangeId = uid('usage-range');
+  const range = h('select', { id: rangeId, name: 'days' }, usageRanges.map((n) => h('option', { value: String(n), selected: n === 30 }, `${n} days`)));
+  const body = h('div', { class: 'usage' });
+  grid.append(h('section', { class: ['panel', 'wide'], 'aria-labelledby': id },
+    h('div', { class: 'panel-head' }, title,
+      h('div', { class: 'field inline' }, h('label', { for: rangeId }, 'Range'), range)),
+    body));
+  let shown = null;
+  const show = (fetch) => load(body, async () => {
+    const { usage } = await fetch();
+    title.textContent = `Usage, last ${usage.days} days`;
+    shown = usage;
+    return usageFigures(usage);
+  });
+  range.addEventListener('change', () => show(() => get('/stats', { days: range.value })));
+  show(figures);
+  // The day chart is drawn for the width it is shown at: drawn again
+  // when the layout switches (a phone turned), until the view is left.
+  const narrow = matchMedia('(max-width: 56rem)');
+  const redraw = () => {
+    if (!body.isConnected) narrow.removeEventListener('change', redraw);
+    else if (shown) replace(body, usageFigures(shown));
+  };
+  narrow.addEventListener('change', redraw);
+}
+
+// usageFigures lays out one range's figures, each under its own heading;
+// every bar has its number beside it in text.
+function usageFigures(u) {
+  const n = (v) => numFmt.format(v);
+  const active = h('ul', { class: 'stats', 'aria-label': 'Active users' },
+    h('li', { class: 'stat' }, h('span', { class: 'n' }, n(u.active_users.last_7_days)), h('span', { class: 'k' }, 'active users, last 7 days')),
+    h('li', { class: 'stat' }, h('span', { class: 'n' }, n(u.active_users.last_30_days)), h('span', { class: 'k' }, 'active users, last 30 days')));
+  const clients = u.clients.length
+    ? barTable('Sign-ins per client', ['Client', 'Sign-ins'], u.clients.map((c) => ({
+      label: [c.name || c.client_id, c.name ? h('span', { class: 'sub' }, c.client_id) : h('span', { class: 'sub' }, 'deleted client')],
+      count: c.sign_ins,
+    })))
+    : empty('No sign-ins to clients in this range.');
+  const tokens = u.tokens_by_grant_type.length
+    ? barTable('Tokens issued by grant type', ['Grant type', 'Tokens'], u.tokens_by_grant_type.map((t) => ({
+      label: h('code', {}, t.grant_type), count: t.count,
+    })))
+    : empty('No tokens issued in this range.');
+  const total = u.sign_ins;
+  return [
+    h('h3', {}, 'Active users'), active,
+    h('h3', {}, 'Sign-ins per day'),
+    chart(u.sign_ins_per_day, `Sign-ins per UTC day, ${u.from} to ${u.to}`, { wide: true }),
+    h('p', { class: 'hint usage-total' }, `${n(total)} sign-in${total === 1 ? '' : 's'} in ${u.days} day${u.days === 1 ? '' : 's'} (UTC dates, counted every few seconds).`),
+    h('div', { class: 'usage-cols' },
+      h('div', {}, h('h3', {}, 'Sign-ins per client'), clients),
+      h('div', {}, h('h3', {}, 'Tokens issued by grant type'), tokens)),
+  ];
+}
+
+// barTable is a table of labelled counts, the largest first, each with a
+// bar drawn in CSS. The bar is decoration (aria-hidden): the count is in
+// the cell as text, so screen readers and narrow screens lose nothing.
+function barTable(caption, columns, rows) {
+  const max = Math.max(1, ...rows.map((r) => r.count));
+  return table({
+    caption,
+    columns,
+    rows: rows.map((r) => {
+      const bar = h('span', { class: 'bar' });
+      // CSSOM, not a style attribute: the CSP allows no inline styles.
+      bar.style.width = `${Math.max(2, Math.round((100 * r.count) / max))}%`;
+      return [r.label, h('span', { class: 'count-bar' }, h('span', { class: 'count' }, numFmt.format(r.count)), h('span', { class: 'track', 'aria-hidden': 'true' }, bar))];
+    }),
+  });
 }
 
 async function usersByStatus(figures) {
@@ -90,14 +175,16 @@ async function auditDays() {
 }
 
 // chart draws the counts as bars in inline SVG, with a table-like text
-// alternative for screen readers.
-function chart(perDay) {
+// alternative for screen readers (its accessible name lists every day).
+// wide draws it for a panel across the grid.
+function chart(perDay, name = 'Sign-ins per UTC day for the last 14 days', { wide = false } = {}) {
   const counts = perDay.map((d) => d.count);
   const day = (i) => dayFmt.format(new Date(`${perDay[i].date}T00:00:00Z`));
   // Drawn at about the size it is shown, so the labels stay readable.
   const narrow = matchMedia('(max-width: 56rem)').matches;
-  const w = narrow ? 320 : 420;
-  const every = narrow ? 3 : 2; // a date label on every n-th day, today's always
+  const w = narrow ? 320 : wide ? 860 : 420;
+  // A date label on every n-th day, today's always; more days, fewer labels.
+  const every = Math.max(narrow ? 3 : 2, Math.ceil(perDay.length / (narrow ? 5 : 8)));
   const hgt = 150;
   const pad = { l: 26, r: 6, t: 14, b: 22 };
   const max = Math.max(1, ...counts);
@@ -116,12 +203,15 @@ function chart(perDay) {
     const x = pad.l + i * step + (step - bw) / 2;
     const top = c ? y(c) : y(0) - 2;
     nodes.push(s('rect', { class: c ? 'bar' : 'bar zero', x: x.toFixed(1), y: top.toFixed(1), width: bw.toFixed(1), height: (y(0) - top).toFixed(1), rx: 2 }));
-    if (c) nodes.push(s('text', { class: 'val', x: (x + bw / 2).toFixed(1), y: (top - 3).toFixed(1), 'text-anchor': 'middle', text: String(c) }));
+    // The values over the bars only while they fit.
+    if (c && step >= 12) nodes.push(s('text', { class: 'val', x: (x + bw / 2).toFixed(1), y: (top - 3).toFixed(1), 'text-anchor': 'middle', text: String(c) }));
     if ((counts.length - 1 - i) % every === 0) {
-      nodes.push(s('text', { class: 'axis', x: (x + bw / 2).toFixed(1), y: hgt - 6, 'text-anchor': 'middle', text: day(i) }));
+      // The last label ends at its bar when centring it would cut it off.
+      const last = i === counts.length - 1 && x + bw / 2 + 16 > w;
+      nodes.push(s('text', { class: 'axis', x: (last ? x + bw : x + bw / 2).toFixed(1), y: hgt - 6, 'text-anchor': last ? 'end' : 'middle', text: day(i) }));
     }
   });
-  return s('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': `Sign-ins per UTC day for the last 14 days: ${label}` }, nodes);
+  return s('svg', { class: 'chart', viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': `${name}: ${label}` }, nodes);
 }
 
 async function recent(ctx) {
