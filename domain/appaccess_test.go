@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,115 @@ func TestClientAccessValidation(t *testing.T) {
 	}
 	if len(out.Access.Roles) != 1 || out.Access.Roles[0] != "manager" {
 		t.Fatalf("stored Access = %#v", out.Access)
+	}
+}
+
+// A rule with areas admits a member of a listed area and of any area
+// below it, and no one from a sibling or a parent area; roles and groups
+// still admit as before beside it.
+func TestMayUseClientAreas(t *testing.T) {
+	e := newEnv(t)
+	for _, a := range []domain.NewArea{
+		{Code: "emea", Name: "EMEA"},
+		{Code: "emea-ch", Name: "Switzerland", Parent: "emea"},
+		{Code: "emea-ch-zrh", Name: "Zürich", Parent: "emea-ch"},
+		{Code: "emea-fr", Name: "France", Parent: "emea"},
+		{Code: "apac", Name: "APAC"},
+	} {
+		if _, err := e.svc.CreateArea(e.ctx, admin, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	member := func(name, area string, roles ...string) store.User {
+		u := e.user(name, roles...)
+		if area != "" {
+			if err := e.svc.AddAreaMember(e.ctx, admin, area, u.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return u
+	}
+	inListed := member("inlisted", "emea-ch", "viewer")
+	deep := member("deep", "emea-ch-zrh", "viewer")
+	sibling := member("sibling", "emea-fr", "viewer")
+	parent := member("parent", "emea", "viewer")
+	elsewhere := member("elsewhere", "apac", "viewer")
+	nowhere := member("nowhere", "", "viewer")
+	byRole := member("byrole", "apac", "manager")
+
+	c := store.Client{ID: "app", Access: store.ClientAccess{Roles: []string{"manager"}, Areas: []string{"emea-ch"}}}
+	for _, tc := range []struct {
+		name string
+		u    store.User
+		want bool
+	}{
+		{"member of the listed area", inListed, true},
+		{"member of an area below it", deep, true},
+		{"member of a sibling area", sibling, false},
+		{"member of the parent area", parent, false},
+		{"member of another tree", elsewhere, false},
+		{"member of no area", nowhere, false},
+		{"outside, but with a listed role", byRole, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := e.svc.MayUseClient(e.ctx, tc.u, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("MayUseClient = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	// Moving France under Switzerland brings its members into the subtree.
+	parentCode := "emea-ch"
+	if _, err := e.svc.UpdateArea(e.ctx, admin, "emea-fr", domain.AreaPatch{Parent: &parentCode}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.svc.MayUseClient(e.ctx, sibling, c); err != nil || !ok {
+		t.Fatalf("member of a moved-in area: %v, %v; want true", ok, err)
+	}
+}
+
+// An area code in the rule must name an area (access.areas); a valid one
+// is stored, audited (access_areas) and cleared by a patch.
+func TestClientAccessAreasValidation(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.svc.CreateArea(e.ctx, admin, domain.NewArea{Code: "emea", Name: "EMEA"}); err != nil {
+		t.Fatal(err)
+	}
+	c := store.Client{ID: "svc", GrantTypes: []string{"client_credentials"},
+		Access: store.ClientAccess{Areas: []string{"atlantis"}}}
+	_, _, err := e.svc.CreateClient(e.ctx, admin, c)
+	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "access.areas" {
+		t.Fatalf("fields = %v, want [access.areas]", got)
+	}
+	c.Access = store.ClientAccess{Areas: []string{"emea", " emea"}}
+	out, _, err := e.svc.CreateClient(e.ctx, admin, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Access.Areas) != 1 || out.Access.Areas[0] != "emea" {
+		t.Fatalf("stored Access = %#v, want areas [emea]", out.Access)
+	}
+	bad := store.ClientAccess{Areas: []string{"nowhere"}}
+	_, err = e.svc.UpdateClient(e.ctx, admin, "svc", domain.ClientPatch{Access: &bad})
+	if got := fieldsOf(t, err); len(got) != 1 || got[0] != "access.areas" {
+		t.Fatalf("patch fields = %v, want [access.areas]", got)
+	}
+	mark := e.lastID()
+	out, err = e.svc.UpdateClient(e.ctx, admin, "svc", domain.ClientPatch{Access: &store.ClientAccess{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Access.Restricted() {
+		t.Fatalf("cleared Access = %#v", out.Access)
+	}
+	entries := e.since(mark)
+	if len(entries) != 1 || entries[0].Action != "client.update" {
+		t.Fatalf("audit after clearing = %+v, want one client.update", entries)
+	}
+	if !strings.Contains(string(entries[0].Changes), `"access_areas"`) {
+		t.Fatalf("client.update changes = %v, want access_areas", entries[0].Changes)
 	}
 }
