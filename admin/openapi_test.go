@@ -176,6 +176,8 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		// areas
 		"AreaView":     admin.AreaView{},
 		"AreaRoleList": admin.AreaRoleList{},
+		// appaccess
+		"ClientAccess": admin.ClientAccessView{},
 	} {
 		s, ok := doc.Comps.Schemas[name]
 		if !ok {

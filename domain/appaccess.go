@@ -135,3 +135,82 @@ func (s *Service) checkClientAccess(ctx context.Context, v *problems, a store.Cl
 func normalAccess(a store.ClientAccess) store.ClientAccess {
 	return store.ClientAccess{Roles: set(a.Roles), Groups: set(a.Groups), Areas: set(a.Areas)}
 }
+
+// AppAccessOffer is what the page that tells a user it has no access to a
+// client may offer it.
+type AppAccessOffer struct {
+	// Role is the role a request for the client asks for, the reviewer's
+	// suggestion: the first of the rule's roles that may be requested (not
+	// admin). "" when there is none: the rule admits by group or area
+	// only, which approving a request (granting a role) cannot give, so no
+	// request is offered.
+	Role string
+	// Pending is the user's pending request for the client, if any: the
+	// page says so instead of offering a second.
+	Pending *store.AccessRequest
+}
+
+// requestableRuleRole is the first role of the rule (they are sorted) that
+// exists and may be asked for.
+func requestableRuleRole(rule store.ClientAccess, all map[string]store.Role) string {
+	for _, r := range rule.Roles {
+		if _, ok := all[r]; ok && r != AdminRole {
+			return r
+		}
+	}
+	return ""
+}
+
+// OfferAppAccess says what u, refused by c's access rule, may ask for.
+func (s *Service) OfferAppAccess(ctx context.Context, u store.User, c store.Client) (AppAccessOffer, error) {
+	pending, err := s.pendingRequestFor(ctx, u.ID, c.ID)
+	if err != nil {
+		return AppAccessOffer{}, err
+	}
+	all, err := s.cachedRoleMap(ctx)
+	if err != nil {
+		return AppAccessOffer{}, fmt.Errorf("domain: app access offer: %w", err)
+	}
+	return AppAccessOffer{Role: requestableRuleRole(c.Access, all), Pending: pending}, nil
+}
+
+// SubmitAppAccessRequest records a user's request for access to a client
+// ("access_request.create" with client_id): an access request as
+// SubmitAccessRequest makes (its rules: who may ask, the purpose, one
+// pending request per user and client, store.ErrConflict), asking for the
+// role OfferAppAccess suggests. The client must exist, be restricted, not
+// admit the user already, and name a role that may be requested (a
+// ValidationError on client_id otherwise).
+func (s *Service) SubmitAppAccessRequest(ctx context.Context, a Actor, userID, clientID, purpose string) (store.AccessRequest, error) {
+	if err := notFoundKey("client", clientID); err != nil {
+		return store.AccessRequest{}, err
+	}
+	return s.submitAccessRequest(ctx, a, userID, "", purpose, func(ctx context.Context, u store.User) (string, string, error) {
+		c, err := s.store.GetClient(ctx, clientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", "", notFound("client %q not found", clientID)
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if !c.Access.Restricted() {
+			return "", "", invalid("client_id", "admits everyone; there is nothing to request")
+		}
+		ok, err := s.MayUseClient(ctx, u, c)
+		if err != nil {
+			return "", "", err
+		}
+		if ok {
+			return "", "", invalid("client_id", "you have access to this application already")
+		}
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return "", "", err
+		}
+		role := requestableRuleRole(c.Access, all)
+		if role == "" {
+			return "", "", invalid("client_id", "admits members of some groups or areas only; ask an administrator to add you")
+		}
+		return c.ID, role, nil
+	})
+}

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -195,4 +196,92 @@ func TestClientAccessAreasValidation(t *testing.T) {
 	if !strings.Contains(string(entries[0].Changes), `"access_areas"`) {
 		t.Fatalf("client.update changes = %v, want access_areas", entries[0].Changes)
 	}
+}
+
+// A refused user asks for access to a client: the request records the
+// client and asks for the rule's role, a second one for the same client is
+// a conflict (but not one for a role alone), and the approval admits the
+// user. A client that admits the user, admits everyone, or admits by group
+// only has nothing to request.
+func TestSubmitAppAccessRequest(t *testing.T) {
+	e := newEnv(t)
+	if _, _, err := e.svc.CreateClient(e.ctx, admin, store.Client{ID: "desk", Name: "Trading desk",
+		RedirectURIs: []string{"https://desk.example/cb"}, Access: store.ClientAccess{Roles: []string{"manager", "admin"}}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.svc.GetClient(e.ctx, "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.user("refused", "user")
+	self := domain.Actor{Type: store.ActorUser, ID: u.ID}
+	offer, err := e.svc.OfferAppAccess(e.ctx, u, c)
+	if err != nil || offer.Pending != nil {
+		t.Fatalf("offer = %+v, %v; want nothing pending", offer, err)
+	}
+	if offer.Role != "manager" {
+		t.Fatalf("offered role %q, want manager (admin is never asked for)", offer.Role)
+	}
+	mark := e.lastID()
+	r, err := e.svc.SubmitAppAccessRequest(e.ctx, self, u.ID, "desk", "I run the desk's books")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ClientID != "desk" || r.RequestedRole != "manager" || r.Status != store.RequestPending {
+		t.Fatalf("request = %+v", r)
+	}
+	if entries := e.since(mark); len(entries) != 1 || entries[0].Action != "access_request.create" ||
+		!strings.Contains(string(entries[0].Changes), `"client_id"`) || !strings.Contains(string(entries[0].Changes), `"desk"`) {
+		t.Fatalf("audit = %+v, want access_request.create with client_id desk", entries)
+	}
+	if _, err := e.svc.SubmitAppAccessRequest(e.ctx, self, u.ID, "desk", "again"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second request for the client: %v, want ErrConflict", err)
+	}
+	if offer, err := e.svc.OfferAppAccess(e.ctx, u, c); err != nil || offer.Pending == nil || offer.Pending.ID != r.ID {
+		t.Fatalf("offer with a pending request = %+v, %v", offer, err)
+	}
+	if p, err := e.svc.PendingAccessRequest(e.ctx, u.ID); err != nil || p != nil {
+		t.Fatalf("PendingAccessRequest (a role alone) = %+v, %v; want none", p, err)
+	}
+	mgr := e.principal(e.user("boss", "admin"))
+	if _, err := e.svc.ApproveAccessRequest(e.ctx, mgr, r.ID, "", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	u, err = e.svc.GetUser(e.ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.svc.MayUseClient(e.ctx, u, c); err != nil || !ok {
+		t.Fatalf("after approval MayUseClient = %v, %v; want true", ok, err)
+	}
+	if _, err := e.svc.SubmitAppAccessRequest(e.ctx, self, u.ID, "desk", "more"); fieldOf(err) != "client_id" {
+		t.Fatalf("request by an admitted user: %v, want a client_id problem", err)
+	}
+
+	g, err := e.svc.CreateGroup(e.ctx, admin, domain.NewGroup{Name: "Ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []store.Client{
+		{ID: "open", RedirectURIs: []string{"https://open.example/cb"}},
+		{ID: "ops", RedirectURIs: []string{"https://ops.example/cb"}, Access: store.ClientAccess{Groups: []string{g.ID}}},
+	} {
+		if _, _, err := e.svc.CreateClient(e.ctx, admin, cl); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.SubmitAppAccessRequest(e.ctx, self, u.ID, cl.ID, "please"); fieldOf(err) != "client_id" {
+			t.Fatalf("request for %s: %v, want a client_id problem", cl.ID, err)
+		}
+	}
+	if _, err := e.svc.SubmitAppAccessRequest(e.ctx, self, u.ID, "nope", "please"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("request for an unknown client: %v, want ErrNotFound", err)
+	}
+}
+
+func fieldOf(err error) string {
+	v, ok := domain.AsValidation(err)
+	if !ok || len(v.Fields) == 0 {
+		return ""
+	}
+	return v.Fields[0].Field
 }
