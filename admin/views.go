@@ -202,9 +202,16 @@ func NewClientAccessView(a store.ClientAccess) ClientAccessView {
 	return ClientAccessView{Roles: orEmpty(a.Roles), Groups: orEmpty(a.Groups), Areas: orEmpty(a.Areas)}
 }
 
-// ToAccess is the rule the view shows.
+// ToAccess is the rule the view shows; an empty list is nil, as in a
+// client that never had a rule.
 func (v ClientAccessView) ToAccess() store.ClientAccess {
-	return store.ClientAccess{Roles: v.Roles, Groups: v.Groups, Areas: v.Areas}
+	orNil := func(l []string) []string {
+		if len(l) == 0 {
+			return nil
+		}
+		return l
+	}
+	return store.ClientAccess{Roles: orNil(v.Roles), Groups: orNil(v.Groups), Areas: orNil(v.Areas)}
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
