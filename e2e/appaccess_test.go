@@ -100,6 +100,13 @@ func TestAppAccessRequestJourney(t *testing.T) {
 		t.Fatalf("forged binding: status %d, want 400", bad.Status)
 	}
 
+	// A request without a purpose is refused at its field (the domain's
+	// rule, as for every access request), and nothing is stored.
+	empty := readPage(t, submit(t, browser, reqForm, url.Values{"action": {"request"}, "purpose": {"  "}}))
+	if empty.Status != http.StatusUnprocessableEntity || !strings.Contains(empty.Body, `id="purpose-error"`) || !strings.Contains(empty.Body, "Purpose is required.") {
+		t.Fatalf("empty purpose: status %d\n%s", empty.Status, snippet(empty.Body))
+	}
+
 	// 2. The request is made, stored with the client and audited; the
 	// page now says it waits.
 	waiting := readPage(t, submit(t, browser, reqForm, url.Values{"action": {"request"}, "purpose": {"I run the desk's books."}}))

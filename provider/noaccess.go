@@ -58,8 +58,15 @@ func (p *Provider) handleNoAccess(w http.ResponseWriter, r *http.Request) {
 		p.authorizeError(w, synth, ar, fosite.ErrServerError.WithDebugf("unexpected client type %T", ar.GetClient()))
 		return
 	}
+	// Approved meanwhile (another tab, a quick reviewer): nothing to ask,
+	// the authorization request goes on.
+	allowed, err := p.svc.MayUseClient(r.Context(), sess.User, c.Client)
+	if err != nil {
+		p.authorizeError(w, synth, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
 	req := consent.NoAccessRequest{Client: c.Client, Session: sess, Request: authorizeParams(ar).Encode()}
-	if !p.pages.SubmitAppAccess(w, r, req, d.Purpose) {
+	if !allowed && !p.pages.SubmitAppAccess(w, r, req, d.Purpose) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
