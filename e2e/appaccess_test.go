@@ -99,6 +99,10 @@ func TestAppAccessRequestJourney(t *testing.T) {
 	if bad.Status != http.StatusBadRequest {
 		t.Fatalf("forged binding: status %d, want 400", bad.Status)
 	}
+	// And so is one without its CSRF token.
+	if noCSRF := readPage(t, submit(t, browser, reqForm, url.Values{"action": {"request"}, "purpose": {"x"}, "csrf_token": {""}})); noCSRF.Status != http.StatusForbidden {
+		t.Fatalf("no CSRF token: status %d, want 403", noCSRF.Status)
+	}
 
 	// A request without a purpose is refused at its field (the domain's
 	// rule, as for every access request), and nothing is stored.
