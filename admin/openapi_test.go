@@ -182,6 +182,8 @@ func TestOpenAPISchemasMatchViews(t *testing.T) {
 		"ClientUsageView":    admin.ClientUsageView{},
 		"ActiveUsersView":    admin.ActiveUsersView{},
 		"GrantTypeCountView": admin.GrantTypeCountView{},
+		// appaccess
+		"ClientAccess": admin.ClientAccessView{},
 	} {
 		s, ok := doc.Comps.Schemas[name]
 		if !ok {

@@ -183,6 +183,35 @@ type ClientView struct {
 	// DPoPBoundAccessTokens (RFC 9449 §5.2): every token request of the
 	// client must carry a DPoP proof.
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
+	// Access is the app access rule (appaccess): who may sign in to the
+	// client. All lists empty lets everyone in.
+	Access ClientAccessView `json:"access"`
+}
+
+// ClientAccessView is a client's app access rule: role names, group ids
+// and area codes; a user matching any entry is admitted (a listed area
+// admits the members of its whole subtree).
+type ClientAccessView struct {
+	Roles  []string `json:"roles"`
+	Groups []string `json:"groups"`
+	Areas  []string `json:"areas"`
+}
+
+// NewClientAccessView shows a, with empty lists rather than null.
+func NewClientAccessView(a store.ClientAccess) ClientAccessView {
+	return ClientAccessView{Roles: orEmpty(a.Roles), Groups: orEmpty(a.Groups), Areas: orEmpty(a.Areas)}
+}
+
+// ToAccess is the rule the view shows; an empty list is nil, as in a
+// client that never had a rule.
+func (v ClientAccessView) ToAccess() store.ClientAccess {
+	orNil := func(l []string) []string {
+		if len(l) == 0 {
+			return nil
+		}
+		return l
+	}
+	return store.ClientAccess{Roles: orNil(v.Roles), Groups: orNil(v.Groups), Areas: orNil(v.Areas)}
 }
 
 // LifetimesView holds Go duration strings ("1h0m0s"); an omitted field
@@ -222,6 +251,7 @@ func NewClientView(c store.Client) ClientView {
 		Registered:                       c.Registered,
 		LastUsedAt:                       c.LastUsedAt,
 		DPoPBoundAccessTokens:            c.DPoPBoundAccessTokens,
+		Access:                           NewClientAccessView(c.Access),
 	}
 }
 
@@ -298,6 +328,7 @@ func (v ClientView) ToClient() (store.Client, error) {
 		BackchannelLogoutURI:             v.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: v.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            v.DPoPBoundAccessTokens,
+		Access:                           v.Access.ToAccess(),
 	}, nil
 }
 
@@ -363,6 +394,9 @@ type AccessRequestView struct {
 	Comment       string     `json:"comment,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	DecidedAt     *time.Time `json:"decided_at"`
+	// ClientID is the client the request asks access to (app access
+	// rules); omitted for a request for a role alone.
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // NewAccessRequestView shows r.
@@ -378,6 +412,7 @@ func NewAccessRequestView(r store.AccessRequest) AccessRequestView {
 		Comment:       r.Comment,
 		CreatedAt:     r.CreatedAt,
 		DecidedAt:     r.DecidedAt,
+		ClientID:      r.ClientID,
 	}
 }
 

@@ -39,6 +39,10 @@ type Directory interface {
 	ListAccessRequests(ctx context.Context, f store.AccessRequestFilter) ([]store.AccessRequest, error)
 
 	Recovery
+
+	// App access rules (appaccess): the no-access page's offer and request.
+	OfferAppAccess(ctx context.Context, u store.User, c store.Client) (domain.AppAccessOffer, error)
+	SubmitAppAccessRequest(ctx context.Context, a domain.Actor, userID, clientID, purpose string) (store.AccessRequest, error)
 }
 
 // PublicKeys is what the pages need of the signing keys (keys.Manager):

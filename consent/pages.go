@@ -141,7 +141,7 @@ func New(dir Directory, k PublicKeys, opts Options) (*Pages, error) {
 		}
 		p.fed, p.upstreams = fed, newUpstreams()
 	}
-	for _, name := range append(recoveryPages(), devicePages()...) {
+	for _, name := range append(append(recoveryPages(), devicePages()...), noAccessPages()...) {
 		t, err := template.New(name).Funcs(funcs).
 			ParseFS(assets, "templates/base.html", "templates/"+name+".html")
 		if err != nil {

@@ -23,6 +23,7 @@ func accessRequestFields(r store.AccessRequest) fields {
 		"status":         string(r.Status),
 		"granted_role":   r.GrantedRole,
 		"comment":        r.Comment,
+		"client_id":      r.ClientID,
 	}
 }
 
@@ -34,6 +35,15 @@ func accessRequestFields(r store.AccessRequest) fields {
 // (effectively); purpose 1–1000 characters; one pending request at a time
 // (store.ErrConflict).
 func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role, purpose string) (store.AccessRequest, error) {
+	return s.submitAccessRequest(ctx, a, userID, role, purpose, nil)
+}
+
+// submitAccessRequest is SubmitAccessRequest; forApp, when given, runs in
+// the transaction once the user is known and may act, and returns the
+// client id the request is for and the role it asks (the app access
+// request, SubmitAppAccessRequest). Every other rule is the same for both.
+func (s *Service) submitAccessRequest(ctx context.Context, a Actor, userID, role, purpose string,
+	forApp func(ctx context.Context, u store.User) (clientID, role string, err error)) (store.AccessRequest, error) {
 	if err := notFoundID("user", userID); err != nil {
 		return store.AccessRequest{}, err
 	}
@@ -58,6 +68,12 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 		}
 		if err := s.mayRequestAccess(u); err != nil {
 			return err
+		}
+		var clientID string
+		if forApp != nil {
+			if clientID, role, err = forApp(ctx, u); err != nil {
+				return err
+			}
 		}
 		all, err := s.roleMap(ctx)
 		if err != nil {
@@ -89,6 +105,7 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 			Purpose:       purpose,
 			Status:        store.RequestPending,
 			CreatedAt:     s.now(),
+			ClientID:      clientID,
 		}
 		if err := s.store.CreateAccessRequest(ctx, r); err != nil {
 			return err
@@ -106,19 +123,29 @@ func (s *Service) SubmitAccessRequest(ctx context.Context, a Actor, userID, role
 	return out, nil
 }
 
-// PendingAccessRequest returns the user's pending request, or nil.
+// PendingAccessRequest returns the user's pending request for a role
+// alone (not one for an application), or nil.
 func (s *Service) PendingAccessRequest(ctx context.Context, userID string) (*store.AccessRequest, error) {
+	return s.pendingRequestFor(ctx, userID, "")
+}
+
+// pendingRequestFor returns the user's pending request for clientID (""
+// for a role alone), or nil. A user has one per client at most, and few
+// clients at once: one page of its pending requests holds them.
+func (s *Service) pendingRequestFor(ctx context.Context, userID, clientID string) (*store.AccessRequest, error) {
 	if _, err := uuid.Parse(userID); err != nil {
 		return nil, nil
 	}
-	rs, err := s.store.ListAccessRequests(ctx, store.AccessRequestFilter{Status: store.RequestPending, UserID: userID, Limit: 1})
+	rs, err := s.store.ListAccessRequests(ctx, store.AccessRequestFilter{Status: store.RequestPending, UserID: userID, Limit: maxAccessRequestLimit})
 	if err != nil {
 		return nil, fmt.Errorf("domain: pending access request: %w", err)
 	}
-	if len(rs) == 0 {
-		return nil, nil
+	for i := range rs {
+		if rs[i].ClientID == clientID {
+			return &rs[i], nil
+		}
 	}
-	return &rs[0], nil
+	return nil, nil
 }
 
 // GetAccessRequest returns store.ErrNotFound if absent.

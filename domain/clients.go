@@ -30,6 +30,8 @@ type ClientPatch struct {
 	BackchannelLogoutSessionRequired *bool
 	// DPoP (RFC 9449): every token request must carry a proof.
 	DPoPBoundAccessTokens *bool
+	// App access rules (appaccess): the whole rule is replaced.
+	Access *store.ClientAccess
 }
 
 // clientFields are the audited fields of a client: never its secret or its
@@ -60,6 +62,7 @@ func clientFields(c store.Client) fields {
 		// App access rules (appaccess).
 		"access_roles":  auditList(set(c.Access.Roles)),
 		"access_groups": auditList(set(c.Access.Groups)),
+		"access_areas":  auditList(set(c.Access.Areas)),
 	}
 }
 
@@ -127,6 +130,7 @@ func (s *Service) validateClientRoles(ctx context.Context, c store.Client) error
 func (s *Service) CreateClient(ctx context.Context, a Actor, c store.Client) (store.Client, string, error) {
 	c = WithClientDefaults(c)
 	c.Roles = set(c.Roles)
+	c.Access = normalAccess(c.Access)
 	if err := ValidateClient(c); err != nil {
 		return store.Client{}, "", err
 	}
@@ -273,6 +277,9 @@ func applyClientPatch(c store.Client, p ClientPatch) store.Client {
 	}
 	if p.DPoPBoundAccessTokens != nil {
 		c.DPoPBoundAccessTokens = *p.DPoPBoundAccessTokens
+	}
+	if p.Access != nil {
+		c.Access = normalAccess(*p.Access)
 	}
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -255,6 +256,22 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("the consent to %s was not remembered: %v", expenses.ID, err)
 	}
 
+	// App access rules (appaccess): a decided request for access to an app,
+	// which the tour reads in the queue's decided list as "access to <app>".
+	deskApp := ts.createConfidentialClient(t, func(c *store.Client) {
+		c.Name = "Desk blotter"
+		c.Access = store.ClientAccess{Roles: []string{"manager"}}
+	})
+	appAsker := ts.createUser(t, "user")
+	appReq := store.AccessRequest{ID: uuid.NewString(), UserID: appAsker.ID, RequestedRole: "manager", Purpose: "I trade.",
+		Status: store.RequestPending, CreatedAt: time.Now(), ClientID: deskApp.ID}
+	if err := ts.Store.CreateAccessRequest(ctx, appReq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Store.DecideAccessRequest(ctx, appReq.ID, store.RequestApproved, "manager", "cli", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
 	newUser := "nadia-" + randomHex(t, 4)
 	newPassword := "pw-" + randomHex(t, 12)
 	// A second administrator changes the user the first one is editing,
@@ -306,7 +323,7 @@ func TestBrowserConsole(t *testing.T) {
 			"token": {"name": "nightly report", "fullName": "Renamed Person", "app": expenses.Name,
 				"prefName": "language", "prefValue": "fr-CA", "prefRemove": "theme",
 				"again": expensesRP.newAuthRequest(t, false).URL},
-			"tour": {"role": "analyst", "client": "risk-reports"},
+			"tour": {"role": "analyst", "client": "risk-reports", "app": "Desk blotter"},
 		},
 	}
 	ts.secret(newPassword)
@@ -641,6 +658,8 @@ func TestBrowserConsole(t *testing.T) {
 			ClientShownOnce                                  bool
 			ClientCopy                                       int
 			ClientSecret                                     string
+			ClientAccessRow, AppRequestRow                   string
+			ClientAccessChecked                              bool
 			Nav                                              []string
 			Storage                                          struct{ Local, Session int }
 			StatusCounts                                     map[string]string
@@ -713,6 +732,17 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		if c.IDTokenSignedResponseAlg != "ES256" {
 			t.Errorf("the client created in the console has id_token_signed_response_alg %q, want the ES256 chosen in its form", c.IDTokenSignedResponseAlg)
+		}
+		// App access rules: the rule ticked at creation is shown in the row
+		// and ticked again in the Edit dialog, where viewer was added.
+		if !slices.Equal(c.Access.Roles, []string{"manager", "viewer"}) || len(c.Access.Groups) != 0 || len(c.Access.Areas) != 0 {
+			t.Errorf("the client's access rule after the console's create and edit: %+v, want roles manager and viewer", c.Access)
+		}
+		if !strings.Contains(r.ClientAccessRow, "Who may sign in: only roles manager") || !r.ClientAccessChecked {
+			t.Errorf("the client row says %q (edit dialog had manager ticked: %v)", r.ClientAccessRow, r.ClientAccessChecked)
+		}
+		if !strings.Contains(r.AppRequestRow, "access to Desk blotter") {
+			t.Errorf("the decided app request's row reads %q, want \"access to Desk blotter\"", r.AppRequestRow)
 		}
 		if c.BackchannelLogoutURI != "https://reports.example/backchannel-logout" || !c.BackchannelLogoutSessionRequired {
 			t.Errorf("the client created in the console has back-channel logout %q/%v, want the URI and sid required of its form",

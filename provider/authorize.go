@@ -370,8 +370,11 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 }
 
 // admitted applies the client's app access rule (domain.MayUseClient) to
-// the signed-in user; a user it refuses gets access_denied returned to the
-// client (RFC 6749 §4.1.2.1) and the function returns false.
+// the signed-in user and returns false for a user it refuses: that user
+// sees the no-access page (403), which offers an access request for the
+// client and a way back to it with access_denied (noaccess.go); with
+// prompt=none, where no page may be shown, access_denied goes back to the
+// client at once (RFC 6749 §4.1.2.1).
 func (p *Provider) admitted(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) bool {
 	c, ok := ar.GetClient().(*client)
 	if !ok {
@@ -384,7 +387,11 @@ func (p *Provider) admitted(w http.ResponseWriter, r *http.Request, ar fosite.Au
 		return false
 	}
 	if !allowed {
-		p.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user has no access to this application."))
+		if promptsOf(ar).Has("none") {
+			p.authorizeError(w, r, ar, errNoAccess())
+			return false
+		}
+		p.pages.RenderNoAccess(w, r, consent.NoAccessRequest{Client: c.Client, Session: sess, Request: authorizeParams(ar).Encode()})
 		return false
 	}
 	return true

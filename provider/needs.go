@@ -24,6 +24,8 @@ type Pages interface {
 	RenderError(w http.ResponseWriter, r *http.Request, status int, title, message string)
 	// DevicePages: the device authorization grant (devicepage.go).
 	DevicePages
+	// NoAccessPages: the page of a user an app access rule refuses (noaccess.go).
+	NoAccessPages
 }
 
 // Directory is what the protocol needs of the identity model

@@ -522,6 +522,8 @@ func (p *Provider) Mount(r *mux.Router) {
 	// RFC 9728 metadata and RFC 7591/7592 registration (resource.go, registration.go).
 	p.mountProtectedResource(r, nil)
 	p.mountRegistration(r)
+	// App access rules (appaccess): the no-access page's form (noaccess.go).
+	route("/oauth2/auth/noaccess", p.handleNoAccess, post)
 }
 
 // MountWellKnown registers, on the host's root router, the authorization

@@ -106,6 +106,10 @@ type AccessRequest struct {
 	Comment   string
 	CreatedAt time.Time
 	DecidedAt *time.Time
+	// ClientID is the client the request asks access to (app access
+	// rules), "" for a request for a role alone. It is recorded as given,
+	// not a reference: the request keeps it when the client is deleted.
+	ClientID string
 }
 
 // AccessRequestFilter narrows ListAccessRequests. Zero fields do not filter.
@@ -121,7 +125,9 @@ type AccessRequestFilter struct {
 // AccessRequests stores access requests.
 type AccessRequests interface {
 	// CreateAccessRequest returns ErrNotFound if the user or the requested role
-	// does not exist, and ErrConflict if the user already has a pending request.
+	// does not exist, and ErrConflict if the user already has a pending
+	// request for the same ClientID ("" counts as one client of its own):
+	// one pending request per user and application.
 	CreateAccessRequest(ctx context.Context, r AccessRequest) error
 	// GetAccessRequest returns ErrNotFound if absent.
 	GetAccessRequest(ctx context.Context, id string) (AccessRequest, error)

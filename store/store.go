@@ -198,15 +198,21 @@ type Client struct {
 
 // ClientAccess is a client's app access rule: a user may use the client if
 // any of its effective roles (its own and its groups', through the role
-// hierarchy) is in Roles, or it is a member of a group in Groups (by id).
-// Both empty: everyone may.
+// hierarchy) is in Roles, it is a member of a group in Groups (by id), or
+// it is a member of an area in Areas (by code) or of any area below one.
+// All empty: everyone may.
 type ClientAccess struct {
 	Roles  []string `json:"roles"`
 	Groups []string `json:"groups"`
+	// Areas are area codes (a code never changes); a deleted area admits
+	// nobody.
+	Areas []string `json:"areas"`
 }
 
 // Restricted reports whether the rule admits only some users.
-func (a ClientAccess) Restricted() bool { return len(a.Roles) > 0 || len(a.Groups) > 0 }
+func (a ClientAccess) Restricted() bool {
+	return len(a.Roles) > 0 || len(a.Groups) > 0 || len(a.Areas) > 0
+}
 
 // Clients stores OAuth 2.0 clients.
 type Clients interface {

@@ -36,10 +36,10 @@ type clientCreateFlags struct {
 	redirectURIs, postLogoutRedirectURIs, allowedOrigins     []string
 	grantTypes, responseTypes, audience, roles               []string
 	// App access rules (appaccess).
-	accessRoles, accessGroups []string
-	public, firstParty        bool
-	dpopBound                 bool
-	lifetimes                 store.Lifetimes
+	accessRoles, accessGroups, accessAreas []string
+	public, firstParty                     bool
+	dpopBound                              bool
+	lifetimes                              store.Lifetimes
 
 	// Back-channel logout.
 	backchannelLogoutURI             string
@@ -92,6 +92,7 @@ func newClientsCreateCmd(a *app) *cobra.Command {
 	addBackchannelFlags(fl, &f.backchannelLogoutURI, &f.backchannelLogoutSessionRequired)
 	fl.StringArrayVar(&f.accessRoles, "access-role", nil, "only users holding this role (effectively) may use the client (repeatable)")
 	fl.StringArrayVar(&f.accessGroups, "access-group", nil, "only members of this group (by id) may use the client (repeatable)")
+	fl.StringArrayVar(&f.accessAreas, "access-area", nil, "only members of this area (by code) or of an area below it may use the client (repeatable)")
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
@@ -120,7 +121,7 @@ func (f clientCreateFlags) client() (store.Client, error) {
 		BackchannelLogoutSessionRequired: f.backchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens:            f.dpopBound,
 
-		Access: store.ClientAccess{Roles: f.accessRoles, Groups: f.accessGroups},
+		Access: store.ClientAccess{Roles: f.accessRoles, Groups: f.accessGroups, Areas: f.accessAreas},
 	}
 	// Absent flags leave their fields nil (or ""): the domain fills them
 	// (domain.WithClientDefaults), as it does for POST /api/v1/clients.

@@ -24,11 +24,14 @@ func addBackchannelFlags(fl *pflag.FlagSet, uri *string, sessionRequired *bool) 
 func newClientsUpdateCmd(a *app) *cobra.Command {
 	var uri string
 	var sessionRequired bool
+	var access accessUpdateFlags
 	cmd := &cobra.Command{
 		Use:   "update ID",
 		Short: "Change a client's settings (the flags given; others are left alone)",
 		Example: "  gatehouse clients update web --backchannel-logout-uri https://app.example/backchannel-logout\n" +
-			"  gatehouse clients update web --backchannel-logout-uri \"\"",
+			"  gatehouse clients update web --backchannel-logout-uri \"\"\n" +
+			"  gatehouse clients update web --access-role manager --access-area emea\n" +
+			"  gatehouse clients update web --clear-access",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var p domain.ClientPatch
@@ -38,11 +41,15 @@ func newClientsUpdateCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("backchannel-logout-session-required") {
 				p.BackchannelLogoutSessionRequired = &sessionRequired
 			}
-			if p == (domain.ClientPatch{}) {
+			if p == (domain.ClientPatch{}) && !accessFlagsGiven(cmd) {
 				return fmt.Errorf("clients update: no change given (see --help for the flags)")
 			}
 			ctx := cmd.Context()
 			return a.withService(ctx, func(svc *domain.Service, _ store.Store) error {
+				// App access rules (appaccess).
+				if err := access.patch(ctx, cmd, svc, args[0], &p); err != nil {
+					return failure("clients update", err, fmt.Sprintf("client %q", args[0]), "")
+				}
 				c, err := svc.UpdateClient(ctx, domain.CLIActor(), args[0], p)
 				if err != nil {
 					return failure("clients update", err, fmt.Sprintf("client %q", args[0]), "")
@@ -52,5 +59,6 @@ func newClientsUpdateCmd(a *app) *cobra.Command {
 		},
 	}
 	addBackchannelFlags(cmd.Flags(), &uri, &sessionRequired)
+	addAccessUpdateFlags(cmd, &access)
 	return cmd
 }

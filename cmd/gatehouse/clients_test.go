@@ -42,6 +42,7 @@ func TestClientsConfidential(t *testing.T) {
 		IDTokenSignedResponseAlg: "ES256",
 		Lifetimes:                admin.LifetimesView{AccessToken: "15m0s", RefreshToken: "720h0m0s"},
 		Roles:                    []string{},
+		Access:                   admin.ClientAccessView{Roles: []string{}, Groups: []string{}, Areas: []string{}},
 	}
 	secret := created.ClientSecret
 	if !strings.HasPrefix(secret, "ghs_") {
@@ -221,6 +222,7 @@ func TestClientViewRoundTrip(t *testing.T) {
 		AccessTokenFormat:       store.FormatJWT,
 		Lifetimes:               store.Lifetimes{AuthorizationCode: time.Minute, AccessToken: time.Hour, IDToken: 2 * time.Hour, RefreshToken: 720 * time.Hour},
 		Roles:                   []string{"viewer"},
+		Access:                  store.ClientAccess{Roles: []string{"manager"}, Areas: []string{"emea"}},
 	}
 	back, err := admin.NewClientView(c).ToClient()
 	if err != nil {

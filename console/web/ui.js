@@ -108,7 +108,8 @@ export function showErrors(fields, alertEl, e) {
   if (e instanceof ApiError && (e.status === 422 || e.status === 400) && e.problem.errors?.length) {
     for (const fe of e.problem.errors) {
       const key = String(fe.field || '').split(/[.[]/)[0];
-      const f = fields.find((x) => x.name === key || (x.aliases || []).includes(key));
+      // A field named for the whole path (access.areas) wins over its parent's.
+      const f = fields.find((x) => x.name === fe.field) || fields.find((x) => x.name === key || (x.aliases || []).includes(key));
       if (f) f.setError(capital(fe.message));
       else left.push(`${fe.field ? `${fe.field}: ` : ''}${fe.message}`);
     }

@@ -611,6 +611,8 @@ const scenarios = {
         await dlg.getByLabel('ID token signature', { exact: true }).selectOption('ES256');
         await dlg.getByLabel('Back-channel logout URI', { exact: true }).fill('https://reports.example/backchannel-logout');
         await dlg.getByLabel('Back-channel logout session', { exact: true }).selectOption('true');
+        // App access rules: only managers may sign in.
+        await dlg.getByRole('group', { name: 'Who may sign in: roles' }).getByRole('checkbox', { name: 'manager', exact: true }).check();
         await dlg.getByRole('button', { name: 'Save' }).click();
         const shown = page.getByRole('dialog', { name: 'Secret of Risk reports' });
         await shown.waitFor();
@@ -619,7 +621,24 @@ const scenarios = {
         out.clientSecret = await shown.getByRole('textbox').inputValue();
         await shoot(page, 'tour', 'client-secret', { full: false });
         await shown.getByRole('button', { name: 'Done' }).click();
-        await page.getByRole('cell').filter({ hasText: 'Risk reports' }).first().waitFor();
+        const cell = page.getByRole('cell').filter({ hasText: 'Risk reports' }).first();
+        await cell.waitFor();
+        out.clientAccessRow = await cell.innerText();
+        // Edit shows the rule ticked; viewer is added to it.
+        await page.getByRole('row').filter({ hasText: 'Risk reports' }).getByRole('button', { name: 'Edit' }).click();
+        const edit = page.getByRole('dialog', { name: 'Edit client Risk reports' });
+        const roles = edit.getByRole('group', { name: 'Who may sign in: roles' });
+        out.clientAccessChecked = await roles.getByRole('checkbox', { name: 'manager', exact: true }).isChecked();
+        await roles.getByRole('checkbox', { name: 'viewer', exact: true }).check();
+        await edit.getByRole('button', { name: 'Save' }).click();
+        await edit.waitFor({ state: 'detached' });
+        await page.getByRole('cell').filter({ hasText: 'only roles manager, viewer' }).first().waitFor();
+      }
+      if (name === 'Access requests') {
+        // A request for an app names the app.
+        const row = page.getByRole('table', { name: 'Decided requests' }).getByRole('row').filter({ hasText: v.app });
+        await row.first().waitFor();
+        out.appRequestRow = await row.first().innerText();
       }
       await shoot(page, 'tour', name.toLowerCase().replace(/\s+/g, '-'));
     }

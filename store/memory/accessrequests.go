@@ -52,8 +52,8 @@ func (s *Store) CreateAccessRequest(ctx context.Context, r store.AccessRequest) 
 			return fmt.Errorf("role %q: %w", r.RequestedRole, store.ErrNotFound)
 		}
 		for _, other := range s.requests {
-			if other.UserID == uid && other.Status == store.RequestPending {
-				return fmt.Errorf("user %q has a pending request: %w", uid, store.ErrConflict)
+			if other.UserID == uid && other.Status == store.RequestPending && other.ClientID == r.ClientID {
+				return fmt.Errorf("user %q has a pending request for client %q: %w", uid, r.ClientID, store.ErrConflict)
 			}
 		}
 		put(o, s.requests, id, copyRequest(r))

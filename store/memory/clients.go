@@ -25,7 +25,7 @@ func copyClient(c store.Client) store.Client {
 	c.RegistrationTokenHash = blob(c.RegistrationTokenHash)
 	c.LastUsedAt = stampPtr(c.LastUsedAt)
 	c.Contacts = list(c.Contacts)
-	c.Access.Roles, c.Access.Groups = list(c.Access.Roles), list(c.Access.Groups)
+	c.Access.Roles, c.Access.Groups, c.Access.Areas = list(c.Access.Roles), list(c.Access.Groups), list(c.Access.Areas)
 	return c
 }
 

@@ -17,14 +17,18 @@ import (
 const defaultRequestLimit = 100
 
 const accessRequestColumns = `id, user_id, requested_role, purpose, status, granted_role, decided_by,
-	comment, created_at, decided_at`
+	comment, created_at, decided_at, client_id`
 
 func scanAccessRequest(row pgx.Row) (store.AccessRequest, error) {
 	var r store.AccessRequest
 	var status string
+	var clientID *string
 	if err := row.Scan(&r.ID, &r.UserID, &r.RequestedRole, &r.Purpose, &status, &r.GrantedRole, &r.DecidedBy,
-		&r.Comment, &r.CreatedAt, &r.DecidedAt); err != nil {
+		&r.Comment, &r.CreatedAt, &r.DecidedAt, &clientID); err != nil {
 		return store.AccessRequest{}, err
+	}
+	if clientID != nil {
+		r.ClientID = *clientID
 	}
 	r.Status = store.AccessRequestStatus(status)
 	r.CreatedAt, r.DecidedAt = utc(r.CreatedAt), utcPtr(r.DecidedAt)
@@ -34,9 +38,9 @@ func scanAccessRequest(row pgx.Row) (store.AccessRequest, error) {
 // CreateAccessRequest stores a new, pending request (it reaches a final
 // state only through DecideAccessRequest, so the role is always checked). A
 // missing user or role fails a foreign key (ErrNotFound); a second pending
-// request of the user fails the partial unique index
-// access_requests_one_pending_key (ErrConflict), so two concurrent
-// submissions cannot both succeed.
+// request of the user for the same client (or none) fails the partial
+// unique index access_requests_one_pending_per_client_key (ErrConflict), so
+// two concurrent submissions cannot both succeed. ClientID "" is NULL.
 func (s *Store) CreateAccessRequest(ctx context.Context, r store.AccessRequest) error {
 	if r.Status != store.RequestPending {
 		return fmt.Errorf("postgres: create access request: status %q: a new request is pending", r.Status)
@@ -50,9 +54,9 @@ func (s *Store) CreateAccessRequest(ctx context.Context, r store.AccessRequest) 
 		return fmt.Errorf("postgres: create access request: user %q: %w", r.UserID, store.ErrNotFound)
 	}
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO access_requests (`+accessRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		id, userID, r.RequestedRole, r.Purpose, string(r.Status), r.GrantedRole, r.DecidedBy, r.Comment,
-		r.CreatedAt, r.DecidedAt)
+		r.CreatedAt, r.DecidedAt, nullText(r.ClientID))
 	if err != nil {
 		return fmt.Errorf("postgres: create access request of user %q: %w", r.UserID, classify(err, store.ErrNotFound))
 	}
@@ -160,4 +164,12 @@ func (s *Store) DecideAccessRequest(ctx context.Context, id string, status store
 		return store.AccessRequest{}, fmt.Errorf("postgres: decide access request %q: %w", id, store.ErrNotFound)
 	}
 	return store.AccessRequest{}, fmt.Errorf("postgres: decide access request %q: decided already: %w", id, store.ErrConflict)
+}
+
+// nullText stores "" as NULL: a column where NULL means "none".
+func nullText(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

@@ -16,7 +16,7 @@ const clientColumns = `id, name, secret_hash, token_endpoint_auth_method, redire
 	access_token_lifetime, id_token_lifetime, refresh_token_lifetime, roles, created_at, updated_at,
 	id_token_signed_response_alg, backchannel_logout_uri, backchannel_logout_session_required,
 	registered, registration_token_hash, last_used_at, client_uri, logo_uri, contacts,
-	dpop_bound_access_tokens, access_roles, access_groups`
+	dpop_bound_access_tokens, access_roles, access_groups, access_areas`
 
 // clientArgs lists c in the order of clientColumns.
 func clientArgs(c store.Client) []any {
@@ -27,7 +27,7 @@ func clientArgs(c store.Client) []any {
 		list(c.Roles), c.CreatedAt, c.UpdatedAt, c.IDTokenSignedResponseAlg,
 		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
 		c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts),
-		c.DPoPBoundAccessTokens, list(c.Access.Roles), list(c.Access.Groups)}
+		c.DPoPBoundAccessTokens, list(c.Access.Roles), list(c.Access.Groups), list(c.Access.Areas)}
 }
 
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -40,7 +40,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.CreatedAt, &c.UpdatedAt, &c.IDTokenSignedResponseAlg,
 		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
 		&c.Registered, &c.RegistrationTokenHash, &c.LastUsedAt, &c.ClientURI, &c.LogoURI, &c.Contacts,
-		&c.DPoPBoundAccessTokens, &c.Access.Roles, &c.Access.Groups)
+		&c.DPoPBoundAccessTokens, &c.Access.Roles, &c.Access.Groups, &c.Access.Areas)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -51,14 +51,14 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	c.CreatedAt, c.UpdatedAt = utc(c.CreatedAt), utc(c.UpdatedAt)
 	c.LastUsedAt = utcPtr(c.LastUsedAt)
 	c.Contacts = list(c.Contacts)
-	c.Access.Roles, c.Access.Groups = list(c.Access.Roles), list(c.Access.Groups)
+	c.Access.Roles, c.Access.Groups, c.Access.Areas = list(c.Access.Roles), list(c.Access.Groups), list(c.Access.Areas)
 	return c, nil
 }
 
 // CreateClient stores c; ErrConflict if the id is taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`,
 		clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("postgres: create client %q: %w", c.ID, classify(err, nil))
@@ -87,12 +87,12 @@ func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 			backchannel_logout_uri = $23, backchannel_logout_session_required = $24,
 			registered = $25, registration_token_hash = $26,
 			last_used_at = $27, client_uri = $28, logo_uri = $29, contacts = $30,
-			dpop_bound_access_tokens = $31, access_roles = $32, access_groups = $33
+			dpop_bound_access_tokens = $31, access_roles = $32, access_groups = $33, access_areas = $34
 		WHERE id = $1`,
 		append(clientArgs(c)[:20:20], c.UpdatedAt, c.IDTokenSignedResponseAlg,
 			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
 			c.Registered, blobArg(c.RegistrationTokenHash), c.LastUsedAt, c.ClientURI, c.LogoURI, list(c.Contacts),
-			c.DPoPBoundAccessTokens, list(c.Access.Roles), list(c.Access.Groups))...)
+			c.DPoPBoundAccessTokens, list(c.Access.Roles), list(c.Access.Groups), list(c.Access.Areas))...)
 	if err != nil {
 		return fmt.Errorf("postgres: update client %q: %w", c.ID, classify(err, nil))
 	}

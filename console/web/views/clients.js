@@ -32,7 +32,7 @@ function row(c, refresh) {
   const own = c.client_id === consoleClient;
   const describe = { 'aria-describedby': nameId };
   return [
-    [h('strong', { id: nameId }, c.client_name || c.client_id), h('span', { class: 'sub mono' }, c.client_id)],
+    [h('strong', { id: nameId }, c.client_name || c.client_id), h('span', { class: 'sub mono' }, c.client_id), accessSummary(c)],
     h('ul', { class: 'tags', 'aria-label': 'Type' }, h('li', {}, badge(c.public ? 'public' : 'confidential', c.public ? 'plain' : '')),
       c.first_party ? h('li', {}, badge('first-party', 'plain')) : null),
     h('ul', { class: 'tags', 'aria-label': 'Grants' }, c.grant_types.map((g) => h('li', {}, badge(grantLabel(g), 'plain')))),
@@ -54,7 +54,35 @@ function row(c, refresh) {
   ];
 }
 
-function clientDialog(c, refresh) {
+// App access rules (appaccess): who may sign in to the client.
+function accessSummary(c) {
+  const a = c.access || { roles: [], groups: [], areas: [] };
+  const parts = [['roles', a.roles], ['groups', a.groups], ['areas', a.areas]].filter(([, l]) => l.length)
+    .map(([k, l]) => `${k} ${l.join(', ')}`);
+  return h('span', { class: 'sub access-rule' }, `Who may sign in: ${parts.length ? `only ${parts.join('; ')}` : 'everyone'}`);
+}
+
+// accessChoices loads what a rule may name, keeping entries the rule has
+// that no longer exist (a deleted group) visible, so saving keeps them
+// only if left ticked.
+async function accessChoices(c) {
+  const list = (path) => get(path, { limit: 200 }).then((p) => p.items).catch(() => []);
+  const [roles, groups, areas] = await Promise.all([list('/roles'), list('/groups'), list('/areas')]);
+  const a = c?.access || { roles: [], groups: [], areas: [] };
+  const withKept = (opts, kept) => [...opts, ...kept.filter((v) => !opts.some((o) => o.value === v)).map((v) => ({ value: v, label: v }))];
+  return {
+    roles: withKept(roles.map((r) => ({ value: r.name, label: r.name })), a.roles),
+    groups: withKept(groups.map((g) => ({ value: g.id, label: g.name })), a.groups),
+    areas: withKept(areas.map((x) => ({ value: x.code, label: `${x.name} (${x.code})` })), a.areas),
+    values: a,
+  };
+}
+
+async function clientDialog(c, refresh) {
+  const choices = await accessChoices(c);
+  const accessRoles = checks({ legend: 'Who may sign in: roles', name: 'access.roles', options: choices.roles, values: choices.values.roles, hint: 'Holders of a ticked role (directly, through a group or an inherited role). Tick nothing in all three to let everyone in.' });
+  const accessGroups = checks({ legend: 'Who may sign in: groups', name: 'access.groups', options: choices.groups, values: choices.values.groups, hint: 'Members of a ticked group.' });
+  const accessAreas = checks({ legend: 'Who may sign in: areas', name: 'access.areas', options: choices.areas, values: choices.values.areas, hint: 'Members of a ticked area or of any area below it.' });
   const lines = (f) => f.value.split('\n').map((x) => x.trim()).filter(Boolean);
   const id = field({ label: 'Client ID', name: 'client_id', value: c?.client_id, required: true, readonly: Boolean(c), hint: c ? undefined : 'Letters, digits, “.”, “_” or “-”.' });
   id.conflict = true;
@@ -75,13 +103,15 @@ function clientDialog(c, refresh) {
   formDialog({
     title: c ? `Edit client ${c.client_name || c.client_id}` : 'Create client',
     wide: true,
-    fields: [id, name, type, redirects, postLogout, grantBoxes, scope, firstParty, format, idTokenAlg, accessLife, logoutURI, logoutSID],
+    fields: [id, name, type, redirects, postLogout, grantBoxes, scope, firstParty, format, idTokenAlg, accessLife, logoutURI, logoutSID,
+      accessRoles, accessGroups, accessAreas],
     save: async () => {
       const body = {
         client_name: name.value.trim(), redirect_uris: lines(redirects), post_logout_redirect_uris: lines(postLogout),
         grant_types: grantBoxes.value, scope: scope.value.trim(), first_party: firstParty.value === 'true',
         access_token_format: format.value, id_token_signed_response_alg: idTokenAlg.value, lifetimes: accessLife.value.trim() ? { access_token: accessLife.value.trim() } : {},
         backchannel_logout_uri: logoutURI.value.trim(), backchannel_logout_session_required: logoutSID.value === 'true',
+        access: { roles: accessRoles.value, groups: accessGroups.value, areas: accessAreas.value },
       };
       if (c) {
         await patch(`/clients/${enc(c.client_id)}`, body);
