@@ -653,6 +653,28 @@ const scenarios = {
     out.refused = page.refused;
     await page.context().close();
   },
+
+  // Break-glass access: the audit log marks an emergency sign-in with a
+  // badge that says so in words (not a colour alone), on its row only.
+  async 'break-glass-audit'(browser, out) {
+    const page = await newPage(browser);
+    await openConsole(page, plan.people.admin, '/console/audit', 'Audit log');
+    const grid = page.getByRole('table', { name: 'Audit entries' });
+    const rows = grid.getByRole('rowgroup').last().getByRole('row');
+    const emergency = rows.filter({ hasText: 'login.break_glass' });
+    await emergency.first().waitFor();
+    out.rows = await emergency.count();
+    out.badge = (await emergency.first().getByText('Emergency sign-in', { exact: true }).innerText()).trim();
+    out.marked = (await emergency.first().getAttribute('class')) || '';
+    out.rowText = await emergency.first().innerText();
+    const others = rows.filter({ hasNotText: 'login.break_glass' });
+    out.otherRows = await others.count();
+    out.otherBadges = await others.getByText('Emergency sign-in').count();
+    await shoot(page, 'break-glass-audit', 'audit');
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
 };
 
 async function main() {
