@@ -654,6 +654,23 @@ const scenarios = {
     await page.context().close();
   },
 
+  // Time-boxed role grants: a user's card says until when a role counts.
+  async 'grant-expiry'(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values['grant-expiry'];
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    await page.getByRole('searchbox', { name: 'Search' }).fill(v.target);
+    const c = userCard(page, v.target);
+    await c.waitFor();
+    const roles = c.getByRole('list', { name: 'Roles' }).getByRole('listitem');
+    await roles.filter({ hasText: v.role }).locator('time').waitFor();
+    out.roles = await texts(roles);
+    out.datetime = await roles.filter({ hasText: v.role }).locator('time').getAttribute('datetime');
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
   // Break-glass access: the audit log marks an emergency sign-in with a
   // badge that says so in words (not a colour alone), on its row only.
   async 'break-glass-audit'(browser, out) {
