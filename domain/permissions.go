@@ -315,8 +315,8 @@ func (s *Service) SetUserRoleGrants(ctx context.Context, p Principal, id string,
 		next.Roles = set(next.Roles)
 		// Power over cur was checked above; what the new roles carry for
 		// relying parties is the granter's to give, or not (mayConfer).
-		granted := grantedRoles(cur, next, now)
-		if _, perms := closeRoles(all, granted); len(granted) > 0 {
+		if granted := grantedRoles(cur, next, now); len(granted) > 0 {
+			_, perms := closeRoles(all, granted)
 			if err := mayConfer(p, perms, "granting "+strings.Join(granted, ", ")); err != nil {
 				return store.User{}, err
 			}
