@@ -254,6 +254,8 @@ func (s *Service) decide(ctx context.Context, p Principal, id string, status sto
 				v.add("role", "%q is not a role", role)
 			} else if (role == AdminRole || !p.holdsRole(role)) && !p.Can(store.PermUsersRoles) {
 				return forbidden("granting %q needs %s", role, store.PermUsersRoles)
+			} else if err := mayConfer(p, rolePermissions(all, role), fmt.Sprintf("approving %q", role)); err != nil {
+				return err
 			}
 		}
 		if err := v.err(); err != nil {

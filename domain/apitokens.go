@@ -127,10 +127,12 @@ func (s *Service) IssueAPIToken(ctx context.Context, p Principal, in NewAPIToken
 			t.UserID = target.User.ID
 		}
 		// A token made for someone else is never a way up: its principal
-		// may hold nothing its maker lacks (a manager cannot mint an
-		// admin's token and act as the admin).
+		// may hold nothing of gatehouse's its maker lacks (a manager cannot
+		// mint an admin's token and act as the admin). Custom permissions
+		// give no power here (outranks), and the intersection below keeps
+		// those the maker lacks off the token.
 		if in.Kind != store.TokenPersonal {
-			if extra := missing(target.Permissions, p.Permissions); len(extra) > 0 {
+			if extra := outranks(target.Permissions, p.Permissions); len(extra) > 0 {
 				return forbidden("the token's principal holds %s, which you do not hold", strings.Join(extra, ", "))
 			}
 		}
@@ -417,7 +419,7 @@ func (s *Service) mayRevokeToken(ctx context.Context, p Principal, t store.APITo
 		if err != nil {
 			return nil // no roles: no power
 		}
-		if extra := missing(target.Permissions, p.authority()); len(extra) > 0 {
+		if extra := outranks(target.Permissions, p.authority()); len(extra) > 0 {
 			return forbidden("the service account %s holds %s, which you do not: nobody acts on someone with more power", c.ID, strings.Join(extra, ", "))
 		}
 		return nil

@@ -472,8 +472,11 @@ func (s *Service) changeAreaRole(ctx context.Context, p Principal, userID, code,
 		}
 		if !p.operator {
 			_, perms := closeRoles(all, []string{role})
-			if extra := missing(perms, p.authority()); len(extra) > 0 {
+			if extra := outranks(perms, p.authority()); len(extra) > 0 {
 				return forbidden("the role %s carries %s, which you do not hold", role, strings.Join(extra, ", "))
+			}
+			if err := mayConfer(p, perms, "granting "+role); err != nil {
+				return err
 			}
 		}
 		grants, err := s.store.ListAreaRoleGrants(ctx, u.ID)

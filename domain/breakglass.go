@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,6 +44,41 @@ func breakGlassLifetime(u store.User, lifetime time.Duration) time.Duration {
 		return BreakGlassSessionLifetime
 	}
 	return lifetime
+}
+
+// BreakGlassDeadline is the instant no token of u's grant made in login
+// session lsID (signed in at authTime) may outlive: for a break-glass
+// account the end of that session, and never more than
+// BreakGlassSessionLifetime after the sign-in, so that an access or ID
+// token of the emergency hour does not run on past it. A session that is
+// gone has ended: the deadline is now. Zero for every other account.
+func (s *Service) BreakGlassDeadline(ctx context.Context, u store.User, lsID string, authTime time.Time) (time.Time, error) {
+	if !u.BreakGlass {
+		return time.Time{}, nil
+	}
+	now := s.now()
+	end := now.Add(BreakGlassSessionLifetime)
+	if !authTime.IsZero() {
+		end = authTime.Add(BreakGlassSessionLifetime)
+	}
+	if lsID == "" {
+		return end, nil
+	}
+	ls, err := s.store.GetLoginSession(ctx, lsID, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return minTime(end, now), nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("domain: break-glass deadline: %w", err)
+	}
+	return minTime(end, ls.ExpiresAt), nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // noteBreakGlass records a break-glass sign-in of u from ip into session ls

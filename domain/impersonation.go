@@ -67,6 +67,17 @@ func (s *Service) Impersonate(ctx context.Context, req ImpersonationRequest) (Im
 	if err := s.mayActOn(ctx, caller, target); err != nil {
 		return Impersonation{}, err
 	}
+	// mayActOn weighs gatehouse's own permissions only; becoming the
+	// target also hands the caller the target's custom permissions, in
+	// the claims relying parties trust, so it takes what granting them
+	// would.
+	_, targetPerms, err := s.userRoles(ctx, target)
+	if err != nil {
+		return Impersonation{}, err
+	}
+	if err := mayConfer(caller, targetPerms, "acting as "+target.Username); err != nil {
+		return Impersonation{}, err
+	}
 	err = s.inTx(ctx, "impersonate", func(ctx context.Context) error {
 		return s.audit(ctx, caller.Actor, "impersonation.start", TargetUser, target.ID, changes{
 			"client_id": {After: req.ClientID},

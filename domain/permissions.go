@@ -313,6 +313,14 @@ func (s *Service) SetUserRoleGrants(ctx context.Context, p Principal, id string,
 			next.RoleExpiry[r] = at
 		}
 		next.Roles = set(next.Roles)
+		// Power over cur was checked above; what the new roles carry for
+		// relying parties is the granter's to give, or not (mayConfer).
+		if granted := grantedRoles(cur, next, now); len(granted) > 0 {
+			_, perms := closeRoles(all, granted)
+			if err := mayConfer(p, perms, "granting "+strings.Join(granted, ", ")); err != nil {
+				return store.User{}, err
+			}
+		}
 		return next, s.keepAnAdmin(ctx, cur, &next)
 	}, nil)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -39,10 +40,106 @@ func (s *Service) mayActOn(ctx context.Context, p Principal, target store.User) 
 	if err != nil {
 		return err
 	}
-	if extra := missing(perms, p.authority()); len(extra) > 0 {
+	if extra := outranks(perms, p.authority()); len(extra) > 0 {
 		return forbidden("%s holds %s, which you do not: nobody acts on someone with more power", target.Username, strings.Join(extra, ", "))
 	}
 	return nil
+}
+
+// Power counts gatehouse's own permissions only. Custom permissions are
+// names for relying parties ("models:use"): they confer no power over
+// gatehouse, so an admin who lacks one may still lock, change or deny the
+// permissions of a user who has it. Giving someone a custom permission is
+// another matter (mayConfer): that is handing out something the relying
+// party trusts.
+
+// builtIn keeps the built-in permissions of perms.
+func builtIn(perms map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(perms))
+	for k, ok := range perms {
+		if ok && IsBuiltInPermission(k) {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// custom keeps the custom (non-built-in) permissions of perms.
+func custom(perms map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k, ok := range perms {
+		if ok && !IsBuiltInPermission(k) {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// outranks lists, sorted, the built-in permissions of target that have
+// lacks: empty when have has at least target's power over gatehouse.
+func outranks(target, have map[string]bool) []string {
+	return missing(builtIn(target), have)
+}
+
+// holdsEveryBuiltIn reports whether have holds every built-in permission:
+// an admin with nothing denied.
+func holdsEveryBuiltIn(have map[string]bool) bool {
+	for _, k := range KnownPermissions() {
+		if !have[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// mayConfer is the rule for giving someone the permissions perms (the
+// role being granted, the user being impersonated): the caller must hold
+// each custom permission among them, unless it holds every built-in
+// permission, since an admin could attach any custom permission to a role
+// of its own anyway. Built-in permissions are the caller's route and
+// mayActOn's business, not this rule's. what names the act for the
+// refusal.
+func mayConfer(p Principal, perms map[string]bool, what string) error {
+	if p.operator {
+		return nil
+	}
+	have := p.authority()
+	if holdsEveryBuiltIn(have) {
+		return nil
+	}
+	if extra := missing(custom(perms), have); len(extra) > 0 {
+		return forbidden("%s confers %s, which you do not hold: only a holder or an admin hands out a custom permission", what, strings.Join(extra, ", "))
+	}
+	return nil
+}
+
+// rolePermissions are the permissions role carries, its ancestors' with
+// its own.
+func rolePermissions(all map[string]store.Role, role string) map[string]bool {
+	_, perms := closeRoles(all, []string{role})
+	return perms
+}
+
+// grantedRoles are the roles next holds at now that cur did not, or holds
+// for longer (a time-boxed assignment extended or made permanent): what a
+// change of roles grants.
+func grantedRoles(cur, next store.User, now time.Time) []string {
+	var out []string
+	for _, r := range next.Roles {
+		if !RoleHeld(next, r, now) {
+			continue
+		}
+		if !RoleHeld(cur, r, now) {
+			out = append(out, r)
+			continue
+		}
+		was, wasBoxed := cur.RoleExpiry[r]
+		is, isBoxed := next.RoleExpiry[r]
+		if wasBoxed && (!isBoxed || is.After(was)) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // isAdmin reports whether u is an active user holding the admin role

@@ -362,6 +362,10 @@ func (g *deviceGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.A
 	gt := fosite.GrantType(grantTypeDeviceCode)
 	atLifespan := fosite.GetEffectiveLifespan(c, gt, fosite.AccessToken, g.cfg.GetAccessTokenLifespan(ctx))
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLifespan).Round(time.Second))
+	// Break-glass (breakglass.go): no later than the emergency session.
+	if err := capAccessToken(sess, now); err != nil {
+		return err
+	}
 	if g.issuesRefreshToken(ctx, r) {
 		rtLifespan := fosite.GetEffectiveLifespan(c, gt, fosite.RefreshToken, g.cfg.GetRefreshTokenLifespan(ctx))
 		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLifespan).Round(time.Second))

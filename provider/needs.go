@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -51,6 +52,11 @@ type Directory interface {
 	// App access rules (appaccess).
 	// MayUseClient: the client's access rule admits the user.
 	MayUseClient(ctx context.Context, u store.User, c store.Client) (bool, error)
+
+	// Break-glass token lifetimes (breakglass.go).
+	// BreakGlassDeadline: the instant no token of a break-glass account's
+	// grant may outlive (zero for other accounts).
+	BreakGlassDeadline(ctx context.Context, u store.User, loginSessionID string, authTime time.Time) (time.Time, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

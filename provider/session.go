@@ -46,6 +46,11 @@ type Session struct {
 	// access tokens are bound to; for a public client its refresh token
 	// too. Empty: bearer tokens.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
+
+	// Break-glass token lifetimes (breakglass.go).
+	// NotAfter, when set, is the instant no token of the grant may
+	// outlive: the end of a break-glass account's login session.
+	NotAfter time.Time `json:"not_after,omitempty"`
 }
 
 var (
@@ -253,6 +258,9 @@ func (p *Provider) userSession(ctx context.Context, u store.User, loginSessionID
 	}
 	c.AuthenticationContextClassReference = acr
 	c.Extra = withSID(claims, loginSessionID)
+	if err := p.capToBreakGlass(ctx, s, u, ar.GetClient()); err != nil {
+		return nil, err
+	}
 	// RFC 9449 §10: the code is redeemed only with a proof of this key.
 	s.DPoPJKT = ar.GetRequestForm().Get("dpop_jkt")
 	return s, nil

@@ -349,6 +349,11 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	if err := g.p.admitsUser(ctx, r.GetClient(), u); err != nil {
 		return err
 	}
+	// Break-glass: fosite has just set the access token's expiry; no token
+	// of the grant outlives its emergency session (breakglass.go).
+	if err := capAccessToken(sess, g.p.now()); err != nil {
+		return err
+	}
 	if r.GetGrantTypes().ExactOne("refresh_token") {
 		// Checked here, before fosite rotates anything: a refused refresh
 		// leaves the token as it was, usable from an allowed address.

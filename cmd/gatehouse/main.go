@@ -105,6 +105,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newKeysCmd(a),
 		newJanitorCmd(a),
 		newVersionCmd(a),
+		// Custom permissions (permissions.go).
+		newPermissionsCmd(a),
 	)
 	return root
 }

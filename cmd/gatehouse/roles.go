@@ -23,6 +23,8 @@ func newRolesCmd(a *app) *cobra.Command {
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(newRolesListCmd(a), newRolesCreateCmd(a), newRolesImportCmd(a))
+	// Custom permissions on roles (permissions.go).
+	cmd.AddCommand(newRolesUpdateCmd(a))
 	return cmd
 }
 

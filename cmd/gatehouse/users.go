@@ -40,6 +40,8 @@ func newUsersCmd(a *app) *cobra.Command {
 		newUsersImportCmd(a),
 		newUsersExportCmd(a),
 	)
+	// Time-boxed role grants and denied permissions (permissions.go).
+	cmd.AddCommand(newUsersPermissionCmds(a)...)
 	return cmd
 }
 

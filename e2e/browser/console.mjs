@@ -691,6 +691,45 @@ const scenarios = {
     out.refused = page.refused;
     await page.context().close();
   },
+
+  // Time-boxed role grants: a user's card says until when a role counts.
+  async 'grant-expiry'(browser, out) {
+    const page = await newPage(browser);
+    const v = plan.values['grant-expiry'];
+    await openConsole(page, plan.people.admin, '/console/users', 'Users');
+    await page.getByRole('searchbox', { name: 'Search' }).fill(v.target);
+    const c = userCard(page, v.target);
+    await c.waitFor();
+    const roles = c.getByRole('list', { name: 'Roles' }).getByRole('listitem');
+    await roles.filter({ hasText: v.role }).locator('time').waitFor();
+    out.roles = await texts(roles);
+    out.datetime = await roles.filter({ hasText: v.role }).locator('time').getAttribute('datetime');
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
+
+  // Break-glass access: the audit log marks an emergency sign-in with a
+  // badge that says so in words (not a colour alone), on its row only.
+  async 'break-glass-audit'(browser, out) {
+    const page = await newPage(browser);
+    await openConsole(page, plan.people.admin, '/console/audit', 'Audit log');
+    const grid = page.getByRole('table', { name: 'Audit entries' });
+    const rows = grid.getByRole('rowgroup').last().getByRole('row');
+    const emergency = rows.filter({ hasText: 'login.break_glass' });
+    await emergency.first().waitFor();
+    out.rows = await emergency.count();
+    out.badge = (await emergency.first().getByText('Emergency sign-in', { exact: true }).innerText()).trim();
+    out.marked = (await emergency.first().getAttribute('class')) || '';
+    out.rowText = await emergency.first().innerText();
+    const others = rows.filter({ hasNotText: 'login.break_glass' });
+    out.otherRows = await others.count();
+    out.otherBadges = await others.getByText('Emergency sign-in').count();
+    await shoot(page, 'break-glass-audit', 'audit');
+    out.problems = page.problems;
+    out.refused = page.refused;
+    await page.context().close();
+  },
 };
 
 async function main() {

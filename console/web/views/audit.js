@@ -2,8 +2,11 @@
 // paging; each entry's before/after on demand.
 import { h, replace, time } from '../dom.js';
 import { get } from '../api.js';
-import { button, field, pageHeader, alertBox, table, tableRow } from '../ui.js';
+import { badge, button, field, pageHeader, alertBox, table, tableRow } from '../ui.js';
 import { people } from '../people.js';
+
+// BREAK_GLASS is the audit action of a break-glass (emergency) sign-in.
+const BREAK_GLASS = 'login.break_glass';
 
 export async function render(main, ctx, params) {
   const actor = field({ label: 'Actor', name: 'actor', value: params.get('actor') || '', placeholder: 'user:<id>, client:<id>, system' });
@@ -53,15 +56,20 @@ export async function render(main, ctx, params) {
       if (mine !== seq) return;
       await who.resolve(p.items.flatMap((e) => [e.actor_type === 'user' ? e.actor_id : '', e.target_type === 'user' ? e.target_id : '']));
       for (const e of p.items) {
-        rows.append(tableRow(columns, [
+        // A break-glass sign-in is the one entry nobody should miss: a
+        // badge that says so in words (not a colour alone) and a marked row.
+        const emergency = e.action === BREAK_GLASS;
+        const row = tableRow(columns, [
           h('span', { class: 'nowrap' }, time(e.at)),
           [e.actor_type === 'user' ? h('span', {}, who.name(e.actor_id)) : e.actor, e.act ? h('span', { class: 'sub' }, `for ${e.act}`) : null],
-          h('code', {}, e.action),
+          emergency ? [h('code', {}, e.action), ' ', badge('Emergency sign-in', 'alarm')] : h('code', {}, e.action),
           e.target_type ? [e.target_type.replace(/_/g, ' '), e.target_type === 'user' && who.get(e.target_id) ? ` ${who.name(e.target_id)}` : '',
             h('span', { class: 'sub mono' }, e.target_id || '')] : '—',
           e.ip_address || '—',
           e.changes ? h('details', {}, h('summary', {}, 'Show'), h('pre', { class: 'changes' }, JSON.stringify(e.changes, null, 2))) : '—',
-        ]));
+        ]);
+        if (emergency) row.classList.add('alarm');
+        rows.append(row);
       }
       shown += p.items.length;
       cursor = p.next_cursor || '';

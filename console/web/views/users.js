@@ -134,6 +134,10 @@ function card(ctx, u) {
   const draw = (user) => {
     const goals = user.goals || [];
     const roles = user.roles || [];
+    // Time-boxed grants: the role says until when, in words and in a
+    // <time> with the instant.
+    const until = Object.fromEntries((user.role_grants || []).filter((g) => g.expires_at).map((g) => [g.role, g.expires_at]));
+    const roleBadge = (r) => (until[r] ? badge([r, ' until ', time(until[r])], 'timed') : badge(r));
     const actions = [];
     const describe = { 'aria-describedby': titleId };
     const may = ctx.mayActOn(user);
@@ -175,7 +179,7 @@ function card(ctx, u) {
         statusBadge(user.status)),
       h('div', { class: 'card-meta' },
         h('div', { class: 'meta-row' }, h('span', { class: 'k' }, 'Roles'),
-          h('span', { class: 'v' }, roles.length ? h('ul', { class: 'tags', 'aria-label': 'Roles' }, roles.map((r) => h('li', {}, badge(r)))) : h('span', { class: 'hint' }, 'No role yet'))),
+          h('span', { class: 'v' }, roles.length ? h('ul', { class: 'tags', 'aria-label': 'Roles' }, roles.map((r) => h('li', {}, roleBadge(r)))) : h('span', { class: 'hint' }, 'No role yet'))),
         h('div', { class: 'meta-row' }, h('span', { class: 'k' }, 'Goals'),
           h('span', { class: 'v' }, goals.length
             ? h('ul', { class: 'tags', 'aria-label': 'Goals' }, goals.slice(0, 3).map((g) => h('li', {}, badge(g, 'goal'))),
