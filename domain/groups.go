@@ -165,16 +165,19 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, id string) error {
 // the group or the user does not exist. Adding a member again changes
 // nothing and records nothing.
 func (s *Service) AddGroupMember(ctx context.Context, a Actor, groupID, userID string) error {
-	return s.changeMember(ctx, a, groupID, userID, true)
+	return s.changeMember(ctx, a, groupID, userID, true, nil)
 }
 
 // RemoveGroupMember removes the user ("group.member.remove");
 // store.ErrNotFound if the group does not exist or the user is not a member.
 func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, groupID, userID string) error {
-	return s.changeMember(ctx, a, groupID, userID, false)
+	return s.changeMember(ctx, a, groupID, userID, false, nil)
 }
 
-func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID string, add bool) error {
+// changeMember adds or removes the member; check, when not nil, may refuse
+// the change once the group and the user are read in the transaction.
+func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID string, add bool,
+	check func(ctx context.Context, g store.Group, u store.User) error) error {
 	if err := notFoundID("group", groupID); err != nil {
 		return err
 	}
@@ -186,7 +189,8 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 		what = "add group member"
 	}
 	return s.inTx(ctx, what, func(ctx context.Context) error {
-		if _, err := s.store.GetGroup(ctx, groupID); err != nil {
+		g, err := s.store.GetGroup(ctx, groupID)
+		if err != nil {
 			return err
 		}
 		members, err := s.store.ListGroupMembers(ctx, groupID)
@@ -197,6 +201,11 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 		u, err := s.store.GetUser(ctx, userID)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(ctx, g, u); err != nil {
+				return err
+			}
 		}
 		isMember := slices.Contains(members, u.ID)
 		if add {

@@ -1,0 +1,74 @@
+package domain
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// SCIM 2.0 provisioning: what scim/ needs of the directory beyond what the
+// resource API uses. The rules stay here; scim/ only translates.
+
+// MaxExternalIDLength bounds a user's external id (the column's CHECK
+// says the same).
+const MaxExternalIDLength = 255
+
+// applyExternalID validates and applies a new external id: the
+// provisioning client's own identifier, kept as given but for surrounding
+// space, on one line.
+func (v *problems) applyExternalID(u *store.User, id *string) {
+	if id == nil {
+		return
+	}
+	ext := strings.TrimSpace(*id)
+	switch {
+	case utf8.RuneCountInString(ext) > MaxExternalIDLength:
+		v.add("external_id", "must be at most %d characters", MaxExternalIDLength)
+	case strings.ContainsAny(ext, "\r\n\x00"):
+		v.add("external_id", "must be one line of text")
+	}
+	u.ExternalID = ext
+}
+
+// scimFields adds the audited SCIM fields to userFields'.
+func scimFields(u store.User, f fields) fields {
+	f["external_id"] = u.ExternalID
+	return f
+}
+
+// AddGroupMemberAs is AddGroupMember for a principal that is not trusted
+// with every group: a member gets the group's roles, so p must hold every
+// permission those roles carry (with their ancestors) and have power over
+// the user, as for any other grant. The audit entry is the same
+// "group.member.add".
+func (s *Service) AddGroupMemberAs(ctx context.Context, p Principal, groupID, userID string) error {
+	return s.changeMember(ctx, p.Actor, groupID, userID, true, s.mayChangeMember(p))
+}
+
+// RemoveGroupMemberAs is RemoveGroupMember under the same rule: taking a
+// group's roles away is acting on the user.
+func (s *Service) RemoveGroupMemberAs(ctx context.Context, p Principal, groupID, userID string) error {
+	return s.changeMember(ctx, p.Actor, groupID, userID, false, s.mayChangeMember(p))
+}
+
+func (s *Service) mayChangeMember(p Principal) func(ctx context.Context, g store.Group, u store.User) error {
+	return func(ctx context.Context, g store.Group, u store.User) error {
+		if p.operator {
+			return nil
+		}
+		if err := s.mayActOn(ctx, p, u); err != nil {
+			return err
+		}
+		all, err := s.roleMap(ctx)
+		if err != nil {
+			return err
+		}
+		_, perms := closeRoles(all, g.Roles)
+		if extra := missing(perms, p.authority()); len(extra) > 0 {
+			return forbidden("the group %s carries %s, which you do not hold", g.Name, strings.Join(extra, ", "))
+		}
+		return nil
+	}
+}
