@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -71,4 +72,27 @@ func (s *Service) mayChangeMember(p Principal) func(ctx context.Context, g store
 		}
 		return nil
 	}
+}
+
+// GroupsOfUsers maps each given user's id to the groups it belongs to, by
+// name, in one store query: a SCIM user shows its groups by id.
+func (s *Service) GroupsOfUsers(ctx context.Context, users ...store.User) (map[string][]store.Group, error) {
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	out, err := s.store.GroupsOfUsers(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("domain: groups of users: %w", err)
+	}
+	return out, nil
+}
+
+// Atomically runs fn, which calls the service's own methods with the ctx
+// it is given, in one store transaction: every change fn makes, with its
+// audit entries, is committed, or none is. It is for a surface whose one
+// request is several domain operations (a SCIM PUT sets the profile, the
+// status and the password): each operation still applies its own rules.
+func (s *Service) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	return store.InTx(ctx, s.store, fn)
 }
