@@ -99,7 +99,7 @@ func parseFilter(s string) (filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(toks) == 0 {
+	if len(toks) == 1 { // only the end
 		return nil, filterErrorf("the filter is empty")
 	}
 	p := &parser{toks: toks}

@@ -20,7 +20,7 @@ var groupSchema = attrSchema{
 	"id": kindExactString, "externalid": kindExactString, "displayname": kindString,
 	"members": kindComplex, "members.value": kindExactString, "members.display": kindString,
 	"members.type": kindString,
-	"meta": kindComplex, "meta.created": kindDate, "meta.lastmodified": kindDate, "meta.resourcetype": kindString,
+	"meta":         kindComplex, "meta.created": kindDate, "meta.lastmodified": kindDate, "meta.resourcetype": kindString,
 	"meta.version": kindExactString, "meta.location": kindExactString,
 }
 
@@ -192,7 +192,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, p *domain.
 	err = h.dir.Atomically(ctx, func(ctx context.Context) error {
 		g, err := h.dir.CreateGroup(ctx, p.Actor, domain.NewGroup{Name: *in.displayName})
 		if err != nil {
-			return err
+			return uniqueness(err)
 		}
 		id = g.ID
 		return h.setMembers(ctx, p, g.ID, nil, in.members)
@@ -302,7 +302,7 @@ func (h *Handler) applyGroup(w http.ResponseWriter, r *http.Request, p *domain.P
 		}
 		if in.displayName != nil && *in.displayName != g.Name {
 			if _, err := h.dir.UpdateGroup(ctx, p.Actor, g.ID, domain.GroupPatch{Name: in.displayName}); err != nil {
-				return err
+				return uniqueness(err)
 			}
 		}
 		return h.setMembers(ctx, p, g.ID, have, in.members)

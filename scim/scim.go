@@ -262,11 +262,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case domain.CodeNotFound:
 		WriteError(w, http.StatusNotFound, "", msg)
 	case domain.CodeConflict:
-		scimType := ""
-		if strings.Contains(msg, " is taken") || strings.Contains(msg, "already") {
-			scimType = "uniqueness"
-		}
-		WriteError(w, http.StatusConflict, scimType, msg)
+		WriteError(w, http.StatusConflict, "", msg)
 	case domain.CodeForbidden:
 		WriteError(w, http.StatusForbidden, "", msg)
 	case domain.CodeStale:
@@ -280,6 +276,20 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.ErrorContext(r.Context(), "scim: internal error", "method", r.Method, "path", r.URL.Path, "error", err)
 		WriteError(w, http.StatusInternalServerError, "", "internal error")
 	}
+}
+
+// uniqueness marks a conflict of a write that sets a unique attribute
+// (userName, emails, a group's displayName) as SCIM's "uniqueness"; other
+// errors pass through.
+func uniqueness(err error) error {
+	if err != nil && domain.ErrorCode(err) == domain.CodeConflict {
+		msg := domain.ErrorMessage(err)
+		if errors.Is(err, store.ErrConflict) && !strings.Contains(msg, " is taken") {
+			msg = "the name is already taken"
+		}
+		return errorf(http.StatusConflict, "uniqueness", "%s", msg)
+	}
+	return err
 }
 
 // scimField names a domain field by its SCIM attribute, so that a client

@@ -22,7 +22,7 @@ var userSchema = attrSchema{
 	"emails": kindComplex, "emails.value": kindString, "emails.type": kindString, "emails.primary": kindBool,
 	"phonenumbers": kindComplex, "phonenumbers.value": kindString, "phonenumbers.type": kindString,
 	"phonenumbers.primary": kindBool,
-	"active": kindBool, "groups": kindComplex, "groups.value": kindExactString, "groups.display": kindString,
+	"active":               kindBool, "groups": kindComplex, "groups.value": kindExactString, "groups.display": kindString,
 	"meta": kindComplex, "meta.created": kindDate, "meta.lastmodified": kindDate, "meta.resourcetype": kindString,
 	"meta.version": kindExactString, "meta.location": kindExactString,
 	strings.ToLower(schemaEnterprise) + ":department": kindString,
@@ -199,7 +199,11 @@ func primaryValue(v any, attr string, err *error) *string {
 	var chosen map[string]any
 	for _, pass := range []func(map[string]any) bool{
 		func(m map[string]any) bool { p, _ := get(m, "primary"); b, _ := boolean(p); return b },
-		func(m map[string]any) bool { t, _ := get(m, "type"); s, _ := t.(string); return strings.EqualFold(s, "work") },
+		func(m map[string]any) bool {
+			t, _ := get(m, "type")
+			s, _ := t.(string)
+			return strings.EqualFold(s, "work")
+		},
 		func(map[string]any) bool { return true },
 	} {
 		for _, el := range els {
@@ -391,7 +395,7 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, p *domain.P
 	}
 	u, err := h.dir.CreateUser(r.Context(), p.Actor, nu)
 	if err != nil {
-		return err
+		return uniqueness(err)
 	}
 	res := h.userResource(u, nil, h.now())
 	writeResource(w, http.StatusCreated, res)
@@ -453,7 +457,7 @@ func (h *Handler) applyUser(w http.ResponseWriter, r *http.Request, p *domain.Pr
 	err := h.dir.Atomically(ctx, func(ctx context.Context) error {
 		u, err := h.dir.UpdateUser(ctx, *p, cur.ID, patch, versions...)
 		if err != nil {
-			return err
+			return uniqueness(err)
 		}
 		if in.active != nil {
 			switch st := u.Status; {
