@@ -62,16 +62,44 @@ func (s *Service) mayChangeMember(p Principal) func(ctx context.Context, g store
 		if err := s.mayActOn(ctx, p, u); err != nil {
 			return err
 		}
-		all, err := s.roleMap(ctx)
+		return s.holdsGroupRoles(ctx, p, g)
+	}
+}
+
+// holdsGroupRoles refuses a principal that lacks a permission the group's
+// roles grant (with their ancestors).
+func (s *Service) holdsGroupRoles(ctx context.Context, p Principal, g store.Group) error {
+	if p.operator {
+		return nil
+	}
+	all, err := s.roleMap(ctx)
+	if err != nil {
+		return err
+	}
+	_, perms := closeRoles(all, g.Roles)
+	if extra := missing(perms, p.authority()); len(extra) > 0 {
+		return forbidden("the group %s carries %s, which you do not hold", g.Name, strings.Join(extra, ", "))
+	}
+	return nil
+}
+
+// DeleteGroupAs is DeleteGroup for a principal not trusted with every
+// group: deleting one takes its roles from all its members, so p must hold
+// every permission they grant. The audit entry is "group.delete".
+func (s *Service) DeleteGroupAs(ctx context.Context, p Principal, id string) error {
+	if err := notFoundID("group", id); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "delete group", func(ctx context.Context) error {
+		g, err := s.store.GetGroup(ctx, id)
 		if err != nil {
 			return err
 		}
-		_, perms := closeRoles(all, g.Roles)
-		if extra := missing(perms, p.authority()); len(extra) > 0 {
-			return forbidden("the group %s carries %s, which you do not hold", g.Name, strings.Join(extra, ", "))
+		if err := s.holdsGroupRoles(ctx, p, g); err != nil {
+			return err
 		}
-		return nil
-	}
+		return s.DeleteGroup(ctx, p.Actor, id)
+	})
 }
 
 // GroupsOfUsers maps each given user's id to the groups it belongs to, by

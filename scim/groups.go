@@ -326,7 +326,7 @@ func (h *Handler) deleteGroup(w http.ResponseWriter, r *http.Request, p *domain.
 	if err := checkIfMatch(r, groupVersion(g, ms)); err != nil {
 		return err
 	}
-	if err := h.dir.DeleteGroup(r.Context(), p.Actor, g.ID); err != nil {
+	if err := h.dir.DeleteGroupAs(r.Context(), *p, g.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -75,7 +75,7 @@ type Directory interface {
 	ListGroups(ctx context.Context) ([]store.Group, error)
 	CreateGroup(ctx context.Context, a domain.Actor, in domain.NewGroup) (store.Group, error)
 	UpdateGroup(ctx context.Context, a domain.Actor, id string, p domain.GroupPatch) (store.Group, error)
-	DeleteGroup(ctx context.Context, a domain.Actor, id string) error
+	DeleteGroupAs(ctx context.Context, p domain.Principal, id string) error
 	AddGroupMemberAs(ctx context.Context, p domain.Principal, groupID, userID string) error
 	RemoveGroupMemberAs(ctx context.Context, p domain.Principal, groupID, userID string) error
 

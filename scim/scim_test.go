@@ -389,6 +389,7 @@ func TestGroups(t *testing.T) {
 		if got := members(); !slices.Equal(got, []string{ids[0]}) {
 			t.Errorf("a refused add changed the members: %v", got)
 		}
+		wantError(t, e.call(t, http.MethodDelete, "/Groups/"+gid, weak, nil), http.StatusForbidden, "", "delete a group with more power")
 
 		want(t, e.call(t, http.MethodDelete, "/Groups/"+gid, tok, nil), http.StatusNoContent, "delete group")
 		wantError(t, e.call(t, http.MethodGet, "/Groups/"+gid, tok, nil), http.StatusNotFound, "", "group after delete")
