@@ -82,7 +82,7 @@ func testExternalIDRoundTrip(f *fixture) {
 		"GetUserByEmail":    func() (store.User, error) { return f.s.GetUserByEmail(f.ctx, u.Email) },
 	} {
 		got, err := get()
-		f.must(err, name)
+		f.must(err, "%s", name)
 		if got.ExternalID != u.ExternalID {
 			f.t.Errorf("%s: ExternalID = %q, want %q", name, got.ExternalID, u.ExternalID)
 		}
