@@ -142,6 +142,16 @@ func (p *page) offer(res map[string]any) {
 	}
 }
 
+// keepsNext reports whether the next match lands in the window.
+func (p *page) keepsNext() bool {
+	return p.total+1 >= p.lp.start && len(p.resources) < p.lp.count
+}
+
+// windowMeets reports whether the next n matches may reach the window.
+func (p *page) windowMeets(n int) bool {
+	return p.total+n >= p.lp.start && len(p.resources) < p.lp.count
+}
+
 func (p *page) response() map[string]any {
 	res := p.resources
 	if res == nil {

@@ -315,12 +315,11 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Pr
 	// directory's own search first (a substring search, so the filter is
 	// still evaluated on what it finds); id eq reads one user.
 	if id, ok := equalsValue(lp.filter, "id", ""); ok {
-		u, res, err := h.loadUser(ctx, id)
+		_, res, err := h.loadUser(ctx, id)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
 		if err == nil && userSchema.match(lp.filter, res, "") {
-			_ = u
 			pg.offer(res)
 		}
 		writeJSON(w, http.StatusOK, pg.response())
@@ -334,20 +333,42 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ *domain.Pr
 		}
 	}
 	f := store.UserFilter{Query: query, Now: now, Limit: scanPage}
+	// Only the page's window is built in full: a user outside it is
+	// counted (and, with a filter, matched on its resource without the
+	// groups, unless the filter names them).
+	needGroups := lp.filter != nil && refersTo(lp.filter, "groups")
 	for {
 		users, err := h.dir.ListUsers(ctx, f)
 		if err != nil {
 			return err
 		}
-		groups, err := h.dir.GroupsOfUsers(ctx, users...)
-		if err != nil {
-			return err
+		var groups map[string][]store.Group
+		if needGroups || (lp.filter == nil && pg.windowMeets(len(users))) {
+			if groups, err = h.dir.GroupsOfUsers(ctx, users...); err != nil {
+				return err
+			}
 		}
 		for _, u := range users {
-			res := h.userResource(u, groups[u.ID], now)
-			if lp.filter == nil || userSchema.match(lp.filter, res, "") {
-				pg.offer(res)
+			if lp.filter == nil {
+				if !pg.keepsNext() {
+					pg.total++
+					continue
+				}
+				pg.offer(h.userResource(u, groups[u.ID], now))
+				continue
 			}
+			res := h.userResource(u, groups[u.ID], now)
+			if !userSchema.match(lp.filter, res, "") {
+				continue
+			}
+			if !needGroups && pg.keepsNext() {
+				one, err := h.dir.GroupsOfUsers(ctx, u)
+				if err != nil {
+					return err
+				}
+				res = h.userResource(u, one[u.ID], now)
+			}
+			pg.offer(res)
 		}
 		if len(users) < scanPage {
 			break
