@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/domain"
@@ -494,4 +497,37 @@ func TestDiscovery(t *testing.T) {
 		t.Errorf("userName is not marked unique: %s", raw)
 	}
 	wantError(t, e.call(t, http.MethodGet, "/Schemas/urn:nope", "", nil), http.StatusNotFound, "", "unknown schema")
+}
+
+// TestListPagesAcrossReads: a directory larger than one read of the
+// store (200 users) is counted whole and paged in username order, with and
+// without a filter.
+func TestListPagesAcrossReads(t *testing.T) {
+	e := startEnv(t, memory.New(), nil)
+	tok, _ := e.systemToken(t, []string{"admin"}, store.PermSCIMProvision)
+	now := time.Now().UTC()
+	for i := range 450 {
+		name := fmt.Sprintf("u%03d", i)
+		if err := e.Store.CreateUser(ctxT(t), store.User{ID: uuid.NewString(), Username: name, Email: name + "@example.com",
+			Status: store.StatusActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(r reply) []string {
+		var out []string
+		for _, res := range r.Body["Resources"].([]any) {
+			out = append(out, str(res.(map[string]any), "userName"))
+		}
+		return out
+	}
+	r := e.call(t, http.MethodGet, "/Users?startIndex=199&count=4", tok, nil)
+	want(t, r, http.StatusOK, "page across reads")
+	if r.Body["totalResults"] != float64(450) || !slices.Equal(names(r), []string{"u198", "u199", "u200", "u201"}) {
+		t.Errorf("totalResults %v, names %v", r.Body["totalResults"], names(r))
+	}
+	r = e.call(t, http.MethodGet, "/Users?filter=userName%20ew%20%229%22&startIndex=40&count=10", tok, nil)
+	want(t, r, http.StatusOK, "filtered page across reads")
+	if r.Body["totalResults"] != float64(45) || !slices.Equal(names(r), []string{"u399", "u409", "u419", "u429", "u439", "u449"}) {
+		t.Errorf("totalResults %v, names %v", r.Body["totalResults"], names(r))
+	}
 }
