@@ -16,6 +16,9 @@ type NewGroup struct {
 	Name        string
 	Description string
 	Roles       []string
+	// SCIM 2.0 provisioning (scim.go): the provisioning client's id of
+	// the group, "" for none.
+	ExternalID string
 }
 
 // GroupPatch is a partial update of a group.
@@ -23,6 +26,8 @@ type GroupPatch struct {
 	Name        *string
 	Description *string
 	Roles       *[]string
+	// SCIM 2.0 provisioning (scim.go).
+	ExternalID *string
 }
 
 const maxGroupNameLength = 100
@@ -32,6 +37,8 @@ func groupFields(g store.Group) fields {
 		"name":        g.Name,
 		"description": g.Description,
 		"roles":       auditList(set(g.Roles)),
+		// SCIM 2.0 provisioning (scim.go).
+		"external_id": g.ExternalID,
 	}
 }
 
@@ -62,6 +69,8 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in NewGroup) (store.
 		now := s.now()
 		g := v.checkGroup(store.Group{ID: uuid.NewString(), Name: in.Name, Description: in.Description,
 			Roles: in.Roles, CreatedAt: now, UpdatedAt: now}, all)
+		// SCIM 2.0 provisioning (scim.go).
+		g.ExternalID = v.checkExternalID(in.ExternalID)
 		if err := v.err(); err != nil {
 			return err
 		}
@@ -132,6 +141,10 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 		}
 		var v problems
 		next = v.checkGroup(next, all)
+		if p.ExternalID != nil {
+			// SCIM 2.0 provisioning (scim.go).
+			next.ExternalID = v.checkExternalID(*p.ExternalID)
+		}
 		return next, v.err()
 	}, nil)
 }

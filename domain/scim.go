@@ -20,17 +20,22 @@ const MaxExternalIDLength = 255
 // provisioning client's own identifier, kept as given but for surrounding
 // space, on one line.
 func (v *problems) applyExternalID(u *store.User, id *string) {
-	if id == nil {
-		return
+	if id != nil {
+		u.ExternalID = v.checkExternalID(*id)
 	}
-	ext := strings.TrimSpace(*id)
+}
+
+// checkExternalID validates an external id (of a user or a group) and
+// returns it trimmed.
+func (v *problems) checkExternalID(id string) string {
+	ext := strings.TrimSpace(id)
 	switch {
 	case utf8.RuneCountInString(ext) > MaxExternalIDLength:
 		v.add("external_id", "must be at most %d characters", MaxExternalIDLength)
 	case strings.ContainsAny(ext, "\r\n\x00"):
 		v.add("external_id", "must be one line of text")
 	}
-	u.ExternalID = ext
+	return ext
 }
 
 // scimFields adds the audited SCIM fields to userFields'.

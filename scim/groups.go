@@ -14,8 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/store"
 )
 
-// groupSchema: the Group attributes a filter may name. externalId is
-// accepted and never present: gatehouse does not keep one for groups.
+// groupSchema: the Group attributes a filter may name.
 var groupSchema = attrSchema{
 	"id": kindExactString, "externalid": kindExactString, "displayname": kindString,
 	"members": kindComplex, "members.value": kindExactString, "members.display": kindString,
@@ -31,7 +30,7 @@ type member struct{ id, username string }
 // a membership change is a new version too.
 func groupVersion(g store.Group, members []member) string {
 	h := sha256.New()
-	h.Write([]byte(g.ID + "\x00" + g.Name + "\x00" + g.Description + "\x00" + strings.Join(g.Roles, ",") + "\x00" +
+	h.Write([]byte(g.ID + "\x00" + g.Name + "\x00" + g.Description + "\x00" + strings.Join(g.Roles, ",") + "\x00" + g.ExternalID + "\x00" +
 		g.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000000Z")))
 	for _, m := range members {
 		h.Write([]byte("\x00" + m.id))
@@ -44,7 +43,7 @@ func (h *Handler) groupResource(g store.Group, members []member) map[string]any 
 	for _, m := range members {
 		ms = append(ms, map[string]any{"value": m.id, "display": m.username, "type": "User", "$ref": h.location("Users", m.id)})
 	}
-	return map[string]any{
+	res := map[string]any{
 		"schemas":     []any{schemaGroup},
 		"id":          g.ID,
 		"displayName": g.Name,
@@ -57,6 +56,10 @@ func (h *Handler) groupResource(g store.Group, members []member) map[string]any 
 			"version":      weakETag(groupVersion(g, members)),
 		},
 	}
+	if g.ExternalID != "" {
+		res["externalId"] = g.ExternalID
+	}
+	return res
 }
 
 // members reads a group's members, by id (the version's order).
@@ -143,6 +146,7 @@ func (h *Handler) listGroups(w http.ResponseWriter, r *http.Request, _ *domain.P
 // groupInput is what a Group body sets.
 type groupInput struct {
 	displayName *string
+	externalID  *string
 	members     []string // nil: absent
 }
 
@@ -157,6 +161,13 @@ func readGroup(m map[string]any) (groupInput, error) {
 			return groupInput{}, badRequest("invalidValue", "displayName must be a string")
 		}
 		in.displayName = &s
+	}
+	if v, ok := get(m, "externalId"); ok {
+		s, isStr := v.(string)
+		if v != nil && !isStr {
+			return groupInput{}, badRequest("invalidValue", "externalId must be a string")
+		}
+		in.externalID = &s
 	}
 	if v, ok := get(m, "members"); ok {
 		in.members = []string{}
@@ -190,7 +201,7 @@ func (h *Handler) createGroup(w http.ResponseWriter, r *http.Request, p *domain.
 	ctx := r.Context()
 	var id string
 	err = h.dir.Atomically(ctx, func(ctx context.Context) error {
-		g, err := h.dir.CreateGroup(ctx, p.Actor, domain.NewGroup{Name: *in.displayName})
+		g, err := h.dir.CreateGroup(ctx, p.Actor, domain.NewGroup{Name: *in.displayName, ExternalID: orEmpty(in.externalID)})
 		if err != nil {
 			return uniqueness(err)
 		}
@@ -252,6 +263,9 @@ func (h *Handler) replaceGroup(w http.ResponseWriter, r *http.Request, p *domain
 		// A replacement without members has none.
 		in.members = []string{}
 	}
+	if in.externalID == nil {
+		in.externalID = new(string)
+	}
 	return h.applyGroup(w, r, p, in)
 }
 
@@ -279,6 +293,11 @@ func (h *Handler) patchGroup(w http.ResponseWriter, r *http.Request, p *domain.P
 	if !touched["displayname"] {
 		in.displayName = nil
 	}
+	if !touched["externalid"] {
+		in.externalID = nil
+	} else if in.externalID == nil {
+		in.externalID = new(string)
+	}
 	if !touched["members"] {
 		in.members = nil
 	} else if in.members == nil {
@@ -300,8 +319,12 @@ func (h *Handler) applyGroup(w http.ResponseWriter, r *http.Request, p *domain.P
 		if err := checkIfMatch(r, groupVersion(g, have)); err != nil {
 			return err
 		}
+		gp := domain.GroupPatch{ExternalID: in.externalID}
 		if in.displayName != nil && *in.displayName != g.Name {
-			if _, err := h.dir.UpdateGroup(ctx, p.Actor, g.ID, domain.GroupPatch{Name: in.displayName}); err != nil {
+			gp.Name = in.displayName
+		}
+		if gp.Name != nil || (gp.ExternalID != nil && *gp.ExternalID != g.ExternalID) {
+			if _, err := h.dir.UpdateGroup(ctx, p.Actor, g.ID, gp); err != nil {
 				return uniqueness(err)
 			}
 		}

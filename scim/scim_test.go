@@ -271,9 +271,15 @@ func TestGroups(t *testing.T) {
 		}
 		before := e.lastAuditID(t)
 		r := e.call(t, http.MethodPost, "/Groups", tok, map[string]any{"schemas": []string{groupSchema}, "displayName": "Engineering",
-			"members": []any{map[string]any{"value": ids[0]}, map[string]any{"value": ids[1]}}})
+			"externalId": "entra-eng", "members": []any{map[string]any{"value": ids[0]}, map[string]any{"value": ids[1]}}})
 		want(t, r, http.StatusCreated, "create group")
 		gid := str(r.Body, "id")
+		if str(r.Body, "externalId") != "entra-eng" {
+			t.Errorf("group externalId: %s", r.Raw)
+		}
+		if r := e.call(t, http.MethodGet, `/Groups?filter=externalId%20eq%20%22entra-eng%22`, tok, nil); r.Body["totalResults"] != float64(1) {
+			t.Errorf("groups by externalId: %s", r.Raw)
+		}
 		if r.Header.Get("Location") != e.URL+"/scim/v2/Groups/"+gid || len(r.Body["members"].([]any)) != 2 {
 			t.Fatalf("created group: %s", r.Raw)
 		}
@@ -374,6 +380,9 @@ func TestGroups(t *testing.T) {
 		want(t, r, http.StatusOK, "put group")
 		if got := members(); !slices.Equal(got, []string{ids[0]}) {
 			t.Errorf("members after PUT: %v", got)
+		}
+		if g, _ := e.Store.GetGroup(ctxT(t), gid); g.ExternalID != "" {
+			t.Errorf("a PUT without externalId kept %q", g.ExternalID)
 		}
 
 		// A group carrying admin: a provisioner without admin's power may

@@ -9,6 +9,7 @@ var profileTests = []subtest{
 	{"InListAndLoginFailure", testProfileInListAndLoginFailure},
 	// SCIM 2.0 provisioning.
 	{"ExternalID", testExternalIDRoundTrip},
+	{"GroupExternalID", testGroupExternalIDRoundTrip},
 }
 
 // testProfileRoundTrip writes every profile field and the break-glass flag
@@ -110,5 +111,36 @@ func testExternalIDRoundTrip(f *fixture) {
 	f.must(err, "GetUser after clearing")
 	if got.ExternalID != "" {
 		f.t.Errorf("ExternalID after clearing = %q, want none", got.ExternalID)
+	}
+}
+
+// testGroupExternalIDRoundTrip: a group's SCIM externalId is stored on
+// create, read by id and with a user's groups, replaced and cleared.
+func testGroupExternalIDRoundTrip(f *fixture) {
+	g := f.newGroup("scim-pushed", "viewer")
+	g.ExternalID = "entra-0f6c"
+	f.must(f.iam.CreateGroup(f.ctx, g), "CreateGroup")
+	got, err := f.iam.GetGroup(f.ctx, g.ID)
+	f.must(err, "GetGroup")
+	if got.ExternalID != g.ExternalID {
+		f.t.Errorf("GetGroup: ExternalID = %q, want %q", got.ExternalID, g.ExternalID)
+	}
+	u := f.newUser()
+	f.must(f.s.CreateUser(f.ctx, u), "CreateUser")
+	f.must(f.iam.AddGroupMember(f.ctx, g.ID, u.ID), "AddGroupMember")
+	of, err := f.iam.GroupsOfUsers(f.ctx, []string{u.ID})
+	f.must(err, "GroupsOfUsers")
+	if len(of[u.ID]) != 1 || of[u.ID][0].ExternalID != g.ExternalID {
+		f.t.Errorf("GroupsOfUsers = %+v, want the group with its external id", of)
+	}
+	got.ExternalID = "e-2"
+	f.must(f.iam.UpdateGroup(f.ctx, got), "UpdateGroup")
+	if again, _ := f.iam.GetGroup(f.ctx, g.ID); again.ExternalID != "e-2" {
+		f.t.Errorf("after update: ExternalID = %q, want e-2", again.ExternalID)
+	}
+	got.ExternalID = ""
+	f.must(f.iam.UpdateGroup(f.ctx, got), "UpdateGroup clearing")
+	if again, _ := f.iam.GetGroup(f.ctx, g.ID); again.ExternalID != "" {
+		f.t.Errorf("after clearing: ExternalID = %q", again.ExternalID)
 	}
 }
