@@ -16,6 +16,9 @@ type NewGroup struct {
 	Name        string
 	Description string
 	Roles       []string
+	// SCIM 2.0 provisioning (scim.go): the provisioning client's id of
+	// the group, "" for none.
+	ExternalID string
 }
 
 // GroupPatch is a partial update of a group.
@@ -23,6 +26,8 @@ type GroupPatch struct {
 	Name        *string
 	Description *string
 	Roles       *[]string
+	// SCIM 2.0 provisioning (scim.go).
+	ExternalID *string
 }
 
 const maxGroupNameLength = 100
@@ -32,6 +37,8 @@ func groupFields(g store.Group) fields {
 		"name":        g.Name,
 		"description": g.Description,
 		"roles":       auditList(set(g.Roles)),
+		// SCIM 2.0 provisioning (scim.go).
+		"external_id": g.ExternalID,
 	}
 }
 
@@ -62,6 +69,8 @@ func (s *Service) CreateGroup(ctx context.Context, a Actor, in NewGroup) (store.
 		now := s.now()
 		g := v.checkGroup(store.Group{ID: uuid.NewString(), Name: in.Name, Description: in.Description,
 			Roles: in.Roles, CreatedAt: now, UpdatedAt: now}, all)
+		// SCIM 2.0 provisioning (scim.go).
+		g.ExternalID = v.checkExternalID(in.ExternalID)
 		if err := v.err(); err != nil {
 			return err
 		}
@@ -132,6 +141,10 @@ func (s *Service) UpdateGroup(ctx context.Context, a Actor, id string, p GroupPa
 		}
 		var v problems
 		next = v.checkGroup(next, all)
+		if p.ExternalID != nil {
+			// SCIM 2.0 provisioning (scim.go).
+			next.ExternalID = v.checkExternalID(*p.ExternalID)
+		}
 		return next, v.err()
 	}, nil)
 }
@@ -165,16 +178,19 @@ func (s *Service) DeleteGroup(ctx context.Context, a Actor, id string) error {
 // the group or the user does not exist. Adding a member again changes
 // nothing and records nothing.
 func (s *Service) AddGroupMember(ctx context.Context, a Actor, groupID, userID string) error {
-	return s.changeMember(ctx, a, groupID, userID, true)
+	return s.changeMember(ctx, a, groupID, userID, true, nil)
 }
 
 // RemoveGroupMember removes the user ("group.member.remove");
 // store.ErrNotFound if the group does not exist or the user is not a member.
 func (s *Service) RemoveGroupMember(ctx context.Context, a Actor, groupID, userID string) error {
-	return s.changeMember(ctx, a, groupID, userID, false)
+	return s.changeMember(ctx, a, groupID, userID, false, nil)
 }
 
-func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID string, add bool) error {
+// changeMember adds or removes the member; check, when not nil, may refuse
+// the change once the group and the user are read in the transaction.
+func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID string, add bool,
+	check func(ctx context.Context, g store.Group, u store.User) error) error {
 	if err := notFoundID("group", groupID); err != nil {
 		return err
 	}
@@ -186,7 +202,8 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 		what = "add group member"
 	}
 	return s.inTx(ctx, what, func(ctx context.Context) error {
-		if _, err := s.store.GetGroup(ctx, groupID); err != nil {
+		g, err := s.store.GetGroup(ctx, groupID)
+		if err != nil {
 			return err
 		}
 		members, err := s.store.ListGroupMembers(ctx, groupID)
@@ -197,6 +214,11 @@ func (s *Service) changeMember(ctx context.Context, a Actor, groupID, userID str
 		u, err := s.store.GetUser(ctx, userID)
 		if err != nil {
 			return err
+		}
+		if check != nil {
+			if err := check(ctx, g, u); err != nil {
+				return err
+			}
 		}
 		isMember := slices.Contains(members, u.ID)
 		if add {

@@ -401,6 +401,8 @@ func KnownPermissions() []string {
 		store.PermAreasWrite,
 		// Events and webhooks.
 		store.PermWebhooksWrite,
+		// SCIM 2.0 provisioning.
+		store.PermSCIMProvision,
 	}
 }
 

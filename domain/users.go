@@ -41,6 +41,10 @@ type NewUser struct {
 	Zoneinfo            string
 	Picture             string
 	BreakGlass          bool
+
+	// SCIM 2.0 provisioning (scim.go): the provisioning client's id of
+	// the user, "" for none.
+	ExternalID string
 }
 
 // UserPatch is a partial update; nil fields are left alone. ExpiresAt set
@@ -68,11 +72,14 @@ type UserPatch struct {
 	Zoneinfo            *string
 	Picture             *string
 	BreakGlass          *bool
+
+	// SCIM 2.0 provisioning (scim.go).
+	ExternalID *string
 }
 
 // userFields are the audited fields of a user: never the password hash.
 func userFields(u store.User) fields {
-	return profileFields(u, fields{
+	return scimFields(u, profileFields(u, fields{
 		"username":       u.Username,
 		"email":          u.Email,
 		"full_name":      u.FullName,
@@ -85,7 +92,7 @@ func userFields(u store.User) fields {
 		"expires_at":     auditTime(u.ExpiresAt),
 		"locked_until":   auditTime(u.LockedUntil),
 		"session_limit":  auditInt(u.SessionLimit),
-	})
+	}))
 }
 
 // auditInt is an optional number as the audit log records it: nil as null.
@@ -146,6 +153,8 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, in NewUser) (store.Us
 		GivenName: &in.GivenName, FamilyName: &in.FamilyName,
 		Locale: &in.Locale, Zoneinfo: &in.Zoneinfo, Picture: &in.Picture, BreakGlass: &in.BreakGlass,
 	})
+	// SCIM 2.0 provisioning (scim.go).
+	v.applyExternalID(&u, &in.ExternalID)
 	if in.Password != "" {
 		v.addErr(s.opts.Passwords.Validate(in.Password, in.Username, email, u.FullName))
 	}
@@ -379,6 +388,8 @@ func (s *Service) patchUser(u store.User, p UserPatch) (store.User, error) {
 		GivenName: p.GivenName, FamilyName: p.FamilyName,
 		Locale: p.Locale, Zoneinfo: p.Zoneinfo, Picture: p.Picture, BreakGlass: p.BreakGlass,
 	})
+	// SCIM 2.0 provisioning (scim.go).
+	v.applyExternalID(&u, p.ExternalID)
 	return u, v.err()
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/routes"
 	"github.com/gatehouse/gatehouse/keys"
 	"github.com/gatehouse/gatehouse/provider"
+	"github.com/gatehouse/gatehouse/scim"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/telemetry"
 	"github.com/gatehouse/gatehouse/usage"
@@ -195,6 +196,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 			return jkt, err
 		}})
 
+	// SCIM 2.0 provisioning: the resource API's authentication, SCIM's
+	// language.
+	provisioning := scim.New(svc, api, scim.Options{Issuer: cfg.Issuer, Logger: logger})
+
 	s.keys, s.svc, s.prov = km, svc, prov
 	// After the fields are set: the registration's change reaches s.apply.
 	con, err := console.New(ctx, svc, console.Options{Issuer: cfg.Issuer, Logger: logger})
@@ -221,6 +226,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 	pages.Mount(s.base)
 	api.Mount(s.base)
 	con.Mount(s.base)
+	// SCIM 2.0 provisioning.
+	provisioning.Mount(s.base)
 	unmatched := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if allowed := routes.Allowed(root, r); allowed != "" {
 			w.Header().Set("Allow", allowed)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/admin"
 	"github.com/gatehouse/gatehouse/internal/logbound"
+	"github.com/gatehouse/gatehouse/scim"
 )
 
 // surface is which of gatehouse's faces a request is for; an answer the
@@ -21,6 +22,8 @@ const (
 	surfacePages surface = iota // HTML for a person
 	surfaceOAuth                // RFC 6749 JSON for OAuth clients
 	surfaceAPI                  // RFC 9457 problem+json for the resource API
+	// SCIM 2.0 provisioning.
+	surfaceSCIM // RFC 7644 error objects (application/scim+json)
 )
 
 // errorPage renders a styled HTML error page (consent.Pages.RenderError).
@@ -42,6 +45,8 @@ func (s surfaces) of(r *http.Request) surface {
 		return surfacePages
 	case rest == admin.Prefix || strings.HasPrefix(rest, admin.Prefix+"/"):
 		return surfaceAPI
+	case rest == scim.Prefix || strings.HasPrefix(rest, scim.Prefix+"/"):
+		return surfaceSCIM
 	case strings.HasPrefix(rest, "/oauth2/") && rest != "/oauth2/auth" && rest != "/oauth2/auth/consent" && rest != "/oauth2/logout":
 		// The authorization, consent and logout endpoints are visited by
 		// a browser; the rest of /oauth2 by clients.
@@ -58,6 +63,8 @@ func (s surfaces) fail(w http.ResponseWriter, r *http.Request, status int, oauth
 	switch s.of(r) {
 	case surfaceAPI:
 		admin.WriteProblem(w, status, message)
+	case surfaceSCIM:
+		scim.WriteError(w, status, "", message)
 	case surfaceOAuth:
 		writeJSON(w, status, map[string]string{"error": oauthCode, "error_description": message})
 	default:

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -37,6 +38,9 @@ func TestMiddlewareAnswersInTheSurfacesFormat(t *testing.T) {
 		{"/auth/oauth2/logout", "text/html; charset=utf-8", ""},
 		{"/auth/login", "text/html; charset=utf-8", ""},
 		{"/api/v1/users", "text/html; charset=utf-8", ""}, // outside the issuer: not the API
+		// SCIM 2.0 provisioning: RFC 7644 error objects.
+		{"/auth/scim/v2/Users", "application/scim+json", ""},
+		{"/auth/scim/v2", "application/scim+json", ""},
 	} {
 		rec := httptest.NewRecorder()
 		limited.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, tc.path, strings.NewReader(strings.Repeat("x", 11))))
@@ -68,6 +72,11 @@ func checkBody(t *testing.T, what string, rec *httptest.ResponseRecorder, oauthC
 	case ct == "application/problem+json":
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["status"] != float64(status) || body["title"] == "" {
 			t.Errorf("%s: problem %s (%v), want status %d and a title", what, rec.Body, err, status)
+		}
+	case ct == "application/scim+json":
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["status"] != fmt.Sprint(status) || body["detail"] == "" ||
+			fmt.Sprint(body["schemas"]) != "[urn:ietf:params:scim:api:messages:2.0:Error]" {
+			t.Errorf("%s: SCIM error %s (%v), want status %q, the Error schema and a detail", what, rec.Body, err, fmt.Sprint(status))
 		}
 	case ct == "application/json":
 		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body["error"] != oauthCode || body["error_description"] == "" {

@@ -46,6 +46,9 @@ type Group struct {
 	Roles       []string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// SCIM 2.0 provisioning (scim/): the provisioning client's id of the
+	// group (RFC 7643 externalId), "" for none; at most 255 characters.
+	ExternalID string
 }
 
 // Groups stores groups and their members.

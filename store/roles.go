@@ -32,6 +32,12 @@ const (
 	// PermWebhooksWrite: manage webhook subscriptions and read their
 	// delivery logs.
 	PermWebhooksWrite = "webhooks:write"
+
+	// SCIM 2.0 provisioning.
+	// PermSCIMProvision: drive the directory through SCIM (scim/): create,
+	// replace, deactivate and delete users, and manage groups and their
+	// members, as an identity provider such as Okta or Entra ID does.
+	PermSCIMProvision = "scim:provision"
 )
 
 // BuiltInRoles returns the four roles every store starts with, following the
@@ -49,7 +55,9 @@ func BuiltInRoles() []Role {
 				// Areas (areas.go).
 				PermAreasWrite,
 				// Events and webhooks.
-				PermWebhooksWrite},
+				PermWebhooksWrite,
+				// SCIM 2.0 provisioning.
+				PermSCIMProvision},
 			BuiltIn: true,
 		},
 		{

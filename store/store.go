@@ -322,6 +322,11 @@ type User struct {
 	// enrolment its roles would demand, its login sessions last at most an
 	// hour, and every administrator is told (domain/breakglass.go).
 	BreakGlass bool
+	// SCIM 2.0 provisioning (scim/).
+	//
+	// ExternalID is the provisioning client's identifier of the user (RFC
+	// 7643 externalId), "" for none; at most 255 characters, not unique.
+	ExternalID string
 }
 
 // EffectiveStatus is the status the user has at now: the stored status,

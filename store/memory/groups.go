@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -24,6 +25,10 @@ func copyGroup(g store.Group) store.Group {
 func (s *Store) checkGroup(g store.Group) error {
 	if owner, ok := s.groupNames[g.Name]; ok && owner != g.ID {
 		return fmt.Errorf("group name %q: %w", g.Name, store.ErrConflict)
+	}
+	// The column's CHECK (migrations/00025_scim.sql).
+	if n := utf8.RuneCountInString(g.ExternalID); n > 255 {
+		return fmt.Errorf("external id of %d characters: at most 255", n)
 	}
 	for _, r := range g.Roles {
 		if _, ok := s.roles[r]; !ok {
@@ -84,6 +89,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 		upd.Description = g.Description
 		upd.Roles = g.Roles
 		upd.UpdatedAt = g.UpdatedAt
+		upd.ExternalID = g.ExternalID
 		if upd.UpdatedAt.IsZero() {
 			upd.UpdatedAt = s.now()
 		}

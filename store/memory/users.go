@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -67,6 +68,10 @@ func prefixList(in []netip.Prefix) []netip.Prefix {
 func (s *Store) checkUser(u store.User) error {
 	if err := checkJSON("preferences", u.Preferences); err != nil {
 		return err
+	}
+	// The column's CHECK (migrations/00025_scim.sql).
+	if utf8.RuneCountInString(u.ExternalID) > 255 {
+		return fmt.Errorf("external id of %d characters: at most 255", utf8.RuneCountInString(u.ExternalID))
 	}
 	for _, key := range []struct {
 		index map[string]string

@@ -11,12 +11,12 @@ import (
 
 // groupWithRoles reads groups with their sorted roles in one round trip.
 const groupWithRoles = `SELECT g.id, g.name, g.description, g.created_at, g.updated_at,
-	ARRAY(SELECT r.role_name FROM group_roles r WHERE r.group_id = g.id ORDER BY r.role_name)
+	ARRAY(SELECT r.role_name FROM group_roles r WHERE r.group_id = g.id ORDER BY r.role_name), g.external_id
 	FROM groups g`
 
 func scanGroup(row pgx.Row) (store.Group, error) {
 	var g store.Group
-	if err := row.Scan(&g.ID, &g.Name, &g.Description, &g.CreatedAt, &g.UpdatedAt, &g.Roles); err != nil {
+	if err := row.Scan(&g.ID, &g.Name, &g.Description, &g.CreatedAt, &g.UpdatedAt, &g.Roles, &g.ExternalID); err != nil {
 		return store.Group{}, err
 	}
 	g.Roles = list(g.Roles)
@@ -37,13 +37,13 @@ func (s *Store) CreateGroup(ctx context.Context, g store.Group) error {
 	}
 	_, err := s.db(ctx).Exec(ctx, `
 		WITH g AS (
-			INSERT INTO groups (id, name, description, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5)
+			INSERT INTO groups (id, name, description, created_at, updated_at, external_id)
+			VALUES ($1, $2, $3, $4, $5, $7)
 			RETURNING id
 		)
 		INSERT INTO group_roles (group_id, role_name)
 		SELECT g.id, r.name FROM g CROSS JOIN (SELECT DISTINCT unnest($6::text[]) AS name) r`,
-		id, g.Name, g.Description, g.CreatedAt, g.UpdatedAt, list(g.Roles))
+		id, g.Name, g.Description, g.CreatedAt, g.UpdatedAt, list(g.Roles), g.ExternalID)
 	if err != nil {
 		return fmt.Errorf("postgres: create group %q: %w", g.Name, classify(err, store.ErrNotFound))
 	}
@@ -79,7 +79,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 		}
 		_, err := s.db(ctx).Exec(ctx, `
 			WITH g AS (
-				UPDATE groups SET name = $2, description = $3, updated_at = $4
+				UPDATE groups SET name = $2, description = $3, updated_at = $4, external_id = $6
 				WHERE id = $1
 				RETURNING id
 			), gone AS (
@@ -88,7 +88,7 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 			INSERT INTO group_roles (group_id, role_name)
 			SELECT g.id, r.name FROM g CROSS JOIN (SELECT DISTINCT unnest($5::text[]) AS name) r
 			ON CONFLICT DO NOTHING`,
-			id, g.Name, g.Description, g.UpdatedAt, list(g.Roles))
+			id, g.Name, g.Description, g.UpdatedAt, list(g.Roles), g.ExternalID)
 		return err
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Store) GroupsOfUsers(ctx context.Context, userIDs []string) (map[string
 	}
 	rows, err := s.db(ctx).Query(ctx, `
 		SELECT m.user_id::text, g.id, g.name, g.description, g.created_at, g.updated_at,
-			ARRAY(SELECT r.role_name FROM group_roles r WHERE r.group_id = g.id ORDER BY r.role_name)
+			ARRAY(SELECT r.role_name FROM group_roles r WHERE r.group_id = g.id ORDER BY r.role_name), g.external_id
 		FROM group_members m JOIN groups g ON g.id = m.group_id
 		WHERE m.user_id = ANY($1::uuid[]) ORDER BY m.user_id, g.name`, ids)
 	if err != nil {
@@ -223,7 +223,7 @@ func (s *Store) GroupsOfUsers(ctx context.Context, userIDs []string) (map[string
 	}
 	var uid string
 	var g store.Group
-	_, err = pgx.ForEachRow(rows, []any{&uid, &g.ID, &g.Name, &g.Description, &g.CreatedAt, &g.UpdatedAt, &g.Roles}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&uid, &g.ID, &g.Name, &g.Description, &g.CreatedAt, &g.UpdatedAt, &g.Roles, &g.ExternalID}, func() error {
 		g.Roles = list(g.Roles)
 		g.CreatedAt, g.UpdatedAt = utc(g.CreatedAt), utc(g.UpdatedAt)
 		out[uid] = append(out[uid], g)

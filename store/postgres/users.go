@@ -20,7 +20,7 @@ const userColumns = `u.id, u.username, u.email, u.password_hash, u.full_name, u.
 	u.preferences, u.status, u.email_verified, u.created_at, u.updated_at, u.last_login_at, u.expires_at,
 	u.failed_logins, u.locked_until, u.ip_allow, u.ip_deny, u.session_limit,
 	u.phone_number, u.phone_number_verified, u.given_name, u.family_name, u.locale, u.zoneinfo,
-	u.picture, u.break_glass`
+	u.picture, u.break_glass, u.external_id`
 
 // userGrants are the columns scanUser reads withRoles: the sorted roles,
 // the expiries of the time-boxed ones (a JSON object, NULL when none) and
@@ -41,7 +41,7 @@ func scanUser(row pgx.Row, withRoles bool) (store.User, error) {
 		&u.Preferences, &status, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.ExpiresAt,
 		&u.FailedLogins, &u.LockedUntil, &u.IPAllow, &u.IPDeny, &u.SessionLimit,
 		&u.PhoneNumber, &u.PhoneNumberVerified, &u.GivenName, &u.FamilyName, &u.Locale, &u.Zoneinfo,
-		&u.Picture, &u.BreakGlass}
+		&u.Picture, &u.BreakGlass, &u.ExternalID}
 	var expiry []byte
 	if withRoles {
 		dest = append(dest, &u.Roles, &expiry, &u.DeniedPermissions)
@@ -75,9 +75,9 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 				preferences, status, email_verified, created_at, updated_at, last_login_at, expires_at,
 				failed_logins, locked_until, ip_allow, ip_deny, session_limit,
 				phone_number, phone_number_verified, given_name, family_name, locale, zoneinfo,
-				picture, break_glass)
+				picture, break_glass, external_id)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17, $18, $19, $20,
-				$21, $22, $23, $24, $25, $26, $27, $28)
+				$21, $22, $23, $24, $25, $26, $27, $28, $31)
 			RETURNING id
 		), denied AS (
 			INSERT INTO user_denied_permissions (user_id, permission)
@@ -92,7 +92,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 		u.LastLoginAt, u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
 		prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
 		u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
-		u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
+		u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions), u.ExternalID)
 	if err != nil {
 		return fmt.Errorf("postgres: create user %q: %w", u.Username, classify(err, store.ErrNotFound))
 	}
@@ -249,7 +249,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 					updated_at = $11, last_login_at = $12, expires_at = $13, failed_logins = $15,
 					locked_until = $16, ip_allow = $17, ip_deny = $18, session_limit = $19,
 					phone_number = $20, phone_number_verified = $21, given_name = $22, family_name = $23,
-					locale = $24, zoneinfo = $25, picture = $26, break_glass = $27
+					locale = $24, zoneinfo = $25, picture = $26, break_glass = $27, external_id = $30
 				WHERE id = $1
 				RETURNING id
 			), gone AS (
@@ -272,7 +272,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
 			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
 			u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
-			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
+			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions), u.ExternalID)
 		return err
 	})
 	if err != nil {
