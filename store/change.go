@@ -25,6 +25,16 @@ const (
 	// nothing until it reconnects (announced by ChangeAll); a cache that
 	// must never serve a change it missed stops serving meanwhile.
 	ChangeFeedLost ChangeKind = "feed_lost"
+	// ChangeUser: what a user may do changed: its record (status, expiry,
+	// IP rules, ...), its role grants or deny list, or its group
+	// memberships (ID, the user id; "" every user). Announced like the
+	// revocations of access tokens: to this process's TokenObservers when
+	// written, to every instance's listener at the commit, and the write
+	// returns once they have applied it (API principal cache, admin/).
+	ChangeUser ChangeKind = "user"
+	// ChangeGroup: a group's roles changed or it was deleted (ID, the
+	// group id): announced as ChangeUser is.
+	ChangeGroup ChangeKind = "group"
 	// ChangeAll: anything may have changed (a change feed has just
 	// (re)connected and may have missed notifications); drop every cache.
 	ChangeAll ChangeKind = "all"
