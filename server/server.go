@@ -48,6 +48,8 @@ type Server struct {
 	logoutDone chan struct{}
 	// webhooksDone is closed when the webhook delivery worker has stopped.
 	webhooksDone chan struct{}
+	// api is the resource API, whose principal cache apply invalidates.
+	api *admin.API
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -182,9 +184,14 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 				return "", fmt.Errorf("%w: %w", admin.ErrInvalidDPoPProof, err)
 			}
 			return jkt, err
-		}})
+		},
+		PrincipalCacheEntries: cfg.Cache.PrincipalEntries, SharedStore: isChangeFeed(st), CacheRecorder: tel,
+	})
+	if o, ok := st.(store.TokenObserver); ok {
+		api.ObserveStore(o)
+	}
 
-	s.keys, s.svc, s.prov = km, svc, prov
+	s.keys, s.svc, s.prov, s.api = km, svc, prov, api
 	// After the fields are set: the registration's change reaches s.apply.
 	con, err := console.New(ctx, svc, console.Options{Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
@@ -302,6 +309,10 @@ func (s *Server) listen(feed store.ChangeFeed) {
 func (s *Server) apply(ctx context.Context, e store.ChangeEvent) {
 	s.prov.Invalidate(e)
 	s.svc.Invalidate(e)
+	// After the service: a principal is read with its role definitions.
+	if s.api != nil {
+		s.api.Invalidate(e)
+	}
 	switch e.Kind {
 	case store.ChangeSigningKey, store.ChangeAll:
 		// Reloaded rather than dropped: Reload waits for a load under way,

@@ -273,7 +273,13 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
 			u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
 			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions))
-		return err
+		if err != nil {
+			return err
+		}
+		// Its status, expiry, roles or deny list may have changed: every
+		// instance's API principal cache drops the user before this
+		// returns (principalchanges.go).
+		return s.principalChanged(ctx, store.ChangeUser, id)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: update user %q: %w", u.ID, classify(err, store.ErrNotFound))
