@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -114,7 +115,9 @@ func TestAPIPrincipalCacheInvalidatedAcrossInstances(t *testing.T) {
 	t.Run("token revoked", func(t *testing.T) {
 		u := a.createUser(t, "manager")
 		for range 3 {
-			token := apiTokenFor(t, a, u)
+			tok, _, _ := a.newRP(t, web, oidc.ScopeOpenID, "gatehouse:api").signIn(t, u)
+			token := tok.AccessToken
+			a.secret(token, tok.RefreshToken)
 			warm(t, token, "/api/v1/users/me")
 			a.revoke(t, token, authOf(web))
 			loop(t, token, "/api/v1/users/me", http.StatusUnauthorized, "revocation")
