@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/gatehouse/gatehouse/cache"
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/internal/routes"
 	"github.com/gatehouse/gatehouse/store"
@@ -74,6 +75,15 @@ type Options struct {
 	// DPoP verifies the proof of a request presenting a DPoP-bound token
 	// (dpop.go); nil: DPoP presentations are refused.
 	DPoP DPoPChecker
+
+	// The principal cache (principalcache.go).
+	// PrincipalCacheEntries bounds it; 0 turns it off. SharedStore: other
+	// instances share the store and the server feeds their changes to
+	// Invalidate (the cache serves nothing until the feed has connected).
+	// CacheRecorder counts its hits and misses (nil: not counted).
+	PrincipalCacheEntries int
+	SharedStore           bool
+	CacheRecorder         cache.Recorder
 }
 
 // API is the resource API under /api/v1.
@@ -87,12 +97,17 @@ type API struct {
 	resourceMetadata string
 	issuer           string
 	dpop             DPoPChecker
+
+	// The principal cache (principalcache.go): nil when off.
+	principals  *cache.Tokens[*cachedPrincipal]
+	sharedStore bool
 }
 
 // New returns the API.
 func New(svc *domain.Service, introspect Introspector, opts Options) *API {
 	a := &API{svc: svc, introspect: introspect, log: opts.Logger, now: opts.Now,
-		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata, issuer: strings.TrimRight(opts.Issuer, "/"), dpop: opts.DPoP}
+		audiences: opts.Audiences, resourceMetadata: opts.ResourceMetadata, issuer: strings.TrimRight(opts.Issuer, "/"), dpop: opts.DPoP,
+		principals: newPrincipalCache(opts), sharedStore: opts.SharedStore}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -63,48 +63,9 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 		return domain.Principal{}, insufficientScope()
 	}
 
-	var p domain.Principal
-	if at.UserID != "" {
-		u, err := a.svc.GetUser(ctx, at.UserID)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return domain.Principal{}, invalidToken("the token's user no longer exists")
-			}
-			return domain.Principal{}, err
-		}
-		// UserPrincipal refuses a user that is no longer active or has
-		// expired, so a token outliving a lock or a soft delete stops
-		// working at once.
-		p, err = a.svc.UserPrincipal(ctx, u)
-		if err != nil {
-			return domain.Principal{}, principalError(err)
-		}
-		// The user's IP rules hold for the access tokens of its grants
-		// as for its API tokens.
-		if err := a.svc.AdmitAddress(ctx, u, ip, "access_token"); err != nil {
-			if errors.Is(err, domain.ErrAddressRefused) {
-				return domain.Principal{}, invalidToken("the access token is invalid, expired or revoked")
-			}
-			return domain.Principal{}, err
-		}
-	} else {
-		// A service account's token is its own (subject = client), but
-		// one exchanged for another client keeps the account as subject.
-		id := at.ClientID
-		if at.Act != "" {
-			id = at.Subject
-		}
-		c, err := a.svc.GetClient(ctx, id)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return domain.Principal{}, invalidToken("the token's client no longer exists")
-			}
-			return domain.Principal{}, err
-		}
-		p, err = a.svc.ClientPrincipal(ctx, c)
-		if err != nil {
-			return domain.Principal{}, principalError(err)
-		}
+	p, err := a.tokenPrincipal(ctx, token, at, ip)
+	if err != nil {
+		return domain.Principal{}, err
 	}
 	// An impersonation ends with its caller's right to act, not only with
 	// its own expiry.

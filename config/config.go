@@ -290,6 +290,10 @@ type Cache struct {
 	// introspection answers from without a query (README "Introspection
 	// cache"); 0 turns it off.
 	IntrospectionEntries int `yaml:"introspection_entries"`
+	// PrincipalEntries bounds the resource API's cache of token principals
+	// (the user with its effective permissions, or the service account),
+	// by token digest (README "API principal cache"); 0 turns it off.
+	PrincipalEntries int `yaml:"principal_entries"`
 }
 
 // MaxIntrospectionEntries bounds cache.introspection_entries: an entry
@@ -354,7 +358,7 @@ func Default() Config {
 			Consent:           0,
 		},
 		RefreshToken:      RefreshToken{ReuseInterval: 10 * time.Second},
-		Cache:             Cache{IntrospectionEntries: 10_000},
+		Cache:             Cache{IntrospectionEntries: 10_000, PrincipalEntries: 10_000},
 		AccessTokenFormat: "opaque",
 		SigningAlgorithm:  "RS256",
 		Password:          Password{MinLength: 8, BcryptCost: 12},

@@ -59,7 +59,7 @@ func TestDefault(t *testing.T) {
 			Consent:           0,
 		},
 		RefreshToken:      config.RefreshToken{ReuseInterval: 10 * time.Second},
-		Cache:             config.Cache{IntrospectionEntries: 10_000},
+		Cache:             config.Cache{IntrospectionEntries: 10_000, PrincipalEntries: 10_000},
 		AccessTokenFormat: "opaque",
 		SigningAlgorithm:  "RS256",
 		Password:          config.Password{MinLength: 8, BcryptCost: 12},
@@ -152,6 +152,7 @@ device_code:
   interval: 3s
 cache:
   introspection_entries: 2000
+  principal_entries: 3000
 access_token_format: jwt
 signing_algorithm: ES256
 password:
@@ -252,7 +253,7 @@ usage:
 			Consent:           2160 * time.Hour,
 		},
 		RefreshToken:      config.RefreshToken{ReuseInterval: 3 * time.Second},
-		Cache:             config.Cache{IntrospectionEntries: 2000},
+		Cache:             config.Cache{IntrospectionEntries: 2000, PrincipalEntries: 3000},
 		AccessTokenFormat: "jwt",
 		SigningAlgorithm:  "ES256",
 		Password:          config.Password{MinLength: 12, BcryptCost: 10},
@@ -392,6 +393,7 @@ func TestLoadEnv(t *testing.T) {
 		{"GATEHOUSE_DPOP_REQUIRE_NONCE", "true", func(c config.Config) any { return c.DPoP.RequireNonce }, true},
 		{"GATEHOUSE_DPOP_PROOF_WINDOW", "20s", func(c config.Config) any { return c.DPoP.ProofWindow }, 20 * time.Second},
 		{"GATEHOUSE_CACHE_INTROSPECTION_ENTRIES", "500", func(c config.Config) any { return c.Cache.IntrospectionEntries }, 500},
+		{"GATEHOUSE_CACHE_PRINCIPAL_ENTRIES", "700", func(c config.Config) any { return c.Cache.PrincipalEntries }, 700},
 		{"GATEHOUSE_ACCESS_TOKEN_FORMAT", "jwt", func(c config.Config) any { return c.AccessTokenFormat }, "jwt"},
 		{"GATEHOUSE_SIGNING_ALGORITHM", "ES256", func(c config.Config) any { return c.SigningAlgorithm }, "ES256"},
 		{"GATEHOUSE_PASSWORD_MIN_LENGTH", "14", func(c config.Config) any { return c.Password.MinLength }, 14},
@@ -675,6 +677,9 @@ func TestValidateRules(t *testing.T) {
 		{"introspection cache off", func(c *config.Config) { c.Cache.IntrospectionEntries = 0 }, ""},
 		{"introspection cache negative", func(c *config.Config) { c.Cache.IntrospectionEntries = -1 }, "cache.introspection_entries"},
 		{"introspection cache too large", func(c *config.Config) { c.Cache.IntrospectionEntries = config.MaxIntrospectionEntries + 1 }, "cache.introspection_entries"},
+		{"principal cache off", func(c *config.Config) { c.Cache.PrincipalEntries = 0 }, ""},
+		{"principal cache negative", func(c *config.Config) { c.Cache.PrincipalEntries = -1 }, "cache.principal_entries"},
+		{"principal cache too large", func(c *config.Config) { c.Cache.PrincipalEntries = config.MaxIntrospectionEntries + 1 }, "cache.principal_entries"},
 		{"dpop proof window zero", func(c *config.Config) { c.DPoP.ProofWindow = 0 }, "dpop.proof_window"},
 		{"dpop proof window too long", func(c *config.Config) { c.DPoP.ProofWindow = config.MaxDPoPProofWindow + time.Second }, "dpop.proof_window"},
 		{"dpop nonce lifetime too short", func(c *config.Config) { c.DPoP.NonceLifetime = time.Second }, "dpop.nonce_lifetime"},

@@ -145,6 +145,12 @@ func checks() []check {
 			}
 			return ""
 		}},
+		{"cache.principal_entries", func(c Config) string {
+			if n := c.Cache.PrincipalEntries; n < 0 || n > MaxIntrospectionEntries {
+				return fmt.Sprintf("must be between 0 (off) and %d, got %d", MaxIntrospectionEntries, n)
+			}
+			return ""
+		}},
 		{"access_token_format", func(c Config) string { return oneOf(c.AccessTokenFormat, "opaque", "jwt") }},
 		{"signing_algorithm", func(c Config) string { return oneOf(c.SigningAlgorithm, "RS256", "ES256") }},
 		{"password.min_length", func(c Config) string {

@@ -55,6 +55,8 @@ type Server struct {
 	// flush is done.
 	usage     *usage.Recorder
 	usageDone chan struct{}
+	// api is the resource API, whose principal cache apply invalidates.
+	api *admin.API
 }
 
 // New builds every component from cfg and st. It creates the signing keys
@@ -194,13 +196,18 @@ func New(ctx context.Context, cfg config.Config, st store.Store, logger *slog.Lo
 				return "", fmt.Errorf("%w: %w", admin.ErrInvalidDPoPProof, err)
 			}
 			return jkt, err
-		}})
+		},
+		PrincipalCacheEntries: cfg.Cache.PrincipalEntries, SharedStore: isChangeFeed(st), CacheRecorder: tel,
+	})
+	if o, ok := st.(store.TokenObserver); ok {
+		api.ObserveStore(o)
+	}
 
 	// SCIM 2.0 provisioning: the resource API's authentication, SCIM's
 	// language.
 	provisioning := scim.New(svc, api, scim.Options{Issuer: cfg.Issuer, Logger: logger})
 
-	s.keys, s.svc, s.prov = km, svc, prov
+	s.keys, s.svc, s.prov, s.api = km, svc, prov, api
 	// After the fields are set: the registration's change reaches s.apply.
 	con, err := console.New(ctx, svc, console.Options{Issuer: cfg.Issuer, Logger: logger})
 	if err != nil {
@@ -322,6 +329,10 @@ func (s *Server) listen(feed store.ChangeFeed) {
 func (s *Server) apply(ctx context.Context, e store.ChangeEvent) {
 	s.prov.Invalidate(e)
 	s.svc.Invalidate(e)
+	// After the service: a principal is read with its role definitions.
+	if s.api != nil {
+		s.api.Invalidate(e)
+	}
 	switch e.Kind {
 	case store.ChangeSigningKey, store.ChangeAll:
 		// Reloaded rather than dropped: Reload waits for a load under way,

@@ -28,6 +28,16 @@ const (
 	// nothing until it reconnects (announced by ChangeAll); a cache that
 	// must never serve a change it missed stops serving meanwhile.
 	ChangeFeedLost ChangeKind = "feed_lost"
+	// ChangeUser: what a user may do changed: its record (status, expiry,
+	// IP rules, ...), its role grants or deny list, or its group
+	// memberships (ID, the user id; "" every user). Announced like the
+	// revocations of access tokens: to this process's TokenObservers when
+	// written, to every instance's listener at the commit, and the write
+	// returns once they have applied it (API principal cache, admin/).
+	ChangeUser ChangeKind = "user"
+	// ChangeGroup: a group's roles changed or it was deleted (ID, the
+	// group id): announced as ChangeUser is.
+	ChangeGroup ChangeKind = "group"
 	// ChangeAll: anything may have changed (a change feed has just
 	// (re)connected and may have missed notifications); drop every cache.
 	ChangeAll ChangeKind = "all"
@@ -53,16 +63,17 @@ type ChangeEvent struct {
 // test fixture) is seen when the caches' safety-net TTL expires.
 type ChangeFeed interface {
 	// Listen calls fn with every change committed to the clients, signing
-	// keys and roles, and every revocation of access tokens, in commit
-	// order, one call at a time, until ctx is done; then it returns nil.
+	// keys and roles, every revocation of access tokens, and every
+	// ChangeUser and ChangeGroup write, in commit order, one call at a time, until ctx is done; then it returns nil.
 	// Whenever it (re)connects, before any other change, it calls fn with
 	// ChangeAll: whatever was cached before may have changed while nobody
 	// listened. When the connection is lost it calls fn with
 	// ChangeFeedLost; it is retried with backoff, never returned as an
-	// error. A revocation of access tokens, written through any store on
-	// the same database, returns only once every listening fn has
-	// returned from its event (or a bound of a few seconds has passed),
-	// so fn must drop what it names before returning.
+	// error. A revocation of access tokens, or a ChangeUser or ChangeGroup
+	// write, written through any store on the same database, returns only
+	// once every listening fn has returned from its event (or a bound of a
+	// few seconds has passed), so fn must drop what it names before
+	// returning.
 	Listen(ctx context.Context, fn func(ChangeEvent)) error
 }
 
@@ -74,7 +85,10 @@ type ChangeFeed interface {
 type TokenObserver interface {
 	// ObserveTokenChanges registers fn, called with a ChangeGrantTokens,
 	// ChangeUserTokens or ChangeSessionTokens event by every write of
-	// this store that revokes or deletes access tokens, before the write
-	// returns. fn must be quick and must not call the store.
+	// this store that revokes or deletes access tokens, and with a
+	// ChangeUser or ChangeGroup event by every successful UpdateUser,
+	// AddGroupMember, RemoveGroupMember and PutUsers (ChangeUser), and
+	// UpdateGroup and DeleteGroup (ChangeGroup), before the write returns.
+	// fn must be quick and must not call the store.
 	ObserveTokenChanges(fn func(ChangeEvent))
 }

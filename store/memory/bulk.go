@@ -71,6 +71,10 @@ func (s *Store) PutUsers(ctx context.Context, users []store.BulkUser) error {
 
 // setUserGroups makes the user a member of exactly groups.
 func (s *Store) setUserGroups(ctx context.Context, userID string, groups []string) error {
+	return s.principalChanged(s.putUserGroups(ctx, userID, groups), store.ChangeUser, userID)
+}
+
+func (s *Store) putUserGroups(ctx context.Context, userID string, groups []string) error {
 	return s.do(ctx, "set user groups", func(o op) error {
 		want := map[string]bool{}
 		for _, g := range groups {

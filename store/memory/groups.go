@@ -74,6 +74,10 @@ func (s *Store) GetGroup(ctx context.Context, id string) (store.Group, error) {
 // UpdateGroup keeps CreatedAt and takes UpdatedAt from g (the clock's time
 // if g carries none), as UpdateRole does.
 func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
+	return s.principalChanged(s.updateGroup(ctx, g), store.ChangeGroup, g.ID)
+}
+
+func (s *Store) updateGroup(ctx context.Context, g store.Group) error {
 	return s.do(ctx, "update group", func(o op) error {
 		id, _ := canonicalUUID(g.ID)
 		old, ok := s.groups[id]
@@ -101,6 +105,10 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 }
 
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	return s.principalChanged(s.deleteGroup(ctx, id), store.ChangeGroup, id)
+}
+
+func (s *Store) deleteGroup(ctx context.Context, id string) error {
 	return s.do(ctx, "delete group", func(o op) error {
 		gid, _ := canonicalUUID(id)
 		g, ok := s.groups[gid]
@@ -139,6 +147,10 @@ func sortGroups(gs []store.Group) {
 }
 
 func (s *Store) AddGroupMember(ctx context.Context, groupID, userID string) error {
+	return s.principalChanged(s.addGroupMember(ctx, groupID, userID), store.ChangeUser, userID)
+}
+
+func (s *Store) addGroupMember(ctx context.Context, groupID, userID string) error {
 	return s.do(ctx, "add group member", func(o op) error {
 		gid, _ := canonicalUUID(groupID)
 		if _, ok := s.groups[gid]; !ok {
@@ -157,6 +169,10 @@ func (s *Store) AddGroupMember(ctx context.Context, groupID, userID string) erro
 }
 
 func (s *Store) RemoveGroupMember(ctx context.Context, groupID, userID string) error {
+	return s.principalChanged(s.removeGroupMember(ctx, groupID, userID), store.ChangeUser, userID)
+}
+
+func (s *Store) removeGroupMember(ctx context.Context, groupID, userID string) error {
 	return s.do(ctx, "remove group member", func(o op) error {
 		gid, _ := canonicalUUID(groupID)
 		uid, _ := canonicalUUID(userID)

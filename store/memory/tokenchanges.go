@@ -25,6 +25,18 @@ func (s *Store) ObserveTokenChanges(fn func(store.ChangeEvent)) {
 	s.observers.fns = append(s.observers.fns, fn)
 }
 
+// principalChanged tells the observers of a write that changed what a
+// user may do (store.ChangeUser, store.ChangeGroup), once it has succeeded.
+func (s *Store) principalChanged(err error, kind store.ChangeKind, id string) error {
+	if err == nil {
+		if c, ok := canonicalUUID(id); ok {
+			id = c
+		}
+		s.tokensChanged(kind, id)
+	}
+	return err
+}
+
 func (s *Store) tokensChanged(kind store.ChangeKind, id string) {
 	s.observers.mu.RLock()
 	defer s.observers.mu.RUnlock()

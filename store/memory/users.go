@@ -155,6 +155,10 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, e
 }
 
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return s.principalChanged(s.updateUser(ctx, u), store.ChangeUser, u.ID)
+}
+
+func (s *Store) updateUser(ctx context.Context, u store.User) error {
 	return s.do(ctx, "update user", func(o op) error {
 		id, ok := canonicalUUID(u.ID)
 		if !ok {

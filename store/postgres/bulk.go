@@ -175,6 +175,11 @@ func (s *Store) PutUsers(ctx context.Context, users []store.BulkUser) error {
 			c.roleUsers, c.roleNames); err != nil {
 			return err
 		}
+		// Every user of the batch may have changed: one announcement for
+		// all of them (principalchanges.go), not one per user.
+		if err := s.principalChanged(ctx, store.ChangeUser, ""); err != nil {
+			return err
+		}
 		if len(c.groupUsers) == 0 {
 			return nil
 		}

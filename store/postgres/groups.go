@@ -89,7 +89,11 @@ func (s *Store) UpdateGroup(ctx context.Context, g store.Group) error {
 			SELECT g.id, r.name FROM g CROSS JOIN (SELECT DISTINCT unnest($5::text[]) AS name) r
 			ON CONFLICT DO NOTHING`,
 			id, g.Name, g.Description, g.UpdatedAt, list(g.Roles), g.ExternalID)
-		return err
+		if err != nil {
+			return err
+		}
+		// Its members' permissions may have changed (principalchanges.go).
+		return s.principalChanged(ctx, store.ChangeGroup, id)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: update group %q: %w", g.ID, classify(err, store.ErrNotFound))
@@ -110,6 +114,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: delete group %q: %w", id, store.ErrNotFound)
+	}
+	if err := s.principalChanged(ctx, store.ChangeGroup, gid); err != nil {
+		return fmt.Errorf("postgres: delete group %q: %w", id, err)
 	}
 	return nil
 }
@@ -137,6 +144,9 @@ func (s *Store) AddGroupMember(ctx context.Context, groupID, userID string) erro
 	}
 	_, err := s.db(ctx).Exec(ctx, `INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)
 		ON CONFLICT DO NOTHING`, gid, uid)
+	if err == nil {
+		err = s.principalChanged(ctx, store.ChangeUser, uid)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: add member %q to group %q: %w", userID, groupID, classify(err, store.ErrNotFound))
 	}
@@ -156,6 +166,9 @@ func (s *Store) RemoveGroupMember(ctx context.Context, groupID, userID string) e
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: remove member %q from group %q: %w", userID, groupID, store.ErrNotFound)
+	}
+	if err := s.principalChanged(ctx, store.ChangeUser, uid); err != nil {
+		return fmt.Errorf("postgres: remove member %q from group %q: %w", userID, groupID, err)
 	}
 	return nil
 }

@@ -273,7 +273,13 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
 			u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
 			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions), u.ExternalID)
-		return err
+		if err != nil {
+			return err
+		}
+		// Its status, expiry, roles or deny list may have changed: every
+		// instance's API principal cache drops the user before this
+		// returns (principalchanges.go).
+		return s.principalChanged(ctx, store.ChangeUser, id)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: update user %q: %w", u.ID, classify(err, store.ErrNotFound))
@@ -306,8 +312,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 }
 
 // ListUsers pages through users by username or by (created_at, id)
-// (keyset: After is the key of the last user of the previous page), then
-// reads the page's roles in one more query.
+// (keyset: After is the key of the last user of the previous page), with
+// the page's roles and deny lists, in one query.
 //
 // The username index, or the (created_at, id) one, serves the order and
 // the cursor in either direction; the filters (Status among them, judged
@@ -369,61 +375,23 @@ func (s *Store) ListUsers(ctx context.Context, f store.UserFilter) ([]store.User
 		limit = defaultUserLimit
 	}
 	args = append(args, limit)
-	sql := `SELECT ` + userColumns + ` FROM users u`
+	// The page is cut first (the subquery with its LIMIT is not merged
+	// into the outer query), then its grants are read for its rows alone,
+	// in the same round trip: a query per page, not three.
+	sql := `SELECT * FROM users u`
 	if len(where) > 0 {
 		sql += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	sql += fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args))
+	sql = `SELECT ` + userColumns + `, ` + userGrants + ` FROM (` + sql + `) u ORDER BY ` + order
 
 	rows, err := s.db(ctx).Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
 	}
-	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r, false) })
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r, true) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list users: %w", err)
-	}
-	if len(users) == 0 {
-		return users, nil
-	}
-
-	ids := make([]string, len(users))
-	index := make(map[string]int, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-		index[u.ID] = i
-	}
-	rows, err = s.db(ctx).Query(ctx, `SELECT user_id, role_name, expires_at FROM user_roles
-		WHERE user_id = ANY($1::uuid[]) ORDER BY user_id, role_name`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: roles: %w", err)
-	}
-	var userID, role string
-	var expires *time.Time
-	_, err = pgx.ForEachRow(rows, []any{&userID, &role, &expires}, func() error {
-		i := index[userID]
-		users[i].Roles = append(users[i].Roles, role)
-		if expires != nil {
-			setRoleExpiry(&users[i], role, *expires)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: roles: %w", err)
-	}
-	rows, err = s.db(ctx).Query(ctx, `SELECT user_id, permission FROM user_denied_permissions
-		WHERE user_id = ANY($1::uuid[]) ORDER BY user_id, permission`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: denied permissions: %w", err)
-	}
-	var permission string
-	_, err = pgx.ForEachRow(rows, []any{&userID, &permission}, func() error {
-		i := index[userID]
-		users[i].DeniedPermissions = append(users[i].DeniedPermissions, permission)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list users: denied permissions: %w", err)
 	}
 	return users, nil
 }
