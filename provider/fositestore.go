@@ -456,6 +456,12 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if err != nil {
 		return nil, err
 	}
+	return s.refreshTokenState(ctx, req, t)
+}
+
+// refreshTokenState is GetRefreshTokenSession's answer for the token t read
+// with its request req (rotationStore reads them its own way).
+func (s *fositeStore) refreshTokenState(ctx context.Context, req fosite.Requester, t store.Token) (fosite.Requester, error) {
 	if t.Active {
 		return req, nil
 	}

@@ -49,6 +49,10 @@ type Directory interface {
 	// App access rules (appaccess).
 	// MayUseClient: the client's access rule admits the user.
 	MayUseClient(ctx context.Context, u store.User, c store.Client) (bool, error)
+
+	// The refresh token grant (refresh): ActiveUser for a user read with
+	// the refresh token (nil: gone).
+	ActiveUserOf(id string, u *store.User) (store.User, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

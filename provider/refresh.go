@@ -97,6 +97,8 @@ func (h refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 	if h.CanHandleTokenEndpointRequest(ctx, r) {
 		sig := h.RefreshTokenStrategy.RefreshTokenSignature(ctx, r.GetRequestForm().Get("refresh_token"))
 		ctx = context.WithValue(ctx, rotatedKey{}, sig)
+		// The rotation's writes wait for fosite's commit (rotation.go).
+		ctx = withPendingRotation(ctx)
 	}
 	return h.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 }

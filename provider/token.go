@@ -68,6 +68,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if grant == "refresh_token" {
+		// The grant's user, read with the refresh token (rotation.go).
+		ctx = withGrantUsers(ctx)
+	}
 	txCtx, err := p.store.BeginTx(ctx)
 	if err != nil {
 		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
@@ -334,7 +338,7 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	if sess.UserID == "" {
 		return nil
 	}
-	u, err := g.p.svc.ActiveUser(ctx, sess.UserID)
+	u, err := g.p.grantUser(ctx, sess.UserID)
 	if errors.Is(err, domain.ErrUnauthenticated) {
 		return fosite.ErrInvalidGrant.WithHint("The user of this grant is gone or no longer active.").WithDebug(err.Error())
 	}

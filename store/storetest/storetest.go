@@ -65,6 +65,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"BulkUsers", bulkUserTests},
 		// App access rules and usage analytics (appaccess).
 		{"AppAccess", appAccessTests},
+		// The refresh token grant in two round trips (refresh).
+		{"RefreshTokens", refreshTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
