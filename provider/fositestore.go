@@ -731,7 +731,8 @@ func (s *fositeStore) MarkJWTUsedForTime(ctx context.Context, jti string, exp ti
 
 // ---------------------------------------------------------------------------
 // Transactions: fosite's MaybeBeginTx nests inside the token endpoint's own
-// transaction as a savepoint.
+// transaction as a savepoint (except around a refresh token's rotation,
+// whose writes rotationStore defers to one statement: rotation.go).
 
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
 	return s.store.BeginTx(ctx)

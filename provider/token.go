@@ -21,7 +21,8 @@ import (
 // store locks the code or refresh token row on read, so concurrent
 // redemptions of one credential serialize and the losers see it inactive
 // (invalid_grant, with fosite's reuse handling) instead of failing on a
-// conflict. fosite's own MaybeBeginTx nests as a savepoint.
+// conflict. fosite's own MaybeBeginTx nests as a savepoint, except in the
+// refresh handler (rotation.go).
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p.offerDPoPNonce(w)

@@ -160,14 +160,17 @@ func (s *Store) await(ctx context.Context, nonce string, ch chan struct{}) {
 	s.awaitListeners(ctx, nonce, ch, s.findListeners(ctx))
 }
 
+// listenersSelect finds the listener sessions named $1.
+const listenersSelect = `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
+	WHERE datname = current_database() AND application_name = $1`
+
 // findListeners returns the listener sessions the database has now.
 func (s *Store) findListeners(ctx context.Context) []uint32 {
 	var pids []uint32
 	// Outside the transaction ctx may still carry (committed by now), with
 	// the pool's deadlines.
 	outside := context.WithValue(ctx, txKey{s}, nil)
-	err := s.db(outside).QueryRow(outside, `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = $1`, s.listenerName()).Scan(&pids)
+	err := s.db(outside).QueryRow(outside, listenersSelect, s.listenerName()).Scan(&pids)
 	if err != nil {
 		// Who must acknowledge is unknown: wait for the bound.
 		pids = []uint32{0}
