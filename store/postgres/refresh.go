@@ -81,12 +81,19 @@ func (s *Store) sendBatch(ctx context.Context, b *pgx.Batch) error {
 }
 
 // RotateRefreshToken is one statement: the one-use UPDATE of the presented
-// token, and, only if it matched (FROM r), the deletion of the grant's
+// token, and, only if it matched (FROM r, EXISTS: a one-time filter, so
+// the DELETE keeps its index on the grant), the deletion of the grant's
 // access tokens with its notification (tokenchanges.go) and the two
 // inserts. The statement's sub-statements share one snapshot, so the
 // DELETE does not see the access token inserted beside it. A DPoP-bound
 // access token records its proof too, which CreateToken's statement does:
 // that rare case takes the statements one by one, in a transaction.
+//
+// "(request_id = $2) IS TRUE" checks the grant on the row the primary key
+// found; as an index condition it made the generic plan walk the grant's
+// index, through every refresh token the rotation chain has left (they
+// stay until they expire, for reuse detection): the database's CPU per
+// refresh grew with the chain.
 func (s *Store) RotateRefreshToken(ctx context.Context, r store.RefreshRotation) error {
 	if r.Access.DPoPProof != nil {
 		return s.rotateRefreshTokenByParts(ctx, r)
@@ -100,10 +107,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r store.RefreshRotation)
 	err := s.db(ctx).QueryRow(ctx, `
 		WITH r AS (
 			UPDATE oauth_tokens SET active = false, rotated_at = $3
-			WHERE kind = 'refresh_token' AND signature = $1 AND request_id = $2 AND active
+			WHERE kind = 'refresh_token' AND signature = $1 AND active AND (request_id = $2) IS TRUE
 			RETURNING request_id
 		), d AS (
-			DELETE FROM oauth_tokens WHERE kind = 'access_token' AND request_id IN (SELECT request_id FROM r)
+			DELETE FROM oauth_tokens WHERE request_id = $2 AND kind = 'access_token' AND EXISTS (SELECT FROM r)
 		), a AS (
 			INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
 				active, request, predecessor, rotated_at, rewound_at)
