@@ -456,6 +456,12 @@ func (s *fositeStore) GetRefreshTokenSession(ctx context.Context, signature stri
 	if err != nil {
 		return nil, err
 	}
+	return s.refreshTokenState(ctx, req, t)
+}
+
+// refreshTokenState is GetRefreshTokenSession's answer for the token t read
+// with its request req (rotationStore reads them its own way).
+func (s *fositeStore) refreshTokenState(ctx context.Context, req fosite.Requester, t store.Token) (fosite.Requester, error) {
 	if t.Active {
 		return req, nil
 	}
@@ -725,7 +731,8 @@ func (s *fositeStore) MarkJWTUsedForTime(ctx context.Context, jti string, exp ti
 
 // ---------------------------------------------------------------------------
 // Transactions: fosite's MaybeBeginTx nests inside the token endpoint's own
-// transaction as a savepoint.
+// transaction as a savepoint (except around a refresh token's rotation,
+// whose writes rotationStore defers to one statement: rotation.go).
 
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
 	return s.store.BeginTx(ctx)

@@ -57,6 +57,9 @@ type Directory interface {
 	// BreakGlassDeadline: the instant no token of a break-glass account's
 	// grant may outlive (zero for other accounts).
 	BreakGlassDeadline(ctx context.Context, u store.User, loginSessionID string, authTime time.Time) (time.Time, error)
+	// The refresh token grant (refresh): ActiveUser for a user read with
+	// the refresh token (nil: gone).
+	ActiveUserOf(id string, u *store.User) (store.User, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

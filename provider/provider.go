@@ -359,8 +359,9 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 	oauth := compose.Compose(cfg, fs, strategy,
 		compose.OAuth2AuthorizeExplicitFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
-		func(c fosite.Configurator, s, st interface{}) interface{} {
-			return refreshGrant{compose.OAuth2RefreshTokenGrantFactory(c, s, st).(*oauth2.RefreshTokenGrantHandler)}
+		func(c fosite.Configurator, _, st interface{}) interface{} {
+			// Its storage writes a rotation in one statement (rotation.go).
+			return refreshGrant{compose.OAuth2RefreshTokenGrantFactory(c, rotationStore{fs}, st).(*oauth2.RefreshTokenGrantHandler)}
 		},
 		compose.RFC7523AssertionGrantFactory,
 		compose.OpenIDConnectExplicitFactory,

@@ -47,7 +47,8 @@ import (
 // delayed by one refresh, not lost; hence the short interval.
 //
 // Concurrency: the token endpoint's transaction locks the presented token's
-// row as fosite reads it (store.Tokens.GetToken), and the rewind locks the
+// row as fosite reads it (store.RefreshTokens.GetRefreshToken, through
+// rotationStore), and the rewind locks the
 // successor's row too (store.Tokens.RewindRotation). Two retries racing
 // take turns: the first rewinds and rotates, the second finds the rotation
 // rewound already — a second retry — and revokes the family, the first
@@ -97,6 +98,8 @@ func (h refreshGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosit
 	if h.CanHandleTokenEndpointRequest(ctx, r) {
 		sig := h.RefreshTokenStrategy.RefreshTokenSignature(ctx, r.GetRequestForm().Get("refresh_token"))
 		ctx = context.WithValue(ctx, rotatedKey{}, sig)
+		// The rotation's writes wait for fosite's commit (rotation.go).
+		ctx = withPendingRotation(ctx)
 	}
 	return h.RefreshTokenGrantHandler.PopulateTokenEndpointResponse(ctx, r, resp)
 }

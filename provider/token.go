@@ -21,7 +21,8 @@ import (
 // store locks the code or refresh token row on read, so concurrent
 // redemptions of one credential serialize and the losers see it inactive
 // (invalid_grant, with fosite's reuse handling) instead of failing on a
-// conflict. fosite's own MaybeBeginTx nests as a savepoint.
+// conflict. fosite's own MaybeBeginTx nests as a savepoint, except in the
+// refresh handler (rotation.go).
 func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p.offerDPoPNonce(w)
@@ -68,6 +69,10 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if grant == "refresh_token" {
+		// The grant's user, read with the refresh token (rotation.go).
+		ctx = withGrantUsers(ctx)
+	}
 	txCtx, err := p.store.BeginTx(ctx)
 	if err != nil {
 		p.writeToken(ctx, w, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
@@ -336,7 +341,7 @@ func (g *grantGuard) HandleTokenEndpointRequest(ctx context.Context, r fosite.Ac
 	if sess.UserID == "" {
 		return nil
 	}
-	u, err := g.p.svc.ActiveUser(ctx, sess.UserID)
+	u, err := g.p.grantUser(ctx, sess.UserID)
 	if errors.Is(err, domain.ErrUnauthenticated) {
 		return fosite.ErrInvalidGrant.WithHint("The user of this grant is gone or no longer active.").WithDebug(err.Error())
 	}

@@ -65,6 +65,8 @@ type Store interface {
 	BulkUsers
 	// Usage: aggregated usage counters (appaccess, usage.go).
 	Usage
+	// RefreshTokens: the refresh_token grant in two round trips (refresh.go).
+	RefreshTokens
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -201,15 +201,24 @@ func (r *releasingRows) Close() {
 type releasingTx struct {
 	pgx.Tx
 	c *pgxpool.Conn
+	// done: ended on the connection itself (commitFindingListeners); the
+	// pgx Tx, which does not know, must not send anything more.
+	done bool
 }
 
 func (t *releasingTx) Commit(ctx context.Context) error {
+	if t.done {
+		return pgx.ErrTxClosed
+	}
 	err := t.Tx.Commit(ctx)
 	t.release()
 	return err
 }
 
 func (t *releasingTx) Rollback(ctx context.Context) error {
+	if t.done {
+		return pgx.ErrTxClosed
+	}
 	err := t.Tx.Rollback(ctx)
 	t.release()
 	return err

@@ -147,6 +147,18 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("postgres: commit: no transaction in context")
 	}
+	if rtx, ok := tx.(*releasingTx); ok && s.awaitsListeners(ctx) {
+		// One round trip for both (commit.go).
+		pids, sent, err := s.commitFindingListeners(ctx, rtx)
+		if sent {
+			if err != nil {
+				s.rolledBack(ctx)
+				return fmt.Errorf("postgres: commit: %w", err)
+			}
+			s.committedKnowing(ctx, pids)
+			return nil
+		}
+	}
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := s.outage(ctx, tx.Commit(bctx)); err != nil {

@@ -161,15 +161,32 @@ func (s *Store) await(ctx context.Context, nonce string, ch chan struct{}) {
 	if ch == nil {
 		return
 	}
+	s.awaitListeners(ctx, nonce, ch, s.findListeners(ctx))
+}
+
+// listenersSelect finds the listener sessions named $1.
+const listenersSelect = `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
+	WHERE datname = current_database() AND application_name = $1`
+
+// findListeners returns the listener sessions the database has now.
+func (s *Store) findListeners(ctx context.Context) []uint32 {
 	var pids []uint32
 	// Outside the transaction ctx may still carry (committed by now), with
 	// the pool's deadlines.
 	outside := context.WithValue(ctx, txKey{s}, nil)
-	err := s.db(outside).QueryRow(outside, `SELECT coalesce(array_agg(pid), '{}') FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = $1`, s.listenerName()).Scan(&pids)
+	err := s.db(outside).QueryRow(outside, listenersSelect, s.listenerName()).Scan(&pids)
 	if err != nil {
 		// Who must acknowledge is unknown: wait for the bound.
 		pids = []uint32{0}
+	}
+	return pids
+}
+
+// awaitListeners is await with the listener sessions found already (pids,
+// looked up after the commit).
+func (s *Store) awaitListeners(ctx context.Context, nonce string, ch chan struct{}, pids []uint32) {
+	if ch == nil {
+		return
 	}
 	s.feed.needs(nonce, pids)
 	wait := s.barrierWait
@@ -216,7 +233,28 @@ func (s *Store) withPending(ctx context.Context) context.Context {
 
 // committed hands a committed savepoint's notifications to its
 // transaction, or, for the outermost transaction, waits for them.
-func (s *Store) committed(ctx context.Context) {
+func (s *Store) committed(ctx context.Context) { s.committedKnowing(ctx, nil) }
+
+// awaitsListeners reports whether the commit of the outermost transaction
+// ctx carries will wait for listeners' acknowledgements.
+func (s *Store) awaitsListeners(ctx context.Context) bool {
+	p, ok := ctx.Value(pendingKey{s}).(*pending)
+	if !ok || p.parent != nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ch := range p.chans {
+		if ch != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// committedKnowing is committed with, when not nil, the listener sessions
+// found with the commit (commit.go), which spares each wait its look-up.
+func (s *Store) committedKnowing(ctx context.Context, pids []uint32) {
 	p, ok := ctx.Value(pendingKey{s}).(*pending)
 	if !ok {
 		return
@@ -232,7 +270,11 @@ func (s *Store) committed(ctx context.Context) {
 		return
 	}
 	for i, ch := range chans {
-		s.await(ctx, nonces[i], ch)
+		if pids != nil {
+			s.awaitListeners(ctx, nonces[i], ch, pids)
+		} else {
+			s.await(ctx, nonces[i], ch)
+		}
 	}
 }
 

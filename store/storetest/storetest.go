@@ -67,6 +67,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AppAccess", appAccessTests},
 		// The API principal cache's invalidations (apiauth).
 		{"PrincipalChanges", principalChangeTests},
+		// The refresh token grant in two round trips (refresh).
+		{"RefreshTokens", refreshTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
