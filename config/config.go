@@ -77,6 +77,10 @@ type Config struct {
 
 	// Events and webhooks: the outbox of deliveries (webhooks.go).
 	Webhooks Webhooks `yaml:"webhooks"`
+
+	// Tokens: how client_credentials tokens are committed (groupcommit,
+	// tokens.go).
+	Tokens Tokens `yaml:"tokens"`
 }
 
 // DPoP configures the checks of DPoP proofs (RFC 9449).
@@ -387,6 +391,9 @@ func Default() Config {
 
 		// Events and webhooks.
 		Webhooks: defaultWebhooks(),
+
+		// Group commit of client_credentials tokens.
+		Tokens: defaultTokens(),
 	}
 }
 

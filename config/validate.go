@@ -295,9 +295,11 @@ func checks() []check {
 			}
 			return ""
 		}},
-	}, append(deviceCodeChecks(),
+	}, append(append(deviceCodeChecks(),
 		// Events and webhooks.
-		webhookChecks()...)...)
+		webhookChecks()...),
+		// Group commit of client_credentials tokens.
+		tokenChecks()...)...)
 }
 
 // checkSMTPHost accepts a host name or IP address without a port (the port

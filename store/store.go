@@ -65,6 +65,9 @@ type Store interface {
 	BulkUsers
 	// Usage: aggregated usage counters (appaccess, usage.go).
 	Usage
+	// ClientTokens: client_credentials access tokens as one row each,
+	// written by group commit (groupcommit, clienttokens.go).
+	ClientTokens
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -32,6 +32,10 @@ type Store struct {
 	// (tokenchanges.go).
 	observers tokenObservers
 	feed      barrier
+	// tokenCommit is how client tokens are committed, and commits their
+	// group committer if they are batched (groupcommit.go).
+	tokenCommit ClientTokenCommit
+	commits     *committer
 }
 
 // Option configures New.
@@ -72,6 +76,9 @@ func New(ctx context.Context, databaseURL string, opts ...Option) (*Store, error
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
+	if s.tokenCommit.MaxBatch > 1 {
+		s.commits = newCommitter(s, s.tokenCommit)
+	}
 	return s, nil
 }
 
@@ -89,8 +96,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // metrics an operator sizes the pool by.
 func (s *Store) PoolStats() *pgxpool.Stat { return s.pool.Stat() }
 
-// Close closes every connection of the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the group committer, once its batches are answered, and
+// closes every connection of the pool.
+func (s *Store) Close() {
+	if s.commits != nil {
+		s.commits.close()
+	}
+	s.pool.Close()
+}
 
 // ---------------------------------------------------------------------------
 // Transactions

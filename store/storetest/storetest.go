@@ -65,6 +65,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"BulkUsers", bulkUserTests},
 		// App access rules and usage analytics (appaccess).
 		{"AppAccess", appAccessTests},
+		// Client tokens: client_credentials tokens as one record (groupcommit).
+		{"ClientTokens", clientTokenTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
