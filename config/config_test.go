@@ -98,6 +98,8 @@ func TestDefault(t *testing.T) {
 	// Events and webhooks.
 	want.Webhooks = config.Webhooks{MaxAttempts: 10, MaxAge: 24 * time.Hour, BackoffBase: 10 * time.Second,
 		Timeout: 10 * time.Second, PollInterval: time.Second, MaxPending: 10000, Retention: 7 * 24 * time.Hour}
+	// Group commit of client_credentials tokens.
+	want.Tokens = config.Tokens{AccessTokenCommit: "sync", GroupCommit: config.GroupCommit{MaxBatch: 64, Window: 200 * time.Microsecond}}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -229,6 +231,11 @@ webhooks:
   poll_interval: 250ms
   max_pending: 300
   retention: 48h
+tokens:
+  access_token_commit: async
+  group_commit:
+    max_batch: 32
+    window: 1ms
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -288,6 +295,7 @@ webhooks:
 	wantFull.DPoP = config.DPoP{ProofWindow: 30 * time.Second, RequireNonce: true, NonceLifetime: 2 * time.Minute}
 	wantFull.Webhooks = config.Webhooks{MaxAttempts: 4, MaxAge: 2 * time.Hour, BackoffBase: 2 * time.Second,
 		Timeout: 3 * time.Second, PollInterval: 250 * time.Millisecond, MaxPending: 300, Retention: 48 * time.Hour}
+	wantFull.Tokens = config.Tokens{AccessTokenCommit: "async", GroupCommit: config.GroupCommit{MaxBatch: 32, Window: time.Millisecond}}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute
