@@ -70,9 +70,28 @@ type committer struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed sync.Once
-	// committing counts the batches between their BEGIN and the answer to
-	// their COMMIT.
+	// committing counts the batches being written, from their first
+	// statement to the answer to their COMMIT.
 	committing atomic.Int32
+	// stats count what the committer did (GroupCommitStats).
+	waiting, commits, tokens, retried atomic.Int64
+}
+
+// GroupCommitStats is what the group committer did since New: commits made
+// (batches of one included), tokens they carried, batches retried row by
+// row after a failure; Waiting is the inserts waiting to be taken now.
+type GroupCommitStats struct {
+	Commits, Tokens, Retried, Waiting int64
+}
+
+// GroupCommitStats reports the group committer's counts (zero without one).
+func (s *Store) GroupCommitStats() GroupCommitStats {
+	c := s.commits
+	if c == nil {
+		return GroupCommitStats{}
+	}
+	return GroupCommitStats{Commits: c.commits.Load(), Tokens: c.tokens.Load(), Retried: c.retried.Load(),
+		Waiting: c.waiting.Load()}
 }
 
 // pendingInsert is one CreateClientToken call waiting for its batch.
@@ -106,11 +125,15 @@ func (c *committer) insert(ctx context.Context, row clientTokenRow) error {
 	bctx, cancel := c.s.bound(ctx)
 	defer cancel()
 	p := &pendingInsert{ctx: bctx, row: row, done: make(chan error, 1)}
+	c.waiting.Add(1)
 	select {
 	case c.queue <- p:
+		c.waiting.Add(-1)
 	case <-bctx.Done():
+		c.waiting.Add(-1)
 		return c.s.outage(ctx, bctx.Err())
 	case <-c.stop:
+		c.waiting.Add(-1)
 		return errStoreClosed
 	}
 	select {
@@ -178,16 +201,18 @@ func (c *committer) flush(batch []*pendingInsert) {
 		}
 		live = append(live, p)
 	}
-	switch len(live) {
-	case 0:
+	if len(live) == 0 {
 		return
-	case 1:
+	}
+	c.commits.Add(1)
+	c.tokens.Add(int64(len(live)))
+	c.committing.Add(1)
+	defer c.committing.Add(-1)
+	if len(live) == 1 {
 		live[0].done <- c.s.insertAlone(live[0].ctx, live[0].row)
 		return
 	}
-	c.committing.Add(1)
 	results, err := c.commitBatch(live)
-	c.committing.Add(-1)
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
@@ -197,6 +222,7 @@ func (c *committer) flush(batch []*pendingInsert) {
 	case errors.As(err, &pgErr) && !unreachable(err):
 		// A row the database refused rolled back its batch: each row
 		// again on its own, so that only the bad one fails.
+		c.retried.Add(1)
 		for _, p := range live {
 			p.done <- c.s.insertAlone(p.ctx, p.row)
 		}
