@@ -32,6 +32,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
   gatehouse-bench run         run workloads against an issuer that is already running
   gatehouse-bench import      time gatehouse users import of 100,000 generated users on a fresh
                               database, then again (all unchanged), and print rows/s (make bench)
+  gatehouse-bench ceiling     the server's durable single-row commit rate over the pool's
+                              connection count, the ceiling of cc's own commits
 
 Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
 only: the bench makes its users), authcode-sso, api-users.
@@ -58,6 +60,8 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"roundtrips": cmdRoundTrips,
 		"run":        cmdRun,
 		"import":     cmdImport,
+		// The durable commit ceiling the cc rates are read against.
+		"ceiling": cmdCeiling,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -36,6 +36,10 @@ const insertClientTokenWithProof = `WITH p AS (
 type clientTokenRow struct {
 	sql  string
 	args []any
+	// proof: the row records a DPoP proof's use, which an asynchronous
+	// commit could lose in a crash and so let the proof be replayed: such
+	// a row is always committed durably.
+	proof bool
 }
 
 func newClientTokenRow(t store.Token) (clientTokenRow, error) {
@@ -51,7 +55,7 @@ func newClientTokenRow(t store.Token) (clientTokenRow, error) {
 	if len(p.JTIHash) != 32 {
 		return clientTokenRow{}, fmt.Errorf("DPoP proof digest of %d bytes, want 32", len(p.JTIHash))
 	}
-	return clientTokenRow{sql: insertClientTokenWithProof, args: append(args, p.JTIHash, p.ExpiresAt, p.Now)}, nil
+	return clientTokenRow{sql: insertClientTokenWithProof, args: append(args, p.JTIHash, p.ExpiresAt, p.Now), proof: true}, nil
 }
 
 // result is what the insert's outcome means for the caller: rows is the

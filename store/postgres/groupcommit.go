@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,9 @@ type ClientTokenCommit struct {
 	// does not wait for the WAL flush, so a crash of the database server
 	// may lose the tokens of its last moments (about three times
 	// wal_writer_delay). Never for anything else: codes, refresh tokens
-	// and revocations are written elsewhere, durably.
+	// and revocations are written elsewhere, durably, and a client token
+	// that records a DPoP proof's use is committed durably too (its loss
+	// would let the proof be presented again).
 	Async bool
 }
 
@@ -248,12 +251,12 @@ func (c *committer) commitBatch(batch []*pendingInsert) ([]error, error) {
 	// No caller's context: one caller giving up must not fail the others.
 	ctx, cancel := c.s.bound(context.Background())
 	defer cancel()
-	return c.s.commitRows(ctx, rows, c.cfg.Async)
+	return c.s.commitRows(ctx, rows, c.cfg.Async && !slices.ContainsFunc(rows, func(r clientTokenRow) bool { return r.proof }))
 }
 
 // insertAlone writes one client token in a commit of its own.
 func (s *Store) insertAlone(ctx context.Context, row clientTokenRow) error {
-	if !s.tokenCommit.Async {
+	if !s.tokenCommit.Async || row.proof {
 		tag, err := s.db(ctx).Exec(ctx, row.sql, row.args...)
 		return row.result(tag.RowsAffected(), err)
 	}

@@ -335,7 +335,7 @@ func TestGroupCommitClose(t *testing.T) {
 // leaves it on, and the session keeps it on afterwards.
 func TestAsyncCommitIsTheTransactionsAlone(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
-	s, err := New(t.Context(), dbURL+"&pool_max_conns=1")
+	s, err := New(t.Context(), dbURL+"&pool_max_conns=1", WithClientTokenCommit(ClientTokenCommit{Async: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,5 +359,29 @@ func TestAsyncCommitIsTheTransactionsAlone(t *testing.T) {
 		if setting != "on" {
 			t.Errorf("after a commit with async=%v the session has synchronous_commit = %q, want on", async, setting)
 		}
+	}
+
+	// An async committer's batch is durable if one of its rows records a
+	// DPoP proof's use.
+	c := &committer{s: s, cfg: ClientTokenCommit{MaxBatch: 2, Async: true}}
+	withProof := probe
+	withProof.proof = true
+	for _, tc := range []struct {
+		rows []clientTokenRow
+		off  bool
+	}{{[]clientTokenRow{probe, probe}, true}, {[]clientTokenRow{probe, withProof}, false}} {
+		batch := []*pendingInsert{{row: tc.rows[0]}, {row: tc.rows[1]}}
+		results, err := c.commitBatch(batch)
+		if err != nil {
+			t.Fatalf("commitBatch: %v", err)
+		}
+		for i, r := range results {
+			if off := r == nil; off != tc.off {
+				t.Errorf("batch with a proof %v: statement %d saw synchronous_commit off = %v, want %v", tc.rows[1].proof, i, off, tc.off)
+			}
+		}
+	}
+	if err := s.insertAlone(t.Context(), withProof); !errors.Is(err, store.ErrDPoPProofUsed) {
+		t.Errorf("a single row with a proof, async: %v, want the probe to find synchronous_commit on", err)
 	}
 }
