@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -216,15 +214,15 @@ func (c *committer) flush(batch []*pendingInsert) {
 		return
 	}
 	results, err := c.commitBatch(live)
-	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
 		for i, p := range live {
 			p.done <- results[i]
 		}
-	case errors.As(err, &pgErr) && !unreachable(err):
-		// A row the database refused rolled back its batch: each row
-		// again on its own, so that only the bad one fails.
+	case !unreachable(err):
+		// A row the database (or the driver) refused rolled back its
+		// batch: each row again on its own, so that only the bad one
+		// fails.
 		c.retried.Add(1)
 		for _, p := range live {
 			p.done <- c.s.insertAlone(p.ctx, p.row)
