@@ -80,6 +80,9 @@ type Config struct {
 
 	// Usage analytics: flush interval and retention (usage.go).
 	Usage Usage `yaml:"usage"`
+	// Tokens: how client_credentials tokens are committed (groupcommit,
+	// tokens.go).
+	Tokens Tokens `yaml:"tokens"`
 }
 
 // DPoP configures the checks of DPoP proofs (RFC 9449).
@@ -397,6 +400,8 @@ func Default() Config {
 
 		// Usage analytics.
 		Usage: defaultUsage(),
+		// Group commit of client_credentials tokens.
+		Tokens: defaultTokens(),
 	}
 }
 

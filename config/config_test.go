@@ -100,6 +100,8 @@ func TestDefault(t *testing.T) {
 		Timeout: 10 * time.Second, PollInterval: time.Second, MaxPending: 10000, Retention: 7 * 24 * time.Hour}
 	// Usage analytics.
 	want.Usage = config.Usage{FlushInterval: 10 * time.Second, Retention: 400 * 24 * time.Hour}
+	// Group commit of client_credentials tokens.
+	want.Tokens = config.Tokens{AccessTokenCommit: "sync", GroupCommit: config.GroupCommit{MaxBatch: 64, Window: 200 * time.Microsecond}}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -235,6 +237,11 @@ webhooks:
 usage:
   flush_interval: 30s
   retention: 2160h
+tokens:
+  access_token_commit: async
+  group_commit:
+    max_batch: 32
+    window: 1ms
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -295,6 +302,7 @@ usage:
 	wantFull.Webhooks = config.Webhooks{MaxAttempts: 4, MaxAge: 2 * time.Hour, BackoffBase: 2 * time.Second,
 		Timeout: 3 * time.Second, PollInterval: 250 * time.Millisecond, MaxPending: 300, Retention: 48 * time.Hour}
 	wantFull.Usage = config.Usage{FlushInterval: 30 * time.Second, Retention: 90 * 24 * time.Hour}
+	wantFull.Tokens = config.Tokens{AccessTokenCommit: "async", GroupCommit: config.GroupCommit{MaxBatch: 32, Window: time.Millisecond}}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute

@@ -301,11 +301,13 @@ func checks() []check {
 			}
 			return ""
 		}},
-	}, append(append(deviceCodeChecks(),
+	}, append(append(append(deviceCodeChecks(),
 		// Events and webhooks.
 		webhookChecks()...),
 		// Usage analytics.
-		usageChecks()...)...)
+		usageChecks()...),
+		// Group commit of client_credentials tokens.
+		tokenChecks()...)...)
 }
 
 // checkSMTPHost accepts a host name or IP address without a port (the port

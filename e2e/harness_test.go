@@ -118,6 +118,9 @@ func startServerOn(t *testing.T, setup serverSetup) *testServer {
 	} else {
 		pg, err := postgres.New(ctx, cfg.DatabaseURL, postgres.WithTimeouts(postgres.Timeouts{
 			Connect: cfg.Database.ConnectTimeout, Query: cfg.Database.QueryTimeout,
+		}), postgres.WithClientTokenCommit(postgres.ClientTokenCommit{ // as serve does
+			MaxBatch: cfg.Tokens.GroupCommit.MaxBatch, Window: cfg.Tokens.GroupCommit.Window,
+			Async: cfg.Tokens.AccessTokenCommit == "async",
 		}))
 		if err != nil {
 			_ = ln.Close()

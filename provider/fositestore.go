@@ -412,6 +412,9 @@ func (s *fositeStore) CreateAccessTokenSession(ctx context.Context, signature st
 	// A DPoP proof's use recorded by this write (bindDPoP); the store
 	// answers store.ErrDPoPProofUsed if it was used before.
 	t.DPoPProof = dpopUseFrom(ctx)
+	if isClientToken(ctx, t) {
+		return s.insertClientToken(ctx, t) // clienttokens.go
+	}
 	return s.insertToken(ctx, t)
 }
 

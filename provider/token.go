@@ -162,6 +162,8 @@ func (p *Provider) exchange(ctx context.Context, r *http.Request) (fosite.Access
 		}
 		sess.Subject = ar.GetClient().GetID()
 		sess.ClientID = ar.GetClient().GetID()
+		// Its access token is its grant's only token (clienttokens.go).
+		ctx = withClientCredentials(ctx)
 	case ar.GetGrantTypes().ExactOne(grantTypeJWTBearer):
 		// The rfc7523 handler set the subject to the assertion's.
 		sess.ClientID = ar.GetClient().GetID()

@@ -67,6 +67,9 @@ type Store interface {
 	Usage
 	// RefreshTokens: the refresh_token grant in two round trips (refresh.go).
 	RefreshTokens
+	// ClientTokens: client_credentials access tokens as one row each,
+	// written by group commit (groupcommit, clienttokens.go).
+	ClientTokens
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

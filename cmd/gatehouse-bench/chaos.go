@@ -472,7 +472,9 @@ func findLost(ctx context.Context, l *local, e *env, ops []chaosOp) (map[string]
 			for j, t := range part {
 				sigs[j] = t.signature()
 			}
-			rows, err := conn.Query(ctx, `SELECT signature FROM oauth_tokens WHERE kind = $1 AND signature = ANY($2)`, kind, sigs)
+			// client_credentials access tokens are in client_tokens.
+			rows, err := conn.Query(ctx, `SELECT signature FROM oauth_tokens WHERE kind = $1 AND signature = ANY($2)
+				UNION ALL SELECT signature FROM client_tokens WHERE $1 = 'access_token' AND signature = ANY($2)`, kind, sigs)
 			if err != nil {
 				return nil, fmt.Errorf("check tokens: %w", err)
 			}

@@ -35,6 +35,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
   gatehouse-bench compare     gatehouse beside Ory Hydra (-hydra, BENCH_HYDRA) on the same PostgreSQL,
                               cells interleaved over several passes, and the PostgreSQL insert
                               ceiling (make bench-compare)
+  gatehouse-bench ceiling     the server's durable single-row commit rate over the pool's
+                              connection count, the ceiling of cc's own commits
 
 Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
 only: the bench makes its users), authcode-sso, api-users.
@@ -64,6 +66,8 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		// compare: gatehouse beside Ory Hydra and the PostgreSQL ceiling.
 		"compare":           cmdCompare,
 		"login-consent-app": cmdLoginConsentApp,
+		// The durable commit ceiling the cc rates are read against.
+		"ceiling": cmdCeiling,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

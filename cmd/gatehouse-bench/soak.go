@@ -192,15 +192,18 @@ wait:
 }
 
 // countTokens counts the token and grant rows, and those of them that have
-// not expired. A grant is live while one of its tokens is.
+// not expired. A grant is live while one of its tokens is. A client token
+// (client_tokens) is a token and its grant in one row, so it counts as both.
 func countTokens(ctx context.Context, conn *pgx.Conn) (soakSample, error) {
 	var s soakSample
 	err := conn.QueryRow(ctx, `
 		SELECT now()::text,
-		       (SELECT count(*) FROM oauth_tokens),
-		       (SELECT count(*) FROM oauth_tokens WHERE expires_at > now()),
-		       (SELECT count(*) FROM grants),
-		       (SELECT count(DISTINCT request_id) FROM oauth_tokens WHERE expires_at > now())`).
+		       (SELECT count(*) FROM oauth_tokens) + (SELECT count(*) FROM client_tokens),
+		       (SELECT count(*) FROM oauth_tokens WHERE expires_at > now())
+		           + (SELECT count(*) FROM client_tokens WHERE expires_at > now()),
+		       (SELECT count(*) FROM grants) + (SELECT count(*) FROM client_tokens),
+		       (SELECT count(DISTINCT request_id) FROM oauth_tokens WHERE expires_at > now())
+		           + (SELECT count(*) FROM client_tokens WHERE expires_at > now())`).
 		Scan(&s.At, &s.Tokens, &s.LiveTokens, &s.Grants, &s.LiveGrants)
 	if err != nil {
 		return s, fmt.Errorf("count tokens: %w", err)

@@ -207,7 +207,7 @@ func openServeStore(ctx context.Context, cfg config.Config, migrate bool) (store
 			return nil, fmt.Errorf("serve: migrate: %w", err)
 		}
 	}
-	st, err := postgres.New(ctx, cfg.DatabaseURL, storeTimeouts(cfg))
+	st, err := postgres.New(ctx, cfg.DatabaseURL, storeTimeouts(cfg), clientTokenCommit(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("serve: open database: %w", err)
 	}

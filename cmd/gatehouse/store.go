@@ -64,3 +64,13 @@ func orEmpty(s []string) []string {
 	}
 	return s
 }
+
+// clientTokenCommit is the tokens section of cfg as the store's option
+// (README "Performance"): how the server commits client_credentials tokens.
+func clientTokenCommit(cfg config.Config) postgres.Option {
+	return postgres.WithClientTokenCommit(postgres.ClientTokenCommit{
+		MaxBatch: cfg.Tokens.GroupCommit.MaxBatch,
+		Window:   cfg.Tokens.GroupCommit.Window,
+		Async:    cfg.Tokens.AccessTokenCommit == "async",
+	})
+}

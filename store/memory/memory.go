@@ -94,6 +94,9 @@ type Store struct {
 	permissions map[string]store.Permission
 	// usage: the aggregated usage counters (appaccess, usage.go).
 	usage map[usageKey]int64
+	// clientGrants are the grants of client tokens (clienttokens.go), which
+	// go with their one token.
+	clientGrants map[string]bool
 }
 
 type memberKey struct{ groupID, userID string }
@@ -166,6 +169,8 @@ func New(opts ...Option) *Store {
 		deliveries:  map[int64]store.WebhookDelivery{},
 		permissions: map[string]store.Permission{},
 		usage:       map[usageKey]int64{},
+		// Client tokens (clienttokens.go).
+		clientGrants: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(s)

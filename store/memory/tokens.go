@@ -165,6 +165,7 @@ func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature
 		}
 		requestID = t.RequestID
 		del(o, s.tokens, k)
+		s.dropClientGrant(o, requestID)
 		return nil
 	})
 	if err == nil && kind == store.KindAccessToken {
@@ -195,6 +196,7 @@ func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind,
 				del(o, s.tokens, k)
 			}
 		}
+		s.dropClientGrant(o, requestID)
 		return nil
 	})
 	if err == nil && kind == store.KindAccessToken {
@@ -337,6 +339,7 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit in
 		}
 		for id := range touched {
 			del(o, s.grants, id)
+			del(o, s.clientGrants, id)
 		}
 		n = len(expired)
 		return nil
@@ -351,6 +354,7 @@ func (s *Store) deleteGrantsWhere(o op, match func(store.Grant) bool) {
 		if match(g) {
 			ids[id] = true
 			del(o, s.grants, id)
+			del(o, s.clientGrants, id)
 		}
 	}
 	if len(ids) == 0 {

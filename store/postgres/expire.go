@@ -22,6 +22,9 @@ const (
 	// expiringDeviceCodes: the device authorization grant.
 	expiringDeviceCodes expiring = "device_codes"
 	expiringDPoPProofs  expiring = "dpop_proofs"
+
+	// expiringClientTokens: client_credentials tokens (clienttokens.go).
+	expiringClientTokens expiring = "client_tokens"
 )
 
 // expiredBatch is the janitor's bounded delete: the rows of table whose

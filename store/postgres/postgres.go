@@ -34,6 +34,10 @@ type Store struct {
 	feed      barrier
 	// barrierWait is WithBarrierWait's bound; 0 is the default.
 	barrierWait time.Duration
+	// tokenCommit is how client tokens are committed, and commits their
+	// group committer if they are batched (groupcommit.go).
+	tokenCommit ClientTokenCommit
+	commits     *committer
 }
 
 // Option configures New.
@@ -81,6 +85,9 @@ func New(ctx context.Context, databaseURL string, opts ...Option) (*Store, error
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
+	if s.tokenCommit.MaxBatch > 1 {
+		s.commits = newCommitter(s, s.tokenCommit)
+	}
 	return s, nil
 }
 
@@ -98,8 +105,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // metrics an operator sizes the pool by.
 func (s *Store) PoolStats() *pgxpool.Stat { return s.pool.Stat() }
 
-// Close closes every connection of the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the group committer, once its batches are answered, and
+// closes every connection of the pool.
+func (s *Store) Close() {
+	if s.commits != nil {
+		s.commits.close()
+	}
+	s.pool.Close()
+}
 
 // ---------------------------------------------------------------------------
 // Transactions

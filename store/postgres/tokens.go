@@ -90,6 +90,9 @@ func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature st
 	if _, inTx := s.tx(ctx); inTx && lockedKind(kind) {
 		sql += ` FOR UPDATE OF t`
 	}
+	if kind == store.KindAccessToken {
+		sql += ` UNION ALL ` + getClientTokenSQL // clienttokens.go
+	}
 	var t store.Token
 	var k string
 	err := s.db(ctx).QueryRow(ctx, sql, string(kind), signature).Scan(&k, &t.Signature, &t.RequestID,
@@ -110,7 +113,8 @@ func (s *Store) GetToken(ctx context.Context, kind store.TokenKind, signature st
 func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signature string) error {
 	if kind == store.KindAccessToken {
 		return s.changeAccessToken(ctx, "deactivate", `UPDATE oauth_tokens SET active = false
-			WHERE kind = $1 AND signature = $2 AND active RETURNING request_id`, signature)
+			WHERE kind = $1 AND signature = $2 AND active RETURNING request_id`,
+			`UPDATE client_tokens SET active = false WHERE signature = $2 AND active RETURNING request_id`, signature)
 	}
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE oauth_tokens SET active = false
 		WHERE kind = $1 AND signature = $2 AND active`, string(kind), signature)
@@ -123,14 +127,15 @@ func (s *Store) DeactivateToken(ctx context.Context, kind store.TokenKind, signa
 	return nil
 }
 
-// changeAccessToken runs sql, a statement on one access token ($1 the
-// kind, $2 the signature) returning its request_id, and notifies the
-// change of its grant in the same statement. ErrNotFound if no row
-// changed.
-func (s *Store) changeAccessToken(ctx context.Context, verb, sql string, signature string) error {
+// changeAccessToken runs sql and clientSQL, statements on one access token
+// ($1 the kind, $2 the signature) of oauth_tokens and of client_tokens
+// returning its request_id, and notifies the change of its grant in the
+// same statement. ErrNotFound if no row changed.
+func (s *Store) changeAccessToken(ctx context.Context, verb, sql, clientSQL string, signature string) error {
 	var requestID string
 	n := s.announce(store.ChangeGrantTokens, "")
-	err := s.db(ctx).QueryRow(ctx, `WITH d AS (`+sql+`)
+	err := s.db(ctx).QueryRow(ctx, `WITH t AS (`+sql+`), c AS (`+clientSQL+`),
+		d AS (SELECT request_id FROM t UNION ALL SELECT request_id FROM c)
 		SELECT d.request_id FROM d, LATERAL (SELECT pg_notify('`+changeChannel+`',
 			json_build_object('kind', $3::text, 'id', d.request_id, 'n', $4::text)::text)) n`,
 		string(store.KindAccessToken), signature, string(store.ChangeGrantTokens), n.nonce).Scan(&requestID)
@@ -202,7 +207,8 @@ func (s *Store) RewindRotation(ctx context.Context, kind store.TokenKind, signat
 func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature string) error {
 	if kind == store.KindAccessToken {
 		return s.changeAccessToken(ctx, "delete", `DELETE FROM oauth_tokens
-			WHERE kind = $1 AND signature = $2 RETURNING request_id`, signature)
+			WHERE kind = $1 AND signature = $2 RETURNING request_id`,
+			`DELETE FROM client_tokens WHERE signature = $2 RETURNING request_id`, signature)
 	}
 	tag, err := s.db(ctx).Exec(ctx, `DELETE FROM oauth_tokens WHERE kind = $1 AND signature = $2`,
 		string(kind), signature)
@@ -219,7 +225,8 @@ func (s *Store) DeleteToken(ctx context.Context, kind store.TokenKind, signature
 func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
 	sql := `UPDATE oauth_tokens SET active = false WHERE request_id = $1 AND kind = $2 AND active`
 	if kind == store.KindAccessToken {
-		return s.changeGrantAccessTokens(ctx, "deactivate", sql, requestID)
+		return s.changeGrantAccessTokens(ctx, "deactivate", sql,
+			`UPDATE client_tokens SET active = false WHERE request_id = $1 AND active`, requestID)
 	}
 	_, err := s.db(ctx).Exec(ctx, sql, requestID, string(kind))
 	if err != nil {
@@ -232,7 +239,7 @@ func (s *Store) DeactivateTokensByRequest(ctx context.Context, kind store.TokenK
 func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind, requestID string) error {
 	sql := `DELETE FROM oauth_tokens WHERE request_id = $1 AND kind = $2`
 	if kind == store.KindAccessToken {
-		return s.changeGrantAccessTokens(ctx, "delete", sql, requestID)
+		return s.changeGrantAccessTokens(ctx, "delete", sql, `DELETE FROM client_tokens WHERE request_id = $1`, requestID)
 	}
 	_, err := s.db(ctx).Exec(ctx, sql, requestID, string(kind))
 	if err != nil {
@@ -241,12 +248,13 @@ func (s *Store) DeleteTokensByRequest(ctx context.Context, kind store.TokenKind,
 	return nil
 }
 
-// changeGrantAccessTokens runs sql, a statement on the access tokens ($2)
-// of a grant ($1), and notifies the change in the same statement: the
-// notification is delivered if and only if the change commits.
-func (s *Store) changeGrantAccessTokens(ctx context.Context, verb, sql, requestID string) error {
+// changeGrantAccessTokens runs sql and clientSQL, statements on the access
+// tokens ($2) of a grant ($1) in oauth_tokens and in client_tokens, and
+// notifies the change in the same statement: the notification is delivered
+// if and only if the change commits.
+func (s *Store) changeGrantAccessTokens(ctx context.Context, verb, sql, clientSQL, requestID string) error {
 	n := s.announce(store.ChangeGrantTokens, requestID)
-	_, err := s.db(ctx).Exec(ctx, `WITH d AS (`+sql+`) SELECT pg_notify('`+changeChannel+`', $3)`,
+	_, err := s.db(ctx).Exec(ctx, `WITH d AS (`+sql+`), c AS (`+clientSQL+`) SELECT pg_notify('`+changeChannel+`', $3)`,
 		requestID, string(store.KindAccessToken), n.payload)
 	if err := n.done(ctx, err, ""); err != nil {
 		return fmt.Errorf("postgres: %s %s of grant: %w", verb, store.KindAccessToken, err)
@@ -257,9 +265,7 @@ func (s *Store) changeGrantAccessTokens(ctx context.Context, verb, sql, requestI
 // GetGrant returns ErrNotFound if there is no such grant.
 func (s *Store) GetGrant(ctx context.Context, requestID string) (store.Grant, error) {
 	var g store.Grant
-	err := s.db(ctx).QueryRow(ctx, `SELECT id, client_id, subject, coalesce(user_id::text, ''),
-			coalesce(login_session_id, ''), granted_scopes, requested_at
-		FROM grants WHERE id = $1`, requestID).Scan(&g.ID, &g.ClientID, &g.Subject, &g.UserID,
+	err := s.db(ctx).QueryRow(ctx, getGrantSQL, requestID).Scan(&g.ID, &g.ClientID, &g.Subject, &g.UserID,
 		&g.LoginSessionID, &g.GrantedScopes, &g.RequestedAt)
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("postgres: get grant: %w", classify(err, nil))
@@ -274,8 +280,9 @@ func (s *Store) RevokeGrant(ctx context.Context, requestID string) error {
 	var found bool
 	nt := s.announce(store.ChangeGrantTokens, requestID)
 	err := s.db(ctx).QueryRow(ctx, `
-		WITH g AS (SELECT id FROM grants WHERE id = $1),
+		WITH g AS (SELECT id FROM grants WHERE id = $1 UNION ALL SELECT request_id FROM client_tokens WHERE request_id = $1),
 		u AS (UPDATE oauth_tokens SET active = false WHERE request_id IN (SELECT id FROM g) AND active),
+		c AS (UPDATE client_tokens SET active = false WHERE request_id = $1 AND active),
 		n AS (SELECT pg_notify('`+changeChannel+`', $2))
 		SELECT EXISTS (SELECT 1 FROM g) FROM n`, requestID, nt.payload).Scan(&found)
 	if err := nt.done(ctx, err, ""); err != nil {
@@ -343,8 +350,13 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit in
 	if limit <= 0 {
 		return 0, nil
 	}
-	var n int
-	err := s.inTx(ctx, func(ctx context.Context) error {
+	// Client tokens first (clienttokens.go): their grants go with them.
+	n, err := s.deleteExpired(ctx, expiringClientTokens, "client tokens", now, limit)
+	if err != nil || n == limit {
+		return n, err
+	}
+	limit -= n
+	err = s.inTx(ctx, func(ctx context.Context) error {
 		rows, err := s.db(ctx).Query(ctx, expiredBatch(expiringTokens, "request_id"), now, limit)
 		if err != nil {
 			return err
@@ -353,8 +365,8 @@ func (s *Store) DeleteExpiredTokens(ctx context.Context, now time.Time, limit in
 		if err != nil {
 			return err
 		}
-		n = len(requestIDs)
-		if n == 0 {
+		n += len(requestIDs)
+		if len(requestIDs) == 0 {
 			return nil
 		}
 		// A separate statement: in the same one, the NOT EXISTS would still

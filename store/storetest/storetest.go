@@ -69,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PrincipalChanges", principalChangeTests},
 		// The refresh token grant in two round trips (refresh).
 		{"RefreshTokens", refreshTests},
+		// Client tokens: client_credentials tokens as one record (groupcommit).
+		{"ClientTokens", clientTokenTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
