@@ -194,6 +194,11 @@ func TestBrowserConsole(t *testing.T) {
 	if err := ts.Store.CreateRole(ctx, trader); err != nil {
 		t.Fatal(err)
 	}
+	// A custom permission: the role editor offers it beside the built-in
+	// ones, as the API lists them.
+	if err := ts.Store.CreatePermission(ctx, store.Permission{Name: "reports:export", Description: "Export the desk reports."}); err != nil {
+		t.Fatal(err)
+	}
 	admin := ts.createUser(t, "admin")
 	manager := ts.createUser(t, "manager")
 	viewer := ts.createUser(t, "viewer")
@@ -722,7 +727,7 @@ func TestBrowserConsole(t *testing.T) {
 		noProblems(t, r.Problems, r.Refused)
 		ts.secret(r.ClientSecret)
 		role, err := ts.Store.GetRole(ctxT(t), "analyst")
-		if err != nil || role.Parent != "viewer" || strings.Join(role.Permissions, ",") != "tokens:self" ||
+		if err != nil || role.Parent != "viewer" || strings.Join(slices.Sorted(slices.Values(role.Permissions)), ",") != "reports:export,tokens:self" ||
 			strings.Join(role.SuggestedGoals, ",") != "Publish the weekly risk report" {
 			t.Errorf("the role created in the console: %+v (%v)", role, err)
 		}

@@ -596,6 +596,7 @@ const scenarios = {
         await dlg.getByLabel('Description', { exact: true }).fill('Reads the desk reports.');
         await dlg.getByLabel('Parent', { exact: true }).selectOption('viewer');
         await dlg.getByRole('checkbox', { name: 'tokens:self' }).check();
+        await dlg.getByRole('checkbox', { name: 'reports:export' }).check();
         await dlg.getByLabel('Suggested goals', { exact: true }).fill('Publish the weekly risk report');
         await dlg.getByRole('button', { name: 'Save' }).click();
         await dlg.waitFor({ state: 'detached' });

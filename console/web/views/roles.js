@@ -5,10 +5,18 @@ import { h } from '../dom.js';
 import { get, post, patch, del, enc } from '../api.js';
 import { button, field, checks, formDialog, choose, notice, pageHeader, badge, load } from '../ui.js';
 
-// Every permission the domain knows (store/roles.go), for the editor.
-const permissions = ['profile:read', 'dashboards:read', 'profile:write', 'tokens:self', 'users:read', 'users:write', 'users:status',
-  'users:roles', 'users:delete', 'roles:write', 'groups:write', 'access-requests:review', 'tokens:users', 'tokens:system',
-  'clients:write', 'audit:read', 'sessions:revoke', 'settings:write', 'users:impersonate'];
+// Every permission a role may carry, built-in and custom, as the API lists
+// them: the editor offers what the server knows, never a copy of it.
+async function allPermissions() {
+  const names = [];
+  let cursor;
+  do {
+    const page = await get('/permissions', { limit: 200, cursor });
+    names.push(...page.items.map((p) => p.name));
+    cursor = page.next_cursor;
+  } while (cursor);
+  return names;
+}
 
 export async function render(main, ctx) {
   const body = h('div');
@@ -75,12 +83,16 @@ function roleBox(ctx, r, refresh) {
         h('span', { class: 'v' }, h('ul', { class: 'tags', 'aria-label': `Suggested goals of ${r.name}` }, r.suggested_goals.map((g) => h('li', {}, badge(g, 'goal')))))) : null));
 }
 
-function roleDialog(ctx, role, refresh) {
+async function roleDialog(ctx, role, refresh) {
+  const permissions = await allPermissions();
   const name = field({ label: 'Name', name: 'name', value: role?.name, required: true, readonly: Boolean(role), hint: role ? 'A role keeps its name; create another to rename.' : 'Lowercase, such as trader or analyst.' });
   name.conflict = true;
   const description = field({ label: 'Description', name: 'description', value: role?.description });
   const parent = field({ label: 'Parent', name: 'parent', value: role?.parent || '', options: [{ value: '', label: 'None' }, ...ctx.roles.filter((r) => r.name !== role?.name).map((r) => r.name)], hint: 'The role inherits every permission of its parent.' });
-  const perms = checks({ legend: 'Permissions', name: 'permissions', options: permissions, values: role?.permissions || [] });
+  // A permission the role carries but the server no longer lists (a custom
+  // one deleted meanwhile) stays visible, so that saving drops it knowingly.
+  const options = [...permissions, ...(role?.permissions || []).filter((p) => !permissions.includes(p))];
+  const perms = checks({ legend: 'Permissions', name: 'permissions', options, values: role?.permissions || [] });
   const goals = field({ label: 'Suggested goals', name: 'suggested_goals', rows: 4, value: (role?.suggested_goals || []).join('\n'), hint: 'One per line; offered when someone is given this role.' });
   const lines = () => goals.value.split('\n').map((g) => g.trim()).filter(Boolean);
   formDialog({
