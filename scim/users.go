@@ -449,6 +449,9 @@ func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, p *domain.
 			*s = new(string)
 		}
 	}
+	if in.displayName == nil && in.formatted == nil {
+		in.displayName = new(string)
+	}
 	return h.applyUser(w, r, p, cur, in)
 }
 
