@@ -339,7 +339,14 @@ func (s *Service) queueDecisionMail(ctx context.Context, u store.User, r store.A
 	if !s.MailEnabled() || u.Email == "" {
 		return nil
 	}
-	subject, body, ok := decisionMail(u, r, s.opts.Recovery.Issuer)
+	// A request for an app (app access rules) names it, as people know it.
+	app := r.ClientID
+	if app != "" {
+		if c, err := s.store.GetClient(ctx, app); err == nil && c.Name != "" {
+			app = c.Name
+		}
+	}
+	subject, body, ok := decisionMail(u, r, app, s.opts.Recovery.Issuer)
 	if !ok {
 		return nil
 	}
@@ -348,7 +355,9 @@ func (s *Service) queueDecisionMail(ctx context.Context, u store.User, r store.A
 
 // decisionMail words the notice of a decision on an access request; ok is
 // false for a request in any other state (there is nothing to tell).
-func decisionMail(u store.User, r store.AccessRequest, issuer string) (subject, body string, ok bool) {
+// app is the name of the application a request for one asked access to
+// ("" for a request for a role alone).
+func decisionMail(u store.User, r store.AccessRequest, app, issuer string) (subject, body string, ok bool) {
 	if r.Status != store.RequestApproved && r.Status != store.RequestDenied {
 		return "", "", false
 	}
@@ -360,14 +369,22 @@ func decisionMail(u store.User, r store.AccessRequest, issuer string) (subject, 
 		if role == "" {
 			role = r.RequestedRole
 		}
-		fmt.Fprintf(&b, "Your access request was approved (role: %s).\n", role)
+		if app != "" {
+			fmt.Fprintf(&b, "Your request for access to %s was approved (role: %s).\n", app, role)
+		} else {
+			fmt.Fprintf(&b, "Your access request was approved (role: %s).\n", role)
+		}
 		if c := strings.TrimSpace(r.Comment); c != "" {
 			fmt.Fprintf(&b, "\nComment from the reviewer:\n%s\n", c)
 		}
 		fmt.Fprintf(&b, "\nYou can sign in now: %s\n", issuer)
 	} else {
 		subject = "Your access request was denied"
-		fmt.Fprintf(&b, "Your access request was denied: %s\n", strings.TrimSpace(r.Comment))
+		if app != "" {
+			fmt.Fprintf(&b, "Your request for access to %s was denied: %s\n", app, strings.TrimSpace(r.Comment))
+		} else {
+			fmt.Fprintf(&b, "Your access request was denied: %s\n", strings.TrimSpace(r.Comment))
+		}
 		fmt.Fprintf(&b, "\nIf you think this is a mistake, ask your administrator. %s\n", issuer)
 	}
 	b.WriteString("\n-- \ngatehouse\n")

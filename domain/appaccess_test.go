@@ -285,3 +285,25 @@ func fieldOf(err error) string {
 	}
 	return v.Fields[0].Field
 }
+
+// The notice of a decision on a request for an app names the app.
+func TestAppAccessDecisionMailNamesTheApp(t *testing.T) {
+	e := newReviewEnv(t)
+	if _, _, err := e.svc.CreateClient(e.ctx, admin, store.Client{ID: "desk", Name: "Trading desk",
+		RedirectURIs: []string{"https://desk.example/cb"}, Access: store.ClientAccess{Roles: []string{"trader"}}}); err != nil {
+		t.Fatal(err)
+	}
+	u := e.user("asker", "user")
+	r, err := e.svc.SubmitAppAccessRequest(e.ctx, domain.Actor{Type: store.ActorUser, ID: u.ID}, u.ID, "desk", "I trade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mails()
+	if _, err := e.svc.ApproveAccessRequest(e.ctx, e.principal(e.admin), r.ID, "", "go ahead"); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.decisionMails()
+	if len(ms) != 1 || ms[0].Recipient != u.Email || !strings.Contains(ms[0].Body, "Your request for access to Trading desk was approved (role: trader).") {
+		t.Fatalf("queued notices = %+v", ms)
+	}
+}
