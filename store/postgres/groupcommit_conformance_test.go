@@ -10,12 +10,13 @@ import (
 	"github.com/gatehouse/gatehouse/store/storetest"
 )
 
-// TestConformanceGroupCommit runs the token groups of the shared suite on a
+// TestConformanceGroupCommit runs the shared suite's client-token tests on a
 // store that gathers client tokens into shared commits, asynchronously:
 // what a client sees must not depend on how the tokens are committed.
+// (TestConformance runs them, with the rest, committing each on its own.)
 func TestConformanceGroupCommit(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
-	storetest.RunTokens(t, func(t *testing.T) store.Store {
+	storetest.RunClientTokens(t, func(t *testing.T) store.Store {
 		pgtest.Reset(t, dbURL)
 		s, err := postgres.New(t.Context(), dbURL, postgres.WithClientTokenCommit(postgres.ClientTokenCommit{
 			MaxBatch: 8, Window: time.Millisecond, Async: true,
