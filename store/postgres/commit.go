@@ -26,11 +26,13 @@ func (s *Store) commitFindingListeners(ctx context.Context, tx *releasingTx) (pi
 	bctx, cancel := s.bound(ctx)
 	defer cancel()
 	b := &pgx.Batch{}
+	committed := false
 	b.Queue(`COMMIT`).Exec(func(tag pgconn.CommandTag) error {
 		if tag.String() != "COMMIT" {
 			// COMMIT of a failed transaction answers ROLLBACK.
 			return fmt.Errorf("the transaction was rolled back (%s)", tag)
 		}
+		committed = true
 		return nil
 	})
 	b.Queue(listenersSelect, s.listenerName()).QueryRow(func(row pgx.Row) error {
@@ -45,6 +47,12 @@ func (s *Store) commitFindingListeners(ctx context.Context, tx *releasingTx) (pi
 	// COMMIT rolls back); pgx's Tx must not send anything more on it.
 	tx.done = true
 	tx.release()
+	if err != nil && committed {
+		// The commit is done; only the look-up failed (the connection
+		// broke after COMMIT answered): who must acknowledge is unknown,
+		// so wait for the bound, as findListeners does.
+		return []uint32{0}, true, nil
+	}
 	if err != nil {
 		return nil, true, s.outage(ctx, err)
 	}
