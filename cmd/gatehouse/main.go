@@ -107,6 +107,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newVersionCmd(a),
 		// Custom permissions (permissions.go).
 		newPermissionsCmd(a),
+		// Usage analytics: GET /api/v1/stats from the command line (stats.go).
+		newStatsCmd(a),
 	)
 	return root
 }
