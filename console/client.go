@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
@@ -25,15 +26,17 @@ var Scopes = []string{"openid", "profile", "roles", "gatehouse:api", "offline_ac
 type Clients interface {
 	GetClient(ctx context.Context, id string) (store.Client, error)
 	CreateClient(ctx context.Context, a domain.Actor, c store.Client) (store.Client, string, error)
-	UpdateClient(ctx context.Context, a domain.Actor, id string, p domain.ClientPatch) (store.Client, error)
+	UpdateClientUnchangedSince(ctx context.Context, a domain.Actor, id string, updatedAt time.Time, p domain.ClientPatch) (store.Client, error)
 	DeleteClient(ctx context.Context, a domain.Actor, id string) error
 }
 
 // system is the actor of the registration in the audit log.
 var system = domain.Actor{Type: store.ActorSystem}
 
-// attempts bounds EnsureClient's read-repair-verify loop.
-const attempts = 5
+// attempts bounds EnsureClient's read-repair-verify loop: each round that
+// loses a race to another instance re-reads, and some instance wins every
+// round.
+const attempts = 20
 
 // EnsureClient registers the console's client for issuer, or repairs it:
 // public with PKCE, first-party (no consent page), allowed the code and
@@ -44,10 +47,10 @@ const attempts = 5
 // redirect URIs, say for a second host name; more scopes). Instances of one
 // issuer that start at once want the same client, so they converge: a
 // create that loses the race re-reads. Instances of different issuers
-// sharing one database each add their own addresses and read the client
-// back to see them kept; the domain's update is not a compare-and-swap, so
-// two of them starting in the same instant can still drop one's addresses,
-// which that instance's next start adds again. A confidential client of
+// sharing one database each add their own addresses: the repair is a
+// compare-and-swap on the client's update time, so one that read the
+// client before another's repair reads it again rather than drop the other's
+// addresses. A confidential client of
 // the console's id (registered by hand before the console existed) cannot
 // be turned public by an update; it is deleted and registered again.
 //
@@ -78,7 +81,10 @@ func EnsureClient(ctx context.Context, clients Clients, issuer string, logger *s
 				return nil
 			}
 			logger.Info("console: repairing client", "client_id", ClientID)
-			_, err = clients.UpdateClient(ctx, system, ClientID, p)
+			_, err = clients.UpdateClientUnchangedSince(ctx, system, ClientID, cur.UpdatedAt, p)
+			if errors.Is(err, domain.ErrStale) {
+				continue // another instance repaired it meanwhile: read again
+			}
 		}
 		if _, ok := domain.AsValidation(err); ok {
 			logger.Error("console: cannot register the console's client; the console cannot sign in", "client_id", ClientID, "error", err)

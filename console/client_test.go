@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -176,6 +177,41 @@ func TestEnsureClientConcurrentStarts(t *testing.T) {
 		if creates != 1 {
 			t.Errorf("%d client.create entries, want 1", creates)
 		}
+	})
+}
+
+// TestEnsureClientDifferentIssuersAtOnce: instances of eight issuers
+// sharing one database start at once; every one's addresses are kept (the
+// repair is a compare-and-swap: a repair computed from a stale read is
+// refused and done again, not written over another's).
+func TestEnsureClientDifferentIssuersAtOnce(t *testing.T) {
+	stores(t, func(t *testing.T, st store.Store, svc *domain.Service) {
+		ctx := context.Background()
+		if err := EnsureClient(ctx, svc, "https://first.example", slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		issuers := make([]string, 8)
+		errs := make([]error, len(issuers))
+		var wg sync.WaitGroup
+		for i := range issuers {
+			issuers[i] = fmt.Sprintf("http://127.0.0.%d:8080", i+2)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = EnsureClient(ctx, svc, issuers[i], slog.New(slog.DiscardHandler))
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := st.GetClient(ctx, ClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkConsoleClient(t, c, append(issuers, "https://first.example")...)
 	})
 }
 

@@ -198,10 +198,29 @@ func (s *Service) ListClients(ctx context.Context) ([]store.Client, error) {
 // authorization_code grant, none without). A patch that changes nothing
 // records nothing; the secret is never changed here.
 func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p ClientPatch) (store.Client, error) {
+	return s.updateClient(ctx, a, id, p, nil)
+}
+
+// UpdateClientUnchangedSince is UpdateClient on condition that the client
+// was last updated at updatedAt, as the caller read it (ErrStale if not):
+// a patch computed from that read (a list merged with what it held) must
+// not overwrite a change made since.
+func (s *Service) UpdateClientUnchangedSince(ctx context.Context, a Actor, id string, updatedAt time.Time, p ClientPatch) (store.Client, error) {
+	return s.updateClient(ctx, a, id, p, func(cur store.Client) error {
+		if cur.UpdatedAt.Equal(updatedAt) {
+			return nil
+		}
+		return newError(CodeStale, "the client changed since you read it: read it again and reapply your change")
+	})
+}
+
+func (s *Service) updateClient(ctx context.Context, a Actor, id string, p ClientPatch, precondition func(store.Client) error) (store.Client, error) {
 	if err := notFoundKey("client", id); err != nil {
 		return store.Client{}, err
 	}
-	out, err := update(ctx, s, a, s.clientRecord(), id, "client.update", func(ctx context.Context, cur store.Client) (store.Client, error) {
+	r := s.clientRecord()
+	r.precondition = precondition
+	out, err := update(ctx, s, a, r, id, "client.update", func(ctx context.Context, cur store.Client) (store.Client, error) {
 		next := applyClientPatch(cur, p)
 		if err := ValidateClient(next); err != nil {
 			return store.Client{}, err
@@ -221,7 +240,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, id string, p Client
 func (s *Service) clientRecord() record[store.Client] {
 	return record[store.Client]{
 		what: "update client", target: TargetClient,
-		get: s.store.GetClient, put: s.store.UpdateClient, fields: clientFields,
+		get: s.store.GetClientForUpdate, put: s.store.UpdateClient, fields: clientFields,
 		touch: func(c *store.Client, now time.Time) { c.UpdatedAt = now },
 	}
 }

@@ -225,6 +225,10 @@ type Clients interface {
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns ErrNotFound if there is no such client.
 	GetClient(ctx context.Context, id string) (Client, error)
+	// GetClientForUpdate is GetClient that, inside a transaction, holds the
+	// client until the transaction ends, so that an update computed from
+	// what it read is not lost to a concurrent one.
+	GetClientForUpdate(ctx context.Context, id string) (Client, error)
 	// UpdateClient replaces every field but ID and CreatedAt; ErrNotFound if
 	// the client does not exist.
 	UpdateClient(ctx context.Context, c Client) error

@@ -42,6 +42,11 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	})
 }
 
+// GetClientForUpdate is GetClient: a transaction holds the whole store.
+func (s *Store) GetClientForUpdate(ctx context.Context, id string) (store.Client, error) {
+	return s.GetClient(ctx, id)
+}
+
 func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
 	var out store.Client
 	err := s.do(ctx, "get client", func(op) error {

@@ -75,6 +75,15 @@ func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) 
 	return c, nil
 }
 
+// GetClientForUpdate locks the row (FOR UPDATE) inside a transaction.
+func (s *Store) GetClientForUpdate(ctx context.Context, id string) (store.Client, error) {
+	c, err := scanClient(s.db(ctx).QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1 FOR UPDATE`, id))
+	if err != nil {
+		return store.Client{}, fmt.Errorf("postgres: get client %q for update: %w", id, classify(err, nil))
+	}
+	return c, nil
+}
+
 // UpdateClient replaces every field but ID and CreatedAt.
 func (s *Store) UpdateClient(ctx context.Context, c store.Client) error {
 	tag, err := s.db(ctx).Exec(ctx, `UPDATE clients SET name = $2, secret_hash = $3,

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -15,6 +18,44 @@ var clientTests = []subtest{
 	{"NotFound", testClientNotFound},
 	{"DeleteAndList", testClientDeleteList},
 	{"NoAliasing", testClientNoAliasing},
+	{"ForUpdate", testClientForUpdate},
+}
+
+// testClientForUpdate: GetClientForUpdate reads what GetClient does, and
+// holds the client, so that concurrent read-modify-write updates each keep
+// the others' changes.
+func testClientForUpdate(f *fixture) {
+	c := f.createClient()
+	got, err := f.s.GetClientForUpdate(f.ctx, c.ID)
+	f.must(err, "GetClientForUpdate")
+	f.equal("client for update", got, c)
+	_, err = f.s.GetClientForUpdate(f.ctx, "no-such-client")
+	f.wantErr(err, store.ErrNotFound, "GetClientForUpdate of a missing client")
+
+	const writers = 4
+	errs := make(chan error, writers)
+	for i := range writers {
+		go func() {
+			errs <- store.InTx(f.ctx, f.s, func(ctx context.Context) error {
+				cur, err := f.s.GetClientForUpdate(ctx, c.ID)
+				if err != nil {
+					return err
+				}
+				cur.RedirectURIs = append(cur.RedirectURIs, fmt.Sprintf("https://writer-%d.example/cb", i))
+				return f.s.UpdateClient(ctx, cur)
+			})
+		}()
+	}
+	for range writers {
+		f.must(<-errs, "read-modify-write in a transaction")
+	}
+	got, err = f.s.GetClient(f.ctx, c.ID)
+	f.must(err, "GetClient")
+	for i := range writers {
+		if uri := fmt.Sprintf("https://writer-%d.example/cb", i); !slices.Contains(got.RedirectURIs, uri) {
+			f.t.Errorf("redirect URIs %v lack %s: a concurrent update was lost", got.RedirectURIs, uri)
+		}
+	}
 }
 
 func testClientCreateGet(f *fixture) {
