@@ -324,6 +324,7 @@ const scenarios = {
     await page.getByRole('searchbox', { name: 'Search' }).fill(v.target);
     const c = userCard(page, v.target);
     await c.waitFor();
+    await c.getByRole('button').first().waitFor();
     out.cardButtons = await texts(c.getByRole('button'));
     await c.getByRole('button', { name: 'Delete' }).click();
     const dlg = page.getByRole('dialog', { name: `Delete ${v.target}?` });
@@ -351,6 +352,8 @@ const scenarios = {
     await page.getByRole('searchbox', { name: 'Search' }).fill(v.target);
     const c = userCard(page, v.target);
     await c.waitFor();
+    // The card's actions are drawn after the card: read them once drawn.
+    await c.getByRole('button').first().waitFor();
     out.cardButtons = await texts(c.getByRole('button'));
     await c.getByRole('button', { name: 'Impersonate' }).click();
     const dlg = page.getByRole('dialog', { name: `Acting as ${v.target}` });
