@@ -109,12 +109,16 @@ func listenSession(ctx context.Context, cfg *pgx.ConnConfig, b *barrier, fn func
 	if _, err := conn.Exec(ctx, "LISTEN "+ackChannel); err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
-	fn(store.ChangeEvent{Kind: store.ChangeAll})
 	// From here every notification is received: revocations may wait for
 	// theirs (tokenchanges.go). Until the loss is announced they must not
-	// be released for want of it, nor after it be made to wait.
+	// be released for want of it, nor after it be made to wait. Counted
+	// before the flush below is announced: a revocation made by whoever
+	// heard that announcement must wait for this listener (the barrier
+	// test lost that race under load), and its acknowledgement is read
+	// once the flush returns.
 	b.connected()
 	defer b.lost()
+	fn(store.ChangeEvent{Kind: store.ChangeAll})
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenPingInterval)
 		n, err := conn.WaitForNotification(wctx)
