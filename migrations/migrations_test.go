@@ -293,3 +293,41 @@ func sqlState(err error) string {
 	}
 	return ""
 }
+
+// 00033 turns the stored requests of tokens into bytes: a row written
+// before it keeps its JSON, as text, for the provider to read.
+func TestTokenRequestsBecomeBytes(t *testing.T) {
+	dbURL := pgtest.NewEmptyDatabase(t)
+	if err := migrations.UpTo(t.Context(), dbURL, 32); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, dbURL)
+	const request = `{"id": "g1", "session": {"name": "Zoë ✓"}}`
+	mustExec(t, conn, `INSERT INTO clients (id, created_at, updated_at) VALUES ('m2m', now(), now())`)
+	mustExec(t, conn, `INSERT INTO grants (id, client_id, subject, requested_at) VALUES ('g1', 'm2m', 'm2m', now())`)
+	mustExec(t, conn, `INSERT INTO oauth_tokens (kind, signature, request_id, requested_at, expires_at, request)
+		VALUES ('access_token', 'a1', 'g1', now(), now(), '`+request+`'), ('refresh_token', 'r1', 'g1', now(), now(), NULL)`)
+	mustExec(t, conn, `INSERT INTO client_tokens (signature, request_id, client_id, subject, requested_at, expires_at, request)
+		VALUES ('c1', 'g2', 'm2m', 'm2m', now(), now(), '`+request+`')`)
+	if err := migrations.Up(t.Context(), dbURL); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`SELECT request FROM oauth_tokens WHERE signature = 'a1'`,
+		`SELECT request FROM client_tokens WHERE signature = 'c1'`,
+	} {
+		var got []byte
+		if err := conn.QueryRow(t.Context(), q).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		// jsonb's own spelling of the document.
+		if want := `{"id": "g1", "session": {"name": "Zoë ✓"}}`; string(got) != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+	if n := count(t, conn, `SELECT count(*) FROM oauth_tokens WHERE signature = 'r1' AND request IS NULL`); n != 1 {
+		t.Errorf("a token without a request: %d rows, want 1", n)
+	}
+	mustExec(t, conn, `INSERT INTO oauth_tokens (kind, signature, request_id, requested_at, expires_at, request)
+		VALUES ('access_token', 'a2', 'g1', now(), now(), '\x0100ff'::bytea)`)
+}

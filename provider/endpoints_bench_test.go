@@ -222,22 +222,28 @@ func (e *benchEnv) endpointCases() []endpointCase {
 // leaves hundreds of thousands of tokens behind, which must not weigh on
 // the next case.
 func BenchmarkEndpoint(b *testing.B) {
-	// alg is the signing keys' algorithm (RS256: RSA-2048).
-	cases := []struct{ name, alg string }{
-		{"token/client_credentials-opaque", keys.RS256},
-		{"token/client_credentials-jwt-RS256", keys.RS256},
-		{"token/client_credentials-jwt-ES256", keys.ES256},
-		{"token/refresh_token", keys.RS256},
-		{"token/token-exchange", keys.RS256},
-		{"introspect/opaque", keys.RS256},
-		{"token/client_credentials-dpop", keys.RS256},
+	// alg is the signing keys' algorithm (RS256: RSA-2048); run, when
+	// set, the case run under name.
+	cases := []struct{ name, alg, run string }{
+		{"token/client_credentials-opaque", keys.RS256, ""},
+		{"token/client_credentials-jwt-RS256", keys.RS256, ""},
+		{"token/client_credentials-jwt-ES256", keys.ES256, ""},
+		{"token/refresh_token", keys.RS256, ""},
+		{"token/refresh_token-ES256", keys.ES256, "token/refresh_token"},
+		{"token/token-exchange", keys.RS256, ""},
+		{"introspect/opaque", keys.RS256, ""},
+		{"token/client_credentials-dpop", keys.RS256, ""},
 	}
 	for _, bs := range benchStores() {
 		b.Run(bs.name, func(b *testing.B) {
 			for _, c := range cases {
 				b.Run(c.name, func(b *testing.B) {
 					e := newBenchEnv(b, bs.open(b), benchOptions{alg: c.alg})
-					benchSerialAndParallel(b, bs.waits, e.endpointCase(b, c.name).worker)
+					run := c.name
+					if c.run != "" {
+						run = c.run
+					}
+					benchSerialAndParallel(b, bs.waits, e.endpointCase(b, run).worker)
 				})
 			}
 		})

@@ -137,7 +137,7 @@ func marshalRequest(r fosite.Requester) (json.RawMessage, error) {
 // hydrate turns a stored request back into a fosite request. The session is
 // unmarshalled into session (a fresh Session if fosite passed none, as the
 // revocation handler does).
-func (s *fositeStore) hydrate(ctx context.Context, raw json.RawMessage, session fosite.Session) (*storedRequest, *fosite.Request, error) {
+func (s *fositeStore) hydrate(ctx context.Context, raw []byte, session fosite.Session) (*storedRequest, *fosite.Request, error) {
 	if session == nil {
 		session = NewSession()
 	}
@@ -152,8 +152,13 @@ func (s *fositeStore) hydrate(ctx context.Context, raw json.RawMessage, session 
 	return sr, req, nil
 }
 
-// decodeRequest unmarshals a stored request, its session into session.
-func decodeRequest(raw json.RawMessage, session fosite.Session) (*storedRequest, error) {
+// decodeRequest reads a stored request, its session into session: the
+// compact encoding of token rows (requestcodec.go), or JSON (pushed
+// requests, and token rows written before it).
+func decodeRequest(raw []byte, session fosite.Session) (*storedRequest, error) {
+	if len(raw) > 0 && raw[0] == compactV1 {
+		return decodeCompact(raw, session)
+	}
 	var sr storedRequest
 	if err := json.Unmarshal(raw, &sr); err != nil {
 		return nil, fmt.Errorf("provider: unmarshal request: %w", err)
@@ -313,7 +318,7 @@ func (s *fositeStore) insertToken(ctx context.Context, t store.Token) error {
 
 // tokenRow is the stored form of a code or token of request r.
 func (s *fositeStore) tokenRow(kind store.TokenKind, signature string, r fosite.Requester, expiresAt time.Time) (store.Token, error) {
-	raw, err := marshalRequest(r)
+	raw, err := encodeRequest(r)
 	if err != nil {
 		return store.Token{}, err
 	}

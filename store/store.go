@@ -527,8 +527,9 @@ type Token struct {
 	RequestedAt    time.Time
 	ExpiresAt      time.Time
 	Active         bool
-	// Request is the serialized fosite request (opaque to the store).
-	Request json.RawMessage
+	// Request is the serialized fosite request: bytes opaque to the
+	// store, kept exactly (the provider's encoding is not JSON).
+	Request []byte
 
 	// The rotation of refresh tokens, which lets a client whose answer was
 	// lost retry a refresh without looking like a thief (RewindRotation).

@@ -13,7 +13,7 @@ func copyToken(t store.Token) store.Token {
 	t.GrantedScopes = list(t.GrantedScopes)
 	t.RequestedAt = stamp(t.RequestedAt)
 	t.ExpiresAt = stamp(t.ExpiresAt)
-	t.Request = rawJSON(t.Request)
+	t.Request = blob(t.Request)
 	t.RotatedAt = stampPtr(t.RotatedAt)
 	t.RewoundAt = stampPtr(t.RewoundAt)
 	return t

@@ -47,7 +47,7 @@ func newClientTokenRow(t store.Token) (clientTokenRow, error) {
 		return clientTokenRow{}, errors.New(p)
 	}
 	args := []any{t.Signature, t.RequestID, t.ClientID, t.Subject, list(t.GrantedScopes), t.RequestedAt,
-		t.ExpiresAt, t.Active, jsonArg(t.Request)}
+		t.ExpiresAt, t.Active, blobArg(t.Request)}
 	p := t.DPoPProof
 	if p == nil {
 		return clientTokenRow{sql: insertClientToken, args: args}, nil

@@ -124,8 +124,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r store.RefreshRotation)
 		)
 		SELECT count(*) FROM n`,
 		r.Signature, n.RequestID, r.At,
-		a.Signature, list(a.GrantedScopes), a.RequestedAt, a.ExpiresAt, a.Active, jsonArg(a.Request),
-		n.Signature, list(n.GrantedScopes), n.RequestedAt, n.ExpiresAt, n.Active, jsonArg(n.Request),
+		a.Signature, list(a.GrantedScopes), a.RequestedAt, a.ExpiresAt, a.Active, blobArg(a.Request),
+		n.Signature, list(n.GrantedScopes), n.RequestedAt, n.ExpiresAt, n.Active, blobArg(n.Request),
 		nt.payload).Scan(&rotated)
 	if err == nil && rotated == 0 {
 		err = store.ErrNotFound

@@ -21,7 +21,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 		return fmt.Errorf("postgres: create %s: user %q: %w", t.Kind, t.UserID, store.ErrNotFound)
 	}
 	args := []any{string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
-		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, jsonArg(t.Request),
+		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, blobArg(t.Request),
 		optionalText(t.Predecessor), t.RotatedAt, t.RewoundAt}
 	if p := t.DPoPProof; p != nil {
 		return s.createTokenWithProof(ctx, t.Kind, *p, args)

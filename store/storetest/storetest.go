@@ -406,7 +406,9 @@ func (f *fixture) newToken(kind store.TokenKind, g grant) store.Token {
 		RequestedAt:    f.at(-time.Minute),
 		ExpiresAt:      f.at(time.Hour),
 		Active:         true,
-		Request:        json.RawMessage(fmt.Sprintf(`{"id": %q, "client": {"id": %q}, "requestedScope": ["openid", "offline_access"], "form": {"redirect_uri": ["https://app.example/cb?a=1&b=<2>"]}, "session": {"subject": %q, "extra": {"big": 12345678901234567890, "ratio": 0.125, "name": "Zoë ✓", "none": null}}}`, g.requestID, g.clientID, g.subject)),
+		// Opaque bytes, kept exactly: a NUL, bytes that are no UTF-8, and
+		// text (the provider's rows of earlier releases are JSON).
+		Request: append([]byte{0x01, 0x00, 0xff, 0xfe, 0x80}, fmt.Sprintf(`{"id": %q, "client": {"id": %q}, "session": {"subject": %q, "name": "Zoë ✓"}}`, g.requestID, g.clientID, g.subject)...),
 	}
 }
 

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -455,7 +454,7 @@ func testTokenNoAliasing(f *fixture) {
 	g := newGrant(c, u, "")
 	tok := f.newToken(store.KindRefreshToken, g)
 	want := tok
-	want.Request = append(json.RawMessage(nil), tok.Request...)
+	want.Request = append([]byte(nil), tok.Request...)
 	want.GrantedScopes = slices.Clone(tok.GrantedScopes)
 	f.must(f.s.CreateToken(f.ctx, tok), "CreateToken")
 	copy(tok.Request, `{"id": "overwritten"}`)
