@@ -247,10 +247,20 @@ func decodeCompact(raw []byte, session fosite.Session) (*storedRequest, error) {
 	return sr, nil
 }
 
+// decodeSession reads a session into s as encoding/json decoded into it,
+// which is not a replacement: fosite reads a code's session twice into the
+// same session, the access token's expiry set in between, and that expiry
+// must survive the second read. So, as json.Unmarshal does, maps (the
+// expiries, the claims' and headers' extras) are merged into those s
+// has, the claims, headers and act claims decoded into the structs s
+// points to, and the fields JSON omitted when empty (omitempty) left as
+// they are when empty.
 func decodeSession(r *wire.Reader, s *Session) {
-	s.Claims = nil
 	if r.Byte() == 1 {
-		c := &jwt.IDTokenClaims{}
+		if s.Claims == nil {
+			s.Claims = &jwt.IDTokenClaims{}
+		}
+		c := s.Claims
 		c.JTI = r.String()
 		c.Issuer = r.String()
 		c.Subject = r.String()
@@ -264,16 +274,24 @@ func decodeSession(r *wire.Reader, s *Session) {
 		c.AuthenticationContextClassReference = r.String()
 		c.AuthenticationMethodsReferences = r.Strings()
 		c.CodeHash = r.String()
-		c.Extra = r.Map()
-		s.Claims = c
+		c.Extra = mergeMap(r, c.Extra)
+	} else {
+		s.Claims = nil
 	}
-	s.Headers = nil
 	if r.Byte() == 1 {
-		s.Headers = &jwt.Headers{Extra: r.Map()}
+		if s.Headers == nil {
+			s.Headers = &jwt.Headers{}
+		}
+		s.Headers.Extra = mergeMap(r, s.Headers.Extra)
+	} else {
+		s.Headers = nil
 	}
-	s.ExpiresAt = nil
-	if n, isNil := r.Nilable(); !isNil {
-		s.ExpiresAt = make(map[fosite.TokenType]time.Time, n)
+	if n, isNil := r.Nilable(); isNil {
+		s.ExpiresAt = nil
+	} else {
+		if s.ExpiresAt == nil {
+			s.ExpiresAt = make(map[fosite.TokenType]time.Time, n)
+		}
 		for range n {
 			k := r.String()
 			s.ExpiresAt[fosite.TokenType(k)] = r.Time()
@@ -281,19 +299,47 @@ func decodeSession(r *wire.Reader, s *Session) {
 	}
 	s.Username = r.String()
 	s.Subject = r.String()
-	s.UserID = r.String()
-	s.LoginSessionID = r.String()
-	s.ClientID = r.String()
-	s.Act = nil
+	keepUnlessSet(&s.UserID, r.String())
+	keepUnlessSet(&s.LoginSessionID, r.String())
+	keepUnlessSet(&s.ClientID, r.String())
+	// Each link of the chain is decoded into the one s has; a chain that
+	// ends leaves what s has beyond it (JSON omitted a nil act).
 	for link, depth := &s.Act, 0; r.Byte() == 1; depth++ {
 		if depth == maxActDepth {
 			r.Fail("act claims nested too deeply")
 			break
 		}
-		*link = &ActClaim{Subject: r.String()}
+		if *link == nil {
+			*link = &ActClaim{}
+		}
+		(*link).Subject = r.String()
 		link = &(*link).Act
 	}
-	s.ActBy = r.String()
-	s.DPoPJKT = r.String()
+	keepUnlessSet(&s.ActBy, r.String())
+	keepUnlessSet(&s.DPoPJKT, r.String())
 	s.NotAfter = r.Time()
+}
+
+// keepUnlessSet is an omitempty string field's decoding: empty was not
+// written, and leaves the field alone.
+func keepUnlessSet(field *string, v string) {
+	if v != "" {
+		*field = v
+	}
+}
+
+// mergeMap reads a map as JSON decodes an object into a map it has: nil
+// for null, else into m (made if nil), each key written replacing m's.
+func mergeMap(r *wire.Reader, m map[string]any) map[string]any {
+	read := r.Map()
+	if read == nil {
+		return nil
+	}
+	if m == nil {
+		return read
+	}
+	for k, v := range read {
+		m[k] = v
+	}
+	return m
 }

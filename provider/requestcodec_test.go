@@ -73,57 +73,78 @@ func codecCases() map[string]fosite.Requester {
 	}
 }
 
+// intoSessions are the sessions a stored request is decoded into: a fresh
+// one, and one read before, as fosite reads a code's session a second
+// time into the session it set the access token's expiry on.
+func intoSessions(fositeType bool) map[string]func() fosite.Session {
+	if fositeType {
+		return map[string]func() fosite.Session{"fresh": func() fosite.Session { return openid.NewDefaultSession() }}
+	}
+	return map[string]func() fosite.Session{
+		"fresh": func() fosite.Session { return NewSession() },
+		"read before": func() fosite.Session {
+			s := NewSession()
+			s.UserID, s.ActBy, s.Username = "kept-user", "kept-actor", "replaced"
+			s.SetExpiresAt(fosite.AccessToken, time.Unix(1_800_000_000, 0).UTC())
+			s.Claims.Extra = map[string]interface{}{"kept": "x", "email": "old"}
+			s.Claims.Audience = []string{"old-audience", "two"}
+			s.Headers.Extra = map[string]interface{}{"h": 1.0}
+			s.Act = &ActClaim{Subject: "old", Act: &ActClaim{Subject: "older", Act: &ActClaim{Subject: "oldest"}}}
+			return s
+		},
+	}
+}
+
 // The compact encoding decodes to what the JSON encoding decoded to, the
-// session included, deep-equal: nothing that reads a stored request can
-// tell which encoding wrote it.
+// session included, deep-equal, into a fresh session and into one that
+// holds values already: nothing that reads a stored request can tell
+// which encoding wrote it.
 func TestCompactRequestDecodesAsJSONDid(t *testing.T) {
 	for name, r := range codecCases() {
-		t.Run(name, func(t *testing.T) {
-			viaJSON, err := marshalRequest(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			compact, err := encodeRequest(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if compact[0] != compactV1 {
-				t.Fatalf("first byte %#x, want the version %#x", compact[0], compactV1)
-			}
-			newSession := func() fosite.Session {
-				if _, ok := r.GetSession().(*openid.DefaultSession); ok {
-					return openid.NewDefaultSession()
+		_, fositeType := r.GetSession().(*openid.DefaultSession)
+		for into, newSession := range intoSessions(fositeType) {
+			t.Run(name+"/into "+into, func(t *testing.T) {
+				viaJSON, err := marshalRequest(r)
+				if err != nil {
+					t.Fatal(err)
 				}
-				return NewSession()
-			}
-			js, jsr := newSession(), (*storedRequest)(nil)
-			if jsr, err = decodeRequest(viaJSON, js); err != nil {
-				t.Fatal(err)
-			}
-			jsr.Session = nil
-			cs := newSession()
-			csr, err := decodeRequest(compact, cs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(csr, jsr) {
-				t.Errorf("request:\ncompact %+v\njson    %+v", csr, jsr)
-			}
-			if !reflect.DeepEqual(cs, js) {
-				cj, _ := json.Marshal(cs)
-				jj, _ := json.Marshal(js)
-				t.Errorf("session:\ncompact %s\njson    %s\n(%#v\n%#v)", cj, jj, cs, js)
-			}
-			if len(compact) > len(viaJSON) {
-				t.Errorf("compact encoding of %d bytes, JSON %d", len(compact), len(viaJSON))
-			}
-			t.Logf("%d bytes, JSON %d", len(compact), len(viaJSON))
-			for _, secret := range []string{"gh_ac_secret", "s3cret"} {
-				if bytes.Contains(compact, []byte(secret)) {
-					t.Errorf("the stored request holds the secret parameter %q", secret)
+				compact, err := encodeRequest(r)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
+				if compact[0] != compactV1 {
+					t.Fatalf("first byte %#x, want the version %#x", compact[0], compactV1)
+				}
+				js := newSession()
+				jsr, err := decodeRequest(viaJSON, js)
+				if err != nil {
+					t.Fatal(err)
+				}
+				jsr.Session = nil
+				cs := newSession()
+				csr, err := decodeRequest(compact, cs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(csr, jsr) {
+					t.Errorf("request:\ncompact %+v\njson    %+v", csr, jsr)
+				}
+				if !reflect.DeepEqual(cs, js) {
+					cj, _ := json.Marshal(cs)
+					jj, _ := json.Marshal(js)
+					t.Errorf("session:\ncompact %s\njson    %s", cj, jj)
+				}
+				if len(compact) > len(viaJSON) {
+					t.Errorf("compact encoding of %d bytes, JSON %d", len(compact), len(viaJSON))
+				}
+				t.Logf("%d bytes, JSON %d", len(compact), len(viaJSON))
+				for _, secret := range []string{"gh_ac_secret", "s3cret"} {
+					if bytes.Contains(compact, []byte(secret)) {
+						t.Errorf("the stored request holds the secret parameter %q", secret)
+					}
+				}
+			})
+		}
 	}
 }
 
