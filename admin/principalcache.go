@@ -26,7 +26,9 @@ import (
 //
 //   - a write that changes what a user may do (store.ChangeUser: status,
 //     expiry, roles and their expiries, deny list, IP rules, group
-//     memberships), a group's roles (store.ChangeGroup), a role definition
+//     memberships; UpdateUser announces nothing else, store.UserAccessChanged
+//     lists what an entry reads, so a handler reads the user again for any
+//     other field, as patchMe does), a group's roles (store.ChangeGroup), a role definition
 //     (store.ChangeRole), the client of a service account
 //     (store.ChangeClient), the user's tokens revoked or the user deleted
 //     (store.ChangeUserTokens). The stores announce the user and group

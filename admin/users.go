@@ -344,12 +344,19 @@ func (a *API) patchMe(w http.ResponseWriter, r *http.Request, p *domain.Principa
 	if err != nil {
 		return err
 	}
+	// The preferences are merged into the stored ones, read now: the
+	// principal's user may come from the principal cache, which a profile
+	// edit does not invalidate (store.UserAccessChanged).
+	cur, err := a.svc.GetUser(r.Context(), p.User.ID)
+	if err != nil {
+		return err
+	}
 	f := newPatcher(m)
 	up := domain.UserPatch{
 		FullName:    f.str("full_name", true),
 		Department:  f.str("department", true),
 		Goals:       f.strings("goals"),
-		Preferences: f.object("preferences", p.User.Preferences),
+		Preferences: f.object("preferences", cur.Preferences),
 	}
 	f.profile(&up, false)
 	f.readOnly("cannot be changed by the user; an administrator can change it", "username", "email", "email_verified", "expires_at", "status", "roles", "session_limit",

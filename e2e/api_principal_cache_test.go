@@ -112,6 +112,32 @@ func TestAPIPrincipalCacheInvalidatedAcrossInstances(t *testing.T) {
 		}
 	})
 
+	// A profile edit changes nothing the cache holds: it is not announced,
+	// B keeps answering from its cache (hits, no miss) and shows the edit
+	// where it reads the user (/users/me), and then a lock still refuses
+	// the token on B at once.
+	t.Run("profile edited, then locked", func(t *testing.T) {
+		u := a.createUser(t, "manager")
+		token := apiTokenFor(t, a, u)
+		for i := range 3 {
+			warm(t, token, "/api/v1/users/me")
+			name := "Edited Name " + strconv.Itoa(i)
+			onA(t, http.MethodPatch, "/api/v1/users/"+u.ID, map[string]string{"full_name": name, "locale": "de-DE"}, http.StatusOK)
+			hits, misses := b.cacheCount(t, "api_principal", "hit"), b.cacheCount(t, "api_principal", "miss")
+			for range 3 {
+				r := apiCall(t, b, http.MethodGet, "/api/v1/users/me", token, nil)
+				if r.Status != http.StatusOK || r.str("full_name") != name {
+					t.Fatalf("B after the profile edit: %d %s, want 200 with full_name %q", r.Status, snippet(r.Raw), name)
+				}
+			}
+			if h, m := b.cacheCount(t, "api_principal", "hit")-hits, b.cacheCount(t, "api_principal", "miss")-misses; h != 3 || m != 0 {
+				t.Fatalf("B after the profile edit: %v hits and %v misses over 3 requests, want 3 and 0", h, m)
+			}
+		}
+		onA(t, http.MethodPut, "/api/v1/users/"+u.ID+"/status", map[string]string{"status": "locked"}, http.StatusOK)
+		loop(t, token, "/api/v1/users/me", http.StatusUnauthorized, "lock after the profile edits")
+	})
+
 	t.Run("token revoked", func(t *testing.T) {
 		u := a.createUser(t, "manager")
 		for range 3 {

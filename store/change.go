@@ -29,8 +29,10 @@ const (
 	// must never serve a change it missed stops serving meanwhile.
 	ChangeFeedLost ChangeKind = "feed_lost"
 	// ChangeUser: what a user may do changed: its record (status, expiry,
-	// IP rules, ...), its role grants or deny list, or its group
-	// memberships (ID, the user id; "" every user). Announced like the
+	// IP rules), its role grants or deny list, or its group memberships
+	// (ID, the user id; "" every user). UpdateUser announces it only when
+	// one of those changed (UserAccessChanged): a profile, email or
+	// password edit is not announced. Announced like the
 	// revocations of access tokens: to this process's TokenObservers when
 	// written, to every instance's listener at the commit, and the write
 	// returns once they have applied it (API principal cache, admin/).
@@ -86,7 +88,8 @@ type TokenObserver interface {
 	// ObserveTokenChanges registers fn, called with a ChangeGrantTokens,
 	// ChangeUserTokens or ChangeSessionTokens event by every write of
 	// this store that revokes or deletes access tokens, and with a
-	// ChangeUser or ChangeGroup event by every successful UpdateUser,
+	// ChangeUser or ChangeGroup event by every successful UpdateUser that
+	// changes what the user may do (UserAccessChanged), every successful
 	// AddGroupMember, RemoveGroupMember and PutUsers (ChangeUser), and
 	// UpdateGroup and DeleteGroup (ChangeGroup), before the write returns.
 	// fn must be quick and must not call the store.

@@ -154,12 +154,21 @@ func (s *Store) GetUserByEmail(ctx context.Context, email string) (store.User, e
 	})
 }
 
+// UpdateUser tells the observers of a ChangeUser only when the write
+// changes what the user may do (store.UserAccessChanged), as the
+// PostgreSQL store announces it: a profile or password edit tells nobody.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
-	return s.principalChanged(s.updateUser(ctx, u), store.ChangeUser, u.ID)
+	changed, err := s.updateUser(ctx, u)
+	if err != nil || !changed {
+		return err
+	}
+	return s.principalChanged(nil, store.ChangeUser, u.ID)
 }
 
-func (s *Store) updateUser(ctx context.Context, u store.User) error {
-	return s.do(ctx, "update user", func(o op) error {
+// updateUser replaces the user and reports whether that changed what it
+// may do.
+func (s *Store) updateUser(ctx context.Context, u store.User) (changed bool, err error) {
+	err = s.do(ctx, "update user", func(o op) error {
 		id, ok := canonicalUUID(u.ID)
 		if !ok {
 			return store.ErrNotFound
@@ -176,8 +185,10 @@ func (s *Store) updateUser(ctx context.Context, u store.User) error {
 		del(o, s.usernames, strings.ToLower(old.Username))
 		del(o, s.emails, strings.ToLower(old.Email))
 		s.putUser(o, u)
+		changed = store.UserAccessChanged(old, copyUser(u))
 		return nil
 	})
+	return changed, err
 }
 
 // DeleteUser removes what ON DELETE CASCADE would: the user's login

@@ -226,11 +226,40 @@ func userOrderBy(f store.UserFilter, add func(cond string, arg ...any)) (string,
 	return "", fmt.Errorf("unknown sort %q", f.Sort)
 }
 
+// userAccessChanged is store.UserAccessChanged in SQL, for UpdateUser's
+// statement: whether the row of $1 as the statement found it (its
+// snapshot, taken after the row lock) differs from the parameters in what
+// a cached API principal reads: status ($9), expires_at ($13), ip_allow
+// ($17), ip_deny ($18), the roles with their expiries ($14, $28) and the
+// deny list ($29). Lists compare as sets (EXCEPT treats NULLs as equal),
+// the IP rules as the ordered arrays they are stored as.
+const userAccessChanged = `SELECT o.status IS DISTINCT FROM $9
+		OR o.expires_at IS DISTINCT FROM $13
+		OR o.ip_allow IS DISTINCT FROM $17
+		OR o.ip_deny IS DISTINCT FROM $18
+		OR EXISTS (SELECT r.role_name, r.expires_at FROM user_roles r WHERE r.user_id = $1
+			EXCEPT SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $28::timestamptz[]) AS g(name, expires_at))
+		OR EXISTS (SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $28::timestamptz[]) AS g(name, expires_at)
+			EXCEPT SELECT r.role_name, r.expires_at FROM user_roles r WHERE r.user_id = $1)
+		OR EXISTS (SELECT d.permission FROM user_denied_permissions d WHERE d.user_id = $1
+			EXCEPT SELECT unnest($29::text[]))
+		OR EXISTS (SELECT unnest($29::text[])
+			EXCEPT SELECT d.permission FROM user_denied_permissions d WHERE d.user_id = $1)
+		AS changed
+	FROM users o WHERE o.id = $1`
+
 // UpdateUser replaces the user's fields and roles. It locks the user row
 // first, in a transaction of its own (nested in the caller's): the statement
 // that replaces the roles then reads them after any concurrent update of the
 // same user has committed, rather than from a snapshot taken before it, and
 // so leaves exactly the roles it was given.
+//
+// The same statement compares the row it replaces with the new one
+// (userAccessChanged, store.UserAccessChanged) and announces a ChangeUser
+// (principalchanges.go: the notification, this process's observers and
+// the barrier's wait for every listener) only when what the user may do
+// changed. A profile or password edit announces nothing and waits for
+// nobody: no cache holds what it changed.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	id, ok := parseUUID(u.ID)
 	if !ok {
@@ -242,8 +271,15 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			Scan(&locked); err != nil {
 			return err
 		}
-		_, err := s.db(ctx).Exec(ctx, `
-			WITH u AS (
+		// Its status, expiry, roles, deny list or IP rules may have
+		// changed: if so every instance's API principal cache drops the
+		// user before this returns. Every CTE reads the snapshot from
+		// before the statement's writes, so old is the row replaced.
+		n := s.announce(store.ChangeUser, id)
+		var changed bool
+		err := s.db(ctx).QueryRow(ctx, `
+			WITH old AS (`+userAccessChanged+`
+			), u AS (
 				UPDATE users SET username = $2, email = $3, password_hash = $4, full_name = $5,
 					department = $6, goals = $7, preferences = $8, status = $9, email_verified = $10,
 					updated_at = $11, last_login_at = $12, expires_at = $13, failed_logins = $15,
@@ -260,26 +296,30 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 				INSERT INTO user_denied_permissions (user_id, permission)
 				SELECT u.id, d.permission FROM u CROSS JOIN (SELECT DISTINCT unnest($29::text[]) AS permission) d
 				ON CONFLICT DO NOTHING
+			), granted AS (
+				INSERT INTO user_roles (user_id, role_name, expires_at)
+				SELECT u.id, r.name, r.expires_at FROM u CROSS JOIN (
+					SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $28::timestamptz[]) AS g(name, expires_at)
+				) r
+				ON CONFLICT (user_id, role_name) DO UPDATE SET expires_at = EXCLUDED.expires_at
+					WHERE user_roles.expires_at IS DISTINCT FROM EXCLUDED.expires_at
+			), n AS (
+				SELECT pg_notify('`+changeChannel+`', $31) FROM old WHERE old.changed
 			)
-			INSERT INTO user_roles (user_id, role_name, expires_at)
-			SELECT u.id, r.name, r.expires_at FROM u CROSS JOIN (
-				SELECT DISTINCT ON (name) name, expires_at FROM unnest($14::text[], $28::timestamptz[]) AS g(name, expires_at)
-			) r
-			ON CONFLICT (user_id, role_name) DO UPDATE SET expires_at = EXCLUDED.expires_at
-				WHERE user_roles.expires_at IS DISTINCT FROM EXCLUDED.expires_at`,
+			SELECT coalesce((SELECT old.changed FROM old), false) FROM (SELECT count(*) FROM n) AS sent`,
 			id, u.Username, u.Email, u.PasswordHash, u.FullName, u.Department, list(u.Goals),
 			jsonObject(u.Preferences), string(u.Status), u.EmailVerified, u.UpdatedAt, u.LastLoginAt,
 			u.ExpiresAt, list(u.Roles), u.FailedLogins, u.LockedUntil,
 			prefixArray(u.IPAllow), prefixArray(u.IPDeny), u.SessionLimit,
 			u.PhoneNumber, u.PhoneNumberVerified, u.GivenName, u.FamilyName, u.Locale, u.Zoneinfo,
-			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions), u.ExternalID)
-		if err != nil {
+			u.Picture, u.BreakGlass, roleExpiries(u, list(u.Roles)), list(u.DeniedPermissions), u.ExternalID,
+			n.payload).Scan(&changed)
+		if err != nil || !changed {
+			// Nothing was sent: nobody is told, nobody waits.
+			s.feed.forget(n.nonce)
 			return err
 		}
-		// Its status, expiry, roles or deny list may have changed: every
-		// instance's API principal cache drops the user before this
-		// returns (principalchanges.go).
-		return s.principalChanged(ctx, store.ChangeUser, id)
+		return n.done(ctx, nil, "")
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: update user %q: %w", u.ID, classify(err, store.ErrNotFound))
