@@ -61,7 +61,7 @@ func TestImpersonationIntrospectionEndsWithImpersonator(t *testing.T) {
 			}
 		}
 	}
-	stillActive := func(t *testing.T, token, what string) {
+	stillActive := func(t *testing.T, token, what string, withOpenID bool) {
 		t.Helper()
 		for _, ts := range []*testServer{a, b} {
 			if !ts.isActive(t, token, authOf(rs)) {
@@ -71,9 +71,21 @@ func TestImpersonationIntrospectionEndsWithImpersonator(t *testing.T) {
 		if me := apiCall(t, b, http.MethodGet, "/api/v1/users/me", token, nil); me.Status != http.StatusOK || me.str("id") != target.ID {
 			t.Fatalf("B: GET /users/me after %s: %d %s", what, me.Status, snippet(me.Raw))
 		}
+		if info := b.userinfo(t, token); withOpenID && (info.Status != http.StatusOK || info.str("sub") != target.ID) {
+			t.Fatalf("B: userinfo after %s: %d %s", what, info.Status, snippet(info.Raw))
+		}
 	}
-	ended := func(t *testing.T, token, what string) {
+	// ended wants the token refused everywhere from the first request
+	// after the change; withOpenID: also at userinfo.
+	ended := func(t *testing.T, token, what string, withOpenID bool) {
 		t.Helper()
+		if withOpenID {
+			defer func() {
+				if info := b.userinfo(t, token); info.Status != http.StatusUnauthorized {
+					t.Errorf("B: userinfo after the %s: %d %s, want 401", what, info.Status, snippet(info.Raw))
+				}
+			}()
+		}
 		deadline := time.Now().Add(100 * time.Millisecond)
 		for n := 0; time.Now().Before(deadline) || n < 20; n++ {
 			if b.isActive(t, token, authOf(rs)) {
@@ -85,9 +97,9 @@ func TestImpersonationIntrospectionEndsWithImpersonator(t *testing.T) {
 		}
 		wantRefused(t, apiCall(t, b, http.MethodGet, "/api/v1/users/me", token, nil), http.StatusUnauthorized, what, 0)
 	}
-	impersonate := func(t *testing.T, subjectToken string) string {
+	impersonate := func(t *testing.T, subjectToken, scope string) string {
 		t.Helper()
-		r := a.token(t, exchangeForm(subjectToken, url.Values{"requested_subject": {target.ID}, "scope": {"gatehouse:api"}}), authOf(exch))
+		r := a.token(t, exchangeForm(subjectToken, url.Values{"requested_subject": {target.ID}, "scope": {scope}}), authOf(exch))
 		if r.Status != http.StatusOK {
 			t.Fatalf("impersonation: %d %s", r.Status, r.Raw)
 		}
@@ -111,18 +123,18 @@ func TestImpersonationIntrospectionEndsWithImpersonator(t *testing.T) {
 			t.Fatalf("client_credentials: %d %s", cc.Status, cc.Raw)
 		}
 		a.secret(cc.str("access_token"))
-		imp := impersonate(t, cc.str("access_token"))
+		imp := impersonate(t, cc.str("access_token"), "gatehouse:api")
 		if info := b.introspect(t, imp, authOf(rs)); actSub(info.JSON) != sa.ID {
 			t.Fatalf("introspection %s: want act.sub %s", info.Raw, sa.ID)
 		}
 		warm(t, imp, false)
 
 		onA(t, http.MethodDelete, "/api/v1/clients/"+bystander.ID, nil, http.StatusNoContent)
-		stillActive(t, imp, "another client's deletion")
+		stillActive(t, imp, "another client's deletion", false)
 		warm(t, imp, false)
 
 		onA(t, http.MethodDelete, "/api/v1/clients/"+sa.ID, nil, http.StatusNoContent)
-		ended(t, imp, "impersonating service account's deletion")
+		ended(t, imp, "impersonating service account's deletion", false)
 	})
 
 	t.Run("user locked with its sessions kept", func(t *testing.T) {
@@ -130,37 +142,37 @@ func TestImpersonationIntrospectionEndsWithImpersonator(t *testing.T) {
 		bystander := a.createUser(t, "user")
 		tok, _, _ := a.newRP(t, exch, oidc.ScopeOpenID, "gatehouse:api").signIn(t, caller)
 		a.secret(tok.AccessToken, tok.RefreshToken)
-		imp := impersonate(t, tok.AccessToken)
+		imp := impersonate(t, tok.AccessToken, "openid gatehouse:api")
 		warm(t, imp, true)
 
 		onA(t, http.MethodPut, "/api/v1/users/"+bystander.ID+"/status", map[string]string{"status": "locked"}, http.StatusOK)
-		stillActive(t, imp, "another user's lock")
+		stillActive(t, imp, "another user's lock", true)
 		warm(t, imp, true)
 
 		caller.Status = store.StatusLocked
 		if err := a.Store.UpdateUser(ctxT(t), caller.User); err != nil {
 			t.Fatal(err)
 		}
-		ended(t, imp, "impersonator's lock")
+		ended(t, imp, "impersonator's lock", true)
 	})
 
 	t.Run("user locked through the API", func(t *testing.T) {
 		caller := a.createUser(t, "admin")
 		tok, _, _ := a.newRP(t, exch, oidc.ScopeOpenID, "gatehouse:api").signIn(t, caller)
 		a.secret(tok.AccessToken, tok.RefreshToken)
-		imp := impersonate(t, tok.AccessToken)
+		imp := impersonate(t, tok.AccessToken, "openid gatehouse:api")
 		warm(t, imp, true)
 		onA(t, http.MethodPut, "/api/v1/users/"+caller.ID+"/status", map[string]string{"status": "locked"}, http.StatusOK)
-		ended(t, imp, "impersonator's lock")
+		ended(t, imp, "impersonator's lock", true)
 	})
 
 	t.Run("user deleted through the API", func(t *testing.T) {
 		caller := a.createUser(t, "admin")
 		tok, _, _ := a.newRP(t, exch, oidc.ScopeOpenID, "gatehouse:api").signIn(t, caller)
 		a.secret(tok.AccessToken, tok.RefreshToken)
-		imp := impersonate(t, tok.AccessToken)
+		imp := impersonate(t, tok.AccessToken, "openid gatehouse:api")
 		warm(t, imp, true)
 		onA(t, http.MethodDelete, "/api/v1/users/"+caller.ID+"?hard=true", nil, http.StatusNoContent)
-		ended(t, imp, "impersonator's deletion")
+		ended(t, imp, "impersonator's deletion", true)
 	})
 }
