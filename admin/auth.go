@@ -68,14 +68,12 @@ func (a *API) authenticate(r *http.Request) (domain.Principal, error) {
 		return domain.Principal{}, err
 	}
 	// An impersonation ends with its caller's right to act, not only with
-	// its own expiry.
-	if id, ok := strings.CutPrefix(at.Act, string(store.ActorUser)+":"); ok && at.UserID != id {
-		if _, err := a.svc.ActiveUser(ctx, id); err != nil {
-			if errors.Is(err, domain.ErrUnauthenticated) {
-				return domain.Principal{}, invalidToken("the one acting through the token may no longer act")
-			}
-			return domain.Principal{}, err
+	// its own expiry (the rule introspection applies too).
+	if _, err := a.svc.ActorMayAct(ctx, at.Act, at.UserID, at.ClientID); err != nil {
+		if errors.Is(err, domain.ErrUnauthenticated) {
+			return domain.Principal{}, invalidToken("the one acting through the token may no longer act")
 		}
+		return domain.Principal{}, err
 	}
 	p.Actor.IP = ip
 	// A token made by token exchange acts for its subject on behalf of

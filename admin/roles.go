@@ -122,7 +122,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, p *domain.Prin
 	if err := decodeBody(w, r, &in); err != nil {
 		return err
 	}
-	g, err := a.svc.CreateGroup(r.Context(), p.Actor, domain.NewGroup{Name: in.Name, Description: in.Description, Roles: in.Roles})
+	g, err := a.svc.CreateGroupBy(r.Context(), *p, domain.NewGroup{Name: in.Name, Description: in.Description, Roles: in.Roles})
 	if err != nil {
 		return conflict(err, "a group of that name exists")
 	}
@@ -157,7 +157,7 @@ func (a *API) patchGroup(w http.ResponseWriter, r *http.Request, p *domain.Princ
 	}
 	ctx := r.Context()
 	id := mux.Vars(r)["id"]
-	if _, err := a.svc.UpdateGroup(ctx, p.Actor, id, gp); err != nil {
+	if _, err := a.svc.UpdateGroupBy(ctx, *p, id, gp); err != nil {
 		return conflict(err, "a group of that name exists")
 	}
 	g, members, err := a.svc.GetGroup(ctx, id)
@@ -178,7 +178,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, p *domain.Prin
 
 func (a *API) addGroupMember(w http.ResponseWriter, r *http.Request, p *domain.Principal) error {
 	v := mux.Vars(r)
-	if err := a.svc.AddGroupMember(r.Context(), p.Actor, v["id"], v["user_id"]); err != nil {
+	if err := a.svc.AddGroupMemberBy(r.Context(), *p, v["id"], v["user_id"]); err != nil {
 		return err
 	}
 	noContent(w)

@@ -20,6 +20,10 @@ type TokenOwner struct {
 	// ExpiresAt is when the token expires: its entry expires then at the
 	// latest.
 	ExpiresAt time.Time
+	// Actor is who acts through a token made by token exchange (its act,
+	// "user:<id>" or "client:<id>"), whose loss of the right to act ends
+	// the token; "" for none.
+	Actor string
 }
 
 // TokenScope names the tokens an invalidation covers: those whose owner
@@ -31,6 +35,9 @@ const (
 	ByUser
 	BySession
 	ByClient
+	// ByActor: the tokens acted through by the actor; an empty id, every
+	// token that has an actor (not every token).
+	ByActor
 )
 
 func (o TokenOwner) field(s TokenScope) string {
@@ -41,6 +48,8 @@ func (o TokenOwner) field(s TokenScope) string {
 		return o.UserID
 	case BySession:
 		return o.SessionID
+	case ByActor:
+		return o.Actor
 	default:
 		return o.ClientID
 	}
@@ -130,7 +139,18 @@ func (c *Tokens[V]) heldLocked(o TokenOwner, now time.Time) bool {
 		return false
 	}
 	held := false
-	for _, s := range []TokenScope{ByRequest, ByUser, BySession, ByClient} {
+	if o.Actor != "" {
+		// A hold of every actor's tokens (Hold(ByActor, "")).
+		k := scopeKey{ByActor, ""}
+		if until, ok := c.holds[k]; ok {
+			if now.Before(until) {
+				held = true
+			} else {
+				delete(c.holds, k)
+			}
+		}
+	}
+	for _, s := range []TokenScope{ByRequest, ByUser, BySession, ByClient, ByActor} {
 		id := o.field(s)
 		if id == "" {
 			continue
@@ -196,17 +216,18 @@ func (c *Tokens[V]) Get(key string, load func() (V, TokenOwner, bool, error)) (V
 }
 
 // Invalidate drops the tokens of the scope's id and makes loads under way
-// not store theirs. An empty id drops every token.
+// not store theirs. An empty id drops every token (ByActor: every token
+// that has an actor).
 func (c *Tokens[V]) Invalidate(s TokenScope, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	if id == "" {
+	if id == "" && s != ByActor {
 		clear(c.entries)
 		return
 	}
 	for k, e := range c.entries {
-		if e.owner.field(s) == id {
+		if v := e.owner.field(s); (id != "" && v == id) || (id == "" && v != "") {
 			delete(c.entries, k)
 		}
 	}
@@ -216,7 +237,7 @@ func (c *Tokens[V]) Invalidate(s TokenScope, id string) {
 // tokens are also kept out of the cache (neither served nor stored) for
 // the hold's duration, until the commit is surely visible to every load.
 func (c *Tokens[V]) Hold(s TokenScope, id string) {
-	if id == "" {
+	if id == "" && s != ByActor {
 		c.InvalidateAll()
 		return
 	}

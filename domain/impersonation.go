@@ -167,3 +167,46 @@ func NarrowerScopes(held, requested []string) []string {
 	}
 	return wider
 }
+
+// ActorMayAct is the one rule for whether whoever acts through a token
+// made by token exchange (RFC 8693's act; act is the Actor the token
+// records, "user:<id>" or "client:<id>") may still act: a user who may
+// hold tokens now (UserCanAct), or a service account whose client still
+// exists. An impersonation ends with its impersonator's right to act, not
+// only with its own expiry: the resource API and introspection both ask
+// here. The token's own user (userID) and client (clientID) are not
+// weighed: whoever checks the token checks them already. ErrUnauthenticated
+// (wrapped) when the actor may not act; until is when the answer changes
+// by itself (the acting account's expiry), zero if it does not.
+func (s *Service) ActorMayAct(ctx context.Context, act, userID, clientID string) (until time.Time, err error) {
+	typ, id, ok := strings.Cut(act, ":")
+	if !ok || id == "" {
+		return time.Time{}, nil
+	}
+	switch store.ActorType(typ) {
+	case store.ActorUser:
+		if id == userID {
+			return time.Time{}, nil
+		}
+		u, err := s.ActiveUser(ctx, id)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if u.ExpiresAt != nil {
+			until = *u.ExpiresAt
+		}
+		return until, nil
+	case store.ActorClient:
+		if id == clientID {
+			return time.Time{}, nil
+		}
+		_, err := s.store.GetClient(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return time.Time{}, fmt.Errorf("domain: acting client %s is gone: %w", id, ErrUnauthenticated)
+		}
+		if err != nil {
+			return time.Time{}, fmt.Errorf("domain: get client: %w", err)
+		}
+	}
+	return time.Time{}, nil
+}

@@ -52,6 +52,9 @@ type fositeStore struct {
 	// log tells operators of each retry granted: how often answers are
 	// lost is worth knowing.
 	log *slog.Logger
+	// actors is Directory.ActorMayAct: introspection weighs the actor of
+	// an exchanged token (introcache.go); nil: not weighed.
+	actors func(ctx context.Context, act, userID, clientID string) (time.Time, error)
 }
 
 var (
@@ -434,6 +437,13 @@ func (s *fositeStore) GetAccessTokenSession(ctx context.Context, signature strin
 	if !active {
 		// Revoked through its grant (logout, admin revocation).
 		return nil, fosite.ErrInactiveToken
+	}
+	if ps, ok := session.(*Session); ok && isIntrospecting(ctx) {
+		// Without the cache, as with it: an impersonation ends with its
+		// impersonator's right to act.
+		if _, err := s.actorMayAct(ctx, ps, req.GetClient().GetID()); err != nil {
+			return nil, err
+		}
 	}
 	return req, nil
 }

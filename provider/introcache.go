@@ -2,13 +2,17 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/gatehouse/gatehouse/cache"
+	"github.com/gatehouse/gatehouse/domain"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -28,6 +32,12 @@ import (
 //   - a revocation committed by any process, announced by the change feed
 //     (store.ChangeGrantTokens, ChangeUserTokens, ChangeSessionTokens), and
 //     a change of the client (ChangeClient);
+//   - for a token made by token exchange, the loss of its actor's right
+//     to act (domain.ActorMayAct, weighed when the entry is loaded): a
+//     change of the acting user (ChangeUser: locked, disabled, expired),
+//     its deletion (ChangeUserTokens), or the acting client's
+//     (ChangeClient), each announced as the revocations are, and the
+//     acting account's expiry;
 //   - the feed's loss (ChangeFeedLost): nothing is served until it has
 //     reconnected (ChangeAll), which also flushes everything;
 //   - the token's expiry, and the cache TTL as a safety net.
@@ -71,10 +81,18 @@ func (s *fositeStore) cachedAccessToken(ctx context.Context, signature string, s
 		if err != nil {
 			return nil, cache.TokenOwner{}, false, err
 		}
-		return &cachedAccess{sr: sr, session: sess}, cache.TokenOwner{
+		actorUntil, err := s.actorMayAct(ctx, sess, sr.ClientID)
+		if err != nil {
+			return nil, cache.TokenOwner{}, false, err
+		}
+		owner := cache.TokenOwner{
 			RequestID: t.RequestID, UserID: t.UserID, SessionID: t.LoginSessionID, ClientID: t.ClientID,
-			ExpiresAt: t.ExpiresAt,
-		}, true, nil
+			ExpiresAt: t.ExpiresAt, Actor: sess.ActBy,
+		}
+		if !actorUntil.IsZero() && actorUntil.Before(owner.ExpiresAt) {
+			owner.ExpiresAt = actorUntil
+		}
+		return &cachedAccess{sr: sr, session: sess}, owner, actorAnnounced(sess.ActBy, sr.ClientID), nil
 	})
 	if err != nil {
 		return nil, err
@@ -93,11 +111,47 @@ func (s *fositeStore) cachedAccessToken(ctx context.Context, signature string, s
 	return s.request(ctx, &sr, session)
 }
 
+// actorMayAct applies domain.ActorMayAct to an access token's session read
+// for an introspection: an impersonation whose impersonator may no longer
+// act is an inactive token. until is when the answer changes by itself.
+func (s *fositeStore) actorMayAct(ctx context.Context, sess *Session, clientID string) (until time.Time, err error) {
+	if sess.ActBy == "" || s.actors == nil {
+		return time.Time{}, nil
+	}
+	until, err = s.actors(ctx, sess.ActBy, sess.UserID, clientID)
+	if errors.Is(err, domain.ErrUnauthenticated) {
+		return time.Time{}, fosite.ErrInactiveToken.WithWrap(err).WithDebug(err.Error())
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("provider: acting principal: %w", err)
+	}
+	return until, nil
+}
+
+// actorAnnounced reports whether every change that ends the right to act
+// of an exchanged token's actor is announced before the write answers (as
+// ChangeUser and ChangeUserTokens are), so that the token may be cached.
+// A client's deletion is not (ChangeClient reaches other instances a
+// moment after it has answered): a token acted through by another client
+// than its own is read, with that client, on every introspection. Such
+// tokens (a service account impersonating) are few and short-lived.
+func actorAnnounced(act, clientID string) bool {
+	id, ok := strings.CutPrefix(act, string(store.ActorClient)+":")
+	return !ok || id == clientID
+}
+
 // invalidateTokens applies a change to the introspection cache; hold is
 // for a revocation this process has written but maybe not committed.
 func invalidateTokens(c *cache.Tokens[*cachedAccess], e store.ChangeEvent, hold bool) {
 	if c == nil {
 		return
+	}
+	drop := func(scope cache.TokenScope, id string) {
+		if hold {
+			c.Hold(scope, id)
+		} else {
+			c.Invalidate(scope, id)
+		}
 	}
 	var scope cache.TokenScope
 	switch e.Kind {
@@ -105,12 +159,20 @@ func invalidateTokens(c *cache.Tokens[*cachedAccess], e store.ChangeEvent, hold 
 		scope = cache.ByRequest
 	case store.ChangeUserTokens:
 		scope = cache.ByUser
+		// The user deleted: what it impersonates ends too.
+		drop(cache.ByActor, actorKey(store.ActorUser, e.ID))
 	case store.ChangeSessionTokens:
 		scope = cache.BySession
+	case store.ChangeUser:
+		// What the user may do changed (locked, disabled, its expiry):
+		// the tokens it acts through are weighed again.
+		drop(cache.ByActor, actorKey(store.ActorUser, e.ID))
+		return
 	case store.ChangeClient:
 		// A client changed (deleted, its scopes narrowed): its tokens are
-		// read again, with it.
+		// read again, with it, and so are those it acts through.
 		scope = cache.ByClient
+		drop(cache.ByActor, actorKey(store.ActorClient, e.ID))
 	case store.ChangeFeedLost:
 		c.SetLive(false)
 		return
@@ -120,9 +182,14 @@ func invalidateTokens(c *cache.Tokens[*cachedAccess], e store.ChangeEvent, hold 
 	default:
 		return
 	}
-	if hold {
-		c.Hold(scope, e.ID)
-	} else {
-		c.Invalidate(scope, e.ID)
+	drop(scope, e.ID)
+}
+
+// actorKey is the cache's Actor of the tokens id acts through, as
+// domain.Actor writes it; "" (every actor) for every record of the kind.
+func actorKey(t store.ActorType, id string) string {
+	if id == "" {
+		return ""
 	}
+	return domain.Actor{Type: t, ID: id}.String()
 }

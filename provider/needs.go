@@ -60,6 +60,9 @@ type Directory interface {
 	// The refresh token grant (refresh): ActiveUser for a user read with
 	// the refresh token (nil: gone).
 	ActiveUserOf(id string, u *store.User) (store.User, error)
+	// ActorMayAct: whoever acts through an exchanged token (its act) may
+	// still act (introspection, introcache.go).
+	ActorMayAct(ctx context.Context, act, userID, clientID string) (time.Time, error)
 }
 
 // SigningKeys is what the protocol needs of the key manager (keys.Manager):

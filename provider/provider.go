@@ -350,6 +350,7 @@ func (p *Provider) compose() fosite.OAuth2Provider {
 		reuseInterval: p.opts.RefreshReuseInterval,
 		now:           p.now,
 		log:           p.log,
+		actors:        p.svc.ActorMayAct,
 	}
 	device := &deviceGrant{p: p, storage: fs, tokens: tokens, cfg: cfg,
 		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: strategy.OpenIDConnectTokenStrategy}}

@@ -75,6 +75,19 @@ func (p *Provider) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 		return
 	}
+	// An impersonation ends with its impersonator's right to act, here as
+	// at introspection and the resource API.
+	if _, err := p.svc.ActorMayAct(ctx, sess.ActBy, sess.UserID, ar.GetClient().GetID()); errors.Is(err, domain.ErrUnauthenticated) {
+		bearerError(w, http.StatusUnauthorized, `Bearer error="invalid_token"`)
+		return
+	} else if err != nil && unavailable(err) {
+		p.writeUnavailable(ctx, w, "userinfo", err)
+		return
+	} else if err != nil {
+		p.log.ErrorContext(ctx, "userinfo: acting principal", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+		return
+	}
 	claims, err := p.userClaims(ctx, u, ar.GetGrantedScopes())
 	if err != nil && unavailable(err) {
 		p.writeUnavailable(ctx, w, "userinfo", err)
