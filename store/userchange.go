@@ -10,9 +10,12 @@ import (
 // what the user may do, and so must be announced as a ChangeUser event
 // (UpdateUser announces nothing otherwise).
 //
-// The one listener-fed cache of users is the resource API's principal
-// cache (admin/principalcache.go); the introspection cache and the
-// domain's caches ignore ChangeUser. A cached principal is
+// Two listener-fed caches read users: the resource API's principal cache
+// (admin/principalcache.go), and the introspection cache for the acting
+// user of an impersonation token (provider/introcache.go: whether that
+// user may still act, domain.ActorMayAct, which reads Status and
+// ExpiresAt only, a subset of the list below); the domain's caches ignore
+// ChangeUser. A cached principal is
 // domain.UserPrincipal of the user row, and what is read from it on a hit
 // is:
 //
