@@ -14,12 +14,16 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gatehouse/gatehouse/domain"
 )
 
 // compareWorkloads are the cells the compare command can run on both
 // servers: what Hydra offers in the same shape (it has no resource API,
-// no password check of its own, no token exchange).
-var compareWorkloads = []string{"cc", "introspect", "refresh", "authcode-sso"}
+// no password check of its own, no token exchange). refresh and
+// authcode-sso run through gatehouse's RS256 web client (or
+// -id-token-alg's), their -es256 variants through its ES256 one.
+var compareWorkloads = []string{"cc", "introspect", "refresh", refreshES256Workload, "authcode-sso", ssoES256Workload}
 
 // The systems of a compare report's cells.
 const (
@@ -67,10 +71,16 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var lf localFlags
 	var cf compareFlags
 	rf.register(fs, 5*time.Second, time.Second, "8", compareWorkloads)
+	rf.extra = clientVariantNames
 	lf.register(fs, 0)
 	cf.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if lf.idTokenAlg == "" {
+		// Registered rather than left to the server's default, so that the
+		// report's "RS256 client" is checked on every worker's ID tokens.
+		lf.idTokenAlg = domain.IDTokenAlgRS256
 	}
 	if cf.print != "" {
 		rep, err := readCompareReport(cf.print)
@@ -114,7 +124,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Date: time.Now().UTC().Truncate(time.Second), Command: strings.Join(os.Args, " "), Machine: machine,
 		Gatehouse: lf.gatehouse, GatehouseVersion: binaryVersion(ctx, lf.gatehouse, "version"),
 		PoolConns: poolConns, Warmup: rf.warmup.String(), Duration: rf.duration.String(), Passes: cf.passes,
-		Concurrency: conc, Workloads: names,
+		Concurrency: conc, Workloads: names, ClientAlgs: clientAlgs(names, lf.idTokenAlg),
 	}
 	if err := l.admin.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'),
 		current_setting('fsync')`).Scan(&rep.PostgreSQL, &rep.SynchronousCommit, &rep.Fsync); err != nil {
@@ -169,7 +179,7 @@ func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 					if err := s.vacuum(ctx); err != nil {
 						return fmt.Errorf("%s: %w", s.name, err)
 					}
-					wl, err := s.e.workload(name)
+					wl, err := s.workload(name)
 					if err != nil {
 						return err
 					}

@@ -34,6 +34,10 @@ type CompareReport struct {
 	Concurrency []int         `json:"concurrency"`
 	Workloads   []string      `json:"workloads"`
 	Cells       []CompareCell `json:"cells"`
+	// ClientAlgs is, for each cell that signs ID tokens, the algorithm
+	// gatehouse's web client in it registered (refresh: RS256,
+	// refresh-es256: ES256); Hydra signs as it always does.
+	ClientAlgs map[string]string `json:"gatehouse_client_id_token_algs,omitempty"`
 }
 
 // CompareCell is one system at one workload and concurrency in one pass.
@@ -182,11 +186,30 @@ func ccFraction(cells []CellSummary, ceiling *SystemSummary, hydra bool) (float6
 
 func (r *CompareReport) hasHydra() bool { return r.Hydra != "" }
 
-func cellName(c CellSummary) string {
+// cellName labels a cell's rows: the workload, "flows" for a unit of
+// whole flows, and the algorithm of gatehouse's client where it signs ID
+// tokens.
+func (r *CompareReport) cellName(c CellSummary) string {
+	var notes []string
 	if c.Unit == "flow" {
-		return c.Workload + " (flows)"
+		notes = append(notes, "flows")
 	}
-	return c.Workload
+	if alg := r.ClientAlgs[c.Workload]; alg != "" {
+		notes = append(notes, alg+" client")
+	}
+	if len(notes) == 0 {
+		return c.Workload
+	}
+	return c.Workload + " (" + strings.Join(notes, ", ") + ")"
+}
+
+// markdownName is cellName for the Markdown table: the workload as code.
+func (r *CompareReport) markdownName(c CellSummary) string {
+	name := "`" + c.Workload + "`"
+	if alg := r.ClientAlgs[c.Workload]; alg != "" {
+		name += " (" + alg + " client)"
+	}
+	return name
 }
 
 func rates(xs []float64) string {
@@ -251,17 +274,17 @@ func (r *CompareReport) Print(w io.Writer) {
 	for _, c := range cells {
 		g := orZero(c.Gatehouse)
 		if !r.hasHydra() {
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f / %.2f\t%d\t\n", cellName(c), c.Concurrency, g.Median, g.P50, g.P99, g.Errors)
+			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.2f / %.2f\t%d\t\n", r.cellName(c), c.Concurrency, g.Median, g.P50, g.P99, g.Errors)
 			continue
 		}
 		h := orZero(c.Hydra)
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t%.2f / %.2f\t%.2f / %.2f\t%d / %d\t\n", cellName(c), c.Concurrency,
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.2f\t%.2f / %.2f\t%.2f / %.2f\t%d / %d\t\n", r.cellName(c), c.Concurrency,
 			g.Median, h.Median, c.Ratio(), g.P50, g.P99, h.P50, h.P99, g.Errors, h.Errors)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "(ops/s and latencies: medians over the passes)\n\nops/s per pass:\n")
 	for _, c := range cells {
-		line := fmt.Sprintf("  %s c=%d: gatehouse %s", cellName(c), c.Concurrency, rates(orZero(c.Gatehouse).Rates))
+		line := fmt.Sprintf("  %s c=%d: gatehouse %s", r.cellName(c), c.Concurrency, rates(orZero(c.Gatehouse).Rates))
 		if r.hasHydra() {
 			line += "; hydra " + rates(orZero(c.Hydra).Rates)
 			if pr := passRatios(orZero(c.Gatehouse).Rates, orZero(c.Hydra).Rates); pr != "" {
@@ -285,10 +308,10 @@ func (r *CompareReport) Print(w io.Writer) {
 	for _, c := range cells {
 		g := orZero(c.Gatehouse)
 		if !r.hasHydra() {
-			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t\n", cellName(c), c.Concurrency, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t\n", r.cellName(c), c.Concurrency, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t\t%.3f\t%.3f\t%.3f\t\t\n", cellName(c), c.Concurrency, systemGatehouse, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.3f\t\t%.3f\t%.3f\t%.3f\t\t\n", r.cellName(c), c.Concurrency, systemGatehouse, g.SrvMS, g.DBMS, g.GenMS, g.TotalMS())
 		h := orZero(c.Hydra)
 		vs := ""
 		if g.TotalMS() > 0 {
@@ -330,11 +353,11 @@ func (r *CompareReport) PrintMarkdown(w io.Writer) {
 		g := orZero(c.Gatehouse)
 		gcpu := fmt.Sprintf("%.2f / %.2f / %.2f", g.SrvMS, g.DBMS, g.GenMS)
 		if !r.hasHydra() {
-			fmt.Fprintf(w, "| `%s` | %d | %.0f | %s |\n", c.Workload, c.Concurrency, g.Median, gcpu)
+			fmt.Fprintf(w, "| %s | %d | %.0f | %s |\n", r.markdownName(c), c.Concurrency, g.Median, gcpu)
 			continue
 		}
 		h := orZero(c.Hydra)
-		fmt.Fprintf(w, "| `%s` | %d | %.0f | %.0f | %.2f | %s | %.2f + %.2f / %.2f / %.2f |\n", c.Workload, c.Concurrency,
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.2f | %s | %.2f + %.2f / %.2f / %.2f |\n", r.markdownName(c), c.Concurrency,
 			g.Median, h.Median, c.Ratio(), gcpu, h.SrvMS, h.AppMS, h.DBMS, h.GenMS)
 	}
 	if ceiling != nil {

@@ -70,6 +70,9 @@ type localOptions struct {
 	// ServerLog receives the server's output; "" makes a temporary file.
 	ServerLog string
 	Logf      func(format string, args ...any)
+	// WebES256 also registers bench-web-es256, a second web client like
+	// bench-web whose ID tokens are signed ES256.
+	WebES256 bool
 }
 
 // local is a gatehouse server with a fresh database, started and seeded by
@@ -218,6 +221,7 @@ func (l *local) seed(ctx context.Context) (*Target, error) {
 		ServiceID:    serviceClientID,
 		ServiceScope: "gatehouse:api",
 		WebID:        webClientID,
+		WebAlg:       l.opts.IDTokenAlg,
 		RedirectURI:  benchRedirect,
 		Password:     randomToken(18),
 		APIBase:      l.issuer + "/api/v1",
@@ -243,18 +247,28 @@ func (l *local) seed(ctx context.Context) (*Target, error) {
 	}
 	// Not first-party: consent is asked once per user and then remembered,
 	// which is the path most relying parties take.
-	web := []string{"clients", "create", "--id", webClientID, "--name", "Bench web app",
-		"--redirect-uri", benchRedirect, "--grant-type", "authorization_code", "--grant-type", "refresh_token",
-		"--scope", scopeAll}
-	if l.opts.IDTokenAlg != "" {
-		web = append(web, "--id-token-alg", l.opts.IDTokenAlg)
+	web := func(id, name, alg string) (string, error) {
+		args := []string{"clients", "create", "--id", id, "--name", name,
+			"--redirect-uri", benchRedirect, "--grant-type", "authorization_code", "--grant-type", "refresh_token",
+			"--scope", scopeAll}
+		if alg != "" {
+			args = append(args, "--id-token-alg", alg)
+		}
+		out, err := l.cli(ctx, nil, args...)
+		if err != nil {
+			return "", err
+		}
+		return secret(out)
 	}
-	out, err = l.cli(ctx, nil, web...)
-	if err != nil {
+	if t.WebSecret, err = web(webClientID, "Bench web app", l.opts.IDTokenAlg); err != nil {
 		return nil, err
 	}
-	if t.WebSecret, err = secret(out); err != nil {
-		return nil, err
+	if l.opts.WebES256 {
+		l.opts.Logf("registering client %s (ID tokens ES256)", webES256ClientID)
+		if t.WebES256Secret, err = web(webES256ClientID, "Bench web app (ES256)", domain.IDTokenAlgES256); err != nil {
+			return nil, err
+		}
+		t.WebES256ID = webES256ClientID
 	}
 
 	if l.opts.LoginUsers > 0 {

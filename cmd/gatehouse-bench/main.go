@@ -39,7 +39,8 @@ const usage = `gatehouse-bench measures an OAuth 2.0 / OpenID Connect issuer.
                               connection count, the ceiling of cc's own commits
 
 Workloads: cc, introspect, refresh, authcode-login, authcode-login-totp (bench and roundtrips
-only: the bench makes its users), authcode-sso, api-users.
+only: the bench makes its users), authcode-sso, api-users; compare also has refresh-es256 and
+authcode-sso-es256 (refresh and authcode-sso through a web client registered with ES256).
 Run "gatehouse-bench <command> -h" for its flags; each also reads the environment variable
 named in its description.
 `
@@ -140,6 +141,9 @@ type runFlags struct {
 	workloads        string
 	concurrency      string
 	jsonPath         string
+	// extra are workloads beyond workloadNames that the command accepts
+	// (compare: its client variant cells).
+	extra []string
 }
 
 // register adds the flags; the workloads default to names.
@@ -162,8 +166,9 @@ func (f *runFlags) parsed() (names []string, conc []int, err error) {
 		if n == "" {
 			continue
 		}
-		if !slices.Contains(workloadNames, n) {
-			return nil, nil, fmt.Errorf("unknown workload %q (known: %s)", n, strings.Join(workloadNames, ", "))
+		if !slices.Contains(workloadNames, n) && !slices.Contains(f.extra, n) {
+			known := append(slices.Clone(workloadNames), f.extra...)
+			return nil, nil, fmt.Errorf("unknown workload %q (known: %s)", n, strings.Join(known, ", "))
 		}
 		names = append(names, n)
 	}
@@ -228,6 +233,7 @@ func (f *localFlags) options(stderr io.Writer, loginUsers, users int, env []stri
 // in (authcode-login-totp has users of its own).
 func needsLogin(names []string) bool {
 	for _, n := range names {
+		n = baseWorkload(n)
 		if n == "refresh" || (strings.HasPrefix(n, "authcode-") && n != totpWorkload) {
 			return true
 		}
@@ -336,6 +342,7 @@ func startFor(ctx context.Context, stderr io.Writer, lf localFlags, names []stri
 		users = lf.users
 	}
 	opts := lf.options(stderr, loginUsers, users, nil, countRoundTrips)
+	opts.WebES256 = needsES256Web(names)
 	if slices.Contains(names, totpWorkload) {
 		opts.TOTPUsers = lf.totpUsers
 		if opts.TOTPUsers == 0 {

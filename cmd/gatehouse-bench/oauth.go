@@ -37,6 +37,13 @@ type Target struct {
 	TOTPUsers []TOTPUser
 	// APIBase is the resource API root, e.g. http://127.0.0.1:8080/api/v1.
 	APIBase string
+	// WebAlg is the ID-token algorithm Web registered; the workloads
+	// check the ID tokens they get against it ("": the server's default,
+	// not checked).
+	WebAlg string
+	// WebES256ID and WebES256Secret are a second web client like Web,
+	// registered with ES256 (gatehouse in compare runs; "": none).
+	WebES256ID, WebES256Secret string
 }
 
 // Discovery is the part of the OpenID Provider metadata the workloads use.

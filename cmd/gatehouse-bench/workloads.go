@@ -93,6 +93,9 @@ func (e *env) authorizerFor(ctx context.Context, i int) (*authorizer, tokenRespo
 	if err != nil {
 		return nil, tokenResponse{}, fmt.Errorf("first authorization of %s: %w", a.username, err)
 	}
+	if err := checkIDTokenAlg("first authorization of "+a.username, tr, e.t.WebAlg); err != nil {
+		return nil, tokenResponse{}, err
+	}
 	return a, tr, nil
 }
 
@@ -190,16 +193,35 @@ func (e *env) newRefresh(ctx context.Context, i int) (Worker, error) {
 	if tr.RefreshToken == "" {
 		return nil, errors.New("no refresh token from the authorization code grant (is offline_access allowed?)")
 	}
-	return &refreshWorker{e: e, a: a, refresh: tr.RefreshToken}, nil
+	w := &refreshWorker{e: e, a: a, refresh: tr.RefreshToken}
+	if e.t.WebAlg != "" {
+		// The refresh grant signs an ID token of its own: check one before
+		// the clock starts.
+		if tr, err = w.next(ctx); err != nil {
+			return nil, err
+		}
+		if err := checkIDTokenAlg("refresh", tr, e.t.WebAlg); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
-func (w *refreshWorker) Do(ctx context.Context) (string, error) {
+// next redeems the worker's refresh token and keeps the new one.
+func (w *refreshWorker) next(ctx context.Context) (tokenResponse, error) {
 	tr, err := token(ctx, w.e.plain, w.e.d, w.e.t.WebID, w.e.t.WebSecret,
 		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {w.refresh}})
 	if err == nil && tr.RefreshToken == "" {
 		err = errors.New("refresh: no new refresh token")
 	}
-	if err != nil {
+	if err == nil {
+		w.refresh = tr.RefreshToken
+	}
+	return tr, err
+}
+
+func (w *refreshWorker) Do(ctx context.Context) (string, error) {
+	if _, err := w.next(ctx); err != nil {
 		// The chain may be broken; start a new one on the existing login
 		// session, outside any measurement that matters (this operation is
 		// an error already).
@@ -208,7 +230,6 @@ func (w *refreshWorker) Do(ctx context.Context) (string, error) {
 		}
 		return "", err
 	}
-	w.refresh = tr.RefreshToken
 	return "", nil
 }
 
