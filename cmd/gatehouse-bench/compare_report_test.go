@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 // seconds (server, app, PostgreSQL, load generator).
 func cell(pass int, system, workload string, c int, rate float64, cpu [4]float64) CompareCell {
 	unit := "req"
-	if workload == "authcode-sso" {
+	if strings.HasPrefix(workload, "authcode-sso") {
 		unit = "flow"
 	}
 	if system == systemCeiling {
@@ -207,7 +208,115 @@ func TestCheckCompareWorkloads(t *testing.T) {
 	if err := checkCompareWorkloads(compareWorkloads); err != nil {
 		t.Errorf("the compare workloads: %v", err)
 	}
+	if !slices.Contains(compareWorkloads, refreshES256Workload) || !slices.Contains(compareWorkloads, ssoES256Workload) {
+		t.Errorf("compare's default cells %v lack the ES256 client's", compareWorkloads)
+	}
 	if err := checkCompareWorkloads([]string{"cc", "api-users"}); err == nil || !strings.Contains(err.Error(), `"api-users"`) {
 		t.Errorf("api-users: %v, want refused by name", err)
+	}
+}
+
+// clientAlgFixture is a run of refresh and authcode-sso through both of
+// gatehouse's web clients: the ES256 cells faster and cheaper on
+// gatehouse, Hydra's the same workload in each pair of cells.
+func clientAlgFixture() *CompareReport {
+	r := compareFixture()
+	r.Passes = 2
+	r.Workloads = []string{"refresh", refreshES256Workload, "authcode-sso", ssoES256Workload}
+	r.ClientAlgs = clientAlgs(r.Workloads, "RS256")
+	r.Cells = nil
+	for pass := 1; pass <= 2; pass++ {
+		p := float64(pass)
+		r.Cells = append(r.Cells,
+			cell(pass, systemGatehouse, "refresh", 8, 600*p, [4]float64{600 * p * 10 * 0.0016, 0, 600 * p * 10 * 0.001, 0}),
+			cell(pass, systemHydra, "refresh", 8, 100*p, [4]float64{100 * p * 10 * 0.012, 0, 100 * p * 10 * 0.002, 0}),
+			cell(pass, systemGatehouse, refreshES256Workload, 8, 1000*p, [4]float64{1000 * p * 10 * 0.001, 0, 1000 * p * 10 * 0.001, 0}),
+			cell(pass, systemHydra, refreshES256Workload, 8, 90*p, [4]float64{90 * p * 10 * 0.012, 0, 90 * p * 10 * 0.002, 0}),
+			cell(pass, systemGatehouse, "authcode-sso", 8, 300, [4]float64{300 * 10 * 0.0027, 0, 0, 0}),
+			cell(pass, systemHydra, "authcode-sso", 8, 50, [4]float64{50 * 10 * 0.028, 0, 0, 0}),
+			cell(pass, systemGatehouse, ssoES256Workload, 8, 500, [4]float64{500 * 10 * 0.002, 0, 0, 0}),
+			cell(pass, systemHydra, ssoES256Workload, 8, 50, [4]float64{50 * 10 * 0.028, 0, 0, 0}),
+		)
+	}
+	return r
+}
+
+// TestCompareReportLabelsClientAlgorithms: the rows of the cells that
+// sign ID tokens say which algorithm gatehouse's client registered, in
+// the table, the per-pass lines, the CPU split and the Markdown, each
+// variant with its own ratio against Hydra's run of the same workload.
+func TestCompareReportLabelsClientAlgorithms(t *testing.T) {
+	r := clientAlgFixture()
+	cells, _ := r.summarize()
+	if len(cells) != 4 || cells[1].Workload != refreshES256Workload || !near(cells[1].Ratio(), 1500.0/135) {
+		t.Fatalf("cells %+v, want refresh-es256 second with ratio 1500/135", cells)
+	}
+	var out bytes.Buffer
+	r.Print(&out)
+	text := out.String()
+	for _, want := range []string{
+		"  refresh (RS256 client) c=8: gatehouse 600 1200; hydra 100 200; gatehouse/hydra 6.0 6.0",
+		"  refresh-es256 (ES256 client) c=8: gatehouse 1000 2000; hydra 90 180; gatehouse/hydra 11.1 11.1",
+		"  authcode-sso (flows, RS256 client) c=8: gatehouse 300 300; hydra 50 50; gatehouse/hydra 6.0 6.0",
+		"  authcode-sso-es256 (flows, ES256 client) c=8: gatehouse 500 500; hydra 50 50; gatehouse/hydra 10.0 10.0",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	fields := func(prefix string) []string {
+		for line := range strings.Lines(text) {
+			if strings.HasPrefix(strings.TrimSpace(line), prefix) {
+				return strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), prefix))
+			}
+		}
+		t.Fatalf("no line starting %q:\n%s", prefix, text)
+		return nil
+	}
+	// c, gatehouse, hydra, ratio first.
+	if f := fields("refresh (RS256 client)  "); strings.Join(f[:4], " ") != "8 900.0 150.0 6.00" {
+		t.Errorf("refresh row %q", f)
+	}
+	if f := fields("refresh-es256 (ES256 client)  "); strings.Join(f[:4], " ") != "8 1500.0 135.0 11.11" {
+		t.Errorf("refresh-es256 row %q", f)
+	}
+	if f := fields("authcode-sso-es256 (flows, ES256 client)  "); strings.Join(f[:4], " ") != "8 500.0 50.0 10.00" {
+		t.Errorf("authcode-sso-es256 row %q", f)
+	}
+	// The CPU split: server CPU per refresh, RS256 1.6 ms, ES256 1.0 ms.
+	if f := fields("refresh (RS256 client)  8  gatehouse"); f[0] != "1.600" {
+		t.Errorf("refresh CPU row %q, want server 1.600", f)
+	}
+	if f := fields("refresh-es256 (ES256 client)  8  gatehouse"); f[0] != "1.000" {
+		t.Errorf("refresh-es256 CPU row %q, want server 1.000", f)
+	}
+
+	out.Reset()
+	r.PrintMarkdown(&out)
+	md := out.String()
+	for _, want := range []string{
+		"| `refresh` (RS256 client) | 8 | 900 | 150 | 6.00 | 1.60 / 1.00 / 0.00 | 12.00 + 0.00 / 2.00 / 0.00 |",
+		"| `refresh-es256` (ES256 client) | 8 | 1500 | 135 | 11.11 | 1.00 / 1.00 / 0.00 | 12.00 + 0.00 / 2.00 / 0.00 |",
+		"| `authcode-sso` (RS256 client) | 8 | 300 | 50 | 6.00 |",
+		"| `authcode-sso-es256` (ES256 client) | 8 | 500 | 50 | 10.00 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+
+	// Written and read back (-print), the labels stay.
+	path := filepath.Join(t.TempDir(), "compare.json")
+	if err := writeJSON(path, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := readCompareReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	back.Print(&out)
+	if out.String() != text {
+		t.Errorf("parsed back, the report prints\n%s\nwant\n%s", out.String(), text)
 	}
 }
