@@ -54,7 +54,8 @@ endif
 
 # gatehouse beside Ory Hydra (BENCH_HYDRA=path of a hydra binary; without
 # it, gatehouse and the PostgreSQL ceiling only): cc, introspect, refresh
-# and authcode-sso, each cell on both servers back to back, BENCH_PASSES
+# and authcode-sso, the last two also through an ES256 web client
+# (refresh-es256, authcode-sso-es256), each cell on both servers back to back, BENCH_PASSES
 # (3) passes of BENCH_WARMUP (1s) + BENCH_DURATION (5s) per cell at
 # BENCH_CONCURRENCY (8), ratios per cell, the CPU split per operation and
 # the single-row insert ceiling. BENCH_JSON=file, BENCH_MARKDOWN=true. See
