@@ -70,6 +70,9 @@ type Store interface {
 	// ClientTokens: client_credentials access tokens as one row each,
 	// written by group commit (groupcommit, clienttokens.go).
 	ClientTokens
+	// AuthorizeCodes: the code flow's rows in one round trip each
+	// (codes.go).
+	AuthorizeCodes
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
