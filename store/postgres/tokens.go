@@ -16,30 +16,43 @@ import (
 // round trip. The token's foreign key is checked at the end of the
 // statement, when the grant row is visible.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	userID, ok := optionalUUID(t.UserID)
-	if !ok {
-		return fmt.Errorf("postgres: create %s: user %q: %w", t.Kind, t.UserID, store.ErrNotFound)
+	args, err := createTokenArgs(t)
+	if err != nil {
+		return err
 	}
-	args := []any{string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
-		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, blobArg(t.Request),
-		optionalText(t.Predecessor), t.RotatedAt, t.RewoundAt}
 	if p := t.DPoPProof; p != nil {
 		return s.createTokenWithProof(ctx, t.Kind, *p, args)
 	}
-	_, err := s.db(ctx).Exec(ctx, `
-		WITH g AS (
-			INSERT INTO grants (id, client_id, subject, user_id, login_session_id, granted_scopes, requested_at)
-			VALUES ($3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (id) DO NOTHING
-		)
-		INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
-			active, request, predecessor, rotated_at, rewound_at)
-		VALUES ($1, $2, $3, $8, $9, $10, $11, $12, $13, $14, $15)`, args...)
+	_, err = s.db(ctx).Exec(ctx, createTokenSQL, args...)
 	if err != nil {
 		// A missing client, user or login session fails a foreign key.
 		return fmt.Errorf("postgres: create %s: %w", t.Kind, classify(err, store.ErrNotFound))
 	}
 	return nil
+}
+
+// createTokenSQL is CreateToken's statement, of createTokenArgs's
+// arguments; CreateTokens (codes.go) sends it once per token in a batch.
+const createTokenSQL = `
+	WITH g AS (
+		INSERT INTO grants (id, client_id, subject, user_id, login_session_id, granted_scopes, requested_at)
+		VALUES ($3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (id) DO NOTHING
+	)
+	INSERT INTO oauth_tokens (kind, signature, request_id, granted_scopes, requested_at, expires_at,
+		active, request, predecessor, rotated_at, rewound_at)
+	VALUES ($1, $2, $3, $8, $9, $10, $11, $12, $13, $14, $15)`
+
+// createTokenArgs are createTokenSQL's arguments for t; ErrNotFound if its
+// user id is no UUID (so names no user).
+func createTokenArgs(t store.Token) ([]any, error) {
+	userID, ok := optionalUUID(t.UserID)
+	if !ok {
+		return nil, fmt.Errorf("postgres: create %s: user %q: %w", t.Kind, t.UserID, store.ErrNotFound)
+	}
+	return []any{string(t.Kind), t.Signature, t.RequestID, t.ClientID, t.Subject, userID, optionalText(t.LoginSessionID),
+		list(t.GrantedScopes), t.RequestedAt, t.ExpiresAt, t.Active, blobArg(t.Request),
+		optionalText(t.Predecessor), t.RotatedAt, t.RewoundAt}, nil
 }
 
 // createTokenWithProof is CreateToken's statement with UseDPoPProof's
