@@ -71,6 +71,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshTokens", refreshTests},
 		// Client tokens: client_credentials tokens as one record (groupcommit).
 		{"ClientTokens", clientTokenTests},
+		// The authorization code flow in one round trip per step (codes).
+		{"AuthorizeCodes", codeTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
