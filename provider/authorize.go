@@ -309,8 +309,9 @@ func (p *Provider) renderConsent(w http.ResponseWriter, r *http.Request, ar fosi
 }
 
 // issue grants what was asked and answers the client with a code. The code
-// and its OpenID Connect and PKCE records are written in one transaction, so
-// a code never exists without the PKCE challenge it was issued under.
+// and its OpenID Connect and PKCE records are written together, all or
+// none, so a code never exists without the PKCE challenge it was issued
+// under.
 func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, sess *consent.Session) {
 	ctx := r.Context()
 	for _, s := range ar.GetRequestedScopes() {
@@ -326,12 +327,15 @@ func (p *Provider) issue(w http.ResponseWriter, r *http.Request, ar fosite.Autho
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
 	}
-	var resp fosite.AuthorizeResponder
-	err = store.InTx(ctx, p.store, func(ctx context.Context) error {
-		var err error
-		resp, err = p.oauth.NewAuthorizeResponse(ctx, ar, session)
-		return err
-	})
+	// fosite's writes (the code and its records) are kept and written
+	// together once it is done (codeflow.go).
+	ictx, issued := withPendingIssue(ctx)
+	resp, err := p.oauth.NewAuthorizeResponse(ictx, ar, session)
+	if err == nil {
+		if werr := issued.write(ctx, p.store); werr != nil {
+			err = fosite.ErrServerError.WithWrap(werr).WithDebug(werr.Error())
+		}
+	}
 	if err != nil {
 		p.authorizeError(w, r, ar, err)
 		return

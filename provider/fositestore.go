@@ -313,6 +313,14 @@ func (s *fositeStore) createToken(ctx context.Context, kind store.TokenKind, sig
 }
 
 func (s *fositeStore) insertToken(ctx context.Context, t store.Token) error {
+	// The code flow's writes, kept to be written together (codeflow.go).
+	if p := pendingIssueFrom(ctx); p != nil && t.DPoPProof == nil {
+		p.add(t)
+		return nil
+	}
+	if c := codeRedemptionFrom(ctx); c != nil && c.take(t) {
+		return nil
+	}
 	if err := s.store.CreateToken(ctx, t); err != nil {
 		return fmt.Errorf("provider: create %s: %w", t.Kind, err)
 	}
@@ -392,7 +400,16 @@ func (s *fositeStore) CreateAuthorizeCodeSession(ctx context.Context, signature 
 }
 
 func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
-	req, active, err := s.getToken(ctx, store.KindAuthorizeCode, signature, session)
+	var req fosite.Requester
+	var active bool
+	var err error
+	if c := codeRedemptionFrom(ctx); c != nil {
+		var t store.Token
+		req, t, err = s.readRecord(ctx, c, store.KindAuthorizeCode, signature, session)
+		active = t.Active
+	} else {
+		req, active, err = s.getToken(ctx, store.KindAuthorizeCode, signature, session)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -406,6 +423,11 @@ func (s *fositeStore) GetAuthorizeCodeSession(ctx context.Context, signature str
 // which refuses an already inactive code: the one-use rule is the
 // database's.
 func (s *fositeStore) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	if c := codeRedemptionFrom(ctx); c != nil {
+		// Written with the tokens at the code handler's commit.
+		c.record(signature)
+		return nil
+	}
 	if err := s.store.DeactivateToken(ctx, store.KindAuthorizeCode, signature); err != nil {
 		return notFound(fmt.Errorf("provider: invalidate authorize code: %w", err))
 	}
@@ -561,6 +583,10 @@ func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code strin
 }
 
 func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
+	if c := codeRedemptionFrom(ctx); c != nil {
+		req, _, err := s.readRecord(ctx, c, store.KindOpenIDSession, s.codeSignature(ctx, code), NewSession())
+		return req, err
+	}
 	req, _, err := s.getToken(ctx, store.KindOpenIDSession, s.codeSignature(ctx, code), NewSession())
 	if err != nil {
 		return nil, err
@@ -568,7 +594,13 @@ func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, 
 	return req, nil
 }
 
+// DeleteOpenIDConnectSession keeps the record during a code's redemption:
+// the code is spent, so nothing reads it again, and it expires with the
+// code (codeflow.go).
 func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	if codeRedemptionFrom(ctx) != nil {
+		return nil
+	}
 	return s.deleteToken(ctx, store.KindOpenIDSession, s.codeSignature(ctx, code))
 }
 
@@ -577,6 +609,10 @@ func (s *fositeStore) CreatePKCERequestSession(ctx context.Context, signature st
 }
 
 func (s *fositeStore) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	if c := codeRedemptionFrom(ctx); c != nil {
+		req, _, err := s.readRecord(ctx, c, store.KindPKCE, signature, NewSession())
+		return req, err
+	}
 	req, _, err := s.getToken(ctx, store.KindPKCE, signature, NewSession())
 	if err != nil {
 		return nil, err
@@ -753,9 +789,25 @@ func (s *fositeStore) MarkJWTUsedForTime(ctx context.Context, jti string, exp ti
 // whose writes rotationStore defers to one statement: rotation.go).
 
 func (s *fositeStore) BeginTX(ctx context.Context) (context.Context, error) {
+	if codeRedemptionFrom(ctx) != nil {
+		// The redemption's writes are one statement (codeflow.go): no
+		// savepoint to undo them.
+		return ctx, nil
+	}
 	return s.store.BeginTx(ctx)
 }
 
-func (s *fositeStore) Commit(ctx context.Context) error { return s.store.Commit(ctx) }
+func (s *fositeStore) Commit(ctx context.Context) error {
+	if c := codeRedemptionFrom(ctx); c != nil {
+		return c.flush(ctx, s.store)
+	}
+	return s.store.Commit(ctx)
+}
 
-func (s *fositeStore) Rollback(ctx context.Context) error { return s.store.Rollback(ctx) }
+func (s *fositeStore) Rollback(ctx context.Context) error {
+	if c := codeRedemptionFrom(ctx); c != nil {
+		c.discard()
+		return nil
+	}
+	return s.store.Rollback(ctx)
+}

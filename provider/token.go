@@ -69,6 +69,11 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if grant == "authorization_code" {
+		// The code with its records and user in one read, its
+		// redemption in one write (codeflow.go).
+		ctx = withCodeRedemption(withGrantUsers(ctx))
+	}
 	if grant == "refresh_token" {
 		// The grant's user, read with the refresh token (rotation.go).
 		ctx = withGrantUsers(ctx)
