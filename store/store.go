@@ -73,6 +73,9 @@ type Store interface {
 	// AuthorizeCodes: the code flow's rows in one round trip each
 	// (codes.go).
 	AuthorizeCodes
+	// SessionReads: a signed-in browser's session, user and consent in
+	// one round trip (signin.go).
+	SessionReads
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

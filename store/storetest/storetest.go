@@ -73,6 +73,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ClientTokens", clientTokenTests},
 		// The authorization code flow in one round trip per step (codes).
 		{"AuthorizeCodes", codeTests},
+		// A signed-in browser's session, user and consent in one read.
+		{"SignedIn", signedInTests},
 		{"Ping", []subtest{{"Ping", testPing}}},
 	}
 	for _, g := range groups {
