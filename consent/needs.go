@@ -29,6 +29,9 @@ type Directory interface {
 
 	StartSession(ctx context.Context, in domain.NewSession) (store.LoginSession, error)
 	CurrentSession(ctx context.Context, id string) (store.LoginSession, store.User, error)
+	// CurrentSessionFor: CurrentSession with the user's remembered
+	// consent to a client, in the same read (the authorization endpoint).
+	CurrentSessionFor(ctx context.Context, id, clientID string) (domain.SignedIn, error)
 	EndSession(ctx context.Context, ip, id string) error
 
 	GetClient(ctx context.Context, id string) (store.Client, error)

@@ -25,6 +25,10 @@ type Session struct {
 	// AMR* and ACR* values); empty for sessions from before MFA.
 	AMR []string
 	ACR string
+	// Consent is the user's remembered consent to the client
+	// CurrentSessionFor was asked about, for the consent rules
+	// (domain.ConsentQuestion.Read); nil from CurrentSession.
+	Consent *domain.ConsentRead
 }
 
 func (p *Pages) sessionCookieName() string { return p.jar().Name(p.sessionCookie()) }
@@ -64,6 +68,26 @@ func (p *Pages) CurrentSession(r *http.Request) (*Session, error) {
 		return nil, fmt.Errorf("consent: current session: %w", err)
 	}
 	return &Session{ID: ls.ID, User: u, AuthTime: ls.AuthTime, AMR: ls.AMR, ACR: ls.ACR}, nil
+}
+
+// CurrentSessionFor is CurrentSession for an authorization request of
+// clientID: the session comes with the user's remembered consent to the
+// client (Session.Consent), read with it in one round trip, for the
+// consent rules to use instead of reading it again.
+func (p *Pages) CurrentSessionFor(r *http.Request, clientID string) (*Session, error) {
+	id := p.requestSessionID(r)
+	if id == "" {
+		return nil, nil
+	}
+	got, err := p.svc.CurrentSessionFor(r.Context(), id, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consent: current session: %w", err)
+	}
+	ls := got.Session
+	return &Session{ID: ls.ID, User: got.User, AuthTime: ls.AuthTime, AMR: ls.AMR, ACR: ls.ACR, Consent: got.Consent}, nil
 }
 
 // startSession replaces the request's login session (if any) by a new one for

@@ -19,11 +19,17 @@ type ConsentQuestion struct {
 	// (prompt=consent).
 	Prompted bool
 	Scopes   []string
+	// Read is the remembered consent read with the login session
+	// (CurrentSessionFor), used only if it was read for UserID and
+	// ClientID; otherwise, or if nil, ConsentNeeded reads the store.
+	Read *ConsentRead
 }
 
 // ConsentNeeded reports whether the person must be asked: never for a
 // first-party client; always when the client prompts for it; otherwise
-// unless a remembered, unexpired consent covers every requested scope.
+// unless a remembered, unexpired consent covers every requested scope (the
+// one read with the session, q.Read, when it is this user's to this
+// client).
 func (s *Service) ConsentNeeded(ctx context.Context, q ConsentQuestion) (bool, error) {
 	if q.FirstParty {
 		return false, nil
@@ -31,12 +37,12 @@ func (s *Service) ConsentNeeded(ctx context.Context, q ConsentQuestion) (bool, e
 	if q.Prompted {
 		return true, nil
 	}
-	got, err := s.store.GetConsent(ctx, q.UserID, q.ClientID, s.now())
-	if errors.Is(err, store.ErrNotFound) {
-		return true, nil
-	}
+	got, err := s.rememberedConsent(ctx, q, s.now())
 	if err != nil {
-		return false, fmt.Errorf("domain: get consent: %w", err)
+		return false, err
+	}
+	if got == nil {
+		return true, nil
 	}
 	for _, scope := range q.Scopes {
 		if !slices.Contains(got.Scopes, scope) {

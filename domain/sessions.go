@@ -267,32 +267,11 @@ func (s *Service) StartSession(ctx context.Context, in NewSession) (store.LoginS
 // (UserCanAct). A pending user's session is
 // returned: callers that grant anything must check the user's status.
 func (s *Service) CurrentSession(ctx context.Context, id string) (store.LoginSession, store.User, error) {
-	if err := notFoundKey("session", id); err != nil {
+	got, err := s.CurrentSessionFor(ctx, id, "")
+	if err != nil {
 		return store.LoginSession{}, store.User{}, err
 	}
-	now := s.now()
-	ls, err := s.store.GetLoginSession(ctx, id, now)
-	if err != nil {
-		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: get login session: %w", err)
-	}
-	if !s.sessionLive(ls, now) {
-		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: login session idle or too old: %w", store.ErrNotFound)
-	}
-	u, err := s.store.GetUser(ctx, ls.UserID)
-	if err != nil {
-		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: get session user: %w", err)
-	}
-	if !UserCanAct(u, now, ActKeepSession) {
-		return store.LoginSession{}, store.User{}, fmt.Errorf("domain: session user %s may not act: %w", u.ID, store.ErrNotFound)
-	}
-	if now.Sub(ls.LastSeenAt) >= s.touchInterval() {
-		// Best effort: LastSeenAt is informational (session lists), not a
-		// reason to fail the request.
-		if err := s.store.TouchLoginSession(ctx, id, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.opts.Logger.WarnContext(ctx, "touch login session", "error", err.Error())
-		}
-	}
-	return ls, u, nil
+	return got.Session, got.User, nil
 }
 
 // EndSession signs a browser out: it revokes the tokens of the grants made

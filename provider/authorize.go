@@ -38,7 +38,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !p.admitted(w, r, ar, sess) {
 		return
 	}
-	needed, err := p.consentNeeded(r.Context(), sess.User.ID, ar)
+	needed, err := p.consentNeeded(r.Context(), sess, ar)
 	if err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
@@ -157,7 +157,14 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, ar fosite.Au
 // sends the browser back to: the device page has its own (devicepage.go).
 func (p *Provider) signedInTo(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, returnTo string) (*consent.Session, bool) {
 	prompts := promptsOf(ar)
-	sess, err := p.pages.CurrentSession(r)
+	// The remembered consent to the client comes with the session, in the
+	// same round trip, for consentNeeded (none for the device page's
+	// request, which names no client).
+	clientID := ""
+	if c := ar.GetClient(); c != nil {
+		clientID = c.GetID()
+	}
+	sess, err := p.pages.CurrentSessionFor(r, clientID)
 	if err != nil {
 		p.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return nil, false
@@ -284,16 +291,19 @@ func (p *Provider) returnTo(ar fosite.AuthorizeRequester) string {
 	return p.prefix + "/oauth2/auth?" + v.Encode()
 }
 
-// consentNeeded asks the domain's consent rules about ar.
-func (p *Provider) consentNeeded(ctx context.Context, userID string, ar fosite.AuthorizeRequester) (bool, error) {
+// consentNeeded asks the domain's consent rules about ar, handing them the
+// remembered consent read with the session (the domain uses it only if it
+// is sess's user's to ar's client).
+func (p *Provider) consentNeeded(ctx context.Context, sess *consent.Session, ar fosite.AuthorizeRequester) (bool, error) {
 	c, ok := ar.GetClient().(*client)
 	if !ok {
 		return false, fmt.Errorf("provider: unexpected client type %T", ar.GetClient())
 	}
 	return p.svc.ConsentNeeded(ctx, domain.ConsentQuestion{
 		// A registered client is always third-party (RFC 7591 registration).
-		UserID: userID, ClientID: c.ID, FirstParty: c.FirstParty && !c.Registered,
+		UserID: sess.User.ID, ClientID: c.ID, FirstParty: c.FirstParty && !c.Registered,
 		Prompted: promptsOf(ar).Has("consent"), Scopes: ar.GetRequestedScopes(),
+		Read: sess.Consent,
 	})
 }
 

@@ -17,7 +17,9 @@ import (
 // who is signed in, where to send someone who must sign in or ask for
 // access, and the consent and error pages.
 type Pages interface {
-	CurrentSession(r *http.Request) (*consent.Session, error)
+	// CurrentSessionFor: the signed-in session, with the user's
+	// remembered consent to the client read with it.
+	CurrentSessionFor(r *http.Request, clientID string) (*consent.Session, error)
 	RedirectToLogin(w http.ResponseWriter, r *http.Request, returnTo string)
 	RedirectToAccessRequest(w http.ResponseWriter, r *http.Request, returnTo string)
 	RenderConsent(w http.ResponseWriter, r *http.Request, req consent.ConsentRequest)
