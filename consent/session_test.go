@@ -66,6 +66,12 @@ func TestCurrentSession(t *testing.T) {
 			value := tc.change(e, u, e.sessionCookie(c).Value)
 
 			s := e.currentSession(value)
+			// The authorization endpoint's read, with a client's consent,
+			// follows the same rules.
+			sf := e.currentSessionFor(value, "rp")
+			if (sf != nil) != tc.want {
+				t.Fatalf("CurrentSessionFor = %+v, want a session %v", sf, tc.want)
+			}
 			if !tc.want {
 				if s != nil {
 					t.Fatalf("session = %+v, want none", s)
@@ -77,6 +83,12 @@ func TestCurrentSession(t *testing.T) {
 			}
 			if s.ID != sid || s.User.ID != u.ID || s.User.Username != "alice" || !s.AuthTime.Equal(authTime) {
 				t.Errorf("session = {ID:%s User:%s AuthTime:%v}, want {%s alice %v}", s.ID, s.User.Username, s.AuthTime, sid, authTime)
+			}
+			if sf.ID != s.ID || sf.User.ID != s.User.ID || sf.User.Status != s.User.Status || !sf.AuthTime.Equal(s.AuthTime) || sf.ACR != s.ACR {
+				t.Errorf("CurrentSessionFor = %+v, want CurrentSession's %+v", sf, s)
+			}
+			if s.Consent != nil || sf.Consent == nil {
+				t.Errorf("consent read: CurrentSession %v, CurrentSessionFor %v; want none, one", s.Consent, sf.Consent)
 			}
 		})
 	}
