@@ -96,6 +96,9 @@ func startCountedServer(t *testing.T) (*countingProxy, *testServer) {
 			c.MailQueue.PollInterval = time.Hour
 			c.BackChannelLogout.PollInterval = time.Hour
 			c.Webhooks.PollInterval = time.Hour
+			// So do the usage counters' flush and the janitor.
+			c.Usage.FlushInterval = time.Hour
+			c.Janitor.Interval = time.Hour
 		},
 		store: func(t *testing.T) store.Store {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
