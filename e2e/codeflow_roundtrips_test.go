@@ -1,18 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/gatehouse/gatehouse/config"
-	"github.com/gatehouse/gatehouse/internal/pgtest"
-	"github.com/gatehouse/gatehouse/store"
-	"github.com/gatehouse/gatehouse/store/postgres"
 )
 
 // The code flow's budgets of round trips to PostgreSQL for a browser with
@@ -31,24 +24,7 @@ const (
 
 func TestCodeFlowRoundTrips(t *testing.T) {
 	t.Parallel()
-	// A database of its own, as TestRefreshRoundTrips has.
-	proxy := startCountingProxy(t, pgtest.NewDatabase(t))
-	ts := startServerOn(t, serverSetup{
-		mutate: func(c *config.Config) {
-			c.MailQueue.PollInterval = time.Hour
-			c.BackChannelLogout.PollInterval = time.Hour
-			c.Webhooks.PollInterval = time.Hour
-		},
-		store: func(t *testing.T) store.Store {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			pg, err := postgres.New(ctx, proxy.url)
-			if err != nil {
-				t.Fatalf("postgres.New through the proxy: %v", err)
-			}
-			return pg
-		},
-	})
+	proxy, ts := startCountedServer(t)
 	user := ts.createUser(t, "user")
 	client := ts.createConfidentialClient(t, nil)
 	rp := ts.newRP(t, client)

@@ -38,28 +38,7 @@ const maxRefreshRoundTrips = 5
 // refresh token and the old access token dead.
 func TestRefreshRoundTrips(t *testing.T) {
 	t.Parallel()
-	// A database of its own: every server on the package database would
-	// otherwise have this server's listener acknowledge its revocations,
-	// round trips the count would blame on the refresh.
-	proxy := startCountingProxy(t, pgtest.NewDatabase(t))
-	ts := startServerOn(t, serverSetup{
-		mutate: func(c *config.Config) {
-			// The background queues poll the database; out of the way of
-			// the count (they have nothing to do in this test).
-			c.MailQueue.PollInterval = time.Hour
-			c.BackChannelLogout.PollInterval = time.Hour
-			c.Webhooks.PollInterval = time.Hour
-		},
-		store: func(t *testing.T) store.Store {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			pg, err := postgres.New(ctx, proxy.url)
-			if err != nil {
-				t.Fatalf("postgres.New through the proxy: %v", err)
-			}
-			return pg
-		},
-	})
+	proxy, ts := startCountedServer(t)
 	user := ts.createUser(t, "user")
 	client := ts.createConfidentialClient(t, nil)
 	rs := authOf(ts.resourceServer(t))
@@ -101,6 +80,37 @@ func TestRefreshRoundTrips(t *testing.T) {
 			t.Errorf("refresh %d: the new pair is not active", i)
 		}
 	}
+}
+
+// startCountedServer starts a server on a database of its own, reached
+// through a countingProxy: every server on the package database would
+// otherwise have this server's listener acknowledge its revocations,
+// round trips a count would blame on the request counted.
+func startCountedServer(t *testing.T) (*countingProxy, *testServer) {
+	t.Helper()
+	proxy := startCountingProxy(t, pgtest.NewDatabase(t))
+	ts := startServerOn(t, serverSetup{
+		mutate: func(c *config.Config) {
+			// The background queues poll the database; out of the way of
+			// the count (they have nothing to do in these tests).
+			c.MailQueue.PollInterval = time.Hour
+			c.BackChannelLogout.PollInterval = time.Hour
+			c.Webhooks.PollInterval = time.Hour
+			// So do the usage counters' flush and the janitor.
+			c.Usage.FlushInterval = time.Hour
+			c.Janitor.Interval = time.Hour
+		},
+		store: func(t *testing.T) store.Store {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			pg, err := postgres.New(ctx, proxy.url)
+			if err != nil {
+				t.Fatalf("postgres.New through the proxy: %v", err)
+			}
+			return pg
+		},
+	})
+	return proxy, ts
 }
 
 // countingProxy forwards connections to PostgreSQL and counts the round

@@ -21,8 +21,8 @@ type AuthorizeCodes interface {
 	// it). ErrNotFound if there is no such code.
 	GetAuthorizeCode(ctx context.Context, signature string) (AuthorizeCode, error)
 	// RedeemAuthorizeCode marks the active code signature inactive and
-	// creates tokens (CreateToken's rules, the grant being there already),
-	// atomically. ErrNotFound, and nothing written, if the code is absent
+	// creates tokens (CreateToken's rules, the grant being there already;
+	// a DPoP-bound access token's proof is recorded too), atomically. ErrNotFound, and nothing written, if the code is absent
 	// or inactive (the one-use rule, as DeactivateToken).
 	RedeemAuthorizeCode(ctx context.Context, signature string, tokens []Token) error
 }

@@ -60,13 +60,19 @@ func (s *Store) GetAuthorizeCode(ctx context.Context, signature string) (store.A
 }
 
 // RedeemAuthorizeCode deactivates the code and creates the tokens in one
-// transaction (nested in the caller's, if any).
+// transaction (nested in the caller's, if any). CreateToken records a
+// DPoP-bound access token's proof, as PostgreSQL's does.
 func (s *Store) RedeemAuthorizeCode(ctx context.Context, signature string, tokens []store.Token) error {
 	err := store.InTx(ctx, s, func(ctx context.Context) error {
 		if err := s.DeactivateToken(ctx, store.KindAuthorizeCode, signature); err != nil {
 			return err
 		}
-		return s.CreateTokens(ctx, tokens)
+		for _, t := range tokens {
+			if err := s.CreateToken(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("memory: redeem authorize code: %w", err)

@@ -157,8 +157,15 @@ const redeemCodeSQL = `
 // code notifies nothing (DeactivateToken notifies only for access tokens,
 // which caches know), nor does inserting tokens (CreateToken). A token of
 // a grant that does not exist fails the statement's foreign key:
-// ErrNotFound, and the code stays active.
+// ErrNotFound, and the code stays active. A DPoP-bound access token
+// records its proof too, which CreateToken's statement does: that case
+// takes the statements one by one, in a transaction.
 func (s *Store) RedeemAuthorizeCode(ctx context.Context, signature string, tokens []store.Token) error {
+	for _, t := range tokens {
+		if t.DPoPProof != nil {
+			return s.redeemAuthorizeCodeByParts(ctx, signature, tokens)
+		}
+	}
 	n := len(tokens)
 	kinds, sigs, requestIDs, scopes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	requestedAt, expiresAt := make([]time.Time, n), make([]time.Time, n)
@@ -167,9 +174,6 @@ func (s *Store) RedeemAuthorizeCode(ctx context.Context, signature string, token
 	predecessors := make([]string, n)
 	rotatedAt, rewoundAt := make([]*time.Time, n), make([]*time.Time, n)
 	for i, t := range tokens {
-		if t.DPoPProof != nil {
-			return fmt.Errorf("postgres: redeem authorize code: %s %s: a DPoP proof is not recorded by RedeemAuthorizeCode", t.Kind, t.Signature)
-		}
 		sc, err := json.Marshal(list(t.GrantedScopes))
 		if err != nil {
 			return fmt.Errorf("postgres: redeem authorize code: %w", err)
@@ -189,6 +193,26 @@ func (s *Store) RedeemAuthorizeCode(ctx context.Context, signature string, token
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: redeem authorize code: %w", classify(err, store.ErrNotFound))
+	}
+	return nil
+}
+
+// redeemAuthorizeCodeByParts is RedeemAuthorizeCode in a statement per
+// row: DeactivateToken's, then CreateToken's for each token.
+func (s *Store) redeemAuthorizeCodeByParts(ctx context.Context, signature string, tokens []store.Token) error {
+	err := s.inTx(ctx, func(ctx context.Context) error {
+		if err := s.DeactivateToken(ctx, store.KindAuthorizeCode, signature); err != nil {
+			return err
+		}
+		for _, t := range tokens {
+			if err := s.CreateToken(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: redeem authorize code: %w", err)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ var codeTests = []subtest{
 	{"Redeem", testRedeemAuthorizeCode},
 	{"RedeemOnce", testRedeemAuthorizeCodeOnce},
 	{"RedeemRolledBack", testRedeemAuthorizeCodeRolledBack},
+	{"RedeemDPoPBound", testRedeemAuthorizeCodeDPoPBound},
 	{"RedeemOnceConcurrently", testConcurrentRedeemAuthorizeCode},
 	{"RedeemOnceConcurrentlyInTx", testConcurrentRedeemAuthorizeCodeInTx},
 }
@@ -417,4 +418,37 @@ func testConcurrentRedeemAuthorizeCodeInTx(f *fixture) {
 		f.t.Errorf("%d access tokens issued for one code, want 1", issuedActive)
 	}
 	f.wantTokenState(code, "inactive", "code after concurrent redemptions")
+}
+
+// A DPoP-bound access token records its proof with the redemption, as
+// CreateToken does; a proof used before refuses the redemption, which then
+// writes nothing and leaves the code active.
+func testRedeemAuthorizeCodeDPoPBound(f *fixture) {
+	c := f.createClient()
+	u := f.createUser()
+	g := newGrant(c, u, "")
+	code := f.createToken(store.KindAuthorizeCode, g)
+	proof := store.DPoPProofUse{JTIHash: proofDigest(), ExpiresAt: f.at(time.Minute), Now: f.now}
+	ts := f.tokensFor(g)
+	ts[0].DPoPProof = &proof
+	f.must(f.s.RedeemAuthorizeCode(f.ctx, code.Signature, ts), "RedeemAuthorizeCode of a DPoP-bound access token")
+	f.wantTokenState(code, "inactive", "code of a DPoP-bound redemption")
+	want := ts[0]
+	want.DPoPProof = nil // write-only
+	f.wantToken("DPoP-bound access token", want)
+	f.wantToken("refresh token beside a DPoP-bound access token", ts[1])
+	f.wantErr(f.s.UseDPoPProof(f.ctx, proof.JTIHash, f.at(time.Minute), f.now), store.ErrConflict, "UseDPoPProof of the redemption's proof")
+
+	again := f.createToken(store.KindAuthorizeCode, g)
+	ts = f.tokensFor(g)
+	ts[0].DPoPProof = &proof
+	f.wantErr(f.s.RedeemAuthorizeCode(f.ctx, again.Signature, ts), store.ErrDPoPProofUsed, "RedeemAuthorizeCode with a used proof")
+	f.wantTokenState(again, "active", "code of a redemption with a used proof")
+	for _, tok := range ts {
+		f.wantTokenState(tok, "missing", "token of a redemption with a used proof")
+	}
+	ts = f.tokensFor(g)
+	ts[0].DPoPProof = &store.DPoPProofUse{JTIHash: proofDigest(), ExpiresAt: f.at(time.Minute), Now: f.now}
+	f.wantErr(f.s.RedeemAuthorizeCode(f.ctx, code.Signature, ts), store.ErrNotFound, "RedeemAuthorizeCode of a used code with a DPoP-bound token")
+	f.wantTokenState(ts[0], "missing", "DPoP-bound token of a used code")
 }
