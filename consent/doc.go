@@ -12,7 +12,8 @@
 // never decided here. A pending user has a session (CurrentSession returns
 // it, Session.User.Status says pending) but can only ask for access.
 //
-// provider/ calls into it to find the signed-in user (CurrentSession), to send
+// provider/ calls into it to find the signed-in user (CurrentSessionFor, which
+// brings the user's remembered consent to the client in the same read), to send
 // a browser to the login page (RedirectToLogin) or a pending user to the
 // request-access page (RedirectToAccessRequest), and to render the consent
 // and error pages; it never touches the cookies itself.
