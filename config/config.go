@@ -83,6 +83,8 @@ type Config struct {
 	// Tokens: how client_credentials tokens are committed (groupcommit,
 	// tokens.go).
 	Tokens Tokens `yaml:"tokens"`
+	// Runtime: the Go runtime's garbage collector (runtime.go).
+	Runtime Runtime `yaml:"runtime"`
 }
 
 // DPoP configures the checks of DPoP proofs (RFC 9449).
@@ -402,6 +404,8 @@ func Default() Config {
 		Usage: defaultUsage(),
 		// Group commit of client_credentials tokens.
 		Tokens: defaultTokens(),
+		// The garbage collector.
+		Runtime: defaultRuntime(),
 	}
 }
 

@@ -102,6 +102,8 @@ func TestDefault(t *testing.T) {
 	want.Usage = config.Usage{FlushInterval: 10 * time.Second, Retention: 400 * 24 * time.Hour}
 	// Group commit of client_credentials tokens.
 	want.Tokens = config.Tokens{AccessTokenCommit: "sync", GroupCommit: config.GroupCommit{MaxBatch: 64, Window: 200 * time.Microsecond}}
+	// The garbage collector.
+	want.Runtime = config.Runtime{GCPercent: 400, MemoryLimitMB: 512}
 	if got := config.Default(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Default() =\n%+v\nwant\n%+v", got, want)
 	}
@@ -242,6 +244,9 @@ tokens:
   group_commit:
     max_batch: 32
     window: 1ms
+runtime:
+  gc_percent: 200
+  memory_limit_mb: 256
 `
 	wantFull := config.Config{
 		Issuer:      "https://id.example.com",
@@ -303,6 +308,7 @@ tokens:
 		Timeout: 3 * time.Second, PollInterval: 250 * time.Millisecond, MaxPending: 300, Retention: 48 * time.Hour}
 	wantFull.Usage = config.Usage{FlushInterval: 30 * time.Second, Retention: 90 * 24 * time.Hour}
 	wantFull.Tokens = config.Tokens{AccessTokenCommit: "async", GroupCommit: config.GroupCommit{MaxBatch: 32, Window: time.Millisecond}}
+	wantFull.Runtime = config.Runtime{GCPercent: 200, MemoryLimitMB: 256}
 	partialWant := config.Default()
 	partialWant.Issuer = "https://id.example.com"
 	partialWant.Lifetimes.AccessToken = 5 * time.Minute

@@ -301,13 +301,15 @@ func checks() []check {
 			}
 			return ""
 		}},
-	}, append(append(append(deviceCodeChecks(),
+	}, append(append(append(append(deviceCodeChecks(),
 		// Events and webhooks.
 		webhookChecks()...),
 		// Usage analytics.
 		usageChecks()...),
 		// Group commit of client_credentials tokens.
-		tokenChecks()...)...)
+		tokenChecks()...),
+		// The garbage collector.
+		runtimeChecks()...)...)
 }
 
 // checkSMTPHost accepts a host name or IP address without a port (the port

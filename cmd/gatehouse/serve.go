@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -77,6 +78,12 @@ func newServeCmd(a *app) *cobra.Command {
 }
 
 func (a *app) serve(ctx context.Context, cfg config.Config, migrate bool) error {
+	// The collector's settings (runtime.*), before anything allocates much.
+	gc := gcTuningFor(cfg.Runtime, os.Getenv)
+	tuneGC(gc)
+	if len(gc.fromEnv) > 0 {
+		a.logger.Info("serve: the garbage collector follows the environment, not runtime.*", "variables", gc.fromEnv)
+	}
 	st, err := openServeStore(ctx, cfg, migrate)
 	if err != nil {
 		return err
