@@ -8,11 +8,7 @@ import (
 )
 
 func TestDeviceCodeConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		set   func(c *config.Config)
-		field string // "" for valid
-	}{
+	checkValidation(t, []validationCase{
 		{"defaults", func(*config.Config) {}, ""},
 		{"lifetime at its bound", func(c *config.Config) { c.DeviceCode.Lifetime = config.MaxDeviceCodeLifetime }, ""},
 		{"lifetime zero", func(c *config.Config) { c.DeviceCode.Lifetime = 0 }, "device_code.lifetime"},
@@ -20,20 +16,7 @@ func TestDeviceCodeConfig(t *testing.T) {
 		{"interval zero", func(c *config.Config) { c.DeviceCode.Interval = 0 }, "device_code.interval"},
 		{"interval too long", func(c *config.Config) { c.DeviceCode.Interval = 2 * time.Minute }, "device_code.interval"},
 		{"interval not whole seconds", func(c *config.Config) { c.DeviceCode.Interval = 1500 * time.Millisecond }, "device_code.interval"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.set(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			assertProblemFields(t, err, tc.field)
-		})
-	}
+	})
 
 	env := map[string]string{"GATEHOUSE_DEVICE_CODE_LIFETIME": "3m", "GATEHOUSE_DEVICE_CODE_INTERVAL": "2s"}
 	c, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })

@@ -15,11 +15,7 @@ func TestRuntimeConfig(t *testing.T) {
 	if d := config.Default().Runtime; d != (config.Runtime{GCPercent: 400, MemoryLimitMB: 512}) {
 		t.Errorf("default runtime = %+v", d)
 	}
-	for _, tc := range []struct {
-		name  string
-		set   func(c *config.Config)
-		field string // "" for valid
-	}{
+	checkValidation(t, []validationCase{
 		{"defaults", func(*config.Config) {}, ""},
 		{"Go's own GC target", func(c *config.Config) { c.Runtime.GCPercent = 100 }, ""},
 		{"GC target at its bounds", func(c *config.Config) { c.Runtime.GCPercent = 2000 }, ""},
@@ -30,20 +26,7 @@ func TestRuntimeConfig(t *testing.T) {
 		{"memory limit at its bound", func(c *config.Config) { c.Runtime.MemoryLimitMB = 64 }, ""},
 		{"memory limit too low", func(c *config.Config) { c.Runtime.MemoryLimitMB = 63 }, "runtime.memory_limit_mb"},
 		{"memory limit negative", func(c *config.Config) { c.Runtime.MemoryLimitMB = -1 }, "runtime.memory_limit_mb"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.set(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			assertProblemFields(t, err, tc.field)
-		})
-	}
+	})
 
 	env := map[string]string{"GATEHOUSE_RUNTIME_GC_PERCENT": "200", "GATEHOUSE_RUNTIME_MEMORY_LIMIT_MB": "1024"}
 	c, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })

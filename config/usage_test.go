@@ -13,11 +13,7 @@ import (
 // least a day, each refusal naming its key; both come from the file and
 // the environment.
 func TestUsageConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		set   func(c *config.Config)
-		field string // "" for valid
-	}{
+	checkValidation(t, []validationCase{
 		{"defaults", func(*config.Config) {}, ""},
 		{"flush interval at its lower bound", func(c *config.Config) { c.Usage.FlushInterval = time.Second }, ""},
 		{"flush interval at its upper bound", func(c *config.Config) { c.Usage.FlushInterval = time.Hour }, ""},
@@ -28,20 +24,7 @@ func TestUsageConfig(t *testing.T) {
 		{"retention zero", func(c *config.Config) { c.Usage.Retention = 0 }, "usage.retention"},
 		{"retention under a day", func(c *config.Config) { c.Usage.Retention = 23 * time.Hour }, "usage.retention"},
 		{"retention negative", func(c *config.Config) { c.Usage.Retention = -time.Hour }, "usage.retention"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := validConfig()
-			tc.set(&c)
-			err := c.Validate()
-			if tc.field == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			assertProblemFields(t, err, tc.field)
-		})
-	}
+	})
 
 	env := map[string]string{"GATEHOUSE_USAGE_FLUSH_INTERVAL": "30s", "GATEHOUSE_USAGE_RETENTION": "2160h"}
 	c, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
