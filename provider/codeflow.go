@@ -36,9 +36,9 @@ import (
 //     write and COMMIT: four round trips.
 //
 // The row lock taken by the read is held to the token endpoint's commit,
-// so nothing the later reads would have read can change in between; a
-// DPoP-bound redemption writes its access token (which records the
-// proof) at once, as before, inside the same transaction.
+// so nothing the later reads would have read can change in between. A
+// DPoP-bound access token goes with the redemption too: the store records
+// its proof (RedeemAuthorizeCode takes the statements one by one then).
 
 // pendingIssue is what the authorize endpoint's fosite asked to store.
 type pendingIssue struct {
@@ -133,12 +133,11 @@ func (c *codeRedemption) record(signature string) {
 }
 
 // take keeps token t to be created with the redemption; false when there
-// is no redemption to go with (or t records a DPoP proof, which the
-// redemption's statement does not).
+// is no redemption to go with.
 func (c *codeRedemption) take(t store.Token) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.spend == "" || t.DPoPProof != nil {
+	if c.spend == "" {
 		return false
 	}
 	c.rows = append(c.rows, t)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -55,7 +56,7 @@ func encodeRequest(r fosite.Requester) ([]byte, error) {
 	form := r.GetRequestForm()
 	n := 0
 	for k := range form {
-		if !isSecretParameter(k) {
+		if !slices.Contains(secretParameters, k) {
 			n++
 		}
 	}
@@ -63,7 +64,7 @@ func encodeRequest(r fosite.Requester) ([]byte, error) {
 	// after decoding, as with JSON's omitempty.
 	w.Uvarint(uint64(n))
 	for k, v := range form {
-		if isSecretParameter(k) {
+		if slices.Contains(secretParameters, k) {
 			continue
 		}
 		w.String(k)
@@ -107,15 +108,6 @@ func encodeRequest(r fosite.Requester) ([]byte, error) {
 		return nil, fmt.Errorf("provider: encode request: %w", err)
 	}
 	return b, nil
-}
-
-func isSecretParameter(k string) bool {
-	for _, s := range secretParameters {
-		if k == s {
-			return true
-		}
-	}
-	return false
 }
 
 // emptyIsNil writes a list whose emptiness JSON's omitempty erased.
