@@ -7,7 +7,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gatehouse/gatehouse/internal/pgtest"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/postgres"
 )
@@ -22,17 +21,7 @@ import (
 func TestUserUpdatesAnnouncedOnlyWhenAccessChanges(t *testing.T) {
 	// The bound is far beyond eventTimeout: a write that waited for the
 	// stuck listener would not return within the test's waits.
-	dbURL := pgtest.NewDatabase(t)
-	a, err := postgres.New(t.Context(), dbURL, postgres.WithBarrierWait(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b, err := postgres.New(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	a, b := twoInstances(t)
 	ctx := t.Context()
 
 	// B's listener: every event is passed on; on a ChangeUser it stops

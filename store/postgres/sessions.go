@@ -163,12 +163,22 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string, now tim
 	if !ok {
 		return store.Consent{}, fmt.Errorf("postgres: get consent: %w", store.ErrNotFound)
 	}
-	var c store.Consent
-	err := s.db(ctx).QueryRow(ctx, `SELECT user_id, client_id, scopes, granted_at, expires_at FROM consents
-		WHERE user_id = $1 AND client_id = $2 AND (expires_at IS NULL OR expires_at > $3)`, uid, clientID, now).
-		Scan(&c.UserID, &c.ClientID, &c.Scopes, &c.GrantedAt, &c.ExpiresAt)
+	c, err := scanConsent(s.db(ctx).QueryRow(ctx, `SELECT `+consentColumns+` FROM consents
+		WHERE user_id = $1 AND client_id = $2 AND (expires_at IS NULL OR expires_at > $3)`, uid, clientID, now))
 	if err != nil {
 		return store.Consent{}, fmt.Errorf("postgres: get consent: %w", classify(err, nil))
+	}
+	return c, nil
+}
+
+// consentColumns are what scanConsent reads.
+const consentColumns = `user_id, client_id, scopes, granted_at, expires_at`
+
+// scanConsent reads a row of consentColumns.
+func scanConsent(row pgx.Row) (store.Consent, error) {
+	var c store.Consent
+	if err := row.Scan(&c.UserID, &c.ClientID, &c.Scopes, &c.GrantedAt, &c.ExpiresAt); err != nil {
+		return store.Consent{}, err
 	}
 	c.Scopes = list(c.Scopes)
 	c.GrantedAt, c.ExpiresAt = utc(c.GrantedAt), utcPtr(c.ExpiresAt)
@@ -216,20 +226,12 @@ func (s *Store) ListConsents(ctx context.Context, userID string, now time.Time) 
 	if !ok {
 		return []store.Consent{}, nil
 	}
-	rows, err := s.db(ctx).Query(ctx, `SELECT user_id, client_id, scopes, granted_at, expires_at FROM consents
+	rows, err := s.db(ctx).Query(ctx, `SELECT `+consentColumns+` FROM consents
 		WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY client_id`, uid, now)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list consents: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Consent, error) {
-		var c store.Consent
-		if err := r.Scan(&c.UserID, &c.ClientID, &c.Scopes, &c.GrantedAt, &c.ExpiresAt); err != nil {
-			return store.Consent{}, err
-		}
-		c.Scopes = list(c.Scopes)
-		c.GrantedAt, c.ExpiresAt = utc(c.GrantedAt), utcPtr(c.ExpiresAt)
-		return c, nil
-	})
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Consent, error) { return scanConsent(r) })
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list consents: %w", err)
 	}

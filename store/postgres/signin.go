@@ -23,7 +23,7 @@ const signedInUser = userWithRoles + ` WHERE u.id = (SELECT user_id FROM login_s
 
 // signedInConsent is GetConsent's statement for the session's user; $3
 // the client.
-const signedInConsent = `SELECT user_id, client_id, scopes, granted_at, expires_at FROM consents
+const signedInConsent = `SELECT ` + consentColumns + ` FROM consents
 	WHERE user_id = (SELECT user_id FROM login_sessions WHERE id = $1 AND expires_at > $2)
 		AND client_id = $3 AND (expires_at IS NULL OR expires_at > $2)`
 
@@ -55,14 +55,11 @@ func (s *Store) GetSignedIn(ctx context.Context, id, clientID string, now time.T
 	})
 	if clientID != "" {
 		b.Queue(signedInConsent, id, now, clientID).QueryRow(func(row pgx.Row) error {
-			var c store.Consent
-			err := row.Scan(&c.UserID, &c.ClientID, &c.Scopes, &c.GrantedAt, &c.ExpiresAt)
+			c, err := scanConsent(row)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil
 			}
 			if err == nil {
-				c.Scopes = list(c.Scopes)
-				c.GrantedAt, c.ExpiresAt = utc(c.GrantedAt), utcPtr(c.ExpiresAt)
 				consent = &c
 			}
 			return err

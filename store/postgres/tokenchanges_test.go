@@ -128,17 +128,7 @@ func TestTokenRevocationsAreAnnounced(t *testing.T) {
 func TestRevocationWaitsForEveryListener(t *testing.T) {
 	// The bound is generous so that a loaded machine cannot pass the test
 	// by running out of it: the timeout count says whether it did.
-	dbURL := pgtest.NewDatabase(t)
-	a, err := postgres.New(t.Context(), dbURL, postgres.WithBarrierWait(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	b, err := postgres.New(t.Context(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
+	a, b := twoInstances(t)
 	ctx := t.Context()
 
 	const slow = 300 * time.Millisecond
@@ -215,4 +205,24 @@ func TestRevocationWaitsForEveryListener(t *testing.T) {
 	if e := la.next(t); e.Kind != store.ChangeGrantTokens || e.ID != "after-the-rollback" {
 		t.Errorf("next event %+v, want the revocation after the rollback", e)
 	}
+}
+
+// twoInstances opens two stores on a database of their own, as two
+// instances of gatehouse: a waits a minute at most for the listeners'
+// acknowledgements, a bound no test should reach (the timeout count says
+// whether one did).
+func twoInstances(t *testing.T) (a, b *postgres.Store) {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	a, err := postgres.New(t.Context(), dbURL, postgres.WithBarrierWait(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	b, err = postgres.New(t.Context(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return a, b
 }
